@@ -1,0 +1,1 @@
+"""The agent desk: tickets (工单) from calls, through the province's lifecycle."""

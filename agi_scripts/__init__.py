@@ -1,0 +1,1 @@
+"""FastAGI server: thin routes in one table, each calling IVR logic kept in ``ivr/``."""

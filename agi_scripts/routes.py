@@ -1,0 +1,48 @@
+"""Every FastAGI route, in one table. A route unpacks its request and calls IVR logic; nothing more.
+
+The dialplan calls ``agi://host:port/<name>``; ``<name>`` is looked up here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from hotline.numberplan import NumberPlan
+from ivr import entry as entry_flow
+from ivr.channel import Channel
+
+
+@dataclass(frozen=True)
+class Services:
+    """What routes may use, built once by the server's owner and passed in (no module globals)."""
+
+    plan: NumberPlan
+
+
+@dataclass(frozen=True)
+class AgiCall:
+    channel: Channel
+    headers: dict[str, str]
+    services: Services
+
+    @property
+    def caller(self) -> str:
+        return self.headers.get("agi_callerid", "")
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Callable[[AgiCall], Awaitable[None]]
+    timeout: float  # seconds; the dispatcher fails the route (and the call goes to a queue) after this
+
+
+async def entry(call: AgiCall) -> None:
+    """The 12345 flow's entry: every answered inbound call passes here before it queues."""
+    facts = await entry_flow.read_facts(call.channel, call.caller)
+    await entry_flow.entry(call.channel, call.services.plan, facts)
+
+
+ROUTES: dict[str, Route] = {
+    "entry": Route(entry, timeout=600),
+}

@@ -1,0 +1,120 @@
+"""The FastAGI server: reads the AGI request, dispatches it through the route table, reports the outcome.
+
+The dispatcher, not each route, decides what the dialplan sees: after a route returns it sets
+``HOTLINE_AGI_STATUS=OK``; after any failure (exception, timeout, unknown route) it sets ``FAILED``
+when the channel is still there. The dialplan sends every call that did not get OK to the general
+queue, and a call whose AGI server is down gets AGISTATUS=FAILURE and goes the same way.
+
+panoramisk's own ``Application.handler`` is not used: it swallows route exceptions, spins forever on
+a connection closed before the headers end, and calls ``asyncio.coroutine`` (gone in Python 3.11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Mapping
+
+from panoramisk.fast_agi import Request
+
+from agi_scripts.fastagi import FastAgiChannel
+from agi_scripts.routes import ROUTES, AgiCall, Route, Services
+from hotline import channelvars as v
+from ivr.channel import ChannelError, ChannelHangup
+
+log = logging.getLogger(__name__)
+
+MAX_HEADER_BYTES = 16384
+HEADER_TIMEOUT = 5.0
+
+
+class _Responder:
+    """The slice of panoramisk's Application a Request needs."""
+
+    default_encoding = "utf-8"
+
+
+async def read_headers(reader: asyncio.StreamReader) -> dict[str, str] | None:
+    """The ``agi_*`` headers Asterisk sends first, or None if the peer went away or sent garbage."""
+    headers: dict[str, str] = {}
+    size = 0
+    while True:
+        line = await asyncio.wait_for(reader.readline(), HEADER_TIMEOUT)
+        size += len(line)
+        if not line or size > MAX_HEADER_BYTES:
+            return None
+        text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+        if text == "":
+            return headers
+        key, sep, value = text.partition(": ")
+        if sep:
+            headers[key] = value
+
+
+class AgiServer:
+    def __init__(self, services: Services, routes: Mapping[str, Route] = ROUTES,
+                 host: str = "127.0.0.1", port: int = 4573):
+        self.services = services
+        self.routes = dict(routes)
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self.handled = 0
+        self.failed = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True)
+        sock = self._server.sockets[0].getsockname()
+        self.port = sock[1]
+        log.info("FastAGI listening on %s:%s (routes: %s)", self.host, self.port, ", ".join(sorted(self.routes)))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            headers = await read_headers(reader)
+        except (asyncio.TimeoutError, ConnectionError):
+            headers = None
+        if headers is None:
+            log.warning("FastAGI: connection from %s closed or malformed before the headers ended",
+                        writer.get_extra_info("peername"))
+            writer.close()
+            return
+        name = headers.get("agi_network_script", "").split("?")[0].strip("/")
+        channel = FastAgiChannel(Request(_Responder(), headers, reader, writer))
+        status = v.AGI_FAILED
+        hung_up = False
+        route = self.routes.get(name)
+        try:
+            if route is None:
+                log.error("FastAGI: no route %r (channel %s)", name, headers.get("agi_channel"))
+            else:
+                call = AgiCall(channel=channel, headers=headers, services=self.services)
+                await asyncio.wait_for(route.handler(call), route.timeout)
+                status = v.AGI_OK
+        except ChannelHangup:
+            hung_up = True
+            log.info("FastAGI %s: caller hung up (%s)", name, headers.get("agi_channel"))
+        except asyncio.TimeoutError:
+            log.error("FastAGI %s: route took longer than %.0f s", name, route.timeout if route else 0)
+        except Exception:
+            log.exception("FastAGI %s failed on %s", name, headers.get("agi_channel"))
+        self.handled += 1
+        if status != v.AGI_OK:
+            self.failed += 1
+        if not hung_up:
+            try:
+                await channel.set_variable(v.AGI_STATUS, status)
+            except (ChannelHangup, ChannelError, ConnectionError):
+                pass
+        writer.close()

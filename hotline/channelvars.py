@@ -1,0 +1,45 @@
+"""Names of the channel variables shared by the generated dialplan, the AGI routes and the desk.
+
+One module, so the dialplan template and the Python code can never disagree on a name.
+Variables set with a ``__`` prefix in the dialplan are inherited by every channel the call creates
+(Local halves, the agent leg, transfer legs), so the desk sees them on whichever channel it watches.
+"""
+
+LINE = "HOTLINE_LINE"                  # the 123xx line the call is handled as (12345 for unknown numbers)
+DIALED = "HOTLINE_DIALED"              # the number exactly as the carrier delivered it
+LINE_CLASS = "HOTLINE_LINE_CLASS"      # numberplan.LineClass value, or "unknown"
+LINE_NAME = "HOTLINE_LINE_NAME"        # e.g. 民政服务热线
+DEPARTMENT = "HOTLINE_DEPARTMENT"      # the department the line belonged to
+LINE_STATE = "HOTLINE_LINE_STATE"      # active | transition | retired
+SUBCENTER = "HOTLINE_SUBCENTER"        # 12360 / 12366 / 12305 when the citizen dialed a sub-center number
+SUBPLATFORM = "HOTLINE_SUBPLATFORM"    # division code of the city/county sub-platform (e.g. 460100)
+QUEUE = "HOTLINE_QUEUE"                # the queue the caller will join at the province
+CALL_ID = "HOTLINE_CALL_ID"            # the call's id: the UNIQUEID of the inbound channel
+AGI_STATUS = "HOTLINE_AGI_STATUS"      # NONE before the route runs, OK or FAILED after
+LINKAGE = "HOTLINE_LINKAGE"            # emergency / one-key target the call was handed to
+TRANSFER_TARGET = "HOTLINE_TRANSFER"   # number dialed on a transfer trunk
+
+# Dialplan globals (set in [globals] by the generator)
+AGI_URL = "HOTLINE_AGI_URL"
+SOUNDS = "HOTLINE_SOUNDS"
+TODAY_OVERRIDE = "HOTLINE_TODAY_OVERRIDE"
+TODAY = "HOTLINE_TODAY"
+
+# Values
+AGI_OK = "OK"
+AGI_FAILED = "FAILED"
+AGI_NONE = "NONE"
+UNKNOWN_CLASS = "unknown"
+
+# Dialplan contexts
+CTX_INBOUND = "hotline-inbound"        # where the carrier trunk delivers calls
+CTX_ENTRY = "hotline-entry"            # the 12345 flow every answered line goes through
+CTX_AGI_FAIL = "hotline-agi-fail"      # where a failed or unreachable AGI route lands
+CTX_QUEUE = "hotline-queue"            # sub-platform queue with overflow to the province
+CTX_SUBPLATFORM = "hotline-subplatform"
+CTX_RETIRED = "hotline-retired"        # retired-number notice offering to connect to 12345
+CTX_TRANSFER = "hotline-transfer"      # numbers agents may dial: sub-centers, retained seats, one-key, emergency
+CTX_AGENTS = "hotline-agents"          # context of agent softphones
+CTX_TODAY = "hotline-today"
+
+ALL = {k: v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str)}

@@ -1,0 +1,192 @@
+"""``hotline``: install, generate and check the Asterisk config, run Asterisk, the FastAGI server, everything.
+
+    hotline install                 secrets, Asterisk config, prompts (idempotent)
+    hotline conf generate|check|validate
+    hotline prompts build
+    hotline asterisk up|down|status
+    hotline agi serve
+    hotline run                     the whole service, in the foreground
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotline import confgen
+from hotline.numberplan import NumberPlan, load_plan
+from hotline.paths import Paths
+from hotline.runner import RunnerError
+from hotline.secrets import SecretStore
+from hotline.site import SiteConfig, load_site
+from hotline.yamlsource import ConfigError
+
+
+@dataclass
+class Context:
+    paths: Paths
+    _plan: NumberPlan | None = None
+    _site: SiteConfig | None = None
+
+    @property
+    def plan(self) -> NumberPlan:
+        if self._plan is None:
+            self._plan = load_plan(self.paths.plan)
+        return self._plan
+
+    @property
+    def site(self) -> SiteConfig:
+        if self._site is None:
+            self._site = load_site(self.paths.site)
+        return self._site
+
+    @property
+    def secrets(self) -> SecretStore:
+        return SecretStore(self.paths.secrets)
+
+    def all_secret_names(self) -> list[str]:
+        return confgen.secret_names(self.site, self.plan) + ["redis"]
+
+
+def cmd_install(ctx: Context, args: argparse.Namespace) -> int:
+    created = ctx.secrets.ensure(ctx.all_secret_names())
+    if created:
+        print(f"[install] generated {len(created)} secrets in {ctx.paths.secrets}", file=sys.stderr)
+    cmd_conf_generate(ctx, args)
+    return cmd_prompts_build(ctx, args)
+
+
+def cmd_conf_generate(ctx: Context, args: argparse.Namespace) -> int:
+    out = Path(args.out) if getattr(args, "out", None) else ctx.paths.asterisk_etc
+    plan, site = ctx.plan, ctx.site  # validate both before touching anything
+    ctx.secrets.ensure(ctx.all_secret_names())
+    rendered = confgen.render(plan, site, ctx.secrets)
+    rendered.write(out)
+    print(f"[conf] wrote {len(rendered.files)} files to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_conf_check(ctx: Context, args: argparse.Namespace) -> int:
+    out = Path(args.out) if getattr(args, "out", None) else ctx.paths.asterisk_etc
+    rendered = confgen.render(ctx.plan, ctx.site, ctx.secrets)
+    stale = rendered.stale(out)
+    if stale:
+        print(f"[conf] stale in {out}: {', '.join(stale)}; run `hotline conf generate`", file=sys.stderr)
+        return 1
+    print(f"[conf] {out} is up to date with {ctx.paths.plan}", file=sys.stderr)
+    return 0
+
+
+def cmd_conf_validate(ctx: Context, args: argparse.Namespace) -> int:
+    plan, _site = ctx.plan, ctx.site
+    print(f"[conf] {ctx.paths.plan}: {len(plan.lines)} lines, {len(plan.subplatforms)} sub-platforms, "
+          f"{len(plan.all_queues())} queues, {len(plan.trunks)} trunks: valid", file=sys.stderr)
+    return 0
+
+
+def cmd_prompts_build(ctx: Context, args: argparse.Namespace) -> int:
+    from ivr import prompts
+
+    override = ctx.paths.home / "prompts-override"
+    rendered = prompts.render_all(prompts.catalogue(ctx.plan), ctx.paths.sounds, override)
+    print(f"[prompts] {len(rendered)} rendered, sounds in {ctx.paths.sounds} "
+          f"(recorded overrides: {override}/<id>.wav)", file=sys.stderr)
+    return 0
+
+
+def _asterisk(ctx: Context):
+    from hotline.stack import asterisk_instance
+
+    return asterisk_instance(ctx.paths, ctx.site, ctx.secrets)
+
+
+def cmd_asterisk(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "up":
+        cmd_install(ctx, args)
+        _asterisk(ctx).up()
+    elif args.action == "down":
+        _asterisk(ctx).down()
+    else:
+        status = _asterisk(ctx).status()
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return 0 if status["ami_ready"] else 3
+    return 0
+
+
+def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
+    from agi_scripts.routes import Services
+    from agi_scripts.server import AgiServer
+
+    server = AgiServer(Services(plan=ctx.plan), host=ctx.site.agi_host, port=ctx.site.agi_port)
+    try:
+        asyncio.run(server.serve_forever())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
+    from hotline.stack import run_stack
+
+    cmd_install(ctx, args)
+    asyncio.run(run_stack(ctx.paths, ctx.site, ctx.plan, ctx.secrets))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline telephony core")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("install", help="generate secrets, Asterisk config and prompts").set_defaults(func=cmd_install)
+
+    conf = sub.add_parser("conf", help="the Asterisk configuration generated from the number plan")
+    conf_sub = conf.add_subparsers(dest="action", required=True)
+    for name, func, text in (
+        ("generate", cmd_conf_generate, "render the config (nothing is written unless all of it renders)"),
+        ("check", cmd_conf_check, "exit 1 when the generated files are stale"),
+        ("validate", cmd_conf_validate, "validate the number plan and site config only"),
+    ):
+        p = conf_sub.add_parser(name, help=text)
+        p.add_argument("--out", help="config directory (default: $HOTLINE_HOME/asterisk/etc)")
+        p.set_defaults(func=func)
+
+    prompts = sub.add_parser("prompts", help="render the prompt catalogue to sound files")
+    prompts.add_argument("action", choices=["build"])
+    prompts.set_defaults(func=cmd_prompts_build)
+
+    ast = sub.add_parser("asterisk", help="the local Asterisk (host package or cached Debian sid root)")
+    ast.add_argument("action", choices=["up", "down", "status"])
+    ast.set_defaults(func=cmd_asterisk)
+
+    agi = sub.add_parser("agi", help="the FastAGI server")
+    agi.add_argument("action", choices=["serve"])
+    agi.set_defaults(func=cmd_agi_serve)
+
+    sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = Context(Paths.from_env())
+    try:
+        return args.func(ctx, args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except (RunnerError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

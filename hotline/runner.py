@@ -1,0 +1,328 @@
+"""Run a real Asterisk 22 locally: the host's own ``asterisk`` if it has one, else a cached Debian sid root.
+
+Debian 12 ships no Asterisk, and installing sid packages on the host would upgrade libc; so the runner
+builds a separate root filesystem with debootstrap once (about 45 s, ~500 MB), caches it, and runs
+Asterisk inside it with ``chroot``. The chroot shares the host's network, so AMI, SIP and FastAGI all
+meet on 127.0.0.1. Several instances (the center, a peer gateway in tests) can share one root: each
+has its own instance directory, config and ports.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT_PACKAGES = (
+    "asterisk",
+    "asterisk-modules",
+    "asterisk-core-sounds-en-gsm",
+    "asterisk-moh-opsound-gsm",
+    "tzdata",
+)
+DEFAULT_ROOT = Path("/var/cache/hotline/asterisk-sid")
+READY_MARK = ".hotline-root-ready"
+
+
+class RunnerError(RuntimeError):
+    pass
+
+
+def say(message: str) -> None:
+    print(f"[asterisk] {message}", file=sys.stderr, flush=True)
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("HOTLINE_ASTERISK_ROOT", DEFAULT_ROOT))
+
+
+def use_host_asterisk() -> bool:
+    mode = os.environ.get("HOTLINE_ASTERISK_MODE", "auto")
+    if mode not in ("auto", "host", "chroot"):
+        raise RunnerError(f"HOTLINE_ASTERISK_MODE must be auto, host or chroot, not {mode!r}")
+    if mode == "auto":
+        return shutil.which("asterisk") is not None
+    return mode == "host"
+
+
+def build_root(root: Path, progress: Callable[[str], None] = say) -> Path:
+    """Build the Debian sid root holding Asterisk, once. Idempotent: a ready root is reused as is."""
+    if (root / READY_MARK).exists():
+        return root
+    if shutil.which("debootstrap") is None:
+        progress("installing debootstrap (apt-get)")
+        _run(["apt-get", "install", "-y", "-qq", "debootstrap"], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    partial = root.with_name(root.name + ".partial")
+    if partial.exists():
+        _unmount_all(partial)
+        shutil.rmtree(partial)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    mirror = os.environ.get("HOTLINE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+    progress(f"building the Debian sid root for Asterisk in {root} (one time, about a minute)")
+    cmd = [
+        "debootstrap", "--variant=minbase", "--include=" + ",".join(ROOT_PACKAGES),
+        "sid", str(partial), mirror,
+    ]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    stage = ""
+    retrieved = 0
+    for line in proc.stdout:
+        line = line.rstrip()
+        if line.startswith("I: Retrieving"):
+            retrieved += 1
+            if retrieved % 25 == 0:
+                progress(f"  downloaded {retrieved} packages ({time.monotonic() - started:.0f} s)")
+            continue
+        if line.startswith("I: ") and line[3:].split(" ")[0] != stage:
+            stage = line[3:].split(" ")[0]
+            progress(f"  {line[3:]} ({time.monotonic() - started:.0f} s)")
+        elif line.startswith(("E: ", "W: ")):
+            progress(f"  {line}")
+    if proc.wait() != 0:
+        raise RunnerError(f"debootstrap failed (exit {proc.returncode}); see {partial}/debootstrap/debootstrap.log")
+    if not (partial / "usr/sbin/asterisk").exists():
+        raise RunnerError("debootstrap finished but the root holds no /usr/sbin/asterisk")
+    (partial / READY_MARK).write_text(" ".join(ROOT_PACKAGES) + "\n")
+    if root.exists():
+        _unmount_all(root)
+        shutil.rmtree(root)
+    partial.rename(root)
+    progress(f"root ready in {time.monotonic() - started:.0f} s")
+    return root
+
+
+@dataclass
+class AsteriskInstance:
+    """One Asterisk process: its generated config, its sounds, its instance directory."""
+
+    instance_dir: str          # as Asterisk sees it (inside the root in chroot mode)
+    etc_source: Path           # generated config on the host
+    ami_port: int
+    ami_user: str
+    ami_secret: str
+    sounds_source: Path | None = None
+    ami_host: str = "127.0.0.1"
+    root: Path | None = None   # None: host mode
+
+    @classmethod
+    def create(cls, *, root: Path | None = None, **kwargs) -> "AsteriskInstance":
+        if root is None and not use_host_asterisk():
+            root = default_root()
+        return cls(root=root, **kwargs)
+
+    # ── paths ────────────────────────────────────────────────────────────────
+    def host_path(self, inside: str) -> Path:
+        """Where a path Asterisk sees lives on the host."""
+        return self.root / inside.lstrip("/") if self.root else Path(inside)
+
+    @property
+    def conf(self) -> str:
+        return f"{self.instance_dir}/etc/asterisk.conf"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.host_path(f"{self.instance_dir}/run/asterisk.pid")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.host_path(f"{self.instance_dir}/log")
+
+    def _cmd(self, *args: str) -> list[str]:
+        base = ["/usr/sbin/asterisk", "-C", self.conf, *args]
+        return ["chroot", str(self.root), *base] if self.root else ["asterisk", "-C", self.conf, *args]
+
+    # ── lifecycle ────────────────────────────────────────────────────────────
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def up(self, timeout: float = 90.0, progress: Callable[[str], None] = say) -> None:
+        """Start Asterisk with the generated config and wait until AMI answers. Reuses a running one."""
+        if self.root is not None:
+            build_root(self.root, progress)
+            _mount(self.root)
+        if self.pid() is not None and self.ami_ready(timeout=5):
+            progress(f"already running (pid {self.pid()}), AMI on {self.ami_host}:{self.ami_port}")
+            self.reload_config()
+            return
+        self._install_files()
+        progress(f"starting Asterisk ({'chroot ' + str(self.root) if self.root else 'host'}), instance {self.instance_dir}")
+        console = self.log_dir / "console.log"
+        with open(console, "ab") as out:
+            subprocess.run(self._cmd("-F", "-n"), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ami_ready(timeout=2):
+                progress(f"up: pid {self.pid()}, AMI on {self.ami_host}:{self.ami_port}")
+                return
+            if self.pid() is None and time.monotonic() > deadline - timeout + 5:
+                break
+            time.sleep(0.3)
+        tail = _tail(self.log_dir / "messages.log") or _tail(console)
+        raise RunnerError(f"Asterisk did not answer on AMI {self.ami_host}:{self.ami_port} in {timeout:.0f} s\n{tail}")
+
+    def reload_config(self, command: str = "core reload") -> None:
+        """Copy freshly generated config in and reload it (``dialplan reload`` for dialplan only)."""
+        self._install_files()
+        self.cli(command)
+
+    def down(self, timeout: float = 20.0) -> None:
+        pid = self.pid()
+        if pid is not None:
+            self.cli("core stop now", check=False)
+            if not _wait_gone(pid, timeout):
+                os.kill(pid, signal.SIGTERM)
+                if not _wait_gone(pid, 5):
+                    os.kill(pid, signal.SIGKILL)
+                    _wait_gone(pid, 5)
+        if self.root is not None and not _root_in_use(self.root):
+            _unmount_all(self.root)
+
+    def status(self) -> dict:
+        pid = self.pid()
+        return {
+            "mode": "chroot" if self.root else "host",
+            "root": str(self.root) if self.root else None,
+            "instance_dir": self.instance_dir,
+            "pid": pid,
+            "ami": f"{self.ami_host}:{self.ami_port}",
+            "ami_ready": pid is not None and self.ami_ready(timeout=3),
+        }
+
+    def cli(self, command: str, check: bool = True) -> str:
+        proc = subprocess.run(self._cmd("-rx", command), capture_output=True, text=True, timeout=30)
+        if check and proc.returncode != 0:
+            raise RunnerError(f"asterisk -rx {command!r} failed: {proc.stderr or proc.stdout}")
+        return proc.stdout
+
+    def ami_ready(self, timeout: float) -> bool:
+        """True when AMI accepts our login and Asterisk reports it is fully booted."""
+        try:
+            with socket.create_connection((self.ami_host, self.ami_port), timeout=timeout) as sock:
+                sock.settimeout(timeout)
+                banner = sock.recv(256)
+                if not banner.startswith(b"Asterisk Call Manager"):
+                    return False
+                sock.sendall(
+                    f"Action: Login\r\nUsername: {self.ami_user}\r\nSecret: {self.ami_secret}\r\n\r\n".encode()
+                )
+                data = b""
+                deadline = time.monotonic() + timeout
+                while b"Event: FullyBooted" not in data and time.monotonic() < deadline:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        return False
+                    data += chunk
+                    if b"Response: Error" in data:
+                        raise RunnerError("AMI refused the login: the generated secret does not match")
+                return b"Event: FullyBooted" in data
+        except OSError:
+            return False
+
+    def _install_files(self) -> None:
+        inst = self.host_path(self.instance_dir)
+        for sub in ("etc", "run", "log/cdr-csv", "spool/monitor", "lib/keys", "sounds"):
+            (inst / sub).mkdir(parents=True, exist_ok=True)
+        _mirror(self.etc_source, inst / "etc")
+        if self.sounds_source is not None and self.sounds_source.is_dir():
+            _mirror(self.sounds_source, inst / "sounds")
+        uid, gid = self._asterisk_user()
+        for path in [inst, *inst.rglob("*")]:
+            os.chown(path, uid, gid, follow_symlinks=False)
+
+    def _asterisk_user(self) -> tuple[int, int]:
+        if self.root is None:
+            entry = pwd.getpwnam("asterisk")
+            return entry.pw_uid, entry.pw_gid
+        for line in (self.root / "etc/passwd").read_text().splitlines():
+            fields = line.split(":")
+            if fields[0] == "asterisk":
+                return int(fields[2]), int(fields[3])
+        raise RunnerError(f"no asterisk user in {self.root}/etc/passwd")
+
+
+# ── helpers ──────────────────────────────────────────────────────────────────
+def _run(cmd: list[str], **kwargs) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if proc.returncode != 0:
+        raise RunnerError(f"{' '.join(cmd)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+
+
+def _is_mount(path: Path) -> bool:
+    return subprocess.run(["mountpoint", "-q", str(path)]).returncode == 0
+
+
+def _mount(root: Path) -> None:
+    for sub in ("proc", "dev"):
+        target = root / sub
+        target.mkdir(exist_ok=True)
+        if not _is_mount(target):
+            _run(["mount", "--bind", f"/{sub}", str(target)])
+
+
+def _unmount_all(root: Path) -> None:
+    for sub in ("dev", "proc"):
+        target = root / sub
+        if target.exists() and _is_mount(target):
+            subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def _root_in_use(root: Path) -> bool:
+    """True while any instance inside ``root`` still runs."""
+    for pid_file in (root / "srv").glob("hotline/*/run/asterisk.pid"):
+        try:
+            if _alive(int(pid_file.read_text().strip())):
+                return True
+        except (ValueError, FileNotFoundError):
+            continue
+    return False
+
+
+def _mirror(src: Path, dst: Path) -> None:
+    """Make ``dst`` hold exactly the files of ``src`` (flat or nested)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    wanted = {p.relative_to(src) for p in src.rglob("*") if p.is_file()}
+    for path in dst.rglob("*"):
+        if path.is_file() and path.relative_to(dst) not in wanted:
+            path.unlink()
+    for rel in sorted(wanted):
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / rel, dst / rel)
+
+
+def _alive(pid: int) -> bool:
+    """True for a running process (a zombie left unreaped by a daemon's vanished parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""

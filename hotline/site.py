@@ -1,0 +1,92 @@
+"""Site configuration: where this deployment listens and how it reaches its peers. No secrets here.
+
+Secrets (AMI, SIP) are generated at install into the secrets directory (see ``secrets.py``);
+a site file can never carry a password, so a copied config cannot leak or reuse one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hotline import yamlsource
+from hotline.yamlsource import ConfigError
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrunkOverride(Strict):
+    host: str | None = Field(None, pattern=r"^[A-Za-z0-9.:-]+$")
+    port: Port | None = None
+
+
+class Carrier(Strict):
+    """The carrier trunk that delivers citizens' calls (inbound)."""
+
+    username: str = Field("carrier", pattern=r"^[a-z0-9-]+$")
+    match: str | None = Field(None, description="source IP/CIDR to identify the carrier by, instead of digest auth")
+    host: str | None = Field(None, description="where to send outbound calls; None: carrier never receives calls")
+    port: Port = 5060
+
+
+class Agents(Strict):
+    """Agent softphones: PJSIP endpoints numbered first..first+count-1."""
+
+    first: int = Field(8001, ge=1000, le=99999000)
+    count: int = Field(10, ge=0, le=5000)
+
+    def extensions(self) -> list[str]:
+        return [str(self.first + i) for i in range(self.count)]
+
+
+class SiteConfig(Strict):
+    name: str = Field("main", pattern=r"^[a-z0-9-]{1,32}$")
+    bind: str = "127.0.0.1"
+    ami_port: Port = 5038
+    sip_port: Port = 5060
+    http_port: Port = 8088
+    ami_permit: list[str] = Field(["127.0.0.1/255.255.255.255"], min_length=1)
+    agi_host: str = "127.0.0.1"
+    agi_port: Port = 4573
+    desk_port: Port = 8000
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "sqlite:///var/hotline.sqlite3"
+    rtp_start: Port = 10000
+    rtp_end: Port = 10999
+    instance_dir: str = Field(
+        "/srv/hotline/main",
+        pattern=r"^/[A-Za-z0-9_./-]+$",
+        description="Asterisk's directories (etc, run, log, spool, lib, sounds) as Asterisk sees them",
+    )
+    timezone: str = "Asia/Shanghai"
+    today: dt.date | None = Field(
+        None, description="pin the date the dialplan uses for transition windows (testing, drills); None: the clock"
+    )
+    strip_prefixes: list[Annotated[str, Field(pattern=r"^\+?[0-9]{1,8}$")]] = ["+86898", "086898", "0898"]
+    carrier: Carrier = Carrier()
+    agents: Agents = Agents()
+    trunk_overrides: dict[str, TrunkOverride] = {}
+
+    @field_validator("bind", "agi_host")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        ipaddress.ip_address(value)
+        return value
+
+
+def load_site(path: Path | None) -> SiteConfig:
+    if path is None or not path.exists():
+        return SiteConfig()
+    data, source = yamlsource.load(path)
+    try:
+        return SiteConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(yamlsource.validation_problems(exc, source)) from None

@@ -1,0 +1,138 @@
+"""The whole service on one box: Asterisk, Redis, the FastAGI server and the desk, plus ``stack.json``.
+
+``stack.json`` (``var/run/stack.json`` by default) is how operators and external checks find the
+running stack: AMI host/port/user and the path of its secret, the FastAGI address, the desk URL,
+Redis and the database. It is written when everything answers and removed on a clean stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hotline.numberplan import NumberPlan
+from hotline.paths import Paths
+from hotline.runner import AsteriskInstance
+from hotline.secrets import SecretStore
+from hotline.site import SiteConfig
+
+log = logging.getLogger(__name__)
+
+
+def asterisk_instance(paths: Paths, site: SiteConfig, secrets: SecretStore) -> AsteriskInstance:
+    return AsteriskInstance.create(
+        instance_dir=site.instance_dir,
+        etc_source=paths.asterisk_etc,
+        sounds_source=paths.sounds,
+        ami_host=site.bind if site.bind != "0.0.0.0" else "127.0.0.1",
+        ami_port=site.ami_port,
+        ami_user="hotline",
+        ami_secret=secrets.get("ami"),
+    )
+
+
+def connection_details(paths: Paths, site: SiteConfig, asterisk: AsteriskInstance, redis_url: str) -> dict:
+    host = asterisk.ami_host
+    return {
+        "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "ami": {"host": host, "port": site.ami_port, "username": "hotline",
+                "secret_file": str(paths.secrets / "ami")},
+        "fastagi": {"host": site.agi_host, "port": site.agi_port, "url": f"agi://{site.agi_host}:{site.agi_port}"},
+        "sip": {"host": site.bind, "port": site.sip_port, "carrier_endpoint": site.carrier.username},
+        "desk": {"url": f"http://{site.bind}:{site.desk_port}"},
+        "redis": {"url": redis_url, "password_file": str(paths.secrets / "redis")},
+        "database": {"url": site.database_url},
+        "asterisk": {**asterisk.status(), "config_dir": str(paths.asterisk_etc)},
+    }
+
+
+def write_details(paths: Paths, details: dict) -> None:
+    paths.run.mkdir(parents=True, exist_ok=True)
+    tmp = paths.stack_json.with_suffix(".tmp")
+    tmp.write_text(json.dumps(details, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, paths.stack_json)
+
+
+@dataclass
+class LocalRedis:
+    """A redis-server child on loopback with a generated password (when the site's Redis is local)."""
+
+    url: str
+    password: str
+    data_dir: Path
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.hostname not in ("127.0.0.1", "localhost"):
+            return  # a remote Redis is the site's to run
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", parts.hostname, "--port", str(parts.port or 6379),
+             "--requirepass", self.password, "--dir", str(self.data_dir), "--save", "60 1000",
+             "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> None:
+    """Run everything until SIGINT/SIGTERM; stop it all cleanly."""
+    import uvicorn
+
+    from agent_desk.app import DeskSettings, create_app
+    from agi_scripts.routes import Services
+    from agi_scripts.server import AgiServer
+
+    asterisk = asterisk_instance(paths, site, secrets)
+    redis = LocalRedis(site.redis_url, secrets.get("redis"), paths.home / "redis")
+    agi = AgiServer(Services(plan=plan), host=site.agi_host, port=site.agi_port)
+    desk = uvicorn.Server(uvicorn.Config(
+        create_app(DeskSettings(database_url=site.database_url, redis_url=site.redis_url)),
+        host=site.bind, port=site.desk_port, log_level="warning", lifespan="on",
+    ))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    desk_task: asyncio.Task | None = None
+    try:
+        redis.start()
+        await agi.start()  # before Asterisk, so the first call finds it
+        await asyncio.to_thread(asterisk.up)
+        desk_task = asyncio.create_task(desk.serve())
+        while not desk.started:
+            if desk_task.done():
+                await desk_task  # re-raises the desk's start-up error
+            await asyncio.sleep(0.05)
+        write_details(paths, connection_details(paths, site, asterisk, site.redis_url))
+        print(f"[hotline] running. Connection details: {paths.stack_json}  (Ctrl-C stops everything)", flush=True)
+        await stop.wait()
+    finally:
+        print("[hotline] stopping", flush=True)
+        paths.stack_json.unlink(missing_ok=True)
+        desk.should_exit = True
+        if desk_task is not None:
+            await asyncio.gather(desk_task, return_exceptions=True)
+        await asyncio.to_thread(asterisk.down)
+        await agi.stop()
+        redis.stop()

@@ -1,0 +1,62 @@
+"""The entry step of the 12345 flow, run for every answered inbound call before it queues.
+
+For now it checks the facts the dialplan tagged the call with against the number plan and repairs
+what it can (an unknown queue becomes the general queue), so the desk always gets a coherent call.
+The IVR menus and speech prefill build on this step.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from hotline import channelvars as v
+from hotline.numberplan import GENERAL_QUEUE, NumberPlan
+from ivr.channel import Channel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What the dialplan knows about a call when it reaches the 12345 flow."""
+
+    call_id: str
+    line: str
+    line_class: str
+    queue: str
+    subplatform: str
+    caller: str
+
+
+async def read_facts(channel: Channel, caller: str) -> CallFacts:
+    async def get(name: str) -> str:
+        return (await channel.get_variable(name)) or ""
+
+    return CallFacts(
+        call_id=await get(v.CALL_ID),
+        line=await get(v.LINE),
+        line_class=await get(v.LINE_CLASS),
+        queue=await get(v.QUEUE),
+        subplatform=await get(v.SUBPLATFORM),
+        caller=caller,
+    )
+
+
+async def entry(channel: Channel, plan: NumberPlan, facts: CallFacts) -> CallFacts:
+    """Validate the call's tags against the plan; return the facts the call continues with."""
+    queues = plan.all_queues()
+    queue = facts.queue
+    if queue not in queues:
+        log.warning("call %s: queue %r is not in the plan, using %s", facts.call_id, queue, GENERAL_QUEUE)
+        queue = GENERAL_QUEUE
+        await channel.set_variable(f"__{v.QUEUE}", queue)
+    subplatform = facts.subplatform
+    if subplatform and plan.subplatform(subplatform) is None:
+        log.warning("call %s: unknown sub-platform %r ignored", facts.call_id, subplatform)
+        subplatform = ""
+        await channel.set_variable(f"__{v.SUBPLATFORM}", "")
+    if plan.line(facts.line) is None:
+        log.warning("call %s: line %r is not in the plan", facts.call_id, facts.line)
+    await channel.verbose(f"12345 entry: call {facts.call_id} line {facts.line} queue {queue}", 3)
+    return CallFacts(facts.call_id, facts.line, facts.line_class, queue, subplatform, facts.caller)

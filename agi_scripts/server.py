@@ -12,7 +12,9 @@ a connection closed before the headers end, and calls ``asyncio.coroutine`` (gon
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import time
 from typing import Mapping
 
 from panoramisk.fast_agi import Request
@@ -61,6 +63,7 @@ class AgiServer:
         self._server: asyncio.Server | None = None
         self.handled = 0
         self.failed = 0
+        self.durations: collections.deque[float] = collections.deque(maxlen=100_000)  # seconds per request
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True)
@@ -90,6 +93,7 @@ class AgiServer:
                         writer.get_extra_info("peername"))
             writer.close()
             return
+        started = time.perf_counter()
         name = headers.get("agi_network_script", "").split("?")[0].strip("/")
         channel = FastAgiChannel(Request(_Responder(), headers, reader, writer))
         status = v.AGI_FAILED
@@ -118,3 +122,4 @@ class AgiServer:
             except (ChannelHangup, ChannelError, ConnectionError):
                 pass
         writer.close()
+        self.durations.append(time.perf_counter() - started)

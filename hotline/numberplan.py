@@ -247,7 +247,7 @@ def load_plan(path: Path) -> NumberPlan:
     try:
         plan = NumberPlan.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(yamlsource.validation_problems(exc, source, strip=_TAGS)) from None
+        raise ConfigError(yamlsource.validation_problems(exc, source, strip=_TAGS, tag_field="class")) from None
     problems = _reference_problems(plan)
     if problems:
         raise ConfigError([source.problem(loc, msg) for loc, msg in problems])

@@ -7,6 +7,7 @@ the closest enclosing mapping when the field is missing altogether).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -99,10 +100,12 @@ def _walk(node: yaml.Node, loc: Loc, source: SourceMap, problems: list[str]) -> 
             _walk(item, loc + (index,), source, problems)
 
 
-def validation_problems(exc: ValidationError, source: SourceMap, strip: set[str] = frozenset()) -> list[str]:
+def validation_problems(exc: ValidationError, source: SourceMap, strip: set[str] = frozenset(),
+                        tag_field: str = "") -> list[str]:
     """Turn a pydantic error into ``file:line: field: message`` strings.
 
-    ``strip`` names location parts pydantic adds that are not in the file (discriminator tags).
+    ``strip`` names location parts pydantic adds that are not in the file (discriminator tags);
+    ``tag_field`` is the file's name for the discriminator field, so a bad tag points at that field.
     """
     problems = []
     for err in exc.errors(include_url=False):
@@ -110,5 +113,14 @@ def validation_problems(exc: ValidationError, source: SourceMap, strip: set[str]
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown field (a typo?)"
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found") and tag_field:
+            loc += (tag_field,)
+            tag = err.get("ctx", {}).get("tag")
+            message = (f"unknown {tag_field} {tag!r}" if tag is not None else f"{tag_field} is required")
+            expected = err.get("ctx", {}).get("expected_tags")
+            if expected:
+                # pydantic lists enum members as "<LineClass.MAIN: 'main'>": keep the values the file uses.
+                values = re.findall(r": '([^']+)'>", expected) or [expected]
+                message += "; expected one of: " + ", ".join(values)
         problems.append(source.problem(loc, message))
     return problems

@@ -13,7 +13,7 @@ import pytest
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE, LineClass, load_plan
 from hotline.paths import PROJECT_ROOT
-from tests.e2e.conftest import AFTER_CUTOVER, TRANSITION_DAY, Center
+from tests.support.center import AFTER_CUTOVER, TRANSITION_DAY, Center
 from tests.support.events import app_ran, named, var_set
 
 pytestmark = pytest.mark.asterisk

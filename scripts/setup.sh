@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up on a fresh Debian 12 machine: system packages, the Python
+# environment, and `hotline install` (secrets generated here, Asterisk config, prompts).
+# The Debian sid root that holds Asterisk is built on first start, with progress, and cached.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(debootstrap redis-server sox espeak-ng)
+
+step() { printf '\n[setup] %s\n' "$*" >&2; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  step "installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then echo "[setup] run as root (apt-get, chroot and mounts need it)" >&2; exit 1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Debian starts a system-wide redis-server on install; the project runs its own on loopback with a
+# generated password, so the packaged one is not needed.
+if command -v systemctl >/dev/null && systemctl is-active -q redis-server 2>/dev/null; then
+  systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+
+PY=${PYTHON:-python3}
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  step "creating the Python environment (.venv) and installing the project"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e '.[test]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+step "hotline install: secrets, Asterisk configuration, prompts"
+.venv/bin/hotline install

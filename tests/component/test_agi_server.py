@@ -1,0 +1,140 @@
+"""The FastAGI dispatcher over real sockets, with a scripted Asterisk on the other end."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agi_scripts.routes import ROUTES, Route, Services
+from agi_scripts.server import AgiServer
+from hotline import channelvars as v
+from hotline.numberplan import load_plan
+from hotline.paths import PROJECT_ROOT
+
+PLAN = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
+
+
+def headers(script: str) -> bytes:
+    lines = [
+        f"agi_network: yes", f"agi_network_script: {script}", "agi_request: agi://127.0.0.1/" + script,
+        "agi_channel: Local/12318@hotline-inbound-00000001;2", "agi_language: zh", "agi_type: Local",
+        "agi_uniqueid: 1700000000.2", "agi_callerid: 13907550001", "agi_calleridname: 市民",
+        "agi_context: hotline-entry", "agi_extension: s", "agi_priority: 2",
+    ]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+class ScriptedAsterisk:
+    """Answers AGI commands like Asterisk: variables from a dict, records every command."""
+
+    def __init__(self, variables: dict[str, str]):
+        self.variables = variables
+        self.commands: list[str] = []
+
+    async def call(self, port: int, script: str) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(headers(script))
+        await writer.drain()
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            command = line.decode().strip()
+            self.commands.append(command)
+            if command.startswith("GET VARIABLE "):
+                name = command.split()[2]
+                reply = f"200 result=1 ({self.variables[name]})" if name in self.variables else "200 result=0"
+            else:
+                reply = "200 result=1"
+            writer.write((reply + "\n").encode())
+            await writer.drain()
+        writer.close()
+
+
+async def start(routes=ROUTES) -> AgiServer:
+    server = AgiServer(Services(plan=PLAN), routes=routes, host="127.0.0.1", port=0)
+    await server.start()
+    return server
+
+
+TAGS = {v.CALL_ID: "1700000000.2", v.LINE: "12318", v.LINE_CLASS: "dual_merged", v.QUEUE: "province"}
+
+
+async def test_entry_route_reports_ok_to_the_dialplan():
+    server = await start()
+    try:
+        asterisk = ScriptedAsterisk(TAGS)
+        await asyncio.wait_for(asterisk.call(server.port, "entry"), 5)
+        assert asterisk.commands[-1] == f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_OK}"'
+        assert f"GET VARIABLE {v.LINE}" in asterisk.commands
+    finally:
+        await server.stop()
+
+
+async def test_a_failing_route_reports_failed_and_the_server_keeps_serving():
+    async def broken(call) -> None:
+        raise ValueError("bug")
+
+    server = await start({"entry": Route(broken, timeout=5), **{k: r for k, r in ROUTES.items() if k != "entry"}})
+    try:
+        for _ in range(2):
+            asterisk = ScriptedAsterisk(TAGS)
+            await asyncio.wait_for(asterisk.call(server.port, "entry"), 5)
+            assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_FAILED}"']
+        assert server.failed == 2
+    finally:
+        await server.stop()
+
+
+async def test_a_slow_route_times_out_and_reports_failed():
+    async def slow(call) -> None:
+        await asyncio.sleep(30)
+
+    server = await start({"entry": Route(slow, timeout=0.2)})
+    try:
+        asterisk = ScriptedAsterisk(TAGS)
+        await asyncio.wait_for(asterisk.call(server.port, "entry"), 5)
+        assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_FAILED}"']
+    finally:
+        await server.stop()
+
+
+async def test_unknown_route_reports_failed():
+    server = await start()
+    try:
+        asterisk = ScriptedAsterisk(TAGS)
+        await asyncio.wait_for(asterisk.call(server.port, "no-such-route"), 5)
+        assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_FAILED}"']
+    finally:
+        await server.stop()
+
+
+async def test_garbage_and_early_close_do_not_hurt_the_server():
+    server = await start()
+    try:
+        for payload in (b"", b"agi_network: yes\n", b"\xff\xfe garbage without end", b"x" * 20000):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(payload)
+            await writer.drain()
+            writer.close()
+        asterisk = ScriptedAsterisk(TAGS)
+        await asyncio.wait_for(asterisk.call(server.port, "entry"), 5)
+        assert asterisk.commands[-1].endswith(f'"{v.AGI_OK}"')
+    finally:
+        await server.stop()
+
+
+async def test_caller_hanging_up_mid_route_is_not_a_failure():
+    server = await start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(headers("entry"))
+        await writer.drain()
+        await reader.readline()          # the first GET VARIABLE
+        writer.write(b"HANGUP\n")        # what Asterisk sends when the caller hangs up
+        await writer.drain()
+        rest = await asyncio.wait_for(reader.read(), 5)
+        assert b"SET VARIABLE" not in rest
+        writer.close()
+        assert server.failed == 1 and server.handled == 1
+    finally:
+        await server.stop()

@@ -1,0 +1,89 @@
+"""`hotline run`, the README's run command, brings the whole stack up and describes it in stack.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hotline.paths import PROJECT_ROOT
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.asterisk
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"hotline run exited early with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def ami_login(host: str, port: int, user: str, secret: str) -> bool:
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.recv(128)
+        sock.sendall(f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\n\r\n".encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(512)
+        return b"Response: Success" in reply
+
+
+def redis_ping(url: str, password: str) -> bytes:
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+        time.sleep(0.2)
+        return sock.recv(64)
+
+
+def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
+    tag = f"run{os.getpid()}"
+    ports = {name: free_port() for name in ("ami", "sip", "http", "agi", "desk", "redis")}
+    site = {
+        "name": tag, "instance_dir": f"/srv/hotline/{tag}", "ami_port": ports["ami"], "sip_port": ports["sip"],
+        "http_port": ports["http"], "agi_port": ports["agi"], "desk_port": ports["desk"],
+        "redis_url": f"redis://127.0.0.1:{ports['redis']}/0", "database_url": f"sqlite:///{tmp_path}/desk.sqlite3",
+        "rtp_start": 22000, "rtp_end": 22099, "agents": {"count": 2},
+    }
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump(site))
+    home = tmp_path / "home"
+    env = {**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_SITE": str(tmp_path / "site.yaml")}
+    proc = subprocess.Popen([sys.executable, "-m", "hotline.cli", "run"], env=env, cwd=PROJECT_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stack_json = home / "run" / "stack.json"
+    try:
+        wait_for(stack_json, proc, 120)
+        details = json.loads(stack_json.read_text())
+        ami = details["ami"]
+        assert (ami["host"], ami["port"], ami["username"]) == ("127.0.0.1", ports["ami"], "hotline")
+        secret = Path(ami["secret_file"]).read_text().strip()
+        assert ami_login(ami["host"], ami["port"], ami["username"], secret)
+        assert not ami_login(ami["host"], ami["port"], ami["username"], secret + "x")
+        assert details["fastagi"]["url"] == f"agi://127.0.0.1:{ports['agi']}"
+        socket.create_connection(("127.0.0.1", ports["agi"]), timeout=3).close()
+        with urllib.request.urlopen(details["desk"]["url"] + "/healthz", timeout=5) as response:
+            assert json.load(response) == {"status": "ok"}
+        password = Path(details["redis"]["password_file"]).read_text().strip()
+        assert redis_ping(details["redis"]["url"], password) == b"+OK\r\n+PONG\r\n"
+        assert details["database"]["url"] == site["database_url"]
+        assert details["asterisk"]["ami_ready"] is True
+        asterisk_pid = details["asterisk"]["pid"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert not stack_json.exists(), "stack.json is removed on a clean stop"
+    assert not Path(f"/proc/{asterisk_pid}").exists() or "Z" in Path(f"/proc/{asterisk_pid}/stat").read_text().split()[2]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE
+from hotline.paths import PROJECT_ROOT
 from tests.support.center import Center, running_center
 
 
@@ -33,14 +34,19 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def one_call(center: Center, cid: str) -> float:
+async def one_call(center: Center, cid: str) -> float | None:
+    """Setup time (originate → queue join) of one call; None if it never joined (reported as lost)."""
     started = time.monotonic()  # the clock AmiEvent.received uses
     await center.ami.originate(
         "Local/s@hotline-entry", caller_id="<13907550001>", channel_id=cid,
         variables={f"__{v.LINE}": "12318", f"__{v.QUEUE}": GENERAL_QUEUE, f"__{v.CALL_ID}": cid},
     )
-    joined = await center.events.wait_for(
-        lambda e: e.name == "QueueCallerJoin" and e.get("Linkedid") == cid, 30, f"{cid} joins the queue")
+    try:
+        joined = await center.events.wait_for(
+            lambda e: e.name == "QueueCallerJoin" and e.get("Linkedid") == cid, 30, f"{cid} joins the queue")
+    except AssertionError as exc:
+        print(f"# LOST {cid}: {exc}", file=sys.stderr, flush=True)
+        return None
     setup = joined.received - started
     citizen = next(e for e in center.events.events if e.name == "Newchannel" and e.get("Uniqueid") == cid)
     await center.ami.hangup(citizen["Channel"])
@@ -52,18 +58,20 @@ async def one_call(center: Center, cid: str) -> float:
 async def run_level(center: Center, calls: int, concurrency: int, label: str) -> dict:
     gate = asyncio.Semaphore(concurrency)
     setups: list[float] = []
+    lost: list[int] = []
     agi_before = len(center.agi.durations)
 
     async def guarded(i: int) -> None:
         async with gate:
-            setups.append(await one_call(center, f"b{label}{concurrency}-{i}"))
+            setup = await one_call(center, f"b{label}{concurrency}-{i}")
+            (setups.append(setup) if setup is not None else lost.append(i))
 
     started = time.perf_counter()
     await asyncio.gather(*(guarded(i) for i in range(calls)))
     elapsed = time.perf_counter() - started
     center.events.events.clear()  # keep the event log small between levels
     agi = list(center.agi.durations)[agi_before:]
-    return {"cps": calls / elapsed, "elapsed": elapsed, "setup": setups, "agi": agi}
+    return {"cps": calls / elapsed, "elapsed": elapsed, "setup": setups, "agi": agi, "lost": len(lost)}
 
 
 def ms(x: float) -> str:
@@ -72,12 +80,12 @@ def ms(x: float) -> str:
 
 async def main(calls: int, levels: list[int]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cps-") as home:
-        async with running_center(Path(home)) as center:
+        async with running_center(Path(home), artifacts=PROJECT_ROOT / "test-artifacts" / "bench") as center:
             await run_level(center, 10, 2, "warm")  # warm-up: first calls pay module and file caches
             print(f"# dialplan + FastAGI entry: {calls} calls per level, Local channels, one box "
                   f"({center.asterisk.status()['mode']} Asterisk)")
             print(f"{'N':>3} | {'with AGI cps':>12} | {'no AGI cps':>10} | {'ratio':>5} | "
-                  f"{'setup p50 ms':>12} | {'setup p99 ms':>12} | {'AGI p50 ms':>10} | {'AGI p99 ms':>10}")
+                  f"{'setup p50 ms':>12} | {'setup p99 ms':>12} | {'AGI p50 ms':>10} | {'AGI p99 ms':>10} | lost (AGI+no AGI)")
             for n in levels:
                 with_agi = await run_level(center, calls, n, "a")
                 await center.agi.stop()
@@ -88,7 +96,7 @@ async def main(calls: int, levels: list[int]) -> None:
                 print(f"{n:>3} | {with_agi['cps']:12.1f} | {without['cps']:10.1f} | "
                       f"{with_agi['cps'] / without['cps']:5.2f} | {ms(pct(with_agi['setup'], 50)):>12} | "
                       f"{ms(pct(with_agi['setup'], 99)):>12} | {ms(pct(with_agi['agi'], 50)):>10} | "
-                      f"{ms(pct(with_agi['agi'], 99)):>10}", flush=True)
+                      f"{ms(pct(with_agi['agi'], 99)):>10} | {with_agi['lost']}+{without['lost']}", flush=True)
             durations = list(center.agi.durations)
             print(f"# FastAGI entry route over all calls: n={len(durations)} "
                   f"mean={ms(statistics.fmean(durations)).strip()} ms "

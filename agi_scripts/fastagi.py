@@ -52,6 +52,10 @@ class FastAgiChannel:
         value, _data = result.get("result", ("", ""))
         return value if value.isdigit() or set(value) <= set("0123456789*#") else ""
 
+    async def exec(self, application: str, arguments: str) -> int:
+        result = await self.command(f"EXEC {application} {quote(arguments)}")
+        return int(result.get("result", ("0", ""))[0] or 0)
+
     async def verbose(self, message: str, level: int = 1) -> None:
         await self.command(f"VERBOSE {quote(message)} {level}")
 

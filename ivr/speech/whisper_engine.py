@@ -61,6 +61,10 @@ class WhisperEngine:
             from faster_whisper import WhisperModel
         except ImportError as exc:
             raise EngineUnavailable("faster-whisper is not installed") from exc
+        from zhconv import zhconv
+
+        # Load the simplified/traditional table with a path (zhconv's default loader leaks the file).
+        zhconv.loaddict(str(Path(zhconv.__file__).with_name("zhcdict.json")))
         started = time.monotonic()
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads,
                                   num_workers=1, local_files_only=True)

@@ -51,10 +51,11 @@ def redis_ping(url: str, password: str) -> bytes:
 
 def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
     tag = f"run{os.getpid()}"
-    ports = {name: free_port() for name in ("ami", "sip", "http", "agi", "desk", "redis")}
+    ports = {name: free_port() for name in ("ami", "sip", "http", "agi", "audiosocket", "desk", "redis")}
     site = {
         "name": tag, "instance_dir": f"/srv/hotline/{tag}", "ami_port": ports["ami"], "sip_port": ports["sip"],
-        "http_port": ports["http"], "agi_port": ports["agi"], "desk_port": ports["desk"],
+        "http_port": ports["http"], "agi_port": ports["agi"], "audiosocket_port": ports["audiosocket"],
+        "desk_port": ports["desk"],
         "redis_url": f"redis://127.0.0.1:{ports['redis']}/0", "database_url": f"sqlite:///{tmp_path}/desk.sqlite3",
         "rtp_start": 22000, "rtp_end": 22099, "agents": {"count": 2},
     }
@@ -74,6 +75,8 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
         assert not ami_login(ami["host"], ami["port"], ami["username"], secret + "x")
         assert details["fastagi"]["url"] == f"agi://127.0.0.1:{ports['agi']}"
         socket.create_connection(("127.0.0.1", ports["agi"]), timeout=3).close()
+        assert details["audiosocket"] == {"host": "127.0.0.1", "port": ports["audiosocket"]}
+        socket.create_connection(("127.0.0.1", ports["audiosocket"]), timeout=3).close()
         with urllib.request.urlopen(details["desk"]["url"] + "/healthz", timeout=5) as response:
             assert json.load(response) == {"status": "ok"}
         password = Path(details["redis"]["password_file"]).read_text().strip()

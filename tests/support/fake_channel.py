@@ -53,5 +53,8 @@ class FakeChannel:
             raise UnexpectedCall(f"collect_digits({prompt!r}) with no scripted input left")
         return self.digits.pop(0)
 
+    async def exec(self, application: str, arguments: str) -> int:
+        raise UnexpectedCall(f"exec({application!r}) was not expected")
+
     async def hangup(self) -> None:
         raise UnexpectedCall("hangup() was not expected")

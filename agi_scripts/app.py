@@ -1,0 +1,60 @@
+"""Wires the AGI side of a running center: FastAGI server, AudioSocket server, speech engine, Redis."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from agi_scripts.audiosocket import AudioSocketServer
+from agi_scripts.routes import Services
+from agi_scripts.server import AgiServer
+from hotline.numberplan import NumberPlan
+from hotline.paths import Paths
+from hotline.secrets import SecretStore
+from hotline.site import SiteConfig
+from ivr.flow import IvrServices, load_flows
+from ivr.prefill_store import PrefillStore
+from ivr.speech import SpeechEngine
+from ivr.speech.loader import load_engine
+
+log = logging.getLogger(__name__)
+
+
+def redis_client(site: SiteConfig, secrets: SecretStore) -> aioredis.Redis:
+    return aioredis.from_url(site.redis_url, password=secrets.get("redis"), socket_timeout=2,
+                             socket_connect_timeout=2)
+
+
+@dataclass
+class AgiApp:
+    agi: AgiServer
+    audiosocket: AudioSocketServer
+    redis: aioredis.Redis
+    ivr: IvrServices
+
+    @classmethod
+    def build(cls, paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
+              speech: SpeechEngine | None = None, load_speech: bool = True) -> "AgiApp":
+        redis = redis_client(site, secrets)
+        audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port)
+        if speech is None and load_speech:
+            speech = load_engine(paths.home, site.speech)
+        ivr = IvrServices(
+            plan=plan, flows=load_flows(), store=PrefillStore(redis, paths.home / "spool" / "prefill"),
+            speech=speech, audiosocket=audiosocket, memory=redis, recordings=paths.home / "recordings" / "ivr",
+        )
+        agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port)
+        return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr)
+
+    async def start(self) -> None:
+        await self.audiosocket.start()
+        await self.agi.start()
+
+    async def stop(self) -> None:
+        await self.agi.stop()
+        await self.audiosocket.stop()
+        for task in list(self.ivr.background):  # let prefills in flight reach Redis or the spool
+            await task
+        await self.redis.aclose()

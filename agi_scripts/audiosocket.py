@@ -1,0 +1,103 @@
+"""AudioSocket server: the caller's audio, live, from Asterisk's AudioSocket() to a capture session.
+
+Protocol (Asterisk's res_audiosocket): each message is a 1-byte kind, a 2-byte big-endian length and
+the payload. 0x01 the call's UUID (first message), 0x10 8 kHz 16-bit mono PCM, 0x03 one DTMF digit,
+0x00 hang up, 0xff error. Sending 0x00 ends AudioSocket() and the dialplan (here: the AGI route that
+ran it) carries on.
+
+The AGI route registers a session under a fresh UUID, then runs AudioSocket(uuid,host:port); this
+server hands the connection carrying that UUID to the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import uuid as uuidlib
+from typing import AsyncIterator
+
+from ivr.capture import CaptureSession, Frame
+
+log = logging.getLogger(__name__)
+
+KIND_HANGUP, KIND_UUID, KIND_DTMF, KIND_AUDIO, KIND_ERROR = 0x00, 0x01, 0x03, 0x10, 0xFF
+HANGUP_MESSAGE = bytes([KIND_HANGUP, 0, 0])
+
+
+async def read_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    header = await reader.readexactly(3)
+    kind, length = header[0], struct.unpack(">H", header[1:])[0]
+    return kind, await reader.readexactly(length) if length else b""
+
+
+async def frames_of(reader: asyncio.StreamReader) -> AsyncIterator[Frame]:
+    while True:
+        try:
+            kind, payload = await read_message(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            yield Frame("hangup")
+            return
+        if kind == KIND_AUDIO:
+            yield Frame("audio", payload)
+        elif kind == KIND_DTMF:
+            yield Frame("dtmf", payload[:1])
+        elif kind == KIND_HANGUP:
+            yield Frame("hangup")
+            return
+        elif kind == KIND_ERROR:
+            yield Frame("error", payload)
+            return
+
+
+class AudioSocketServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.host = host
+        self.port = port
+        self.sessions: dict[str, CaptureSession] = {}
+        self._server: asyncio.Server | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def expect(self, session: CaptureSession) -> str:
+        """Register a session; returns the UUID to pass to AudioSocket()."""
+        key = str(uuidlib.uuid4())
+        self.sessions[key] = session
+        return key
+
+    def forget(self, key: str) -> None:
+        self.sessions.pop(key, None)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("AudioSocket listening on %s", self.address)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            kind, payload = await asyncio.wait_for(read_message(reader), 5)
+            key = str(uuidlib.UUID(bytes=payload)) if kind == KIND_UUID and len(payload) == 16 else None
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+            key = None
+        session = self.sessions.pop(key, None) if key else None
+        if session is None:
+            log.warning("AudioSocket: connection without a known session (uuid %s)", key)
+        else:
+            try:
+                await session.consume(frames_of(reader))
+            except Exception:
+                log.exception("AudioSocket: capture failed for %s", key)
+        try:
+            writer.write(HANGUP_MESSAGE)  # ends AudioSocket(): the call goes on in the dialplan
+            await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()

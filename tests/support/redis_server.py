@@ -1,0 +1,52 @@
+"""A real redis-server on a free loopback port with a password, started and stopped by pid."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.ports import free_port
+
+
+@dataclass
+class RedisServer:
+    port: int
+    password: str
+    proc: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls, workdir: Path) -> "RedisServer":
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed: scripts/setup.sh installs it")
+        port, password = free_port(), secrets.token_urlsafe(16)
+        workdir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--requirepass", password,
+             "--save", "", "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return cls(port, password, proc)
+            except OSError:
+                time.sleep(0.05)
+        proc.kill()
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()

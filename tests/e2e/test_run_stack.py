@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hotline import runner
 from hotline.paths import PROJECT_ROOT
 from tests.support.ports import free_port
 
@@ -87,6 +89,9 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
+    instance = Path(site["instance_dir"])
+    shutil.rmtree(instance if runner.use_host_asterisk() else runner.default_root() / instance.relative_to("/"),
+                  ignore_errors=True)
     assert proc.returncode == 0, output
     assert not stack_json.exists(), "stack.json is removed on a clean stop"
     assert not Path(f"/proc/{asterisk_pid}").exists() or "Z" in Path(f"/proc/{asterisk_pid}/stat").read_text().split()[2]

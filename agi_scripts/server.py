@@ -19,7 +19,7 @@ from typing import Mapping
 
 from panoramisk.fast_agi import Request
 
-from agi_scripts.fastagi import FastAgiChannel
+from agi_scripts.channel import FastAgiChannel
 from agi_scripts.routes import ROUTES, AgiCall, Route, Services
 from hotline import channelvars as v
 from ivr.channel import ChannelError, ChannelHangup
@@ -51,6 +51,36 @@ async def read_headers(reader: asyncio.StreamReader) -> dict[str, str] | None:
         key, sep, value = text.partition(": ")
         if sep:
             headers[key] = value
+
+
+async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
+    """Run one AGI request through its route and tell the dialplan how it went (both transports use this).
+
+    Returns the status set: OK when the route returned, FAILED on any failure; nothing is set when the
+    caller hung up (there is no channel left to set it on).
+    """
+    status = v.AGI_FAILED
+    hung_up = False
+    channel_name = call.headers.get("agi_channel")
+    try:
+        if route is None:
+            log.error("AGI: no route %r (channel %s)", name, channel_name)
+        else:
+            await asyncio.wait_for(route.handler(call), route.timeout)
+            status = v.AGI_OK
+    except ChannelHangup:
+        hung_up = True
+        log.info("AGI %s: caller hung up (%s)", name, channel_name)
+    except asyncio.TimeoutError:
+        log.error("AGI %s: route took longer than %.0f s", name, route.timeout if route else 0)
+    except Exception:
+        log.exception("AGI %s failed on %s", name, channel_name)
+    if not hung_up:
+        try:
+            await call.channel.set_variable(v.AGI_STATUS, status)
+        except (ChannelHangup, ChannelError, ConnectionError):
+            pass
+    return status
 
 
 class AgiServer:
@@ -102,31 +132,10 @@ class AgiServer:
         self._connections.add(writer)
         name = headers.get("agi_network_script", "").split("?")[0].strip("/")
         channel = FastAgiChannel(Request(_Responder(), headers, reader, writer))
-        status = v.AGI_FAILED
-        hung_up = False
-        route = self.routes.get(name)
-        try:
-            if route is None:
-                log.error("FastAGI: no route %r (channel %s)", name, headers.get("agi_channel"))
-            else:
-                call = AgiCall(channel=channel, headers=headers, services=self.services)
-                await asyncio.wait_for(route.handler(call), route.timeout)
-                status = v.AGI_OK
-        except ChannelHangup:
-            hung_up = True
-            log.info("FastAGI %s: caller hung up (%s)", name, headers.get("agi_channel"))
-        except asyncio.TimeoutError:
-            log.error("FastAGI %s: route took longer than %.0f s", name, route.timeout if route else 0)
-        except Exception:
-            log.exception("FastAGI %s failed on %s", name, headers.get("agi_channel"))
+        status = await dispatch(self.routes.get(name), name, AgiCall(channel, headers, self.services))
         self.handled += 1
         if status != v.AGI_OK:
             self.failed += 1
-        if not hung_up:
-            try:
-                await channel.set_variable(v.AGI_STATUS, status)
-            except (ChannelHangup, ChannelError, ConnectionError):
-                pass
         writer.close()
         self._connections.discard(writer)
         self.durations.append(time.perf_counter() - started)

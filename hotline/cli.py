@@ -66,7 +66,7 @@ def cmd_conf_generate(ctx: Context, args: argparse.Namespace) -> int:
     out = Path(args.out) if getattr(args, "out", None) else ctx.paths.asterisk_etc
     plan, site = ctx.plan, ctx.site  # validate both before touching anything
     ctx.secrets.ensure(ctx.all_secret_names())
-    rendered = confgen.render(plan, site, ctx.secrets)
+    rendered = confgen.render(plan, site, ctx.secrets, ctx.paths.plan.read_text(encoding="utf-8"))
     rendered.write(out)
     print(f"[conf] wrote {len(rendered.files)} files to {out}", file=sys.stderr)
     return 0
@@ -74,7 +74,7 @@ def cmd_conf_generate(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_conf_check(ctx: Context, args: argparse.Namespace) -> int:
     out = Path(args.out) if getattr(args, "out", None) else ctx.paths.asterisk_etc
-    rendered = confgen.render(ctx.plan, ctx.site, ctx.secrets)
+    rendered = confgen.render(ctx.plan, ctx.site, ctx.secrets, ctx.paths.plan.read_text(encoding="utf-8"))
     stale = rendered.stale(out)
     if stale:
         print(f"[conf] stale in {out}: {', '.join(stale)}; run `hotline conf generate`", file=sys.stderr)

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ ROOT_PACKAGES = (
     "asterisk-core-sounds-en-gsm",
     "asterisk-moh-opsound-gsm",
     "tzdata",
+    "python3",        # classic AGI scripts (agi-bin) run where Asterisk runs
+    "python3-venv",
 )
 DEFAULT_ROOT = Path("/var/cache/hotline/asterisk-sid")
 READY_MARK = ".hotline-root-ready"
@@ -104,6 +107,85 @@ def build_root(root: Path, progress: Callable[[str], None] = say) -> Path:
     return root
 
 
+AGI_PYTHON = "/opt/hotline-agi"
+
+
+def ensure_agi_python(root: Path | None, progress: Callable[[str], None] = say) -> None:
+    """The Python environment classic-AGI scripts run in, where Asterisk runs.
+
+    In the chroot that is Debian sid's python3 with a venv holding this project (built as a wheel from
+    the checkout) and its dependencies from PyPI. Dependencies are installed once per pyproject.toml;
+    the project itself is reinstalled (seconds) whenever its code changed.
+    """
+    from hotline.paths import PROJECT_ROOT
+
+    base = root / AGI_PYTHON.lstrip("/") if root else Path(AGI_PYTHON)
+    code_stamp = base / f".code-{_fingerprint(PROJECT_ROOT, code=True)}"
+    if code_stamp.exists():
+        return
+    deps_stamp = base / f".deps-{_fingerprint(PROJECT_ROOT, code=False)}"
+    wrap = (lambda *cmd: ["chroot", str(root), *cmd]) if root else (lambda *cmd: list(cmd))
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if not (root or Path("/")).joinpath("usr/lib/python3/dist-packages").exists() or \
+            not (root or Path("/")).joinpath("usr/bin/python3").exists():
+        progress("installing python3 where Asterisk runs (for classic AGI)")
+        # The registry's sid snapshot may be older than its Release file's Valid-Until allows.
+        apt = ("apt-get", "-o", "Acquire::Check-Valid-Until=false")
+        _run(wrap(*apt, "update", "-qq"), env=env)
+        _run(wrap(*apt, "install", "-y", "-qq", "python3", "python3-venv"), env=env)
+    # The index is reached from the host (its pip settings, proxies and CAs), never from inside the root:
+    # wheels for the root's Python are fetched here and installed there with --no-index.
+    clean = {k: v for k, v in env.items() if not k.startswith("PIP_")}
+    version = subprocess.run(wrap("python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"),
+                             capture_output=True, text=True, check=True).stdout.strip()
+    work = Path(tempfile.mkdtemp(prefix="hotline-wheels-"))
+    house = (root / "tmp" / "hotline-wheelhouse") if root else work / "house"
+    inside_house = "/tmp/hotline-wheelhouse" if root else str(house)
+    try:
+        built, own = work / "built", work / "own"
+        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(own), str(PROJECT_ROOT)])
+        wheel = next(own.glob("*.whl"))
+        shutil.rmtree(house, ignore_errors=True)
+        house.mkdir(parents=True)
+        shutil.copy(wheel, house)
+        pip = [f"{AGI_PYTHON}/bin/pip", "install", "-q", "--disable-pip-version-check", "--no-index",
+               "--find-links", inside_house]
+        if deps_stamp.exists():
+            progress(f"updating this project in the classic-AGI environment {AGI_PYTHON}")
+            _run(wrap(*pip, "--no-deps", "--force-reinstall", f"{inside_house}/{wheel.name}"), env=clean)
+        else:
+            progress(f"building the classic-AGI Python {version} environment {AGI_PYTHON} (once, about a minute)")
+            # Pure-Python dependencies that PyPI ships only as sources become wheels here first.
+            _run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(built), str(PROJECT_ROOT)])
+            _run([sys.executable, "-m", "pip", "download", "-q", "-d", str(house), "--python-version", version,
+                  "--only-binary=:all:", "--find-links", str(built),
+                  *[arg for tag in ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_27_x86_64",
+                                    "manylinux_2_28_x86_64", "linux_x86_64") for arg in ("--platform", tag)],
+                  str(wheel)])
+            _run(wrap("python3", "-m", "venv", "--clear", AGI_PYTHON), env=clean)
+            _run(wrap(*pip, f"{inside_house}/{wheel.name}"), env=clean)
+            deps_stamp.touch()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(house, ignore_errors=True)
+    for old in base.glob(".code-*"):
+        old.unlink()
+    code_stamp.touch()
+    progress("classic-AGI Python environment ready")
+
+
+def _fingerprint(project: Path, code: bool) -> str:
+    import hashlib
+
+    digest = hashlib.sha256((project / "pyproject.toml").read_bytes())
+    if code:
+        for package in ("hotline", "agi_scripts", "ivr", "agent_desk"):
+            for path in sorted((project / package).rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    digest.update(str(path.relative_to(project)).encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _ids(passwd: Path, group: Path) -> set[int]:
     ids = set()
     for path in (passwd, group):
@@ -159,6 +241,7 @@ class AsteriskInstance:
     ami_user: str
     ami_secret: str
     sounds_source: Path | None = None
+    models_source: Path | None = None  # speech models, linked in for classic-AGI scripts
     ami_host: str = "127.0.0.1"
     root: Path | None = None   # None: host mode
 
@@ -287,6 +370,11 @@ class AsteriskInstance:
         _mirror(self.etc_source, inst / "etc")
         if self.sounds_source is not None and self.sounds_source.is_dir():
             _mirror(self.sounds_source, inst / "sounds")
+        if (self.etc_source / "agi-bin" / "hotline-agi").exists():  # classic AGI: Python where Asterisk runs
+            ensure_agi_python(self.root)
+            if self.models_source is not None and self.models_source.is_dir():
+                _mirror(self.models_source, inst / "lib" / "models", link=True)
+            (inst / "lib" / "agi").mkdir(parents=True, exist_ok=True)
         uid, gid = self._asterisk_user()
         for path in [inst, *inst.rglob("*")]:
             os.chown(path, uid, gid, follow_symlinks=False)
@@ -339,8 +427,8 @@ def _root_in_use(root: Path) -> bool:
     return False
 
 
-def _mirror(src: Path, dst: Path) -> None:
-    """Make ``dst`` hold exactly the files of ``src`` (flat or nested)."""
+def _mirror(src: Path, dst: Path, link: bool = False) -> None:
+    """Make ``dst`` hold exactly the files of ``src`` (flat or nested); ``link``: hard links where possible."""
     dst.mkdir(parents=True, exist_ok=True)
     wanted = {p.relative_to(src) for p in src.rglob("*") if p.is_file()}
     for path in dst.rglob("*"):
@@ -348,6 +436,15 @@ def _mirror(src: Path, dst: Path) -> None:
             path.unlink()
     for rel in sorted(wanted):
         (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        if link:
+            if (dst / rel).exists() and (dst / rel).stat().st_ino == (src / rel).stat().st_ino:
+                continue
+            (dst / rel).unlink(missing_ok=True)
+            try:
+                os.link(src / rel, dst / rel)
+                continue
+            except OSError:
+                pass
         shutil.copy2(src / rel, dst / rel)
 
 

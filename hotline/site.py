@@ -65,6 +65,8 @@ class SiteConfig(Strict):
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573
     audiosocket_port: Port = 4574
+    agi_transport: Literal["fastagi", "classic"] = Field(
+        "fastagi", description="classic: Asterisk runs agi-bin/hotline-agi per call (pyst2) instead of FastAGI")
     desk_port: Port = 8000
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///var/hotline.sqlite3"

@@ -33,6 +33,7 @@ def asterisk_instance(paths: Paths, site: SiteConfig, secrets: SecretStore) -> A
         instance_dir=site.instance_dir,
         etc_source=paths.asterisk_etc,
         sounds_source=paths.sounds,
+        models_source=paths.home / "models",
         ami_host=site.bind if site.bind != "0.0.0.0" else "127.0.0.1",
         ami_port=site.ami_port,
         ami_user="hotline",

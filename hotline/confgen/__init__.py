@@ -60,7 +60,7 @@ NOLOAD = sorted(set(NOLOAD))
 
 def secret_names(site: SiteConfig, plan: NumberPlan) -> list[str]:
     """Every secret the rendered configuration needs."""
-    names = ["ami", f"sip-{site.carrier.username}"]
+    names = ["ami", f"sip-{site.carrier.username}"] + (["redis"] if site.agi_transport == "classic" else [])
     names += [f"sip-trunk-{name}" for name in plan.trunks]
     names += [f"sip-agent-{ext}" for ext in site.agents.extensions()]
     return names
@@ -74,11 +74,21 @@ class Rendered:
         """Replace the files in ``out_dir`` with these, each atomically (temp file + rename)."""
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, text in sorted(self.files.items()):
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.")
+            target = out_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
-            os.chmod(tmp, 0o640)
-            os.replace(tmp, out_dir / name)
+            os.chmod(tmp, 0o750 if name.startswith("agi-bin/") else 0o640)
+            os.replace(tmp, target)
+        # The directory holds generated files only: what this rendering no longer has must go
+        # (e.g. the classic-AGI script after a site returns to FastAGI).
+        for path in sorted(out_dir.rglob("*"), reverse=True):
+            rel = path.relative_to(out_dir).as_posix()
+            if path.is_file() and rel not in self.files:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
 
     def stale(self, out_dir: Path) -> list[str]:
         """Names of files in ``out_dir`` that are missing or differ from this rendering."""
@@ -101,7 +111,7 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore) -> Rendered:
+def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: str = "") -> Rendered:
     env = _environment()
     trunks = dict(plan.trunks)
     for name, override in site.trunk_overrides.items():
@@ -132,4 +142,35 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore) -> Rendered
     for chunk in static.split("@@@ ")[1:]:
         name, _, body = chunk.partition("\n")
         files[name.strip()] = body
+    if site.agi_transport == "classic":
+        if not plan_text:
+            raise ValueError("a classic-AGI site needs the plan's text: the script reads it where Asterisk runs")
+        files.update(classic_agi_files(plan_text, site, secrets))
     return Rendered(files)
+
+
+CLASSIC_PYTHON = "/opt/hotline-agi/bin/python"  # the Python environment the runner builds where Asterisk runs
+
+
+def classic_agi_files(plan_text: str, site: SiteConfig, secrets: SecretStore) -> dict[str, str]:
+    """What a classic-AGI site needs next to the Asterisk config: the script, its settings, the plan."""
+    import json
+
+    etc, lib = f"{site.instance_dir}/etc", f"{site.instance_dir}/lib"
+    settings = {
+        "plan": f"{etc}/numbers.yaml",
+        "redis_url": site.redis_url,
+        "redis_password_file": f"{etc}/agi-secrets/redis",
+        "audiosocket_host": site.agi_host,
+        "home": f"{lib}/agi",
+        "speech": {**site.speech.model_dump(), "model_dir": site.speech.model_dir or f"{lib}/models/whisper-base"},
+    }
+    script = (f"#!{CLASSIC_PYTHON}\n{HEADER.replace(';', '#')}\n"
+              "import sys\n\nfrom agi_scripts.classic import main\n\n"
+              f"sys.exit(main({etc + '/agi-classic.json'!r}))\n")
+    return {
+        "numbers.yaml": plan_text,
+        "agi-classic.json": json.dumps(settings, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+        "agi-secrets/redis": secrets.get("redis") + "\n",
+        "agi-bin/hotline-agi": script,
+    }

@@ -12,19 +12,14 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from agi_scripts.audiosocket import AudioSocketServer
-from agi_scripts.routes import Services
 from hotline import channelvars as v
-from hotline.numberplan import GENERAL_QUEUE
-from ivr.flow import IvrServices, load_flows
 from ivr.prefill_store import KEY, PrefillStore
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
-from tests.support.caller import CALLER_DATA, Citizen, Citizens
+from tests.support.caller import Citizen
 from tests.support.center import Center
 from tests.support.cer import cer
 from tests.support.events import app_ran, named, var_set
-from tests.support.redis_server import RedisServer
-from tests.support.samples import references, to_8k
+from tests.support.ivr import IvrRig, ivr_rig, wait_queued_then_hang_up
 
 pytestmark = pytest.mark.asterisk
 
@@ -40,81 +35,15 @@ def whisper(tmp_path_factory) -> WhisperEngine:
 
 
 @pytest.fixture(scope="module")
-async def ivr(center: Center, whisper, tmp_path_factory):
+async def ivr(center: Center, whisper, tmp_path_factory) -> IvrRig:
     """The center with the full IVR: AudioSocket, Whisper, a real Redis; restored to the core afterwards."""
-    work = tmp_path_factory.mktemp("ivr")
-    redis_server = RedisServer.start(work / "redis")
-    redis = aioredis.from_url(redis_server.url, password=redis_server.password)
-    audiosocket = AudioSocketServer("127.0.0.1", 0)
-    await audiosocket.start()
-    services = IvrServices(plan=center.plan, flows=load_flows(), store=PrefillStore(redis, work / "spool"),
-                           speech=whisper, audiosocket=audiosocket, memory=redis, recordings=work / "recordings")
-    caller_sounds = center.asterisk.host_path(center.site.instance_dir + "/sounds/" + CALLER_DATA)
-    refs = references()
-    for name in (SAMPLE, LONG_SAMPLE):
-        to_8k(name, caller_sounds)
-    citizens = Citizens(center)
-    await citizens.start()
-    original = center.agi.services
-    center.agi.services = Services(plan=center.plan, ivr=services)
-    try:
-        yield IvrRig(center, services, redis, redis_server, citizens, refs, work)
-    finally:
-        center.agi.services = original
-        await citizens.stop()
-        await audiosocket.stop()
-        for task in list(services.background):
-            await task
-        await redis.aclose()
-        redis_server.stop()
-
-
-class IvrRig:
-    def __init__(self, center, services, redis, redis_server, citizens, refs, work):
-        self.center, self.services, self.redis = center, services, redis
-        self.redis_server, self.citizens, self.refs, self.work = redis_server, citizens, refs, work
-
-    async def prefill(self, call_id: str, status: tuple[str, ...] = ("final",), timeout: float = 30) -> dict:
-        deadline = asyncio.get_running_loop().time() + timeout
-        last = None
-        while asyncio.get_running_loop().time() < deadline:
-            raw = await self.redis.get(KEY.format(call_id=call_id))
-            last = json.loads(raw) if raw else None
-            if last and last["status"] in status:
-                return last
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"prefill of {call_id} not in {status} within {timeout} s; last: {last}")
-
-    async def queued(self, cid: str, queue: str = GENERAL_QUEUE, timeout: float = 90):
-        try:
-            return await self.center.events.wait_for(
-                lambda e: e.name == "QueueCallerJoin" and e.get("Linkedid") == cid and e.get("Queue") == queue,
-                timeout, f"call {cid} joins {queue}")
-        except AssertionError as exc:
-            trail = [f"{e.get('Uniqueid')} {e.name} {e.get('Command') or e.get('Result') or e.get('AppData')}"
-                     for e in self.center.events.of_call(cid)
-                     if e.name in ("AGIExecStart", "AGIExecEnd", "Newexten", "Hangup")]
-            raise AssertionError(f"{exc}; what the call did:\n" + "\n".join(trail)) from None
-
-    def call_id(self, cid: str) -> str:
-        """The center's call id (HOTLINE_CALL_ID) is the inbound half's unique id."""
-        return f"{cid}-2"
-
-
-async def wait_queued_then_hang_up(citizen: Citizen) -> None:
-    await citizen.center.events.wait_for(
-        lambda e: e.name == "QueueCallerJoin" and e.get("Linkedid") == citizen.cid, 60,
-        f"call {citizen.cid} queued")
-    await citizen.hang_up()
+    async with ivr_rig(center, whisper, tmp_path_factory.mktemp("ivr"), samples=(SAMPLE, LONG_SAMPLE)) as rig:
+        yield rig
 
 
 async def test_complaint_with_city_and_description_is_prefilled_while_the_call_queues(ivr: IvrRig):
     async def citizen(c: Citizen) -> None:
-        await c.until_center_runs("ivr-menu")
-        await c.press("2")                      # 投诉举报
-        await c.until_center_runs("ivr-city")
-        await c.press("06")                     # 06 = 琼海 (sixth sub-platform in the plan)
-        await c.until_center_runs("EXEC AudioSocket")
+        await c.walk_to_description("2", city="06")  # 投诉举报; 06 = 琼海, the sixth sub-platform in the plan
         await c.say(SAMPLE)
         await c.quiet(3)                        # the pause that ends the description
         await wait_queued_then_hang_up(c)
@@ -140,11 +69,7 @@ async def test_the_city_is_remembered_for_the_callers_next_call(ivr: IvrRig):
     caller = "13907550102"
 
     async def first(c: Citizen) -> None:
-        await c.until_center_runs("ivr-menu")
-        await c.press("1")
-        await c.until_center_runs("ivr-city")
-        await c.press("01")                     # 海口
-        await c.until_center_runs("EXEC AudioSocket")
+        await c.walk_to_description("1", city="01")  # 01 = 海口
         await c.press("#")                      # nothing to say: # ends the description
         await wait_queued_then_hang_up(c)
 
@@ -186,11 +111,7 @@ async def test_garbage_and_slow_dtmf_reprompt_a_bounded_number_of_times_then_an_
 
 async def test_hanging_up_mid_sentence_keeps_what_was_said(ivr: IvrRig):
     async def citizen(c: Citizen) -> None:
-        await c.until_center_runs("ivr-menu")
-        await c.press("3")
-        await c.until_center_runs("ivr-city")
-        await c.press("02")
-        await c.until_center_runs("EXEC AudioSocket")
+        await c.walk_to_description("3", city="02")
         await c.say(LONG_SAMPLE)
         await c.hang_up()                       # no pause, no #: gone mid-description
 
@@ -204,11 +125,7 @@ async def test_hanging_up_mid_sentence_keeps_what_was_said(ivr: IvrRig):
 
 async def test_silence_instead_of_a_description_still_reaches_an_agent(ivr: IvrRig):
     async def citizen(c: Citizen) -> None:
-        await c.until_center_runs("ivr-menu")
-        await c.press("1")
-        await c.until_center_runs("ivr-city")
-        await c.press("04")
-        await c.until_center_runs("EXEC AudioSocket")
+        await c.walk_to_description("1", city="04")
         await c.quiet(10)
         await wait_queued_then_hang_up(c)
 
@@ -240,11 +157,7 @@ async def test_emergency_choice_hands_the_call_to_119_and_records_the_linkage(iv
 
 async def test_agi_server_restarted_mid_description_still_reaches_an_agent(ivr: IvrRig):
     async def citizen(c: Citizen) -> None:
-        await c.until_center_runs("ivr-menu")
-        await c.press("2")
-        await c.until_center_runs("ivr-city")
-        await c.press("01")
-        await c.until_center_runs("EXEC AudioSocket")
+        await c.walk_to_description("2", city="01")
         await c.say(LONG_SAMPLE)
         await wait_queued_then_hang_up(c)
 
@@ -271,11 +184,7 @@ async def test_redis_down_spools_the_prefill_and_the_call_still_queues(ivr: IvrR
     services.store, services.memory = PrefillStore(dead, tmp_path / "spool"), dead
 
     async def citizen(c: Citizen) -> None:
-        await c.until_center_runs("ivr-menu")
-        await c.press("2")
-        await c.until_center_runs("ivr-city")   # no remembered city without Redis: asked again
-        await c.press("06")
-        await c.until_center_runs("EXEC AudioSocket")
+        await c.walk_to_description("2", city="06")  # without Redis no city is remembered: asked again
         await c.say(SAMPLE)
         await c.quiet(3)
         await wait_queued_then_hang_up(c)
@@ -295,3 +204,31 @@ async def test_redis_down_spools_the_prefill_and_the_call_still_queues(ivr: IvrR
     finally:
         services.store, services.memory = original_store, original_memory
         await dead.aclose()
+
+
+async def test_the_same_ivr_runs_over_classic_agi_with_pyst2(ivr: IvrRig):
+    """A site that runs scripts from agi-bin: Asterisk starts hotline-agi per call; same flow, same prefill."""
+    center = ivr.center
+    models = center.paths.home / "models"
+    assemble_model(models / "whisper-base")
+    center.asterisk.models_source = models
+    center.secrets.ensure(["redis"])
+    center.secrets.path("redis").write_text(ivr.redis_server.password + "\n")
+    center.apply_site(agi_transport="classic", redis_url=ivr.redis_server.url)
+    try:
+        async def citizen(c: Citizen) -> None:
+            await c.walk_to_description("2", city="06")
+            await c.say(SAMPLE)
+            await c.quiet(3)
+            await wait_queued_then_hang_up(c)
+
+        cid = await ivr.citizens.call("12345", citizen, caller_id="13907550108")
+        await center.events.wait_for(lambda e: app_ran("AGI", "hotline-agi,entry")(e) and e.get("Linkedid") == cid,
+                                     30, "Asterisk runs the agi-bin script")
+        await ivr.queued(cid)
+        prefill = await ivr.prefill(ivr.call_id(cid), timeout=60)
+        assert prefill["menu_choice"] == "投诉举报" and prefill["subplatform"] == "469002"
+        assert cer(prefill["transcript"], ivr.refs[SAMPLE]) <= WHISPER_CER_BOUND, prefill["transcript"]
+        assert center.asterisk.host_path(prefill["recording"]).stat().st_size > 16000
+    finally:
+        center.apply_site(agi_transport="fastagi")

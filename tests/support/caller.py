@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from agi_scripts.fastagi import FastAgiChannel
+from agi_scripts.channel import FastAgiChannel
 from agi_scripts.routes import AgiCall, Route
 from agi_scripts.server import AgiServer
 from tests.support.center import Center
@@ -50,6 +50,15 @@ class Citizen:
 
     async def hang_up(self) -> None:
         await self.channel.hangup()
+
+    async def walk_to_description(self, menu: str, city: str | None) -> None:
+        """Choose ``menu`` and (if asked) the two-digit ``city``; return when the center starts listening."""
+        await self.until_center_runs("ivr-menu")
+        await self.press(menu)
+        if city is not None:
+            await self.until_center_runs("ivr-city")
+            await self.press(city)
+        await self.until_center_runs("EXEC AudioSocket")
 
 
 Script = Callable[[Citizen], Awaitable[None]]

@@ -61,9 +61,17 @@ class Center:
 
     def set_today(self, day: dt.date) -> None:
         """Pin the dialplan's date through the site config (not the clock) and reload the dialplan."""
-        self.site = self.site.model_copy(update={"today": day})
+        self.apply_site(today=day)
+
+    def apply_site(self, **changes) -> None:
+        """Change the site config the way an operator would: edit, regenerate, reload the dialplan."""
+        self.site = self.site.model_copy(update=changes)
         self.paths.site.write_text(yaml.safe_dump(self.site.model_dump(mode="json"), allow_unicode=True))
-        confgen.render(self.plan, load_site(self.paths.site), self.secrets).write(self.paths.asterisk_etc)
+        self.render()
+
+    def render(self) -> None:
+        confgen.render(self.plan, load_site(self.paths.site), self.secrets,
+                       self.paths.plan.read_text(encoding="utf-8")).write(self.paths.asterisk_etc)
         self.asterisk.reload_config("dialplan reload")
 
     def messages_log(self) -> str:
@@ -157,8 +165,8 @@ async def running_center(home: Path, artifacts: Path | None = None) -> AsyncIter
         if artifacts is not None:
             artifacts.mkdir(parents=True, exist_ok=True)
             for instance, name in ((asterisk, "center"), (peer, "peer")):
-                log = instance.log_dir / "messages.log"
-                if log.exists():
-                    shutil.copy(log, artifacts / f"{name}-messages.log")
+                for log in ("messages.log", "full.log"):
+                    if (instance.log_dir / log).exists():
+                        shutil.copy(instance.log_dir / log, artifacts / f"{name}-{log}")
         for instance in (asterisk, peer):
             shutil.rmtree(instance.host_path(instance.instance_dir), ignore_errors=True)

@@ -38,9 +38,6 @@ def render_golden() -> confgen.Rendered:
 
 def main() -> None:
     rendered = render_golden()
-    for old in GOLDEN_DIR.glob("*.conf"):
-        if old.name not in rendered.files:
-            old.unlink()
     rendered.write(GOLDEN_DIR)
     print(f"wrote {len(rendered.files)} golden files to {GOLDEN_DIR}")
 

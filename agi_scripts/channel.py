@@ -1,0 +1,102 @@
+"""``ivr.channel.Channel`` over AGI, with two transports: FastAGI (panoramisk) and classic AGI (pyst2).
+
+Both speak the same AGI commands; only how a command line reaches Asterisk and how its reply comes back
+differ. ``AgiChannel`` holds the commands once; the transports implement ``command``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ivr.channel import ChannelError, ChannelHangup
+
+
+def quote(value: str) -> str:
+    """Quote an AGI command argument (spaces, quotes and backslashes survive)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class AgiChannel:
+    async def command(self, command: str) -> dict:
+        """Send one AGI command; return {"result": (value, data)}; raise ChannelHangup / ChannelError."""
+        raise NotImplementedError
+
+    async def get_variable(self, name: str) -> str | None:
+        result = await self.command(f"GET VARIABLE {name}")
+        value, data = result.get("result", ("0", ""))
+        return data if value == "1" else None
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.command(f"SET VARIABLE {name} {quote(value)}")
+
+    async def answer(self) -> None:
+        await self.command("ANSWER")
+
+    async def play(self, sound: str, escape_digits: str = "") -> str:
+        result = await self.command(f"STREAM FILE {sound} {quote(escape_digits)}")
+        code = int(result.get("result", ("0", ""))[0] or 0)
+        return chr(code) if code > 0 else ""
+
+    async def collect_digits(self, prompt: str, max_digits: int, timeout_ms: int) -> str:
+        result = await self.command(f"GET DATA {prompt} {timeout_ms} {max_digits}")
+        value, _data = result.get("result", ("", ""))
+        return value if value and set(value) <= set("0123456789*#") else ""
+
+    async def exec(self, application: str, arguments: str) -> int:
+        result = await self.command(f"EXEC {application} {quote(arguments)}")
+        return int(result.get("result", ("0", ""))[0] or 0)
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        await self.command(f"VERBOSE {quote(message)} {level}")
+
+    async def hangup(self) -> None:
+        await self.command("HANGUP")
+
+
+class FastAgiChannel(AgiChannel):
+    """Over a FastAGI socket (panoramisk's request object)."""
+
+    def __init__(self, request):
+        self.request = request
+
+    async def command(self, command: str) -> dict:
+        try:
+            result = await self.request.send_command(command)
+        except (ConnectionError, ValueError) as exc:
+            # ValueError: the socket closed mid-reply and panoramisk parsed an empty line.
+            raise ChannelHangup(f"{command}: connection lost ({exc})") from exc
+        error = result.get("error")
+        if error == "AGIResultHangup" or result.get("status_code") == 511:
+            raise ChannelHangup(command)
+        if error in ("AGIInvalidCommand", "AGIUsageError", "AGIDeadChannelError", "AGIUnknownError"):
+            raise ChannelError(f"{command}: {error} {result.get('msg', '')}".strip())
+        if error == "AGIAppError":
+            raise ChannelHangup(command)
+        return result
+
+
+class ClassicAgiChannel(AgiChannel):
+    """Over stdin/stdout of a script Asterisk started from agi-bin (pyst2's AGI object).
+
+    pyst2 is blocking: each command runs in a worker thread so the AudioSocket capture of the same
+    process keeps receiving audio while a command waits for Asterisk.
+    """
+
+    def __init__(self, agi):
+        self.agi = agi
+
+    async def command(self, command: str) -> dict:
+        from asterisk.agi import AGIAppError, AGIError, AGIHangup, AGIUnknownError
+
+        try:
+            return await asyncio.to_thread(self.agi.execute, command)
+        except (AGIHangup, AGIAppError, BrokenPipeError, EOFError) as exc:
+            raise ChannelHangup(f"{command}: {exc}") from exc
+        except ValueError as exc:  # stdin closed: pyst2 parsed an empty reply line
+            raise ChannelHangup(f"{command}: {exc}") from exc
+        except AGIUnknownError as exc:
+            if exc.args and exc.args[0] == 511:  # command not permitted on a dead channel
+                raise ChannelHangup(command) from exc
+            raise ChannelError(f"{command}: {exc}") from exc
+        except AGIError as exc:
+            raise ChannelError(f"{command}: {exc}") from exc

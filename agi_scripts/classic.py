@@ -1,0 +1,65 @@
+"""Classic AGI: the same routes and IVR, run as a script Asterisk starts from agi-bin (pyst2).
+
+For sites that run AGI scripts instead of a FastAGI server. Asterisk starts one process per call:
+``AGI(hotline-agi,entry)``; the process reads its settings from the JSON file the generator wrote next
+to the Asterisk config, runs the route from the one route table through the same dispatcher as the
+FastAGI server, and exits. Its AudioSocket listener lives for the call only. Everything runs where
+Asterisk runs (inside the chroot here), so every path in the settings is as Asterisk sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("hotline.classic_agi")
+
+
+async def serve_one(agi, settings: dict, route_name: str) -> str:
+    import redis.asyncio as aioredis
+
+    from agi_scripts.audiosocket import AudioSocketServer
+    from agi_scripts.channel import ClassicAgiChannel
+    from agi_scripts.routes import ROUTES, AgiCall, Services
+    from agi_scripts.server import dispatch
+    from hotline.numberplan import load_plan
+    from hotline.site import Speech
+    from ivr.flow import IvrServices, load_flows
+    from ivr.prefill_store import PrefillStore
+    from ivr.speech.loader import load_engine
+
+    plan = load_plan(Path(settings["plan"]))
+    password = Path(settings["redis_password_file"]).read_text().strip()
+    redis = aioredis.from_url(settings["redis_url"], password=password, socket_timeout=2, socket_connect_timeout=2)
+    audiosocket = AudioSocketServer(settings["audiosocket_host"], 0)
+    await audiosocket.start()
+    speech = load_engine(Path(settings["home"]), Speech.model_validate(settings["speech"]))
+    ivr = IvrServices(plan=plan, flows=load_flows(), store=PrefillStore(redis, Path(settings["home"]) / "spool"),
+                      speech=speech, audiosocket=audiosocket, memory=redis,
+                      recordings=Path(settings["home"]) / "recordings")
+    try:
+        call = AgiCall(channel=ClassicAgiChannel(agi), headers=agi.env, services=Services(plan=plan, ivr=ivr))
+        status = await dispatch(ROUTES.get(route_name), route_name, call)
+        for task in list(ivr.background):  # the process ends with the call: finish the prefill first
+            await task
+        return status
+    finally:
+        await audiosocket.stop()
+        await redis.aclose()
+
+
+def main(settings_file: str) -> int:
+    from asterisk.agi import AGI
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="hotline-agi %(levelname)s %(name)s: %(message)s")
+    with open(os.devnull, "w") as quiet:  # pyst2 echoes every line to stderr, i.e. Asterisk's log
+        agi = AGI(stdin=sys.stdin, stdout=sys.stdout, stderr=quiet)
+        settings = json.loads(Path(settings_file).read_text(encoding="utf-8"))
+        route_name = sys.argv[1] if len(sys.argv) > 1 else "entry"
+        asyncio.run(serve_one(agi, settings, route_name))
+    return 0

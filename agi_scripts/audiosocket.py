@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 KIND_HANGUP, KIND_UUID, KIND_DTMF, KIND_AUDIO, KIND_ERROR = 0x00, 0x01, 0x03, 0x10, 0xFF
 HANGUP_MESSAGE = bytes([KIND_HANGUP, 0, 0])
+# 20 ms of silence. AudioSocket() gives up after 2 s without activity; a phone with silence suppression
+# sends nothing while the caller pauses, so the server keeps the connection alive with silence.
+SILENCE_FRAME = bytes([KIND_AUDIO]) + struct.pack(">H", 320) + bytes(320)
+KEEPALIVE_SECONDS = 0.5
 
 
 async def read_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -81,6 +85,16 @@ class AudioSocketServer:
             await self._server.wait_closed()
             self._server = None
 
+    @staticmethod
+    async def _keep_alive(writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await asyncio.sleep(KEEPALIVE_SECONDS)
+                writer.write(SILENCE_FRAME)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            return
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             kind, payload = await asyncio.wait_for(read_message(reader), 5)
@@ -91,10 +105,13 @@ class AudioSocketServer:
         if session is None:
             log.warning("AudioSocket: connection without a known session (uuid %s)", key)
         else:
+            keepalive = asyncio.create_task(self._keep_alive(writer))
             try:
                 await session.consume(frames_of(reader))
             except Exception:
                 log.exception("AudioSocket: capture failed for %s", key)
+            finally:
+                keepalive.cancel()
         try:
             writer.write(HANGUP_MESSAGE)  # ends AudioSocket(): the call goes on in the dialplan
             await writer.drain()

@@ -50,14 +50,11 @@ async def main(calls: int, levels: list[int]) -> None:
                 print(f"# prefill latency, Whisper base, {calls} calls per level, pause to end a description: "
                       f"{pause:.1f} s")
                 print(f"{'N':>3} | {'p50 s':>6} | {'p90 s':>6} | {'max s':>6} | {'p50 − pause':>11} | transcribed")
-                counter = 0
                 for n in levels:
                     latencies: list[float] = []
                     gate = asyncio.Semaphore(n)
 
                     async def one(i: int) -> None:
-                        nonlocal counter
-                        counter += 1
                         sample = SAMPLES[i % len(SAMPLES)]
 
                         async def citizen(c: Citizen) -> None:
@@ -68,8 +65,12 @@ async def main(calls: int, levels: list[int]) -> None:
                             await wait_queued_then_hang_up(c)
 
                         async with gate:
-                            cid = await rig.citizens.call("12345", citizen, caller_id=f"1390755{counter:04d}")
-                            await rig.citizens.done[cid]
+                            cid = await rig.citizens.call("12345", citizen, caller_id=f"13907{n:02d}{i:04d}")
+                            try:
+                                await rig.citizens.done[cid]
+                            except Exception:
+                                print(f"# call {cid} failed:\n{rig.trail(cid)}", flush=True)
+                                raise
                             call_id = rig.call_id(cid)
                             for _ in range(300):
                                 if call_id in final_at:

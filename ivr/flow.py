@@ -253,7 +253,9 @@ async def _capture(channel: Channel, services: IvrServices, stream, limits: Capt
     try:
         await channel.exec("AudioSocket", f"{key},{services.audiosocket.address}")
     except ChannelHangup:
-        hung_up = True
+        # AudioSocket() also answers -1 when its connection fails or times out: only a caller who
+        # is really gone counts as a hang-up.
+        hung_up = not await _still_there(channel)
     finally:
         services.audiosocket.forget(key)
     if not session.result.done():
@@ -263,6 +265,13 @@ async def _capture(channel: Channel, services: IvrServices, stream, limits: Capt
             log.warning("AudioSocket ended without a capture (recording %s)", recording.name)
             return None, hung_up
     return session.result.result(), hung_up
+
+
+async def _still_there(channel: Channel) -> bool:
+    try:
+        return await channel.get_variable("CHANNEL(state)") == "Up"
+    except ChannelHangup:
+        return False
 
 
 async def _describe(channel: Channel, services: IvrServices, facts: CallFacts, sounds: str,

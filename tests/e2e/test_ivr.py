@@ -232,3 +232,18 @@ async def test_the_same_ivr_runs_over_classic_agi_with_pyst2(ivr: IvrRig):
         assert center.asterisk.host_path(prefill["recording"]).stat().st_size > 16000
     finally:
         center.apply_site(agi_transport="fastagi")
+
+
+async def test_a_caller_whose_phone_sends_no_audio_while_silent_still_reaches_an_agent(ivr: IvrRig):
+    """Silence suppression: no audio frames at all after the prompt. The wall clock ends the wait."""
+    async def citizen(c: Citizen) -> None:
+        await c.walk_to_description("4", city="07")
+        await asyncio.sleep(12)
+        await wait_queued_then_hang_up(c)
+
+    cid = await ivr.citizens.call("12345", citizen, caller_id="13907550109")
+    await ivr.queued(cid)
+    prefill = await ivr.prefill(ivr.call_id(cid), status=("no_speech", "final", "failed"))
+    assert prefill["status"] == "no_speech" and "hung up" not in prefill["error"]
+    assert ivr.center.events.find(lambda e: var_set(v.AGI_STATUS, v.AGI_OK)(e) and e.get("Linkedid") == cid), \
+        "the IVR finished normally: no AudioSocket time-out mistaken for a hang-up"

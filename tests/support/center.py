@@ -108,6 +108,7 @@ def _render_peer(target: Path, context: dict, center_files: dict[str, str]) -> N
 
 @contextlib.asynccontextmanager
 async def running_center(home: Path, artifacts: Path | None = None) -> AsyncIterator[Center]:
+    home.mkdir(parents=True, exist_ok=True)
     tag = f"t{os.getpid()}"
     plan_path = PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"
     plan = load_plan(plan_path)

@@ -44,13 +44,17 @@ class IvrRig:
                 lambda e: e.name == "QueueCallerJoin" and e.get("Linkedid") == cid and e.get("Queue") == queue,
                 timeout, f"call {cid} joins {queue}")
         except AssertionError as exc:
-            trail = [f"{e.get('Uniqueid')} {e.name} {e.get('Command') or e.get('Result') or e.get('AppData')}"
-                     for e in self.center.events.of_call(cid)
-                     if e.name in ("AGIExecStart", "AGIExecEnd", "Newexten", "Hangup")]
-            done = self.citizens.done.get(cid)
-            if done is not None and done.done() and done.exception() is not None:
-                trail.append(f"the citizen's script failed: {done.exception()!r}")
-            raise AssertionError(f"{exc}; what the call did:\n" + "\n".join(trail)) from None
+            raise AssertionError(f"{exc}; what the call did:\n{self.trail(cid)}") from None
+
+    def trail(self, cid: str) -> str:
+        """What a call did, from AMI: for failure messages."""
+        lines = [f"{e.get('Uniqueid')} {e.name} {e.get('Command') or e.get('Result') or e.get('AppData')}"
+                 for e in self.center.events.of_call(cid)
+                 if e.name in ("AGIExecStart", "AGIExecEnd", "Newexten", "Hangup")]
+        done = self.citizens.done.get(cid)
+        if done is not None and done.done() and done.exception() is not None:
+            lines.append(f"the citizen's script failed: {done.exception()!r}")
+        return "\n".join(lines)
 
     @staticmethod
     def call_id(cid: str) -> str:

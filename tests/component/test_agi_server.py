@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from agi_scripts.routes import ROUTES, Route, Services
 from agi_scripts.server import AgiServer
 from hotline import channelvars as v
@@ -70,40 +72,27 @@ async def test_entry_route_reports_ok_to_the_dialplan():
         await server.stop()
 
 
-async def test_a_failing_route_reports_failed_and_the_server_keeps_serving():
-    async def broken(call) -> None:
-        raise ValueError("bug")
+async def _broken(call) -> None:
+    raise ValueError("bug")
 
-    server = await start({"entry": Route(broken, timeout=5), **{k: r for k, r in ROUTES.items() if k != "entry"}})
+
+async def _slow(call) -> None:
+    await asyncio.sleep(30)
+
+
+@pytest.mark.parametrize(("routes", "script"), [
+    ({"entry": Route(_broken, timeout=5)}, "entry"),
+    ({"entry": Route(_slow, timeout=0.2)}, "entry"),
+    (ROUTES, "no-such-route"),
+], ids=["route-raises", "route-too-slow", "unknown-route"])
+async def test_a_failing_request_reports_failed_and_the_server_keeps_serving(routes, script):
+    server = await start(routes)
     try:
         for _ in range(2):
             asterisk = ScriptedAsterisk(TAGS)
-            await asyncio.wait_for(asterisk.call(server.port, "entry"), 5)
+            await asyncio.wait_for(asterisk.call(server.port, script), 5)
             assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_FAILED}"']
         assert server.failed == 2
-    finally:
-        await server.stop()
-
-
-async def test_a_slow_route_times_out_and_reports_failed():
-    async def slow(call) -> None:
-        await asyncio.sleep(30)
-
-    server = await start({"entry": Route(slow, timeout=0.2)})
-    try:
-        asterisk = ScriptedAsterisk(TAGS)
-        await asyncio.wait_for(asterisk.call(server.port, "entry"), 5)
-        assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_FAILED}"']
-    finally:
-        await server.stop()
-
-
-async def test_unknown_route_reports_failed():
-    server = await start()
-    try:
-        asterisk = ScriptedAsterisk(TAGS)
-        await asyncio.wait_for(asterisk.call(server.port, "no-such-route"), 5)
-        assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_FAILED}"']
     finally:
         await server.stop()
 

@@ -123,16 +123,25 @@ async def test_hanging_up_mid_sentence_keeps_what_was_said(ivr: IvrRig):
     assert Path(prefill["recording"]).stat().st_size > 16000
 
 
-async def test_silence_instead_of_a_description_still_reaches_an_agent(ivr: IvrRig):
+@pytest.mark.parametrize("phone", ["sends-silence", "sends-nothing"])
+async def test_silence_instead_of_a_description_still_reaches_an_agent(ivr: IvrRig, phone: str):
+    """A caller who says nothing: the line carries silence, or (silence suppression) no audio at all."""
     async def citizen(c: Citizen) -> None:
         await c.walk_to_description("1", city="04")
-        await c.quiet(10)
+        if phone == "sends-silence":
+            await c.quiet(10)
+        else:
+            await asyncio.sleep(12)
         await wait_queued_then_hang_up(c)
 
-    cid = await ivr.citizens.call("12345", citizen, caller_id="13907550105")
+    caller = {"sends-silence": "13907550105", "sends-nothing": "13907550109"}[phone]
+    cid = await ivr.citizens.call("12345", citizen, caller_id=caller)
     await ivr.queued(cid)
-    prefill = await ivr.prefill(ivr.call_id(cid), status=("no_speech", "final"))
+    prefill = await ivr.prefill(ivr.call_id(cid), status=("no_speech", "final", "failed"))
     assert prefill["status"] == "no_speech" and prefill["transcript"] == ""
+    assert "hung up" not in prefill["error"]
+    assert ivr.center.events.find(lambda e: var_set(v.AGI_STATUS, v.AGI_OK)(e) and e.get("Linkedid") == cid), \
+        "the IVR finished normally: no AudioSocket time-out mistaken for a hang-up"
 
 
 async def test_emergency_choice_hands_the_call_to_119_and_records_the_linkage(ivr: IvrRig):
@@ -232,18 +241,3 @@ async def test_the_same_ivr_runs_over_classic_agi_with_pyst2(ivr: IvrRig):
         assert center.asterisk.host_path(prefill["recording"]).stat().st_size > 16000
     finally:
         center.apply_site(agi_transport="fastagi")
-
-
-async def test_a_caller_whose_phone_sends_no_audio_while_silent_still_reaches_an_agent(ivr: IvrRig):
-    """Silence suppression: no audio frames at all after the prompt. The wall clock ends the wait."""
-    async def citizen(c: Citizen) -> None:
-        await c.walk_to_description("4", city="07")
-        await asyncio.sleep(12)
-        await wait_queued_then_hang_up(c)
-
-    cid = await ivr.citizens.call("12345", citizen, caller_id="13907550109")
-    await ivr.queued(cid)
-    prefill = await ivr.prefill(ivr.call_id(cid), status=("no_speech", "final", "failed"))
-    assert prefill["status"] == "no_speech" and "hung up" not in prefill["error"]
-    assert ivr.center.events.find(lambda e: var_set(v.AGI_STATUS, v.AGI_OK)(e) and e.get("Linkedid") == cid), \
-        "the IVR finished normally: no AudioSocket time-out mistaken for a hang-up"

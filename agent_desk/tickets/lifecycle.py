@@ -1,0 +1,394 @@
+"""The ticket lifecycle as one explicit state machine: every transition the rules describe, nothing else.
+
+受理 accept → 直接办结 resolve directly, or 派单 dispatch (主办/协办) → 签收 sign → 答复 reply → 审核 review →
+回访 callback → 办结 closed. On the way: 退单 return (with reasons and legal basis, within its time
+limit, reviewed by the platform), 会商 consultation that settles responsibility (the decided unit may no
+longer return it: 首接负责，不予回退), 申诉 appeal of an unsatisfied verdict (approved appeals are
+excluded from the effective satisfaction rate with a stated basis), 重办 reopen, 督办 supervision,
+escalation town → county → city/province, 不予受理 refusal with its reason, and the sealed 最终处理意见
+after which the same appeal links to this ticket instead of opening a new one.
+
+Every change appends an ``Event`` (who, when, what); the history is never rewritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from agent_desk.tickets.deadlines import Calendar
+
+
+class State(StrEnum):
+    ACCEPTED = "accepted"                    # 已受理, waiting for the agent's decision
+    REFUSED = "refused"                      # 不予受理
+    DISPATCHED = "dispatched"                # 已派单, waiting for the host unit to sign
+    SIGNED = "signed"                        # 已签收, the host unit handles it
+    RETURN_REQUESTED = "return_requested"    # 退单申请, the platform reviews it
+    RETURNED = "returned"                    # 退单通过, the platform re-dispatches
+    CONSULTATION = "consultation"            # 会商中
+    REPLIED = "replied"                      # 已答复, the platform reviews the reply
+    AWAITING_CALLBACK = "awaiting_callback"  # 待回访
+    UNSATISFIED = "unsatisfied"              # 回访不满意
+    APPEALED = "appealed"                    # 申诉中
+    CLOSED = "closed"                        # 已办结
+
+
+OPEN_STATES = frozenset(State) - {State.REFUSED, State.CLOSED}
+# Where the deadline runs: from dispatch until the unit's reply is accepted.
+UNIT_HANDLING = frozenset({State.DISPATCHED, State.SIGNED, State.RETURN_REQUESTED, State.RETURNED,
+                           State.CONSULTATION, State.REPLIED})
+
+
+class Role(StrEnum):
+    AGENT = "agent"          # 话务员
+    PLATFORM = "platform"    # 平台 (supervisor / dispatcher / reviewer)
+    UNIT = "unit"            # 承办单位
+    SYSTEM = "system"
+
+
+class OutOfScope(StrEnum):
+    """不予受理: matters 12345 does not accept (琼府办函〔2021〕337号)."""
+
+    LITIGATION = "litigation"                  # 诉讼
+    ARBITRATION = "arbitration"                # 仲裁
+    DISCIPLINE = "discipline"                  # 纪检监察
+    RECONSIDERATION = "reconsideration"        # 行政复议
+    INFORMATION_DISCLOSURE = "information_disclosure"  # 政府信息公开
+    PETITION = "petition"                      # 已进入信访渠道
+    SECRETS = "secrets"                        # 国家秘密、商业秘密
+    PRIVACY = "privacy"                        # 个人隐私
+    PUBLIC_ORDER = "public_order"              # 违反社会公序良俗
+    EMERGENCY = "emergency"                    # 紧急事项: handed to 110/119/120/122
+
+
+class Exclusion(StrEnum):
+    """Excluded from the effective satisfaction rate (实际参评满意率) after an approved appeal."""
+
+    ILLEGAL_OR_AGAINST_PUBLIC_ORDER = "illegal_or_against_public_order"   # (1) 违法或违背公序良俗的诉求
+    BEYOND_REMIT = "beyond_remit"                                         # (2) 超出承办单位职权范围
+    OTHER_LEGAL_CHANNEL = "other_legal_channel"   # (3) 应当或已经通过诉讼、仲裁、纪检监察、行政复议、政府信息公开、信访解决
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"                  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    UNSATISFIED = "unsatisfied"              # 不满意
+
+
+class Level(StrEnum):
+    """Escalation rings: town handles (小环) → county coordinates (中环) → city/province tackles (大环)."""
+
+    TOWN = "town"
+    COUNTY = "county"
+    CITY = "city"
+    PROVINCE = "province"
+
+
+LEVEL_ORDER = [Level.TOWN, Level.COUNTY, Level.CITY, Level.PROVINCE]
+
+
+class TransitionError(Exception):
+    """A change the rules do not allow. ``code`` is stable for APIs; ``message`` is for people (中文)."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+@dataclass(frozen=True)
+class Event:
+    at: dt.datetime
+    actor: str
+    role: Role
+    action: str
+    from_state: State | None
+    to_state: State
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class Ticket:
+    number: str
+    appeal_type: str
+    urgency: str = "normal"
+    state: State = State.ACCEPTED
+    host_unit: str | None = None
+    co_units: tuple[str, ...] = ()
+    settled_unit: str | None = None          # decided by 会商: may not return the ticket
+    due_at: dt.datetime | None = None
+    dispatched_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    closed_on_time: bool | None = None
+    satisfaction: Satisfaction | None = None
+    solved: bool | None = None
+    excluded: Exclusion | None = None
+    exclusion_basis: str = ""
+    refusal: OutOfScope | None = None
+    direct_resolution: bool = False
+    final_opinion: str = ""
+    linked_to: str | None = None
+    level: Level = Level.TOWN
+    supervisions: int = 0
+    returns: int = 0
+    history: list[Event] = field(default_factory=list)
+    _state_before_return: State | None = None
+
+    # ── bookkeeping ──────────────────────────────────────────────────────────
+    def _require(self, action: str, allowed: set[State] | frozenset[State]) -> None:
+        if self.state not in allowed:
+            raise TransitionError(
+                "invalid_transition",
+                f"工单{self.number}当前状态为“{STATE_LABELS[self.state]}”，不能执行“{ACTION_LABELS[action]}”",
+            )
+
+    def _record(self, now: dt.datetime, actor: str, role: Role, action: str, new_state: State, /, **data) -> None:
+        self.history.append(Event(now, actor, role, action, self.state, new_state, data))
+        self.state = new_state
+
+    def _require_role(self, role: Role, *allowed: Role) -> None:
+        if role not in allowed:
+            raise TransitionError("forbidden_role", f"角色“{role.value}”无权执行此操作")
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """超期: the unit is still handling it past the deadline."""
+        return self.due_at is not None and self.state in UNIT_HANDLING and now > self.due_at
+
+    # ── intake ───────────────────────────────────────────────────────────────
+    @classmethod
+    def accept(cls, number: str, appeal_type: str, now: dt.datetime, actor: str, urgency: str = "normal") -> "Ticket":
+        ticket = cls(number=number, appeal_type=appeal_type, urgency=urgency)
+        ticket.history.append(Event(now, actor, Role.AGENT, "accept", None, State.ACCEPTED,
+                                    {"appeal_type": appeal_type, "urgency": urgency}))
+        return ticket
+
+    def refuse(self, reason: OutOfScope, explanation: str, now: dt.datetime, actor: str, role: Role) -> None:
+        """不予受理, with its reason; the citizen is told where the matter belongs."""
+        self._require_role(role, Role.AGENT, Role.PLATFORM)
+        self._require("refuse", {State.ACCEPTED})
+        if not explanation.strip():
+            raise TransitionError("explanation_required", "不予受理必须说明理由")
+        self.refusal = reason
+        self.closed_at = now
+        self._record(now, actor, role, "refuse", State.REFUSED, reason=reason.value, explanation=explanation)
+
+    def resolve_directly(self, answer: str, now: dt.datetime, actor: str, role: Role, knowledge_ref: str = "") -> None:
+        """直接办结: the agent answers from the knowledge base; the ticket goes to callback."""
+        self._require_role(role, Role.AGENT)
+        self._require("resolve_directly", {State.ACCEPTED})
+        if not answer.strip():
+            raise TransitionError("answer_required", "直接办结必须填写答复内容")
+        self.direct_resolution = True
+        self._record(now, actor, role, "resolve_directly", State.AWAITING_CALLBACK, answer=answer,
+                     knowledge_ref=knowledge_ref)
+
+    # ── dispatch and handling ────────────────────────────────────────────────
+    def dispatch(self, host: str, now: dt.datetime, actor: str, role: Role, calendar: Calendar,
+                 co_units: tuple[str, ...] = ()) -> None:
+        """派单 to a host unit (主办) with optional co-host units (协办); the deadline starts here."""
+        self._require_role(role, Role.AGENT, Role.PLATFORM)
+        self._require("dispatch", {State.ACCEPTED, State.RETURNED})
+        if not host:
+            raise TransitionError("host_required", "派单必须指定主办单位")
+        if host in co_units:
+            raise TransitionError("host_in_cohosts", "主办单位不能同时作为协办单位")
+        self.host_unit, self.co_units = host, tuple(co_units)
+        if self.dispatched_at is None:
+            self.dispatched_at = now
+            self.due_at = calendar.deadline(now, self.appeal_type, self.urgency)
+        self._record(now, actor, role, "dispatch", State.DISPATCHED, host=host, co_units=list(co_units),
+                     due_at=self.due_at.isoformat() if self.due_at else None)
+
+    def sign(self, unit: str, now: dt.datetime, actor: str) -> None:
+        """签收 by the host unit."""
+        self._require("sign", {State.DISPATCHED})
+        self._require_unit(unit)
+        self._record(now, actor, Role.UNIT, "sign", State.SIGNED, unit=unit)
+
+    def _require_unit(self, unit: str) -> None:
+        if unit != self.host_unit:
+            raise TransitionError("not_host_unit", f"“{unit}”不是本工单的主办单位")
+
+    def request_return(self, unit: str, reason: str, legal_basis: str, now: dt.datetime, actor: str,
+                       window: dt.timedelta = dt.timedelta(hours=24)) -> None:
+        """退单: within the return window, with reasons and legal basis; never by a unit settled by 会商."""
+        self._require("request_return", {State.DISPATCHED, State.SIGNED})
+        self._require_unit(unit)
+        if self.settled_unit == unit:
+            raise TransitionError("settled_no_return", "经会商确定的承办单位不得退单（首接负责，不予回退）")
+        if not reason.strip() or not legal_basis.strip():
+            raise TransitionError("return_basis_required", "退单必须写明理由和法律法规依据")
+        last_dispatch = next(e.at for e in reversed(self.history) if e.action in ("dispatch", "settle_consultation"))
+        if now - last_dispatch > window:
+            raise TransitionError("return_window_passed", "已超过退单时限，不能退单")
+        self._state_before_return = self.state
+        self._record(now, actor, Role.UNIT, "request_return", State.RETURN_REQUESTED, unit=unit, reason=reason,
+                     legal_basis=legal_basis)
+
+    def approve_return(self, now: dt.datetime, actor: str, role: Role) -> None:
+        self._require_role(role, Role.PLATFORM)
+        self._require("approve_return", {State.RETURN_REQUESTED})
+        self.returns += 1
+        self.host_unit, self.co_units = None, ()
+        self._record(now, actor, role, "approve_return", State.RETURNED)
+
+    def reject_return(self, reason: str, now: dt.datetime, actor: str, role: Role) -> None:
+        self._require_role(role, Role.PLATFORM)
+        self._require("reject_return", {State.RETURN_REQUESTED})
+        back = self._state_before_return or State.SIGNED
+        self._record(now, actor, role, "reject_return", back, reason=reason)
+
+    def start_consultation(self, units: tuple[str, ...], now: dt.datetime, actor: str, role: Role) -> None:
+        """会商 (一键会商): the platform convenes the units whose responsibility is disputed."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("start_consultation", {State.RETURN_REQUESTED, State.DISPATCHED, State.SIGNED})
+        if len(units) < 2:
+            raise TransitionError("consultation_needs_units", "会商至少需要两个单位参加")
+        self._record(now, actor, role, "start_consultation", State.CONSULTATION, units=list(units))
+
+    def settle_consultation(self, decided: str, now: dt.datetime, actor: str, role: Role,
+                            co_units: tuple[str, ...] = ()) -> None:
+        """The consultation decides the host unit; from now on it may not return the ticket."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("settle_consultation", {State.CONSULTATION})
+        self.host_unit, self.co_units, self.settled_unit = decided, tuple(co_units), decided
+        self._record(now, actor, role, "settle_consultation", State.DISPATCHED, decided=decided,
+                     co_units=list(co_units))
+
+    def reply(self, unit: str, content: str, now: dt.datetime, actor: str) -> None:
+        """答复 by the host unit."""
+        self._require("reply", {State.SIGNED})
+        self._require_unit(unit)
+        if not content.strip():
+            raise TransitionError("reply_required", "答复内容不能为空")
+        self._record(now, actor, Role.UNIT, "reply", State.REPLIED, content=content)
+
+    def approve_reply(self, now: dt.datetime, actor: str, role: Role) -> None:
+        """The platform accepts the reply: the unit's handling ends (on time or not) and callback follows."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("approve_reply", {State.REPLIED})
+        replied_at = next(e.at for e in reversed(self.history) if e.action == "reply")
+        self.closed_on_time = self.due_at is None or replied_at <= self.due_at
+        self._record(now, actor, role, "approve_reply", State.AWAITING_CALLBACK)
+
+    def reject_reply(self, reason: str, now: dt.datetime, actor: str, role: Role) -> None:
+        self._require_role(role, Role.PLATFORM)
+        self._require("reject_reply", {State.REPLIED})
+        self._record(now, actor, role, "reject_reply", State.SIGNED, reason=reason)
+
+    # ── callback, appeal, closing ────────────────────────────────────────────
+    def callback(self, result: Satisfaction, solved: bool, now: dt.datetime, actor: str, role: Role) -> None:
+        """回访: satisfied or basically satisfied closes it; unsatisfied opens appeal or reopening."""
+        self._require_role(role, Role.AGENT, Role.PLATFORM, Role.SYSTEM)
+        self._require("callback", {State.AWAITING_CALLBACK})
+        self.satisfaction, self.solved = result, solved
+        if result == Satisfaction.UNSATISFIED:
+            self._record(now, actor, role, "callback", State.UNSATISFIED, result=result.value, solved=solved)
+        else:
+            self._close(now)
+            self._record(now, actor, role, "callback", State.CLOSED, result=result.value, solved=solved)
+
+    def _close(self, now: dt.datetime) -> None:
+        self.closed_at = now
+        if self.closed_on_time is None:
+            self.closed_on_time = True  # direct resolution: closed by the agent, nothing was due
+
+    def appeal(self, unit: str, category: Exclusion, reason: str, now: dt.datetime, actor: str) -> None:
+        """申诉: the unit contests an unsatisfied / unsolved verdict, naming an exclusion category."""
+        self._require("appeal", {State.UNSATISFIED})
+        self._require_unit(unit)
+        if not reason.strip():
+            raise TransitionError("appeal_reason_required", "申诉必须说明理由")
+        self._record(now, actor, Role.UNIT, "appeal", State.APPEALED, category=category.value, reason=reason)
+
+    def approve_appeal(self, basis: str, now: dt.datetime, actor: str, role: Role) -> None:
+        """Approved: closed and excluded from the effective satisfaction rate, with the stated basis."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("approve_appeal", {State.APPEALED})
+        if not basis.strip():
+            raise TransitionError("exclusion_basis_required", "剔除实际参评必须写明依据")
+        category = Exclusion(next(e.data["category"] for e in reversed(self.history) if e.action == "appeal"))
+        self.excluded, self.exclusion_basis = category, basis
+        self._close(now)
+        self._record(now, actor, role, "approve_appeal", State.CLOSED, category=category.value, basis=basis)
+
+    def reject_appeal(self, reason: str, now: dt.datetime, actor: str, role: Role) -> None:
+        self._require_role(role, Role.PLATFORM)
+        self._require("reject_appeal", {State.APPEALED})
+        self._record(now, actor, role, "reject_appeal", State.UNSATISFIED, reason=reason)
+
+    def reopen(self, reason: str, now: dt.datetime, actor: str, role: Role) -> None:
+        """重办: back to the host unit after an unsatisfied callback."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("reopen", {State.UNSATISFIED})
+        if self.host_unit is None:  # directly resolved: goes back to the platform to dispatch
+            self._record(now, actor, role, "reopen", State.ACCEPTED, reason=reason)
+            return
+        self.closed_on_time = None
+        self._record(now, actor, role, "reopen", State.DISPATCHED, reason=reason)
+
+    def close_unsatisfied(self, now: dt.datetime, actor: str, role: Role) -> None:
+        """The platform closes an unsatisfied ticket without appeal or reopening (it counts as unsatisfied)."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("close_unsatisfied", {State.UNSATISFIED})
+        self._close(now)
+        self._record(now, actor, role, "close_unsatisfied", State.CLOSED)
+
+    def seal_final_opinion(self, opinion: str, now: dt.datetime, actor: str, role: Role) -> None:
+        """最终处理意见: once sealed, the same appeal again links here instead of opening a ticket."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("seal_final_opinion", {State.CLOSED})
+        if self.final_opinion:
+            raise TransitionError("already_sealed", "最终处理意见已封存，不能修改")
+        if not opinion.strip():
+            raise TransitionError("opinion_required", "最终处理意见不能为空")
+        self.final_opinion = opinion
+        self._record(now, actor, role, "seal_final_opinion", State.CLOSED, opinion=opinion)
+
+    # ── oversight (no state change) ──────────────────────────────────────────
+    def supervise(self, note: str, now: dt.datetime, actor: str, role: Role) -> None:
+        """督办."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("supervise", OPEN_STATES)
+        self.supervisions += 1
+        self._record(now, actor, role, "supervise", self.state, note=note, count=self.supervisions)
+
+    def escalate(self, to: Level, reason: str, now: dt.datetime, actor: str, role: Role) -> None:
+        """Escalate one ring up: town → county → city/province; never down."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("escalate", OPEN_STATES)
+        if LEVEL_ORDER.index(to) <= LEVEL_ORDER.index(self.level):
+            raise TransitionError("escalate_upwards_only", f"只能向上级升级，当前为“{self.level.value}”")
+        previous, self.level = self.level, to
+        self._record(now, actor, role, "escalate", self.state, **{"from": previous.value, "to": to.value,
+                                                                   "reason": reason})
+
+
+def repeat_of(existing: list[Ticket], matter_key: str, keys: dict[str, str]) -> Ticket | None:
+    """The sealed ticket a new appeal repeats, if any (``keys`` maps ticket number → matter key)."""
+    for ticket in existing:
+        if ticket.final_opinion and keys.get(ticket.number) == matter_key:
+            return ticket
+    return None
+
+
+STATE_LABELS = {
+    State.ACCEPTED: "已受理", State.REFUSED: "不予受理", State.DISPATCHED: "已派单", State.SIGNED: "已签收",
+    State.RETURN_REQUESTED: "退单审核中", State.RETURNED: "已退回", State.CONSULTATION: "会商中",
+    State.REPLIED: "已答复", State.AWAITING_CALLBACK: "待回访", State.UNSATISFIED: "回访不满意",
+    State.APPEALED: "申诉中", State.CLOSED: "已办结",
+}
+ACTION_LABELS = {
+    "accept": "受理", "refuse": "不予受理", "resolve_directly": "直接办结", "dispatch": "派单", "sign": "签收",
+    "request_return": "退单", "approve_return": "同意退单", "reject_return": "驳回退单",
+    "start_consultation": "发起会商", "settle_consultation": "会商定责", "reply": "答复", "approve_reply": "审核通过",
+    "reject_reply": "审核退回", "callback": "回访", "appeal": "申诉", "approve_appeal": "同意申诉",
+    "reject_appeal": "驳回申诉", "reopen": "重办", "close_unsatisfied": "不满意办结",
+    "seal_final_opinion": "封存最终处理意见", "supervise": "督办", "escalate": "升级",
+}

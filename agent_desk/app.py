@@ -1,24 +1,49 @@
-"""Application factory of the agent desk. Settings are built once by the caller and passed in."""
+"""Application factory of the agent desk. Settings are built once by the caller and passed in.
+
+``create_app`` wires the database (migrated to head on start), Redis (status projection, live call state,
+screen pops), the API routers and the Simplified-Chinese web pages.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
 
+import redis
 from fastapi import FastAPI
 
+from agent_desk.api import auth, tickets
+from agent_desk.api.errors import BodyLimit, install as install_errors
+from agent_desk.db.migrate import upgrade
+from agent_desk.db.session import Database
+from agent_desk.settings import DeskSettings
+from agent_desk.tickets.status import StatusProjection
 
-@dataclass(frozen=True)
-class DeskSettings:
-    database_url: str
-    redis_url: str
+__all__ = ["DeskSettings", "create_app"]
 
 
-def create_app(settings: DeskSettings) -> FastAPI:
-    app = FastAPI(title="12345 坐席工作台", docs_url=None, redoc_url=None, openapi_url=None)
+def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if migrate:
+            upgrade(settings.database_url)
+        yield
+        app.state.db.dispose()
+        app.state.redis.close()
+
+    app = FastAPI(title="12345 坐席工作台", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
+    app.state.db = Database(settings.database_url)
+    app.state.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
+                                           decode_responses=True)
+    StatusProjection(app.state.redis).install(app.state.db.sessions)
+    install_errors(app)
+
+    app.include_router(auth.router)
+    app.include_router(tickets.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -23,6 +23,10 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def authenticated_url(self) -> str:
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
     @classmethod
     def start(cls, workdir: Path) -> "RedisServer":
         if shutil.which("redis-server") is None:

@@ -1,0 +1,57 @@
+"""Request dependencies: the unit of work and the authenticated principal (Bearer token or session cookie)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from agent_desk.auth.roles import Role
+from agent_desk.auth.sessions import Principal, authenticate
+from agent_desk.db.session import Database
+from agent_desk.errors import DeskError
+
+COOKIE = "hotline_session"
+
+
+def database(request: Request) -> Database:
+    return request.app.state.db
+
+
+def unit_of_work(request: Request) -> Iterator[Session]:
+    with request.app.state.db.session() as session:
+        yield session
+
+
+def token_of(headers, cookies) -> str | None:
+    header = headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return cookies.get(COOKIE) or None
+
+
+def principal(request: Request) -> Principal:
+    token = token_of(request.headers, request.cookies)
+    if not token:
+        raise DeskError(401, "not_authenticated", "请先登录", headers={"WWW-Authenticate": "Bearer"})
+    with request.app.state.db.session() as session:
+        who = authenticate(session, token)
+    if who is None:
+        raise DeskError(401, "session_expired", "登录已失效，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+    return who
+
+
+def require(*roles: Role):
+    """A dependency that lets only these roles through (403 otherwise)."""
+
+    def check(who: Principal = Depends(principal)) -> Principal:
+        if who.role not in roles:
+            raise DeskError(403, "forbidden_role", "当前角色无权访问此功能")
+        return who
+
+    return check
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else ""

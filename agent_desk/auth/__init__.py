@@ -1,0 +1,1 @@
+"""Who may do what: password hashing, login sessions, roles, masking of personal data, and the audit log."""

@@ -1,0 +1,247 @@
+"""Tables of the desk. The ticket row mirrors ``tickets.lifecycle.Ticket``; its history is append-only.
+
+How a call flows here: ``calls`` (one row per inbound call, from AMI events, with the IVR prefill and the
+survey) → ``tickets`` (the five elements 时间/地点/人物/事件/诉求, appeal type, topic, location, source line
+and channel) → ``ticket_events`` (who did what, when; rows are never updated or deleted – the migration
+installs triggers that refuse it). Handling units are nodes of ``org_units`` (province → sub-platforms →
+districts → towns → villages/grids, and provincial member units); ``dispatch_catalogue`` (派单目录) and
+``direct_dispatch`` (直派清单) say which unit gets which matter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from agent_desk.db.base import Base
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class OrgUnit(Base):
+    """A node of the organisation tree; ``kind`` says what it is, ``level`` which ring of escalation."""
+
+    __tablename__ = "org_units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))  # province | subplatform | member_unit | district | town | village | grid
+    level: Mapped[str] = mapped_column(String(16))  # town | county | city | province (lifecycle.Level)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    subplatform: Mapped[str | None] = mapped_column(String(32), index=True)  # the sub-platform it belongs to
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # agent | supervisor | unit | admin
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    extension: Mapped[str | None] = mapped_column(String(16), unique=True)  # an agent's softphone
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    org_unit: Mapped[OrgUnit | None] = relationship()
+
+
+class AuthToken(Base):
+    """A login session. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "auth_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    """Every login attempt, for the rate limit and for the audit."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuditEntry(Base):
+    """Every read of personal data (and every privileged action): who, when, what, from where."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))  # read_personal_data | reveal | login | ...
+    object_type: Mapped[str] = mapped_column(String(24))
+    object_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    client: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Call(Base):
+    """One inbound call, keyed by the UNIQUEID of the inbound channel (HOTLINE_CALL_ID)."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str | None] = mapped_column(String(64), index=True)
+    line: Mapped[str | None] = mapped_column(String(16), index=True)       # the 123xx number dialed
+    line_class: Mapped[str | None] = mapped_column(String(24))
+    caller: Mapped[str | None] = mapped_column(String(32), index=True)
+    queue: Mapped[str | None] = mapped_column(String(48))
+    subplatform: Mapped[str | None] = mapped_column(String(32))
+    agent_extension: Mapped[str | None] = mapped_column(String(16), index=True)
+    agent_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    queued_at: Mapped[dt.datetime | None]
+    answered_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(24))  # answered | abandoned | ivr_only | transferred
+    hangup_cause: Mapped[str | None] = mapped_column(String(32))
+    recording: Mapped[str | None] = mapped_column(String(256))
+    prefill: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    survey_result: Mapped[str | None] = mapped_column(String(24))
+    survey_at: Mapped[dt.datetime | None]
+    transfers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class Ticket(Base):
+    """A ticket (工单). State fields mirror ``lifecycle.Ticket``; the repository maps one to the other."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # YYYYMMDD + 6 digits: keyable by DTMF
+    channel: Mapped[str] = mapped_column(String(16), index=True)  # phone | web | wechat | sms | email | app
+    source_line: Mapped[str | None] = mapped_column(String(16), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    # 人物: the citizen (personal data: masked for roles that do not need it)
+    citizen_name: Mapped[str] = mapped_column(String(64), default="")
+    citizen_phone: Mapped[str] = mapped_column(String(32), default="", index=True)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)  # 保密: the unit never sees the contact
+    # 时间 / 地点 / 事件 / 诉求
+    occurred: Mapped[str] = mapped_column(String(64), default="")
+    location: Mapped[str] = mapped_column(String(256), default="")
+    location_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    title: Mapped[str] = mapped_column(String(128))
+    content: Mapped[str] = mapped_column(Text)
+    demand: Mapped[str] = mapped_column(Text, default="")
+    appeal_type: Mapped[str] = mapped_column(String(16), index=True)
+    topic: Mapped[str] = mapped_column(String(64), default="", index=True)
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    subplatform: Mapped[str | None] = mapped_column(String(32), index=True)
+    matter_key: Mapped[str] = mapped_column(String(64), default="", index=True)
+    # lifecycle
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    host_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    settled_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    dispatched_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    closed_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    excluded: Mapped[str | None] = mapped_column(String(40))
+    exclusion_basis: Mapped[str] = mapped_column(Text, default="")
+    refusal: Mapped[str | None] = mapped_column(String(32))
+    direct_resolution: Mapped[bool] = mapped_column(Boolean, default=False)
+    final_opinion: Mapped[str] = mapped_column(Text, default="")
+    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    level: Mapped[str] = mapped_column(String(16), default="town")
+    supervisions: Mapped[int] = mapped_column(Integer, default=0)
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    state_before_return: Mapped[str | None] = mapped_column(String(24))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    call: Mapped[Call | None] = relationship()
+    host_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[host_unit_id])
+    events: Mapped[list[TicketEvent]] = relationship(order_by="TicketEvent.seq", back_populates="ticket")
+    co_units: Mapped[list[TicketCoUnit]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def co_unit_ids(self) -> list[int]:
+        return [link.unit_id for link in self.co_units]
+
+
+class TicketCoUnit(Base):
+    """协办单位 of a ticket (the host unit is ``tickets.host_unit_id``)."""
+
+    __tablename__ = "ticket_co_units"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True, index=True)
+
+
+class TicketEvent(Base):
+    """Append-only history: one row per change, never updated or deleted."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (UniqueConstraint("ticket_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class TicketCounter(Base):
+    """The last sequence number handed out per local day (ticket numbers are YYYYMMDD + 6 digits)."""
+
+    __tablename__ = "ticket_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DispatchRule(Base):
+    """派单目录 (catalogue, by topic and level) and 直派清单 (direct dispatch, by keywords) as data."""
+
+    __tablename__ = "dispatch_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # catalogue | direct
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subplatform: Mapped[str | None] = mapped_column(String(32))  # None: everywhere
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    basis: Mapped[str] = mapped_column(Text, default="")  # the duty (三定) or rule behind the entry
+
+    unit: Mapped[OrgUnit] = relationship()
+
+
+Index("ix_tickets_phone_state", Ticket.citizen_phone, Ticket.state)

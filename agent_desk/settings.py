@@ -1,0 +1,25 @@
+"""Desk settings, built once by the caller (``hotline run``, a test, a bench) and passed to ``create_app``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from agent_desk.tickets.deadlines import Calendar
+
+PROVINCE_TZ = ZoneInfo("Asia/Shanghai")  # 海南: deadlines, ticket numbers and reports use local time
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    database_url: str
+    redis_url: str
+    token_ttl: dt.timedelta = dt.timedelta(hours=12)
+    return_window: dt.timedelta = dt.timedelta(hours=24)   # 退单时限
+    calendar: Calendar = field(default_factory=Calendar)
+    login_window: dt.timedelta = dt.timedelta(minutes=15)
+    login_failures_per_user: int = 5     # then 429 for that user name until the window passes
+    login_failures_per_client: int = 20  # then 429 for that client address
+    max_body_bytes: int = 256 * 1024     # larger requests get 413 before they are parsed
+    cookie_secure: bool = False          # set behind TLS

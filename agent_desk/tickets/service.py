@@ -1,0 +1,443 @@
+"""Ticket use cases: create (from a call or any other channel), act (one lifecycle transition), read, search.
+
+Every function takes the session of one unit of work and the ``Principal`` acting; the API layer only
+parses requests and calls these. Rules live in ``lifecycle``; who-may-see-what in ``auth.privacy``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from agent_desk.auth.privacy import audit, mask_name, mask_phone, may_see_ticket_contact
+from agent_desk.auth.roles import LIFECYCLE_ROLE, Role
+from agent_desk.auth.sessions import Principal
+from agent_desk.db import models as m
+from agent_desk.errors import DeskError
+from agent_desk.settings import PROVINCE_TZ, DeskSettings
+from agent_desk.tickets import lifecycle as lc
+from agent_desk.tickets.status import remember
+from agent_desk.tickets.store import UnitCodes, next_number, save, to_domain
+
+CHANNELS = ("phone", "web", "wechat", "sms", "email", "app")
+APPEAL_TYPES = ("consultation", "help", "complaint", "suggestion", "other")
+APPEAL_LABELS = {"consultation": "咨询", "help": "求助", "complaint": "投诉举报", "suggestion": "意见建议",
+                 "other": "其他"}
+CHANNEL_LABELS = {"phone": "电话", "web": "网站", "wechat": "微信", "sms": "短信", "email": "电子邮件",
+                  "app": "移动端"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TicketDraft(Strict):
+    """What an agent saves from the pop, or what another channel submits."""
+
+    channel: Literal["phone", "web", "wechat", "sms", "email", "app"] = "phone"
+    call_id: str | None = Field(None, max_length=64, description="HOTLINE_CALL_ID of the call it came from")
+    source_line: str | None = Field(None, max_length=16, pattern=r"^\d{3,8}$")
+    citizen_name: str = Field("", max_length=64)
+    citizen_phone: str = Field("", max_length=32, pattern=r"^[0-9+\-]*$")
+    confidential: bool = False
+    occurred: str = Field("", max_length=64)
+    location: str = Field("", max_length=256)
+    location_unit: str | None = Field(None, max_length=64, description="org code of the place (town, district…)")
+    title: str = Field(..., min_length=1, max_length=128)
+    content: str = Field(..., min_length=1, max_length=20_000)
+    demand: str = Field("", max_length=5_000)
+    appeal_type: Literal["consultation", "help", "complaint", "suggestion", "other"]
+    topic: str = Field("", max_length=64)
+    urgency: Literal["normal", "urgent", "very_urgent"] = "normal"
+    subplatform: str | None = Field(None, max_length=32)
+    repeat_of: str | None = Field(None, pattern=r"^\d{14}$", description="the agent links this call to a ticket")
+
+
+@dataclass(frozen=True)
+class Created:
+    ticket: m.Ticket
+    created: bool              # False: a repeat of a sealed appeal, linked to the existing ticket instead
+    linked_to: str | None = None
+
+
+def matter_key(phone: str, topic: str, location: str) -> str:
+    """The same appeal again: same citizen, same topic, same place."""
+    raw = "|".join(part.strip() for part in (phone, topic, location))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(PROVINCE_TZ)
+
+
+def create(session: Session, who: Principal, draft: TicketDraft, now: dt.datetime | None = None) -> Created:
+    if who.role not in (Role.AGENT, Role.SUPERVISOR, Role.GATEWAY):
+        raise DeskError(403, "forbidden_role", "只有话务员、平台人员和渠道接入可以登记工单")
+    if who.role == Role.GATEWAY and (draft.channel == "phone" or draft.call_id or draft.repeat_of):
+        raise DeskError(422, "gateway_channel", "渠道接入只能登记网站、微信、短信、电子邮件或移动端工单")
+    now = now or _now()
+    units = UnitCodes(session)
+    key = matter_key(draft.citizen_phone, draft.topic, draft.location) if draft.citizen_phone else ""
+    call = None
+    if draft.call_id:
+        call = session.scalar(select(m.Call).where(m.Call.call_id == draft.call_id))
+        if call is None:
+            raise DeskError(404, "unknown_call", f"通话“{draft.call_id}”不存在")
+    sealed = _sealed_repeat(session, draft, key)
+    if sealed is not None:
+        _record_repeat(session, who, sealed, draft, call, now)
+        return Created(sealed, created=False, linked_to=sealed.number)
+    try:
+        location_unit_id = units.id(draft.location_unit)
+    except lc.TransitionError as exc:
+        raise DeskError(422, exc.code, exc.message) from None
+    domain = lc.Ticket.accept(next_number(session, now), draft.appeal_type, now, who.username, draft.urgency)
+    row = m.Ticket(
+        number=domain.number, channel=draft.channel, source_line=draft.source_line or (call.line if call else None),
+        call=call, citizen_name=draft.citizen_name, citizen_phone=draft.citizen_phone,
+        confidential=draft.confidential, occurred=draft.occurred, location=draft.location,
+        location_unit_id=location_unit_id, title=draft.title, content=draft.content, demand=draft.demand,
+        appeal_type=draft.appeal_type, topic=draft.topic, urgency=draft.urgency,
+        subplatform=draft.subplatform or (call.subplatform if call else None), matter_key=key,
+        state=domain.state.value, created_by_id=who.user_id, created_at=now, updated_at=now,
+    )
+    session.add(row)
+    save(session, row, domain, units, now)
+    remember(session, row.number)
+    return Created(row, created=True)
+
+
+def _sealed_repeat(session: Session, draft: TicketDraft, key: str) -> m.Ticket | None:
+    """最终处理意见: a repeat of a sealed appeal links to it (named by the agent, or same citizen/topic/place)."""
+    if draft.repeat_of:
+        row = session.scalar(select(m.Ticket).where(m.Ticket.number == draft.repeat_of))
+        if row is None:
+            raise DeskError(404, "unknown_ticket", f"工单“{draft.repeat_of}”不存在")
+        return row if row.final_opinion else None
+    if not key:
+        return None
+    return session.scalar(select(m.Ticket).where(m.Ticket.matter_key == key, m.Ticket.final_opinion != "")
+                          .order_by(m.Ticket.id.desc()).limit(1))
+
+
+def _record_repeat(session: Session, who: Principal, row: m.Ticket, draft: TicketDraft, call: m.Call | None,
+                   now: dt.datetime) -> None:
+    units = UnitCodes(session)
+    domain = to_domain(row, units)
+    domain.history.append(lc.Event(now, who.username, LIFECYCLE_ROLE[who.role], "repeat_linked", domain.state,
+                                   domain.state, {"channel": draft.channel, "call_id": draft.call_id,
+                                                  "final_opinion": row.final_opinion}))
+    save(session, row, domain, units, now)
+
+
+# ── transitions ──────────────────────────────────────────────────────────────
+class _Reason(Strict):
+    reason: str = Field("", max_length=2000)
+
+
+class RefuseBody(Strict):
+    reason: lc.OutOfScope
+    explanation: str = Field(..., max_length=2000)
+
+
+class ResolveBody(Strict):
+    answer: str = Field(..., max_length=5000)
+    knowledge_ref: str = Field("", max_length=64)
+
+
+class DispatchBody(Strict):
+    host_unit: str = Field(..., min_length=1, max_length=64)
+    co_units: list[str] = Field(default_factory=list, max_length=10)
+
+
+class ReturnBody(Strict):
+    reason: str = Field(..., max_length=2000)
+    legal_basis: str = Field(..., max_length=2000)
+
+
+class ConsultBody(Strict):
+    units: list[str] = Field(..., min_length=2, max_length=10)
+
+
+class SettleBody(Strict):
+    decided_unit: str = Field(..., min_length=1, max_length=64)
+    co_units: list[str] = Field(default_factory=list, max_length=10)
+
+
+class ReplyBody(Strict):
+    content: str = Field(..., max_length=10_000)
+
+
+class CallbackBody(Strict):
+    result: lc.Satisfaction
+    solved: bool
+
+
+class AppealBody(Strict):
+    category: lc.Exclusion
+    reason: str = Field(..., max_length=2000)
+
+
+class BasisBody(Strict):
+    basis: str = Field(..., max_length=2000)
+
+
+class OpinionBody(Strict):
+    opinion: str = Field(..., max_length=5000)
+
+
+class NoteBody(Strict):
+    note: str = Field(..., min_length=1, max_length=2000)
+
+
+class EscalateBody(Strict):
+    to: lc.Level
+    reason: str = Field(..., min_length=1, max_length=2000)
+
+
+@dataclass(frozen=True)
+class Action:
+    body: type[BaseModel] | None
+    run: Callable[..., None]   # (ticket, body, ctx) → None
+
+
+@dataclass(frozen=True)
+class Ctx:
+    now: dt.datetime
+    actor: str
+    role: lc.Role
+    unit: str | None
+    settings: DeskSettings
+
+
+ACTIONS: dict[str, Action] = {
+    "refuse": Action(RefuseBody, lambda t, b, c: t.refuse(b.reason, b.explanation, c.now, c.actor, c.role)),
+    "resolve_directly": Action(ResolveBody, lambda t, b, c: t.resolve_directly(b.answer, c.now, c.actor, c.role,
+                                                                                b.knowledge_ref)),
+    "dispatch": Action(DispatchBody, lambda t, b, c: t.dispatch(b.host_unit, c.now, c.actor, c.role,
+                                                                c.settings.calendar, tuple(b.co_units))),
+    "sign": Action(None, lambda t, b, c: t.sign(c.unit, c.now, c.actor)),
+    "request_return": Action(ReturnBody, lambda t, b, c: t.request_return(
+        c.unit, b.reason, b.legal_basis, c.now, c.actor, c.settings.return_window)),
+    "approve_return": Action(None, lambda t, b, c: t.approve_return(c.now, c.actor, c.role)),
+    "reject_return": Action(_Reason, lambda t, b, c: t.reject_return(b.reason, c.now, c.actor, c.role)),
+    "start_consultation": Action(ConsultBody, lambda t, b, c: t.start_consultation(tuple(b.units), c.now, c.actor,
+                                                                                  c.role)),
+    "settle_consultation": Action(SettleBody, lambda t, b, c: t.settle_consultation(
+        b.decided_unit, c.now, c.actor, c.role, tuple(b.co_units))),
+    "reply": Action(ReplyBody, lambda t, b, c: t.reply(c.unit, b.content, c.now, c.actor)),
+    "approve_reply": Action(None, lambda t, b, c: t.approve_reply(c.now, c.actor, c.role)),
+    "reject_reply": Action(_Reason, lambda t, b, c: t.reject_reply(b.reason, c.now, c.actor, c.role)),
+    "callback": Action(CallbackBody, lambda t, b, c: t.callback(b.result, b.solved, c.now, c.actor, c.role)),
+    "appeal": Action(AppealBody, lambda t, b, c: t.appeal(c.unit, b.category, b.reason, c.now, c.actor)),
+    "approve_appeal": Action(BasisBody, lambda t, b, c: t.approve_appeal(b.basis, c.now, c.actor, c.role)),
+    "reject_appeal": Action(_Reason, lambda t, b, c: t.reject_appeal(b.reason, c.now, c.actor, c.role)),
+    "reopen": Action(_Reason, lambda t, b, c: t.reopen(b.reason, c.now, c.actor, c.role)),
+    "close_unsatisfied": Action(None, lambda t, b, c: t.close_unsatisfied(c.now, c.actor, c.role)),
+    "seal_final_opinion": Action(OpinionBody, lambda t, b, c: t.seal_final_opinion(b.opinion, c.now, c.actor,
+                                                                                  c.role)),
+    "supervise": Action(NoteBody, lambda t, b, c: t.supervise(b.note, c.now, c.actor, c.role)),
+    "escalate": Action(EscalateBody, lambda t, b, c: t.escalate(b.to, b.reason, c.now, c.actor, c.role)),
+}
+UNIT_ACTIONS = frozenset({"sign", "request_return", "reply", "appeal"})
+
+
+def act(session: Session, who: Principal, settings: DeskSettings, number: str, action: str, payload: dict[str, Any],
+        now: dt.datetime | None = None) -> m.Ticket:
+    """One lifecycle transition; DeskError 404/403/409/422 with a Chinese message when it is not allowed."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise DeskError(404, "unknown_action", f"未知操作“{action}”")
+    if who.role not in LIFECYCLE_ROLE:
+        raise DeskError(403, "forbidden_role", "该角色不能办理工单")
+    if (action in UNIT_ACTIONS) != (who.role == Role.UNIT):
+        raise DeskError(403, "forbidden_role", f"角色“{who.role.value}”无权执行“{lc.ACTION_LABELS[action]}”")
+    try:
+        body = spec.body.model_validate(payload) if spec.body else None
+    except ValidationError as exc:
+        fields = "、".join(".".join(str(p) for p in e["loc"]) or "请求体" for e in exc.errors())
+        raise DeskError(422, "invalid_request", f"请求内容不合法：{fields}") from None
+    if spec.body is None and payload:
+        raise DeskError(422, "unexpected_body", "此操作不需要参数")
+    row = _load(session, number)
+    if who.role == Role.UNIT and not _unit_may_see(who, row):
+        raise DeskError(404, "unknown_ticket", f"工单“{number}”不存在")
+    now = now or _now()
+    units = UnitCodes(session)
+    domain = to_domain(row, units)
+    try:
+        spec.run(domain, body, Ctx(now, who.username, LIFECYCLE_ROLE[who.role], who.unit_code, settings))
+        save(session, row, domain, units, now)
+        remember(session, row.number)
+    except lc.TransitionError as exc:
+        status = 403 if exc.code in ("forbidden_role", "not_host_unit") else 409
+        if exc.code == "unknown_unit":
+            status = 422
+        raise DeskError(status, exc.code, exc.message) from None
+    return row
+
+
+def _load(session: Session, number: str) -> m.Ticket:
+    row = session.scalar(select(m.Ticket).where(m.Ticket.number == number)
+                         .options(selectinload(m.Ticket.events), selectinload(m.Ticket.co_units)))
+    if row is None:
+        raise DeskError(404, "unknown_ticket", f"工单“{number}”不存在")
+    return row
+
+
+def _unit_may_see(who: Principal, row: m.Ticket) -> bool:
+    return who.unit_id is not None and (row.host_unit_id == who.unit_id or who.unit_id in row.co_unit_ids)
+
+
+# ── reading ──────────────────────────────────────────────────────────────────
+def detail(session: Session, who: Principal, number: str, client: str = "") -> dict[str, Any]:
+    """The whole ticket with its history; contact unmasked (and the read audited) only for those who need it."""
+    row = _load(session, number)
+    if who.role == Role.UNIT and not _unit_may_see(who, row):
+        raise DeskError(404, "unknown_ticket", f"工单“{number}”不存在")
+    if who.role in (Role.ADMIN, Role.GATEWAY):
+        raise DeskError(403, "forbidden_role", "该角色不能查看工单内容")
+    answered_by = row.call.agent_user_id if row.call else None
+    unmasked = may_see_ticket_contact(who, row, answered_by)
+    if unmasked and (row.citizen_phone or row.citizen_name):
+        audit(session, who, "read_personal_data", "ticket", row.number, "citizen_name,citizen_phone", client)
+    out = summary(row, unmasked=unmasked)
+    units = UnitCodes(session)
+    out.update(
+        occurred=row.occurred, location=row.location, content=row.content, demand=row.demand,
+        confidential=row.confidential, urgency=row.urgency, channel=row.channel,
+        call_id=row.call.call_id if row.call else None, recording=row.call.recording if row.call else None,
+        host_unit=units.code(row.host_unit_id), co_units=[units.code(i) for i in row.co_unit_ids],
+        level=row.level, satisfaction=row.satisfaction, solved=row.solved, excluded=row.excluded,
+        exclusion_basis=row.exclusion_basis, refusal=row.refusal, final_opinion=row.final_opinion,
+        closed_on_time=row.closed_on_time, supervisions=row.supervisions, returns=row.returns,
+        history=[{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "role": e.role, "action": e.action,
+                  "action_label": lc.ACTION_LABELS.get(e.action, e.action), "from_state": e.from_state,
+                  "to_state": e.to_state, "data": e.data} for e in row.events],
+        allowed_actions=allowed_actions(row, who),
+    )
+    return out
+
+
+def summary(row: m.Ticket, unmasked: bool = False) -> dict[str, Any]:
+    now = dt.datetime.now(dt.timezone.utc)
+    state = lc.State(row.state)
+    return {
+        "number": row.number, "title": row.title, "appeal_type": row.appeal_type,
+        "appeal_label": APPEAL_LABELS[row.appeal_type], "topic": row.topic, "state": row.state,
+        "state_label": lc.STATE_LABELS[state], "source_line": row.source_line, "subplatform": row.subplatform,
+        "channel_label": CHANNEL_LABELS.get(row.channel, row.channel),
+        "citizen_name": row.citizen_name if unmasked else mask_name(row.citizen_name),
+        "citizen_phone": row.citizen_phone if unmasked else mask_phone(row.citizen_phone),
+        "contact_masked": not unmasked,
+        "host_unit_name": row.host_unit.name if row.host_unit else None,
+        "created_at": row.created_at.isoformat(), "due_at": row.due_at.isoformat() if row.due_at else None,
+        "overdue": bool(row.due_at and state in lc.UNIT_HANDLING and now > row.due_at),
+    }
+
+
+def allowed_actions(row: m.Ticket, who: Principal) -> list[str]:
+    """Actions this user could try now (the lifecycle still has the last word)."""
+    role = LIFECYCLE_ROLE.get(who.role)
+    if role is None:
+        return []
+    probe = {
+        lc.State.ACCEPTED: ["dispatch", "resolve_directly", "refuse"],
+        lc.State.DISPATCHED: ["sign", "request_return", "start_consultation"],
+        lc.State.SIGNED: ["reply", "request_return", "start_consultation"],
+        lc.State.RETURN_REQUESTED: ["approve_return", "reject_return", "start_consultation"],
+        lc.State.RETURNED: ["dispatch"],
+        lc.State.CONSULTATION: ["settle_consultation"],
+        lc.State.REPLIED: ["approve_reply", "reject_reply"],
+        lc.State.AWAITING_CALLBACK: ["callback"],
+        lc.State.UNSATISFIED: ["appeal", "reopen", "close_unsatisfied"],
+        lc.State.APPEALED: ["approve_appeal", "reject_appeal"],
+        lc.State.CLOSED: [] if row.final_opinion else ["seal_final_opinion"],
+        lc.State.REFUSED: [],
+    }[lc.State(row.state)]
+    if lc.State(row.state) in lc.OPEN_STATES:
+        probe = probe + ["supervise", "escalate"]
+    is_unit = who.role == Role.UNIT
+    allowed = [a for a in probe if (a in UNIT_ACTIONS) == is_unit]
+    if role == lc.Role.AGENT:
+        allowed = [a for a in allowed if a in ("dispatch", "resolve_directly", "refuse", "callback")]
+    return allowed
+
+
+class SearchQuery(Strict):
+    q: str = Field("", max_length=64, description="words in the title or content")
+    number: str | None = Field(None, pattern=r"^\d{1,14}$")
+    phone: str | None = Field(None, pattern=r"^[0-9+\-]{3,32}$")
+    state: lc.State | None = None
+    appeal_type: Literal["consultation", "help", "complaint", "suggestion", "other"] | None = None
+    topic: str | None = Field(None, max_length=64)
+    subplatform: str | None = Field(None, max_length=32)
+    host_unit: str | None = Field(None, max_length=64)
+    overdue: bool | None = None
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
+    before_id: int | None = Field(None, ge=1, description="keyset paging: ids below this one")
+    limit: int = Field(20, ge=1, le=100)
+
+
+def search(session: Session, who: Principal, query: SearchQuery) -> dict[str, Any]:
+    """Newest first, keyset-paged. Units see only their tickets; results are always masked."""
+    if who.role in (Role.ADMIN, Role.GATEWAY):
+        raise DeskError(403, "forbidden_role", "该角色不能查看工单内容")
+    stmt: Select = select(m.Ticket).options(selectinload(m.Ticket.host_unit)).order_by(m.Ticket.id.desc())
+    if who.role == Role.UNIT:
+        co = select(m.TicketCoUnit.ticket_id).where(m.TicketCoUnit.unit_id == who.unit_id)
+        stmt = stmt.where(or_(m.Ticket.host_unit_id == who.unit_id, m.Ticket.id.in_(co)))
+    if query.number:
+        stmt = stmt.where(m.Ticket.number == query.number) if len(query.number) == 14 else \
+            stmt.where(m.Ticket.number.startswith(query.number))
+    if query.phone:
+        if who.role == Role.UNIT:
+            raise DeskError(403, "forbidden_filter", "承办单位不能按来电号码查询")
+        stmt = stmt.where(m.Ticket.citizen_phone == query.phone)
+    for column, value in ((m.Ticket.state, query.state), (m.Ticket.appeal_type, query.appeal_type),
+                          (m.Ticket.topic, query.topic), (m.Ticket.subplatform, query.subplatform)):
+        if value is not None:
+            stmt = stmt.where(column == (value.value if isinstance(value, lc.State) else value))
+    if query.host_unit:
+        stmt = stmt.where(m.Ticket.host_unit_id == select(m.OrgUnit.id).where(m.OrgUnit.code == query.host_unit)
+                          .scalar_subquery())
+    if query.overdue:
+        stmt = stmt.where(m.Ticket.due_at < dt.datetime.now(dt.timezone.utc),
+                          m.Ticket.state.in_([s.value for s in lc.UNIT_HANDLING]))
+    if query.created_from:
+        stmt = stmt.where(m.Ticket.created_at >= _local_midnight(query.created_from))
+    if query.created_to:
+        stmt = stmt.where(m.Ticket.created_at < _local_midnight(query.created_to + dt.timedelta(days=1)))
+    if query.q:
+        like = f"%{_escape_like(query.q)}%"
+        stmt = stmt.where(or_(m.Ticket.title.like(like, escape="\\"), m.Ticket.content.like(like, escape="\\")))
+    if query.before_id:
+        stmt = stmt.where(m.Ticket.id < query.before_id)
+    rows = session.scalars(stmt.limit(query.limit + 1)).all()
+    page = rows[: query.limit]
+    return {"items": [summary(r) | {"id": r.id} for r in page],
+            "next_before_id": page[-1].id if len(rows) > query.limit else None}
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=PROVINCE_TZ)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def open_for_phone(session: Session, phone: str, limit: int = 10) -> list[m.Ticket]:
+    """A caller's tickets, open ones first (the pop offers a repeat caller's open matter first)."""
+    if not phone:
+        return []
+    rows = session.scalars(select(m.Ticket).options(selectinload(m.Ticket.host_unit))
+                           .where(m.Ticket.citizen_phone == phone).order_by(m.Ticket.id.desc()).limit(limit)).all()
+    return sorted(rows, key=lambda r: lc.State(r.state) not in lc.OPEN_STATES)

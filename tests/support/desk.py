@@ -1,0 +1,76 @@
+"""A desk for tests: the real app on a real database and Redis, with one user per role and a few units.
+
+Codes are made unique per rig, so rigs can share a database (the ``database_url`` fixture is per session).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from fastapi.testclient import TestClient
+
+from agent_desk.app import create_app
+from agent_desk.auth.roles import Role
+from agent_desk.auth.sessions import create_user
+from agent_desk.db.models import OrgUnit
+from agent_desk.settings import DeskSettings
+
+PASSWORD = "correct-horse-12345"
+
+
+@dataclass
+class DeskRig:
+    client: TestClient
+    tag: str
+    units: dict[str, str] = field(default_factory=dict)     # short name → org code
+    tokens: dict[str, str] = field(default_factory=dict)    # short user name → token
+
+    @property
+    def app(self):
+        return self.client.app
+
+    def user(self, short: str) -> str:
+        return f"{self.tag}-{short}"
+
+    def login(self, short: str) -> str:
+        response = self.client.post("/api/auth/login", json={"username": self.user(short), "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        self.client.cookies.clear()  # tests authenticate explicitly, per request
+        self.tokens[short] = response.json()["token"]
+        return self.tokens[short]
+
+    def as_(self, short: str) -> dict[str, str]:
+        if short not in self.tokens:
+            self.login(short)
+        return {"Authorization": f"Bearer {self.tokens[short]}"}
+
+    def call(self, short: str, method: str, url: str, **kwargs):
+        return self.client.request(method, url, headers=self.as_(short), **kwargs)
+
+
+def make_rig(database_url: str, redis_url: str, **settings) -> DeskRig:
+    tag = secrets.token_hex(3)
+    app = create_app(DeskSettings(database_url=database_url, redis_url=redis_url, **settings))
+    client = TestClient(app, base_url="http://127.0.0.1")
+    client.__enter__()  # runs the lifespan (migrations)
+    rig = DeskRig(client, tag)
+    with app.state.db.session() as session:
+        province = OrgUnit(code=f"{tag}-prov", name="海南省12345热线平台", kind="province", level="province")
+        session.add(province)
+        session.flush()
+        for short, name in (("water", "琼海市水务局"), ("housing", "琼海市住房和城乡建设局"), ("power", "海南电网公司")):
+            session.add(OrgUnit(code=f"{tag}-{short}", name=name, kind="member_unit", level="city",
+                                parent_id=province.id, subplatform="469002"))
+            rig.units[short] = f"{tag}-{short}"
+        session.flush()
+        for short, role, unit in (("agent", Role.AGENT, None), ("agent2", Role.AGENT, None),
+                                  ("boss", Role.SUPERVISOR, None), ("admin", Role.ADMIN, None),
+                                  ("gateway", Role.GATEWAY, None), ("water", Role.UNIT, rig.units["water"]),
+                                  ("housing", Role.UNIT, rig.units["housing"])):
+            create_user(session, rig.user(short), PASSWORD, role, display_name=short, unit_code=unit)
+    return rig
+
+
+def close_rig(rig: DeskRig) -> None:
+    rig.client.__exit__(None, None, None)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-import redis
 from fastapi import FastAPI
 
-from agent_desk.api import auth, tickets
+from agent_desk.api import auth, calls, tickets
 from agent_desk.api.errors import BodyLimit, install as install_errors
 from agent_desk.db.migrate import upgrade
 from agent_desk.db.session import Database
@@ -32,14 +31,15 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
 
     app = FastAPI(title="12345 坐席工作台", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings = settings
+    app.state.line_names, app.state.city_names = settings.line_names, settings.city_names
     app.state.db = Database(settings.database_url)
-    app.state.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
-                                           decode_responses=True)
+    app.state.redis = settings.sync_redis()
     StatusProjection(app.state.redis).install(app.state.db.sessions)
     install_errors(app)
 
     app.include_router(auth.router)
     app.include_router(tickets.router)
+    app.include_router(calls.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -15,6 +15,7 @@ PROVINCE_TZ = ZoneInfo("Asia/Shanghai")  # 海南: deadlines, ticket numbers and
 class DeskSettings:
     database_url: str
     redis_url: str
+    redis_password: str | None = None
     token_ttl: dt.timedelta = dt.timedelta(hours=12)
     return_window: dt.timedelta = dt.timedelta(hours=24)   # 退单时限
     calendar: Calendar = field(default_factory=Calendar)
@@ -23,3 +24,15 @@ class DeskSettings:
     login_failures_per_client: int = 20  # then 429 for that client address
     max_body_bytes: int = 256 * 1024     # larger requests get 413 before they are parsed
     cookie_secure: bool = False          # set behind TLS
+    line_names: dict[str, str] = field(default_factory=dict)   # 123xx → 热线名称, from the number plan
+    city_names: dict[str, str] = field(default_factory=dict)   # sub-platform code → 市县名称
+
+    def sync_redis(self):
+        import redis
+        return redis.Redis.from_url(self.redis_url, password=self.redis_password, socket_timeout=2,
+                                    socket_connect_timeout=2, decode_responses=True)
+
+    def async_redis(self):
+        import redis.asyncio as aioredis
+        return aioredis.from_url(self.redis_url, password=self.redis_password, socket_timeout=5,
+                                 socket_connect_timeout=2, decode_responses=True)

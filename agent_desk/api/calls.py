@@ -1,0 +1,114 @@
+"""Calls for agents: the current call (pop again after a reload), one call's record, and the pop WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from fastapi import APIRouter, Depends, Path, Request, WebSocket, WebSocketDisconnect
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent_desk.api.deps import client_of, require, token_of, unit_of_work
+from agent_desk.auth.privacy import audit, mask_phone
+from agent_desk.auth.roles import Role
+from agent_desk.auth.sessions import Principal, authenticate
+from agent_desk.calls import pop
+from agent_desk.db import models as m
+from agent_desk.errors import DeskError
+from ivr.prefill_store import KEY as PREFILL_KEY
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+@router.get("/api/calls/current")
+def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
+            session: Session = Depends(unit_of_work)) -> dict:
+    """The call this agent is on (or ended in the last minutes), as a pop: the page shows it after a reload."""
+    call = session.scalar(select(m.Call).where(m.Call.agent_user_id == who.user_id, m.Call.answered_at.is_not(None))
+                          .order_by(m.Call.answered_at.desc()).limit(1))
+    if call is None or call.ended_at is not None:
+        return {"type": "idle"}
+    prefill = call.prefill
+    try:
+        raw = request.app.state.redis.get(PREFILL_KEY.format(call_id=call.call_id))
+        prefill = json.loads(raw) if raw else prefill
+    except RedisError:
+        pass
+    app = request.app.state
+    audit(session, who, "read_personal_data", "call", call.call_id, "current call", client_of(request))
+    return pop.build(session, call, prefill, app.line_names, app.city_names)
+
+
+@router.get("/api/calls/{call_id}")
+def read(request: Request, call_id: str = Path(..., pattern=r"^[0-9A-Za-z.\-_]{1,64}$"),
+         who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work)):
+    call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
+    if call is None or (who.role == Role.AGENT and call.agent_user_id != who.user_id):
+        raise DeskError(404, "unknown_call", f"通话“{call_id}”不存在")
+    if call.caller:
+        audit(session, who, "read_personal_data", "call", call_id, "caller", client_of(request))
+    return {
+        "call_id": call.call_id, "line": call.line, "line_class": call.line_class, "caller": call.caller,
+        "caller_masked": mask_phone(call.caller or ""), "queue": call.queue, "subplatform": call.subplatform,
+        "agent": call.agent_extension, "started_at": _iso(call.started_at), "queued_at": _iso(call.queued_at),
+        "answered_at": _iso(call.answered_at), "ended_at": _iso(call.ended_at), "outcome": call.outcome,
+        "hangup_cause": call.hangup_cause, "recording": call.recording, "prefill": call.prefill,
+        "survey_result": call.survey_result, "transfers": call.transfers,
+        "tickets": [t.number for t in session.scalars(select(m.Ticket).where(m.Ticket.call_id == call.id))],
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+@router.websocket("/ws/desk")
+async def desk_socket(socket: WebSocket) -> None:
+    """Pushes pops and live prefill to the agent's page. Auth: the session cookie or a Bearer header."""
+    token = token_of(socket.headers, socket.cookies)
+    db = socket.app.state.db
+    who = None
+    if token:
+        with db.session() as session:
+            who = await asyncio.to_thread(authenticate, session, token)
+    if who is None:
+        await socket.close(code=4401, reason="not authenticated")
+        return
+    await socket.accept()
+    await socket.send_json({"type": "hello", "user": who.username, "role": who.role.value})
+    if who.role != Role.AGENT:
+        await _idle(socket)
+        return
+    client = socket.app.state.settings.async_redis()
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(pop.channel_for(who.user_id))
+        reader = asyncio.create_task(_forward(pubsub, socket))
+        await _idle(socket)
+        reader.cancel()
+    except (RedisError, OSError) as exc:
+        log.warning("pop channel unavailable for %s: %s", who.username, exc)
+        await socket.send_json({"type": "degraded", "message": "实时弹屏暂不可用，请刷新或查看当前通话"})
+        await _idle(socket)
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+async def _forward(pubsub, socket: WebSocket) -> None:
+    async for message in pubsub.listen():
+        if message.get("type") == "message":
+            await socket.send_text(message["data"])
+
+
+async def _idle(socket: WebSocket) -> None:
+    """Keep the socket until the browser goes away (it may send pings)."""
+    try:
+        while True:
+            await socket.receive_text()
+    except WebSocketDisconnect:
+        return

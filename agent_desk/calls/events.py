@@ -1,0 +1,153 @@
+"""Typed call events from raw AMI events. Everything the desk needs comes with the event itself:
+manager.conf ``channelvars`` adds the HOTLINE_* variables of the channel (and of its peer) to each event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from hotline import channelvars as v
+from hotline.ami import AmiEvent
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    call_id: str
+    caller: str
+    line: str
+    line_class: str
+    subplatform: str
+    queue: str
+    appeal_type: str
+
+
+@dataclass(frozen=True)
+class QueueJoined:
+    facts: CallFacts
+    channel: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AgentRinging:
+    call_id: str
+    agent: str          # extension
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AgentAnswered:
+    facts: CallFacts
+    agent: str
+    agent_channel: str
+    hold_seconds: int
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AgentFinished:
+    call_id: str
+    agent: str
+    talk_seconds: int
+    ended_by: str       # caller | agent | transfer
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Abandoned:
+    call_id: str
+    queue: str
+    wait_seconds: int
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    facts: CallFacts
+    cause: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TransferRecorded:
+    call_id: str
+    data: dict
+    at: dt.datetime
+
+
+CallEvent = QueueJoined | AgentRinging | AgentAnswered | AgentFinished | Abandoned | CallEnded | TransferRecorded
+
+_EXT = re.compile(r"^(?:PJSIP|SIP|Local)/(\d+)")
+
+
+def _at(event: AmiEvent) -> dt.datetime:
+    stamp = event.get("Timestamp")
+    if stamp:
+        try:
+            return dt.datetime.fromtimestamp(float(stamp), dt.timezone.utc)
+        except ValueError:
+            pass
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _facts(event: AmiEvent) -> CallFacts:
+    vars_ = event.vars
+    return CallFacts(
+        call_id=vars_.get(v.CALL_ID) or event.get("Uniqueid"),
+        caller=event.get("CallerIDNum", "").replace("<unknown>", ""),
+        line=vars_.get(v.LINE, ""), line_class=vars_.get(v.LINE_CLASS, ""),
+        subplatform=vars_.get(v.SUBPLATFORM, ""), queue=vars_.get(v.QUEUE, "") or event.get("Queue", ""),
+        appeal_type=vars_.get(v.APPEAL_TYPE, ""),
+    )
+
+
+def agent_of(event: AmiEvent) -> str:
+    """The agent's extension: the queue member name when it is one, else the number in the interface."""
+    name = event.get("MemberName")
+    if name.isdigit():
+        return name
+    match = _EXT.match(event.get("Interface") or event.get("DestChannel"))
+    return match.group(1) if match else name
+
+
+def _int(text: str) -> int:
+    try:
+        return int(float(text))
+    except ValueError:
+        return 0
+
+
+def parse(event: AmiEvent) -> CallEvent | None:
+    """The typed event for an AMI event the desk cares about, else None. Never raises on odd input."""
+    name = event.name
+    if name == "QueueCallerJoin":
+        return QueueJoined(_facts(event), event.get("Channel"), _at(event))
+    if name == "AgentCalled":
+        return AgentRinging(event.vars.get(v.CALL_ID) or event.get("Uniqueid"), agent_of(event), _at(event))
+    if name == "AgentConnect":
+        return AgentAnswered(_facts(event), agent_of(event), event.get("DestChannel"), _int(event.get("HoldTime")),
+                             _at(event))
+    if name == "AgentComplete":
+        reason = {"caller": "caller", "agent": "agent", "transfer": "transfer"}.get(event.get("Reason"), "caller")
+        return AgentFinished(event.vars.get(v.CALL_ID) or event.get("Uniqueid"), agent_of(event),
+                             _int(event.get("TalkTime")), reason, _at(event))
+    if name == "QueueCallerAbandon":
+        return Abandoned(event.vars.get(v.CALL_ID) or event.get("Uniqueid"), event.get("Queue"),
+                         _int(event.get("HoldTime")), _at(event))
+    if name == "Hangup":
+        facts = _facts(event)
+        # Only the inbound channel ends the call; agent legs and Local halves carry the id but are not it.
+        if facts.call_id and facts.call_id == event.get("Uniqueid"):
+            return CallEnded(facts, event.get("Cause-txt") or event.get("Cause"), _at(event))
+        return None
+    if name == "UserEvent" and event.get("UserEvent") in ("HotlineTransfer", "HotlineLinkage"):
+        call_id = event.get("CallID") or event.vars.get(v.CALL_ID)
+        if not call_id:
+            return None
+        data = {k: val for k, val in event.fields.items()
+                if k not in ("Event", "Privilege", "Channel", "Uniqueid", "Linkedid", "Timestamp", "ActionID")
+                and not k.startswith(("CallerID", "ConnectedLine", "Exten", "Context", "Priority", "Chan", "Language",
+                                      "AccountCode", "SystemName"))}
+        return TransferRecorded(call_id, data, _at(event))
+    return None

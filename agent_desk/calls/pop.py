@@ -1,0 +1,52 @@
+"""The screen pop: what an agent's browser shows the moment the call is answered.
+
+Published on the Redis channel ``hotline:pop:<user id>``; the desk's WebSocket forwards it to that agent's
+open pages. Kinds: ``pop`` (a call was answered: caller, line, city, prefill, the caller's tickets with open
+matters first) and ``prefill`` (the live transcript moved on while the call is up).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent_desk.db import models as m
+from agent_desk.tickets import lifecycle as lc
+from agent_desk.tickets.service import open_for_phone, summary
+
+CHANNEL = "hotline:pop:{user_id}"
+
+
+def channel_for(user_id: int) -> str:
+    return CHANNEL.format(user_id=user_id)
+
+
+def build(session: Session, call: m.Call, prefill: dict[str, Any] | None, line_names: dict[str, str],
+          city_names: dict[str, str]) -> dict[str, Any]:
+    tickets = open_for_phone(session, call.caller or "")
+    return {
+        "type": "pop",
+        "sent_at": time.time(),
+        "call": {
+            "call_id": call.call_id, "caller": call.caller or "", "line": call.line or "",
+            "line_name": line_names.get(call.line or "", ""), "line_class": call.line_class or "",
+            "queue": call.queue or "", "subplatform": call.subplatform or "",
+            "city": city_names.get(call.subplatform or "", ""),
+            "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        },
+        "prefill": prefill,
+        # The agent talks to this caller: their own tickets are shown with the contact (the pop is audited).
+        "tickets": [summary(t, unmasked=True) | {"open": lc.State(t.state) in lc.OPEN_STATES} for t in tickets],
+    }
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, default=str)
+
+
+def agent_user(session: Session, extension: str) -> int | None:
+    return session.scalar(select(m.User.id).where(m.User.extension == extension, m.User.active.is_(True)))

@@ -1,0 +1,212 @@
+"""Applies typed call events: call rows in the database, live state in Redis, pops to agents.
+
+Database work is synchronous (SQLAlchemy sessions) and runs in a worker thread; events are applied one at a
+time in arrival order. Redis being down costs the live view and the push, never the call record: an agent's
+page also fetches its current call from the database (``/api/calls/current``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent_desk.auth.privacy import audit
+from agent_desk.auth.roles import Role
+from agent_desk.auth.sessions import Principal
+from agent_desk.calls import events as ev
+from agent_desk.calls import pop
+from agent_desk.db import models as m
+from agent_desk.db.session import Database
+from agent_desk.tickets import lifecycle as lc
+from ivr.prefill_store import KEY as PREFILL_KEY
+
+log = logging.getLogger(__name__)
+
+LIVE_CALL = "hotline:live:call:{call_id}"
+LIVE_CALLS = "hotline:live:calls"
+LIVE_AGENT = "hotline:live:agent:{agent}"
+LIVE_TTL = 6 * 3600
+
+
+class CallTracker:
+    def __init__(self, db: Database, redis: aioredis.Redis | None, line_names: dict[str, str] | None = None,
+                 city_names: dict[str, str] | None = None):
+        self.db, self.redis = db, redis
+        self.line_names, self.city_names = line_names or {}, city_names or {}
+        self.agent_of_call: dict[str, int] = {}   # call id → agent user id, for live prefill updates
+        self.pops_sent = 0
+
+    async def apply(self, event: ev.CallEvent) -> None:
+        handler = getattr(self, f"_on_{type(event).__name__}")
+        await handler(event)
+
+    # ── events ───────────────────────────────────────────────────────────────
+    async def _on_QueueJoined(self, e: ev.QueueJoined) -> None:
+        await asyncio.to_thread(self._upsert, e.facts, queued_at=e.at)
+        await self._live_call(e.facts.call_id, state="waiting", queue=e.facts.queue, line=e.facts.line,
+                              subplatform=e.facts.subplatform, since=e.at.isoformat())
+
+    async def _on_AgentRinging(self, e: ev.AgentRinging) -> None:
+        await self._live_agent(e.agent, state="ringing", call_id=e.call_id, since=e.at.isoformat())
+
+    async def _on_AgentAnswered(self, e: ev.AgentAnswered) -> None:
+        prefill = await self._prefill(e.facts.call_id)
+        user_id, message = await asyncio.to_thread(self._answered, e, prefill)
+        await self._live_call(e.facts.call_id, state="talking", agent=e.agent, since=e.at.isoformat())
+        await self._live_agent(e.agent, state="on_call", call_id=e.facts.call_id, since=e.at.isoformat())
+        if user_id is None:
+            log.warning("call %s answered by %s, who is no desk user: no pop", e.facts.call_id, e.agent)
+            return
+        self.agent_of_call[e.facts.call_id] = user_id
+        await self._publish(user_id, message)
+        self.pops_sent += 1
+
+    async def _on_AgentFinished(self, e: ev.AgentFinished) -> None:
+        await self._live_agent(e.agent, state="idle", call_id="", since=e.at.isoformat())
+
+    async def _on_Abandoned(self, e: ev.Abandoned) -> None:
+        await asyncio.to_thread(self._update, e.call_id, outcome="abandoned")
+
+    async def _on_CallEnded(self, e: ev.CallEnded) -> None:
+        prefill = await self._prefill(e.facts.call_id)
+        await asyncio.to_thread(self._ended, e, prefill)
+        self.agent_of_call.pop(e.facts.call_id, None)
+        if self.redis is not None:
+            try:
+                await self.redis.srem(LIVE_CALLS, e.facts.call_id)
+                await self.redis.delete(LIVE_CALL.format(call_id=e.facts.call_id))
+            except RedisError as exc:
+                log.warning("live state not cleared for %s: %s", e.facts.call_id, exc)
+
+    async def _on_TransferRecorded(self, e: ev.TransferRecorded) -> None:
+        await asyncio.to_thread(self._transfer, e)
+
+    # ── from the IVR (Redis) ─────────────────────────────────────────────────
+    async def prefill_changed(self, payload: dict[str, Any]) -> None:
+        """The IVR's live transcript moved on: forward it to the agent who has the call, if any yet."""
+        user_id = self.agent_of_call.get(str(payload.get("call_id", "")))
+        if user_id is not None:
+            await self._publish(user_id, {"type": "prefill", "call_id": payload["call_id"], "prefill": payload})
+
+    def record_survey(self, call_id: str, result: str, digits: str, at: dt.datetime) -> bool:
+        """满意度评价 after the agent hung up: stored on the call and in the history of its tickets."""
+        with self.db.session() as session:
+            call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
+            if call is None:
+                call = m.Call(call_id=call_id, started_at=at)
+                session.add(call)
+            call.survey_result, call.survey_at = result, at
+            session.flush()
+            for ticket in session.scalars(select(m.Ticket).where(m.Ticket.call_id == call.id)):
+                seq = len(ticket.events) + 1
+                session.add(m.TicketEvent(ticket_id=ticket.id, seq=seq, at=at, actor="ivr", role=lc.Role.SYSTEM.value,
+                                          action="survey", from_state=ticket.state, to_state=ticket.state,
+                                          data={"call_id": call_id, "result": result, "digits": digits}))
+        return True
+
+    # ── database ─────────────────────────────────────────────────────────────
+    def _upsert(self, facts: ev.CallFacts, **changes) -> None:
+        with self.db.session() as session:
+            call = self._call(session, facts)
+            for key, value in changes.items():
+                setattr(call, key, value)
+
+    def _call(self, session: Session, facts: ev.CallFacts) -> m.Call:
+        call = session.scalar(select(m.Call).where(m.Call.call_id == facts.call_id))
+        if call is None:
+            call = m.Call(call_id=facts.call_id, started_at=dt.datetime.now(dt.timezone.utc))
+            session.add(call)
+        for name in ("caller", "line", "line_class", "subplatform", "queue"):
+            value = getattr(facts, name)
+            if value and not getattr(call, name):
+                setattr(call, name, value)
+        return call
+
+    def _update(self, call_id: str, **changes) -> None:
+        with self.db.session() as session:
+            call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
+            if call is None:
+                log.warning("event for unknown call %s: %s", call_id, changes)
+                return
+            for key, value in changes.items():
+                setattr(call, key, value)
+
+    def _answered(self, e: ev.AgentAnswered, prefill: dict | None) -> tuple[int | None, dict]:
+        with self.db.session() as session:
+            call = self._call(session, e.facts)
+            user_id = pop.agent_user(session, e.agent)
+            call.agent_extension, call.agent_user_id = e.agent, user_id
+            call.answered_at, call.outcome = e.at, "answered"
+            if prefill is not None:
+                call.prefill = prefill
+            session.flush()
+            message = pop.build(session, call, prefill, self.line_names, self.city_names)
+            if user_id is not None and call.caller:
+                user = session.get(m.User, user_id)
+                who = Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id, None,
+                                user.extension)
+                audit(session, who, "read_personal_data", "call", call.call_id, "screen pop: caller, tickets")
+        return user_id, message
+
+    def _ended(self, e: ev.CallEnded, prefill: dict | None) -> None:
+        with self.db.session() as session:
+            call = self._call(session, e.facts)
+            call.ended_at, call.hangup_cause = e.at, e.cause
+            if call.outcome is None:
+                call.outcome = "abandoned" if call.queued_at else "ivr_only"
+            if prefill is not None:
+                call.prefill = prefill
+
+    def _transfer(self, e: ev.TransferRecorded) -> None:
+        with self.db.session() as session:
+            call = session.scalar(select(m.Call).where(m.Call.call_id == e.call_id))
+            if call is None:
+                call = m.Call(call_id=e.call_id, started_at=e.at)
+                session.add(call)
+            call.transfers = [*(call.transfers or []), {"at": e.at.isoformat(), **e.data}]
+
+    # ── Redis ────────────────────────────────────────────────────────────────
+    async def _prefill(self, call_id: str) -> dict | None:
+        if self.redis is None:
+            return None
+        try:
+            raw = await self.redis.get(PREFILL_KEY.format(call_id=call_id))
+        except RedisError as exc:
+            log.warning("prefill of %s not read: %s", call_id, exc)
+            return None
+        return json.loads(raw) if raw else None
+
+    async def _publish(self, user_id: int, message: dict) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.publish(pop.channel_for(user_id), pop.encode(message))
+        except RedisError as exc:
+            log.warning("pop to user %s not sent: %s", user_id, exc)
+
+    async def _live_call(self, call_id: str, **fields: str) -> None:
+        await self._live(LIVE_CALL.format(call_id=call_id), fields, member=call_id)
+
+    async def _live_agent(self, agent: str, **fields: str) -> None:
+        await self._live(LIVE_AGENT.format(agent=agent), fields)
+
+    async def _live(self, key: str, fields: dict[str, str], member: str | None = None) -> None:
+        if self.redis is None:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hset(key, mapping={k: str(val) for k, val in fields.items()})
+                pipe.expire(key, LIVE_TTL)
+                if member is not None:
+                    pipe.sadd(LIVE_CALLS, member)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("live state %s not written: %s", key, exc)

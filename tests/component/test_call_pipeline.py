@@ -1,0 +1,177 @@
+"""Calls become records, live state and pops: typed AMI events applied on a real database and a real Redis,
+and the pop read back from the agent's WebSocket (the browser's path)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import MappingProxyType
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from agent_desk.calls import events as ev
+from agent_desk.calls.listener import CallListener, AmiSettings
+from agent_desk.calls.tracker import CallTracker
+from agent_desk.db.models import AuditEntry, Call, Ticket, User
+from hotline import channelvars as v
+from hotline.ami import AmiEvent
+from ivr.prefill_store import KEY as PREFILL_KEY
+from tests.support.desk import close_rig, make_rig
+from tests.support.redis_server import RedisServer
+
+
+def ami(name: str, chanvars: dict | None = None, **fields) -> AmiEvent:
+    return AmiEvent(name=name, fields=MappingProxyType({"Event": name, **fields}),
+                    vars=MappingProxyType(chanvars or {}))
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rig(database_url, redis_server):
+    rig = make_rig(database_url, redis_server.authenticated_url)
+    yield rig
+    close_rig(rig)
+
+
+def test_parse_keeps_what_the_desk_needs_and_ignores_the_rest():
+    facts = {v.CALL_ID: "1700000000.1", v.LINE: "12349", v.SUBPLATFORM: "469002", v.QUEUE: "minors"}
+    joined = ev.parse(ami("QueueCallerJoin", facts, Channel="PJSIP/carrier-0001", Uniqueid="1700000000.1",
+                          CallerIDNum="13800138000", Queue="minors", Timestamp="1700000000.5"))
+    assert isinstance(joined, ev.QueueJoined)
+    assert (joined.facts.call_id, joined.facts.line, joined.facts.subplatform, joined.facts.caller) == (
+        "1700000000.1", "12349", "469002", "13800138000")
+    answered = ev.parse(ami("AgentConnect", facts, Uniqueid="1700000000.1", MemberName="8001",
+                            Interface="PJSIP/8001", DestChannel="PJSIP/8001-0002", HoldTime="7"))
+    assert isinstance(answered, ev.AgentAnswered) and answered.agent == "8001" and answered.hold_seconds == 7
+    by_interface = ev.parse(ami("AgentCalled", facts, MemberName="张三", Interface="PJSIP/8002"))
+    assert by_interface.agent == "8002"
+    # The agent leg's hang-up carries the call id but is not the call ending.
+    assert ev.parse(ami("Hangup", facts, Uniqueid="1700000000.9")) is None
+    ended = ev.parse(ami("Hangup", facts, Uniqueid="1700000000.1", **{"Cause-txt": "Normal Clearing"}))
+    assert isinstance(ended, ev.CallEnded) and ended.cause == "Normal Clearing"
+    assert ev.parse(ami("Newexten", facts)) is None
+    assert ev.parse(ami("AgentConnect", {}, HoldTime="not-a-number", Uniqueid="x")).hold_seconds == 0
+
+
+def test_panoramisk_repeated_chanvariable_headers_become_a_mapping():
+    from hotline.ami import to_event
+
+    event = to_event({"Event": "Hangup", "ChanVariable": [f"{v.CALL_ID}=1.1", f"{v.LINE}=12345"],
+                      "DestChanVariable": f"{v.LINE}=12366"})
+    assert dict(event.vars) == {v.CALL_ID: "1.1", v.LINE: "12345"} and dict(event.dest_vars) == {v.LINE: "12366"}
+    assert "ChanVariable" not in event.fields
+
+
+async def test_answered_call_pops_on_the_agents_socket_and_is_recorded(rig, redis_server):
+    settings = rig.app.state.settings
+    with rig.app.state.db.session() as session:
+        agent = session.scalar(select(User).where(User.username == rig.user("agent")))
+        agent.extension = f"9{agent.id:04d}"
+        extension, agent_id = agent.extension, agent.id
+    call_id = f"{rig.tag}.1"
+    facts = {v.CALL_ID: call_id, v.LINE: "12315", v.SUBPLATFORM: "469002", v.QUEUE: "province"}
+    caller = "1390000" + rig.tag[:4].replace("a", "1").replace("b", "2").replace("c", "3").replace(
+        "d", "4").replace("e", "5").replace("f", "6")
+    # The caller already has an open ticket: the pop offers it first.
+    earlier = rig.call("agent2", "POST", "/api/tickets", json={
+        "citizen_phone": caller, "title": "路灯不亮", "content": "嘉积镇某路路灯不亮", "appeal_type": "help"}).json()
+    plain = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
+    plain.set(PREFILL_KEY.format(call_id=call_id), json.dumps(
+        {"call_id": call_id, "status": "final", "transcript": "我家自来水发黄", "appeal_type": "complaint"},
+        ensure_ascii=False))
+    tracker = CallTracker(rig.app.state.db, settings.async_redis(), {"12315": "市场监管热线"}, {"469002": "琼海"})
+
+    with rig.client.websocket_connect("/ws/desk", headers=rig.as_("agent")) as socket:
+        assert socket.receive_json()["type"] == "hello"
+        for raw in (
+            ami("QueueCallerJoin", facts, Uniqueid=call_id, CallerIDNum=caller, Queue="province",
+                Channel="PJSIP/carrier-1"),
+            ami("AgentCalled", facts, Uniqueid=call_id, MemberName=extension),
+            ami("AgentConnect", facts, Uniqueid=call_id, MemberName=extension, DestChannel=f"PJSIP/{extension}-1",
+                HoldTime="4"),
+        ):
+            await tracker.apply(ev.parse(raw))
+        message = socket.receive_json()
+        assert message["type"] == "pop"
+        assert message["call"]["line"] == "12315" and message["call"]["line_name"] == "市场监管热线"
+        assert message["call"]["city"] == "琼海" and message["call"]["caller"] == caller
+        assert message["prefill"]["transcript"] == "我家自来水发黄"
+        assert message["tickets"][0]["number"] == earlier["number"] and message["tickets"][0]["open"] is True
+        # The transcript moving on reaches the same page.
+        await tracker.prefill_changed({"call_id": call_id, "status": "final", "transcript": "补充：已经三天了"})
+        update = socket.receive_json()
+        assert update["type"] == "prefill" and update["prefill"]["transcript"] == "补充：已经三天了"
+
+    current = rig.call("agent", "GET", "/api/calls/current").json()
+    assert current["type"] == "pop" and current["call"]["call_id"] == call_id
+    assert rig.call("agent2", "GET", f"/api/calls/{call_id}").status_code == 404  # not their call
+    live = plain.hgetall(f"hotline:live:call:{call_id}")
+    assert live["state"] == "talking" and live["agent"] == extension
+    assert plain.hgetall(f"hotline:live:agent:{extension}")["state"] == "on_call"
+
+    # The agent saves the ticket from the pop; it is linked to the call.
+    saved = rig.call("agent", "POST", "/api/tickets", json={
+        "call_id": call_id, "citizen_phone": caller, "title": "自来水发黄", "content": "我家自来水发黄",
+        "appeal_type": "complaint", "topic": "03-water"})
+    assert saved.status_code == 201, saved.text
+    await tracker.apply(ev.parse(ami("AgentComplete", facts, Uniqueid=call_id, MemberName=extension,
+                                     TalkTime="60", Reason="agent")))
+    await tracker.apply(ev.parse(ami("Hangup", facts, Uniqueid=call_id, **{"Cause-txt": "Normal Clearing"})))
+    tracker.record_survey(call_id, "basically_satisfied", "2", ev._at(ami("x")))
+
+    with rig.app.state.db.session() as session:
+        call = session.scalar(select(Call).where(Call.call_id == call_id))
+        assert (call.line, call.agent_user_id, call.outcome, call.survey_result) == (
+            "12315", agent_id, "answered", "basically_satisfied")
+        assert call.queued_at and call.answered_at and call.ended_at and call.prefill["transcript"]
+        ticket = session.scalar(select(Ticket).where(Ticket.number == saved.json()["number"]))
+        assert ticket.call_id == call.id and ticket.source_line == "12315" and ticket.subplatform == "469002"
+        assert [e.action for e in ticket.events] == ["accept", "survey"]
+        pops = session.scalars(select(AuditEntry).where(AuditEntry.object_id == call_id)).all()
+        assert {a.action for a in pops} == {"read_personal_data"} and len(pops) >= 2
+    assert not plain.exists(f"hotline:live:call:{call_id}")
+    assert plain.hgetall(f"hotline:live:agent:{extension}")["state"] == "idle"
+    await tracker.redis.aclose()
+
+
+def test_the_socket_refuses_anyone_not_logged_in(rig):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with rig.client.websocket_connect("/ws/desk") as socket:
+            socket.receive_json()
+    assert refused.value.code == 4401
+
+
+async def test_surveys_from_the_ivr_stream_are_stored_even_after_a_restart(rig, redis_server):
+    settings = rig.app.state.settings
+    call_id = f"{rig.tag}.7"
+    plain = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
+    plain.xadd("hotline:surveys", {"call_id": call_id, "line": "12345", "caller": "13800000000",
+                                   "result": "unsatisfied", "digits": "3", "at": "2026-11-22T08:00:00+00:00"})
+    plain.xadd("hotline:surveys", {"line": "12345", "result": "satisfied"})  # malformed: no call id
+    tracker = CallTracker(rig.app.state.db, None)
+    listener = CallListener(tracker, AmiSettings("127.0.0.1", 1, "x", "y"), settings.async_redis())
+    task = asyncio.create_task(listener._survey_loop())
+    try:
+        for _ in range(100):
+            with rig.app.state.db.session() as session:
+                call = session.scalar(select(Call).where(Call.call_id == call_id))
+            if call is not None and call.survey_result:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await listener.redis.aclose()
+    assert call is not None and call.survey_result == "unsatisfied"
+    pending = plain.xpending("hotline:surveys", "desk")
+    assert pending["pending"] == 0

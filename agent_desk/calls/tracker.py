@@ -124,10 +124,12 @@ class CallTracker:
         if call is None:
             call = m.Call(call_id=facts.call_id, started_at=dt.datetime.now(dt.timezone.utc))
             session.add(call)
-        for name in ("caller", "line", "line_class", "subplatform", "queue"):
+        for name in ("caller", "line", "line_class", "subplatform"):
             value = getattr(facts, name)
             if value and not getattr(call, name):
                 setattr(call, name, value)
+        if facts.queue:  # the latest queue: an overflow moves the caller on
+            call.queue = facts.queue
         return call
 
     def _update(self, call_id: str, **changes) -> None:

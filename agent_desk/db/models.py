@@ -245,3 +245,4 @@ class DispatchRule(Base):
 
 
 Index("ix_tickets_phone_state", Ticket.citizen_phone, Ticket.state)
+from agent_desk.knowledge import models as _knowledge  # noqa: E402,F401  (registers the table)

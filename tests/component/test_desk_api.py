@@ -219,3 +219,41 @@ def test_bad_fields_paths_and_sizes_are_4xx(rig):
     paging = rig.call("agent", "GET", "/api/tickets", params={"limit": 100000})
     assert paging.status_code == 422
     assert rig.call("agent", "GET", "/api/no-such-thing").status_code == 404
+
+
+def test_agents_look_up_units_dispatch_suggestions_and_the_knowledge_base(rig):
+    from agent_desk.seed import load_reference_data
+
+    with rig.app.state.db.session() as session:
+        load_reference_data(session)
+    units = ok(rig.call("agent", "GET", "/api/units", params={"q": "水务", "subplatform": "469002"}))
+    assert any(u["name"] == "琼海市水务局" for u in units)
+    suggested = ok(rig.call("agent", "GET", "/api/dispatch/suggest",
+                            params={"topic": "03-water", "subplatform": "469002", "text": "自来水发黄"}))
+    assert suggested and suggested[0]["name"] == "琼海市水务局" and suggested[0]["why"]
+    direct = ok(rig.call("agent", "GET", "/api/dispatch/suggest", params={"topic": "", "text": "小区停电了"}))
+    assert direct[0]["source"] == "direct" and "电网" in direct[0]["name"]
+    hits = ok(rig.call("agent", "GET", "/api/knowledge", params={"q": "社保卡丢了怎么办"}))
+    assert hits and "挂失" in hits[0]["title"] and "【社保卡】" in hits[0]["snippet"]
+    article = ok(rig.call("agent", "GET", f"/api/knowledge/{hits[0]['code']}"))
+    assert article["body"] and article["title"] == hits[0]["title"]
+    assert rig.call("water", "GET", "/api/knowledge", params={"q": "社保"}).status_code == 403
+    assert rig.call("agent", "GET", "/api/knowledge", params={"q": ""}).status_code == 422
+    assert rig.call("agent", "GET", "/api/knowledge/no-such-article").status_code == 404
+
+
+def test_the_migrations_build_exactly_the_models(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from agent_desk.db.base import Base
+    from agent_desk.db.session import make_engine
+
+    engine = make_engine(database_url)
+    hand_made = ("knowledge_fts", "ix_knowledge_articles_search")
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={
+            "include_object": lambda obj, name, type_, reflected, compare_to:
+            not (reflected and compare_to is None and str(name).startswith(hand_made))})
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()

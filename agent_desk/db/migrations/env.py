@@ -10,19 +10,27 @@ from agent_desk.db.base import Base
 
 config = context.config
 target_metadata = Base.metadata
+# Search structures the migrations create by hand (FTS5 tables, an expression GIN index): not model objects.
+HAND_MADE = ("knowledge_fts", "ix_knowledge_articles_search")
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    return not (reflected and compare_to is None and str(name).startswith(HAND_MADE))
 
 
 def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
-        context.configure(connection=connectable, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connectable, target_metadata=target_metadata, render_as_batch=True,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
                                 poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
 

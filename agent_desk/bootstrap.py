@@ -1,0 +1,67 @@
+"""Setting the desk up on a box: settings from the site and the number plan, migrations, the first admin.
+
+Used by ``hotline install`` (migrate, reference data, admin account with a generated password) and by
+``hotline run`` (the desk app and the AMI listener, in one process: the listener is the AMI's only owner).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy import select
+
+from agent_desk.auth.roles import Role
+from agent_desk.auth.sessions import create_user
+from agent_desk.calls.listener import AmiSettings
+from agent_desk.db.migrate import upgrade
+from agent_desk.db.models import User
+from agent_desk.db.session import Database
+from agent_desk.settings import DeskSettings
+from hotline.numberplan import NumberPlan
+from hotline.paths import PROJECT_ROOT
+from hotline.secrets import SecretStore
+from hotline.site import SiteConfig
+
+ADMIN_SECRET = "desk-admin"
+AMI_USER = "hotline"
+
+
+def database_url(site: SiteConfig) -> str:
+    """A relative SQLite path is relative to the checkout, whatever the working directory."""
+    url = site.database_url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(PROJECT_ROOT / url[len(prefix):])
+    return url
+
+
+def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> DeskSettings:
+    return DeskSettings(
+        database_url=database_url(site), redis_url=site.redis_url, redis_password=secrets.get("redis"),
+        line_names={line.number: getattr(line, "name", "") for line in plan.lines},
+        city_names={sp.code: sp.name for sp in plan.subplatforms},
+    )
+
+
+def ami_settings(site: SiteConfig, secrets: SecretStore) -> AmiSettings:
+    host = site.bind if site.bind != "0.0.0.0" else "127.0.0.1"
+    return AmiSettings(host=host, port=site.ami_port, username=AMI_USER, secret=secrets.get("ami"))
+
+
+def install(site: SiteConfig, secrets: SecretStore) -> None:
+    """Migrate, load the reference data, and create ``admin`` (password: the generated desk-admin secret)."""
+    url = database_url(site)
+    print("[install] desk database: migrating", file=sys.stderr)
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.session() as session:
+            from agent_desk.seed import load_reference_data
+            counts = load_reference_data(session)
+            print(f"[install] desk reference data: {counts}", file=sys.stderr)
+            if session.scalar(select(User.id).where(User.username == "admin")) is None:
+                create_user(session, "admin", secrets.get(ADMIN_SECRET), Role.ADMIN, display_name="系统管理员")
+                print(f"[install] desk user 'admin' created; its password is in {secrets.path(ADMIN_SECRET)}",
+                      file=sys.stderr)
+    finally:
+        db.dispose()

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from agent_desk.api import auth, calls, tickets
+from agent_desk.api import auth, calls, pages, reference, tickets
 from agent_desk.api.errors import BodyLimit, install as install_errors
 from agent_desk.db.migrate import upgrade
 from agent_desk.db.session import Database
@@ -40,10 +40,12 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(tickets.router)
     app.include_router(calls.router)
+    app.include_router(reference.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    pages.install(app)  # last: its static mount at / answers every path no route above took
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

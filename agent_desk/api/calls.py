@@ -79,19 +79,22 @@ async def desk_socket(socket: WebSocket) -> None:
         await socket.close(code=4401, reason="not authenticated")
         return
     await socket.accept()
-    await socket.send_json({"type": "hello", "user": who.username, "role": who.role.value})
+    hello = {"type": "hello", "user": who.username, "role": who.role.value}
     if who.role != Role.AGENT:
+        await socket.send_json(hello)
         await _idle(socket)
         return
     client = socket.app.state.settings.async_redis()
     pubsub = client.pubsub()
     try:
-        await pubsub.subscribe(pop.channel_for(who.user_id))
+        await pubsub.subscribe(pop.channel_for(who.user_id))  # before hello: no pop falls into a gap
+        await socket.send_json(hello)
         reader = asyncio.create_task(_forward(pubsub, socket))
         await _idle(socket)
         reader.cancel()
     except (RedisError, OSError) as exc:
         log.warning("pop channel unavailable for %s: %s", who.username, exc)
+        await socket.send_json(hello)
         await socket.send_json({"type": "degraded", "message": "实时弹屏暂不可用，请刷新或查看当前通话"})
         await _idle(socket)
     finally:

@@ -22,8 +22,8 @@ def create(draft: TicketDraft, request: Request, who: Principal = Depends(princi
     result = service.create(session, who, draft)
     request.state.changed = [result.ticket.number]
     if not result.created:
-        return {"created": False, "linked_to": result.linked_to,
-                "message": f"该诉求已有最终处理意见，已关联至工单{result.linked_to}"}
+        why = "该诉求已有最终处理意见" if result.ticket.final_opinion else "来电已关联至未办结工单"
+        return {"created": False, "linked_to": result.linked_to, "message": f"{why}，已关联至工单{result.linked_to}"}
     return {"created": True, "number": result.ticket.number, "state": result.ticket.state}
 
 

@@ -92,6 +92,7 @@ def create(session: Session, who: Principal, draft: TicketDraft, now: dt.datetim
     sealed = _sealed_repeat(session, draft, key)
     if sealed is not None:
         _record_repeat(session, who, sealed, draft, call, now)
+        remember(session, sealed.number)
         return Created(sealed, created=False, linked_to=sealed.number)
     try:
         location_unit_id = units.id(draft.location_unit)
@@ -114,12 +115,15 @@ def create(session: Session, who: Principal, draft: TicketDraft, now: dt.datetim
 
 
 def _sealed_repeat(session: Session, draft: TicketDraft, key: str) -> m.Ticket | None:
-    """最终处理意见: a repeat of a sealed appeal links to it (named by the agent, or same citizen/topic/place)."""
+    """The ticket a new appeal joins instead of opening one: a sealed appeal (最终处理意见: named by the agent,
+    or the same citizen, topic and place), or the open ticket the agent chose to link the call to."""
     if draft.repeat_of:
         row = session.scalar(select(m.Ticket).where(m.Ticket.number == draft.repeat_of))
         if row is None:
             raise DeskError(404, "unknown_ticket", f"工单“{draft.repeat_of}”不存在")
-        return row if row.final_opinion else None
+        # The agent links the call to the caller's open matter, or to a sealed one; a closed, unsealed
+        # ticket is a finished matter, so the new appeal is a new ticket.
+        return row if row.final_opinion or lc.State(row.state) in lc.OPEN_STATES else None
     if not key:
         return None
     return session.scalar(select(m.Ticket).where(m.Ticket.matter_key == key, m.Ticket.final_opinion != "")
@@ -314,6 +318,7 @@ def detail(session: Session, who: Principal, number: str, client: str = "") -> d
         confidential=row.confidential, urgency=row.urgency, channel=row.channel,
         call_id=row.call.call_id if row.call else None, recording=row.call.recording if row.call else None,
         host_unit=units.code(row.host_unit_id), co_units=[units.code(i) for i in row.co_unit_ids],
+        co_unit_names=[session.get(m.OrgUnit, i).name for i in row.co_unit_ids],
         level=row.level, satisfaction=row.satisfaction, solved=row.solved, excluded=row.excluded,
         exclusion_basis=row.exclusion_basis, refusal=row.refusal, final_opinion=row.final_opinion,
         closed_on_time=row.closed_on_time, supervisions=row.supervisions, returns=row.returns,

@@ -78,6 +78,17 @@ def test_a_ticket_goes_through_its_whole_life_over_http(rig, redis_server):
     assert other["created"] is True
 
 
+def test_a_call_about_an_open_matter_joins_that_ticket(rig):
+    first = ok(rig.call("agent", "POST", "/api/tickets", json=draft(citizen_phone="13900000077")), 201)["number"]
+    again = ok(rig.call("agent2", "POST", "/api/tickets", json=draft(citizen_phone="13900000077", repeat_of=first,
+                                                                      content="催办：水还是黄的")), 201)
+    assert again["created"] is False and again["linked_to"] == first and "未办结" in again["message"]
+    history = ok(rig.call("boss", "GET", f"/api/tickets/{first}"))["history"]
+    assert [e["action"] for e in history] == ["accept", "repeat_linked"]
+    missing = rig.call("agent", "POST", "/api/tickets", json=draft(repeat_of="20000101999999"))
+    assert missing.status_code == 404 and missing.json()["error"] == "unknown_ticket"
+
+
 def test_forbidden_transitions_answer_409_with_the_reason_in_chinese(rig):
     number = ok(rig.call("agent", "POST", "/api/tickets", json=draft(citizen_phone="13900000001")), 201)["number"]
     response = rig.call("boss", "POST", f"/api/tickets/{number}/actions/approve_reply")

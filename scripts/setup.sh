@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(debootstrap redis-server sox espeak-ng)
+APT_PACKAGES=(debootstrap redis-server sox espeak-ng chromium fonts-wqy-microhei)
+# The tests start throwaway PostgreSQL 15 clusters from the server binaries (tests/support/postgres_server.py).
+[ -x /usr/lib/postgresql/15/bin/initdb ] || APT_PACKAGES+=(postgresql-15)
 
 step() { printf '\n[setup] %s\n' "$*" >&2; }
 
@@ -23,6 +25,10 @@ fi
 # generated password, so the packaged one is not needed.
 if command -v systemctl >/dev/null && systemctl is-active -q redis-server 2>/dev/null; then
   systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+# Likewise the cluster Debian creates and starts with postgresql-15: tests run their own, on loopback.
+if command -v systemctl >/dev/null && systemctl is-active -q postgresql 2>/dev/null; then
+  systemctl disable --now postgresql >/dev/null 2>&1 || true
 fi
 
 PY=${PYTHON:-python3}

@@ -6,7 +6,9 @@ Used by the tests and benchmarks to drive Asterisk and observe it; the desk's ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -19,6 +21,9 @@ class AmiEvent:
     name: str
     fields: Mapping[str, str]
     received: float = field(default_factory=time.monotonic)
+    # manager.conf ``channelvars``: the HOTLINE_* variables of the event's channel and of its peer (Dest...)
+    vars: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    dest_vars: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def get(self, key: str, default: str = "") -> str:
         return self.fields.get(key, default)
@@ -27,9 +32,22 @@ class AmiEvent:
         return self.fields[key]
 
 
+_VAR_HEADERS = {"ChanVariable": "vars", "DestChanVariable": "dest_vars"}
+
+
 def to_event(message) -> AmiEvent:
-    data = {str(k): str(v) for k, v in dict(message).items()}
-    return AmiEvent(name=data.get("Event", ""), fields=MappingProxyType(data))
+    data: dict[str, str] = {}
+    chanvars: dict[str, dict[str, str]] = {"vars": {}, "dest_vars": {}}
+    for key, value in dict(message).items():
+        key = str(key)
+        if key in _VAR_HEADERS:  # repeated header: "NAME=value" once per variable
+            for item in value if isinstance(value, list) else [value]:
+                name, _, val = str(item).partition("=")
+                chanvars[_VAR_HEADERS[key]][name] = val
+        else:
+            data[key] = str(value)
+    return AmiEvent(name=data.get("Event", ""), fields=MappingProxyType(data),
+                    vars=MappingProxyType(chanvars["vars"]), dest_vars=MappingProxyType(chanvars["dest_vars"]))
 
 
 class AmiError(RuntimeError):
@@ -54,6 +72,10 @@ class AmiClient:
     def subscribe(self, callback: Callable[[AmiEvent], None]) -> None:
         self._subscribers.append(callback)
 
+    def unsubscribe(self, callback: Callable[[AmiEvent], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(callback)
+
     async def connect(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self.manager.connect(), timeout)
         deadline = time.monotonic() + timeout
@@ -72,6 +94,35 @@ class AmiClient:
         if result.get("Response") == "Error":
             raise AmiError(f"{action.get('Action')}: {result.get('Message')}")
         return result
+
+    async def action_list(self, action: dict, timeout: float = 10.0) -> list[AmiEvent]:
+        """An action answered by a list of events (PJSIPShowContacts, QueueStatus, ...): those events, without
+        the closing ...Complete one. An error reply such as "No Contacts found" is an empty list."""
+        action_id = f"list-{uuid.uuid4().hex}"
+        done = asyncio.get_running_loop().create_future()
+        events: list[AmiEvent] = []
+
+        def collect(event: AmiEvent) -> None:
+            if event.get("ActionID") != action_id:
+                return
+            if event.name.endswith("Complete"):
+                if not done.done():
+                    done.set_result(None)
+            else:
+                events.append(event)
+
+        self.subscribe(collect)
+        try:
+            response = await asyncio.wait_for(
+                self.manager.send_action({**action, "ActionID": action_id}, as_list=False), timeout)
+            if isinstance(response, list):
+                response = response[0]
+            if str(dict(response).get("Response")) == "Error":
+                return []
+            await asyncio.wait_for(done, timeout)
+            return events
+        finally:
+            self.unsubscribe(collect)
 
     async def originate(self, channel: str, *, caller_id: str, channel_id: str, application: str = "Wait",
                         data: str = "60", variables: Mapping[str, str] | None = None, timeout_ms: int = 30000) -> dict:

@@ -20,6 +20,14 @@ LINKAGE = "HOTLINE_LINKAGE"            # emergency / one-key target the call was
 TRANSFER_TARGET = "HOTLINE_TRANSFER"   # number dialed on a transfer trunk
 APPEAL_TYPE = "HOTLINE_APPEAL_TYPE"    # the IVR menu's appeal type (consultation, complaint, ...)
 EMERGENCY = "HOTLINE_EMERGENCY"        # set by the IVR: hand the call to this emergency number
+TICKET = "HOTLINE_TICKET"              # the ticket number a caller queried in the IVR (工单进度查询)
+CONFERENCE = "HOTLINE_CONFERENCE"      # the ConfBridge room of a three-way transfer (set before the AMI Redirect)
+TRANSFER_KIND = "HOTLINE_TRANSFER_KIND"  # three_way | retained_seat | one_key | emergency | blind | attended | queue
+RING_TIMEOUT = "HOTLINE_RING_TIMEOUT"  # seconds a transfer target may ring (the desk may shorten the trunk's)
+AGENT = "HOTLINE_AGENT"                # the agent extension handling / transferring the call
+
+# Sent with every AMI channel event (manager.conf channelvars): what the desk's listener needs to know.
+AMI_CHANNELVARS = (CALL_ID, LINE, LINE_CLASS, SUBPLATFORM, QUEUE, APPEAL_TYPE, AGENT)
 
 # Dialplan globals (set in [globals] by the generator)
 AGI_URL = "HOTLINE_AGI_URL"
@@ -43,5 +51,15 @@ CTX_RETIRED = "hotline-retired"        # retired-number notice offering to conne
 CTX_TRANSFER = "hotline-transfer"      # numbers agents may dial: sub-centers, retained seats, one-key, emergency
 CTX_AGENTS = "hotline-agents"          # context of agent softphones
 CTX_TODAY = "hotline-today"
+CTX_SURVEY = "hotline-survey"          # the agent hung up first (Queue option c): the callback survey
+CTX_CONFERENCE = "hotline-conference"  # AMI Redirect lands here: exten citizen | agent | far, room in CONFERENCE
+CTX_AGENT_QUEUES = "hotline-agent-queues"  # Gosub(...,<extension>,1(login|logout)): an agent's queue membership
+CTX_TO_QUEUE = "hotline-to-queue"      # blind transfer destination: exten = queue name
+
+# Agent feature codes (dialled from a softphone in CTX_AGENTS)
+CODE_LOGIN = "*11"
+CODE_LOGOUT = "*12"
+CODE_PAUSE = "*13"
+CODE_UNPAUSE = "*14"
 
 ALL = {k: v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str)}

@@ -50,7 +50,7 @@ class Context:
         return SecretStore(self.paths.secrets)
 
     def all_secret_names(self) -> list[str]:
-        return confgen.secret_names(self.site, self.plan) + ["redis"]
+        return confgen.secret_names(self.site, self.plan) + ["redis", "desk-admin"]
 
 
 def cmd_install(ctx: Context, args: argparse.Namespace) -> int:
@@ -59,7 +59,10 @@ def cmd_install(ctx: Context, args: argparse.Namespace) -> int:
         print(f"[install] generated {len(created)} secrets in {ctx.paths.secrets}", file=sys.stderr)
     cmd_conf_generate(ctx, args)
     cmd_models(ctx, args)
-    return cmd_prompts_build(ctx, args)
+    status = cmd_prompts_build(ctx, args)
+    from agent_desk.bootstrap import install as install_desk
+    install_desk(ctx.site, ctx.secrets)
+    return status
 
 
 def cmd_conf_generate(ctx: Context, args: argparse.Namespace) -> int:
@@ -152,6 +155,30 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_desk_user(ctx: Context, args: argparse.Namespace) -> int:
+    """Add a desk user; the password is generated and printed once (or read from stdin with --password-stdin)."""
+    import secrets as random
+
+    from agent_desk.auth.roles import Role
+    from agent_desk.auth.sessions import create_user
+    from agent_desk.bootstrap import database_url
+    from agent_desk.db.session import Database
+    from agent_desk.errors import DeskError
+
+    password = sys.stdin.readline().strip() if args.password_stdin else random.token_urlsafe(12)
+    db = Database(database_url(ctx.site))
+    try:
+        with db.session() as session:
+            create_user(session, args.username, password, Role(args.role), args.name or "", args.unit, args.extension)
+    except DeskError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(f"[desk] user {args.username} ({args.role}) created" + ("" if args.password_stdin else f"; password: {password}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline telephony core")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -185,6 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     agi = sub.add_parser("agi", help="the FastAGI server")
     agi.add_argument("action", choices=["serve"])
     agi.set_defaults(func=cmd_agi_serve)
+
+    desk = sub.add_parser("desk", help="the agent desk")
+    desk_sub = desk.add_subparsers(dest="action", required=True)
+    user = desk_sub.add_parser("add-user", help="add a desk user (agent, supervisor, unit, admin, gateway)")
+    user.add_argument("username")
+    user.add_argument("--role", required=True, choices=["agent", "supervisor", "unit", "admin", "gateway"])
+    user.add_argument("--name", help="display name (中文)")
+    user.add_argument("--unit", help="org unit code (unit staff)")
+    user.add_argument("--extension", help="the agent's softphone extension, e.g. 8001")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.set_defaults(func=cmd_desk_user)
 
     sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
     return parser

@@ -37,14 +37,29 @@ class Carrier(Strict):
     port: Port = 5060
 
 
+QueueName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,38}$")]
+
+
 class Agents(Strict):
-    """Agent softphones: PJSIP endpoints numbered first..first+count-1."""
+    """Agent softphones: PJSIP endpoints numbered first..first+count-1.
+
+    Which queues an agent serves is data: ``queues`` for everyone, ``membership`` per extension
+    (replaces ``queues`` for that agent). The login feature code and the desk's login both read it.
+    """
 
     first: int = Field(8001, ge=1000, le=99999000)
     count: int = Field(10, ge=0, le=5000)
+    permit: list[str] = Field(["127.0.0.1/255.255.255.255"], min_length=1,
+                              description="networks softphones may register and call from (and put in Contact)")
+    queues: list[QueueName] = Field(["province"], description="queues every agent serves unless listed below")
+    membership: dict[str, list[QueueName]] = Field({}, description="extension -> the queues that agent serves")
+    webrtc: bool = Field(False, description="browser softphones: WebSocket transport, DTLS-SRTP, ICE on agent endpoints")
 
     def extensions(self) -> list[str]:
         return [str(self.first + i) for i in range(self.count)]
+
+    def queues_of(self, extension: str) -> list[str]:
+        return list(self.membership.get(str(extension), self.queues))
 
 
 class Speech(Strict):

@@ -14,6 +14,11 @@ def notice(number: str) -> str:
     return f"line-{number}-notice"
 
 
+def transfer_notice(number: str) -> str:
+    """Played to the citizen before a transfer to a retained-seat line (双号并行 第三类): who, and that it is recorded."""
+    return f"transfer-{number}-notice"
+
+
 def retired(number: str) -> str:
     """Played after a cancelled number's cut-over: gives 12345 and offers to connect."""
     return f"line-{number}-retired"
@@ -23,3 +28,9 @@ def retired(number: str) -> str:
 TRANSFER_FAILED = "transfer-failed"
 EMERGENCY_FALLBACK = "emergency-fallback"
 PLEASE_HOLD = "please-hold"
+
+# Agent feature codes (*11 login, *12 logout, *13 pause, *14 resume): what the softphone hears.
+AGENT_LOGGED_IN = "agent-logged-in"
+AGENT_LOGGED_OUT = "agent-logged-out"
+AGENT_PAUSED = "agent-paused"
+AGENT_UNPAUSED = "agent-unpaused"

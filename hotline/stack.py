@@ -41,6 +41,19 @@ def asterisk_instance(paths: Paths, site: SiteConfig, secrets: SecretStore) -> A
     )
 
 
+def resync_ticket_status(app) -> int:
+    from agent_desk.tickets.status import StatusProjection
+
+    with app.state.db.session() as session:
+        return StatusProjection(app.state.redis).rebuild(session)
+
+
+def desk_database_url(site: SiteConfig) -> str:
+    from agent_desk.bootstrap import database_url
+
+    return database_url(site)
+
+
 def connection_details(paths: Paths, site: SiteConfig, asterisk: AsteriskInstance, redis_url: str) -> dict:
     host = asterisk.ami_host
     return {
@@ -50,9 +63,10 @@ def connection_details(paths: Paths, site: SiteConfig, asterisk: AsteriskInstanc
         "fastagi": {"host": site.agi_host, "port": site.agi_port, "url": f"agi://{site.agi_host}:{site.agi_port}"},
         "audiosocket": {"host": site.agi_host, "port": site.audiosocket_port},
         "sip": {"host": site.bind, "port": site.sip_port, "carrier_endpoint": site.carrier.username},
-        "desk": {"url": f"http://{site.bind}:{site.desk_port}"},
+        "desk": {"url": f"http://{site.bind}:{site.desk_port}", "admin_user": "admin",
+                 "admin_password_file": str(paths.secrets / "desk-admin")},
         "redis": {"url": redis_url, "password_file": str(paths.secrets / "redis")},
-        "database": {"url": site.database_url},
+        "database": {"url": desk_database_url(site)},
         "asterisk": {**asterisk.status(), "config_dir": str(paths.asterisk_etc)},
     }
 
@@ -101,14 +115,20 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     """Run everything until SIGINT/SIGTERM; stop it all cleanly."""
     import uvicorn
 
-    from agent_desk.app import DeskSettings, create_app
+    from agent_desk.app import create_app
+    from agent_desk.bootstrap import ami_settings, desk_settings
+    from agent_desk.calls.listener import CallListener
+    from agent_desk.calls.tracker import CallTracker
     from agi_scripts.app import AgiApp
 
     asterisk = asterisk_instance(paths, site, secrets)
     redis = LocalRedis(site.redis_url, secrets.get("redis"), paths.home / "redis")
     agi = AgiApp.build(paths, site, plan, secrets)
+    settings = desk_settings(site, plan, secrets)
+    app = create_app(settings)
+    listener: CallListener | None = None
     desk = uvicorn.Server(uvicorn.Config(
-        create_app(DeskSettings(database_url=site.database_url, redis_url=site.redis_url)),
+        app,
         host=site.bind, port=site.desk_port, log_level="warning", lifespan="on",
     ))
     stop = asyncio.Event()
@@ -125,12 +145,21 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
             if desk_task.done():
                 await desk_task  # re-raises the desk's start-up error
             await asyncio.sleep(0.05)
+        # The AMI's one owner: calls become records, live state and screen pops.
+        listener = CallListener(CallTracker(app.state.db, settings.async_redis(), settings.line_names,
+                                            settings.city_names), ami_settings(site, secrets), settings.async_redis())
+        await listener.start()
+        # Redis may have lost the IVR's ticket-status view (restart, outage): rewrite it in the background.
+        resync = asyncio.create_task(asyncio.to_thread(resync_ticket_status, app))
         write_details(paths, connection_details(paths, site, asterisk, site.redis_url))
         print(f"[hotline] running. Connection details: {paths.stack_json}  (Ctrl-C stops everything)", flush=True)
         await stop.wait()
     finally:
         print("[hotline] stopping", flush=True)
         paths.stack_json.unlink(missing_ok=True)
+        if listener is not None:
+            await listener.stop()
+            await asyncio.gather(resync, return_exceptions=True)
         desk.should_exit = True
         if desk_task is not None:
             await asyncio.gather(desk_task, return_exceptions=True)

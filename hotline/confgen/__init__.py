@@ -111,7 +111,22 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def agent_queue_problems(plan: NumberPlan, site: SiteConfig) -> list[str]:
+    """Queues named in the site's agents section that the plan does not define."""
+    known = plan.all_queues()
+    problems = [f"agents.queues: queue {q!r} is not defined by the plan" for q in site.agents.queues if q not in known]
+    extensions = set(site.agents.extensions())
+    for ext, names in sorted(site.agents.membership.items()):
+        if ext not in extensions:
+            problems.append(f"agents.membership: {ext} is not an agent extension ({site.agents.first}..)")
+        problems += [f"agents.membership.{ext}: queue {q!r} is not defined by the plan" for q in names if q not in known]
+    return problems
+
+
 def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: str = "") -> Rendered:
+    problems = agent_queue_problems(plan, site)
+    if problems:
+        raise ValueError("; ".join(problems))
     env = _environment()
     trunks = dict(plan.trunks)
     for name, override in site.trunk_overrides.items():

@@ -78,7 +78,7 @@ class Center:
         return (self.asterisk.log_dir / "messages.log").read_text(errors="replace")
 
 
-def _site(tag: str, ports: dict[str, int], plan: NumberPlan) -> dict:
+def _site(tag: str, ports: dict[str, int], plan: NumberPlan, rtp_ports: int = 200) -> dict:
     return {
         "name": tag,
         "instance_dir": f"/srv/hotline/{tag}",
@@ -88,7 +88,7 @@ def _site(tag: str, ports: dict[str, int], plan: NumberPlan) -> dict:
         "agi_port": ports["agi"],
         "desk_port": ports["desk"],
         "rtp_start": 21000,
-        "rtp_end": 21199,
+        "rtp_end": 21000 + rtp_ports - 1,
         "today": TRANSITION_DAY.isoformat(),
         "agents": {"first": 8001, "count": 4},
         "trunk_overrides": {name: {"host": "127.0.0.1", "port": ports["peer_sip"]} for name in plan.trunks},
@@ -107,14 +107,15 @@ def _render_peer(target: Path, context: dict, center_files: dict[str, str]) -> N
 
 
 @contextlib.asynccontextmanager
-async def running_center(home: Path, artifacts: Path | None = None) -> AsyncIterator[Center]:
+async def running_center(home: Path, artifacts: Path | None = None, rtp_ports: int = 200) -> AsyncIterator[Center]:
+    """``rtp_ports``: RTP ports for each of the two instances (a benchmark holding many calls wants more)."""
     home.mkdir(parents=True, exist_ok=True)
     tag = f"t{os.getpid()}"
     plan_path = PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"
     plan = load_plan(plan_path)
     ports = {name: free_port() for name in ("ami", "sip", "http", "agi", "desk", "peer_sip", "peer_ami")}
     paths = Paths(home=home, plan=plan_path, site=home / "site.yaml")
-    paths.site.write_text(yaml.safe_dump(_site(tag, ports, plan), allow_unicode=True))
+    paths.site.write_text(yaml.safe_dump(_site(tag, ports, plan, rtp_ports), allow_unicode=True))
     site = load_site(paths.site)
     secrets = SecretStore(paths.secrets)
     secrets.ensure(confgen.secret_names(site, plan) + ["peer-ami"])
@@ -129,7 +130,10 @@ async def running_center(home: Path, artifacts: Path | None = None) -> AsyncIter
         "sip_port": ports["peer_sip"], "center_sip_port": ports["sip"],
         "trunks": {name: secrets.get(f"sip-trunk-{name}") for name in plan.trunks},
         "carrier_user": site.carrier.username, "carrier_password": secrets.get(f"sip-{site.carrier.username}"),
-        "rtp_start": 21200, "rtp_end": 21399,
+        # Agent softphones register from the peer; the last one with a wrong password (must be refused).
+        "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
+        "agent_badauth": site.agents.extensions()[-1],
+        "rtp_start": 21000 + rtp_ports, "rtp_end": 21000 + 2 * rtp_ports - 1,
     }, rendered.files)
 
     agi = AgiServer(Services(plan=plan), host="127.0.0.1", port=ports["agi"])

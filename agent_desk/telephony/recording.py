@@ -1,0 +1,52 @@
+"""Call recording: one MixMonitor per call, the file named by the call id under the recordings directory.
+
+The dialplan already records every call that reaches a queue (``[hotline-queue]``) and every retained-seat
+transfer; ``start_recording`` is for a call the desk wants recorded otherwise, and never starts a second
+recording of a channel that is already recorded (it returns the running one's path).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hotline.ami import AmiClient
+from hotline.site import SiteConfig
+
+from agent_desk.telephony._ami import getvar
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def recordings_dir(site: SiteConfig) -> str:
+    """Where Asterisk writes recordings, as Asterisk sees it (the dialplan's HOTLINE_RECORDINGS)."""
+    return f"{site.instance_dir}/spool/monitor"
+
+
+def recording_path(directory: str, call_id: str) -> str:
+    """``<directory>/<call id>.wav``: the same name the dialplan uses."""
+    return f"{directory.rstrip('/')}/{_UNSAFE.sub('_', call_id)}.wav"
+
+
+@dataclass(frozen=True)
+class Recording:
+    call_id: str
+    channel: str
+    path: str          # as Asterisk writes it; in chroot mode the host sees it under the Asterisk root
+    started: bool      # False: the channel was already being recorded, ``path`` is that recording
+
+
+async def start_recording(ami: AmiClient, channel: str, call_id: str, directory: str) -> Recording:
+    """Record ``channel`` (both directions, while bridged) to ``<directory>/<call id>.wav``."""
+    running = await getvar(ami, channel, "MIXMONITOR_FILENAME")
+    if running is None:
+        raise LookupError(f"channel {channel} does not exist")
+    if running:
+        return Recording(call_id, channel, running, started=False)
+    path = recording_path(directory, call_id)
+    await ami.action({"Action": "MixMonitor", "Channel": channel, "File": path, "Options": "b"})
+    return Recording(call_id, channel, path, started=True)
+
+
+async def stop_recording(ami: AmiClient, channel: str) -> None:
+    await ami.action({"Action": "StopMixMonitor", "Channel": channel})

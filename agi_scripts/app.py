@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
@@ -16,6 +17,7 @@ from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
 from ivr.flow import IvrServices, load_flows
 from ivr.prefill_store import PrefillStore
+from ivr.survey import SurveyStore
 from ivr.speech import SpeechEngine
 from ivr.speech.loader import load_engine
 
@@ -33,6 +35,8 @@ class AgiApp:
     audiosocket: AudioSocketServer
     redis: aioredis.Redis
     ivr: IvrServices
+    drain_every: float = 30.0   # seconds between attempts to move spooled prefills and surveys into Redis
+    _drainer: asyncio.Task | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
@@ -44,6 +48,7 @@ class AgiApp:
         ivr = IvrServices(
             plan=plan, flows=load_flows(), store=PrefillStore(redis, paths.home / "spool" / "prefill"),
             speech=speech, audiosocket=audiosocket, memory=redis, recordings=paths.home / "recordings" / "ivr",
+            tickets=redis, surveys=SurveyStore(redis, paths.home / "spool" / "surveys"),
         )
         agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port)
         return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr)
@@ -51,8 +56,29 @@ class AgiApp:
     async def start(self) -> None:
         await self.audiosocket.start()
         await self.agi.start()
+        self._drainer = asyncio.create_task(self._drain_spools())
+
+    async def drain_spools(self) -> int:
+        """Move what was spooled while Redis was down into Redis; returns how many items moved."""
+        moved = await self.ivr.store.drain_spool()
+        if self.ivr.surveys is not None:
+            moved += await self.ivr.surveys.drain_spool()
+        return moved
+
+    async def _drain_spools(self) -> None:
+        while True:
+            try:
+                moved = await self.drain_spools()
+                if moved:
+                    log.info("moved %d spooled prefills/surveys into Redis", moved)
+            except Exception:
+                log.exception("draining the spools failed")
+            await asyncio.sleep(self.drain_every)
 
     async def stop(self) -> None:
+        if self._drainer is not None:
+            self._drainer.cancel()
+            self._drainer = None
         await self.agi.stop()
         await self.audiosocket.stop()
         for task in list(self.ivr.background):  # let prefills in flight reach Redis or the spool

@@ -31,16 +31,20 @@ async def serve_one(agi, settings: dict, route_name: str) -> str:
     from ivr.flow import IvrServices, load_flows
     from ivr.prefill_store import PrefillStore
     from ivr.speech.loader import load_engine
+    from ivr.survey import SurveyStore
 
     plan = load_plan(Path(settings["plan"]))
     password = Path(settings["redis_password_file"]).read_text().strip()
     redis = aioredis.from_url(settings["redis_url"], password=password, socket_timeout=2, socket_connect_timeout=2)
     audiosocket = AudioSocketServer(settings["audiosocket_host"], 0)
     await audiosocket.start()
-    speech = load_engine(Path(settings["home"]), Speech.model_validate(settings["speech"]))
+    # Only the entry route listens to the caller: the survey's process need not load a speech model.
+    speech = load_engine(Path(settings["home"]), Speech.model_validate(settings["speech"])) \
+        if route_name == "entry" else None
     ivr = IvrServices(plan=plan, flows=load_flows(), store=PrefillStore(redis, Path(settings["home"]) / "spool"),
                       speech=speech, audiosocket=audiosocket, memory=redis,
-                      recordings=Path(settings["home"]) / "recordings")
+                      recordings=Path(settings["home"]) / "recordings", tickets=redis,
+                      surveys=SurveyStore(redis, Path(settings["home"]) / "spool" / "surveys"))
     try:
         call = AgiCall(channel=ClassicAgiChannel(agi), headers=agi.env, services=Services(plan=plan, ivr=ivr))
         status = await dispatch(ROUTES.get(route_name), route_name, call)

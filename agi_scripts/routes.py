@@ -13,6 +13,7 @@ from hotline.numberplan import NumberPlan
 from ivr import entry as entry_flow
 from ivr.channel import Channel
 from ivr.flow import IvrServices, run_ivr
+from ivr.survey import run_survey
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,18 @@ async def entry(call: AgiCall) -> None:
         await run_ivr(call.channel, call.services.ivr, facts, sounds)
 
 
+async def survey(call: AgiCall) -> None:
+    """The agent hung up first and the caller is still there: the satisfaction survey (then the dialplan hangs up)."""
+    ivr = call.services.ivr
+    if ivr is None or ivr.surveys is None:
+        return  # the telephony core alone: no survey
+    facts = await entry_flow.read_facts(call.channel, call.caller)
+    sounds = await call.channel.get_variable(v.SOUNDS) or ""
+    await run_survey(call.channel, ivr.flows.survey, ivr.surveys, sounds,
+                     call_id=facts.call_id, line=facts.line, caller=facts.caller)
+
+
 ROUTES: dict[str, Route] = {
     "entry": Route(entry, timeout=600),
+    "survey": Route(survey, timeout=90),
 }

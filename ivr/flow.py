@@ -24,7 +24,9 @@ from ivr.channel import Channel, ChannelHangup
 from ivr.entry import CallFacts
 from ivr.prefill import Prefill, city_from_speech, emergency_of, enrich
 from ivr.prefill_store import PrefillStore
+from ivr.progress import ProgressConfig, run_progress
 from ivr.speech import SpeechEngine
+from ivr.survey import SurveyConfig, SurveyStore
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class DescribeConfig(_Model):
     max_seconds: float = Field(ge=5, le=300)
     end_silence: float = Field(ge=0.5, le=10)
     no_speech_seconds: float = Field(ge=2, le=60)
+    emergency_wait: float = Field(default=3.0, ge=0, le=10)
 
 
 class EmergencyConfig(_Model):
@@ -79,6 +82,8 @@ class FlowConfig(_Model):
     city: CityConfig
     describe: DescribeConfig
     emergency: EmergencyConfig
+    progress: ProgressConfig
+    survey: SurveyConfig
 
 
 def load_flows(path: Path = FLOWS) -> FlowConfig:
@@ -93,6 +98,8 @@ class IvrServices:
     speech: SpeechEngine | None = None
     audiosocket: "AudioSocketLike | None" = None
     memory: object | None = None            # redis.asyncio.Redis for the caller's remembered city
+    tickets: object | None = None           # redis.asyncio.Redis holding the desk's ticket statuses
+    surveys: SurveyStore | None = None      # where callback survey results go
     recordings: Path = Path("var/recordings")
     background: set[asyncio.Task] = field(default_factory=set)
 
@@ -136,7 +143,8 @@ async def run_ivr(channel: Channel, services: IvrServices, facts: CallFacts, sou
             outcome.queue = option.queue if option.queue in services.plan.queues else GENERAL_QUEUE
             return outcome
         if option.action == "progress":
-            return outcome  # self-service progress query: handled by the desk issue; an agent answers now
+            await run_progress(channel, flows.progress, services.tickets, sounds, facts.call_id)
+            return outcome  # after the query (or when it could not be done) an agent answers
         outcome.appeal_type = prefill.appeal_type = option.appeal_type or ""
         if not outcome.subplatform:
             outcome.subplatform = await _city(channel, services, facts, sounds)
@@ -305,9 +313,16 @@ async def _describe(channel: Channel, services: IvrServices, facts: CallFacts, s
     outcome.finalizing = task
     if hung_up:
         raise ChannelHangup("caller hung up during the description")
-    # Emergency words heard so far: hand over now rather than queue.
-    if stream is not None and emergency_of(stream.partial):
-        outcome.emergency = emergency_of(stream.partial)
+    # Emergency words: hand over rather than queue. The last phrase is often still being transcribed
+    # when the caller stops, so the final transcript is awaited a bounded time before deciding.
+    emergency = emergency_of(stream.partial) if stream is not None else ""
+    if stream is not None and not emergency and cfg.emergency_wait > 0:
+        try:
+            emergency = (await asyncio.wait_for(asyncio.shield(task), cfg.emergency_wait)).emergency
+        except asyncio.TimeoutError:
+            log.info("call %s: transcript not final after %.1f s; queueing", facts.call_id, cfg.emergency_wait)
+    if emergency:
+        outcome.emergency = emergency
         await channel.play(f"{sounds}/ivr-emergency-transfer")
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ivr.prefill import Prefill
+from ivr.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class PrefillStore:
     def __init__(self, redis: aioredis.Redis | None, spool: Path):
         self.redis = redis
         self.spool = spool
+        self._spooled = Spool(spool)
         self._last_publish: dict[str, float] = {}
 
     async def save(self, prefill: Prefill, *, publish_every: float = 0.0) -> str:
@@ -48,14 +49,8 @@ class PrefillStore:
                 return "redis"
             except (RedisError, OSError) as exc:
                 log.warning("prefill %s: Redis unavailable (%s); spooling to %s", prefill.call_id, exc, self.spool)
-        self._spool(prefill.call_id, payload)
+        self._spooled.put(prefill.call_id, payload)
         return "spool"
-
-    def _spool(self, call_id: str, payload: str) -> None:
-        self.spool.mkdir(parents=True, exist_ok=True)
-        tmp = self.spool / f".{call_id}.tmp"
-        tmp.write_text(payload, encoding="utf-8")
-        os.replace(tmp, self.spool / f"{call_id}.json")
 
     async def load(self, call_id: str) -> dict | None:
         if self.redis is not None:
@@ -65,21 +60,16 @@ class PrefillStore:
                     return json.loads(raw)
             except (RedisError, OSError):
                 pass
-        spooled = self.spool / f"{call_id}.json"
-        return json.loads(spooled.read_text(encoding="utf-8")) if spooled.exists() else None
+        return self._spooled.get(call_id)
 
     async def drain_spool(self) -> int:
         """Move spooled prefills into Redis; returns how many moved."""
-        if self.redis is None or not self.spool.is_dir():
+        if self.redis is None:
             return 0
-        moved = 0
-        for path in sorted(self.spool.glob("*.json")):
-            payload = path.read_text(encoding="utf-8")
-            try:
-                await self.redis.set(KEY.format(call_id=path.stem), payload, ex=TTL_SECONDS)
-                await self.redis.publish(CHANNEL, payload)
-            except (RedisError, OSError):
-                break
-            path.unlink()
-            moved += 1
-        return moved
+        redis = self.redis
+
+        async def send(call_id: str, payload: str) -> None:
+            await redis.set(KEY.format(call_id=call_id), payload, ex=TTL_SECONDS)
+            await redis.publish(CHANNEL, payload)
+
+        return await self._spooled.drain(send)

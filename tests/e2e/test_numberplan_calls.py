@@ -166,7 +166,7 @@ async def test_number_with_area_code_prefix_is_normalised(center: Center) -> Non
 async def test_subplatform_tier_overflows_to_the_province(center: Center) -> None:
     """A call routed to 琼海's sub-platform tries its seats first; with none logged in the province takes it."""
     cid = await place(center, "12345", variables={f"__{v.SUBPLATFORM}": "469002"})
-    await expect(center, cid, app_ran("Queue", "sp-469002,t,,,30"), "the 琼海 sub-platform queue")
+    await expect(center, cid, app_ran("Queue", "sp-469002,tc,,,30"), "the 琼海 sub-platform queue")
     await expect_queued(center, cid)
     await hang_up(center, cid)
 

@@ -15,6 +15,7 @@ from agi_scripts.routes import Services
 from hotline.numberplan import GENERAL_QUEUE
 from ivr.flow import IvrServices, load_flows
 from ivr.prefill_store import KEY, PrefillStore
+from ivr.survey import SurveyStore
 from tests.support.caller import CALLER_DATA, Citizen, Citizens
 from tests.support.center import Center
 from tests.support.redis_server import RedisServer
@@ -69,6 +70,12 @@ async def wait_queued_then_hang_up(citizen: Citizen) -> None:
     await citizen.hang_up()
 
 
+def caller_sound_dirs(center: Center) -> tuple[Path, Path]:
+    """Where the citizen's recordings go: the center's sounds (kept by a config reload) and its instance."""
+    return (center.paths.sounds / CALLER_DATA,
+            center.asterisk.host_path(center.site.instance_dir + "/sounds/" + CALLER_DATA))
+
+
 @contextlib.asynccontextmanager
 async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...]) -> AsyncIterator[IvrRig]:
     redis_server = RedisServer.start(work / "redis")
@@ -76,10 +83,10 @@ async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...]) 
     audiosocket = AudioSocketServer("127.0.0.1", 0)
     await audiosocket.start()
     services = IvrServices(plan=center.plan, flows=load_flows(), store=PrefillStore(redis, work / "spool"),
-                           speech=speech, audiosocket=audiosocket, memory=redis, recordings=work / "recordings")
+                           speech=speech, audiosocket=audiosocket, memory=redis, recordings=work / "recordings",
+                           tickets=redis, surveys=SurveyStore(redis, work / "spool-surveys"))
     # The citizen's recordings join the center's sounds (so a config reload keeps them) and its instance.
-    for target in (center.paths.sounds / CALLER_DATA,
-                   center.asterisk.host_path(center.site.instance_dir + "/sounds/" + CALLER_DATA)):
+    for target in caller_sound_dirs(center):
         for name in samples:
             to_8k(name, target)
     citizens = Citizens(center)

@@ -25,3 +25,20 @@ def to_8k(name: str, target_dir: Path) -> Path:
         subprocess.run(["sox", str(SAMPLES / f"{name}.wav"), "-r", "8000", "-c", "1", "-b", "16",
                         "-e", "signed-integer", str(target)], check=True, capture_output=True)
     return target
+
+
+def synthesise(name: str, text: str, target_dir: Path) -> Path:
+    """An 8 kHz recording of ``text`` spoken by the prompt renderer (espeak-ng Mandarin), for what no
+    real sample says (e.g. a city name). Whisper understands only some of these: see tests/e2e."""
+    import shutil
+    import tempfile
+
+    from ivr import prompts
+
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{name}.wav"
+    if not target.exists():
+        with tempfile.TemporaryDirectory() as work:
+            prompts.render_all({name: text}, Path(work))
+            shutil.copy(Path(work) / f"{name}.wav", target)
+    return target

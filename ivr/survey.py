@@ -1,0 +1,144 @@
+"""The callback survey (满意度评价) a caller hears when the agent hung up first, and where its result goes.
+
+The dialplan's queues run with Queue's ``c`` option: when the agent's side of the call ends and the
+caller is still there, the dialplan goes on to the survey context, which runs the AGI route ``survey``.
+The caller presses 1 满意, 2 基本满意 or 3 不满意; a wrong key or a timeout re-prompts ``attempts`` - 1 times.
+
+The contract with the desk (which consumes the stream): one entry per surveyed call in the Redis stream
+``STREAM`` with the string fields of ``FIELDS``:
+
+    call_id  HOTLINE_CALL_ID (the UNIQUEID of the inbound channel)
+    line     the 123xx line the call came in on
+    caller   the caller's number
+    result   one of RESULTS: satisfied | basically_satisfied | unsatisfied | no_answer
+    digits   what the caller pressed, raw, in order ("" if nothing; "82" = a wrong 8, then 2)
+    at       when the survey ended, ISO 8601 UTC
+
+``no_answer`` is written whenever the survey was offered but got no valid key: the caller let every
+prompt time out, kept pressing wrong keys, or hung up during the survey (the desk can tell "offered,
+not answered" from "never offered", which has no entry). A caller who hangs up before the agent does
+is never surveyed. If Redis is down the entry is spooled (``ivr.spool``) and ``drain_spool`` adds it later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+
+from ivr.channel import Channel, ChannelHangup
+from ivr.spool import Spool
+
+log = logging.getLogger(__name__)
+
+STREAM = "hotline:surveys"
+STREAM_MAXLEN = 1_000_000   # approximate cap (XADD MAXLEN ~): the desk consumes long before that
+
+CALL_ID = "call_id"
+LINE = "line"
+CALLER = "caller"
+RESULT = "result"
+DIGITS = "digits"
+AT = "at"
+FIELDS = (CALL_ID, LINE, CALLER, RESULT, DIGITS, AT)
+
+SATISFIED = "satisfied"                      # 满意
+BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+UNSATISFIED = "unsatisfied"                  # 不满意
+NO_ANSWER = "no_answer"                      # offered, no valid key (timeouts, wrong keys, hung up)
+RESULTS = (SATISFIED, BASICALLY_SATISFIED, UNSATISFIED, NO_ANSWER)
+CHOICES = {"1": SATISFIED, "2": BASICALLY_SATISFIED, "3": UNSATISFIED}
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class SurveyRecord:
+    call_id: str
+    line: str
+    caller: str
+    result: str
+    digits: str = ""
+    at: str = field(default_factory=utc_now)
+
+    def to_fields(self) -> dict[str, str]:
+        return {name: str(value) for name, value in asdict(self).items()}
+
+
+class SurveyStore:
+    """XADD to ``STREAM``; the spool when Redis is down."""
+
+    def __init__(self, redis, spool: Path):
+        self.redis = redis
+        self.spool = Spool(spool)
+
+    async def record(self, record: SurveyRecord) -> str:
+        """Store one result; returns "redis" or "spool". Never raises: it runs as the caller leaves."""
+        fields = record.to_fields()
+        if self.redis is not None:
+            try:
+                await self.redis.xadd(STREAM, fields, maxlen=STREAM_MAXLEN, approximate=True)
+                return "redis"
+            except (RedisError, OSError) as exc:
+                log.warning("survey of %s: Redis unavailable (%s); spooling to %s",
+                            record.call_id, exc, self.spool.directory)
+        try:
+            self.spool.put(record.call_id or f"survey-{record.at}", json.dumps(fields, ensure_ascii=False))
+        except OSError:
+            log.exception("survey of %s lost: neither Redis nor the spool took %s", record.call_id, fields)
+            return "lost"
+        return "spool"
+
+    async def drain_spool(self) -> int:
+        """Move spooled results into the stream; returns how many moved."""
+        if self.redis is None:
+            return 0
+        redis = self.redis
+
+        async def send(_name: str, payload: str) -> None:
+            await redis.xadd(STREAM, json.loads(payload), maxlen=STREAM_MAXLEN, approximate=True)
+
+        return await self.spool.drain(send)
+
+
+class SurveyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str
+    invalid: str
+    thanks: str
+    goodbye: str
+    timeout_ms: int = Field(ge=1000, le=30000)
+    attempts: int = Field(ge=1, le=5)
+
+
+async def run_survey(channel: Channel, cfg: SurveyConfig, store: SurveyStore, sounds: str, *,
+                     call_id: str, line: str, caller: str) -> SurveyRecord:
+    """Ask, record (also when the caller hangs up mid-survey), thank. ChannelHangup propagates after recording."""
+    pressed = ""
+    result = NO_ANSWER
+    try:
+        for attempt in range(cfg.attempts):
+            digit = await channel.collect_digits(f"{sounds}/{cfg.prompt}", 1, cfg.timeout_ms)
+            pressed += digit
+            if digit in CHOICES:
+                result = CHOICES[digit]
+                break
+            if attempt + 1 < cfg.attempts:
+                await channel.play(f"{sounds}/{cfg.invalid}")
+    finally:
+        record = SurveyRecord(call_id=call_id, line=line, caller=caller, result=result, digits=pressed)
+        where = await store.record(record)
+        log.info("survey of %s: %s (%r) → %s", call_id, result, pressed, where)
+    try:
+        await channel.play(f"{sounds}/{cfg.thanks if result != NO_ANSWER else cfg.goodbye}")
+    except ChannelHangup:
+        pass  # the answer is stored; a caller who leaves during the thanks is fine
+    return record

@@ -19,11 +19,11 @@ from redis.exceptions import RedisError, ResponseError
 from agent_desk.calls import events as ev
 from agent_desk.calls.tracker import CallTracker
 from hotline.ami import AmiClient, AmiEvent
+from ivr import survey
 from ivr.prefill_store import CHANNEL as PREFILL_CHANNEL
 
 log = logging.getLogger(__name__)
 
-SURVEY_STREAM = "hotline:surveys"  # TODO(lead): import from ivr.survey once it lands
 SURVEY_GROUP = "desk"
 
 
@@ -104,14 +104,14 @@ class CallListener:
         while True:
             try:
                 try:
-                    await self.redis.xgroup_create(SURVEY_STREAM, SURVEY_GROUP, id="0", mkstream=True)
+                    await self.redis.xgroup_create(survey.STREAM, SURVEY_GROUP, id="0", mkstream=True)
                 except ResponseError as exc:
                     if "BUSYGROUP" not in str(exc):
                         raise
                 # First what this consumer read but did not acknowledge (a crash), then new entries.
                 for start in ("0", ">"):
                     while True:
-                        batch = await self.redis.xreadgroup(SURVEY_GROUP, "listener", {SURVEY_STREAM: start},
+                        batch = await self.redis.xreadgroup(SURVEY_GROUP, "listener", {survey.STREAM: start},
                                                             count=50, block=1000 if start == ">" else None)
                         entries = batch[0][1] if batch else []
                         if not entries:
@@ -120,7 +120,7 @@ class CallListener:
                             continue
                         for entry_id, fields in entries:
                             await asyncio.to_thread(self._store_survey, fields)
-                            await self.redis.xack(SURVEY_STREAM, SURVEY_GROUP, entry_id)
+                            await self.redis.xack(survey.STREAM, SURVEY_GROUP, entry_id)
             except (RedisError, OSError) as exc:
                 log.warning("survey stream lost (%s); retrying", exc)
                 await asyncio.sleep(1)
@@ -128,14 +128,14 @@ class CallListener:
     def _store_survey(self, fields: dict) -> None:
         fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
                   for k, v in fields.items()}
-        call_id = fields.get("call_id", "")
+        call_id = fields.get(survey.CALL_ID, "")
         if not call_id:
             log.warning("survey without call id ignored: %s", fields)
             return
         try:
-            at = dt.datetime.fromisoformat(fields.get("at", ""))
+            at = dt.datetime.fromisoformat(fields.get(survey.AT, ""))
         except ValueError:
             at = dt.datetime.now(dt.timezone.utc)
         if at.tzinfo is None:
             at = at.replace(tzinfo=dt.timezone.utc)
-        self.tracker.record_survey(call_id, fields.get("result", ""), fields.get("digits", ""), at)
+        self.tracker.record_survey(call_id, fields.get(survey.RESULT, ""), fields.get(survey.DIGITS, ""), at)

@@ -245,4 +245,7 @@ class DispatchRule(Base):
 
 
 Index("ix_tickets_phone_state", Ticket.citizen_phone, Ticket.state)
+# Inboxes and dashboards read newest first within a unit or a sub-platform and a state (bench/ticket_search.py).
+Index("ix_tickets_unit_state_id", Ticket.host_unit_id, Ticket.state, Ticket.id)
+Index("ix_tickets_subplatform_state_id", Ticket.subplatform, Ticket.state, Ticket.id)
 from agent_desk.knowledge import models as _knowledge  # noqa: E402,F401  (registers the table)

@@ -2,7 +2,7 @@
 
 After every commit that changed tickets, their status (state, its Chinese label, the host unit's name and the
 deadline: nothing personal) is written to Redis. If Redis is down the change is logged and the IVR sends the
-caller to an agent; ``rebuild`` rewrites every open ticket's status once Redis is back.
+caller to an agent; ``rebuild`` rewrites every ticket's status (``hotline run`` does it at start).
 """
 
 from __future__ import annotations
@@ -16,17 +16,11 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from agent_desk.db import models as m
 from agent_desk.tickets import lifecycle as lc
+from ivr import ticket_status as ts
 
 log = logging.getLogger(__name__)
 PENDING = "hotline_status_changed"
-
-
-def status_key(number: str) -> str:  # TODO(lead): import from ivr.ticket_status once it lands
-    return f"hotline:ticket-status:{number}"
-
-
-def status_fields(**fields: str) -> dict[str, str]:
-    return fields
+READY = "hotline_status_ready"
 
 
 def remember(session: Session, number: str) -> None:
@@ -35,9 +29,9 @@ def remember(session: Session, number: str) -> None:
 
 
 def fields_of(row: m.Ticket) -> dict[str, str]:
-    return status_fields(state=row.state, state_label=lc.STATE_LABELS[lc.State(row.state)],
-                         unit_name=row.host_unit.name if row.host_unit else "",
-                         due_at=row.due_at.isoformat() if row.due_at else "", updated_at=row.updated_at.isoformat())
+    return {ts.STATE: row.state, ts.STATE_LABEL: lc.STATE_LABELS[lc.State(row.state)],
+            ts.UNIT_NAME: row.host_unit.name if row.host_unit else "",
+            ts.DUE_AT: row.due_at.isoformat() if row.due_at else "", ts.UPDATED_AT: row.updated_at.isoformat()}
 
 
 class StatusProjection:
@@ -45,28 +39,38 @@ class StatusProjection:
         self.client = client
 
     def install(self, factory: sessionmaker) -> None:
+        # Read inside the committing session (before_commit), write to Redis after it (after_commit): a
+        # second session here would need a second pooled connection per write and can starve the pool.
+        event.listen(factory, "before_commit", self._before_commit)
         event.listen(factory, "after_commit", self._after_commit)
-        event.listen(factory, "after_rollback", lambda session: session.info.pop(PENDING, None))
+        event.listen(factory, "after_rollback", lambda session: session.info.pop(READY, None))
 
-    def _after_commit(self, session: Session) -> None:
+    def _before_commit(self, session: Session) -> None:
         numbers = session.info.pop(PENDING, None)
         if not numbers or self.client is None:
             return
-        with Session(session.get_bind()) as reader:
-            rows = reader.scalars(select(m.Ticket).options(selectinload(m.Ticket.host_unit))
-                                  .where(m.Ticket.number.in_(numbers))).all()
-            self.write(rows)
+        rows = session.scalars(select(m.Ticket).options(selectinload(m.Ticket.host_unit))
+                               .where(m.Ticket.number.in_(numbers))).all()
+        session.info[READY] = {row.number: fields_of(row) for row in rows}
+
+    def _after_commit(self, session: Session) -> None:
+        ready = session.info.pop(READY, None)
+        if ready:
+            self._write(ready)
 
     def write(self, rows: list[m.Ticket]) -> int:
+        return self._write({row.number: fields_of(row) for row in rows})
+
+    def _write(self, statuses: dict[str, dict[str, str]]) -> int:
         try:
             with self.client.pipeline(transaction=False) as pipe:
-                for row in rows:
-                    pipe.hset(status_key(row.number), mapping=fields_of(row))
+                for number, fields in statuses.items():
+                    pipe.hset(ts.key(number), mapping=fields)
                 pipe.execute()
         except RedisError as exc:
-            log.warning("ticket status not projected to Redis (%s): %s", exc, ", ".join(r.number for r in rows))
+            log.warning("ticket status not projected to Redis (%s): %s", exc, ", ".join(statuses))
             return 0
-        return len(rows)
+        return len(statuses)
 
     def rebuild(self, session: Session, batch: int = 1000) -> int:
         done, last = 0, 0

@@ -53,3 +53,13 @@ def db(database_url):
     database = Database(database_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server on a free loopback port with a password (``authenticated_url`` carries it)."""
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

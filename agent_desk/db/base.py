@@ -16,6 +16,10 @@ NAMING = {
 }
 
 
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
 class UtcDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend (SQLite stores naive text; PostgreSQL timestamptz)."""
 

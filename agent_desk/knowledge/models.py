@@ -12,12 +12,8 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agent_desk.db.base import Base
+from agent_desk.db.base import Base, utcnow
 from agent_desk.knowledge.terms import document_terms
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class KnowledgeArticle(Base):
@@ -32,7 +28,7 @@ class KnowledgeArticle(Base):
     topic: Mapped[str] = mapped_column(String(64), default="", index=True)  # a code of ivr/data/topics.yaml, or ""
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(256), default="")  # where the answer comes from, honestly
-    updated_at: Mapped[dt.datetime] = mapped_column(default=_utcnow, onupdate=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # derived: what the search index reads (title and tags weigh more than the body)
     title_terms: Mapped[str] = mapped_column(Text, default="")

@@ -27,7 +27,6 @@ from agent_desk.db.models import DispatchRule, OrgUnit
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
 from tests.support.ports import free_port
-from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -58,13 +57,6 @@ class Desk:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:

@@ -19,19 +19,11 @@ from hotline import channelvars as v
 from hotline.ami import AmiEvent
 from ivr.prefill_store import KEY as PREFILL_KEY
 from tests.support.desk import close_rig, make_rig
-from tests.support.redis_server import RedisServer
 
 
 def ami(name: str, chanvars: dict | None = None, **fields) -> AmiEvent:
     return AmiEvent(name=name, fields=MappingProxyType({"Event": name, **fields}),
                     vars=MappingProxyType(chanvars or {}))
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -13,14 +13,6 @@ from sqlalchemy import select
 
 from agent_desk.db.models import AuditEntry
 from tests.support.desk import close_rig, make_rig
-from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -119,6 +119,7 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     from agent_desk.bootstrap import ami_settings, desk_settings
     from agent_desk.calls.listener import CallListener
     from agent_desk.calls.tracker import CallTracker
+    from agent_desk.telephony.recording import recordings_dir
     from agi_scripts.app import AgiApp
 
     asterisk = asterisk_instance(paths, site, secrets)
@@ -147,7 +148,8 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
             await asyncio.sleep(0.05)
         # The AMI's one owner: calls become records, live state and screen pops.
         listener = CallListener(CallTracker(app.state.db, settings.async_redis(), settings.line_names,
-                                            settings.city_names), ami_settings(site, secrets), settings.async_redis())
+                                            settings.city_names, recordings_dir(site)),
+                                ami_settings(site, secrets), settings.async_redis())
         await listener.start()
         # Redis may have lost the IVR's ticket-status view (restart, outage): rewrite it in the background.
         resync = asyncio.create_task(asyncio.to_thread(resync_ticket_status, app))

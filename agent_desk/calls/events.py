@@ -97,7 +97,8 @@ def _facts(event: AmiEvent) -> CallFacts:
         call_id=vars_.get(v.CALL_ID) or event.get("Uniqueid"),
         caller=event.get("CallerIDNum", "").replace("<unknown>", ""),
         line=vars_.get(v.LINE, ""), line_class=vars_.get(v.LINE_CLASS, ""),
-        subplatform=vars_.get(v.SUBPLATFORM, ""), queue=event.get("Queue") or vars_.get(v.QUEUE, ""),
+        # Only queue events say which queue the caller is in; HOTLINE_QUEUE is the province fallback.
+        subplatform=vars_.get(v.SUBPLATFORM, ""), queue=event.get("Queue"),
         appeal_type=vars_.get(v.APPEAL_TYPE, ""),
     )
 

@@ -25,6 +25,7 @@ from agent_desk.calls import events as ev
 from agent_desk.calls import pop
 from agent_desk.db import models as m
 from agent_desk.db.session import Database
+from agent_desk.telephony.recording import recording_path
 from agent_desk.tickets import lifecycle as lc
 from ivr.prefill_store import KEY as PREFILL_KEY
 
@@ -38,8 +39,9 @@ LIVE_TTL = 6 * 3600
 
 class CallTracker:
     def __init__(self, db: Database, redis: aioredis.Redis | None, line_names: dict[str, str] | None = None,
-                 city_names: dict[str, str] | None = None):
+                 city_names: dict[str, str] | None = None, recordings: str | None = None):
         self.db, self.redis = db, redis
+        self.recordings = recordings  # where Asterisk records queued calls (the dialplan's HOTLINE_RECORDINGS)
         self.line_names, self.city_names = line_names or {}, city_names or {}
         self.agent_of_call: dict[str, int] = {}   # call id → agent user id, for live prefill updates
         self.pops_sent = 0
@@ -147,6 +149,8 @@ class CallTracker:
             user_id = pop.agent_user(session, e.agent)
             call.agent_extension, call.agent_user_id = e.agent, user_id
             call.answered_at, call.outcome = e.at, "answered"
+            if self.recordings and not call.recording:  # the queue's MixMonitor records from the answer on
+                call.recording = recording_path(self.recordings, call.call_id)
             if prefill is not None:
                 call.prefill = prefill
             session.flush()

@@ -16,9 +16,11 @@ from agent_desk.bootstrap import AMI_USER
 from agent_desk.calls.listener import AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.db.models import Call, User
+from agent_desk.telephony.recording import recordings_dir
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
 from sqlalchemy import select
-from tests.support.agents import logged_in, softphones
+from agent_desk.telephony import LiveCall
+from tests.support.agents import hang_up_call, logged_in, softphones
 from tests.support.caller import Citizen
 from tests.support.center import Center
 from tests.support.cer import cer
@@ -52,7 +54,8 @@ async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(i
     server = uvicorn.Server(uvicorn.Config(rig.app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     listener = CallListener(
-        CallTracker(rig.app.state.db, settings.async_redis(), {MERGED_LINE: "文化市场举报热线"}, {"469002": "琼海"}),
+        CallTracker(rig.app.state.db, settings.async_redis(), {MERGED_LINE: "文化市场举报热线"}, {"469002": "琼海"},
+                    recordings_dir(center.site)),
         AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")), settings.async_redis())
     try:
         while not server.started:
@@ -93,8 +96,7 @@ async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(i
             ticket = rig.call("agent", "GET", f"/api/tickets/{saved.json()['number']}").json()
             assert ticket["call_id"] == call_id and ticket["source_line"] == MERGED_LINE
             assert ticket["subplatform"] == "469002" and ticket["channel"] == "phone"
-            for event in [e for e in center.events.events if e.name == "Newchannel" and e.get("Linkedid") == cid]:
-                await center.ami.hangup(event["Channel"])
+            await hang_up_call(center, LiveCall(cid, "", ""))
         await center.events.wait_for(lambda e: e.name == "Hangup" and e.get("Uniqueid") == call_id, 30,
                                      "the citizen's channel ends")
         await listener.drain()
@@ -103,6 +105,15 @@ async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(i
         assert (call.line, call.queue, call.agent_extension, call.outcome) == (MERGED_LINE, QUEUE, extension,
                                                                                "answered")
         assert call.ended_at is not None and call.prefill["status"] == "final"
+        # The call's recording (the queue's MixMonitor, from the answer on) is linked and exists.
+        assert call.recording == f"{recordings_dir(center.site)}/{call_id}.wav"
+        assert ticket["recording"] == call.recording
+        recorded = center.asterisk.host_path(call.recording)
+        for _ in range(50):
+            if recorded.exists() and recorded.stat().st_size > 44:
+                break
+            await asyncio.sleep(0.1)
+        assert recorded.stat().st_size > 44, recorded
     finally:
         await listener.stop()
         server.should_exit = True

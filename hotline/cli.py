@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # install prints its own progress lines; Alembic's per-revision INFO is noise there
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx = Context(Paths.from_env())
     try:
         return args.func(ctx, args)

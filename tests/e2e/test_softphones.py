@@ -49,42 +49,38 @@ async def test_registration_with_a_wrong_password_is_refused(center: Center) -> 
 async def _dial_from_phone(center: Center, ext: str, code: str) -> None:
     """The agent dials a feature code on the softphone (the peer) and the center plays the confirmation."""
     cid = center.new_call_id()
-    started = len(center.events.events)
+    started = center.events.mark()
     await center.peer_ami.originate(f"PJSIP/{code}@phone-{ext}", caller_id=f"<{ext}>", channel_id=cid, data="20")
     await center.events.wait_for(
-        lambda e: center.events.events.index(e) >= started and e.name == "Hangup"
-        and e.get("Channel", "").startswith(f"PJSIP/{ext}-") and e.get("Exten") == code, 20,
-        f"{ext}'s feature code {code} call ends")
+        lambda e: e.name == "Hangup" and e.get("Channel", "").startswith(f"PJSIP/{ext}-") and e.get("Exten") == code,
+        20, f"{ext}'s feature code {code} call ends", since=started)
 
 
 async def test_feature_codes_log_in_pause_resume_and_log_out(center: Center) -> None:
     ext = softphones(center)[1]
     assert (await wait_registered(center, ext)).registered
-    mark = len(center.events.events)
-
-    def after(pred):
-        return lambda e: center.events.events.index(e) >= mark and pred(e)
+    mark = center.events.mark()
 
     await _dial_from_phone(center, ext, "*11")
-    await center.events.wait_for(after(named("UserEvent", UserEvent="HotlineAgent", Agent=ext, AgentAction="login")), 10,
-                                 "the login event")
-    await center.events.wait_for(after(named("QueueMemberAdded", Queue=GENERAL_QUEUE, Interface=f"PJSIP/{ext}",
-                                             MemberName=f"agent-{ext}")), 10, "member added to the general queue")
+    await center.events.wait_for(named("UserEvent", UserEvent="HotlineAgent", Agent=ext, AgentAction="login"), 10,
+                                 "the login event", since=mark)
+    await center.events.wait_for(named("QueueMemberAdded", Queue=GENERAL_QUEUE, Interface=f"PJSIP/{ext}",
+                                             MemberName=f"agent-{ext}"), 10, "member added to the general queue", since=mark)
     member = [m for m in await agents.memberships(center.ami, ext)]
     assert [m.queue for m in member] == center.site.agents.queues_of(ext) == [GENERAL_QUEUE]
     assert not member[0].paused
 
     await _dial_from_phone(center, ext, "*13")
-    await center.events.wait_for(after(named("QueueMemberPause", Interface=f"PJSIP/{ext}", Paused="1")), 10, "paused")
+    await center.events.wait_for(named("QueueMemberPause", Interface=f"PJSIP/{ext}", Paused="1"), 10, "paused", since=mark)
     assert all(m.paused and m.reason == agents.PAUSE_REASON for m in await agents.memberships(center.ami, ext))
 
     await _dial_from_phone(center, ext, "*14")
-    await center.events.wait_for(after(named("QueueMemberPause", Interface=f"PJSIP/{ext}", Paused="0")), 10, "resumed")
+    await center.events.wait_for(named("QueueMemberPause", Interface=f"PJSIP/{ext}", Paused="0"), 10, "resumed", since=mark)
     assert not any(m.paused for m in await agents.memberships(center.ami, ext))
 
     await _dial_from_phone(center, ext, "*12")
-    await center.events.wait_for(after(named("QueueMemberRemoved", Queue=GENERAL_QUEUE, Interface=f"PJSIP/{ext}")),
-                                 10, "member removed")
+    await center.events.wait_for(named("QueueMemberRemoved", Queue=GENERAL_QUEUE, Interface=f"PJSIP/{ext}"),
+                                 10, "member removed", since=mark)
     assert await agents.memberships(center.ami, ext) == []
 
 

@@ -38,11 +38,6 @@ async def agent(center: Center):
     await hang_up_everything(center)
 
 
-def since(center: Center):
-    mark = len(center.events.events)
-    return lambda e: center.events.events.index(e) >= mark if e in center.events.events else False
-
-
 async def transfer_event(center: Center, call: LiveCall, **fields):
     return await center.events.wait_for(
         named("UserEvent", UserEvent="HotlineTransfer", CallID=call.call_id, **fields), 10,

@@ -24,9 +24,14 @@ class EventLog:
     def find(self, predicate: Callable[[AmiEvent], bool]) -> list[AmiEvent]:
         return [e for e in self.events if predicate(e)]
 
-    async def wait_for(self, predicate: Callable[[AmiEvent], bool], timeout: float, what: str) -> AmiEvent:
+    def mark(self) -> int:
+        """Where the log stands now: pass it as ``since`` to wait only for what comes after."""
+        return len(self.events)
+
+    async def wait_for(self, predicate: Callable[[AmiEvent], bool], timeout: float, what: str,
+                       since: int = 0) -> AmiEvent:
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = since
         while True:
             for event in self.events[seen:]:
                 if predicate(event):

@@ -50,6 +50,44 @@ def to_event(message) -> AmiEvent:
                     vars=MappingProxyType(chanvars["vars"]), dest_vars=MappingProxyType(chanvars["dest_vars"]))
 
 
+class EventBuffer:
+    """Keeps the AMI events it is given (subscribe it to an ``AmiClient``) and waits for one with a deadline.
+
+    ``wait`` looks at what has arrived since position ``since``, then at what arrives next: an event that
+    an action causes is never missed because it came before the wait began.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[AmiEvent] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: AmiEvent) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    def mark(self) -> int:
+        """Where the buffer stands now: pass it as ``since`` to wait only for what comes after."""
+        return len(self.events)
+
+    async def wait(self, predicate: Callable[[AmiEvent], bool], timeout: float, since: int = 0) -> AmiEvent | None:
+        """The first matching event at or after ``since``, or None after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        seen = since
+        while True:
+            for event in self.events[seen:]:
+                if predicate(event):
+                    return event
+            seen = len(self.events)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+
 class AmiError(RuntimeError):
     pass
 

@@ -3,55 +3,30 @@ user events. Everything goes through ``hotline.ami.AmiClient``."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Callable
 
-from hotline.ami import AmiClient, AmiError, AmiEvent
+from hotline.ami import AmiClient, AmiError, AmiEvent, EventBuffer
 
 
-class Watch:
+class Watch(EventBuffer):
     """Collects every AMI event from the moment it is entered, so no event that an action causes is missed.
 
     ``wait`` looks at what has arrived since the watch began (or since ``since``), then at what arrives next.
     """
 
     def __init__(self, ami: AmiClient):
+        super().__init__()
         self.ami = ami
-        self.events: list[AmiEvent] = []
-        self._changed = asyncio.Event()
-
-    def _collect(self, event: AmiEvent) -> None:
-        self.events.append(event)
-        self._changed.set()
 
     async def __aenter__(self) -> "Watch":
-        self.ami.subscribe(self._collect)
+        self.ami.subscribe(self)
         return self
 
     async def __aexit__(self, *exc) -> None:
-        self.ami.unsubscribe(self._collect)
+        self.ami.unsubscribe(self)
 
     def find(self, predicate: Callable[[AmiEvent], bool]) -> AmiEvent | None:
         return next((e for e in self.events if predicate(e)), None)
-
-    async def wait(self, predicate: Callable[[AmiEvent], bool], timeout: float) -> AmiEvent | None:
-        """The first matching event, or None after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for event in self.events[seen:]:
-                if predicate(event):
-                    return event
-            seen = len(self.events)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
 
     async def wait_any(self, predicates: dict[str, Callable[[AmiEvent], bool]], timeout: float
                        ) -> tuple[str, AmiEvent] | tuple[None, None]:

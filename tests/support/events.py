@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Callable
 
-from hotline.ami import AmiEvent
+from hotline.ami import AmiEvent, EventBuffer
 
 
-class EventLog:
-    def __init__(self) -> None:
-        self.events: list[AmiEvent] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, event: AmiEvent) -> None:
-        self.events.append(event)
-        self._changed.set()
+class EventLog(EventBuffer):
+    """Every AMI event of a test session; ``wait_for`` fails the test with what it was waiting for."""
 
     def of_call(self, linkedid: str) -> list[AmiEvent]:
         return [e for e in self.events if e.get("Linkedid") == linkedid or e.get("Uniqueid", "").startswith(linkedid)]
@@ -24,27 +16,12 @@ class EventLog:
     def find(self, predicate: Callable[[AmiEvent], bool]) -> list[AmiEvent]:
         return [e for e in self.events if predicate(e)]
 
-    def mark(self) -> int:
-        """Where the log stands now: pass it as ``since`` to wait only for what comes after."""
-        return len(self.events)
-
     async def wait_for(self, predicate: Callable[[AmiEvent], bool], timeout: float, what: str,
                        since: int = 0) -> AmiEvent:
-        deadline = time.monotonic() + timeout
-        seen = since
-        while True:
-            for event in self.events[seen:]:
-                if predicate(event):
-                    return event
-            seen = len(self.events)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
+        event = await self.wait(predicate, timeout, since)
+        if event is None:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        return event
 
 
 def var_set(name: str, value: str | None = None, linkedid: str | None = None) -> Callable[[AmiEvent], bool]:

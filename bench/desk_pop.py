@@ -42,11 +42,7 @@ from tests.support.center import running_center
 from tests.support.desk import close_rig, make_rig
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+from bench.stats import pct
 
 
 async def live(home: Path, rounds: int, n_agents: int) -> tuple[list[float], list, int]:
@@ -169,7 +165,7 @@ async def main(rounds: int, n_agents: int) -> None:
         print(f"live: {rounds} calls, one at a time, into a queue served by the peer's softphones", flush=True)
         latencies, captured, missing = await live(home, rounds, n_agents)
         print(f"\npop latency, AgentConnect → agent's WebSocket ({len(latencies)} pops, {missing} missing):")
-        print(f"  p50 {statistics.median(latencies):7.1f} ms   p99 {pct(latencies, 0.99):7.1f} ms   "
+        print(f"  p50 {statistics.median(latencies):7.1f} ms   p99 {pct(latencies, 99):7.1f} ms   "
               f"max {max(latencies):7.1f} ms")
         parse_rate, absorb_rate, useful = await replay(home, captured, copies=1)
         print(f"\nreplay of the {len(captured)} AMI events captured live ({useful} of them matter to the desk):")

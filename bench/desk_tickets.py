@@ -29,17 +29,11 @@ import httpx
 from bench.desk_data import Drafts
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
+from bench.stats import pct
 
 PASSWORD = "bench-horse-12345"
 AGENT = "bench-agent"
 SETTINGS_ENV = "BENCH_DESK_SETTINGS"
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def serve() -> None:

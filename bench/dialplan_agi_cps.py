@@ -25,13 +25,7 @@ from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
 from tests.support.center import Center, running_center
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+from bench.stats import pct
 
 
 async def one_call(center: Center, cid: str) -> float | None:

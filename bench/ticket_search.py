@@ -43,6 +43,7 @@ from agent_desk.settings import PROVINCE_TZ
 from agent_desk.tickets import service
 from agent_desk.tickets.lifecycle import UNIT_HANDLING, State
 from bench.desk_data import ABSENT, Drafts, cities, topics
+from bench.stats import pct
 
 UTC = dt.timezone.utc
 # 5 member units per sub-platform (100 host units); topics without their own unit go to one of them.
@@ -61,11 +62,6 @@ BY_AGE = (
 )
 SATISFACTION = (("satisfied", 80), ("basically_satisfied", 14), ("unsatisfied", 6))
 COMMON_WORDS = ("物业", "噪音", "停水", "工资", "垃圾", "出租车", "学位", "退款", "停电", "社保")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 @dataclass

@@ -31,16 +31,10 @@ from agent_desk.telephony import LiveCall, Outcome, three_way_transfer
 from hotline import channelvars as v
 from tests.support.agents import peer_mode, wait_registered
 from tests.support.center import Center, running_center
+from bench.stats import pct
 
 AGENT = "8001"
 TARGET = "12366"
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 async def citizen_with_agent(center: Center) -> LiveCall | None:

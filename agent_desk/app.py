@@ -33,6 +33,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.line_names, app.state.city_names = settings.line_names, settings.city_names
     app.state.db = Database(settings.database_url)
+    app.state.telephony = None  # a TelephonyLink once the AMI listener is connected (``hotline run``)
     app.state.redis = settings.sync_redis()
     StatusProjection(app.state.redis).install(app.state.db.sessions)
     install_errors(app)

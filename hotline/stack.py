@@ -119,6 +119,7 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     from agent_desk.bootstrap import ami_settings, desk_settings
     from agent_desk.calls.listener import CallListener
     from agent_desk.calls.tracker import CallTracker
+    from agent_desk.telephony.link import TelephonyLink
     from agent_desk.telephony.recording import recordings_dir
     from agi_scripts.app import AgiApp
 
@@ -151,6 +152,7 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
                                             settings.city_names, recordings_dir(site)),
                                 ami_settings(site, secrets), settings.async_redis())
         await listener.start()
+        app.state.telephony = TelephonyLink(listener.ami, plan, site)  # desk actions use the listener's AMI
         # Redis may have lost the IVR's ticket-status view (restart, outage): rewrite it in the background.
         resync = asyncio.create_task(asyncio.to_thread(resync_ticket_status, app))
         write_details(paths, connection_details(paths, site, asterisk, site.redis_url))

@@ -11,6 +11,7 @@ from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal, authenticate
 from agent_desk.db.session import Database
 from agent_desk.errors import DeskError
+from agent_desk.telephony.link import TelephonyLink
 
 COOKIE = "hotline_session"
 
@@ -51,6 +52,14 @@ def require(*roles: Role):
         return who
 
     return check
+
+
+def telephony(request: Request) -> TelephonyLink:
+    """The AMI link of this desk process (``hotline run`` sets it); 503 while the phone system is unreachable."""
+    link = getattr(request.app.state, "telephony", None)
+    if link is None or not link.connected:
+        raise DeskError(503, "telephony_unavailable", "电话系统暂时无法连接，请稍后重试或使用软电话操作")
+    return link
 
 
 def client_of(request: Request) -> str:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from agent_desk.api import auth, calls, pages, reference, tickets
 from agent_desk.api.errors import BodyLimit, install as install_errors
+from agent_desk.calls.handoff import Handoffs
 from agent_desk.db.migrate import upgrade
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
@@ -34,6 +35,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.state.line_names, app.state.city_names = settings.line_names, settings.city_names
     app.state.db = Database(settings.database_url)
     app.state.telephony = None  # a TelephonyLink once the AMI listener is connected (``hotline run``)
+    app.state.handoffs = Handoffs()  # transfers waiting for the agent's next step
     app.state.redis = settings.sync_redis()
     StatusProjection(app.state.redis).install(app.state.db.sessions)
     install_errors(app)

@@ -26,6 +26,10 @@ class DeskSettings:
     cookie_secure: bool = False          # set behind TLS
     line_names: dict[str, str] = field(default_factory=dict)   # 123xx → 热线名称, from the number plan
     city_names: dict[str, str] = field(default_factory=dict)   # sub-platform code → 市县名称
+    # Call recordings: the directory as Asterisk writes it (what calls.recording holds) and where this
+    # process reads it (different when Asterisk runs in its chroot). Empty: playback is unavailable.
+    recordings_dir: str = ""
+    recordings_host_dir: str = ""
 
     def sync_redis(self):
         import redis

@@ -15,7 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -126,7 +126,8 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     asterisk = asterisk_instance(paths, site, secrets)
     redis = LocalRedis(site.redis_url, secrets.get("redis"), paths.home / "redis")
     agi = AgiApp.build(paths, site, plan, secrets)
-    settings = desk_settings(site, plan, secrets)
+    settings = replace(desk_settings(site, plan, secrets), recordings_dir=recordings_dir(site),
+                       recordings_host_dir=str(asterisk.host_path(recordings_dir(site))))
     app = create_app(settings)
     listener: CallListener | None = None
     desk = uvicorn.Server(uvicorn.Config(

@@ -7,17 +7,20 @@ import json
 import logging
 
 from fastapi import APIRouter, Depends, Path, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent_desk.api.deps import client_of, require, token_of, unit_of_work
+from agent_desk.api.deps import client_of, require, telephony, token_of, unit_of_work
 from agent_desk.auth.privacy import audit, mask_phone
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal, authenticate
-from agent_desk.calls import pop
+from agent_desk.calls import handoff, pop
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
+from agent_desk.telephony import recording as recordings
+from agent_desk.telephony.link import TelephonyLink
 from ivr.prefill_store import KEY as PREFILL_KEY
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,17 @@ def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
     return pop.build(session, call, prefill, app.line_names, app.city_names)
 
 
+@router.get("/api/calls/transfer-targets")  # before /api/calls/{call_id}, which would take the path
+def transfer_targets(who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)),
+                     link: TelephonyLink = Depends(telephony)) -> dict:
+    return handoff.targets(link)
+
+
+CALL_ID = Path(..., pattern=r"^[0-9A-Za-z.\-_]{1,64}$")
+
+
 @router.get("/api/calls/{call_id}")
-def read(request: Request, call_id: str = Path(..., pattern=r"^[0-9A-Za-z.\-_]{1,64}$"),
+def read(request: Request, call_id: str = CALL_ID,
          who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work)):
     call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
     if call is None or (who.role == Role.AGENT and call.agent_user_id != who.user_id):
@@ -62,6 +74,49 @@ def read(request: Request, call_id: str = Path(..., pattern=r"^[0-9A-Za-z.\-_]{1
     }
 
 
+# ── hand-offs: the agent's transfer buttons ─────────────────────────────────
+@router.post("/api/calls/current/transfer")
+async def transfer(body: handoff.TransferRequest, request: Request, who: Principal = Depends(require(Role.AGENT)),
+                   link: TelephonyLink = Depends(telephony)) -> dict:
+    """三方转接 / 保留坐席 / 一键转接 / 紧急联动 / 转坐席 / 咨询转 / 转队列 of the agent's current call."""
+    app = request.app.state
+    return await handoff.transfer(link, app.db, app.settings, app.handoffs, who, body, client_of(request))
+
+
+@router.post("/api/calls/current/transfer/leave")
+async def leave_conference(request: Request, who: Principal = Depends(require(Role.AGENT)),
+                           link: TelephonyLink = Depends(telephony)) -> dict:
+    return await handoff.leave(link, request.app.state.handoffs, who)
+
+
+@router.post("/api/calls/current/transfer/{step}")
+async def finish_consultation(request: Request, step: str = Path(..., pattern=r"^(complete|cancel)$"),
+                              who: Principal = Depends(require(Role.AGENT)),
+                              link: TelephonyLink = Depends(telephony)) -> dict:
+    return await handoff.finish_attended(link, request.app.state.handoffs, who, complete=step == "complete")
+
+
+@router.post("/api/calls/current/hangup")
+async def hang_up(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
+    return await handoff.hang_up_agent_leg(link, who)
+
+
+# ── recordings ───────────────────────────────────────────────────────────────
+@router.get("/api/calls/{call_id}/recording")
+def recording(request: Request, call_id: str = CALL_ID,
+              who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work)):
+    """The call's recording (WAV) for supervisors (质检) and the agent who answered it; every play is audited."""
+    call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
+    if call is None or (who.role == Role.AGENT and call.agent_user_id != who.user_id):
+        raise DeskError(404, "unknown_call", f"通话“{call_id}”不存在")
+    path = recordings.host_file(request.app.state.settings, call.recording)
+    if path is None:
+        raise DeskError(404, "no_recording", "该通话没有录音")
+    audit(session, who, "play_recording", "call", call_id, str(call.recording), client_of(request))
+    session.commit()  # the audit row stands even if the listener stops the download half-way
+    return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
+
+
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
@@ -69,14 +124,8 @@ def _iso(value) -> str | None:
 @router.websocket("/ws/desk")
 async def desk_socket(socket: WebSocket) -> None:
     """Pushes pops and live prefill to the agent's page. Auth: the session cookie or a Bearer header."""
-    token = token_of(socket.headers, socket.cookies)
-    db = socket.app.state.db
-    who = None
-    if token:
-        with db.session() as session:
-            who = await asyncio.to_thread(authenticate, session, token)
+    who = await socket_principal(socket)
     if who is None:
-        await socket.close(code=4401, reason="not authenticated")
         return
     await socket.accept()
     hello = {"type": "hello", "user": who.username, "role": who.role.value}
@@ -100,6 +149,18 @@ async def desk_socket(socket: WebSocket) -> None:
     finally:
         await pubsub.aclose()
         await client.aclose()
+
+
+async def socket_principal(socket: WebSocket) -> Principal | None:
+    """The user of a WebSocket (session cookie or Bearer header); None, the socket closed with 4401, if none."""
+    token = token_of(socket.headers, socket.cookies)
+    who = None
+    if token:
+        with socket.app.state.db.session() as session:
+            who = await asyncio.to_thread(authenticate, session, token)
+    if who is None:
+        await socket.close(code=4401, reason="not authenticated")
+    return who
 
 
 async def _forward(pubsub, socket: WebSocket) -> None:

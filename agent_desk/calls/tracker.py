@@ -22,11 +22,12 @@ from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
 from agent_desk.calls import events as ev
-from agent_desk.calls import pop
+from agent_desk.calls import pop, transfers
 from agent_desk.db import models as m
 from agent_desk.db.session import Database
 from agent_desk.telephony.recording import recording_path
 from agent_desk.tickets import lifecycle as lc
+from agent_desk.tickets.store import append_note
 from ivr.prefill_store import KEY as PREFILL_KEY
 
 log = logging.getLogger(__name__)
@@ -108,10 +109,8 @@ class CallTracker:
             call.survey_result, call.survey_at = result, at
             session.flush()
             for ticket in session.scalars(select(m.Ticket).where(m.Ticket.call_id == call.id)):
-                seq = len(ticket.events) + 1
-                session.add(m.TicketEvent(ticket_id=ticket.id, seq=seq, at=at, actor="ivr", role=lc.Role.SYSTEM.value,
-                                          action="survey", from_state=ticket.state, to_state=ticket.state,
-                                          data={"call_id": call_id, "result": result, "digits": digits}))
+                append_note(session, ticket, "survey", at, "ivr", lc.Role.SYSTEM,
+                            {"call_id": call_id, "result": result, "digits": digits})
         return True
 
     # ── database ─────────────────────────────────────────────────────────────
@@ -173,11 +172,7 @@ class CallTracker:
 
     def _transfer(self, e: ev.TransferRecorded) -> None:
         with self.db.session() as session:
-            call = session.scalar(select(m.Call).where(m.Call.call_id == e.call_id))
-            if call is None:
-                call = m.Call(call_id=e.call_id, started_at=e.at)
-                session.add(call)
-            call.transfers = [*(call.transfers or []), {"at": e.at.isoformat(), **e.data}]
+            transfers.record(session, e.call_id, e.data, e.at)
 
     # ── Redis ────────────────────────────────────────────────────────────────
     async def _prefill(self, call_id: str) -> dict | None:

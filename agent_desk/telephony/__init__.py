@@ -9,7 +9,7 @@ from agent_desk.telephony.transfers import (FALLBACK_AGENT, LINKAGE_EVENT, TRANS
                                             TransferError, TransferKind, TransferResult, agent_leaves,
                                             attended_transfer, blind_transfer, cancel_attended_transfer,
                                             complete_attended_transfer, conference_members, emergency_linkage,
-                                            live_call_of, one_key_transfer, retained_seat_transfer,
+                                            agent_call, live_call_of, one_key_transfer, retained_seat_transfer,
                                             three_way_transfer, transfer_to_queue)
 
 __all__ = [
@@ -17,7 +17,7 @@ __all__ = [
     "queues_for", "registration", "unpause",
     "Recording", "recording_path", "recordings_dir", "start_recording", "stop_recording",
     "FALLBACK_AGENT", "LINKAGE_EVENT", "TRANSFER_EVENT", "LiveCall", "Outcome", "TransferError", "TransferKind",
-    "TransferResult", "agent_leaves", "attended_transfer", "blind_transfer", "cancel_attended_transfer",
+    "TransferResult", "agent_call", "agent_leaves", "attended_transfer", "blind_transfer", "cancel_attended_transfer",
     "complete_attended_transfer", "conference_members", "emergency_linkage", "live_call_of", "one_key_transfer",
     "retained_seat_transfer", "three_way_transfer", "transfer_to_queue",
 ]

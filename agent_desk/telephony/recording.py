@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotline.ami import AmiClient
 from hotline.site import SiteConfig
 
 from agent_desk.telephony._ami import getvar
+
+if TYPE_CHECKING:
+    from agent_desk.settings import DeskSettings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -50,3 +55,19 @@ async def start_recording(ami: AmiClient, channel: str, call_id: str, directory:
 
 async def stop_recording(ami: AmiClient, channel: str) -> None:
     await ami.action({"Action": "StopMixMonitor", "Channel": channel})
+
+
+def host_file(settings: "DeskSettings", recording: str | None) -> Path | None:
+    """Where the desk reads a recording (``calls.recording``, as Asterisk wrote it): under
+    ``settings.recordings_host_dir``, or None when it is elsewhere (never follow a path out of that
+    directory), not configured, or not written (yet)."""
+    if not recording or not settings.recordings_dir or not settings.recordings_host_dir:
+        return None
+    inside = settings.recordings_dir.rstrip("/") + "/"
+    if not recording.startswith(inside):
+        return None
+    base = Path(settings.recordings_host_dir).resolve()
+    path = (base / recording[len(inside):]).resolve()
+    if base not in path.parents or not path.is_file():
+        return None
+    return path

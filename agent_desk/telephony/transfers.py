@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
 from hotline import channelvars as v
@@ -101,6 +101,7 @@ class TransferResult:
     agent: str = ""
     agent_stayed: bool = False
     detail: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # one hand-off (agent_left repeats it)
 
     @property
     def connected(self) -> bool:
@@ -124,6 +125,7 @@ class TransferResult:
             "CallID": self.call_id, "Kind": self.kind.value, "Target": self.target, "Outcome": self.outcome.value,
             "DialStatus": self.dial_status, "Fallback": self.fallback, "Conference": self.conference,
             "Agent": self.agent, "Trunk": self.trunk, "SetupMs": "" if setup is None else str(round(setup * 1000)),
+            "TransferID": self.id,
         }
 
 
@@ -516,3 +518,16 @@ async def live_call_of(ami: AmiClient, agent_channel: str, agent: str = "") -> L
         return None
     call_id = await getvar(ami, citizen, v.CALL_ID) or ""
     return LiveCall(call_id=call_id, citizen_channel=citizen, agent_channel=agent_channel, agent=agent)
+
+
+async def agent_call(ami: AmiClient, extension: str) -> LiveCall | None:
+    """The live call of an agent's softphone: its channel in a two-party bridge (CoreShowChannels), with the
+    citizen as the bridge peer. None when the agent is not on a call."""
+    prefix = f"PJSIP/{extension}-"
+    for event in await ami.action_list({"Action": "CoreShowChannels"}):
+        channel = event.get("Channel")
+        if event.name == "CoreShowChannel" and channel.startswith(prefix) and event.get("BridgeId"):
+            live = await live_call_of(ami, channel, str(extension))
+            if live is not None:
+                return live
+    return None

@@ -391,5 +391,5 @@ ACTION_LABELS = {
     "reject_reply": "审核退回", "callback": "回访", "appeal": "申诉", "approve_appeal": "同意申诉",
     "reject_appeal": "驳回申诉", "reopen": "重办", "close_unsatisfied": "不满意办结",
     "seal_final_opinion": "封存最终处理意见", "supervise": "督办", "escalate": "升级",
-    "repeat_linked": "重复诉求关联", "survey": "来电满意度评价",
+    "repeat_linked": "重复诉求关联", "survey": "来电满意度评价", "transfer": "转接/联动",
 }

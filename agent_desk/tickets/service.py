@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from agent_desk.auth.privacy import audit, mask_name, mask_phone, may_see_ticket_contact
 from agent_desk.auth.roles import LIFECYCLE_ROLE, Role
 from agent_desk.auth.sessions import Principal
+from agent_desk.calls import transfers
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.settings import PROVINCE_TZ, DeskSettings
@@ -110,6 +111,8 @@ def create(session: Session, who: Principal, draft: TicketDraft, now: dt.datetim
     )
     session.add(row)
     save(session, row, domain, units, now)
+    if call is not None and call.transfers:
+        transfers.copy_to_new_ticket(session, row, call)  # its hand-offs so far belong to the ticket's history
     remember(session, row.number)
     return Created(row, created=True)
 

@@ -114,5 +114,16 @@ def save(session: Session, row: m.Ticket, ticket: lc.Ticket, units: UnitCodes, n
     return new
 
 
+def append_note(session: Session, row: m.Ticket, action: str, at: dt.datetime, actor: str, role: lc.Role,
+                data: dict) -> None:
+    """An event in the ticket's history that is not a transition (a survey result, a transfer of its call):
+    the state stays as it is."""
+    session.flush()
+    session.add(m.TicketEvent(ticket_id=row.id, seq=len(row.events) + 1, at=at, actor=actor, role=role.value,
+                              action=action, from_state=row.state, to_state=row.state, data=_jsonable(data)))
+    session.flush()
+    session.expire(row, ["events"])
+
+
 def _jsonable(data: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in data.items()}

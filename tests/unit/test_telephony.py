@@ -70,7 +70,9 @@ def test_result_carries_what_the_desk_needs():
     fields = result.event_fields()
     assert fields == {"CallID": "c1", "Kind": "three_way", "Target": "12366", "Outcome": "no_answer",
                       "DialStatus": "NOANSWER", "Fallback": "agent", "Conference": "", "Agent": "8001",
-                      "Trunk": "subcenter-12366", "SetupMs": ""}
+                      "Trunk": "subcenter-12366", "SetupMs": "", "TransferID": result.id}
+    assert len(result.id) == 16 and TransferResult("c1", TransferKind.BLIND, "8002", "", "", "", Outcome.FAILED,
+                                                   1.0, 1.0).id != result.id  # one id per hand-off
     bridged = TransferResult("c1", TransferKind.THREE_WAY, "12366", "", "", "", Outcome.BRIDGED, 100.0, 101.0,
                              answered_at=100.2, bridged_at=100.25)
     assert bridged.connected and abs(bridged.setup_seconds - 0.25) < 1e-9

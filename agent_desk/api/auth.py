@@ -41,8 +41,9 @@ def logout(request: Request, response: Response, _who: Principal = Depends(princ
 
 
 @router.get("/me")
-def me(who: Principal = Depends(principal)) -> dict:
-    return _me(who)
+def me(request: Request, who: Principal = Depends(principal)) -> dict:
+    link = request.app.state.telephony  # the pages leave out phone controls while the phone system is away
+    return {**_me(who), "telephony": bool(link is not None and link.connected)}
 
 
 def _me(who: Principal) -> dict:

@@ -161,6 +161,10 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     expect(earlier_item).to_contain_text("已派单")
     expect(earlier_item).to_contain_text("未办结")
     expect(earlier_item.get_by_role("button", name=f"关联此工单 {earlier_number}")).to_be_visible()
+    # This desk runs without Asterisk: the call controls say so instead of failing requests.
+    expect(page.locator("#agent-state")).to_have_text("电话系统未连接")
+    expect(page.locator("#phone-msg")).to_have_text("电话系统暂时无法连接，请使用软电话操作")
+    expect(page.get_by_role("button", name="转接", exact=True)).to_be_disabled()
     shoot(page, "pop")
 
     # ── the transcript moves on while the caller speaks (the IVR stores it and the tracker forwards it) ──

@@ -32,6 +32,7 @@
     if (/^[0-9+\-]+$/.test(call.caller || "")) setAuto("citizen_phone", call.caller);
     renderPrefill(pop.prefill);
     renderCallerTickets(pop.tickets || []);
+    showPhone();
     if (isNew) message($("#page-msg"), `新来电：${dash(call.caller)}（${call.line_name || call.line || "未知热线"}）`, "info");
   }
 
@@ -145,6 +146,19 @@
   }
 
   // ── saving the ticket ───────────────────────────────────────────────────
+  function draftOf() {
+    const f = form.elements;
+    const optional = (value) => (value && value.trim() ? value.trim() : null);
+    return {
+      channel: "phone", call_id: optional(f.call_id.value), source_line: optional(f.source_line.value),
+      subplatform: optional(f.subplatform.value), repeat_of: optional(f.repeat_of.value),
+      citizen_name: f.citizen_name.value.trim(), citizen_phone: f.citizen_phone.value.trim(),
+      confidential: f.confidential.checked, occurred: f.occurred.value.trim(), location: f.location.value.trim(),
+      title: f.title.value.trim(), content: f.content.value.trim(), demand: f.demand.value.trim(),
+      appeal_type: f.appeal_type.value, topic: f.topic.value.trim(), urgency: f.urgency.value,
+    };
+  }
+
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = form.elements;
@@ -161,15 +175,7 @@
       f.citizen_phone.focus();
       return;
     }
-    const optional = (value) => (value && value.trim() ? value.trim() : null);
-    const draft = {
-      channel: "phone", call_id: optional(f.call_id.value), source_line: optional(f.source_line.value),
-      subplatform: optional(f.subplatform.value), repeat_of: optional(f.repeat_of.value),
-      citizen_name: f.citizen_name.value.trim(), citizen_phone: f.citizen_phone.value.trim(),
-      confidential: f.confidential.checked, occurred: f.occurred.value.trim(), location: f.location.value.trim(),
-      title: f.title.value.trim(), content: f.content.value.trim(), demand: f.demand.value.trim(),
-      appeal_type: f.appeal_type.value, topic: f.topic.value.trim(), urgency: f.urgency.value,
-    };
+    const draft = draftOf();
     const button = $("#save-ticket");
     button.disabled = true;
     try {
@@ -203,6 +209,152 @@
       message($("#page-msg"), err.message, "error");
     }
   }
+
+  // ── call controls: transfers, emergency linkage, ending the call ─────────
+  const phoneMsg = $("#phone-msg");
+  const xfer = $("#transfer-form");
+  let targets = null;
+
+  let telephony = false;   // from /api/me: is the desk connected to the phone system?
+  const OFFLINE = "电话系统暂时无法连接，请使用软电话操作";
+
+  async function showPhone() {
+    show($("#phone-card"), true);
+    if (!telephony) {
+      message(phoneMsg, OFFLINE, "error");
+      return;
+    }
+    if (targets) return;
+    try {
+      targets = await api("GET", "/api/calls/transfer-targets");
+    } catch (err) {
+      message(phoneMsg, err.message, "error");
+      return;
+    }
+    const buttons = clear($("#emergency-buttons"));
+    for (const line of targets.emergency) {
+      buttons.append(el("button", { type: "button", class: "danger", "data-number": line.number,
+        onclick: () => transfer({ kind: "emergency", target: line.number, agent_stays: true }) },
+        `紧急联动 ${EMERGENCY[line.number] || line.number}`));
+    }
+    fillTargets();
+  }
+
+  function fillTargets() {
+    const kind = xfer.elements.kind.value;
+    const select = clear($("#xfer-target"));
+    const lists = { three_way: targets && targets.sub_centers, retained_seat: targets && targets.retained_seats,
+      one_key: targets && targets.one_key };
+    if (lists[kind]) {
+      for (const line of lists[kind]) select.append(el("option", { value: line.number }, `${line.number} ${line.name}`));
+    } else if (kind === "queue" && targets) {
+      for (const q of targets.queues) select.append(el("option", { value: q.name }, q.label));
+    }
+    const byExtension = kind === "blind" || kind === "attended";
+    show(select.closest(".field"), !byExtension);
+    show($("#xfer-ext-field"), byExtension);
+    show($("#xfer-stay-field"), kind === "three_way");
+  }
+  xfer.elements.kind.addEventListener("change", fillTargets);
+
+  xfer.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = xfer.elements;
+    const kind = f.kind.value;
+    const target = kind === "blind" || kind === "attended" ? f.extension.value.trim() : f.target.value;
+    if (!/^[0-9A-Za-z_-]+$/.test(target || "")) {
+      message(phoneMsg, kind === "blind" || kind === "attended" ? "请输入坐席分机号（数字）" : "请选择转接目标", "error");
+      return;
+    }
+    transfer({ kind, target, agent_stays: f.agent_stays.checked });
+  });
+
+  async function transfer(request) {
+    // If the far end cannot take it, a sub-center gets the ticket: the saved one, or this form as it stands.
+    const draft = draftOf();
+    if (savedNumber) request.ticket = savedNumber;
+    else if (draft.title && draft.content && draft.appeal_type) request.draft = draft;
+    message(phoneMsg, "正在转接，请稍候…", "info");
+    setBusy(true);
+    try {
+      const reply = await api("POST", "/api/calls/current/transfer", request);
+      const ok = reply.result && reply.result.connected;
+      message(phoneMsg, reply.message, ok ? "ok" : "error");
+      pending(reply.pending);
+      if (reply.ticket) {
+        savedNumber = reply.ticket;
+        $("#save-ticket").disabled = true;
+        await openTicket(reply.ticket);
+      }
+    } catch (err) {
+      message(phoneMsg, err.message, "error");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function pending(step) {
+    show($("#xfer-leave"), step === "leave");
+    show($("#xfer-complete"), step === "complete_or_cancel");
+    show($("#xfer-cancel"), step === "complete_or_cancel");
+  }
+
+  function setBusy(busy) {
+    for (const b of document.querySelectorAll("#phone-card button")) b.disabled = busy;
+  }
+
+  async function step(url, after) {
+    setBusy(true);
+    try {
+      const reply = await api("POST", url);
+      message(phoneMsg, reply.message, "ok");
+      pending(after);
+    } catch (err) {
+      message(phoneMsg, err.message, "error");
+    } finally {
+      setBusy(false);
+    }
+  }
+  $("#xfer-leave").addEventListener("click", () => step("/api/calls/current/transfer/leave", null));
+  $("#xfer-complete").addEventListener("click", () => step("/api/calls/current/transfer/complete", null));
+  $("#xfer-cancel").addEventListener("click", () => step("/api/calls/current/transfer/cancel", null));
+  $("#hangup").addEventListener("click", () => step("/api/calls/current/hangup", null));
+
+  // ── the agent's own state: 签入 / 签出 / 置忙 / 置闲 ─────────────────────────
+  const statusMsg = $("#status-msg");
+
+  function renderState(state) {
+    const queues = state.queues || [];
+    const paused = queues.find((q) => q.paused);
+    const badge = $("#agent-state");
+    badge.textContent = !queues.length ? "未签入" : paused ? `置忙：${paused.reason_label || paused.reason || "—"}`
+      : queues.some((q) => q.in_call) ? "通话中" : "空闲";
+    badge.className = "badge " + (!queues.length ? "down" : paused ? "open" : "live");
+    if (state.registered === false) message(statusMsg, "软电话未注册，请检查话机", "error");
+  }
+
+  async function agentAction(url, body) {
+    try {
+      renderState(await api(url ? "POST" : "GET", url || "/api/agents/me", body));
+      if (url) message(statusMsg, "", "info");
+    } catch (err) {
+      message(statusMsg, err.message, "error");
+    }
+  }
+
+  async function loadPauseReasons() {
+    try {
+      const reasons = await api("GET", "/api/pause-reasons");
+      const select = clear($("#pause-reason"));
+      for (const r of reasons) select.append(el("option", { value: r.code, selected: r.default }, r.label));
+    } catch (err) {
+      message(statusMsg, err.message, "error");
+    }
+  }
+  $("#agent-login").addEventListener("click", () => agentAction("/api/agents/me/login"));
+  $("#agent-logout").addEventListener("click", () => agentAction("/api/agents/me/logout"));
+  $("#agent-pause").addEventListener("click", () => agentAction("/api/agents/me/pause", { reason: $("#pause-reason").value }));
+  $("#agent-unpause").addEventListener("click", () => agentAction("/api/agents/me/unpause"));
 
   // ── the WebSocket ───────────────────────────────────────────────────────
   const wsState = $("#ws-state");
@@ -253,9 +405,18 @@
     }
   }
 
-  Desk.start(["agent"]).then(() => {
+  Desk.start(["agent"]).then((who) => {
     features();
     connect();
     loadCurrent();
+    telephony = Boolean(who && who.telephony);
+    for (const b of document.querySelectorAll("#status-card button, #phone-card button")) b.disabled = !telephony;
+    if (telephony) {
+      loadPauseReasons();
+      agentAction();
+    } else {
+      $("#agent-state").textContent = "电话系统未连接";
+      message(statusMsg, OFFLINE, "error");
+    }
   }).catch(() => {});
 })();

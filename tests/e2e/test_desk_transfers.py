@@ -27,6 +27,7 @@ from agent_desk.db import models as m
 from agent_desk.telephony import conference_members, recordings_dir
 from agent_desk.telephony._ami import getvar
 from agent_desk.telephony.link import TelephonyLink
+from hotline import channelvars as v
 from tests.support.agents import citizen_reaches_agent, hang_up_everything, logged_in, peer_mode, softphones
 from tests.support.center import Center
 from tests.support.desk import DeskRig, close_rig, make_rig
@@ -169,6 +170,19 @@ async def test_emergency_linkage_from_the_desk_is_recorded(center: Center, desk:
     with desk.app.state.db.session() as session:
         row = session.scalar(select(m.Call).where(m.Call.call_id == call.call_id))
         assert any(e.get("Target") == "119" and e.get("Kind") == "emergency" for e in row.transfers), row.transfers
+
+
+async def test_ending_the_call_from_the_desk_sends_the_citizen_to_the_survey(center: Center, desk: DeskRig) -> None:
+    async with on_a_call(center, desk) as call, api(desk) as http:
+        mark = center.events.mark()
+        reply = await http.post("/api/calls/current/hangup", headers=desk.as_("agent"))
+        assert reply.status_code == 200 and reply.json()["message"] == "通话已结束，市民将进入满意度评价"
+        await center.events.wait_for(named("Hangup", Channel=call.agent_channel), 10, "the agent's leg ends",
+                                     since=mark)
+        # Only the agent's leg ended: the citizen's Queue() continues into the survey.
+        await center.events.wait_for(named("Newexten", Channel=call.citizen_channel, Context=v.CTX_SURVEY), 10,
+                                     "the citizen enters the survey", since=mark)
+        assert await getvar(center.ami, call.citizen_channel, "CHANNEL(name)") == call.citizen_channel
 
 
 async def test_recording_plays_for_its_agent_and_supervisors_only(center: Center, desk: DeskRig) -> None:

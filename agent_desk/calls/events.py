@@ -138,8 +138,10 @@ def parse(event: AmiEvent) -> CallEvent | None:
                          _int(event.get("HoldTime")), _at(event))
     if name == "Hangup":
         facts = _facts(event)
-        # Only the inbound channel ends the call; agent legs and Local halves carry the id but are not it.
-        if facts.call_id and facts.call_id == event.get("Uniqueid"):
+        # Only the inbound channel ends the call: the dialplan tags it with its own id first thing. Agent legs
+        # and Local halves carry the id but are not it; untagged channels (feature codes, agent-to-agent
+        # calls, a supervisor's spy leg) are no citizen's call.
+        if event.vars.get(v.CALL_ID) and facts.call_id == event.get("Uniqueid"):
             return CallEnded(facts, event.get("Cause-txt") or event.get("Cause"), _at(event))
         return None
     if name == "UserEvent" and event.get("UserEvent") in ("HotlineTransfer", "HotlineLinkage"):

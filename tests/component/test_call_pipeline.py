@@ -49,6 +49,8 @@ def test_parse_keeps_what_the_desk_needs_and_ignores_the_rest():
     assert ev.parse(ami("Hangup", facts, Uniqueid="1700000000.9")) is None
     ended = ev.parse(ami("Hangup", facts, Uniqueid="1700000000.1", **{"Cause-txt": "Normal Clearing"}))
     assert isinstance(ended, ev.CallEnded) and ended.cause == "Normal Clearing"
+    # A channel no inbound call tagged (a feature code, an agent-to-agent call, a spy leg) is no call at all.
+    assert ev.parse(ami("Hangup", {}, Uniqueid="1700000000.7", Channel="PJSIP/8001-0003")) is None
     assert ev.parse(ami("Newexten", facts)) is None
     assert ev.parse(ami("AgentConnect", {}, HoldTime="not-a-number", Uniqueid="x")).hold_seconds == 0
 

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agent_desk.api import auth, calls, pages, reference, tickets
+from agent_desk.api import agents as agents_api
 from agent_desk.api.errors import BodyLimit, install as install_errors
 from agent_desk.calls.handoff import Handoffs
 from agent_desk.db.migrate import upgrade
@@ -44,6 +45,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(tickets.router)
     app.include_router(calls.router)
     app.include_router(reference.router)
+    app.include_router(agents_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

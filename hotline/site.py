@@ -11,7 +11,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline import yamlsource
 from hotline.yamlsource import ConfigError
@@ -38,6 +38,12 @@ class Carrier(Strict):
 
 
 QueueName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,38}$")]
+PauseCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+# Why an agent is paused (置忙原因): code (sent to Asterisk as the member's PausedReason) → label on the desk.
+# "after_call" (事后处理) is the agent's own extended wrap-up beyond the queue's fixed ``wrapup`` seconds.
+DEFAULT_PAUSE_REASONS = {"break": "小休", "meal": "就餐", "training": "培训", "meeting": "会议",
+                         "after_call": "事后处理", "coaching": "质检辅导"}
 
 
 class Agents(Strict):
@@ -54,6 +60,15 @@ class Agents(Strict):
     queues: list[QueueName] = Field(["province"], description="queues every agent serves unless listed below")
     membership: dict[str, list[QueueName]] = Field({}, description="extension -> the queues that agent serves")
     webrtc: bool = Field(False, description="browser softphones: WebSocket transport, DTLS-SRTP, ICE on agent endpoints")
+    pause_reasons: dict[PauseCode, str] = Field(DEFAULT_PAUSE_REASONS, min_length=1,
+                                                description="pause reason code -> its label (中文)")
+    pause_default: PauseCode = Field("break", description="the reason of a pause without one (feature code *13)")
+
+    @model_validator(mode="after")
+    def _default_reason_known(self) -> "Agents":
+        if self.pause_default not in self.pause_reasons:
+            raise ValueError(f"pause_default {self.pause_default!r} is not one of pause_reasons")
+        return self
 
     def extensions(self) -> list[str]:
         return [str(self.first + i) for i in range(self.count)]

@@ -240,8 +240,25 @@ class DispatchRule(Base):
     unit: Mapped[OrgUnit] = relationship()
 
 
+class AgentSkill(Base):
+    """技能/队列: a queue an agent's extension serves, with its penalty, as set on the desk. An extension with no
+    row serves the site's static membership (``agents.membership`` / ``agents.queues``)."""
+
+    __tablename__ = "agent_skills"
+    __table_args__ = (UniqueConstraint("extension", "queue", name="uq_agent_skills_extension_queue"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    extension: Mapped[str] = mapped_column(String(16), index=True)
+    queue: Mapped[str] = mapped_column(String(40))
+    penalty: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
 Index("ix_tickets_phone_state", Ticket.citizen_phone, Ticket.state)
 # Inboxes and dashboards read newest first within a unit or a sub-platform and a state (bench/ticket_search.py).
 Index("ix_tickets_unit_state_id", Ticket.host_unit_id, Ticket.state, Ticket.id)
 Index("ix_tickets_subplatform_state_id", Ticket.subplatform, Ticket.state, Ticket.id)
+# KPIs: a ticket's 签收 / 审核通过 events and their time, one covering probe (agent_desk/supervision/kpi.py).
+Index("ix_ticket_events_ticket_action_at", TicketEvent.ticket_id, TicketEvent.action, TicketEvent.at)
 from agent_desk.knowledge import models as _knowledge  # noqa: E402,F401  (registers the table)

@@ -15,6 +15,17 @@ Both paths add the same member (interface ``PJSIP/<extension>``, name ``agent-<e
 the endpoint), so an agent logged in by the desk can log out with *12 and the other way round. Both emit
 ``UserEvent: HotlineAgent`` with ``Agent`` and ``AgentAction``.
 
+Pause reasons are data: ``agents.pause_reasons`` in the site config (code → 中文 label; 小休 break, 就餐 meal,
+培训 training, 会议 meeting, 事后处理 after_call, 质检辅导 coaching by default); the code is the member's
+PausedReason in Asterisk, and *13 pauses with ``agents.pause_default``. Wrap-up (话后整理): every queue has
+its fixed ``wrapup`` seconds (number plan, queues.conf ``wrapuptime``); an agent who needs longer pauses
+with ``after_call`` (事后处理) and resumes when done.
+
+Skills: the queues an agent serves and their penalties. The desk stores them per extension (table
+``agent_skills``, ``agent_desk.telephony.skills``); with none stored, the site's static membership applies.
+``login_with_skills`` makes the agent a member of exactly those queues (QueueAdd with the penalty,
+QueueRemove from the others). The *11 feature code still logs in to the site's static membership.
+
 Browser softphones (WebRTC): with ``agents.webrtc: true`` in the site config the agent endpoints get
 ``webrtc=yes`` (DTLS-SRTP with a certificate Asterisk generates itself, ICE, AVPF) and a WebSocket transport
 on Asterisk's HTTP server (``ws://<bind>:<http_port>/ws``). A browser page served from ``http://127.0.0.1``
@@ -26,14 +37,76 @@ default: a WebRTC endpoint cannot also serve a plain SIP softphone (it insists o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from hotline.ami import AmiClient, AmiError
+from hotline.numberplan import NumberPlan
 from hotline.site import SiteConfig
 
 from agent_desk.telephony._ami import user_event
 
-PAUSE_REASON = "break"  # 小休; the feature code *13 uses the same reason
+PAUSE_REASON = "break"  # 小休: the site's default ``agents.pause_default``; the feature code *13 uses the site's
+MAX_PENALTY = 100       # queue member penalty (技能优先级): 0 is offered calls first
+
+
+# ── pause reasons and skills (pure) ──────────────────────────────────────────
+class AgentSettingError(ValueError):
+    """A pause reason or a skill the site or the plan does not know; ``message`` is for people (中文)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def pause_reasons(site: SiteConfig) -> dict[str, str]:
+    """Pause reason code → label, in the site's order (小休, 就餐, 培训, 会议, 事后处理, 质检辅导 by default)."""
+    return dict(site.agents.pause_reasons)
+
+
+def reason_label(site: SiteConfig, code: str) -> str:
+    """The label of a PausedReason as Asterisk reports it; an unknown reason (set elsewhere) is shown as is."""
+    return site.agents.pause_reasons.get(code, code)
+
+
+def check_reason(site: SiteConfig, code: str | None) -> str:
+    """The reason code to send: the site's default when none is given; unknown codes are refused."""
+    if not code:
+        return site.agents.pause_default
+    if code not in site.agents.pause_reasons:
+        raise AgentSettingError("unknown_pause_reason", f"未知的置忙原因“{code}”")
+    return code
+
+
+@dataclass(frozen=True)
+class Skill:
+    """One queue an agent serves, with its penalty (lower is offered calls first)."""
+
+    queue: str
+    penalty: int = 0
+
+
+def check_skills(plan: NumberPlan, items: Iterable[Mapping]) -> list[Skill]:
+    """Validate ``[{queue, penalty}]`` against the number plan: known queues, each once, penalty 0..100."""
+    queues = plan.all_queues()
+    skills: list[Skill] = []
+    for item in items:
+        queue = str(item.get("queue", "")).strip()
+        if queue not in queues:
+            raise AgentSettingError("unknown_queue", f"队列“{queue}”不在号码规划中")
+        if any(s.queue == queue for s in skills):
+            raise AgentSettingError("duplicate_queue", f"队列“{queues[queue].name}”重复")
+        penalty = item.get("penalty", 0)
+        if isinstance(penalty, bool) or not isinstance(penalty, int) or not 0 <= penalty <= MAX_PENALTY:
+            raise AgentSettingError("bad_penalty", f"队列“{queues[queue].name}”的优先级须为0至{MAX_PENALTY}的整数")
+        skills.append(Skill(queue, penalty))
+    if not skills:
+        raise AgentSettingError("no_queue", "请至少选择一个队列")
+    return skills
+
+
+def default_skills(site: SiteConfig, extension: str) -> list[Skill]:
+    """The site's static membership (``agents.membership`` / ``agents.queues``), penalty 0."""
+    return [Skill(q) for q in queues_for(site, extension)]
 
 
 def member_interface(extension: str) -> str:
@@ -60,20 +133,26 @@ class Membership:
     reason: str
     status: str      # Asterisk device state of the member: 1 not in use, 2 in use, 5 unavailable, ...
     in_call: bool
+    penalty: int = 0
 
 
-async def login(ami: AmiClient, extension: str, queues: Iterable[str]) -> list[str]:
-    """Add the agent to ``queues`` (unpaused). Returns the queues it is now a member of; already a member
-    counts as logged in."""
+async def login(ami: AmiClient, extension: str, queues: Iterable[str],
+                penalties: Mapping[str, int] | None = None) -> list[str]:
+    """Add the agent to ``queues`` (unpaused), with ``penalties`` per queue (default 0). Returns the queues it is
+    now a member of; already a member counts as logged in (its penalty is set to the one asked for)."""
     joined = []
     for queue in queues:
+        penalty = str(int((penalties or {}).get(queue, 0)))
         try:
             await ami.action({"Action": "QueueAdd", "Queue": queue, "Interface": member_interface(extension),
                               "MemberName": member_name(extension), "StateInterface": member_interface(extension),
-                              "Paused": "false"})
+                              "Penalty": penalty, "Paused": "false"})
         except AmiError as exc:
             if "already there" not in str(exc).lower():
                 raise
+            if penalties is not None:
+                await ami.action({"Action": "QueuePenalty", "Queue": queue, "Interface": member_interface(extension),
+                                  "Penalty": penalty})
         joined.append(queue)
     await user_event(ami, "HotlineAgent", {"Agent": extension, "AgentAction": "login", "Queues": "&".join(joined)})
     return joined
@@ -93,8 +172,19 @@ async def memberships(ami: AmiClient, extension: str | None = None) -> list[Memb
         if extension is not None and ext != str(extension):
             continue
         found.append(Membership(queue=e.get("Queue"), extension=ext, paused=e.get("Paused") == "1",
-                                reason=e.get("PausedReason"), status=e.get("Status"), in_call=e.get("InCall") == "1"))
+                                reason=e.get("PausedReason"), status=e.get("Status"), in_call=e.get("InCall") == "1",
+                                penalty=int(e.get("Penalty") or 0)))
     return found
+
+
+async def login_with_skills(ami: AmiClient, extension: str, skills: Iterable[Skill]) -> list[str]:
+    """Log the agent in to exactly its skills: QueueAdd each skill's queue with its penalty, QueueRemove from
+    any other queue it is still a member of (a skill taken away since its last login)."""
+    wanted = {s.queue: s.penalty for s in skills}
+    stale = [m.queue for m in await memberships(ami, extension) if m.queue not in wanted]
+    if stale:
+        await logout(ami, extension, stale)
+    return await login(ami, extension, list(wanted), wanted)
 
 
 async def logout(ami: AmiClient, extension: str, queues: Iterable[str] | None = None) -> list[str]:
@@ -113,7 +203,8 @@ async def logout(ami: AmiClient, extension: str, queues: Iterable[str] | None = 
 
 
 async def pause(ami: AmiClient, extension: str, reason: str = PAUSE_REASON, queue: str | None = None) -> None:
-    """Pause the agent in every queue (or one): no new calls are offered, the current call goes on."""
+    """Pause the agent in every queue (or one): no new calls are offered, the current call goes on. ``reason``
+    is a code of the site's ``agents.pause_reasons`` (see ``check_reason``); Asterisk keeps it as PausedReason."""
     action = {"Action": "QueuePause", "Interface": member_interface(extension), "Paused": "true", "Reason": reason}
     if queue:
         action["Queue"] = queue
@@ -139,7 +230,16 @@ class Registration:
 
 async def registration(ami: AmiClient, extension: str) -> Registration:
     """Whether the agent's softphone is registered, from the center's PJSIP contacts."""
-    contacts = [e for e in await ami.action_list({"Action": "PJSIPShowContacts"})
-                if e.get("Endpoint") == str(extension) or e.get("ObjectName", "").split(";@")[0] == str(extension)]
-    return Registration(str(extension), bool(contacts), tuple(e.get("Uri") for e in contacts),
-                        contacts[0].get("UserAgent") if contacts else "")
+    return (await registrations(ami, [extension]))[str(extension)]
+
+
+async def registrations(ami: AmiClient, extensions: Iterable[str]) -> dict[str, Registration]:
+    """The registration of several softphones from one PJSIPShowContacts."""
+    contacts = await ami.action_list({"Action": "PJSIPShowContacts"})
+    found = {}
+    for extension in map(str, extensions):
+        mine = [e for e in contacts
+                if e.get("Endpoint") == extension or e.get("ObjectName", "").split(";@")[0] == extension]
+        found[extension] = Registration(extension, bool(mine), tuple(e.get("Uri") for e in mine),
+                                        mine[0].get("UserAgent") if mine else "")
+    return found

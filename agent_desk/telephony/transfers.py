@@ -520,14 +520,25 @@ async def live_call_of(ami: AmiClient, agent_channel: str, agent: str = "") -> L
     return LiveCall(call_id=call_id, citizen_channel=citizen, agent_channel=agent_channel, agent=agent)
 
 
+SPY_APPLICATION = "ChanSpy"   # a supervisor's listen/whisper/barge leg (agent_desk.telephony.spy)
+
+
+def is_agent_call_channel(channel, extension: str) -> bool:
+    """A CoreShowChannel entry that is the agent's softphone leg in a call (bridged), not a supervisor's spy
+    leg or a feature-code call of the same phone."""
+    return (channel.get("Channel", "").startswith(f"PJSIP/{extension}-") and bool(channel.get("BridgeId", ""))
+            and channel.get("Application", "") != SPY_APPLICATION)
+
+
+async def agent_channel(ami: AmiClient, extension: str) -> str | None:
+    """The agent's softphone leg in its current call (CoreShowChannels; the newest should there be two)."""
+    legs = [e for e in await ami.action_list({"Action": "CoreShowChannels"})
+            if e.name == "CoreShowChannel" and is_agent_call_channel(e, extension)]
+    return max(legs, key=lambda e: e.get("Uniqueid"))["Channel"] if legs else None
+
+
 async def agent_call(ami: AmiClient, extension: str) -> LiveCall | None:
-    """The live call of an agent's softphone: its channel in a two-party bridge (CoreShowChannels), with the
-    citizen as the bridge peer. None when the agent is not on a call."""
-    prefix = f"PJSIP/{extension}-"
-    for event in await ami.action_list({"Action": "CoreShowChannels"}):
-        channel = event.get("Channel")
-        if event.name == "CoreShowChannel" and channel.startswith(prefix) and event.get("BridgeId"):
-            live = await live_call_of(ami, channel, str(extension))
-            if live is not None:
-                return live
-    return None
+    """The live call of an agent's softphone, with the citizen as its bridge peer. None when the agent is on
+    no two-party call (idle, or already in a conference)."""
+    channel = await agent_channel(ami, extension)
+    return None if channel is None else await live_call_of(ami, channel, str(extension))

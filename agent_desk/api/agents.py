@@ -1,0 +1,315 @@
+"""Agents on the phone system, from the desk: state, log in/out, pause (with a reason)/resume, skills, and the
+supervisors' listen / whisper / barge on a live call.
+
+Supervisors (and administrators) manage any agent extension (``/api/agents/{ext}/...``); an agent manages
+only itself (``/api/agents/me/...``, its user's extension). Everything reaches Asterisk through the
+listener's AMI connection (``deps.telephony``: 503 while it is down). Actions on another agent and every
+spy attempt, refused ones included, are written to the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline.ami import AmiError
+
+from agent_desk.api.deps import client_of, principal, require, telephony, unit_of_work
+from agent_desk.auth.privacy import audit
+from agent_desk.auth.roles import Role
+from agent_desk.auth.sessions import Principal
+from agent_desk.db.models import User
+from agent_desk.errors import DeskError
+from agent_desk.telephony import agents as ag
+from agent_desk.telephony import skills as sk
+from agent_desk.telephony import spy as sp
+from agent_desk.telephony.link import TelephonyLink
+
+router = APIRouter()
+MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
+EXT = Path(..., pattern=r"^[0-9]{3,8}$")
+
+
+class PauseBody(BaseModel):
+    reason: str | None = Field(None, max_length=32)
+
+
+class LoginBody(BaseModel):
+    queues: list[str] | None = Field(None, max_length=50)
+
+
+class SkillsBody(BaseModel):
+    queues: list[dict] = Field(..., max_length=50)
+
+
+class SpyBody(BaseModel):
+    agent: str = Field(..., pattern=r"^[0-9]{3,8}$")
+    mode: Literal["listen", "whisper", "barge"] = "listen"
+
+
+# ── helpers ──────────────────────────────────────────────────────────────────
+def _record(request: Request, who: Principal, action: str, object_type: str, object_id: str, detail: str) -> None:
+    """An audit entry committed on its own: it stays even when the request then fails (refused attempts)."""
+    with request.app.state.db.session() as session:
+        audit(session, who, action, object_type, object_id, detail, client_of(request))
+
+
+def _agent_extension(link: TelephonyLink, ext: str) -> str:
+    if ext not in link.site.agents.extensions():
+        raise DeskError(404, "unknown_agent", f"分机“{ext}”不是本中心的坐席分机")
+    return ext
+
+
+def _own_extension(who: Principal, link: TelephonyLink) -> str:
+    if not who.extension:
+        raise DeskError(409, "no_extension", "您的账号未绑定分机，请联系管理员")
+    return _agent_extension(link, who.extension)
+
+
+def _setting_error(exc: ag.AgentSettingError) -> DeskError:
+    return DeskError(422, exc.code, exc.message)
+
+
+def _refused(exc: AmiError, message: str) -> DeskError:
+    return DeskError(409, "telephony_refused", f"{message}（电话系统：{exc}）")
+
+
+def _queue_item(link: TelephonyLink, m: ag.Membership) -> dict:
+    queues = link.plan.all_queues()
+    reason = m.reason if m.paused else ""
+    return {"queue": m.queue, "name": queues[m.queue].name if m.queue in queues else m.queue, "paused": m.paused,
+            "reason": reason, "reason_label": ag.reason_label(link.site, reason) if reason else "",
+            "in_call": m.in_call}
+
+
+async def _state(link: TelephonyLink, ext: str) -> dict:
+    members = await ag.memberships(link.ami, ext)
+    registered = (await ag.registration(link.ami, ext)).registered
+    return {"extension": ext, "queues": [_queue_item(link, m) for m in members], "registered": registered}
+
+
+def _skill_items(link: TelephonyLink, skills: list[ag.Skill]) -> list[dict]:
+    queues = link.plan.all_queues()
+    return [{"queue": s.queue, "name": queues[s.queue].name if s.queue in queues else s.queue, "penalty": s.penalty}
+            for s in skills]
+
+
+async def _login(link: TelephonyLink, session: Session, ext: str, queues: list[str] | None) -> list[str]:
+    skills, _ = sk.skills_of(session, link.site, ext)
+    if queues is not None:
+        penalties = {s.queue: s.penalty for s in skills}
+        try:
+            skills = ag.check_skills(link.plan, [{"queue": q, "penalty": penalties.get(q, 0)} for q in queues])
+        except ag.AgentSettingError as exc:
+            raise _setting_error(exc) from None
+    try:
+        return await ag.login_with_skills(link.ami, ext, skills)
+    except AmiError as exc:
+        raise _refused(exc, "签入失败") from None
+
+
+async def _pause(link: TelephonyLink, ext: str, reason: str | None) -> str:
+    try:
+        code = ag.check_reason(link.site, reason)
+    except ag.AgentSettingError as exc:
+        raise _setting_error(exc) from None
+    try:
+        await ag.pause(link.ami, ext, code)
+    except AmiError as exc:
+        raise _refused(exc, "置忙失败，坐席可能尚未签入") from None
+    return code
+
+
+async def _unpause(link: TelephonyLink, ext: str) -> None:
+    try:
+        await ag.unpause(link.ami, ext)
+    except AmiError as exc:
+        raise _refused(exc, "置闲失败，坐席可能尚未签入") from None
+
+
+# ── reasons ──────────────────────────────────────────────────────────────────
+@router.get("/api/pause-reasons")
+def pause_reasons(_who: Principal = Depends(require(Role.AGENT, *MANAGERS)),
+                  link: TelephonyLink = Depends(telephony)) -> list[dict]:
+    default = link.site.agents.pause_default
+    return [{"code": code, "label": label, "default": code == default}
+            for code, label in ag.pause_reasons(link.site).items()]
+
+
+# ── an agent, for itself ─────────────────────────────────────────────────────
+@router.get("/api/agents/me")
+async def my_state(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
+    return await _state(link, _own_extension(who, link))
+
+
+@router.post("/api/agents/me/login")
+async def my_login(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony),
+                   session: Session = Depends(unit_of_work)) -> dict:
+    ext = _own_extension(who, link)
+    await _login(link, session, ext, None)
+    return await _state(link, ext)
+
+
+@router.post("/api/agents/me/logout")
+async def my_logout(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
+    ext = _own_extension(who, link)
+    await ag.logout(link.ami, ext)
+    return await _state(link, ext)
+
+
+@router.post("/api/agents/me/pause")
+async def my_pause(body: PauseBody = Body(default_factory=PauseBody), who: Principal = Depends(require(Role.AGENT)),
+                   link: TelephonyLink = Depends(telephony)) -> dict:
+    ext = _own_extension(who, link)
+    await _pause(link, ext, body.reason)
+    return await _state(link, ext)
+
+
+@router.post("/api/agents/me/unpause")
+async def my_unpause(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
+    ext = _own_extension(who, link)
+    await _unpause(link, ext)
+    return await _state(link, ext)
+
+
+# ── supervisors: every agent ─────────────────────────────────────────────────
+@router.get("/api/agents")
+async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony),
+                      session: Session = Depends(unit_of_work)) -> dict:
+    users = session.scalars(select(User).where(User.role == Role.AGENT.value, User.extension.is_not(None),
+                                               User.active.is_(True)).order_by(User.extension)).all()
+    members = await ag.memberships(link.ami)
+    registrations = await ag.registrations(link.ami, [u.extension for u in users])
+    stored = sk.all_stored_skills(session)
+    rows = []
+    for user in users:
+        ext = user.extension
+        mine = [m for m in members if m.extension == ext]
+        skills, source = sk.skills_of(session, link.site, ext, stored) if ext in link.site.agents.extensions() \
+            else ([], sk.SITE)
+        queues = [{**_queue_item(link, m), "penalty": m.penalty} for m in mine]
+        rows.append({
+            "user": user.username, "display_name": user.display_name, "extension": ext,
+            "registered": registrations[ext].registered, "logged_in": bool(mine),
+            "paused": bool(mine) and all(m.paused for m in mine), "in_call": any(m.in_call for m in mine),
+            "queues": queues, "skills": _skill_items(link, skills), "skills_source": source,
+        })
+    plan_queues = link.plan.all_queues()
+    return {"agents": rows, "queues": [{"queue": q, "name": plan_queues[q].name} for q in plan_queues],
+            "supervisor_extension": who.extension}
+
+
+@router.get("/api/agents/{ext}")
+async def agent_state(ext: str = EXT, _who: Principal = Depends(require(*MANAGERS)),
+                      link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work)) -> dict:
+    ext = _agent_extension(link, ext)
+    skills, source = sk.skills_of(session, link.site, ext)
+    return {**await _state(link, ext), "skills": _skill_items(link, skills), "skills_source": source}
+
+
+@router.post("/api/agents/{ext}/login")
+async def agent_login(request: Request, ext: str = EXT, body: LoginBody = Body(default_factory=LoginBody),
+                      who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony),
+                      session: Session = Depends(unit_of_work)) -> dict:
+    ext = _agent_extension(link, ext)
+    joined = await _login(link, session, ext, body.queues)
+    _record(request, who, "agent_login", "agent", ext, "queues " + ",".join(joined))
+    return await _state(link, ext)
+
+
+@router.post("/api/agents/{ext}/logout")
+async def agent_logout(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
+                       link: TelephonyLink = Depends(telephony)) -> dict:
+    ext = _agent_extension(link, ext)
+    left = await ag.logout(link.ami, ext)
+    _record(request, who, "agent_logout", "agent", ext, "queues " + ",".join(left))
+    return await _state(link, ext)
+
+
+@router.post("/api/agents/{ext}/pause")
+async def agent_pause(request: Request, ext: str = EXT, body: PauseBody = Body(default_factory=PauseBody),
+                      who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony)) -> dict:
+    ext = _agent_extension(link, ext)
+    code = await _pause(link, ext, body.reason)
+    _record(request, who, "agent_pause", "agent", ext, f"reason {code}")
+    return await _state(link, ext)
+
+
+@router.post("/api/agents/{ext}/unpause")
+async def agent_unpause(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
+                        link: TelephonyLink = Depends(telephony)) -> dict:
+    ext = _agent_extension(link, ext)
+    await _unpause(link, ext)
+    _record(request, who, "agent_unpause", "agent", ext, "")
+    return await _state(link, ext)
+
+
+@router.put("/api/agents/{ext}/skills")
+async def set_skills(request: Request, body: SkillsBody, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
+                     link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work)) -> dict:
+    """Store the agent's queues and penalties; they apply at its next login (desk login)."""
+    ext = _agent_extension(link, ext)
+    try:
+        skills = ag.check_skills(link.plan, body.queues)
+    except ag.AgentSettingError as exc:
+        raise _setting_error(exc) from None
+    sk.save_skills(session, ext, skills, who.username)
+    audit(session, who, "agent_skills", "agent", ext, ",".join(f"{s.queue}:{s.penalty}" for s in skills),
+          client_of(request))
+    return {"extension": ext, "skills": _skill_items(link, skills), "skills_source": sk.STORED}
+
+
+@router.delete("/api/agents/{ext}/skills")
+async def reset_skills(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
+                       link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work)) -> dict:
+    """Forget the stored skills: the site's static membership applies again."""
+    ext = _agent_extension(link, ext)
+    sk.save_skills(session, ext, [], who.username)
+    audit(session, who, "agent_skills", "agent", ext, "reset to site default", client_of(request))
+    skills, source = sk.skills_of(session, link.site, ext)
+    return {"extension": ext, "skills": _skill_items(link, skills), "skills_source": source}
+
+
+# ── supervisors: listen, whisper, barge ──────────────────────────────────────
+def spy_supervisor(request: Request, body: SpyBody, who: Principal = Depends(principal)) -> Principal:
+    """Supervisors only; any other role is refused with 403, and the attempt is audited."""
+    if who.role != Role.SUPERVISOR:
+        _record(request, who, "spy", "agent", body.agent, f"refused: role {who.role.value}, mode {body.mode}")
+        raise DeskError(403, "forbidden_role", "只有平台管理员（班长）可以监听、耳语或强插")
+    return who
+
+
+@router.post("/api/calls/spy", status_code=202)
+async def spy_on_call(request: Request, body: SpyBody, who: Principal = Depends(spy_supervisor),
+                      link: TelephonyLink = Depends(telephony)) -> dict:
+    """Ring the supervisor's own softphone; answered, it listens to (whispers to, barges into) the agent's call."""
+    label = sp.MODE_LABELS[sp.SpyMode(body.mode)]
+
+    def refuse(status: int, code: str, message: str, why: str) -> DeskError:
+        _record(request, who, "spy", "agent", body.agent, f"refused: {why}, mode {body.mode}")
+        return DeskError(status, code, message)
+
+    if body.agent not in link.site.agents.extensions():
+        raise refuse(404, "unknown_agent", f"分机“{body.agent}”不是本中心的坐席分机", "unknown agent")
+    mine = who.extension
+    if not mine:
+        raise refuse(409, "no_extension", f"您的账号未绑定分机，无法{label}", "supervisor has no extension")
+    if mine == body.agent:
+        raise refuse(409, "own_extension", f"不能{label}自己的分机", "own extension")
+    if not (await ag.registration(link.ami, mine)).registered:
+        raise refuse(409, "phone_not_registered", f"您的话机（分机{mine}）未注册，无法{label}", "supervisor phone not registered")
+    call = await sp.agent_call(link.ami, body.agent)
+    if call is None:
+        raise refuse(409, "no_live_call", f"坐席{body.agent}当前没有通话，无法{label}", "no live call")
+    try:
+        session = await sp.spy(link.ami, mine, body.agent, body.mode, call=call)
+    except AmiError as exc:
+        raise refuse(409, "telephony_refused", f"{label}失败（电话系统：{exc}）", f"originate failed: {exc}") from None
+    _record(request, who, "spy", "call", call.call_id or call.agent_channel,
+            f"mode {body.mode}, agent {body.agent}, channel {call.agent_channel}, supervisor phone {mine}, "
+            f"spy channel {session.spy_channel_id}")
+    return {**session.as_dict(), "message": f"请接听您的话机（分机{mine}）开始{label}"}

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from agent_desk.api import auth, calls, pages, reference, tickets
 from agent_desk.api import agents as agents_api
+from agent_desk.api import warnings as warnings_api
 from agent_desk.api.errors import BodyLimit, install as install_errors
 from agent_desk.calls.handoff import Handoffs
 from agent_desk.db.migrate import upgrade
@@ -27,7 +28,9 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI):
         if migrate:
             upgrade(settings.database_url)
+        app.state.warnings.start()  # 未诉先办: one full scan in the background
         yield
+        app.state.warnings.stop()
         app.state.db.dispose()
         app.state.redis.close()
 
@@ -39,6 +42,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.state.handoffs = Handoffs()  # transfers waiting for the agent's next step
     app.state.redis = settings.sync_redis()
     StatusProjection(app.state.redis).install(app.state.db.sessions)
+    warnings_api.install(app)  # early-warning detection after ticket commits (never inside them)
     install_errors(app)
 
     app.include_router(auth.router)
@@ -46,6 +50,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(calls.router)
     app.include_router(reference.router)
     app.include_router(agents_api.router)
+    app.include_router(warnings_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -17,6 +17,7 @@ from agent_desk.db.migrate import upgrade
 from agent_desk.db.models import User
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
+from agent_desk.supervision.warnings import site_rules
 from hotline.numberplan import NumberPlan
 from hotline.paths import PROJECT_ROOT
 from hotline.secrets import SecretStore
@@ -40,6 +41,7 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
         database_url=database_url(site), redis_url=site.redis_url, redis_password=secrets.get("redis"),
         line_names={line.number: getattr(line, "name", "") for line in plan.lines},
         city_names={sp.code: sp.name for sp in plan.subplatforms},
+        warning_rules=site_rules(site.warning_rules),
     )
 
 

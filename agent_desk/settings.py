@@ -26,6 +26,8 @@ class DeskSettings:
     cookie_secure: bool = False          # set behind TLS
     line_names: dict[str, str] = field(default_factory=dict)   # 123xx → 热线名称, from the number plan
     city_names: dict[str, str] = field(default_factory=dict)   # sub-platform code → 市县名称
+    # 未诉先办 early-warning rules (supervision.warnings.WarningRule or dicts); None: its DEFAULT_RULES
+    warning_rules: tuple | None = None
     # Call recordings: the directory as Asterisk writes it (what calls.recording holds) and where this
     # process reads it (different when Asterisk runs in its chroot). Empty: playback is unavailable.
     recordings_dir: str = ""

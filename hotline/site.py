@@ -116,6 +116,9 @@ class SiteConfig(Strict):
     agents: Agents = Agents()
     speech: Speech = Speech()
     trunk_overrides: dict[str, TrunkOverride] = {}
+    warning_rules: list[dict[str, object]] | None = Field(
+        None, description="未诉先办 early-warning rules (agent_desk.supervision.warnings.WarningRule, checked when the "
+                          "desk starts); None: the desk's defaults")
 
     @field_validator("bind", "agi_host")
     @classmethod

@@ -1,0 +1,1 @@
+"""What supervisors and leaders see: live wallboard, KPIs and reports, early warning."""

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from agent_desk.api import auth, calls, pages, reference, tickets
 from agent_desk.api import agents as agents_api
+from agent_desk.api import supervision as supervision_api
 from agent_desk.api import warnings as warnings_api
 from agent_desk.api.errors import BodyLimit, install as install_errors
 from agent_desk.calls.handoff import Handoffs
@@ -49,6 +50,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(tickets.router)
     app.include_router(calls.router)
     app.include_router(reference.router)
+    app.include_router(supervision_api.router)
     app.include_router(agents_api.router)
     app.include_router(warnings_api.router)
 

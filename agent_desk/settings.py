@@ -32,6 +32,8 @@ class DeskSettings:
     # process reads it (different when Asterisk runs in its chroot). Empty: playback is unavailable.
     recordings_dir: str = ""
     recordings_host_dir: str = ""
+    response_window: dt.timedelta = dt.timedelta(hours=24)  # 响应率: the host unit signs within this after dispatch
+    service_level_seconds: int = 20      # 服务水平: calls answered within this many seconds of queueing
 
     def sync_redis(self):
         import redis

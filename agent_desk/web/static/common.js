@@ -129,10 +129,11 @@ const Desk = (() => {
     return Promise.resolve(FEATURES);
   }
 
-  const HOME = { agent: "/agent.html", supervisor: "/search.html", unit: "/unit.html" };
+  const HOME = { agent: "/agent.html", supervisor: "/search.html", unit: "/unit.html", admin: "/views.html" };
   const NAV = {
     agent: [["/agent.html", "坐席工作台"], ["/search.html", "工单查询"]],
-    supervisor: [["/search.html", "工单查询"]],
+    supervisor: [["/search.html", "工单查询"], ["/views.html", "观管评"], ["/report.html", "报表"], ["/agents.html", "坐席管理"], ["/wallboard.html", "实时监控"]],
+    admin: [["/views.html", "观管评"], ["/report.html", "报表"]],
     unit: [["/unit.html", "待办工单"], ["/search.html", "工单查询"]],
   };
 

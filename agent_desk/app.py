@@ -14,6 +14,7 @@ from agent_desk.api import auth, calls, pages, reference, tickets
 from agent_desk.api import agents as agents_api
 from agent_desk.api import supervision as supervision_api
 from agent_desk.api import warnings as warnings_api
+from agent_desk.api import wallboard as wallboard_api
 from agent_desk.api.errors import BodyLimit, install as install_errors
 from agent_desk.calls.handoff import Handoffs
 from agent_desk.db.migrate import upgrade
@@ -53,6 +54,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(supervision_api.router)
     app.include_router(agents_api.router)
     app.include_router(warnings_api.router)
+    app.include_router(wallboard_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -119,6 +119,7 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     from agent_desk.bootstrap import ami_settings, desk_settings
     from agent_desk.calls.listener import CallListener
     from agent_desk.calls.tracker import CallTracker
+    from agent_desk.supervision.wallboard import Wallboard
     from agent_desk.telephony.link import TelephonyLink
     from agent_desk.telephony.recording import recordings_dir
     from agi_scripts.app import AgiApp
@@ -151,7 +152,9 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
         # The AMI's one owner: calls become records, live state and screen pops.
         listener = CallListener(CallTracker(app.state.db, settings.async_redis(), settings.line_names,
                                             settings.city_names, recordings_dir(site)),
-                                ami_settings(site, secrets), settings.async_redis())
+                                ami_settings(site, secrets), settings.async_redis(),
+                                Wallboard.from_plan(plan, settings.service_level_seconds,
+                                                    pause_reasons=site.agents.pause_reasons))  # 实时监控
         await listener.start()
         app.state.telephony = TelephonyLink(listener.ami, plan, site)  # desk actions use the listener's AMI
         # Redis may have lost the IVR's ticket-status view (restart, outage): rewrite it in the background.

@@ -3,6 +3,12 @@
 Three inputs, one tracker: AMI events (parsed to typed call events, applied in arrival order), the IVR's
 prefill channel in Redis (live transcript → the agent's page), and the IVR's survey stream (results stored on
 the call and its tickets; a consumer group remembers what was stored, so a restart loses nothing).
+
+The same AMI events feed the live wallboard (``agent_desk.supervision.wallboard``), applied as they arrive;
+its snapshot goes to Redis (``SNAPSHOT_KEY`` and the ``hotline:wallboard`` channel) at most every
+``board_interval`` seconds after a change, and once a second anyway (waits tick, wrap-ups end, midnight). After
+every AMI login (Asterisk sends ``FullyBooted``; panoramisk reconnects on its own) the board is rebuilt from
+QueueStatus + CoreShowChannels; while AMI is down it says so.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from agent_desk.calls import events as ev
 from agent_desk.calls.tracker import CallTracker
-from hotline.ami import AmiClient, AmiEvent
+from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
+from agent_desk.supervision.warnings import CHANNEL as BOARD_CHANNEL   # shared with early warning
+from hotline.ami import AmiClient, AmiError, AmiEvent
 from ivr import survey
 from ivr.prefill_store import CHANNEL as PREFILL_CHANNEL
 
@@ -36,12 +44,17 @@ class AmiSettings:
 
 
 class CallListener:
-    def __init__(self, tracker: CallTracker, ami: AmiSettings, redis: aioredis.Redis | None):
+    def __init__(self, tracker: CallTracker, ami: AmiSettings, redis: aioredis.Redis | None,
+                 wallboard: Wallboard | None = None, board_interval: float = 0.1):
         self.tracker, self.ami_settings, self.redis = tracker, ami, redis
+        self.wallboard, self.board_interval = wallboard, board_interval
         self.queue: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
         self.ami: AmiClient | None = None
         self.events_seen = 0
         self.events_applied = 0
+        self.boards_published = 0
+        self._board_changed = asyncio.Event()
+        self._rebuilding: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
 
     def _on_ami(self, event: AmiEvent) -> None:
@@ -49,22 +62,40 @@ class CallListener:
         typed = ev.parse(event)
         if typed is not None:
             self.queue.put_nowait(typed)
+        if self.wallboard is not None:
+            if event.name == "FullyBooted":   # after every AMI login: the live part comes from Asterisk
+                self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild_board(), name="board-rebuild")
+            elif self.wallboard.apply(event):
+                self._board_changed.set()
+
+    def _on_ami_lost(self, _manager, _exc) -> None:
+        # panoramisk reconnects by itself but keeps saying "authenticated": desk actions must see it is down.
+        if self.ami is not None:
+            self.ami.manager.authenticated = False
+        if self.wallboard is not None:
+            self.wallboard.set_connected(False)
+            self._board_changed.set()
 
     async def start(self) -> None:
         self.ami = AmiClient(self.ami_settings.host, self.ami_settings.port, self.ami_settings.username,
                              self.ami_settings.secret)
         self.ami.subscribe(self._on_ami)
+        self.ami.manager.on_disconnect = self._on_ami_lost
         await self.ami.connect()
         self._tasks = [asyncio.create_task(self._apply_loop(), name="calls-apply")]
         if self.redis is not None:
             self._tasks += [asyncio.create_task(self._prefill_loop(), name="calls-prefill"),
                             asyncio.create_task(self._survey_loop(), name="calls-surveys")]
+            if self.wallboard is not None:
+                self._tasks.append(asyncio.create_task(self._board_loop(), name="board-publish"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._rebuilding] if self._rebuilding else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.ami is not None:
+            self.ami.manager.on_disconnect = lambda *_: None   # a deliberate close is no outage
             self.ami.manager.close()
 
     async def drain(self) -> None:
@@ -83,6 +114,44 @@ class CallListener:
                 log.exception("call event not applied: %r", event)
             finally:
                 self.queue.task_done()
+
+    # ── the wallboard ────────────────────────────────────────────────────────
+    async def _rebuild_board(self) -> None:
+        try:
+            status = await self.ami.action_list({"Action": "QueueStatus"})
+            channels = await self.ami.action_list({"Action": "CoreShowChannels"})
+        except (AmiError, asyncio.TimeoutError, OSError) as exc:
+            log.warning("wallboard not rebuilt (%s); the next AMI login retries", exc)
+            return
+        self.wallboard.rebuild([*status, *channels])
+        self._board_changed.set()
+
+    async def _board_loop(self) -> None:
+        """Publish the snapshot: soon after a change (bursts coalesced), and every second regardless."""
+        loop = asyncio.get_running_loop()
+        last = 0.0
+        while True:
+            try:
+                await asyncio.wait_for(self._board_changed.wait(), timeout=1.0)
+                pause = self.board_interval - (loop.time() - last)
+                if pause > 0:
+                    await asyncio.sleep(pause)
+            except asyncio.TimeoutError:
+                pass
+            self._board_changed.clear()
+            last = loop.time()
+            await self.publish_board()
+
+    async def publish_board(self) -> None:
+        message = json.dumps(self.wallboard.snapshot(), ensure_ascii=False, separators=(",", ":"))
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(SNAPSHOT_KEY, message)
+                pipe.publish(BOARD_CHANNEL, message)
+                await pipe.execute()
+            self.boards_published += 1
+        except (RedisError, OSError) as exc:
+            log.warning("wallboard snapshot not published: %s", exc)
 
     async def _prefill_loop(self) -> None:
         while True:

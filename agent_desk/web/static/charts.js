@@ -165,8 +165,10 @@ const Charts = (() => {
       const share = total ? Math.max(0, item.value || 0) / total : 0;
       if (share <= 0) return;
       const to = angle + share * 2 * Math.PI * 0.99999;
-      const path = svg("path", { d: arc(100, 100, 70, angle, to), fill: "none", stroke: tone(i, item.tone),
-        "stroke-width": 34 });
+      // A whole ring is a circle: an arc whose ends meet is not drawn at all.
+      const path = share > 0.9999
+        ? svg("circle", { cx: 100, cy: 100, r: 70, fill: "none", stroke: tone(i, item.tone), "stroke-width": 34 })
+        : svg("path", { d: arc(100, 100, 70, angle, to), fill: "none", stroke: tone(i, item.tone), "stroke-width": 34 });
       path.appendChild(svg("title", {}, `${item.label}：${fmt(item.value || 0)}（${(share * 100).toFixed(1)}%）`));
       root.appendChild(path);
       angle = to;

@@ -1,0 +1,106 @@
+"""The wallboard page in Chromium against the real desk: snapshots made by the real ``Wallboard`` from AMI events
+recorded on the real Asterisk, published to the desk's Redis exactly as the listener does, plus an early-warning
+alert. Tiles, tables, agent grid, charts (SVG), alerts with their ticket links, and the disconnected banner."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import redis
+from playwright.sync_api import expect
+
+from agent_desk.supervision import warnings
+from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
+from hotline.numberplan import load_plan
+from hotline.paths import PROJECT_ROOT
+from tests.browser.conftest import PASSWORD
+from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.support.wallboard import recorded, stamp
+
+ALERT = {"id": "w0123456789abcde", "rule": "town-24h", "rule_label": "乡镇聚集",
+         "title": "嘉积镇 24小时内 5 件“自来水、发黄”相关诉求", "area": "469002100", "area_name": "琼海市嘉积镇",
+         "topic": "03-water", "topic_name": "供水排水", "keywords": ["自来水", "发黄"], "count": 5, "window_hours": 24,
+         "tickets": ["20260601000101", "20260601000102", "20260601000103", "20260601000104", "20260601000105"],
+         "raised_at": "2026-06-01T10:00:00+08:00"}
+
+
+def publish(client: redis.Redis, snapshot: dict) -> None:
+    message = json.dumps(snapshot, ensure_ascii=False)
+    client.set(SNAPSHOT_KEY, message)
+    client.publish(warnings.CHANNEL, message)
+
+
+def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot, artifacts):
+    client = redis.Redis.from_url(redis_server.url, password=redis_server.password, decode_responses=True)
+    board = Wallboard.from_plan(load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"))
+    events = recorded()
+    joins = [i for i, e in enumerate(events) if e.name == "QueueCallerJoin"]
+    for event in events[:joins[1] + 1]:   # one call answered and done, the agent paused, a second call waiting
+        board.apply(event)
+    board.set_connected(True)   # as after the listener's first rebuild
+    publish(client, board.snapshot(stamp(events[joins[1]]) + 3))
+    # The desk's early warning scans once in the background on start and expires stored alerts it does not
+    # find: let that scan be over (a scan on request waits for it) before an alert of ours is stored.
+    token = httpx.post(f"{desk.url}/api/auth/login", json={"username": desk.users["boss"], "password": PASSWORD}
+                       ).json()["token"]
+    scanned = httpx.post(f"{desk.url}/api/warnings/scan", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert scanned.status_code == 200, scanned.text
+    client.hset(warnings.ACTIVE, ALERT["id"], json.dumps(ALERT, ensure_ascii=False))
+    try:
+        login(page, desk.users["boss"])
+        expect(page.locator("#whoami")).to_be_visible()
+        page.goto("/wallboard.html")
+        expect(page.get_by_role("link", name="实时监控")).to_have_attribute("aria-current", "page")
+        expect(page.locator("#t-waiting")).to_have_text("1")
+        expect(page.locator("#t-answered")).to_have_text("1")
+        expect(page.locator("#t-abandoned")).to_have_text("0")
+        expect(page.locator("#t-sl")).to_have_text("100.0%")
+        expect(page.locator("#wb-conn")).to_have_text("实时")
+        province = page.locator("#wb-queues tr[data-key='province']")
+        expect(province).to_contain_text("省平台综合话务")
+        expect(province.locator("td").first).to_have_text("1")
+        expect(page.locator("#wb-lines tr[data-key='12318']")).to_contain_text("文化市场举报热线")
+        expect(page.locator("#wb-subplatforms tr[data-key='469002']")).to_contain_text("琼海")
+        agent = page.locator("#wb-agents li[data-extension='8001']")
+        expect(agent).to_have_attribute("data-state", "paused")
+        expect(agent).to_contain_text("午休")
+        # Charts (charts.js SVG): the province's bar has a length, the gauge its value arc, the donut a ring
+        # in the paused colour (the only agent is paused).
+        expect(page.locator("#c-waiting svg rect").first).not_to_have_attribute("width", "0.0")
+        expect(page.locator("#c-waiting svg")).to_contain_text("省平台综合话务")
+        expect(page.locator("#c-sl svg path")).to_have_count(2)
+        expect(page.locator("#c-sl svg")).to_contain_text("100.0%")
+        expect(page.locator("#c-states svg [stroke='#bc4c00']")).to_have_count(1)
+        alert = page.locator(f"#wb-alerts li[data-id='{ALERT['id']}']")
+        expect(alert).to_contain_text("自来水")
+        expect(alert.locator("a")).to_have_count(5)
+        expect(alert.locator("a").first).to_have_attribute("href", "/search.html?number=20260601000101")
+
+        # Live: the waiting caller hangs up (the recording goes on), a new alert arrives on the same channel.
+        wait_subscribed(client, warnings.CHANNEL)
+        for event in events[joins[1] + 1:]:
+            board.apply(event)
+            if event.name == "QueueCallerAbandon":
+                publish(client, board.snapshot(stamp(event)))
+                break
+        expect(page.locator("#t-abandoned")).to_have_text("1")
+        expect(page.locator("#t-waiting")).to_have_text("0")
+        expect(page.locator("#t-sl")).to_have_text("50.0%")
+        second = {**ALERT, "id": "w00000000000000f", "title": "琼海市 24小时内 10 件“积水”相关诉求", "count": 10,
+                  "tickets": ["20260601000201"]}
+        client.publish(warnings.CHANNEL, json.dumps({"type": "alert", **second}, ensure_ascii=False))
+        expect(page.locator("#wb-alerts li.wb-alert")).to_have_count(2)
+        shoot(page, "live")
+        page.screenshot(path=str(artifacts / "wallboard.png"), full_page=True)
+
+        # Asterisk unreachable: the board says so.
+        board.set_connected(False)
+        publish(client, board.snapshot(stamp(event) + 1))
+        expect(page.locator("#wb-msg")).to_have_text("与电话系统的连接已断开，正在重连…")
+        expect(page.locator("#wb-conn")).to_have_text("已断开")
+        assert_clean(page)
+    finally:
+        client.delete(SNAPSHOT_KEY)
+        client.hdel(warnings.ACTIVE, ALERT["id"])
+        client.close()

@@ -1,0 +1,186 @@
+"""The live wallboard end to end: the real Asterisk (the session's center), the desk under uvicorn with its
+listener (its own AMI connection) publishing to a real Redis, a supervisor's real WebSocket. Calls ring a test
+agent's softphone (the peer Asterisk, over SIP); one waits and is abandoned; the agent pauses with a reason;
+then Asterisk restarts under the board, which says it is disconnected and is rebuilt once Asterisk is back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+
+import pytest
+import uvicorn
+import websockets
+
+from agent_desk.bootstrap import AMI_USER
+from agent_desk.calls.listener import AmiSettings, CallListener
+from agent_desk.calls.tracker import CallTracker
+from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
+from agent_desk.telephony import LiveCall, agents
+from hotline import channelvars as v
+from hotline.numberplan import GENERAL_QUEUE
+from tests.support.agents import CITIZEN, hang_up_call, logged_in, softphones, wait_registered
+from tests.support.center import Center
+from tests.support.desk import close_rig, make_rig
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.asterisk
+
+
+class Board:
+    """The supervisor's socket: every snapshot it receives, and waiting for one that satisfies a check."""
+
+    def __init__(self, socket):
+        self.socket, self.last = socket, None
+
+    async def until(self, check, what: str, timeout: float = 20) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"the board never showed {what}; last snapshot: {json.dumps(self.last)[:1500]}")
+            try:
+                message = json.loads(await asyncio.wait_for(self.socket.recv(), remaining))
+            except asyncio.TimeoutError:
+                continue
+            if message.get("type") != "snapshot":
+                continue
+            self.last = message
+            with contextlib.suppress(KeyError, StopIteration):
+                if check(message):
+                    return message
+
+
+def agent(snap: dict, extension: str) -> dict:
+    return next(a for a in snap["agents"] if a["extension"] == extension)
+
+
+def province(snap: dict) -> dict:
+    return next(q for q in snap["queues"] if q["queue"] == GENERAL_QUEUE)
+
+
+async def place_call(center: Center) -> str:
+    cid = center.new_call_id()
+    await center.ami.originate(
+        "Local/s@hotline-queue", caller_id=f'"市民" <{CITIZEN}>', channel_id=cid, data="600",
+        variables={f"__{v.QUEUE}": GENERAL_QUEUE, f"__{v.CALL_ID}": cid, f"__{v.LINE}": "12318",
+                   f"__{v.SUBPLATFORM}": "469002"})
+    return cid
+
+
+async def ami_back(center: Center, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await center.ami.action({"Action": "Ping"}, timeout=2)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def test_the_wallboard_follows_queues_and_agents_and_survives_an_asterisk_restart(center: Center, redis_server,
+                                                                                         new_database):
+    extension = softphones(center)[0]
+    rig = make_rig(new_database("sqlite"), redis_server.authenticated_url)
+    settings = rig.app.state.settings
+    plain = settings.sync_redis()
+    plain.delete(SNAPSHOT_KEY)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(rig.app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    listener = CallListener(
+        CallTracker(rig.app.state.db, settings.async_redis()),
+        AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")), settings.async_redis(),
+        Wallboard.from_plan(center.plan, settings.service_level_seconds))
+    url = f"ws://127.0.0.1:{port}/ws/wallboard"
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        await listener.start()
+        for _ in range(100):   # the first snapshot: rebuilt from QueueStatus after the listener's login
+            if plain.get(SNAPSHOT_KEY):
+                break
+            await asyncio.sleep(0.05)
+
+        # Agents may not watch the board: the socket is accepted, then closed with 4403.
+        async with websockets.connect(url, additional_headers=rig.as_("agent")) as refused:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(refused.recv(), 10)
+        assert closed.value.rcvd.code == 4403
+
+        async with websockets.connect(url, additional_headers=rig.as_("boss")) as socket:
+            board = Board(socket)
+            first = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert first["type"] == "snapshot" and first["connected"] is True, first
+            alerts = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert alerts["type"] == "alerts" and isinstance(alerts["alerts"], list)
+            answered0, abandoned0 = first["totals"]["answered"], first["totals"]["abandoned"]
+
+            async with logged_in(center, extension, [GENERAL_QUEUE]):
+                await board.until(lambda s: agent(s, extension)["state"] == "idle", "the agent logged in, idle")
+
+                # 1. The softphone does not answer yet: a waiting call, the agent ringing.
+                await center.peer_ami.action({"Action": "DBPut", "Family": "softphone", "Key": extension,
+                                              "Val": "noanswer"})
+                try:
+                    mark = center.peer_events.mark()
+                    cid = await place_call(center)
+                    snap = await board.until(lambda s: province(s)["waiting"] == 1 and province(s)["longest_wait"] >= 1
+                                             and agent(s, extension)["state"] == "ringing",
+                                             "a call waiting over a second while the agent rings")
+                    assert snap["totals"]["waiting"] == 1
+                    assert next(r for r in snap["lines"] if r["line"] == "12318")["waiting"] == 1
+                    assert next(r for r in snap["subplatforms"] if r["code"] == "469002")["name"] == "琼海"
+                    assert agent(snap, extension)["call_id"] == cid
+                finally:
+                    await center.peer_ami.action({"Action": "DBDel", "Family": "softphone", "Key": extension})
+                # 2. The softphone answers (the peer's ringing leg is sent back into its answering dialplan).
+                ringing = await center.peer_events.wait_for(
+                    lambda e: e.name == "Newchannel" and e.get("Exten") == extension, 10, "the softphone rings",
+                    since=mark)
+                await center.peer_ami.action({"Action": "Redirect", "Channel": ringing["Channel"],
+                                              "Context": "softphone", "Exten": extension, "Priority": "1"})
+                snap = await board.until(lambda s: agent(s, extension)["state"] == "on_call"
+                                         and s["totals"]["answered"] == answered0 + 1, "the agent on the call")
+                assert province(snap)["waiting"] == 0 and snap["totals"]["waiting"] == 0
+                await hang_up_call(center, LiveCall(cid, "", ""))
+                snap = await board.until(lambda s: agent(s, extension)["state"] == "wrapup", "the wrap-up")
+                assert snap["totals"]["avg_handle_seconds"] is not None
+
+                # 3. Paused with a reason; a call waits and hangs up: abandoned.
+                await agents.pause(center.ami, extension, "培训")
+                await board.until(lambda s: agent(s, extension)["state"] == "paused"
+                                  and agent(s, extension)["reason"] == "培训", "the agent paused for 培训")
+                cid2 = await place_call(center)
+                await board.until(lambda s: province(s)["waiting"] == 1, "the second call waiting")
+                await hang_up_call(center, LiveCall(cid2, "", ""))
+                snap = await board.until(lambda s: s["totals"]["abandoned"] == abandoned0 + 1, "the abandoned call")
+                assert province(snap)["waiting"] == 0 and snap["totals"]["answered"] == answered0 + 1
+
+                # 4. Asterisk restarts: the board says it lost the phone system, then is rebuilt from it.
+                await asyncio.to_thread(center.asterisk.down)
+                await board.until(lambda s: s["connected"] is False, "the phone system disconnected")
+                await asyncio.to_thread(center.asterisk.up)
+                snap = await board.until(lambda s: s["connected"] is True
+                                         and agent(s, extension)["state"] == "paused", "the board rebuilt", 45)
+                assert agent(snap, extension)["reason"] == "培训" and GENERAL_QUEUE in agent(snap, extension)["queues"]
+                assert snap["totals"]["waiting"] == 0 and province(snap)["waiting"] == 0   # no phantom callers
+                assert (snap["totals"]["answered"], snap["totals"]["abandoned"]) == (answered0 + 1, abandoned0 + 1)
+                await ami_back(center)   # the session's own AMI client has logged in again too
+                await agents.unpause(center.ami, extension)
+                await board.until(lambda s: agent(s, extension)["state"] in ("idle", "unavailable"), "the unpause")
+            await board.until(lambda s: agent(s, extension)["state"] == "logged_out", "the agent logged out")
+        for phone in softphones(center):   # the next scenarios find every softphone registered again
+            assert (await wait_registered(center, phone, timeout=30)).registered, phone
+    finally:
+        await listener.stop()
+        server.should_exit = True
+        await serving
+        await listener.tracker.redis.aclose()
+        await listener.redis.aclose()
+        plain.close()
+        close_rig(rig)

@@ -58,9 +58,7 @@ CALL_ID = Path(..., pattern=r"^[0-9A-Za-z.\-_]{1,64}$")
 @router.get("/api/calls/{call_id}")
 def read(request: Request, call_id: str = CALL_ID,
          who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work)):
-    call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
-    if call is None or (who.role == Role.AGENT and call.agent_user_id != who.user_id):
-        raise DeskError(404, "unknown_call", f"通话“{call_id}”不存在")
+    call = _visible_call(session, who, call_id)
     if call.caller:
         audit(session, who, "read_personal_data", "call", call_id, "caller", client_of(request))
     return {
@@ -106,15 +104,21 @@ async def hang_up(who: Principal = Depends(require(Role.AGENT)), link: Telephony
 def recording(request: Request, call_id: str = CALL_ID,
               who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work)):
     """The call's recording (WAV) for supervisors (质检) and the agent who answered it; every play is audited."""
-    call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
-    if call is None or (who.role == Role.AGENT and call.agent_user_id != who.user_id):
-        raise DeskError(404, "unknown_call", f"通话“{call_id}”不存在")
+    call = _visible_call(session, who, call_id)
     path = recordings.host_file(request.app.state.settings, call.recording)
     if path is None:
         raise DeskError(404, "no_recording", "该通话没有录音")
     audit(session, who, "play_recording", "call", call_id, str(call.recording), client_of(request))
     session.commit()  # the audit row stands even if the listener stops the download half-way
     return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
+
+
+def _visible_call(session: Session, who: Principal, call_id: str) -> m.Call:
+    """A call for supervisors, or for the agent who answered it; 404 otherwise (no hint that it exists)."""
+    call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
+    if call is None or (who.role == Role.AGENT and call.agent_user_id != who.user_id):
+        raise DeskError(404, "unknown_call", f"通话“{call_id}”不存在")
+    return call
 
 
 def _iso(value) -> str | None:

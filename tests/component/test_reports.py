@@ -13,21 +13,12 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from agent_desk.db.models import AuditEntry
-from tests.component.test_kpi import build_scenario
-from tests.conftest import BACKENDS
-from tests.support.desk import close_rig, make_rig
+from tests.component.test_kpi import scenario  # noqa: F401  (the same hand-built month, as a fixture)
 
 SECTIONS = ["主要指标", "按诉求类型", "按市县", "热点事项（前10）", "承办单位排名（按满意率，受理量不足10件不排名）",
             "超期单位（应办结而未按时办结）", "分热线话务"]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def scenario(request, new_database, redis_server):
-    rig = make_rig(new_database(request.param), redis_server.authenticated_url)
-    try:
-        yield build_scenario(rig)
-    finally:
-        close_rig(rig)
 
 
 def fetch(sc, url, who="boss"):

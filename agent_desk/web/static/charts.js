@@ -87,13 +87,19 @@ const Charts = (() => {
     });
   }
 
-  function columns(container, labels, series, opts = {}) {
+  /** The frame, axes and scale that columns and lines share. */
+  function plot(container, labels, series, opts) {
     const fmt = opts.format || plain;
     const width = opts.width || 640, height = opts.height || 240;
     const geometry = { left: 56, top: 10, plotW: width - 70, plotH: height - 40 };
     const root = frame(container, width, height, opts);
     const max = opts.max || Math.max(1e-9, ...series.flatMap((s) => s.values.map((v) => v || 0)));
     axes(root, labels, max, geometry, fmt);
+    return { root, geometry, max, fmt };
+  }
+
+  function columns(container, labels, series, opts = {}) {
+    const { root, geometry, max, fmt } = plot(container, labels, series, opts);
     const slot = geometry.plotW / Math.max(1, labels.length);
     const barW = Math.max(2, (slot * 0.8) / Math.max(1, series.length));
     series.forEach((s, si) => s.values.forEach((value, i) => {
@@ -109,12 +115,7 @@ const Charts = (() => {
   }
 
   function line(container, labels, series, opts = {}) {
-    const fmt = opts.format || plain;
-    const width = opts.width || 640, height = opts.height || 240;
-    const geometry = { left: 56, top: 10, plotW: width - 70, plotH: height - 40 };
-    const root = frame(container, width, height, opts);
-    const max = opts.max || Math.max(1e-9, ...series.flatMap((s) => s.values.map((v) => v || 0)));
-    axes(root, labels, max, geometry, fmt);
+    const { root, geometry, max, fmt } = plot(container, labels, series, opts);
     series.forEach((s, si) => {
       const points = s.values.map((value, i) => {
         const x = geometry.left + (geometry.plotW * (i + 0.5)) / labels.length;

@@ -148,7 +148,7 @@ async def my_state(who: Principal = Depends(require(Role.AGENT)), link: Telephon
 
 @router.post("/api/agents/me/login")
 async def my_login(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony),
-                   session: Session = Depends(unit_of_work)) -> dict:
+                   session: Session = Depends(unit_of_work, scope="function")) -> dict:
     ext = _own_extension(who, link)
     await _login(link, session, ext, None)
     return await _state(link, ext)
@@ -179,7 +179,7 @@ async def my_unpause(who: Principal = Depends(require(Role.AGENT)), link: Teleph
 # ── supervisors: every agent ─────────────────────────────────────────────────
 @router.get("/api/agents")
 async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony),
-                      session: Session = Depends(unit_of_work)) -> dict:
+                      session: Session = Depends(unit_of_work, scope="function")) -> dict:
     users = session.scalars(select(User).where(User.role == Role.AGENT.value, User.extension.is_not(None),
                                                User.active.is_(True)).order_by(User.extension)).all()
     members = await ag.memberships(link.ami)
@@ -205,7 +205,7 @@ async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: Teleph
 
 @router.get("/api/agents/{ext}")
 async def agent_state(ext: str = EXT, _who: Principal = Depends(require(*MANAGERS)),
-                      link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work)) -> dict:
+                      link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
     ext = _agent_extension(link, ext)
     skills, source = sk.skills_of(session, link.site, ext)
     return {**await _state(link, ext), "skills": _skill_items(link, skills), "skills_source": source}
@@ -214,7 +214,7 @@ async def agent_state(ext: str = EXT, _who: Principal = Depends(require(*MANAGER
 @router.post("/api/agents/{ext}/login")
 async def agent_login(request: Request, ext: str = EXT, body: LoginBody = Body(default_factory=LoginBody),
                       who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony),
-                      session: Session = Depends(unit_of_work)) -> dict:
+                      session: Session = Depends(unit_of_work, scope="function")) -> dict:
     ext = _agent_extension(link, ext)
     joined = await _login(link, session, ext, body.queues)
     _record(request, who, "agent_login", "agent", ext, "queues " + ",".join(joined))
@@ -250,7 +250,7 @@ async def agent_unpause(request: Request, ext: str = EXT, who: Principal = Depen
 
 @router.put("/api/agents/{ext}/skills")
 async def set_skills(request: Request, body: SkillsBody, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
-                     link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work)) -> dict:
+                     link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
     """Store the agent's queues and penalties; they apply at its next login (desk login)."""
     ext = _agent_extension(link, ext)
     try:
@@ -265,7 +265,7 @@ async def set_skills(request: Request, body: SkillsBody, ext: str = EXT, who: Pr
 
 @router.delete("/api/agents/{ext}/skills")
 async def reset_skills(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
-                       link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work)) -> dict:
+                       link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
     """Forget the stored skills: the site's static membership applies again."""
     ext = _agent_extension(link, ext)
     sk.save_skills(session, ext, [], who.username)

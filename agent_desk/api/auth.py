@@ -23,7 +23,7 @@ class LoginBody(BaseModel):
 
 
 @router.post("/auth/login")
-def login(body: LoginBody, request: Request, response: Response, session: Session = Depends(unit_of_work)) -> dict:
+def login(body: LoginBody, request: Request, response: Response, session: Session = Depends(unit_of_work, scope="function")) -> dict:
     settings = request.app.state.settings
     token = sessions.login(session, settings, body.username, body.password, client_of(request))
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure,
@@ -34,7 +34,7 @@ def login(body: LoginBody, request: Request, response: Response, session: Sessio
 
 @router.post("/auth/logout")
 def logout(request: Request, response: Response, _who: Principal = Depends(principal),
-           session: Session = Depends(unit_of_work)) -> dict:
+           session: Session = Depends(unit_of_work, scope="function")) -> dict:
     sessions.logout(session, token_of(request.headers, request.cookies))
     response.delete_cookie(COOKIE, path="/")
     return {"ok": True}
@@ -63,7 +63,7 @@ class NewUser(BaseModel):
 
 @router.post("/users", status_code=201)
 def add_user(body: NewUser, _who: Principal = Depends(require(Role.ADMIN)),
-             session: Session = Depends(unit_of_work)) -> dict:
+             session: Session = Depends(unit_of_work, scope="function")) -> dict:
     user = sessions.create_user(session, body.username, body.password, body.role, body.display_name, body.unit,
                                 body.extension)
     return {"id": user.id, "username": user.username, "role": user.role}
@@ -71,7 +71,7 @@ def add_user(body: NewUser, _who: Principal = Depends(require(Role.ADMIN)),
 
 @router.get("/users")
 def list_users(_who: Principal = Depends(require(Role.ADMIN, Role.SUPERVISOR)),
-               session: Session = Depends(unit_of_work)) -> list[dict]:
+               session: Session = Depends(unit_of_work, scope="function")) -> list[dict]:
     rows = session.execute(select(User, OrgUnit.code).outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
                            .order_by(User.id)).all()
     return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role, "unit": code,

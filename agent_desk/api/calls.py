@@ -29,7 +29,7 @@ router = APIRouter()
 
 @router.get("/api/calls/current")
 def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
-            session: Session = Depends(unit_of_work)) -> dict:
+            session: Session = Depends(unit_of_work, scope="function")) -> dict:
     """The call this agent is on (or ended in the last minutes), as a pop: the page shows it after a reload."""
     call = session.scalar(select(m.Call).where(m.Call.agent_user_id == who.user_id, m.Call.answered_at.is_not(None))
                           .order_by(m.Call.answered_at.desc()).limit(1))
@@ -57,7 +57,7 @@ CALL_ID = Path(..., pattern=r"^[0-9A-Za-z.\-_]{1,64}$")
 
 @router.get("/api/calls/{call_id}")
 def read(request: Request, call_id: str = CALL_ID,
-         who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work)):
+         who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work, scope="function")):
     call = _visible_call(session, who, call_id)
     if call.caller:
         audit(session, who, "read_personal_data", "call", call_id, "caller", client_of(request))
@@ -102,14 +102,13 @@ async def hang_up(who: Principal = Depends(require(Role.AGENT)), link: Telephony
 # ── recordings ───────────────────────────────────────────────────────────────
 @router.get("/api/calls/{call_id}/recording")
 def recording(request: Request, call_id: str = CALL_ID,
-              who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work)):
+              who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work, scope="function")):
     """The call's recording (WAV) for supervisors (质检) and the agent who answered it; every play is audited."""
     call = _visible_call(session, who, call_id)
     path = recordings.host_file(request.app.state.settings, call.recording)
     if path is None:
         raise DeskError(404, "no_recording", "该通话没有录音")
     audit(session, who, "play_recording", "call", call_id, str(call.recording), client_of(request))
-    session.commit()  # the audit row stands even if the listener stops the download half-way
     return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
 
 

@@ -21,6 +21,8 @@ def database(request: Request) -> Database:
 
 
 def unit_of_work(request: Request) -> Iterator[Session]:
+    """Use as ``Depends(unit_of_work, scope="function")``: the commit happens before the response is sent,
+    so a 2xx means the change is stored (and the next request sees it)."""
     with request.app.state.db.session() as session:
         yield session
 

@@ -22,7 +22,7 @@ STAFF = (Role.AGENT, Role.SUPERVISOR)
 @router.get("/units")
 def units(q: str = Query("", max_length=32), kind: str | None = Query(None, pattern=r"^[a-z_]{1,24}$"),
           subplatform: str | None = Query(None, max_length=32), limit: int = Query(50, ge=1, le=500),
-          _who: Principal = Depends(principal), session: Session = Depends(unit_of_work)) -> list[dict]:
+          _who: Principal = Depends(principal), session: Session = Depends(unit_of_work, scope="function")) -> list[dict]:
     stmt = select(OrgUnit).where(OrgUnit.active.is_(True)).order_by(OrgUnit.level, OrgUnit.code).limit(limit)
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
@@ -38,7 +38,7 @@ def units(q: str = Query("", max_length=32), kind: str | None = Query(None, patt
 @router.get("/knowledge")
 def knowledge(q: str = Query(..., min_length=1, max_length=64), topic: str | None = Query(None, max_length=64),
               limit: int = Query(10, ge=1, le=50), _who: Principal = Depends(require(*STAFF)),
-              session: Session = Depends(unit_of_work)) -> list[dict]:
+              session: Session = Depends(unit_of_work, scope="function")) -> list[dict]:
     return [{"code": h.code, "title": h.title, "snippet": h.snippet, "score": h.score}
             for h in search_knowledge(session, q, limit=limit, topic=topic)]
 
@@ -46,7 +46,7 @@ def knowledge(q: str = Query(..., min_length=1, max_length=64), topic: str | Non
 @router.get("/dispatch/suggest")
 def dispatch_suggest(topic: str = Query("", max_length=64), subplatform: str | None = Query(None, max_length=32),
                      text: str = Query("", max_length=2000), _who: Principal = Depends(require(*STAFF)),
-                     session: Session = Depends(unit_of_work)) -> list[dict]:
+                     session: Session = Depends(unit_of_work, scope="function")) -> list[dict]:
     """派单目录 and 直派清单: which unit should host this matter, and why."""
     return [{"unit": s.unit_code, "name": s.unit_name, "source": s.source, "why": s.why}
             for s in suggest_units(session, topic, subplatform, text)]
@@ -54,7 +54,7 @@ def dispatch_suggest(topic: str = Query("", max_length=64), subplatform: str | N
 
 @router.get("/knowledge/{code}")
 def knowledge_article(code: str = Path(..., pattern=r"^[A-Za-z0-9_.\-]{1,64}$"),
-                      _who: Principal = Depends(require(*STAFF)), session: Session = Depends(unit_of_work)) -> dict:
+                      _who: Principal = Depends(require(*STAFF)), session: Session = Depends(unit_of_work, scope="function")) -> dict:
     article = session.scalar(select(KnowledgeArticle).where(KnowledgeArticle.code == code,
                                                             KnowledgeArticle.active.is_(True)))
     if article is None:

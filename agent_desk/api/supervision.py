@@ -34,7 +34,7 @@ def period(period: Literal["day", "week", "month", "year", "custom"] = Query("mo
     return period_of(period, date, start, end)
 
 
-def context(request: Request, session: Session = Depends(unit_of_work)) -> kpi.Context:
+def context(request: Request, session: Session = Depends(unit_of_work, scope="function")) -> kpi.Context:
     state = request.app.state
     return kpi.Context.of(session, state.settings, state.line_names, state.city_names)
 
@@ -45,7 +45,7 @@ def get_kpi(by: Literal["unit", "area", "subplatform", "line", "topic", "appeal_
             metric: Literal[kpi.METRICS] = Query("satisfaction"),  # type: ignore[valid-type]
             min_volume: int = Query(10, ge=0, le=1_000_000), when: Period = Depends(period),
             who: Principal = Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.UNIT)),
-            session: Session = Depends(unit_of_work), ctx: kpi.Context = Depends(context)) -> dict:
+            session: Session = Depends(unit_of_work, scope="function"), ctx: kpi.Context = Depends(context)) -> dict:
     scope = None
     if who.role == Role.UNIT:
         if who.unit_id is None:
@@ -56,14 +56,14 @@ def get_kpi(by: Literal["unit", "area", "subplatform", "line", "topic", "appeal_
 
 @router.get("/views/overview")
 def overview(parent: str | None = Query(None, pattern=CODE), when: Period = Depends(period),
-             _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work),
+             _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
              ctx: kpi.Context = Depends(context)) -> dict:
     return views.overview(session, ctx, when, parent)
 
 
 @router.get("/views/process")
 def process(parent: str | None = Query(None, pattern=CODE), when: Period = Depends(period),
-            _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work),
+            _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
             ctx: kpi.Context = Depends(context)) -> dict:
     return views.process(session, ctx, when, parent)
 
@@ -71,7 +71,7 @@ def process(parent: str | None = Query(None, pattern=CODE), when: Period = Depen
 @router.get("/views/evaluation")
 def evaluation(by: Literal["unit", "area"] = Query("unit"), parent: str | None = Query(None, pattern=CODE),
                min_volume: int = Query(10, ge=0, le=1_000_000), when: Period = Depends(period),
-               _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work),
+               _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
                ctx: kpi.Context = Depends(context)) -> dict:
     return views.evaluation(session, ctx, when, by, parent, min_volume)
 
@@ -82,7 +82,7 @@ def report(request: Request, kind: Literal["daily", "weekly", "monthly", "specia
            start: dt.date | None = Query(None), end: dt.date | None = Query(None),
            topic: str | None = Query(None, max_length=64), keyword: str | None = Query(None, min_length=1, max_length=64),
            area: str | None = Query(None, pattern=CODE), who: Principal = Depends(require(*LEADERS)),
-           session: Session = Depends(unit_of_work), ctx: kpi.Context = Depends(context)) -> dict | Response:
+           session: Session = Depends(unit_of_work, scope="function"), ctx: kpi.Context = Depends(context)) -> dict | Response:
     if kind == "special":
         when = period_of("custom", start=start, end=end)
         filters = reports.Filters(topic=topic or None, keyword=keyword or None, area=area or None)

@@ -18,7 +18,7 @@ NUMBER = Path(..., pattern=r"^\d{14}$", description="ticket number: YYYYMMDD + 6
 
 @router.post("", status_code=201)
 def create(draft: TicketDraft, request: Request, who: Principal = Depends(principal),
-           session: Session = Depends(unit_of_work)) -> dict:
+           session: Session = Depends(unit_of_work, scope="function")) -> dict:
     result = service.create(session, who, draft)
     request.state.changed = [result.ticket.number]
     if not result.created:
@@ -29,20 +29,20 @@ def create(draft: TicketDraft, request: Request, who: Principal = Depends(princi
 
 @router.get("")
 def search(query: SearchQuery = Depends(), who: Principal = Depends(principal),
-           session: Session = Depends(unit_of_work)) -> dict:
+           session: Session = Depends(unit_of_work, scope="function")) -> dict:
     return service.search(session, who, query)
 
 
 @router.get("/{number}")
 def read(request: Request, number: str = NUMBER, who: Principal = Depends(principal),
-         session: Session = Depends(unit_of_work)) -> dict:
+         session: Session = Depends(unit_of_work, scope="function")) -> dict:
     return service.detail(session, who, number, client_of(request))
 
 
 @router.post("/{number}/actions/{action}")
 def act(request: Request, number: str = NUMBER, action: str = Path(..., pattern=r"^[a-z_]{1,32}$"),
         payload: dict[str, Any] = Body(default_factory=dict), who: Principal = Depends(principal),
-        session: Session = Depends(unit_of_work)) -> dict:
+        session: Session = Depends(unit_of_work, scope="function")) -> dict:
     row = service.act(session, who, request.app.state.settings, number, action, payload)
     request.state.changed = [row.number]
     return {"number": row.number, "state": row.state}

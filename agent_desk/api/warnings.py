@@ -56,7 +56,7 @@ def scan(who: Principal = Depends(require(*WATCHERS)), warnings: EarlyWarning = 
 @router.post("/{alert_id}/ack")
 def acknowledge(request: Request, alert_id: str = Path(..., pattern=r"^w[0-9a-f]{15}$"),
                 body: AckBody = Body(default_factory=AckBody), who: Principal = Depends(require(*WATCHERS)),
-                session: Session = Depends(unit_of_work), warnings: EarlyWarning = Depends(detector)) -> dict:
+                session: Session = Depends(unit_of_work, scope="function"), warnings: EarlyWarning = Depends(detector)) -> dict:
     try:
         alert = warnings.store.get(alert_id)
         if alert is None:

@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
@@ -33,7 +30,7 @@ from agent_desk.db.session import Database
 from agent_desk.settings import PROVINCE_TZ, DeskSettings
 from bench.desk_data import LINES, WEIGHT, cities
 from bench.stats import pct
-from bench.ticket_search import generate, settle, size_of, weighted
+from bench.ticket_search import generate, scratch_database, settle, size_of, weighted
 
 UTC = dt.timezone.utc
 SIGNED = {"signed", "return_requested", "consultation", "replied", "awaiting_callback", "closed", "unsatisfied",
@@ -187,17 +184,7 @@ def explain_kpi(db: Database, day: str) -> None:
 
 
 def main(args) -> None:
-    home = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-    pg = None
-    try:
-        if args.postgres:
-            from tests.support.postgres_server import PostgresServer
-            pg = PostgresServer.start()
-            url, path = pg.create_database("bench_reports"), None
-            backend = "PostgreSQL (throwaway server as in the tests)"
-        else:
-            path = home / "desk.db"
-            url, backend = f"sqlite:///{path}", "SQLite (WAL, as the desk configures it)"
+    with scratch_database(args.postgres, "reports") as (url, path, backend, _pg):
         db = Database(url)
         print(f"# KPIs and reports over {args.rows:,} tickets and {args.calls:,} calls, {backend}; 2 shared cores")
         gen = generate(db, args.rows, args.batch, args.seed)
@@ -213,10 +200,6 @@ def main(args) -> None:
         print(f"# tickets generated in {gen.seconds:.1f} s; settle {time.perf_counter() - t0:.1f} s; {size_of(db, path)}")
         run(url, args.repeat, args.explain, db)
         db.dispose()
-    finally:
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

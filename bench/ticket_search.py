@@ -21,6 +21,7 @@ would do shortly after a bulk load in production.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import random
 import shutil
@@ -392,18 +393,30 @@ def run(db: Database, gen: Generated, repeat: int, budget: float, show_plan: boo
             print(f"{'':<10} |   plan: {line}")
 
 
-def main(args) -> None:
-    home = Path(tempfile.mkdtemp(prefix="bench-search-"))
+@contextlib.contextmanager
+def scratch_database(postgres: bool, name: str, keep: bool = False):
+    """A throwaway desk database for a benchmark: (url, SQLite path or None, backend description, server or None).
+    SQLite in a temporary directory, or a database on a throwaway PostgreSQL started as in the tests."""
+    home = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     pg = None
     try:
-        if args.postgres:
+        if postgres:
             from tests.support.postgres_server import PostgresServer
             pg = PostgresServer.start()
-            url, path = pg.create_database("bench_search"), None
-            backend = "PostgreSQL 15 (fsync off, shared_buffers 32MB, as in the tests)"
+            yield pg.create_database(f"bench_{name}"), None, \
+                "PostgreSQL 15 (fsync off, shared_buffers 32MB, as in the tests)", pg
         else:
             path = home / "desk.db"
-            url, backend = f"sqlite:///{path}", "SQLite (WAL, as the desk configures it)"
+            yield f"sqlite:///{path}", path, "SQLite (WAL, as the desk configures it)", None
+    finally:
+        if pg is not None:
+            pg.stop()
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def main(args) -> None:
+    with scratch_database(args.postgres, "search", keep=args.keep) as (url, path, backend, pg):
         db = Database(url)
         print(f"# ticket search over {args.rows:,} generated tickets, {backend}; 2 shared cores")
         gen = generate(db, args.rows, args.batch, args.seed)
@@ -420,11 +433,6 @@ def main(args) -> None:
         db.dispose()
         if args.keep:
             print(f"# kept: {url if pg is None else '(PostgreSQL is removed with its cluster)'}")
-    finally:
-        if pg is not None:
-            pg.stop()
-        if not args.keep:
-            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from tests.support.agents import hang_up_call, logged_in, softphones
 from tests.support.caller import Citizen
 from tests.support.center import Center
 from tests.support.cer import cer
-from tests.support.desk import close_rig, make_rig
+from tests.support.desk import make_rig, stop_served_desk
 from tests.support.ivr import IvrRig, ivr_rig
 from tests.support.ports import free_port
 
@@ -117,9 +117,4 @@ async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(i
             await asyncio.sleep(0.1)
         assert recorded.stat().st_size > 44, recorded
     finally:
-        await listener.stop()
-        server.should_exit = True
-        await serving
-        await listener.tracker.redis.aclose()
-        await listener.redis.aclose()
-        close_rig(rig)
+        await stop_served_desk(rig, server, serving, listener)

@@ -23,7 +23,7 @@ from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE
 from tests.support.agents import CITIZEN, hang_up_call, logged_in, softphones, wait_registered
 from tests.support.center import Center
-from tests.support.desk import close_rig, make_rig
+from tests.support.desk import make_rig, stop_served_desk
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.asterisk
@@ -177,10 +177,5 @@ async def test_the_wallboard_follows_queues_and_agents_and_survives_an_asterisk_
         for phone in softphones(center):   # the next scenarios find every softphone registered again
             assert (await wait_registered(center, phone, timeout=30)).registered, phone
     finally:
-        await listener.stop()
-        server.should_exit = True
-        await serving
-        await listener.tracker.redis.aclose()
-        await listener.redis.aclose()
         plain.close()
-        close_rig(rig)
+        await stop_served_desk(rig, server, serving, listener)

@@ -74,3 +74,13 @@ def make_rig(database_url: str, redis_url: str, **settings) -> DeskRig:
 
 def close_rig(rig: DeskRig) -> None:
     rig.client.__exit__(None, None, None)
+
+
+async def stop_served_desk(rig: DeskRig, server, serving, listener) -> None:
+    """End a desk served by uvicorn in the test's event loop with its own AMI listener (e2e tests)."""
+    await listener.stop()
+    server.should_exit = True
+    await serving
+    await listener.tracker.redis.aclose()
+    await listener.redis.aclose()
+    close_rig(rig)

@@ -91,6 +91,10 @@ class SiteConfig(Strict):
     ami_port: Port = 5038
     sip_port: Port = 5060
     http_port: Port = 8088
+    https_port: Port = Field(8089, description="Asterisk's HTTP server over TLS (wss:// for browser softphones)")
+    tls_certificate: str | None = Field(
+        None, description="PEM file (certificate and key) for https_port; None: one generated at install "
+                          "(self-signed; browsers must be told to trust it)")
     ami_permit: list[str] = Field(["127.0.0.1/255.255.255.255"], min_length=1)
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573

@@ -58,12 +58,31 @@ NOLOAD = sorted(
 NOLOAD = sorted(set(NOLOAD))
 
 
+TLS_SECRET = "tls-asterisk-http"  # the generated certificate + key of Asterisk's HTTPS server (wss://)
+TLS_FILE = "hotline-tls.pem"      # where the rendered config puts it, next to http.conf
+
+
 def secret_names(site: SiteConfig, plan: NumberPlan) -> list[str]:
     """Every secret the rendered configuration needs."""
     names = ["ami", f"sip-{site.carrier.username}"] + (["redis"] if site.agi_transport == "classic" else [])
     names += [f"sip-trunk-{name}" for name in plan.trunks]
     names += [f"sip-agent-{ext}" for ext in site.agents.extensions()]
+    if site.agents.webrtc and site.tls_certificate is None:
+        names.append(TLS_SECRET)
     return names
+
+
+def tls_pem(site: SiteConfig, secrets: SecretStore) -> str:
+    """The certificate and key Asterisk's HTTPS server presents: the site's own file, else the generated one."""
+    if site.tls_certificate is None:
+        return secrets.get(TLS_SECRET) + "\n"
+    try:
+        text = Path(site.tls_certificate).read_text(encoding="ascii")
+    except OSError as exc:
+        raise ValueError(f"tls_certificate: cannot read {site.tls_certificate}: {exc.strerror}") from None
+    if "CERTIFICATE-----" not in text or "PRIVATE KEY-----" not in text:
+        raise ValueError(f"tls_certificate: {site.tls_certificate} must hold a PEM certificate and its private key")
+    return text
 
 
 @dataclass(frozen=True)
@@ -149,6 +168,7 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
         "noload": NOLOAD,
         "general": GENERAL_QUEUE,
         "secret": secrets.get,
+        "tls_file": TLS_FILE,
     }
     files: dict[str, str] = {}
     for name in ("extensions.conf", "queues.conf", "pjsip.conf", "manager.conf", "modules.conf", "asterisk.conf"):
@@ -157,6 +177,8 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
     for chunk in static.split("@@@ ")[1:]:
         name, _, body = chunk.partition("\n")
         files[name.strip()] = body
+    if site.agents.webrtc:
+        files[TLS_FILE] = tls_pem(site, secrets)
     if site.agi_transport == "classic":
         if not plan_text:
             raise ValueError("a classic-AGI site needs the plan's text: the script reads it where Asterisk runs")

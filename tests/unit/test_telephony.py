@@ -8,7 +8,7 @@ from agent_desk.telephony import (Outcome, TransferKind, TransferResult, member_
                                   queues_for, recording_path)
 from agent_desk.telephony.transfers import (TransferError, dial_outcome, failure_outcome, originate_outcome,
                                             transfer_line)
-from hotline import confgen, sounds
+from hotline import confgen, secrets, sounds
 from hotline.numberplan import LineClass, load_plan
 from hotline.site import SiteConfig
 from ivr import prompts
@@ -118,6 +118,46 @@ def test_webrtc_agents_get_a_websocket_transport_and_dtls():
     assert "webrtc=yes" in template and "dtls_auto_generate_cert=yes" in template
     agent = pjsip.split("[8001](telephony-endpoint,agent-softphone)\n")[1].split("\n\n")[0]
     assert "transport=" not in agent  # a browser reaches it over the websocket, not UDP
+
+
+def test_webrtc_turns_on_https_with_the_generated_certificate_and_nothing_without_it():
+    files = render(webrtc=True)
+    http = files["http.conf"]
+    assert "tlsenable = yes" in http and "tlsbindaddr = 127.0.0.1:8089" in http
+    assert f"tlscertfile = /srv/hotline/main/etc/{confgen.TLS_FILE}" in http
+    assert files[confgen.TLS_FILE] == f"golden-{confgen.TLS_SECRET}\n"
+    plain = render()
+    assert "tls" not in plain["http.conf"] and confgen.TLS_FILE not in plain
+
+
+def test_a_site_certificate_replaces_the_generated_one_and_a_bad_one_is_refused(tmp_path):
+    pem = tmp_path / "site.pem"
+    pem.write_text(secrets.self_signed_pem(days=1))
+    site = SiteConfig.model_validate({"agents": {"count": 1, "webrtc": True}, "tls_certificate": str(pem)})
+    names = confgen.secret_names(site, plan)
+    assert confgen.TLS_SECRET not in names
+    files = confgen.render(plan, site, FixedSecrets(names)).files  # type: ignore[arg-type]
+    assert files[confgen.TLS_FILE] == pem.read_text()
+    pem.write_text("-----BEGIN CERTIFICATE-----\nonly a certificate\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ValueError, match="private key"):
+        confgen.render(plan, site, FixedSecrets(names))  # type: ignore[arg-type]
+    missing = site.model_copy(update={"tls_certificate": str(tmp_path / "none.pem")})
+    with pytest.raises(ValueError, match="cannot read"):
+        confgen.render(plan, missing, FixedSecrets(names))  # type: ignore[arg-type]
+
+
+def test_the_generated_certificate_serves_loopback_and_its_key_matches(tmp_path):
+    import ssl
+
+    store = secrets.SecretStore(tmp_path / "secrets")
+    assert store.ensure([confgen.TLS_SECRET]) == [confgen.TLS_SECRET]
+    assert store.ensure([confgen.TLS_SECRET]) == []          # never regenerated
+    path = store.path(confgen.TLS_SECRET)
+    assert path.stat().st_mode & 0o777 == 0o600
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(path)                            # raises if the key does not match the certificate
+    client = ssl.create_default_context(cafile=str(path))
+    assert client.cert_store_stats()["x509"] == 1
 
 
 def test_retained_seat_transfer_notice_is_chinese_and_says_the_call_is_recorded():

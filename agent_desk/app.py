@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from agent_desk.api import auth, calls, pages, reference, tickets
+from agent_desk.api import auth, calls, pages, reference, softphone, tickets
 from agent_desk.api import agents as agents_api
 from agent_desk.api import supervision as supervision_api
 from agent_desk.api import warnings as warnings_api
@@ -50,6 +50,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(tickets.router)
     app.include_router(calls.router)
+    app.include_router(softphone.router)
     app.include_router(reference.router)
     app.include_router(supervision_api.router)
     app.include_router(agents_api.router)

@@ -18,6 +18,7 @@ from agent_desk.db.models import User
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
 from agent_desk.supervision.warnings import site_rules
+from agent_desk.telephony.softphone import BrowserPhones
 from hotline.numberplan import NumberPlan
 from hotline.paths import PROJECT_ROOT
 from hotline.secrets import SecretStore
@@ -42,6 +43,7 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
         line_names={line.number: getattr(line, "name", "") for line in plan.lines},
         city_names={sp.code: sp.name for sp in plan.subplatforms},
         warning_rules=site_rules(site.warning_rules),
+        softphone=BrowserPhones(site.http_port, site.https_port, secrets.directory) if site.agents.webrtc else None,
     )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from agent_desk.telephony.softphone import BrowserPhones
 from agent_desk.tickets.deadlines import Calendar
 
 PROVINCE_TZ = ZoneInfo("Asia/Shanghai")  # 海南: deadlines, ticket numbers and reports use local time
@@ -34,6 +35,8 @@ class DeskSettings:
     recordings_host_dir: str = ""
     response_window: dt.timedelta = dt.timedelta(hours=24)  # 响应率: the host unit signs within this after dispatch
     service_level_seconds: int = 20      # 服务水平: calls answered within this many seconds of queueing
+    # Browser softphones (agents.webrtc): ports of Asterisk's HTTP server and the SIP secrets. None: off.
+    softphone: BrowserPhones | None = None
 
     def sync_redis(self):
         import redis

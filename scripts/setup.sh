@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(debootstrap redis-server sox espeak-ng chromium fonts-wqy-microhei)
 # The tests start throwaway PostgreSQL 15 clusters from the server binaries (tests/support/postgres_server.py).
 [ -x /usr/lib/postgresql/15/bin/initdb ] || APT_PACKAGES+=(postgresql-15)
+# npm builds the browser softphone's SIP stack (JsSIP) from pinned packages (agent_desk/web/softphone).
+command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 
 step() { printf '\n[setup] %s\n' "$*" >&2; }
 
@@ -40,6 +42,14 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -e '.[test]'
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+softphone=agent_desk/web/softphone
+built=$softphone/node_modules/.built-$(sha256sum $softphone/package-lock.json | cut -c1-16)
+if [ ! -f "$built" ] || [ ! -f agent_desk/web/static/vendor/jssip.min.js ]; then
+  step "building the browser softphone's SIP stack (JsSIP, pinned in $softphone/package-lock.json)"
+  (cd $softphone && npm ci --no-audit --no-fund --loglevel=error && npm run -s build)
+  touch "$built"
 fi
 
 step "hotline install: secrets, Asterisk configuration, prompts"

@@ -43,7 +43,8 @@ def logout(request: Request, response: Response, _who: Principal = Depends(princ
 @router.get("/me")
 def me(request: Request, who: Principal = Depends(principal)) -> dict:
     link = request.app.state.telephony  # the pages leave out phone controls while the phone system is away
-    return {**_me(who), "telephony": bool(link is not None and link.connected)}
+    softphone = request.app.state.settings.softphone is not None and bool(who.extension)  # 网页电话
+    return {**_me(who), "telephony": bool(link is not None and link.connected), "softphone": softphone}
 
 
 def _me(who: Principal) -> dict:

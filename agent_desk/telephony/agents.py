@@ -26,12 +26,8 @@ Skills: the queues an agent serves and their penalties. The desk stores them per
 ``login_with_skills`` makes the agent a member of exactly those queues (QueueAdd with the penalty,
 QueueRemove from the others). The *11 feature code still logs in to the site's static membership.
 
-Browser softphones (WebRTC): with ``agents.webrtc: true`` in the site config the agent endpoints get
-``webrtc=yes`` (DTLS-SRTP with a certificate Asterisk generates itself, ICE, AVPF) and a WebSocket transport
-on Asterisk's HTTP server (``ws://<bind>:<http_port>/ws``). A browser page served from ``http://127.0.0.1``
-or ``localhost`` may use ``ws://`` and the microphone; any other origin needs ``wss://``, i.e. TLS on
-Asterisk's HTTP server with a certificate the browser trusts (see README, "Agents and transfers"). Off by
-default: a WebRTC endpoint cannot also serve a plain SIP softphone (it insists on DTLS and ICE).
+Browser softphones (WebRTC, ``agents.webrtc: true``) are the same endpoints reached over Asterisk's WebSocket
+with DTLS-SRTP; what the agent page needs to register is in ``agent_desk.telephony.softphone``.
 """
 
 from __future__ import annotations

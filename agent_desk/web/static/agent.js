@@ -410,6 +410,7 @@
     connect();
     loadCurrent();
     telephony = Boolean(who && who.telephony);
+    if (who && who.softphone) Softphone.start();
     for (const b of document.querySelectorAll("#status-card button, #phone-card button")) b.disabled = !telephony;
     if (telephony) {
       loadPauseReasons();

@@ -26,13 +26,10 @@ from agent_desk.auth.sessions import create_user
 from agent_desk.db.models import DispatchRule, OrgUnit
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct-horse-12345"
 LINE_NAMES = {"12345": "12345政务服务便民热线", "12315": "12315市场监管投诉举报热线"}
 CITY_NAMES = {"469002": "琼海市", "460100": "海口市"}

@@ -7,11 +7,9 @@ gets 403 (audited), spying on an idle agent 409, a desk without AMI 503."""
 
 from __future__ import annotations
 
-import asyncio
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from agent_desk.bootstrap import AMI_USER
@@ -24,9 +22,8 @@ from hotline import channelvars as v
 from hotline.ami import AmiClient
 from tests.support.agents import citizen_reaches_agent, hang_up_everything, logged_in, softphones, wait_registered
 from tests.support.center import Center
-from tests.support.desk import DeskRig, close_rig, make_rig
+from tests.support.desk import DeskRig, close_rig, make_rig, served
 from tests.support.events import named
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.asterisk
 
@@ -55,19 +52,13 @@ async def desk(center: Center, new_database, redis_server):
     ami = AmiClient("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami"))  # the desk's own
     await ami.connect()
     rig.app.state.telephony = TelephonyLink(ami, center.plan, center.site)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(rig.app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            await asyncio.sleep(0.05)
-        for ext in (agent, agent2, supervisor):
-            assert (await wait_registered(center, ext)).registered, ext
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield Desk(rig, http, agent, agent2, supervisor)
+        async with served(rig) as url:
+            for ext in (agent, agent2, supervisor):
+                assert (await wait_registered(center, ext)).registered, ext
+            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+                yield Desk(rig, http, agent, agent2, supervisor)
     finally:
-        server.should_exit = True
-        await serving
         ami.close()
         close_rig(rig)
         await hang_up_everything(center)
@@ -198,7 +189,7 @@ async def test_the_agents_page_drives_the_phone_system(center: Center, desk: Des
     """坐席管理 in Chromium: the supervisor signs an agent in, pauses it for a meeting, and signs it out."""
     from playwright.async_api import async_playwright, expect
 
-    from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+    from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
 
     ext = desk.agent
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

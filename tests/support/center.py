@@ -36,6 +36,7 @@ PEER_TEMPLATES = PROJECT_ROOT / "tests" / "e2e" / "peer"
 TRANSITION_DAY = dt.date(2021, 10, 1)   # inside every cancelled number's transition window
 AFTER_CUTOVER = dt.date(2022, 1, 1)     # after every cut-over
 
+_CENTERS = itertools.count()
 # The peer shares the center's harmless files (modules, indications, ...), never its ports or identities.
 PEER_OWN = {"asterisk.conf", "manager.conf", "pjsip.conf", "extensions.conf", "logger.conf", "rtp.conf",
             "http.conf", "queues.conf"}
@@ -78,17 +79,18 @@ class Center:
         return (self.asterisk.log_dir / "messages.log").read_text(errors="replace")
 
 
-def _site(tag: str, ports: dict[str, int], plan: NumberPlan, rtp_ports: int = 200) -> dict:
+def _site(tag: str, ports: dict[str, int], plan: NumberPlan, rtp_ports: int, rtp_base: int) -> dict:
     return {
         "name": tag,
         "instance_dir": f"/srv/hotline/{tag}",
         "ami_port": ports["ami"],
         "sip_port": ports["sip"],
         "http_port": ports["http"],
+        "https_port": ports["https"],
         "agi_port": ports["agi"],
         "desk_port": ports["desk"],
-        "rtp_start": 21000,
-        "rtp_end": 21000 + rtp_ports - 1,
+        "rtp_start": rtp_base,
+        "rtp_end": rtp_base + rtp_ports - 1,
         "today": TRANSITION_DAY.isoformat(),
         "agents": {"first": 8001, "count": 4},
         "trunk_overrides": {name: {"host": "127.0.0.1", "port": ports["peer_sip"]} for name in plan.trunks},
@@ -107,15 +109,23 @@ def _render_peer(target: Path, context: dict, center_files: dict[str, str]) -> N
 
 
 @contextlib.asynccontextmanager
-async def running_center(home: Path, artifacts: Path | None = None, rtp_ports: int = 200) -> AsyncIterator[Center]:
-    """``rtp_ports``: RTP ports for each of the two instances (a benchmark holding many calls wants more)."""
+async def running_center(home: Path, artifacts: Path | None = None, rtp_ports: int = 200,
+                         agents: dict | None = None) -> AsyncIterator[Center]:
+    """``rtp_ports``: RTP ports for each of the two instances (a benchmark holding many calls wants more).
+    ``agents``: the site's agents section instead of four plain softphones; with ``webrtc`` the peer registers
+    none (browsers do)."""
     home.mkdir(parents=True, exist_ok=True)
-    tag = f"t{os.getpid()}"
+    nth = next(_CENTERS)  # centers running side by side get their own directories and RTP ranges
+    tag = f"t{os.getpid()}" + (f"-{nth}" if nth else "")
+    rtp_base = 21000 + 2 * nth * max(rtp_ports, 500)
     plan_path = PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"
     plan = load_plan(plan_path)
-    ports = {name: free_port() for name in ("ami", "sip", "http", "agi", "desk", "peer_sip", "peer_ami")}
+    ports = {name: free_port() for name in ("ami", "sip", "http", "https", "agi", "desk", "peer_sip", "peer_ami")}
     paths = Paths(home=home, plan=plan_path, site=home / "site.yaml")
-    paths.site.write_text(yaml.safe_dump(_site(tag, ports, plan, rtp_ports), allow_unicode=True))
+    site_data = _site(tag, ports, plan, rtp_ports, rtp_base)
+    if agents is not None:
+        site_data["agents"] = agents
+    paths.site.write_text(yaml.safe_dump(site_data, allow_unicode=True))
     site = load_site(paths.site)
     secrets = SecretStore(paths.secrets)
     secrets.ensure(confgen.secret_names(site, plan) + ["peer-ami"])
@@ -131,9 +141,9 @@ async def running_center(home: Path, artifacts: Path | None = None, rtp_ports: i
         "trunks": {name: secrets.get(f"sip-trunk-{name}") for name in plan.trunks},
         "carrier_user": site.carrier.username, "carrier_password": secrets.get(f"sip-{site.carrier.username}"),
         # Agent softphones register from the peer; the last one with a wrong password (must be refused).
-        "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
+        "agents": {} if site.agents.webrtc else {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
         "agent_badauth": site.agents.extensions()[-1],
-        "rtp_start": 21000 + rtp_ports, "rtp_end": 21000 + 2 * rtp_ports - 1,
+        "rtp_start": rtp_base + rtp_ports, "rtp_end": rtp_base + 2 * rtp_ports - 1,
     }, rendered.files)
 
     agi = AgiServer(Services(plan=plan), host="127.0.0.1", port=ports["agi"])

@@ -5,8 +5,11 @@ Codes are made unique per rig, so rigs can share a database (the ``database_url`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from dataclasses import dataclass, field
+from typing import AsyncIterator
 
 from fastapi.testclient import TestClient
 
@@ -74,6 +77,27 @@ def make_rig(database_url: str, redis_url: str, **settings) -> DeskRig:
 
 def close_rig(rig: DeskRig) -> None:
     rig.client.__exit__(None, None, None)
+
+
+@contextlib.asynccontextmanager
+async def served(rig: DeskRig) -> AsyncIterator[str]:
+    """The rig's app under uvicorn on a free loopback port, in the test's event loop; yields its base URL."""
+    import uvicorn
+
+    from tests.support.ports import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(rig.app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                await serving   # re-raises why it did not start
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
 
 
 async def stop_served_desk(rig: DeskRig, server, serving, listener) -> None:

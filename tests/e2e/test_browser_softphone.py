@@ -1,0 +1,248 @@
+"""Browser softphones (网页电话) end to end: a center of its own with ``agents.webrtc: true`` (a WebRTC endpoint
+cannot serve the peer's plain SIP phones), the real desk under uvicorn, and Debian's Chromium with a synthetic
+microphone running the agent page.
+
+- The page fetches its extension's registration from the desk and registers over ``ws://…/ws`` (JsSIP); the
+  center's PJSIP contacts show it. A wrong password is refused.
+- 签入 on the page; a citizen's call joins the queue, rings the page, the agent clicks 接听: AMI shows the queue
+  connecting the browser's channel, the browser's WebRTC statistics show DTLS up and audio both ways (the
+  citizen's side echoes the browser's microphone), and the screen pop shows the caller. 挂断 on the page ends
+  the channel.
+- ``wss://`` on the HTTPS port with the certificate generated at install: a SIP REGISTER over it is challenged
+  and then accepted with the digest of the generated password; the certificate checks against that file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import ssl
+import time
+import uuid
+
+import pytest
+import websockets
+from sqlalchemy import select
+
+from agent_desk.bootstrap import AMI_USER
+from agent_desk.calls.listener import AmiSettings, CallListener
+from agent_desk.calls.tracker import CallTracker
+from agent_desk.db import models as m
+from agent_desk.telephony import agents
+from agent_desk.telephony.link import TelephonyLink
+from agent_desk.telephony.softphone import BrowserPhones
+from hotline import channelvars as v
+from hotline import confgen
+from hotline.numberplan import GENERAL_QUEUE
+from hotline.paths import PROJECT_ROOT
+from tests.support.agents import CITIZEN
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FAKE_MICROPHONE
+from tests.support.center import Center, running_center
+from tests.support.desk import close_rig, make_rig, served
+from tests.support.events import named
+
+pytestmark = pytest.mark.asterisk
+
+EXTENSION = "8101"
+
+
+@pytest.fixture(scope="module")
+async def webrtc_center(tmp_path_factory) -> Center:
+    async with running_center(tmp_path_factory.mktemp("webrtc-home"),
+                              artifacts=PROJECT_ROOT / "test-artifacts" / "asterisk-webrtc",
+                              agents={"first": int(EXTENSION), "count": 2, "webrtc": True}) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def served_desk(center: Center, database_url: str, redis_url: str):
+    """The desk over HTTP on loopback with its listener and phone link, its agent bound to the browser's
+    extension."""
+    rig = make_rig(database_url, redis_url,
+                   softphone=BrowserPhones(center.site.http_port, center.site.https_port, center.paths.secrets))
+    with rig.app.state.db.session() as session:
+        session.scalar(select(m.User).where(m.User.username == rig.user("agent"))).extension = EXTENSION
+    settings = rig.app.state.settings
+    listener = CallListener(CallTracker(rig.app.state.db, settings.async_redis()),
+                            AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")),
+                            settings.async_redis())
+    try:
+        async with served(rig) as url:
+            await listener.start()
+            rig.app.state.telephony = TelephonyLink(listener.ami, center.plan, center.site)
+            try:
+                yield rig, url
+            finally:
+                await listener.stop()
+    finally:
+        await listener.tracker.redis.aclose()
+        await listener.redis.aclose()
+        close_rig(rig)
+
+
+async def eventually(check, what: str, timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never saw {what} (last: {value!r})")
+        await asyncio.sleep(0.3)
+
+
+async def test_an_agent_page_registers_rings_answers_and_hangs_up_over_webrtc(webrtc_center: Center, new_database,
+                                                                             redis_server):
+    from playwright.async_api import async_playwright, expect
+
+    center = webrtc_center
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with served_desk(center, new_database("sqlite"), redis_server.authenticated_url) as (rig, url), \
+            async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                   args=CHROMIUM_FLAGS + FAKE_MICROPHONE)
+        try:
+            context = await browser.new_context(locale="zh-CN")
+            await context.add_cookies([{"name": "hotline_session", "value": rig.login("agent"), "url": url}])
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{url}/agent.html")
+
+            # Registered from the browser: the page says so and the center's contacts show a websocket contact.
+            await expect(page.locator("#softphone-state")).to_have_text("空闲", timeout=30_000)
+            reg = await agents.registration(center.ami, EXTENSION)
+            assert reg.registered and any("transport=ws;" in uri.lower() for uri in reg.contacts), reg
+            assert reg.user_agent == "hotline12345-web", reg
+            assert [e.detail for e in rig_audit(rig, "softphone_credentials")] == \
+                [f"ws://127.0.0.1:{center.site.http_port}/ws"]
+
+            # A wrong password from a browser is refused.
+            cause = await page.evaluate("""(socket) => new Promise((resolve) => {
+                const ua = new JsSIP.UA({ sockets: [new JsSIP.WebSocketInterface(socket)],
+                                          uri: "sip:8102@127.0.0.1", password: "not-the-generated-one" });
+                ua.on("registered", () => { ua.stop(); resolve("registered"); });
+                ua.on("registrationFailed", (e) => { ua.stop(); resolve(e.cause); });
+                ua.start();
+            })""", f"ws://127.0.0.1:{center.site.http_port}/ws")
+            assert cause == "Authentication Error"
+            assert not (await agents.registration(center.ami, "8102")).registered
+
+            # 签入 on the page puts the browser's extension in its queues.
+            mark = center.events.mark()
+            await page.locator("#agent-login").click()
+            await center.events.wait_for(named("QueueMemberAdded", Interface=f"PJSIP/{EXTENSION}"), 10,
+                                         "the agent joins its queue", since=mark)
+            try:
+                cid = center.new_call_id()
+                mark = center.events.mark()
+                # The citizen's side echoes what it hears: the browser's synthetic microphone comes back to it.
+                await center.ami.originate(
+                    "Local/s@hotline-queue", caller_id=f'"市民" <{CITIZEN}>', channel_id=cid, application="Echo",
+                    data="", variables={f"__{v.QUEUE}": GENERAL_QUEUE, f"__{v.CALL_ID}": cid,
+                                        f"__{v.LINE}": "12345"})
+                await expect(page.locator("#softphone-state")).to_have_text("来电振铃")
+                await expect(page.locator("#softphone-peer")).to_contain_text(CITIZEN)
+                await page.locator("#softphone-answer").click()
+
+                connect = await center.events.wait_for(
+                    lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, 20,
+                    "the queue connects the browser", since=mark)
+                agent_channel = connect["DestChannel"]
+                assert agent_channel.startswith(f"PJSIP/{EXTENSION}-"), agent_channel
+                await expect(page.locator("#softphone-state")).to_have_text("通话中")
+                stats = await eventually(
+                    lambda: media_flowing(page), "DTLS connected and audio in both directions", timeout=20)
+                assert stats["dtls"] == "connected" and stats["received"] > 10 and stats["sent"] > 10, stats
+                await page.screenshot(path=str(ARTIFACTS / "agent-webrtc-call.png"), full_page=True)
+
+                await expect(page.locator("#call-caller")).to_have_text(CITIZEN)    # the screen pop
+
+                await page.locator("#softphone-hangup").click()
+                await center.events.wait_for(named("Hangup", Channel=agent_channel), 10,
+                                             "the browser's channel ends", since=mark)
+                await expect(page.locator("#softphone-peer")).to_contain_text("通话已结束")
+            finally:
+                await agents.logout(center.ami, EXTENSION)
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def media_flowing(page) -> dict | None:
+    stats = await page.evaluate("Softphone.mediaStats()")
+    return stats if stats and stats["dtls"] == "connected" and stats["received"] > 10 and stats["sent"] > 10 else None
+
+
+def rig_audit(rig, action: str) -> list[m.AuditEntry]:
+    with rig.app.state.db.session() as session:
+        return list(session.scalars(select(m.AuditEntry).where(m.AuditEntry.action == action)))
+
+
+# ── wss:// with the generated certificate ─────────────────────────────────
+async def test_sip_over_wss_uses_the_generated_certificate_and_the_generated_password(webrtc_center: Center):
+    center = webrtc_center
+    pem = center.secrets.path(confgen.TLS_SECRET)
+    tls = ssl.create_default_context(cafile=str(pem))    # trust exactly the certificate made at install
+    url = f"wss://127.0.0.1:{center.site.https_port}/ws"
+    password = center.secrets.get(f"sip-agent-{EXTENSION}")
+    async with websockets.connect(url, ssl=tls, subprotocols=["sip"]) as socket:
+        served = socket.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        assert served == ssl.PEM_cert_to_DER_cert(pem.read_text().split("-----BEGIN PRIVATE KEY")[0])
+        challenge = await sip_register(socket, EXTENSION, None)
+        assert challenge.startswith("SIP/2.0 401"), challenge
+        assert sip_status(await sip_register(socket, EXTENSION, (challenge, "not-the-password"))) in (401, 403)
+        challenge = await sip_register(socket, EXTENSION, None)
+        ok = await sip_register(socket, EXTENSION, (challenge, password))
+        assert ok.startswith("SIP/2.0 200"), ok
+        reg = await agents.registration(center.ami, EXTENSION)
+        assert reg.user_agent == "hotline-wss-check" and "hotline-test.invalid" in reg.contacts[0], reg
+        challenge = await sip_register(socket, EXTENSION, None, expires=0)                   # leave no contact
+        assert (await sip_register(socket, EXTENSION, (challenge, password), expires=0)).startswith("SIP/2.0 200")
+
+
+def sip_status(response: str) -> int:
+    return int(response.split()[1])
+
+
+_CSEQ = iter(range(1, 1000))
+
+
+async def sip_register(socket, extension: str, answer: tuple[str, str] | None, expires: int = 60) -> str:
+    """One REGISTER over the WebSocket (RFC 7118), digest-answering ``answer``'s challenge; the final response."""
+    host = "127.0.0.1"
+    uri = f"sip:{host}"
+    headers = [
+        f"REGISTER {uri} SIP/2.0",
+        f"Via: SIP/2.0/WSS hotline-test.invalid;branch=z9hG4bK{uuid.uuid4().hex[:12]}",
+        "Max-Forwards: 70",
+        f"To: <sip:{extension}@{host}>",
+        f"From: <sip:{extension}@{host}>;tag=t{extension}",
+        "Call-ID: wss-check-call-id",
+        f"CSeq: {next(_CSEQ)} REGISTER",
+        f"Contact: <sip:{extension}@hotline-test.invalid;transport=ws>",
+        f"Expires: {expires}",
+        "User-Agent: hotline-wss-check",
+    ]
+    if answer is not None:
+        challenge, password = answer
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', next(
+            line for line in challenge.split("\r\n") if line.startswith("WWW-Authenticate:") and "MD5" in line)))
+        ha1 = hashlib.md5(f"{extension}:{fields['realm']}:{password}".encode()).hexdigest()
+        ha2 = hashlib.md5(f"REGISTER:{uri}".encode()).hexdigest()
+        extra = f', opaque="{fields["opaque"]}"' if "opaque" in fields else ""
+        if "auth" in fields.get("qop", "").split(","):
+            cnonce = uuid.uuid4().hex[:16]
+            response = hashlib.md5(f"{ha1}:{fields['nonce']}:00000001:{cnonce}:auth:{ha2}".encode()).hexdigest()
+            extra += f', qop=auth, nc=00000001, cnonce="{cnonce}"'
+        else:
+            response = hashlib.md5(f"{ha1}:{fields['nonce']}:{ha2}".encode()).hexdigest()
+        headers.append(f'Authorization: Digest username="{extension}", realm="{fields["realm"]}", '
+                       f'nonce="{fields["nonce"]}", uri="{uri}", response="{response}", algorithm=MD5' + extra)
+    await socket.send("\r\n".join(headers) + "\r\nContent-Length: 0\r\n\r\n")
+    while True:
+        reply = await asyncio.wait_for(socket.recv(), 10)
+        if not reply.startswith("SIP/2.0 100"):
+            return reply

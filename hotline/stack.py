@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -95,10 +96,10 @@ class LocalRedis:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(self.dies_with_parent(
             ["redis-server", "--bind", parts.hostname, "--port", str(parts.port or 6379),
              "--requirepass", self.password, "--dir", str(self.data_dir), "--save", "60 1000",
-             "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"],
+             "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
@@ -109,6 +110,17 @@ class LocalRedis:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+
+    @staticmethod
+    def dies_with_parent(argv: list[str]) -> list[str]:
+        """``argv`` run so that it gets SIGTERM if the process starting it dies without stopping it (SIGKILL,
+        a crash): ``setpriv --pdeathsig`` sets the parent-death signal, then execs, so the pid stays the
+        server's. The kernel ties that signal to the starting *thread*: only the main thread uses it."""
+        setpriv = shutil.which("setpriv")
+        if setpriv is None or threading.current_thread() is not threading.main_thread():
+            return argv
+        return [setpriv, "--pdeathsig", "TERM", "--", *argv]
 
 
 async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> None:
@@ -140,6 +152,7 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     desk_task: asyncio.Task | None = None
+    resync: asyncio.Task | None = None
     try:
         redis.start()
         await agi.start()  # before Asterisk, so the first call finds it
@@ -163,14 +176,17 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
         print(f"[hotline] running. Connection details: {paths.stack_json}  (Ctrl-C stops everything)", flush=True)
         await stop.wait()
     finally:
-        print("[hotline] stopping", flush=True)
-        paths.stack_json.unlink(missing_ok=True)
-        if listener is not None:
-            await listener.stop()
-            await asyncio.gather(resync, return_exceptions=True)
-        desk.should_exit = True
-        if desk_task is not None:
-            await asyncio.gather(desk_task, return_exceptions=True)
-        await asyncio.to_thread(asterisk.down)
-        await agi.stop()
-        redis.stop()
+        try:  # a start-up that failed half way (e.g. the AMI login) still stops what it started
+            print("[hotline] stopping", flush=True)
+            paths.stack_json.unlink(missing_ok=True)
+            if listener is not None:
+                await listener.stop()
+            if resync is not None:
+                await asyncio.gather(resync, return_exceptions=True)
+            desk.should_exit = True
+            if desk_task is not None:
+                await asyncio.gather(desk_task, return_exceptions=True)
+            await asyncio.to_thread(asterisk.down)
+            await agi.stop()
+        finally:
+            redis.stop()

@@ -1,6 +1,17 @@
 import os
+import signal
 
 import pytest
+
+
+def pytest_sessionstart(session):
+    """A run stopped by SIGTERM (CI, ``timeout``) tears its fixtures down as on Ctrl-C: the servers the tests
+    started are stopped by pid instead of left running with parent pid 1. A second SIGTERM ends it at once."""
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_collection_modifyitems(config, items):

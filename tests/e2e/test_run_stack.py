@@ -52,6 +52,21 @@ def redis_ping(url: str, password: str) -> bytes:
         return sock.recv(64)
 
 
+def program_and_parent(pid: int) -> tuple[str, int] | None:
+    """Process ``pid``'s program name and parent pid (a zombie's too), None once it is gone."""
+    try:
+        comm, rest = Path(f"/proc/{pid}/stat").read_text().split("(", 1)[1].rsplit(")", 1)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return comm, int(rest.split()[1])
+
+
+def children_running(parent: int, program: str) -> list[int]:
+    """Pids of ``parent``'s child processes running ``program``."""
+    pids = (int(path.name) for path in Path("/proc").iterdir() if path.name.isdigit())
+    return [pid for pid in pids if program_and_parent(pid) == (program, parent)]
+
+
 def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
     tag = f"run{os.getpid()}"
     ports = {name: free_port() for name in ("ami", "sip", "http", "agi", "audiosocket", "desk", "redis")}
@@ -95,6 +110,8 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
         anonymous.value.close()
         password = Path(details["redis"]["password_file"]).read_text().strip()
         assert redis_ping(details["redis"]["url"], password) == b"+OK\r\n+PONG\r\n"
+        redis_pids = children_running(proc.pid, "redis-server")
+        assert len(redis_pids) == 1, redis_pids
         assert details["database"]["url"] == site["database_url"]
         assert details["asterisk"]["ami_ready"] is True
         asterisk_pid = details["asterisk"]["pid"]
@@ -107,3 +124,5 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
     assert proc.returncode == 0, output
     assert not stack_json.exists(), "stack.json is removed on a clean stop"
     assert not Path(f"/proc/{asterisk_pid}").exists() or "Z" in Path(f"/proc/{asterisk_pid}/stat").read_text().split()[2]
+    # Its Redis is stopped and reaped, not left running with parent pid 1 (nor a zombie: the pid may be reused).
+    assert (program_and_parent(redis_pids[0]) or ("",))[0] != "redis-server"

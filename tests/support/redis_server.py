@@ -1,4 +1,8 @@
-"""A real redis-server on a free loopback port with a password, started and stopped by pid."""
+"""A real redis-server on a free loopback port with a password, started and stopped by pid.
+
+It also dies with the process that started it (parent-death signal): a test run or a bench stopped by SIGTERM or
+SIGKILL, which runs no teardown, leaves no orphan redis-server behind.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotline.stack import LocalRedis
 from tests.support.ports import free_port
 
 
@@ -33,9 +38,9 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed: scripts/setup.sh installs it")
         port, password = free_port(), secrets.token_urlsafe(16)
         workdir.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(LocalRedis.dies_with_parent(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--requirepass", password,
-             "--save", "", "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"],
+             "--save", "", "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -45,6 +50,7 @@ class RedisServer:
             except OSError:
                 time.sleep(0.05)
         proc.kill()
+        proc.wait()
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
@@ -54,3 +60,4 @@ class RedisServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()

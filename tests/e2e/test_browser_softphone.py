@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import re
 import ssl
 import time
-import uuid
 
 import pytest
 import websockets
@@ -38,6 +35,7 @@ from hotline import confgen
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
 from tests.support.agents import CITIZEN
+from tests.support import sip
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FAKE_MICROPHONE
 from tests.support.center import Center, running_center
 from tests.support.desk import close_rig, make_rig, served
@@ -193,55 +191,20 @@ async def test_sip_over_wss_uses_the_generated_certificate_and_the_generated_pas
         assert served == ssl.PEM_cert_to_DER_cert(pem.read_text().split("-----BEGIN PRIVATE KEY")[0])
         challenge = await sip_register(socket, EXTENSION, None)
         assert challenge.startswith("SIP/2.0 401"), challenge
-        assert sip_status(await sip_register(socket, EXTENSION, (challenge, "not-the-password"))) in (401, 403)
+        assert sip.status(await sip_register(socket, EXTENSION, (challenge, "not-the-password"))) in (401, 403)
         challenge = await sip_register(socket, EXTENSION, None)
         ok = await sip_register(socket, EXTENSION, (challenge, password))
         assert ok.startswith("SIP/2.0 200"), ok
         reg = await agents.registration(center.ami, EXTENSION)
-        assert reg.user_agent == "hotline-wss-check" and "hotline-test.invalid" in reg.contacts[0], reg
+        assert reg.user_agent == "hotline-register-check" and "hotline-test.invalid" in reg.contacts[0], reg
         challenge = await sip_register(socket, EXTENSION, None, expires=0)                   # leave no contact
         assert (await sip_register(socket, EXTENSION, (challenge, password), expires=0)).startswith("SIP/2.0 200")
 
 
-def sip_status(response: str) -> int:
-    return int(response.split()[1])
-
-
-_CSEQ = iter(range(1, 1000))
-
-
 async def sip_register(socket, extension: str, answer: tuple[str, str] | None, expires: int = 60) -> str:
-    """One REGISTER over the WebSocket (RFC 7118), digest-answering ``answer``'s challenge; the final response."""
-    host = "127.0.0.1"
-    uri = f"sip:{host}"
-    headers = [
-        f"REGISTER {uri} SIP/2.0",
-        f"Via: SIP/2.0/WSS hotline-test.invalid;branch=z9hG4bK{uuid.uuid4().hex[:12]}",
-        "Max-Forwards: 70",
-        f"To: <sip:{extension}@{host}>",
-        f"From: <sip:{extension}@{host}>;tag=t{extension}",
-        "Call-ID: wss-check-call-id",
-        f"CSeq: {next(_CSEQ)} REGISTER",
-        f"Contact: <sip:{extension}@hotline-test.invalid;transport=ws>",
-        f"Expires: {expires}",
-        "User-Agent: hotline-wss-check",
-    ]
-    if answer is not None:
-        challenge, password = answer
-        fields = dict(re.findall(r'(\w+)="([^"]*)"', next(
-            line for line in challenge.split("\r\n") if line.startswith("WWW-Authenticate:") and "MD5" in line)))
-        ha1 = hashlib.md5(f"{extension}:{fields['realm']}:{password}".encode()).hexdigest()
-        ha2 = hashlib.md5(f"REGISTER:{uri}".encode()).hexdigest()
-        extra = f', opaque="{fields["opaque"]}"' if "opaque" in fields else ""
-        if "auth" in fields.get("qop", "").split(","):
-            cnonce = uuid.uuid4().hex[:16]
-            response = hashlib.md5(f"{ha1}:{fields['nonce']}:00000001:{cnonce}:auth:{ha2}".encode()).hexdigest()
-            extra += f', qop=auth, nc=00000001, cnonce="{cnonce}"'
-        else:
-            response = hashlib.md5(f"{ha1}:{fields['nonce']}:{ha2}".encode()).hexdigest()
-        headers.append(f'Authorization: Digest username="{extension}", realm="{fields["realm"]}", '
-                       f'nonce="{fields["nonce"]}", uri="{uri}", response="{response}", algorithm=MD5' + extra)
-    await socket.send("\r\n".join(headers) + "\r\nContent-Length: 0\r\n\r\n")
+    """One REGISTER over the WebSocket, answering ``answer``'s challenge; the final response."""
+    challenge, password = answer or (None, "")
+    await socket.send(sip.register(extension, "WSS", "hotline-test.invalid", expires, challenge, password))
     while True:
         reply = await asyncio.wait_for(socket.recv(), 10)
         if not reply.startswith("SIP/2.0 100"):

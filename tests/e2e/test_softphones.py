@@ -4,10 +4,14 @@ log in / out / pause by feature code from the phone and by the desk's AMI functi
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import pytest
 
 from agent_desk.telephony import agents
 from hotline.numberplan import GENERAL_QUEUE
+from tests.support import sip
 from tests.support.agents import badauth_phone, logged_in, softphones, wait_registered
 from tests.support.center import Center
 from tests.support.events import named
@@ -44,6 +48,35 @@ async def test_registration_with_a_wrong_password_is_refused(center: Center) -> 
     status = {e.get("ObjectName"): e.get("Status") for e in outbound if e.name == "OutboundRegistrationDetail"}
     assert status[f"phone-{ext}"] == "Rejected", status
     assert all(status[f"phone-{good}"] == "Registered" for good in softphones(center)), status
+
+
+async def test_a_contact_outside_the_agent_networks_is_refused_even_with_the_right_password(center: Center) -> None:
+    """agents.permit also guards the Contact a phone registers (contact_deny/contact_permit): a REGISTER with the
+    right password naming a non-loopback Contact is refused; the same REGISTER naming loopback is accepted."""
+    ext = badauth_phone(center)                  # the peer never registers it with the right password
+    password = center.secrets.get(f"sip-agent-{ext}")
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        udp.setblocking(False)
+        udp.connect(("127.0.0.1", center.site.sip_port))
+        here = f"127.0.0.1:{udp.getsockname()[1]}"
+
+        async def send(contact: str, challenge: str | None = None, expires: int = 60) -> str:
+            await loop.sock_sendall(udp, sip.register(ext, "UDP", contact, expires, challenge, password).encode())
+            while True:
+                reply = (await asyncio.wait_for(loop.sock_recv(udp, 65535), 10)).decode()
+                if not reply.startswith("SIP/2.0 100"):
+                    return reply
+
+        outside = await send("192.0.2.7:5060", await send("192.0.2.7:5060"))
+        assert sip.status(outside) in (401, 403), outside
+        assert not (await agents.registration(center.ami, ext)).registered
+        inside = await send(here, await send(here))
+        assert sip.status(inside) == 200, inside
+        assert (await agents.registration(center.ami, ext)).registered
+        assert sip.status(await send(here, await send(here, expires=0), expires=0)) == 200   # leave no contact
+    assert not (await agents.registration(center.ami, ext)).registered
 
 
 async def _dial_from_phone(center: Center, ext: str, code: str) -> None:

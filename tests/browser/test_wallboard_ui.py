@@ -51,6 +51,8 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
     try:
         login(page, desk.users["boss"])
         expect(page.locator("#whoami")).to_be_visible()
+        # The supervisor's home (工单查询) loads its ticket list: leaving before it arrives would abort it.
+        page.wait_for_load_state("networkidle")
         page.goto("/wallboard.html")
         expect(page.get_by_role("link", name="实时监控")).to_have_attribute("aria-current", "page")
         expect(page.locator("#t-waiting")).to_have_text("1")

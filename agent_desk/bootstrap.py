@@ -1,12 +1,13 @@
 """Setting the desk up on a box: settings from the site and the number plan, migrations, the first admin.
 
 Used by ``hotline install`` (migrate, reference data, admin account with a generated password) and by
-``hotline run`` (the desk app and the AMI listener, in one process: the listener is the AMI's only owner).
+``agent_desk.process.build_desk`` (the desk app and its AMI listener, however the desk is started).
 """
 
 from __future__ import annotations
 
 import sys
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import select
 
@@ -37,9 +38,31 @@ def database_url(site: SiteConfig) -> str:
     return url
 
 
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` in its user info (the user name, if any, is kept)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    user = quote(parts.username or "", safe="")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+
+
+def _secret_or_none(secrets: SecretStore, name: str) -> str | None:
+    try:
+        return secrets.get(name)
+    except KeyError:
+        return None
+
+
 def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> DeskSettings:
+    """The site file never carries a password: a URL without one gets the generated secret (``redis``, and
+    ``postgres`` where the install made one, as the Docker deployment's init does)."""
+    db_url = database_url(site)
+    postgres = _secret_or_none(secrets, "postgres")
+    if db_url.startswith("postgresql") and postgres is not None and urlsplit(db_url).password is None:
+        db_url = with_password(db_url, postgres)
+    redis_password = None if urlsplit(site.redis_url).password else _secret_or_none(secrets, "redis")
     return DeskSettings(
-        database_url=database_url(site), redis_url=site.redis_url, redis_password=secrets.get("redis"),
+        database_url=db_url, redis_url=site.redis_url, redis_password=redis_password,
         line_names={line.number: getattr(line, "name", "") for line in plan.lines},
         city_names={sp.code: sp.name for sp in plan.subplatforms},
         warning_rules=site_rules(site.warning_rules),
@@ -48,8 +71,7 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
 
 
 def ami_settings(site: SiteConfig, secrets: SecretStore) -> AmiSettings:
-    host = site.bind if site.bind != "0.0.0.0" else "127.0.0.1"
-    return AmiSettings(host=host, port=site.ami_port, username=AMI_USER, secret=secrets.get("ami"))
+    return AmiSettings(host=site.ami_address, port=site.ami_port, username=AMI_USER, secret=secrets.get("ami"))
 
 
 def install(site: SiteConfig, secrets: SecretStore) -> None:

@@ -1,10 +1,16 @@
-"""Wires the AGI side of a running center: FastAGI server, AudioSocket server, speech engine, Redis."""
+"""Wires the AGI side of a center: the IVR's services, and the FastAGI + AudioSocket servers around them.
+
+``ivr_services`` is the one place the IVR's services are assembled, for the FastAGI server (one process for
+every call) and for classic AGI (``agi_scripts.classic``, one process per call): the same flows, the same
+prefill and survey stores, and one spool under the state home, drained by whoever runs next.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis.asyncio as aioredis
 
@@ -17,16 +23,33 @@ from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
 from ivr.flow import IvrServices, load_flows
 from ivr.prefill_store import PrefillStore
-from ivr.survey import SurveyStore
 from ivr.speech import SpeechEngine
 from ivr.speech.loader import load_engine
+from ivr.survey import SurveyStore
 
 log = logging.getLogger(__name__)
 
 
-def redis_client(site: SiteConfig, secrets: SecretStore) -> aioredis.Redis:
-    return aioredis.from_url(site.redis_url, password=secrets.get("redis"), socket_timeout=2,
-                             socket_connect_timeout=2)
+def redis_client(url: str, password: str | None) -> aioredis.Redis:
+    return aioredis.from_url(url, password=password, socket_timeout=2, socket_connect_timeout=2)
+
+
+def ivr_services(plan: NumberPlan, home: Path, redis: aioredis.Redis | None, *, speech: SpeechEngine | None,
+                 audiosocket: AudioSocketServer | None) -> IvrServices:
+    """The IVR's services; everything it keeps on disk lives under ``home`` (spools, the callers' recordings)."""
+    return IvrServices(
+        plan=plan, flows=load_flows(), store=PrefillStore(redis, home / "spool" / "prefill"),
+        speech=speech, audiosocket=audiosocket, memory=redis, recordings=home / "recordings" / "ivr",
+        tickets=redis, surveys=SurveyStore(redis, home / "spool" / "surveys"),
+    )
+
+
+async def drain_spools(ivr: IvrServices) -> int:
+    """Move what was spooled while Redis was down into Redis; returns how many items moved."""
+    moved = await ivr.store.drain_spool()
+    if ivr.surveys is not None:
+        moved += await ivr.surveys.drain_spool()
+    return moved
 
 
 @dataclass
@@ -41,15 +64,11 @@ class AgiApp:
     @classmethod
     def build(cls, paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
               speech: SpeechEngine | None = None, load_speech: bool = True) -> "AgiApp":
-        redis = redis_client(site, secrets)
+        redis = redis_client(site.redis_url, secrets.get("redis"))
         audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port)
         if speech is None and load_speech:
             speech = load_engine(paths.home, site.speech)
-        ivr = IvrServices(
-            plan=plan, flows=load_flows(), store=PrefillStore(redis, paths.home / "spool" / "prefill"),
-            speech=speech, audiosocket=audiosocket, memory=redis, recordings=paths.home / "recordings" / "ivr",
-            tickets=redis, surveys=SurveyStore(redis, paths.home / "spool" / "surveys"),
-        )
+        ivr = ivr_services(plan, paths.home, redis, speech=speech, audiosocket=audiosocket)
         agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port)
         return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr)
 
@@ -59,11 +78,7 @@ class AgiApp:
         self._drainer = asyncio.create_task(self._drain_spools())
 
     async def drain_spools(self) -> int:
-        """Move what was spooled while Redis was down into Redis; returns how many items moved."""
-        moved = await self.ivr.store.drain_spool()
-        if self.ivr.surveys is not None:
-            moved += await self.ivr.surveys.drain_spool()
-        return moved
+        return await drain_spools(self.ivr)
 
     async def _drain_spools(self) -> None:
         while True:

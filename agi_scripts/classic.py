@@ -20,36 +20,35 @@ log = logging.getLogger("hotline.classic_agi")
 
 
 async def serve_one(agi, settings: dict, route_name: str) -> str:
-    import redis.asyncio as aioredis
-
+    from agi_scripts.app import drain_spools, ivr_services, redis_client
     from agi_scripts.audiosocket import AudioSocketServer
     from agi_scripts.channel import ClassicAgiChannel
     from agi_scripts.routes import ROUTES, AgiCall, Services
     from agi_scripts.server import dispatch
     from hotline.numberplan import load_plan
     from hotline.site import Speech
-    from ivr.flow import IvrServices, load_flows
-    from ivr.prefill_store import PrefillStore
     from ivr.speech.loader import load_engine
-    from ivr.survey import SurveyStore
 
     plan = load_plan(Path(settings["plan"]))
+    home = Path(settings["home"])
     password = Path(settings["redis_password_file"]).read_text().strip()
-    redis = aioredis.from_url(settings["redis_url"], password=password, socket_timeout=2, socket_connect_timeout=2)
+    redis = redis_client(settings["redis_url"], password)
     audiosocket = AudioSocketServer(settings["audiosocket_host"], 0)
     await audiosocket.start()
     # Only the entry route listens to the caller: the survey's process need not load a speech model.
-    speech = load_engine(Path(settings["home"]), Speech.model_validate(settings["speech"])) \
-        if route_name == "entry" else None
-    ivr = IvrServices(plan=plan, flows=load_flows(), store=PrefillStore(redis, Path(settings["home"]) / "spool"),
-                      speech=speech, audiosocket=audiosocket, memory=redis,
-                      recordings=Path(settings["home"]) / "recordings", tickets=redis,
-                      surveys=SurveyStore(redis, Path(settings["home"]) / "spool" / "surveys"))
+    speech = load_engine(home, Speech.model_validate(settings["speech"])) if route_name == "entry" else None
+    ivr = ivr_services(plan, home, redis, speech=speech, audiosocket=audiosocket)
     try:
         call = AgiCall(channel=ClassicAgiChannel(agi), headers=agi.env, services=Services(plan=plan, ivr=ivr))
         status = await dispatch(ROUTES.get(route_name), route_name, call)
         for task in list(ivr.background):  # the process ends with the call: finish the prefill first
             await task
+        # No server outlives a classic-AGI call: each call's process moves what earlier calls spooled while
+        # Redis was down (its own included), once the caller is done with it.
+        try:
+            await drain_spools(ivr)
+        except Exception:
+            log.exception("draining the spools failed")
         return status
     finally:
         await audiosocket.stop()

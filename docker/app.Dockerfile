@@ -17,11 +17,12 @@ COPY hotline /tmp/src/hotline
 COPY agi_scripts /tmp/src/agi_scripts
 COPY ivr /tmp/src/ivr
 COPY agent_desk /tmp/src/agent_desk
+COPY launcher /tmp/src/launcher
 RUN pip install --no-cache-dir /tmp/src && rm -rf /tmp/src
 
 COPY asterisk_conf/numbers.yaml /etc/hotline/numbers.yaml
 COPY docker/site.compose.yaml /etc/hotline/site.yaml
-COPY docker/init.sh docker/desk.py /opt/hotline/docker/
+COPY docker/init.sh /opt/hotline/docker/
 
 ENV HOTLINE_HOME=/var/lib/hotline \
     HOTLINE_PLAN=/etc/hotline/numbers.yaml \

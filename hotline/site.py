@@ -102,6 +102,10 @@ class SiteConfig(Strict):
     agi_transport: Literal["fastagi", "classic"] = Field(
         "fastagi", description="classic: Asterisk runs agi-bin/hotline-agi per call (pyst2) instead of FastAGI")
     desk_port: Port = 8000
+    desk_bind: str | None = Field(None, description="where the desk listens; None: bind (loopback unless configured)")
+    ami_host: str | None = Field(
+        None, description="where the desk reaches AMI (its own container, another machine); None: bind, or "
+                          "loopback when bind is 0.0.0.0")
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///var/hotline.sqlite3"
     rtp_start: Port = 10000
@@ -124,11 +128,23 @@ class SiteConfig(Strict):
         None, description="未诉先办 early-warning rules (agent_desk.supervision.warnings.WarningRule, checked when the "
                           "desk starts); None: the desk's defaults")
 
-    @field_validator("bind", "agi_host")
+    @field_validator("bind", "agi_host", "desk_bind", "ami_host")
     @classmethod
-    def _ip(cls, value: str) -> str:
-        ipaddress.ip_address(value)
+    def _ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_address(value)
         return value
+
+    @property
+    def ami_address(self) -> str:
+        """The address processes of this center reach AMI at."""
+        if self.ami_host is not None:
+            return self.ami_host
+        return "127.0.0.1" if self.bind == "0.0.0.0" else self.bind
+
+    @property
+    def desk_address(self) -> str:
+        return self.desk_bind if self.desk_bind is not None else self.bind
 
 
 def load_site(path: Path | None) -> SiteConfig:

@@ -23,13 +23,8 @@ import pytest
 import websockets
 from sqlalchemy import select
 
-from agent_desk.bootstrap import AMI_USER
-from agent_desk.calls.listener import AmiSettings, CallListener
-from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
 from agent_desk.telephony import agents
-from agent_desk.telephony.link import TelephonyLink
-from agent_desk.telephony.softphone import BrowserPhones
 from hotline import channelvars as v
 from hotline import confgen
 from hotline.numberplan import GENERAL_QUEUE
@@ -38,7 +33,7 @@ from tests.support.agents import CITIZEN
 from tests.support import sip
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FAKE_MICROPHONE
 from tests.support.center import Center, running_center
-from tests.support.desk import close_rig, make_rig, served
+from tests.support.desk import center_desk
 from tests.support.events import named
 
 pytestmark = pytest.mark.asterisk
@@ -56,28 +51,12 @@ async def webrtc_center(tmp_path_factory) -> Center:
 
 @contextlib.asynccontextmanager
 async def served_desk(center: Center, database_url: str, redis_url: str):
-    """The desk over HTTP on loopback with its listener and phone link, its agent bound to the browser's
-    extension."""
-    rig = make_rig(database_url, redis_url,
-                   softphone=BrowserPhones(center.site.http_port, center.site.https_port, center.paths.secrets))
-    with rig.app.state.db.session() as session:
-        session.scalar(select(m.User).where(m.User.username == rig.user("agent"))).extension = EXTENSION
-    settings = rig.app.state.settings
-    listener = CallListener(CallTracker(rig.app.state.db, settings.async_redis()),
-                            AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")),
-                            settings.async_redis())
-    try:
-        async with served(rig) as url:
-            await listener.start()
-            rig.app.state.telephony = TelephonyLink(listener.ami, center.plan, center.site)
-            try:
-                yield rig, url
-            finally:
-                await listener.stop()
-    finally:
-        await listener.tracker.redis.aclose()
-        await listener.redis.aclose()
-        close_rig(rig)
+    """The desk over HTTP on loopback with its listener and phone link (browser phones: the site's
+    ``agents.webrtc``), its agent bound to the browser's extension."""
+    async with center_desk(center, database_url, redis_url) as desk:
+        with desk.rig.app.state.db.session() as session:
+            session.scalar(select(m.User).where(m.User.username == desk.rig.user("agent"))).extension = EXTENSION
+        yield desk.rig, desk.url
 
 
 async def eventually(check, what: str, timeout: float = 20):

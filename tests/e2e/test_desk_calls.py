@@ -9,12 +9,8 @@ import asyncio
 import json
 
 import pytest
-import uvicorn
 import websockets
 
-from agent_desk.bootstrap import AMI_USER
-from agent_desk.calls.listener import AmiSettings, CallListener
-from agent_desk.calls.tracker import CallTracker
 from agent_desk.db.models import Call, User
 from agent_desk.telephony.recording import recordings_dir
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
@@ -24,9 +20,8 @@ from tests.support.agents import hang_up_call, logged_in, softphones
 from tests.support.caller import Citizen
 from tests.support.center import Center
 from tests.support.cer import cer
-from tests.support.desk import make_rig, stop_served_desk
+from tests.support.desk import center_desk
 from tests.support.ivr import IvrRig, ivr_rig
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.asterisk
 
@@ -47,23 +42,12 @@ async def ivr(center: Center, tmp_path_factory) -> IvrRig:
 async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(ivr: IvrRig, new_database, backend):
     center = ivr.center
     extension = softphones(center)[0]
-    rig = make_rig(new_database(backend), ivr.redis_server.authenticated_url)
-    settings = rig.app.state.settings
-    with rig.app.state.db.session() as session:
-        session.scalar(select(User).where(User.username == rig.user("agent"))).extension = extension
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(rig.app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    listener = CallListener(
-        CallTracker(rig.app.state.db, settings.async_redis(), {MERGED_LINE: "文化市场举报热线"}, {"469002": "琼海"},
-                    recordings_dir(center.site)),
-        AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")), settings.async_redis())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.05)
-        await listener.start()
+    async with center_desk(center, new_database(backend), ivr.redis_server.authenticated_url) as desk:
+        rig, listener = desk.rig, desk.listener
+        with rig.app.state.db.session() as session:
+            session.scalar(select(User).where(User.username == rig.user("agent"))).extension = extension
         async with logged_in(center, extension, [QUEUE]), websockets.connect(
-                f"ws://127.0.0.1:{port}/ws/desk", additional_headers=rig.as_("agent")) as socket:
+                desk.url.replace("http", "ws") + "/ws/desk", additional_headers=rig.as_("agent")) as socket:
             assert json.loads(await socket.recv())["type"] == "hello"
 
             async def citizen(c: Citizen) -> None:
@@ -116,5 +100,3 @@ async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(i
                 break
             await asyncio.sleep(0.1)
         assert recorded.stat().st_size > 44, recorded
-    finally:
-        await stop_served_desk(rig, server, serving, listener)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hotline import runner
+from launcher import asterisk as runner
 from hotline.paths import PROJECT_ROOT
 from tests.support.ports import free_port
 
@@ -80,7 +80,7 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
     (tmp_path / "site.yaml").write_text(yaml.safe_dump(site))
     home = tmp_path / "home"
     env = {**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_SITE": str(tmp_path / "site.yaml")}
-    proc = subprocess.Popen([sys.executable, "-m", "hotline.cli", "run"], env=env, cwd=PROJECT_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "run"], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stack_json = home / "run" / "stack.json"
     try:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hotline import runner
+from launcher import asterisk as runner
 from tests.support.center import Center
 
 pytestmark = pytest.mark.asterisk

@@ -11,20 +11,16 @@ import json
 import time
 
 import pytest
-import uvicorn
+import redis
 import websockets
 
-from agent_desk.bootstrap import AMI_USER
-from agent_desk.calls.listener import AmiSettings, CallListener
-from agent_desk.calls.tracker import CallTracker
-from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
+from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from agent_desk.telephony import LiveCall, agents
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE
 from tests.support.agents import CITIZEN, hang_up_call, logged_in, softphones, wait_registered
 from tests.support.center import Center
-from tests.support.desk import make_rig, stop_served_desk
-from tests.support.ports import free_port
+from tests.support.desk import center_desk
 
 pytestmark = pytest.mark.asterisk
 
@@ -85,22 +81,16 @@ async def ami_back(center: Center, timeout: float = 30) -> None:
 async def test_the_wallboard_follows_queues_and_agents_and_survives_an_asterisk_restart(center: Center, redis_server,
                                                                                          new_database):
     extension = softphones(center)[0]
-    rig = make_rig(new_database("sqlite"), redis_server.authenticated_url)
-    settings = rig.app.state.settings
-    plain = settings.sync_redis()
-    plain.delete(SNAPSHOT_KEY)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(rig.app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    listener = CallListener(
-        CallTracker(rig.app.state.db, settings.async_redis()),
-        AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")), settings.async_redis(),
-        Wallboard.from_plan(center.plan, settings.service_level_seconds))
-    url = f"ws://127.0.0.1:{port}/ws/wallboard"
+    stale = redis.Redis.from_url(redis_server.authenticated_url)
+    stale.delete(SNAPSHOT_KEY)   # the first snapshot waited for below is this desk's
+    stale.close()
+    async with center_desk(center, new_database("sqlite"), redis_server.authenticated_url) as desk:
+        await watch_the_board(center, desk.rig, desk.url.replace("http", "ws") + "/ws/wallboard", extension)
+
+
+async def watch_the_board(center: Center, rig, url: str, extension: str) -> None:
+    plain = rig.app.state.settings.sync_redis()
     try:
-        while not server.started:
-            await asyncio.sleep(0.05)
-        await listener.start()
         for _ in range(100):   # the first snapshot: rebuilt from QueueStatus after the listener's login
             if plain.get(SNAPSHOT_KEY):
                 break
@@ -178,4 +168,3 @@ async def test_the_wallboard_follows_queues_and_agents_and_survives_an_asterisk_
             assert (await wait_registered(center, phone, timeout=30)).registered, phone
     finally:
         plain.close()
-        await stop_served_desk(rig, server, serving, listener)

@@ -25,7 +25,7 @@ from hotline import confgen
 from hotline.ami import AmiClient
 from hotline.numberplan import NumberPlan, load_plan
 from hotline.paths import PROJECT_ROOT, Paths
-from hotline.runner import AsteriskInstance
+from launcher.asterisk import AsteriskInstance
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig, load_site
 from ivr import prompts

@@ -11,9 +11,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from agent_desk.app import create_app
+from agent_desk.process import DeskProcess, build_desk
+from agent_desk.telephony.recording import recordings_dir
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import create_user
 from agent_desk.db.models import OrgUnit
@@ -52,9 +55,11 @@ class DeskRig:
         return self.client.request(method, url, headers=self.as_(short), **kwargs)
 
 
-def make_rig(database_url: str, redis_url: str, **settings) -> DeskRig:
+def make_rig(database_url: str = "", redis_url: str = "", *, app: FastAPI | None = None, **settings) -> DeskRig:
+    """A rig on ``app`` (a desk from ``build_desk``), or on a new app with these settings."""
     tag = secrets.token_hex(3)
-    app = create_app(DeskSettings(database_url=database_url, redis_url=redis_url, **settings))
+    if app is None:
+        app = create_app(DeskSettings(database_url=database_url, redis_url=redis_url, **settings))
     client = TestClient(app, base_url="http://127.0.0.1")
     client.__enter__()  # runs the lifespan (migrations)
     rig = DeskRig(client, tag)
@@ -100,11 +105,41 @@ async def served(rig: DeskRig) -> AsyncIterator[str]:
         await serving
 
 
-async def stop_served_desk(rig: DeskRig, server, serving, listener) -> None:
-    """End a desk served by uvicorn in the test's event loop with its own AMI listener (e2e tests)."""
-    await listener.stop()
-    server.should_exit = True
-    await serving
-    await listener.tracker.redis.aclose()
-    await listener.redis.aclose()
-    close_rig(rig)
+@dataclass
+class CenterDesk:
+    """A center's desk as ``build_desk`` makes it (listener, wallboard, phone link), served on loopback."""
+
+    rig: DeskRig
+    process: DeskProcess
+    url: str
+
+    @property
+    def listener(self):
+        return self.process.listener
+
+
+@contextlib.asynccontextmanager
+async def center_desk(center, database_url: str, redis_url: str, *, serve: bool = True,
+                      **settings) -> AsyncIterator[CenterDesk]:
+    """The desk of the test's center, built like ``hotline run`` builds it, on the test's database and Redis.
+    ``serve=False``: no HTTP server (requests go through the app in this loop); the listener still runs."""
+    from tests.support.ports import free_port
+
+    directory = recordings_dir(center.site)
+    process = build_desk(center.site, center.plan, center.secrets, database_url=database_url, redis_url=redis_url,
+                         recordings_host_dir=str(center.asterisk.host_path(directory)), **settings)
+    rig = make_rig(app=process.app)
+    try:
+        if serve:
+            async with process.serving(host="127.0.0.1", port=free_port()) as url:
+                yield CenterDesk(rig, process, url)
+        else:
+            await process.start()
+            try:
+                yield CenterDesk(rig, process, "")
+            finally:
+                await process.stop()
+    finally:
+        close_rig(rig)
+
+

@@ -10,12 +10,12 @@ from typing import AsyncIterator
 
 import redis.asyncio as aioredis
 
+from agi_scripts.app import ivr_services
 from agi_scripts.audiosocket import AudioSocketServer
 from agi_scripts.routes import Services
 from hotline.numberplan import GENERAL_QUEUE
-from ivr.flow import IvrServices, load_flows
-from ivr.prefill_store import KEY, PrefillStore
-from ivr.survey import SurveyStore
+from ivr.flow import IvrServices
+from ivr.prefill_store import KEY
 from tests.support.caller import CALLER_DATA, Citizen, Citizens
 from tests.support.center import Center
 from tests.support.redis_server import RedisServer
@@ -82,9 +82,7 @@ async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...]) 
     redis = aioredis.from_url(redis_server.url, password=redis_server.password)
     audiosocket = AudioSocketServer("127.0.0.1", 0)
     await audiosocket.start()
-    services = IvrServices(plan=center.plan, flows=load_flows(), store=PrefillStore(redis, work / "spool"),
-                           speech=speech, audiosocket=audiosocket, memory=redis, recordings=work / "recordings",
-                           tickets=redis, surveys=SurveyStore(redis, work / "spool-surveys"))
+    services = ivr_services(center.plan, work, redis, speech=speech, audiosocket=audiosocket)
     # The citizen's recordings join the center's sounds (so a config reload keeps them) and its instance.
     for target in caller_sound_dirs(center):
         for name in samples:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.stack import LocalRedis
+from launcher.redis import LocalRedis
 from tests.support.ports import free_port
 
 

@@ -89,7 +89,7 @@ def test_secrets_are_generated_once_and_kept(tmp_path):
 def hotline(tmp_path, *args, plan=PLAN, site=None):
     env = {**os.environ, "HOTLINE_HOME": str(tmp_path / "home"), "HOTLINE_PLAN": str(plan),
            "HOTLINE_SITE": str(site or tmp_path / "no-site.yaml")}
-    return subprocess.run([sys.executable, "-m", "hotline.cli", *args], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "launcher.cli", *args], env=env, capture_output=True, text=True)
 
 
 def test_cli_generate_then_check_then_stale(tmp_path):

@@ -4,7 +4,9 @@
     hotline conf generate|check|validate
     hotline prompts build
     hotline asterisk up|down|status
-    hotline agi serve
+    hotline agi serve               the FastAGI + AudioSocket servers alone
+    hotline desk serve              the desk alone (web app + AMI listener), e.g. the Docker deployment's desk
+    hotline desk add-user
     hotline run                     the whole service, in the foreground
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 from hotline import confgen
 from hotline.numberplan import NumberPlan, load_plan
 from hotline.paths import Paths
-from hotline.runner import RunnerError
+from launcher.asterisk import RunnerError
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig, load_site
 from hotline.yamlsource import ConfigError
@@ -111,7 +113,7 @@ def cmd_models(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _asterisk(ctx: Context):
-    from hotline.stack import asterisk_instance
+    from launcher.stack import asterisk_instance
 
     return asterisk_instance(ctx.paths, ctx.site, ctx.secrets)
 
@@ -148,10 +150,30 @@ def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    from hotline.stack import run_stack
+    from launcher.stack import run_stack
 
     cmd_install(ctx, args)
     asyncio.run(run_stack(ctx.paths, ctx.site, ctx.plan, ctx.secrets))
+    return 0
+
+
+def cmd_desk_serve(ctx: Context, args: argparse.Namespace) -> int:
+    """The desk alone: its web app and the AMI listener that feeds it, until SIGINT/SIGTERM."""
+    import signal
+
+    from agent_desk.process import build_desk
+
+    async def serve() -> None:
+        desk = build_desk(ctx.site, ctx.plan, ctx.secrets)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with desk.serving(log_level="info") as url:
+            print(f"[desk] serving on {url}", flush=True)
+            await stop.wait()
+
+    asyncio.run(serve())
     return 0
 
 
@@ -223,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--extension", help="the agent's softphone extension, e.g. 8001")
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.set_defaults(func=cmd_desk_user)
+    desk_sub.add_parser("serve", help="run the desk alone: web app and AMI listener").set_defaults(func=cmd_desk_serve)
 
     sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
     return parser

@@ -77,23 +77,25 @@ def build_root(root: Path, progress: Callable[[str], None] = say) -> Path:
         "sid", str(partial), mirror,
     ]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    stage = ""
-    retrieved = 0
-    for line in proc.stdout:
-        line = line.rstrip()
-        if line.startswith("I: Retrieving"):
-            retrieved += 1
-            if retrieved % 25 == 0:
-                progress(f"  downloaded {retrieved} packages ({time.monotonic() - started:.0f} s)")
-            continue
-        if line.startswith("I: ") and line[3:].split(" ")[0] != stage:
-            stage = line[3:].split(" ")[0]
-            progress(f"  {line[3:]} ({time.monotonic() - started:.0f} s)")
-        elif line.startswith(("E: ", "W: ")):
-            progress(f"  {line}")
-    if proc.wait() != 0:
+    # ``with``: the pipe is closed and the child reaped however the loop ends (an unclosed pipe is a
+    # ResourceWarning, which the test suite turns into an error: it hid on every machine with a cached root).
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        stage = ""
+        retrieved = 0
+        for line in proc.stdout:
+            line = line.rstrip()
+            if line.startswith("I: Retrieving"):
+                retrieved += 1
+                if retrieved % 25 == 0:
+                    progress(f"  downloaded {retrieved} packages ({time.monotonic() - started:.0f} s)")
+                continue
+            if line.startswith("I: ") and line[3:].split(" ")[0] != stage:
+                stage = line[3:].split(" ")[0]
+                progress(f"  {line[3:]} ({time.monotonic() - started:.0f} s)")
+            elif line.startswith(("E: ", "W: ")):
+                progress(f"  {line}")
+    if proc.returncode != 0:
         raise RunnerError(f"debootstrap failed (exit {proc.returncode}); see {partial}/debootstrap/debootstrap.log")
     if not (partial / "usr/sbin/asterisk").exists():
         raise RunnerError("debootstrap finished but the root holds no /usr/sbin/asterisk")
@@ -179,7 +181,7 @@ def _fingerprint(project: Path, code: bool) -> str:
 
     digest = hashlib.sha256((project / "pyproject.toml").read_bytes())
     if code:
-        for package in ("hotline", "agi_scripts", "ivr", "agent_desk"):
+        for package in ("hotline", "agi_scripts", "ivr", "agent_desk", "launcher"):
             for path in sorted((project / package).rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts:
                     digest.update(str(path.relative_to(project)).encode() + path.read_bytes())

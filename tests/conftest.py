@@ -1,7 +1,12 @@
 import os
+import shutil
 import signal
+from pathlib import Path
 
 import pytest
+
+# Where each run builds its own Asterisk root (see pytest_configure); one folder per run, by pid.
+FRESH_ROOTS = Path("/var/tmp/hotline-test-roots")
 
 
 def pytest_sessionstart(session):
@@ -12,6 +17,70 @@ def pytest_sessionstart(session):
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_configure(config):
+    """First-run paths on every run: unless ``HOTLINE_TEST_ASTERISK_ROOT=cached`` (a developer iterating), the
+    session builds the Debian sid root holding Asterisk from scratch (debootstrap, about a minute) into a folder
+    of its own, and with it the classic-AGI Python inside the root; ``hotline run``'s test installs into an empty
+    state home (secrets, the Whisper model, prompts, the desk's database), and the browser softphone's SIP stack
+    is rebuilt with an empty npm cache (tests/component/test_first_run.py). A machine whose caches are warm
+    (CI's own) can no longer hide a failure that only a fresh machine would show."""
+    from launcher.asterisk import use_host_asterisk
+
+    mode = os.environ.get("HOTLINE_TEST_ASTERISK_ROOT", "fresh")
+    if mode not in ("fresh", "cached"):
+        raise pytest.UsageError("HOTLINE_TEST_ASTERISK_ROOT must be fresh (the default) or cached")
+    if mode == "cached" or use_host_asterisk() or os.geteuid() != 0 or hasattr(config, "workerinput"):
+        return
+    _remove_dead_roots()
+    root = FRESH_ROOTS / f"run-{os.getpid()}"
+    os.environ["HOTLINE_ASTERISK_ROOT"] = str(root)
+    config.stash[_FRESH_ROOT] = root
+
+
+_FRESH_ROOT = pytest.StashKey[Path]()
+
+
+def pytest_unconfigure(config):
+    root = config.stash.get(_FRESH_ROOT, None)
+    if root is not None:
+        _remove_root(root)
+
+
+def _mounts_under(root: Path) -> list[str]:
+    prefix = str(root.resolve()) + "/"
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        points = [line.split()[1].replace("\\040", " ") for line in mounts]
+    return [point for point in points if point.startswith(prefix)]
+
+
+def _remove_root(root: Path) -> None:
+    """Unmount what is mounted inside (the host's /proc and /dev, debootstrap's /sys), then delete; a root
+    that still has a mount inside is left alone: deleting through a bind mount would delete the host's files."""
+    import subprocess
+
+    from launcher.asterisk import _root_in_use
+
+    for candidate in (root, root.with_name(root.name + ".partial")):
+        if not candidate.exists() or _root_in_use(candidate):
+            continue
+        for point in sorted(_mounts_under(candidate), reverse=True):
+            subprocess.run(["umount", "-l", point], check=False)
+        if _mounts_under(candidate):
+            print(f"[tests] {candidate} still has mounts inside; not removed")
+            continue
+        shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _remove_dead_roots() -> None:
+    """Roots left by runs that were killed (their pid is gone)."""
+    if not FRESH_ROOTS.is_dir():
+        return
+    for path in FRESH_ROOTS.iterdir():
+        pid = path.name.removeprefix("run-").removesuffix(".partial")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _remove_root(path)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,8 +2,8 @@
 
 Sources (each fact in one place):
 - ``asterisk_conf/numbers.yaml``: the sub-platforms and their NBS codes (the number plan);
-- ``ivr/data/gazetteer.yaml``: full names of cities/counties, their districts and towns;
-- ``ivr/data/topics.yaml``: the topics and their suggested units (派单目录 defaults);
+- ``hotline/data/gazetteer.yaml``: full names of cities/counties, their districts and towns;
+- ``hotline/data/topics.yaml``: the topics and their suggested units (派单目录 defaults);
 - ``agent_desk/data/org.yaml``: province, member units, city department templates, districts, grassroots;
 - ``agent_desk/data/dispatch.yaml``: 派单目录 bases and the 直派清单;
 - ``agent_desk/data/knowledge.yaml``: the knowledge-base articles.
@@ -25,7 +25,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
-import ivr
+from hotline import reference
 from agent_desk.db.models import DispatchRule, OrgUnit
 from agent_desk.db.upsert import Status, upsert
 from agent_desk.knowledge.search import upsert_article
@@ -35,7 +35,7 @@ from hotline.paths import Paths
 from hotline.yamlsource import ConfigError, SourceMap
 
 DATA = Path(__file__).with_name("data")
-IVR_DATA = Path(ivr.__file__).with_name("data")
+
 CITY = "{city}"
 TABLES = ("org_units", "dispatch_rules", "knowledge_articles")
 
@@ -154,8 +154,8 @@ class Sources:
     dispatch: Path = DATA / "dispatch.yaml"
     knowledge: Path = DATA / "knowledge.yaml"
     plan: Path = field(default_factory=lambda: Paths.from_env().plan)
-    gazetteer: Path = IVR_DATA / "gazetteer.yaml"
-    topics: Path = IVR_DATA / "topics.yaml"
+    gazetteer: Path = reference.GAZETTEER
+    topics: Path = reference.TOPICS
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from agent_desk.telephony.softphone import BrowserPhones
+from typing import TYPE_CHECKING
+
 from agent_desk.tickets.deadlines import Calendar
+from hotline.site import DEFAULT_PAUSE_REASONS
+
+if TYPE_CHECKING:   # settings sit below every feature: they name the softphone type, they do not import it
+    from agent_desk.telephony.softphone import BrowserPhones
 
 PROVINCE_TZ = ZoneInfo("Asia/Shanghai")  # 海南: deadlines, ticket numbers and reports use local time
 
@@ -37,6 +42,7 @@ class DeskSettings:
     service_level_seconds: int = 20      # 服务水平: calls answered within this many seconds of queueing
     # Browser softphones (agents.webrtc): ports of Asterisk's HTTP server and the SIP secrets. None: off.
     softphone: BrowserPhones | None = None
+    pause_reasons: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PAUSE_REASONS))  # 置忙原因 (site)
 
     def sync_redis(self):
         import redis

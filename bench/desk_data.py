@@ -1,7 +1,7 @@
 """Realistic Chinese ticket material for the desk benchmarks (bench.desk_tickets, bench.ticket_search).
 
-Places come from the IVR's Hainan gazetteer (ivr/data/gazetteer.yaml: the 20 sub-platforms, their districts
-and towns), topics and their keywords from ivr/data/topics.yaml, so titles and contents read like what
+Places come from the IVR's Hainan gazetteer (hotline/data/gazetteer.yaml: the 20 sub-platforms, their districts
+and towns), topics and their keywords from hotline/data/topics.yaml, so titles and contents read like what
 agents type: who, where, since when, what, and what the citizen asks for. Everything is drawn from a
 seeded ``random.Random``: two runs with the same seed produce the same tickets.
 """
@@ -14,13 +14,13 @@ from functools import cache
 
 import yaml
 
-from ivr.prefill import DATA
+from hotline.reference import DATA
 
 # Share of tickets per sub-platform (roughly by population; 三沙 almost none).
 WEIGHT = {"460100": 27, "460200": 13, "460300": 0.1, "460400": 8, "469001": 1.2, "469002": 5, "469005": 5,
           "469006": 5, "469007": 4, "469021": 3, "469022": 2.5, "469023": 4.5, "469024": 4, "469025": 1.7,
           "469026": 2, "469027": 4.5, "469028": 3.5, "469029": 1.5, "469030": 1.8, "460400499": 1.2}
-# Share of tickets per topic (code prefix of ivr/data/topics.yaml).
+# Share of tickets per topic (code prefix of hotline/data/topics.yaml).
 TOPIC_WEIGHT = {"03-water": 9, "03-power": 6, "03-housing": 14, "04-environment": 10, "03-sanitation": 8,
                 "05-transport": 8, "07-security": 6, "08-labour": 9, "02-health": 5, "01-education": 6,
                 "09-civil": 4, "10-market": 8, "06-agriculture": 2, "11-tax": 1.5, "04-land": 2.5,

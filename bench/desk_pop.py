@@ -24,14 +24,12 @@ from pathlib import Path
 
 import uvicorn
 import websockets
-from sqlalchemy import select
 
 from agent_desk.bootstrap import AMI_USER
 from agent_desk.calls import events as ev
 from agent_desk.calls.listener import AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.db.migrate import upgrade
-from agent_desk.db.models import User
 from agent_desk.db.session import Database
 from agent_desk.telephony import agents
 from agent_desk.telephony import LiveCall

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ivr.flow import load_flows
-from ivr.prefill_store import CHANNEL
+from hotline.contracts.prefill import CHANNEL
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
 from tests.support.caller import Citizen
 from tests.support.center import running_center

@@ -2,7 +2,7 @@
 
 Generates ROWS tickets (default 1,000,000) straight into the migrated ``tickets`` table with SQLAlchemy Core
 bulk inserts, with a year of realistic distributions: creation times over the last 365 days (weekdays and
-office hours busier), the 20 sub-platforms weighted by population, the 16 topics of ivr/data/topics.yaml,
+office hours busier), the 20 sub-platforms weighted by population, the 16 topics of hotline/data/topics.yaml,
 states by age (old tickets closed, recent ones with the units, a few long-overdue stragglers), 100 host
 units (5 per sub-platform) and co-units on 4 % of dispatched tickets, repeat callers (a third of the
 tickets come from 30,000 numbers with a long-tailed frequency), and Chinese titles and contents built
@@ -42,8 +42,7 @@ from agent_desk.db.migrate import upgrade
 from agent_desk.db.session import Database
 from agent_desk.settings import PROVINCE_TZ
 from agent_desk.tickets import service
-from agent_desk.tickets.lifecycle import UNIT_HANDLING, State
-from bench.desk_data import ABSENT, Drafts, cities, topics
+from bench.desk_data import ABSENT, Drafts, cities
 from bench.stats import pct
 
 UTC = dt.timezone.utc

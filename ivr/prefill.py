@@ -9,26 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from pathlib import Path
-
-import yaml
-
-DATA = Path(__file__).with_name("data")
+from dataclasses import asdict, dataclass
 
 
-class AppealType:
-    """诉求类型 of MISSION.md; values are what the desk stores."""
+from hotline.contracts.prefill import Prefill
+from hotline.reference import gazetteer, topics
+from hotline.vocab import AppealType
 
-    CONSULTATION = "consultation"  # 咨询
-    COMPLAINT = "complaint"        # 投诉举报
-    HELP = "help"                  # 求助
-    SUGGESTION = "suggestion"      # 意见建议
-    OTHER = "other"                # 其他 (e.g. 表扬)
-
-    LABELS = {"consultation": "咨询", "complaint": "投诉举报", "help": "求助", "suggestion": "意见建议",
-              "other": "其他"}
+__all__ = ["Prefill", "Place", "AppealType", "enrich", "gazetteer", "topics"]
 
 
 _APPEAL_WORDS = [
@@ -64,41 +52,6 @@ class Place:
     level: str  # city | district | town
     city_code: str
     city: str
-
-
-@dataclass
-class Prefill:
-    call_id: str
-    line: str = ""
-    caller: str = ""
-    menu_choice: str = ""
-    appeal_type: str = ""
-    subplatform: str = ""
-    transcript: str = ""
-    status: str = "listening"   # listening | transcribing | final | failed | no_speech
-    engine: str = ""
-    places: list[dict] = field(default_factory=list)
-    phones: list[str] = field(default_factory=list)
-    dates: list[str] = field(default_factory=list)
-    topic: dict | None = None
-    suggested_unit: str = ""
-    emergency: str = ""
-    recording: str = ""
-    audio_seconds: float = 0.0
-    error: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@lru_cache(maxsize=1)
-def gazetteer() -> list[dict]:
-    return yaml.safe_load((DATA / "gazetteer.yaml").read_text(encoding="utf-8"))["cities"]
-
-
-@lru_cache(maxsize=1)
-def topics() -> list[dict]:
-    return yaml.safe_load((DATA / "topics.yaml").read_text(encoding="utf-8"))["topics"]
 
 
 def _cn_to_digits(run: str) -> str:

@@ -6,7 +6,6 @@ said is lost; ``drain_spool`` moves spooled prefills into Redis once it is back.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -14,14 +13,11 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ivr.prefill import Prefill
+from hotline.contracts import prefill as contract
+from hotline.contracts.prefill import CHANNEL, TTL_SECONDS, Prefill, key
 from ivr.spool import Spool
 
 log = logging.getLogger(__name__)
-
-KEY = "hotline:prefill:{call_id}"
-CHANNEL = "hotline:prefill"
-TTL_SECONDS = 24 * 3600
 
 
 class PrefillStore:
@@ -37,14 +33,14 @@ class PrefillStore:
         if publish_every and now - self._last_publish.get(prefill.call_id, 0.0) < publish_every:
             return "throttled"
         self._last_publish[prefill.call_id] = now
-        payload = json.dumps(prefill.to_dict(), ensure_ascii=False)
+        payload = prefill.encode()
         if self.redis is not None:
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.set(KEY.format(call_id=prefill.call_id), payload, ex=TTL_SECONDS)
+                    pipe.set(key(prefill.call_id), payload, ex=TTL_SECONDS)
                     pipe.publish(CHANNEL, payload)
                     await pipe.execute()
-                if prefill.status in ("final", "failed", "no_speech"):
+                if prefill.status in contract.FINISHED:
                     self._last_publish.pop(prefill.call_id, None)
                 return "redis"
             except (RedisError, OSError) as exc:
@@ -52,15 +48,16 @@ class PrefillStore:
         self._spooled.put(prefill.call_id, payload)
         return "spool"
 
-    async def load(self, call_id: str) -> dict | None:
+    async def load(self, call_id: str) -> Prefill | None:
         if self.redis is not None:
             try:
-                raw = await self.redis.get(KEY.format(call_id=call_id))
+                raw = await self.redis.get(key(call_id))
                 if raw is not None:
-                    return json.loads(raw)
+                    return Prefill.decode(raw)
             except (RedisError, OSError):
                 pass
-        return self._spooled.get(call_id)
+        spooled = self._spooled.get(call_id)
+        return Prefill.decode(spooled) if spooled is not None else None
 
     async def drain_spool(self) -> int:
         """Move spooled prefills into Redis; returns how many moved."""
@@ -69,7 +66,7 @@ class PrefillStore:
         redis = self.redis
 
         async def send(call_id: str, payload: str) -> None:
-            await redis.set(KEY.format(call_id=call_id), payload, ex=TTL_SECONDS)
+            await redis.set(key(call_id), payload, ex=TTL_SECONDS)
             await redis.publish(CHANNEL, payload)
 
         return await self._spooled.drain(send)

@@ -4,72 +4,34 @@ The dialplan's queues run with Queue's ``c`` option: when the agent's side of th
 caller is still there, the dialplan goes on to the survey context, which runs the AGI route ``survey``.
 The caller presses 1 满意, 2 基本满意 or 3 不满意; a wrong key or a timeout re-prompts ``attempts`` - 1 times.
 
-The contract with the desk (which consumes the stream): one entry per surveyed call in the Redis stream
-``STREAM`` with the string fields of ``FIELDS``:
-
-    call_id  HOTLINE_CALL_ID (the UNIQUEID of the inbound channel)
-    line     the 123xx line the call came in on
-    caller   the caller's number
-    result   one of RESULTS: satisfied | basically_satisfied | unsatisfied | no_answer
-    digits   what the caller pressed, raw, in order ("" if nothing; "82" = a wrong 8, then 2)
-    at       when the survey ended, ISO 8601 UTC
-
-``no_answer`` is written whenever the survey was offered but got no valid key: the caller let every
-prompt time out, kept pressing wrong keys, or hung up during the survey (the desk can tell "offered,
-not answered" from "never offered", which has no entry). A caller who hangs up before the agent does
-is never surveyed. If Redis is down the entry is spooled (``ivr.spool``) and ``drain_spool`` adds it later.
+The result goes to the desk as a ``hotline.contracts.survey.SurveyEntry`` on its stream (the contract says
+what each field means). ``no_answer`` is written whenever the survey was offered but got no valid key: the
+caller let every prompt time out, kept pressing wrong keys, or hung up during the survey (the desk can tell
+"offered, not answered" from "never offered", which has no entry). A caller who hangs up before the agent
+does is never surveyed. If Redis is down the entry is spooled (``ivr.spool``) and ``drain_spool`` adds it
+later.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
+from hotline.contracts.survey import (BASICALLY_SATISFIED, NO_ANSWER, RESULTS, SATISFIED, STREAM, STREAM_MAXLEN,
+                                      UNSATISFIED, SurveyEntry)
 from ivr.channel import Channel, ChannelHangup
 from ivr.spool import Spool
 
+__all__ = ["BASICALLY_SATISFIED", "CHOICES", "NO_ANSWER", "RESULTS", "SATISFIED", "STREAM", "UNSATISFIED",
+           "SurveyConfig", "SurveyEntry", "SurveyStore", "run_survey"]
+
 log = logging.getLogger(__name__)
 
-STREAM = "hotline:surveys"
-STREAM_MAXLEN = 1_000_000   # approximate cap (XADD MAXLEN ~): the desk consumes long before that
-
-CALL_ID = "call_id"
-LINE = "line"
-CALLER = "caller"
-RESULT = "result"
-DIGITS = "digits"
-AT = "at"
-FIELDS = (CALL_ID, LINE, CALLER, RESULT, DIGITS, AT)
-
-SATISFIED = "satisfied"                      # 满意
-BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
-UNSATISFIED = "unsatisfied"                  # 不满意
-NO_ANSWER = "no_answer"                      # offered, no valid key (timeouts, wrong keys, hung up)
-RESULTS = (SATISFIED, BASICALLY_SATISFIED, UNSATISFIED, NO_ANSWER)
 CHOICES = {"1": SATISFIED, "2": BASICALLY_SATISFIED, "3": UNSATISFIED}
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class SurveyRecord:
-    call_id: str
-    line: str
-    caller: str
-    result: str
-    digits: str = ""
-    at: str = field(default_factory=utc_now)
-
-    def to_fields(self) -> dict[str, str]:
-        return {name: str(value) for name, value in asdict(self).items()}
 
 
 class SurveyStore:
@@ -79,7 +41,7 @@ class SurveyStore:
         self.redis = redis
         self.spool = Spool(spool)
 
-    async def record(self, record: SurveyRecord) -> str:
+    async def record(self, record: SurveyEntry) -> str:
         """Store one result; returns "redis" or "spool". Never raises: it runs as the caller leaves."""
         fields = record.to_fields()
         if self.redis is not None:
@@ -120,7 +82,7 @@ class SurveyConfig(BaseModel):
 
 
 async def run_survey(channel: Channel, cfg: SurveyConfig, store: SurveyStore, sounds: str, *,
-                     call_id: str, line: str, caller: str) -> SurveyRecord:
+                     call_id: str, line: str, caller: str) -> SurveyEntry:
     """Ask, record (also when the caller hangs up mid-survey), thank. ChannelHangup propagates after recording."""
     pressed = ""
     result = NO_ANSWER
@@ -134,7 +96,7 @@ async def run_survey(channel: Channel, cfg: SurveyConfig, store: SurveyStore, so
             if attempt + 1 < cfg.attempts:
                 await channel.play(f"{sounds}/{cfg.invalid}")
     finally:
-        record = SurveyRecord(call_id=call_id, line=line, caller=caller, result=result, digits=pressed)
+        record = SurveyEntry(call_id=call_id, line=line, caller=caller, result=result, digits=pressed)
         where = await store.record(record)
         log.info("survey of %s: %s (%r) → %s", call_id, result, pressed, where)
     try:

@@ -1,21 +1,13 @@
-"""Ticket progress for the IVR's self-service query (工单进度查询): the contract with the desk, and the lookup.
+"""Ticket progress for the IVR's self-service query (工单进度查询): the lookup and what the caller hears.
 
-The desk writes, the IVR only reads. One Redis hash per ticket::
-
-    hotline:ticket-status:<number>     (KEY.format(number=...), or key(number))
-      state        one of STATES (the desk's ticket lifecycle state)
-      state_label  the state in Chinese, e.g. 已派单
-      unit_name    the handling unit (承办单位) in Chinese; may be empty
-      due_at       ISO 8601 with a timezone; may be empty
-      updated_at   ISO 8601
-
-A ticket number is 14 digits: the acceptance date YYYYMMDD and a 6-digit sequence (20261122000123).
+The desk writes each ticket's status to Redis; the contract (key, fields, states, their Chinese text) is
+``hotline.contracts.ticket_status``. The IVR only reads.
 
 What the caller hears is pre-rendered at install (``ivr.prompts.catalogue``), so it works the same over
 FastAGI and classic AGI, in the chroot and in Docker, where the AGI process cannot always write where
 Asterisk reads sounds: a prompt per state (its label from ``STATE_TEXT``, the desk's wording), the
 digits, the months and the days. The unit name is free text, so it is read back only when a prompt was
-rendered for it: every unit the IVR's own topic catalogue can suggest (``ivr/data/topics.yaml``, each
+rendered for it: every unit the IVR's own topic catalogue can suggest (``hotline/data/topics.yaml``, each
 ``{city}`` unit for every city of the gazetteer, and the provincial units), under a prompt id derived
 from the name (``unit_prompt``). A unit outside that catalogue is not read: the caller hears the state and
 the deadline, and an agent can tell the rest. Synthesising at call time was not chosen: espeak-ng is not
@@ -27,97 +19,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+import logging
 from functools import lru_cache
 
 from redis.exceptions import RedisError
 
-KEY = "hotline:ticket-status:{number}"
-STATE = "state"
-STATE_LABEL = "state_label"
-UNIT_NAME = "unit_name"
-DUE_AT = "due_at"
-UPDATED_AT = "updated_at"
-FIELDS = (STATE, STATE_LABEL, UNIT_NAME, DUE_AT, UPDATED_AT)
+from hotline.contracts import ContractMismatch
+from hotline.contracts.ticket_status import (FINISHED_STATES, NUMBER_LENGTH, STATE_TEXT, STATES, TicketStatus, key,
+                                             valid_number)
 
-# The desk's lifecycle states and what the caller hears for each (agent_desk.tickets.lifecycle.STATE_LABELS).
-STATE_TEXT = {
-    "accepted": "已受理",
-    "refused": "不予受理",
-    "dispatched": "已派单",
-    "signed": "已签收",
-    "return_requested": "退单审核中",
-    "returned": "已退回",
-    "consultation": "会商中",
-    "replied": "已答复",
-    "awaiting_callback": "待回访",
-    "unsatisfied": "回访不满意",
-    "appealed": "申诉中",
-    "closed": "已办结",
-}
-STATES = tuple(STATE_TEXT)
-FINISHED_STATES = frozenset({"refused", "closed"})  # no deadline is read for these
+log = logging.getLogger(__name__)
 
-NUMBER_LENGTH = 14
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")  # dates are read as the caller's calendar has them
+
+__all__ = ["FINISHED_STATES", "NUMBER_LENGTH", "STATES", "STATE_TEXT", "StatusUnavailable", "TicketStatus", "key",
+           "lookup", "readback", "valid_number"]
 
 
 class StatusUnavailable(Exception):
     """Redis could not be asked: the caller goes to an agent."""
-
-
-def key(number: str) -> str:
-    return KEY.format(number=number)
-
-
-def valid_number(number: str) -> bool:
-    """14 digits whose first eight are a real date (YYYYMMDD)."""
-    if len(number) != NUMBER_LENGTH or not number.isdigit():
-        return False
-    try:
-        dt.datetime.strptime(number[:8], "%Y%m%d")
-    except ValueError:
-        return False
-    return True
-
-
-def _parse_time(text: str) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else None  # the contract says: with a timezone
-
-
-@dataclass(frozen=True)
-class TicketStatus:
-    number: str
-    state: str
-    state_label: str = ""
-    unit_name: str = ""
-    due_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
-
-    @classmethod
-    def from_hash(cls, number: str, fields: dict) -> "TicketStatus":
-        def text(name: str) -> str:
-            value = fields.get(name, fields.get(name.encode(), ""))
-            return (value.decode() if isinstance(value, bytes) else str(value or "")).strip()
-
-        return cls(number=number, state=text(STATE), state_label=text(STATE_LABEL), unit_name=text(UNIT_NAME),
-                   due_at=_parse_time(text(DUE_AT)), updated_at=_parse_time(text(UPDATED_AT)))
-
-    def to_hash(self) -> dict[str, str]:
-        """The hash as the desk writes it (for the desk's writer and the tests)."""
-        return {
-            STATE: self.state,
-            STATE_LABEL: self.state_label or STATE_TEXT.get(self.state, ""),
-            UNIT_NAME: self.unit_name,
-            DUE_AT: self.due_at.isoformat() if self.due_at else "",
-            UPDATED_AT: self.updated_at.isoformat() if self.updated_at else "",
-        }
 
 
 async def lookup(redis, number: str) -> TicketStatus | None:
@@ -134,7 +54,11 @@ async def lookup(redis, number: str) -> TicketStatus | None:
         raise StatusUnavailable(str(exc)) from exc
     if not fields:
         return None
-    status = TicketStatus.from_hash(number, fields)
+    try:
+        status = TicketStatus.from_hash(number, fields)
+    except ContractMismatch as exc:
+        log.error("ticket %s: status not readable: %s", number, exc)
+        raise StatusUnavailable(f"ticket {number}: {exc}") from exc
     if status.state not in STATE_TEXT:
         raise StatusUnavailable(f"ticket {number}: unknown state {status.state!r}")
     return status
@@ -176,7 +100,7 @@ def _small_number(n: int) -> str:
 @lru_cache(maxsize=1)
 def unit_names() -> frozenset[str]:
     """Every unit name with a pre-rendered prompt: the topic catalogue's units for every gazetteer city."""
-    from ivr.prefill import gazetteer, topics
+    from hotline.reference import gazetteer, topics
 
     names: set[str] = set()
     cities = [city["name"] for city in gazetteer()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from fastapi import APIRouter, Depends, Path, Request, WebSocket, WebSocketDisconnect
@@ -21,7 +20,9 @@ from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.telephony import recording as recordings
 from agent_desk.telephony.link import TelephonyLink
-from ivr.prefill_store import KEY as PREFILL_KEY
+from hotline.contracts import ContractMismatch
+from hotline.contracts import prefill as prefill_contract
+from hotline.contracts.prefill import Prefill
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -35,12 +36,14 @@ def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
                           .order_by(m.Call.answered_at.desc()).limit(1))
     if call is None or call.ended_at is not None:
         return {"type": "idle"}
-    prefill = call.prefill
+    prefill = Prefill.model_validate(call.prefill) if call.prefill else None   # as stored when answered
     try:
-        raw = request.app.state.redis.get(PREFILL_KEY.format(call_id=call.call_id))
-        prefill = json.loads(raw) if raw else prefill
+        raw = request.app.state.redis.get(prefill_contract.key(call.call_id))
+        prefill = Prefill.decode(raw) if raw else prefill
     except RedisError:
         pass
+    except ContractMismatch as exc:
+        log.error("prefill of %s not shown: %s", call.call_id, exc)
     app = request.app.state
     audit(session, who, "read_personal_data", "call", call.call_id, "current call", client_of(request))
     return pop.build(session, call, prefill, app.line_names, app.city_names)

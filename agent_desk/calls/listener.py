@@ -14,7 +14,6 @@ QueueStatus + CoreShowChannels; while AMI is down it says so.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
@@ -27,12 +26,13 @@ from agent_desk.calls.tracker import CallTracker
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from agent_desk.supervision.warnings import CHANNEL as BOARD_CHANNEL   # shared with early warning
 from hotline.ami import AmiClient, AmiError, AmiEvent
-from ivr import survey
-from ivr.prefill_store import CHANNEL as PREFILL_CHANNEL
+from hotline.contracts import ContractMismatch
+from hotline.contracts import survey
+from hotline.contracts.prefill import CHANNEL as PREFILL_CHANNEL
+from hotline.contracts.prefill import Prefill
 
 log = logging.getLogger(__name__)
 
-SURVEY_GROUP = "desk"
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,10 @@ class AmiSettings:
 
 class CallListener:
     def __init__(self, tracker: CallTracker, ami: AmiSettings, redis: aioredis.Redis | None,
-                 wallboard: Wallboard | None = None, board_interval: float = 0.1):
+                 wallboard: Wallboard | None = None, board_interval: float = 0.1, retry_delay: float = 2.0):
         self.tracker, self.ami_settings, self.redis = tracker, ami, redis
         self.wallboard, self.board_interval = wallboard, board_interval
+        self.retry_delay = retry_delay   # seconds before a survey the database refused is tried again
         self.queue: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
         self.ami: AmiClient | None = None
         self.events_seen = 0
@@ -162,25 +163,29 @@ class CallListener:
                     if message.get("type") != "message":
                         continue
                     try:
-                        await self.tracker.prefill_changed(json.loads(message["data"]))
-                    except (ValueError, KeyError, TypeError):
-                        log.warning("malformed prefill message ignored")
+                        prefill = Prefill.decode(message["data"])
+                    except ContractMismatch as exc:
+                        log.error("prefill update not shown: %s", exc)
+                        continue
+                    await self.tracker.prefill_changed(prefill)
             except (RedisError, OSError) as exc:
                 log.warning("prefill channel lost (%s); retrying", exc)
                 await asyncio.sleep(1)
 
     async def _survey_loop(self) -> None:
+        """满意度评价 results from the IVR's stream, stored exactly once: an entry is acknowledged only after it is
+        stored. A database error leaves it pending and the loop retries (what this consumer read but did not
+        acknowledge is read first); an entry of another contract version goes to ``REJECTED_STREAM``, kept."""
         while True:
             try:
                 try:
-                    await self.redis.xgroup_create(survey.STREAM, SURVEY_GROUP, id="0", mkstream=True)
+                    await self.redis.xgroup_create(survey.STREAM, survey.DESK_GROUP, id="0", mkstream=True)
                 except ResponseError as exc:
                     if "BUSYGROUP" not in str(exc):
                         raise
-                # First what this consumer read but did not acknowledge (a crash), then new entries.
                 for start in ("0", ">"):
                     while True:
-                        batch = await self.redis.xreadgroup(SURVEY_GROUP, "listener", {survey.STREAM: start},
+                        batch = await self.redis.xreadgroup(survey.DESK_GROUP, "listener", {survey.STREAM: start},
                                                             count=50, block=1000 if start == ">" else None)
                         entries = batch[0][1] if batch else []
                         if not entries:
@@ -188,23 +193,20 @@ class CallListener:
                                 break
                             continue
                         for entry_id, fields in entries:
-                            await asyncio.to_thread(self._store_survey, fields)
-                            await self.redis.xack(survey.STREAM, SURVEY_GROUP, entry_id)
+                            await self._take_survey(fields)
+                            await self.redis.xack(survey.STREAM, survey.DESK_GROUP, entry_id)
             except (RedisError, OSError) as exc:
                 log.warning("survey stream lost (%s); retrying", exc)
                 await asyncio.sleep(1)
+            except Exception:
+                log.exception("survey not stored; it stays pending and is retried")
+                await asyncio.sleep(self.retry_delay)
 
-    def _store_survey(self, fields: dict) -> None:
-        fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                  for k, v in fields.items()}
-        call_id = fields.get(survey.CALL_ID, "")
-        if not call_id:
-            log.warning("survey without call id ignored: %s", fields)
-            return
+    async def _take_survey(self, fields: dict) -> None:
         try:
-            at = dt.datetime.fromisoformat(fields.get(survey.AT, ""))
-        except ValueError:
-            at = dt.datetime.now(dt.timezone.utc)
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=dt.timezone.utc)
-        self.tracker.record_survey(call_id, fields.get(survey.RESULT, ""), fields.get(survey.DIGITS, ""), at)
+            entry = survey.SurveyEntry.from_fields(fields)
+        except ContractMismatch as exc:
+            log.error("survey entry not readable, kept in %s: %s", survey.REJECTED_STREAM, exc)
+            await self.redis.xadd(survey.REJECTED_STREAM, fields, maxlen=survey.STREAM_MAXLEN, approximate=True)
+            return
+        await asyncio.to_thread(self.tracker.record_survey, entry.call_id, entry.result, entry.digits, entry.at_time)

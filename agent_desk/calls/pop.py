@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from agent_desk.db import models as m
 from agent_desk.tickets import lifecycle as lc
+from hotline.contracts.prefill import Prefill
 from agent_desk.tickets.service import open_for_phone, summary
 
 CHANNEL = "hotline:pop:{user_id}"
@@ -25,7 +26,7 @@ def channel_for(user_id: int) -> str:
     return CHANNEL.format(user_id=user_id)
 
 
-def build(session: Session, call: m.Call, prefill: dict[str, Any] | None, line_names: dict[str, str],
+def build(session: Session, call: m.Call, prefill: Prefill | None, line_names: dict[str, str],
           city_names: dict[str, str]) -> dict[str, Any]:
     tickets = open_for_phone(session, call.caller or "")
     return {
@@ -38,7 +39,7 @@ def build(session: Session, call: m.Call, prefill: dict[str, Any] | None, line_n
             "city": city_names.get(call.subplatform or "", ""),
             "answered_at": call.answered_at.isoformat() if call.answered_at else None,
         },
-        "prefill": prefill,
+        "prefill": prefill.to_dict() if prefill is not None else None,
         # The agent talks to this caller: their own tickets are shown with the contact (the pop is audited).
         "tickets": [summary(t, unmasked=True) | {"open": lc.State(t.state) in lc.OPEN_STATES} for t in tickets],
     }

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -28,7 +26,9 @@ from agent_desk.db.session import Database
 from agent_desk.telephony.recording import recording_path
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.store import append_note
-from ivr.prefill_store import KEY as PREFILL_KEY
+from hotline.contracts import ContractMismatch
+from hotline.contracts import prefill as prefill_contract
+from hotline.contracts.prefill import Prefill
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +93,11 @@ class CallTracker:
         await asyncio.to_thread(self._transfer, e)
 
     # ── from the IVR (Redis) ─────────────────────────────────────────────────
-    async def prefill_changed(self, payload: dict[str, Any]) -> None:
+    async def prefill_changed(self, prefill: Prefill) -> None:
         """The IVR's live transcript moved on: forward it to the agent who has the call, if any yet."""
-        user_id = self.agent_of_call.get(str(payload.get("call_id", "")))
+        user_id = self.agent_of_call.get(prefill.call_id)
         if user_id is not None:
-            await self._publish(user_id, {"type": "prefill", "call_id": payload["call_id"], "prefill": payload})
+            await self._publish(user_id, {"type": "prefill", "call_id": prefill.call_id, "prefill": prefill.to_dict()})
 
     def record_survey(self, call_id: str, result: str, digits: str, at: dt.datetime) -> bool:
         """满意度评价 after the agent hung up: stored on the call and in the history of its tickets."""
@@ -142,7 +142,7 @@ class CallTracker:
             for key, value in changes.items():
                 setattr(call, key, value)
 
-    def _answered(self, e: ev.AgentAnswered, prefill: dict | None) -> tuple[int | None, dict]:
+    def _answered(self, e: ev.AgentAnswered, prefill: Prefill | None) -> tuple[int | None, dict]:
         with self.db.session() as session:
             call = self._call(session, e.facts)
             user_id = pop.agent_user(session, e.agent)
@@ -151,7 +151,7 @@ class CallTracker:
             if self.recordings and not call.recording:  # the queue's MixMonitor records from the answer on
                 call.recording = recording_path(self.recordings, call.call_id)
             if prefill is not None:
-                call.prefill = prefill
+                call.prefill = prefill.to_dict()
             session.flush()
             message = pop.build(session, call, prefill, self.line_names, self.city_names)
             if user_id is not None and call.caller:
@@ -161,29 +161,35 @@ class CallTracker:
                 audit(session, who, "read_personal_data", "call", call.call_id, "screen pop: caller, tickets")
         return user_id, message
 
-    def _ended(self, e: ev.CallEnded, prefill: dict | None) -> None:
+    def _ended(self, e: ev.CallEnded, prefill: Prefill | None) -> None:
         with self.db.session() as session:
             call = self._call(session, e.facts)
             call.ended_at, call.hangup_cause = e.at, e.cause
             if call.outcome is None:
                 call.outcome = "abandoned" if call.queued_at else "ivr_only"
             if prefill is not None:
-                call.prefill = prefill
+                call.prefill = prefill.to_dict()
 
     def _transfer(self, e: ev.TransferRecorded) -> None:
         with self.db.session() as session:
             transfers.record(session, e.call_id, e.data, e.at)
 
     # ── Redis ────────────────────────────────────────────────────────────────
-    async def _prefill(self, call_id: str) -> dict | None:
+    async def _prefill(self, call_id: str) -> Prefill | None:
         if self.redis is None:
             return None
         try:
-            raw = await self.redis.get(PREFILL_KEY.format(call_id=call_id))
+            raw = await self.redis.get(prefill_contract.key(call_id))
         except RedisError as exc:
             log.warning("prefill of %s not read: %s", call_id, exc)
             return None
-        return json.loads(raw) if raw else None
+        if not raw:
+            return None
+        try:
+            return Prefill.decode(raw)
+        except ContractMismatch as exc:
+            log.error("prefill of %s not shown: %s", call_id, exc)
+            return None
 
     async def _publish(self, user_id: int, message: dict) -> None:
         if self.redis is None:

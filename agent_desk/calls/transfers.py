@@ -15,14 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent_desk.db import models as m
-from agent_desk.tickets import lifecycle as lc
-from agent_desk.tickets.store import append_note
-
-ACTION = "transfer"
-
-
-def _key(entry: dict) -> tuple[str, str] | None:
-    return (entry["TransferID"], entry.get("Outcome", "")) if entry.get("TransferID") else None
+from agent_desk.tickets.transfers import entry_key, on_ticket
 
 
 def record(session: Session, call_id: str, entry: dict, at: dt.datetime) -> m.Call:
@@ -32,25 +25,10 @@ def record(session: Session, call_id: str, entry: dict, at: dt.datetime) -> m.Ca
     if call is None:
         call = m.Call(call_id=call_id, started_at=at)
         session.add(call)
-    key = _key(entry)
-    if key is None or all(_key(e) != key for e in call.transfers or []):
+    key = entry_key(entry)
+    if key is None or all(entry_key(e) != key for e in call.transfers or []):
         call.transfers = [*(call.transfers or []), entry]
     session.flush()
     for ticket in session.scalars(select(m.Ticket).where(m.Ticket.call_id == call.id)):
         on_ticket(session, ticket, entry)
     return call
-
-
-def on_ticket(session: Session, ticket: m.Ticket, entry: dict) -> None:
-    """The entry in the ticket's history, once."""
-    key = _key(entry)
-    if key is not None and any(e.action == ACTION and _key(e.data) == key for e in ticket.events):
-        return
-    at = dt.datetime.fromisoformat(entry["at"]) if entry.get("at") else dt.datetime.now(dt.timezone.utc)
-    append_note(session, ticket, ACTION, at, entry.get("Agent") or "system", lc.Role.SYSTEM, entry)
-
-
-def copy_to_new_ticket(session: Session, ticket: m.Ticket, call: m.Call) -> None:
-    """A ticket saved from a call that was already transferred (or handed to 110/119/120/122 by the IVR)."""
-    for entry in call.transfers or []:
-        on_ticket(session, ticket, entry)

@@ -25,7 +25,7 @@ class KnowledgeArticle(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    topic: Mapped[str] = mapped_column(String(64), default="", index=True)  # a code of ivr/data/topics.yaml, or ""
+    topic: Mapped[str] = mapped_column(String(64), default="", index=True)  # a code of hotline/data/topics.yaml, or ""
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(256), default="")  # where the answer comes from, honestly
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

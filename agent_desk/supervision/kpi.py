@@ -55,6 +55,7 @@ from agent_desk.settings import DeskSettings
 from agent_desk.supervision.periods import Period
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import APPEAL_LABELS, CHANNEL_LABELS
+from hotline.reference import topic_names  # noqa: F401  (re-exported: reports and views read it here)
 
 TICKET_METRICS = ("response", "completion", "on_time", "callback", "satisfaction", "effective_satisfaction",
                   "resolution")
@@ -337,9 +338,6 @@ class Row:
         return self.counts.get(num, 0) / den_value if den_value else None
 
 
-def topic_names() -> dict[str, str]:
-    from ivr.prefill import topics
-    return {t["code"]: t["name"] for t in topics()}
 
 
 def _pick(sums: dict[str, ColumnElement], measures: Sequence[str] | None) -> dict[str, ColumnElement]:

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent_desk.db import models as m
 from agent_desk.knowledge import terms
+from hotline.reference import topic_names  # noqa: F401  (re-exported: reports and views read it here)
 
 log = logging.getLogger(__name__)
 
@@ -310,9 +311,6 @@ def keywords(texts: list[str], sets: list[frozenset[str]], limit: int = MAX_KEYW
     return sorted(chosen, key=functools.cmp_to_key(order))
 
 
-def topic_names() -> dict[str, str]:
-    from ivr.prefill import topics
-    return {t["code"]: t["name"] for t in topics()}
 
 
 def alert_id(rule: WarningRule, area_code: str, first_number: str) -> str:

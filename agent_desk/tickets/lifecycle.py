@@ -18,21 +18,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from agent_desk.tickets.deadlines import Calendar
+from hotline.vocab import Satisfaction, Term, TicketState
+
+__all__ = ["Satisfaction", "State"]   # the rest is public by name; these two come from hotline.vocab
 
 
-class State(StrEnum):
-    ACCEPTED = "accepted"                    # 已受理, waiting for the agent's decision
-    REFUSED = "refused"                      # 不予受理
-    DISPATCHED = "dispatched"                # 已派单, waiting for the host unit to sign
-    SIGNED = "signed"                        # 已签收, the host unit handles it
-    RETURN_REQUESTED = "return_requested"    # 退单申请, the platform reviews it
-    RETURNED = "returned"                    # 退单通过, the platform re-dispatches
-    CONSULTATION = "consultation"            # 会商中
-    REPLIED = "replied"                      # 已答复, the platform reviews the reply
-    AWAITING_CALLBACK = "awaiting_callback"  # 待回访
-    UNSATISFIED = "unsatisfied"              # 回访不满意
-    APPEALED = "appealed"                    # 申诉中
-    CLOSED = "closed"                        # 已办结
+State = TicketState   # 工单状态: codes and labels in hotline.vocab (the IVR reads them out too)
 
 
 OPEN_STATES = frozenset(State) - {State.REFUSED, State.CLOSED}
@@ -48,42 +39,36 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
-class OutOfScope(StrEnum):
+class OutOfScope(Term):
     """不予受理: matters 12345 does not accept (琼府办函〔2021〕337号)."""
 
-    LITIGATION = "litigation"                  # 诉讼
-    ARBITRATION = "arbitration"                # 仲裁
-    DISCIPLINE = "discipline"                  # 纪检监察
-    RECONSIDERATION = "reconsideration"        # 行政复议
-    INFORMATION_DISCLOSURE = "information_disclosure"  # 政府信息公开
-    PETITION = "petition"                      # 已进入信访渠道
-    SECRETS = "secrets"                        # 国家秘密、商业秘密
-    PRIVACY = "privacy"                        # 个人隐私
-    PUBLIC_ORDER = "public_order"              # 违反社会公序良俗
-    EMERGENCY = "emergency"                    # 紧急事项: handed to 110/119/120/122
+    LITIGATION = "litigation", "属于诉讼事项"
+    ARBITRATION = "arbitration", "属于仲裁事项"
+    DISCIPLINE = "discipline", "属于纪检监察事项"
+    RECONSIDERATION = "reconsideration", "属于行政复议事项"
+    INFORMATION_DISCLOSURE = "information_disclosure", "属于政府信息公开申请"
+    PETITION = "petition", "已进入信访渠道"
+    SECRETS = "secrets", "涉及国家秘密、商业秘密"
+    PRIVACY = "privacy", "涉及个人隐私"
+    PUBLIC_ORDER = "public_order", "违反社会公序良俗"
+    EMERGENCY = "emergency", "紧急事项（转110/119/120/122）"   # handed to the emergency centers
 
 
-class Exclusion(StrEnum):
+class Exclusion(Term):
     """Excluded from the effective satisfaction rate (实际参评满意率) after an approved appeal."""
 
-    ILLEGAL_OR_AGAINST_PUBLIC_ORDER = "illegal_or_against_public_order"   # (1) 违法或违背公序良俗的诉求
-    BEYOND_REMIT = "beyond_remit"                                         # (2) 超出承办单位职权范围
-    OTHER_LEGAL_CHANNEL = "other_legal_channel"   # (3) 应当或已经通过诉讼、仲裁、纪检监察、行政复议、政府信息公开、信访解决
+    ILLEGAL_OR_AGAINST_PUBLIC_ORDER = "illegal_or_against_public_order", "违法或违背公序良俗的诉求"   # (1)
+    BEYOND_REMIT = "beyond_remit", "超出承办单位职权范围"                                          # (2)
+    OTHER_LEGAL_CHANNEL = "other_legal_channel", "应当或已经通过诉讼、仲裁、纪检监察、行政复议、政府信息公开、信访解决"  # (3)
 
 
-class Satisfaction(StrEnum):
-    SATISFIED = "satisfied"                  # 满意
-    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
-    UNSATISFIED = "unsatisfied"              # 不满意
-
-
-class Level(StrEnum):
+class Level(Term):
     """Escalation rings: town handles (小环) → county coordinates (中环) → city/province tackles (大环)."""
 
-    TOWN = "town"
-    COUNTY = "county"
-    CITY = "city"
-    PROVINCE = "province"
+    TOWN = "town", "镇（街道）"
+    COUNTY = "county", "县（区）"
+    CITY = "city", "市"
+    PROVINCE = "province", "省"
 
 
 LEVEL_ORDER = [Level.TOWN, Level.COUNTY, Level.CITY, Level.PROVINCE]
@@ -378,12 +363,7 @@ def repeat_of(existing: list[Ticket], matter_key: str, keys: dict[str, str]) -> 
     return None
 
 
-STATE_LABELS = {
-    State.ACCEPTED: "已受理", State.REFUSED: "不予受理", State.DISPATCHED: "已派单", State.SIGNED: "已签收",
-    State.RETURN_REQUESTED: "退单审核中", State.RETURNED: "已退回", State.CONSULTATION: "会商中",
-    State.REPLIED: "已答复", State.AWAITING_CALLBACK: "待回访", State.UNSATISFIED: "回访不满意",
-    State.APPEALED: "申诉中", State.CLOSED: "已办结",
-}
+STATE_LABELS = {state: state.label for state in State}
 ACTION_LABELS = {
     "accept": "受理", "refuse": "不予受理", "resolve_directly": "直接办结", "dispatch": "派单", "sign": "签收",
     "request_return": "退单", "approve_return": "同意退单", "reject_return": "驳回退单",
@@ -393,3 +373,20 @@ ACTION_LABELS = {
     "seal_final_opinion": "封存最终处理意见", "supervise": "督办", "escalate": "升级",
     "repeat_linked": "重复诉求关联", "survey": "来电满意度评价", "transfer": "转接/联动",
 }
+# What the fields of a history entry's data are called (办理记录的说明).
+EVENT_FIELD_LABELS = {
+    "host_unit": "主办单位", "host": "主办单位", "unit": "承办单位", "co_units": "协办单位", "reason": "理由",
+    "legal_basis": "法律法规依据", "content": "答复内容", "answer": "答复", "knowledge_ref": "知识库",
+    "explanation": "说明", "result": "回访结果", "solved": "是否解决", "category": "申诉类别", "basis": "依据",
+    "opinion": "最终处理意见", "note": "督办意见", "to": "升级至", "units": "会商单位", "decided_unit": "定责单位",
+    "appeal_type": "诉求类型", "urgency": "紧急程度", "channel": "渠道", "call_id": "通话",
+    "final_opinion": "最终处理意见", "due_at": "办理时限", "digits": "按键", "count": "次数",
+}
+
+
+class Urgency(Term):
+    """紧急程度: sets the deadline (agent_desk.tickets.deadlines)."""
+
+    NORMAL = "normal", "一般"
+    URGENT = "urgent", "紧急"
+    VERY_URGENT = "very_urgent", "特急"

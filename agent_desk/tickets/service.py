@@ -18,18 +18,18 @@ from sqlalchemy.orm import Session, selectinload
 from agent_desk.auth.privacy import audit, mask_name, mask_phone, may_see_ticket_contact
 from agent_desk.auth.roles import LIFECYCLE_ROLE, Role
 from agent_desk.auth.sessions import Principal
-from agent_desk.calls import transfers
+from agent_desk.tickets import transfers
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.settings import PROVINCE_TZ, DeskSettings
 from agent_desk.tickets import lifecycle as lc
+from hotline.vocab import AppealType
 from agent_desk.tickets.status import remember
 from agent_desk.tickets.store import UnitCodes, next_number, save, to_domain
 
 CHANNELS = ("phone", "web", "wechat", "sms", "email", "app")
-APPEAL_TYPES = ("consultation", "help", "complaint", "suggestion", "other")
-APPEAL_LABELS = {"consultation": "咨询", "help": "求助", "complaint": "投诉举报", "suggestion": "意见建议",
-                 "other": "其他"}
+APPEAL_TYPES = tuple(AppealType)
+APPEAL_LABELS = AppealType.labels()
 CHANNEL_LABELS = {"phone": "电话", "web": "网站", "wechat": "微信", "sms": "短信", "email": "电子邮件",
                   "app": "移动端"}
 

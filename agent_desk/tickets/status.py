@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from agent_desk.db import models as m
 from agent_desk.tickets import lifecycle as lc
-from ivr import ticket_status as ts
+from hotline.contracts import ticket_status as contract
 
 log = logging.getLogger(__name__)
 PENDING = "hotline_status_changed"
@@ -29,9 +29,9 @@ def remember(session: Session, number: str) -> None:
 
 
 def fields_of(row: m.Ticket) -> dict[str, str]:
-    return {ts.STATE: row.state, ts.STATE_LABEL: lc.STATE_LABELS[lc.State(row.state)],
-            ts.UNIT_NAME: row.host_unit.name if row.host_unit else "",
-            ts.DUE_AT: row.due_at.isoformat() if row.due_at else "", ts.UPDATED_AT: row.updated_at.isoformat()}
+    return contract.TicketStatus(state=row.state, state_label=lc.STATE_LABELS[lc.State(row.state)],
+                                 unit_name=row.host_unit.name if row.host_unit else "", due_at=row.due_at,
+                                 updated_at=row.updated_at).to_hash()
 
 
 class StatusProjection:
@@ -65,7 +65,7 @@ class StatusProjection:
         try:
             with self.client.pipeline(transaction=False) as pipe:
                 for number, fields in statuses.items():
-                    pipe.hset(ts.key(number), mapping=fields)
+                    pipe.hset(contract.key(number), mapping=fields)
                 pipe.execute()
         except RedisError as exc:
             log.warning("ticket status not projected to Redis (%s): %s", exc, ", ".join(statuses))

@@ -25,7 +25,7 @@ from agent_desk.calls import pop
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
 from ivr.prefill import Prefill, enrich
-from ivr.prefill_store import KEY as PREFILL_KEY
+from hotline.contracts.prefill import KEY as PREFILL_KEY
 from tests.browser.conftest import PASSWORD
 
 CALLER = "13876543210"
@@ -170,7 +170,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     # ── the transcript moves on while the caller speaks (the IVR stores it and the tracker forwards it) ──
     final = prefill_of(call_id, FULL, "final")
     rclient.set(PREFILL_KEY.format(call_id=call_id), json.dumps(final))
-    loop_thread.run(tracker.prefill_changed(final))
+    loop_thread.run(tracker.prefill_changed(Prefill.decode(final)))
     expect(page.locator("#transcript")).to_have_text(FULL)
     expect(page.locator("#prefill-status")).to_have_text("转写完成")
     expect(page.locator("#pf-topic")).to_have_text("供水排水（03-water）")

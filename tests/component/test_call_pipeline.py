@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 import pytest
 import redis
+from sqlalchemy.exc import OperationalError
 from sqlalchemy import select
 
 from agent_desk.calls import events as ev
@@ -17,7 +18,7 @@ from agent_desk.calls.tracker import CallTracker
 from agent_desk.db.models import AuditEntry, Call, Ticket, User
 from hotline import channelvars as v
 from hotline.ami import AmiEvent
-from ivr.prefill_store import KEY as PREFILL_KEY
+from hotline.contracts.prefill import KEY as PREFILL_KEY, Prefill
 from tests.support.desk import close_rig, make_rig
 
 
@@ -79,7 +80,7 @@ async def test_answered_call_pops_on_the_agents_socket_and_is_recorded(rig, redi
         "citizen_phone": caller, "title": "路灯不亮", "content": "嘉积镇某路路灯不亮", "appeal_type": "help"}).json()
     plain = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
     plain.set(PREFILL_KEY.format(call_id=call_id), json.dumps(
-        {"call_id": call_id, "status": "final", "transcript": "我家自来水发黄", "appeal_type": "complaint"},
+        {"v": 1, "call_id": call_id, "status": "final", "transcript": "我家自来水发黄", "appeal_type": "complaint"},
         ensure_ascii=False))
     tracker = CallTracker(rig.app.state.db, settings.async_redis(), {"12315": "市场监管热线"}, {"469002": "琼海"})
 
@@ -100,7 +101,7 @@ async def test_answered_call_pops_on_the_agents_socket_and_is_recorded(rig, redi
         assert message["prefill"]["transcript"] == "我家自来水发黄"
         assert message["tickets"][0]["number"] == earlier["number"] and message["tickets"][0]["open"] is True
         # The transcript moving on reaches the same page.
-        await tracker.prefill_changed({"call_id": call_id, "status": "final", "transcript": "补充：已经三天了"})
+        await tracker.prefill_changed(Prefill(call_id=call_id, status="final", transcript="补充：已经三天了"))
         update = socket.receive_json()
         assert update["type"] == "prefill" and update["prefill"]["transcript"] == "补充：已经三天了"
 
@@ -149,11 +150,22 @@ async def test_surveys_from_the_ivr_stream_are_stored_even_after_a_restart(rig, 
     settings = rig.app.state.settings
     call_id = f"{rig.tag}.7"
     plain = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
-    plain.xadd("hotline:surveys", {"call_id": call_id, "line": "12345", "caller": "13800000000",
+    plain.xadd("hotline:surveys", {"v": "1", "call_id": call_id, "line": "12345", "caller": "13800000000",
                                    "result": "unsatisfied", "digits": "3", "at": "2026-11-22T08:00:00+00:00"})
-    plain.xadd("hotline:surveys", {"line": "12345", "result": "satisfied"})  # malformed: no call id
+    plain.xadd("hotline:surveys", {"v": "1", "line": "12345", "result": "satisfied"})  # malformed: no call id
+    old = plain.xadd("hotline:surveys", {"call_id": f"{rig.tag}.8", "result": "satisfied"})  # an older IVR: no v
     tracker = CallTracker(rig.app.state.db, None)
-    listener = CallListener(tracker, AmiSettings("127.0.0.1", 1, "x", "y"), settings.async_redis())
+    # The database refuses the first write (an outage, a deadlock): the entry stays pending and is stored later.
+    store, failures = tracker.record_survey, []
+
+    def flaky(*args):
+        if not failures:
+            failures.append(args)
+            raise OperationalError("INSERT", {}, Exception("database is down"))
+        return store(*args)
+
+    tracker.record_survey = flaky
+    listener = CallListener(tracker, AmiSettings("127.0.0.1", 1, "x", "y"), settings.async_redis(), retry_delay=0.1)
     task = asyncio.create_task(listener._survey_loop())
     try:
         for _ in range(100):
@@ -166,6 +178,11 @@ async def test_surveys_from_the_ivr_stream_are_stored_even_after_a_restart(rig, 
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await listener.redis.aclose()
+    assert failures, "the injected database error happened"
     assert call is not None and call.survey_result == "unsatisfied"
+    # What this side cannot read is kept, not dropped: the malformed entry and the other version's.
+    rejected = [fields for _id, fields in plain.xrange("hotline:surveys:rejected")]
+    assert {"v": "1", "line": "12345", "result": "satisfied"} in rejected
+    assert {"call_id": f"{rig.tag}.8", "result": "satisfied"} in rejected and old
     pending = plain.xpending("hotline:surveys", "desk")
     assert pending["pending"] == 0

@@ -110,8 +110,8 @@ def test_org_tree(seeded: Database):
 
 def test_every_unit_the_topics_suggest_exists(seeded: Database):
     import yaml
-    from agent_desk.seed import IVR_DATA
-    topics = yaml.safe_load((IVR_DATA / "topics.yaml").read_text(encoding="utf-8"))["topics"]
+    from hotline.reference import TOPICS
+    topics = yaml.safe_load(TOPICS.read_text(encoding="utf-8"))["topics"]
     with seeded.session() as session:
         names = set(session.scalars(select(OrgUnit.name)))
     for topic in topics:

@@ -13,7 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from hotline import channelvars as v
-from ivr.prefill_store import KEY, PrefillStore
+from hotline.contracts.prefill import KEY
+from ivr.prefill_store import PrefillStore
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
 from tests.support.caller import Citizen
 from tests.support.center import Center

@@ -15,7 +15,7 @@ from agi_scripts.audiosocket import AudioSocketServer
 from agi_scripts.routes import Services
 from hotline.numberplan import GENERAL_QUEUE
 from ivr.flow import IvrServices
-from ivr.prefill_store import KEY
+from hotline.contracts.prefill import KEY
 from tests.support.caller import CALLER_DATA, Citizen, Citizens
 from tests.support.center import Center
 from tests.support.redis_server import RedisServer

@@ -60,7 +60,7 @@ class FakeRedis:
 
 def status_hash(state: str = "dispatched", unit: str = "琼海市水务局",
                 due: str = "2026-11-25T18:00:00+08:00") -> dict[str, str]:
-    return ts.TicketStatus(number=NUMBER, state=state, unit_name=unit, due_at=ts._parse_time(due),
+    return ts.TicketStatus(number=NUMBER, state=state, unit_name=unit, due_at=due or None,
                            updated_at=dt.datetime(2026, 11, 22, 9, 30, tzinfo=CST)).to_hash()
 
 
@@ -90,8 +90,8 @@ def test_ticket_numbers_are_fourteen_digits_starting_with_a_real_date():
 
 def test_the_key_and_fields_are_the_agreed_ones():
     assert ts.key(NUMBER) == "hotline:ticket-status:20261122000123"
-    assert ts.FIELDS == ("state", "state_label", "unit_name", "due_at", "updated_at")
-    assert set(status_hash()) == set(ts.FIELDS)
+    assert set(status_hash()) == {"v", "state", "state_label", "unit_name", "due_at", "updated_at"}
+    assert status_hash()["v"] == "1"
     assert status_hash()["state_label"] == "已派单"
 
 
@@ -225,14 +225,13 @@ def survey_store(tmp_path: Path, redis: FakeRedis) -> survey.SurveyStore:
     return survey.SurveyStore(redis, tmp_path / "spool" / "surveys")
 
 
-async def run(channel: FakeChannel, store: survey.SurveyStore) -> survey.SurveyRecord:
+async def run(channel: FakeChannel, store: survey.SurveyStore) -> survey.SurveyEntry:
     return await survey.run_survey(channel, load_flows().survey, store, SOUNDS, call_id="c1", line="12318",
                                    caller="13907550001")
 
 
 def test_the_stream_contract():
     assert survey.STREAM == "hotline:surveys"
-    assert survey.FIELDS == ("call_id", "line", "caller", "result", "digits", "at")
     assert survey.RESULTS == ("satisfied", "basically_satisfied", "unsatisfied", "no_answer")
     assert survey.CHOICES == {"1": "satisfied", "2": "basically_satisfied", "3": "unsatisfied"}
 
@@ -242,7 +241,7 @@ async def test_a_valid_key_is_added_to_the_stream_and_thanked(tmp_path):
     record = await run(FakeChannel(digits=["2"]), store := survey_store(tmp_path, redis))
     assert record.result == "basically_satisfied"
     [(name, fields)] = redis.stream
-    assert name == "hotline:surveys" and set(fields) == set(survey.FIELDS)
+    assert name == "hotline:surveys" and set(fields) == {"v", "call_id", "line", "caller", "result", "digits", "at"}
     assert {k: fields[k] for k in ("call_id", "line", "caller", "result", "digits")} == {
         "call_id": "c1", "line": "12318", "caller": "13907550001", "result": "basically_satisfied", "digits": "2"}
     at = dt.datetime.fromisoformat(fields["at"])
@@ -377,7 +376,8 @@ async def test_emergency_words_only_in_the_final_transcript_still_hand_the_call_
 async def test_the_agi_server_moves_spooled_prefills_and_surveys_into_redis(tmp_path):
     from agi_scripts.app import AgiApp
     from ivr.prefill import Prefill
-    from ivr.prefill_store import KEY, PrefillStore
+    from hotline.contracts.prefill import KEY
+    from ivr.prefill_store import PrefillStore
 
     class Back(FakeRedis):
         def __init__(self):
@@ -393,7 +393,7 @@ async def test_the_agi_server_moves_spooled_prefills_and_surveys_into_redis(tmp_
     down = FakeRedis(down=True)
     spool = tmp_path / "spool"
     await PrefillStore(None, spool / "prefill").save(Prefill(call_id="p1", transcript="停水"))
-    await survey.SurveyStore(down, spool / "surveys").record(survey.SurveyRecord("s1", "12345", "139", "satisfied", "1"))
+    await survey.SurveyStore(down, spool / "surveys").record(survey.SurveyEntry(call_id="s1", line="12345", caller="139", result="satisfied", digits="1"))
     back = Back()
     ivr = ivr_services(back)
     ivr.store = PrefillStore(back, spool / "prefill")

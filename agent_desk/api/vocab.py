@@ -1,0 +1,50 @@
+"""GET /api/vocab: every code the pages show, with its Chinese label, from the one Python definition of each.
+
+The pages keep no label table of their own: ``common.js`` loads this once per page and names everything from it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from agent_desk.api.deps import principal
+from agent_desk.auth.roles import ROLE_LABELS
+from agent_desk.auth.sessions import Principal
+from agent_desk.supervision import kpi, periods, reports, views, wallboard
+from agent_desk.telephony.spy import MODE_LABELS
+from agent_desk.tickets import lifecycle as lc
+from agent_desk.tickets.service import CHANNEL_LABELS
+from hotline.vocab import AppealType, Satisfaction, TicketState
+
+router = APIRouter(prefix="/api")
+
+
+def vocabulary(pause_reasons: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {
+        "ticket_states": TicketState.labels(),
+        "actions": dict(lc.ACTION_LABELS),
+        "event_fields": dict(lc.EVENT_FIELD_LABELS),
+        "appeal_types": AppealType.labels(),
+        "urgency": lc.Urgency.labels(),
+        "channels": dict(CHANNEL_LABELS),
+        "refusal_reasons": lc.OutOfScope.labels(),
+        "exclusions": lc.Exclusion.labels(),
+        "satisfaction": Satisfaction.labels(),
+        "levels": lc.Level.labels(),
+        "rings": {str(level): label for level, label in views.LEVEL_LABELS.items()},
+        "roles": {str(role): label for role, label in ROLE_LABELS.items()},
+        "agent_states": dict(wallboard.STATE_LABELS),
+        "pause_reasons": dict(pause_reasons),
+        "spy_modes": {str(mode): label for mode, label in MODE_LABELS.items()},
+        "metrics": dict(kpi.METRIC_LABELS),
+        "counts": dict(kpi.COUNT_LABELS),
+        "group_by": dict(kpi.BY_LABELS),
+        "report_kinds": dict(reports.KIND_LABELS),
+        "period_kinds": dict(periods.KIND_LABELS),
+    }
+
+
+@router.get("/vocab")
+def vocab(request: Request, _who: Principal = Depends(principal)) -> dict[str, dict[str, str]]:
+    """词表: 各类代码及其中文名称（工单状态、操作、诉求类型、渠道、角色、坐席状态、指标……）。"""
+    return vocabulary(request.app.state.settings.pause_reasons)

@@ -1,0 +1,67 @@
+"""The callback survey's result (满意度评价): one entry per surveyed call in the Redis stream ``STREAM``.
+
+Written by the IVR's survey route (``ivr.survey``), consumed by the desk's listener through the consumer group
+``DESK_GROUP`` (what a crash left unacknowledged is read again), stored on the call and its tickets.
+
+    v        the contract version
+    call_id  HOTLINE_CALL_ID (the UNIQUEID of the inbound channel)
+    line     the 123xx line the call came in on
+    caller   the caller's number
+    result   one of RESULTS: satisfied | basically_satisfied | unsatisfied | no_answer
+    digits   what the caller pressed, raw, in order ("" if nothing; "82" = a wrong 8, then 2)
+    at       when the survey ended, ISO 8601 UTC
+
+``no_answer``: the survey was offered but got no valid key (timeouts, wrong keys, or the caller hung up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from hotline.contracts.base import Payload, text_fields
+
+STREAM = "hotline:surveys"
+STREAM_MAXLEN = 1_000_000   # approximate cap (XADD MAXLEN ~): the desk consumes long before that
+DESK_GROUP = "desk"
+REJECTED_STREAM = "hotline:surveys:rejected"   # entries the desk could not read (another version), kept
+
+SATISFIED = "satisfied"                      # 满意
+BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+UNSATISFIED = "unsatisfied"                  # 不满意
+NO_ANSWER = "no_answer"                      # offered, no valid key (timeouts, wrong keys, hung up)
+RESULTS = (SATISFIED, BASICALLY_SATISFIED, UNSATISFIED, NO_ANSWER)
+
+Result = Literal["satisfied", "basically_satisfied", "unsatisfied", "no_answer"]
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class SurveyEntry(Payload):
+    CONTRACT: ClassVar[str] = "survey"
+
+    call_id: str
+    line: str = ""
+    caller: str = ""
+    result: Result
+    digits: str = ""
+    at: str = Field(default_factory=utc_now)
+
+    @classmethod
+    def from_fields(cls, fields: dict[Any, Any]) -> "SurveyEntry":
+        return cls.decode(text_fields(fields))
+
+    def to_fields(self) -> dict[str, str]:
+        return {name: str(value) for name, value in self.model_dump().items()}
+
+    @property
+    def at_time(self) -> dt.datetime:
+        try:
+            at = dt.datetime.fromisoformat(self.at)
+        except ValueError:
+            return dt.datetime.now(dt.timezone.utc)
+        return at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)

@@ -1,0 +1,60 @@
+"""The shared vocabulary: codes the IVR, the desk and the contracts between them all use, each with the Chinese
+label people read, defined here once. Desk-only terms (ticket actions, KPIs, agent states) live with the desk
+code that defines them; ``agent_desk.api.vocab`` serves all of them to the pages (no label table in JS).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+
+class Term(StrEnum):
+    """A code with its label: ``Member = "code", "标签"``; ``Member.label`` is the label, the value is the code."""
+
+    label: str
+
+    def __new__(cls, code: str, label: str = "") -> Self:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.label = label
+        return member
+
+    @classmethod
+    def labels(cls) -> dict[str, str]:
+        return {member.value: member.label for member in cls}
+
+
+class TicketState(Term):
+    """工单状态: the states of the ticket lifecycle (agent_desk.tickets.lifecycle)."""
+
+    ACCEPTED = "accepted", "已受理"                      # waiting for the agent's decision
+    REFUSED = "refused", "不予受理"
+    DISPATCHED = "dispatched", "已派单"                  # waiting for the host unit to sign
+    SIGNED = "signed", "已签收"                          # the host unit handles it
+    RETURN_REQUESTED = "return_requested", "退单审核中"    # 退单申请, the platform reviews it
+    RETURNED = "returned", "已退回"                      # 退单通过, the platform re-dispatches
+    CONSULTATION = "consultation", "会商中"
+    REPLIED = "replied", "已答复"                        # the platform reviews the reply
+    AWAITING_CALLBACK = "awaiting_callback", "待回访"
+    UNSATISFIED = "unsatisfied", "回访不满意"
+    APPEALED = "appealed", "申诉中"
+    CLOSED = "closed", "已办结"
+
+
+class AppealType(Term):
+    """诉求类型."""
+
+    CONSULTATION = "consultation", "咨询"
+    HELP = "help", "求助"
+    COMPLAINT = "complaint", "投诉举报"
+    SUGGESTION = "suggestion", "意见建议"
+    OTHER = "other", "其他"          # e.g. 表扬
+
+
+class Satisfaction(Term):
+    """满意度: the callback's verdict (回访) and the caller's survey key."""
+
+    SATISFIED = "satisfied", "满意"
+    BASICALLY_SATISFIED = "basically_satisfied", "基本满意"
+    UNSATISFIED = "unsatisfied", "不满意"

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from agent_desk.api import audit as audit_api
 from agent_desk.api import auth, calls, pages, reference, softphone, tickets, vocab
 from agent_desk.api import agents as agents_api
 from agent_desk.api import supervision as supervision_api
@@ -57,6 +58,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(warnings_api.router)
     app.include_router(wallboard_api.router)
     app.include_router(vocab.router)
+    app.include_router(audit_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -237,9 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     desk = sub.add_parser("desk", help="the agent desk")
     desk_sub = desk.add_subparsers(dest="action", required=True)
-    user = desk_sub.add_parser("add-user", help="add a desk user (agent, supervisor, unit, admin, gateway)")
+    user = desk_sub.add_parser("add-user", help="add a desk user (agent, supervisor, unit, admin, gateway, auditor)")
     user.add_argument("username")
-    user.add_argument("--role", required=True, choices=["agent", "supervisor", "unit", "admin", "gateway"])
+    user.add_argument("--role", required=True, choices=["agent", "supervisor", "unit", "admin", "gateway", "auditor"])
     user.add_argument("--name", help="display name (中文)")
     user.add_argument("--unit", help="org unit code (unit staff)")
     user.add_argument("--extension", help="the agent's softphone extension, e.g. 8001")

@@ -12,6 +12,7 @@ from agent_desk.auth import sessions
 from agent_desk.auth.roles import ROLE_LABELS, Role
 from agent_desk.auth.sessions import Principal
 from agent_desk.db.models import OrgUnit, User
+from agent_desk.errors import DeskError
 
 router = APIRouter(prefix="/api")
 
@@ -65,6 +66,8 @@ class NewUser(BaseModel):
 @router.post("/users", status_code=201)
 def add_user(body: NewUser, _who: Principal = Depends(require(Role.ADMIN)),
              session: Session = Depends(unit_of_work, scope="function")) -> dict:
+    if body.role == Role.AUDITOR:  # an admin who could make an auditor could read the log that watches admins
+        raise DeskError(403, "auditor_by_operator", "审计员账号只能由服务器运维人员通过命令行创建")
     user = sessions.create_user(session, body.username, body.password, body.role, body.display_name, body.unit,
                                 body.extension)
     return {"id": user.id, "username": user.username, "role": user.role}

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent_desk.api.deps import client_of, require, telephony, token_of, unit_of_work
+from agent_desk.auth.need_to_know import current_call
 from agent_desk.auth.privacy import audit, mask_phone
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal, authenticate
@@ -32,9 +33,8 @@ router = APIRouter()
 def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
             session: Session = Depends(unit_of_work, scope="function")) -> dict:
     """The call this agent is on (or ended in the last minutes), as a pop: the page shows it after a reload."""
-    call = session.scalar(select(m.Call).where(m.Call.agent_user_id == who.user_id, m.Call.answered_at.is_not(None))
-                          .order_by(m.Call.answered_at.desc()).limit(1))
-    if call is None or call.ended_at is not None:
+    call = current_call(session, who.user_id)
+    if call is None:
         return {"type": "idle"}
     prefill = Prefill.model_validate(call.prefill) if call.prefill else None   # as stored when answered
     try:
@@ -45,8 +45,10 @@ def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
     except ContractMismatch as exc:
         log.error("prefill of %s not shown: %s", call.call_id, exc)
     app = request.app.state
-    audit(session, who, "read_personal_data", "call", call.call_id, "current call", client_of(request))
-    return pop.build(session, call, prefill, app.line_names, app.city_names)
+    message = pop.build(session, call, prefill, app.line_names, app.city_names)
+    audit(session, who, "read_personal_data", "call", call.call_id, pop.audit_detail(message), client_of(request),
+          f"current_caller call={call.call_id}")
+    return message
 
 
 @router.get("/api/calls/transfer-targets")  # before /api/calls/{call_id}, which would take the path
@@ -63,7 +65,8 @@ def read(request: Request, call_id: str = CALL_ID,
          who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work, scope="function")):
     call = _visible_call(session, who, call_id)
     if call.caller:
-        audit(session, who, "read_personal_data", "call", call_id, "caller", client_of(request))
+        reason = "platform" if who.role == Role.SUPERVISOR else "own_call"
+        audit(session, who, "read_personal_data", "call", call_id, "caller", client_of(request), reason)
     return {
         "call_id": call.call_id, "line": call.line, "line_class": call.line_class, "caller": call.caller,
         "caller_masked": mask_phone(call.caller or ""), "queue": call.queue, "subplatform": call.subplatform,

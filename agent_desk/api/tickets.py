@@ -28,9 +28,9 @@ def create(draft: TicketDraft, request: Request, who: Principal = Depends(princi
 
 
 @router.get("")
-def search(query: SearchQuery = Depends(), who: Principal = Depends(principal),
+def search(request: Request, query: SearchQuery = Depends(), who: Principal = Depends(principal),
            session: Session = Depends(unit_of_work, scope="function")) -> dict:
-    return service.search(session, who, query)
+    return service.search(session, who, query, client_of(request))
 
 
 @router.get("/{number}")

@@ -1,19 +1,17 @@
-"""Personal data: who sees a citizen's name and phone unmasked, and the audit of every such read.
+"""Personal data: masking, and the audit of every read of it.
 
-Lists and searches always show masked values. The detail of a ticket or a call shows them unmasked only to:
-- the agent who took the call or created the ticket (they talk to the citizen);
-- supervisors (platform review and callbacks);
-- staff of the ticket's host or co-host unit, unless the citizen asked for confidentiality (保密).
-Administrators manage users and data, not cases: always masked. Every unmasked read is written to the audit log.
+Who may read a ticket at all, and whether its contact is shown unmasked, is decided in
+``agent_desk.auth.need_to_know`` (one rule for every read path). Lists and searches always show masked
+values. Every read of a ticket (single reads, each search or list request, each pop) and every refused
+attempt is written to the audit log with who, what and why (``reason``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
-from agent_desk.db.models import AuditEntry, Ticket, utcnow
+from agent_desk.db.models import AuditEntry, utcnow
 
 
 def mask_phone(phone: str) -> str:
@@ -32,19 +30,8 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
-def may_see_ticket_contact(who: Principal, ticket: Ticket, answered_by: int | None) -> bool:
-    if who.role == Role.SUPERVISOR:
-        return True
-    if who.role == Role.AGENT:
-        return who.user_id in (ticket.created_by_id, answered_by)
-    if who.role == Role.UNIT:
-        mine = who.unit_id is not None and (who.unit_id == ticket.host_unit_id or who.unit_id in ticket.co_unit_ids)
-        return mine and not ticket.confidential
-    return False
-
-
 def audit(session: Session, who: Principal, action: str, object_type: str, object_id: str, detail: str = "",
-          client: str = "") -> None:
+          client: str = "", reason: str = "") -> None:
     session.add(AuditEntry(at=utcnow(), user_id=who.user_id, username=who.username, role=who.role.value,
                            action=action, object_type=object_type, object_id=object_id, detail=detail,
-                           client=client))
+                           client=client, reason=reason))

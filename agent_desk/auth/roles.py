@@ -13,10 +13,11 @@ class Role(StrEnum):
     UNIT = "unit"              # 承办单位: its own tickets only
     ADMIN = "admin"            # users and reference data; no ticket contents
     GATEWAY = "gateway"        # 渠道接入: a web-form / WeChat / SMS / e-mail gateway that only submits tickets
+    AUDITOR = "auditor"        # 审计员: reads and exports the audit log; no ticket contents, no administration
 
 
 ROLE_LABELS = {Role.AGENT: "话务员", Role.SUPERVISOR: "平台管理员", Role.UNIT: "承办单位", Role.ADMIN: "系统管理员",
-               Role.GATEWAY: "渠道接入"}
+               Role.GATEWAY: "渠道接入", Role.AUDITOR: "审计员"}
 
 LIFECYCLE_ROLE = {
     Role.AGENT: LifecycleRole.AGENT,

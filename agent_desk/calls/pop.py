@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agent_desk.auth.need_to_know import agent_grant
 from agent_desk.db import models as m
 from agent_desk.tickets import lifecycle as lc
 from hotline.contracts.prefill import Prefill
@@ -28,7 +29,7 @@ def channel_for(user_id: int) -> str:
 
 def build(session: Session, call: m.Call, prefill: Prefill | None, line_names: dict[str, str],
           city_names: dict[str, str]) -> dict[str, Any]:
-    tickets = open_for_phone(session, call.caller or "")
+    tickets = caller_tickets(session, call)
     return {
         "type": "pop",
         "sent_at": time.time(),
@@ -43,6 +44,19 @@ def build(session: Session, call: m.Call, prefill: Prefill | None, line_names: d
         # The agent talks to this caller: their own tickets are shown with the contact (the pop is audited).
         "tickets": [summary(t, unmasked=True) | {"open": lc.State(t.state) in lc.OPEN_STATES} for t in tickets],
     }
+
+
+def caller_tickets(session: Session, call: m.Call) -> list[m.Ticket]:
+    """The caller's tickets this agent may see (need_to_know): another agent's 保密 ticket is left out."""
+    if call.agent_user_id is None:
+        return []
+    return [t for t in open_for_phone(session, call.caller or "")
+            if agent_grant(call.agent_user_id, t, call, by_number=False) is not None]
+
+
+def audit_detail(message: dict[str, Any]) -> str:
+    """What a pop showed, for its audit row: the caller and the numbers of the tickets listed."""
+    return json.dumps({"shown": "caller,tickets", "numbers": [t["number"] for t in message["tickets"]]})
 
 
 def encode(message: dict[str, Any]) -> str:

@@ -158,7 +158,8 @@ class CallTracker:
                 user = session.get(m.User, user_id)
                 who = Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id, None,
                                 user.extension)
-                audit(session, who, "read_personal_data", "call", call.call_id, "screen pop: caller, tickets")
+                audit(session, who, "read_personal_data", "call", call.call_id, pop.audit_detail(message),
+                      reason=f"current_caller call={call.call_id}")
         return user_id, message
 
     def _ended(self, e: ev.CallEnded, prefill: Prefill | None) -> None:

@@ -43,7 +43,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(16))  # agent | supervisor | unit | admin
+    role: Mapped[str] = mapped_column(String(16))  # agent | supervisor | unit | admin | gateway | auditor
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     extension: Mapped[str | None] = mapped_column(String(16), unique=True)  # an agent's softphone
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -79,7 +79,7 @@ class LoginAttempt(Base):
 
 
 class AuditEntry(Base):
-    """Every read of personal data (and every privileged action): who, when, what, from where."""
+    """Every read of personal data (and every privileged action): who, when, what, why, from where."""
 
     __tablename__ = "audit_log"
 
@@ -93,6 +93,11 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
     client: Mapped[str] = mapped_column(String(64), default="")
+    # why the read was allowed (need_to_know's grant, e.g. "current_caller call=…"); "" for older rows
+    reason: Mapped[str] = mapped_column(String(256), default="", server_default="")
+
+
+Index("ix_audit_log_username_at", AuditEntry.username, AuditEntry.at)  # the auditor's "what did X read"
 
 
 class Call(Base):

@@ -1,21 +1,24 @@
 """Ticket use cases: create (from a call or any other channel), act (one lifecycle transition), read, search.
 
 Every function takes the session of one unit of work and the ``Principal`` acting; the API layer only
-parses requests and calls these. Rules live in ``lifecycle``; who-may-see-what in ``auth.privacy``.
+parses requests and calls these. Rules live in ``lifecycle``; who-may-read-which-ticket (and why) in
+``auth.need_to_know``, masking and the audit in ``auth.privacy``: every read here is audited.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from agent_desk.auth.privacy import audit, mask_name, mask_phone, may_see_ticket_contact
+from agent_desk.auth import need_to_know as ntk
+from agent_desk.auth.privacy import audit, mask_name, mask_phone
 from agent_desk.auth.roles import LIFECYCLE_ROLE, Role
 from agent_desk.auth.sessions import Principal
 from agent_desk.tickets import transfers
@@ -273,7 +276,7 @@ def act(session: Session, who: Principal, settings: DeskSettings, number: str, a
     if spec.body is None and payload:
         raise DeskError(422, "unexpected_body", "此操作不需要参数")
     row = _load(session, number)
-    if who.role == Role.UNIT and not _unit_may_see(who, row):
+    if who.role == Role.UNIT and ntk.ticket_grant(session, who, row, by_number=True) is None:
         raise DeskError(404, "unknown_ticket", f"工单“{number}”不存在")
     now = now or _now()
     units = UnitCodes(session)
@@ -290,30 +293,45 @@ def act(session: Session, who: Principal, settings: DeskSettings, number: str, a
     return row
 
 
+def _find(session: Session, number: str) -> m.Ticket | None:
+    return session.scalar(select(m.Ticket).where(m.Ticket.number == number)
+                          .options(selectinload(m.Ticket.events), selectinload(m.Ticket.co_units)))
+
+
 def _load(session: Session, number: str) -> m.Ticket:
-    row = session.scalar(select(m.Ticket).where(m.Ticket.number == number)
-                         .options(selectinload(m.Ticket.events), selectinload(m.Ticket.co_units)))
+    row = _find(session, number)
     if row is None:
         raise DeskError(404, "unknown_ticket", f"工单“{number}”不存在")
     return row
 
 
-def _unit_may_see(who: Principal, row: m.Ticket) -> bool:
-    return who.unit_id is not None and (row.host_unit_id == who.unit_id or who.unit_id in row.co_unit_ids)
+def _refuse(session: Session, who: Principal, object_type: str, object_id: str, detail: str, client: str,
+            status: int, code: str, message: str) -> NoReturn:
+    """Audit a refused read and answer it. The refusal is committed here because the unit of work rolls back
+    on the error that follows, and an attempt that leaves no trace is what the audit is for."""
+    audit(session, who, "read_denied", object_type, object_id, detail or message, client, code)
+    session.commit()
+    raise DeskError(status, code, message)
 
 
 # ── reading ──────────────────────────────────────────────────────────────────
 def detail(session: Session, who: Principal, number: str, client: str = "") -> dict[str, Any]:
-    """The whole ticket with its history; contact unmasked (and the read audited) only for those who need it."""
-    row = _load(session, number)
-    if who.role == Role.UNIT and not _unit_may_see(who, row):
-        raise DeskError(404, "unknown_ticket", f"工单“{number}”不存在")
-    if who.role in (Role.ADMIN, Role.GATEWAY):
-        raise DeskError(403, "forbidden_role", "该角色不能查看工单内容")
-    answered_by = row.call.agent_user_id if row.call else None
-    unmasked = may_see_ticket_contact(who, row, answered_by)
-    if unmasked and (row.citizen_phone or row.citizen_name):
-        audit(session, who, "read_personal_data", "ticket", row.number, "citizen_name,citizen_phone", client)
+    """The whole ticket with its history, for those with a need to know (``auth.need_to_know``); every read and
+    every refused attempt is audited with its reason. The contact is unmasked only when the grant says so."""
+    if not ntk.reads_cases(who):
+        _refuse(session, who, "ticket", number, "", client, 403, "forbidden_role", ntk.ROLE_REFUSED_MESSAGE)
+    row = _find(session, number)
+    if row is None:  # audited too: walking the sequential numbers shows in the log
+        _refuse(session, who, "ticket", number, "", client, 404, "unknown_ticket", f"工单“{number}”不存在")
+    grant = ntk.ticket_grant(session, who, row, by_number=True)
+    if grant is None and who.role == Role.UNIT:  # another unit's ticket: no hint that it exists
+        _refuse(session, who, "ticket", number, "非本单位承办或协办的工单", client, 404, "unknown_ticket",
+                f"工单“{number}”不存在")
+    if grant is None:
+        _refuse(session, who, "ticket", number, "", client, 403, "forbidden_ticket", ntk.REFUSED_MESSAGE)
+    unmasked = grant.unmasked
+    shown = "content,location,history" + (",citizen_name,citizen_phone" if unmasked else "")
+    audit(session, who, "read_personal_data", "ticket", row.number, shown, client, grant.audit_reason)
     out = summary(row, unmasked=unmasked)
     units = UnitCodes(session)
     out.update(
@@ -329,6 +347,7 @@ def detail(session: Session, who: Principal, number: str, client: str = "") -> d
                   "action_label": lc.ACTION_LABELS.get(e.action, e.action), "from_state": e.from_state,
                   "to_state": e.to_state, "data": e.data} for e in row.events],
         allowed_actions=allowed_actions(row, who),
+        access_reason=grant.reason, access_reason_label=ntk.REASON_LABELS[grant.reason],
     )
     return out
 
@@ -394,22 +413,25 @@ class SearchQuery(Strict):
     limit: int = Field(20, ge=1, le=100)
 
 
-def search(session: Session, who: Principal, query: SearchQuery) -> dict[str, Any]:
-    """Newest first, keyset-paged. Units see only their tickets; results are always masked."""
-    if who.role in (Role.ADMIN, Role.GATEWAY):
-        raise DeskError(403, "forbidden_role", "该角色不能查看工单内容")
-    stmt: Select = select(m.Ticket).options(selectinload(m.Ticket.host_unit)).order_by(m.Ticket.id.desc())
-    if who.role == Role.UNIT:
-        co = select(m.TicketCoUnit.ticket_id).where(m.TicketCoUnit.unit_id == who.unit_id)
-        stmt = stmt.where(or_(m.Ticket.host_unit_id == who.unit_id, m.Ticket.id.in_(co)))
+def search(session: Session, who: Principal, query: SearchQuery, client: str = "") -> dict[str, Any]:
+    """Newest first, keyset-paged, masked, limited to what ``need_to_know`` lets this user read; one audit row
+    per request names the filters, the numbers returned and the reason."""
+    filters = query.model_dump(mode="json", exclude_defaults=True)
+    if not ntk.reads_cases(who):
+        _refuse(session, who, "ticket_search", "search", _json({"filters": filters}), client, 403, "forbidden_role",
+                ntk.ROLE_REFUSED_MESSAGE)
+    scope = ntk.search_scope(session, who, query.number, query.phone)
+    if scope.refused:
+        _refuse(session, who, "ticket_search", "search", _json({"filters": filters}), client, 403,
+                "forbidden_filter", scope.refused)
+    stmt: Select = (select(m.Ticket).options(selectinload(m.Ticket.host_unit)).where(scope.clause)
+                    .order_by(m.Ticket.id.desc()))
     if query.number:
         if len(query.number) == 14:
             stmt = stmt.where(m.Ticket.number == query.number)
         else:  # a prefix (a day, a month) as a range, so the unique index serves it
             stmt = stmt.where(m.Ticket.number.between(query.number.ljust(14, "0"), query.number.ljust(14, "9")))
     if query.phone:
-        if who.role == Role.UNIT:
-            raise DeskError(403, "forbidden_filter", "承办单位不能按来电号码查询")
         stmt = stmt.where(m.Ticket.citizen_phone == query.phone)
     for column, value in ((m.Ticket.state, query.state), (m.Ticket.appeal_type, query.appeal_type),
                           (m.Ticket.topic, query.topic), (m.Ticket.subplatform, query.subplatform)):
@@ -432,8 +454,14 @@ def search(session: Session, who: Principal, query: SearchQuery) -> dict[str, An
         stmt = stmt.where(m.Ticket.id < query.before_id)
     rows = session.scalars(stmt.limit(query.limit + 1)).all()
     page = rows[: query.limit]
+    audit(session, who, "search_tickets", "ticket_search", "search",
+          _json({"numbers": [r.number for r in page], "filters": filters}), client, scope.reason)
     return {"items": [summary(r) | {"id": r.id} for r in page],
             "next_before_id": page[-1].id if len(rows) > query.limit else None}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:

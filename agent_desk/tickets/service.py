@@ -278,6 +278,9 @@ def act(session: Session, who: Principal, settings: DeskSettings, number: str, a
     row = _load(session, number)
     if who.role == Role.UNIT and ntk.ticket_grant(session, who, row, by_number=True) is None:
         raise DeskError(404, "unknown_ticket", f"工单“{number}”不存在")
+    if who.role == Role.AGENT and ntk.ticket_grant(session, who, row, by_number=True) is None:
+        # An agent acts only on a ticket it may read (need-to-know): not on another agent's case.
+        _refuse(session, who, "ticket", number, f"action {action}", "", 403, "forbidden_ticket", ntk.REFUSED_MESSAGE)
     now = now or _now()
     units = UnitCodes(session)
     domain = to_domain(row, units)

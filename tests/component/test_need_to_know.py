@@ -217,3 +217,15 @@ def test_the_auditor_sees_no_case_data_and_admins_cannot_make_auditors(rig):
     refused = rig.call("admin", "POST", "/api/users", json={"username": f"{rig.tag}-aud2", "password": "12345678abc",
                                                              "role": "auditor"})
     assert refused.status_code == 403 and refused.json()["error"] == "auditor_by_operator"
+
+
+def test_an_agent_cannot_act_on_a_ticket_it_may_not_read(rig):
+    other = new_ticket(rig, "agent2", phone(rig, 9))
+    refused = rig.call("agent", "POST", f"/api/tickets/{other}/actions/resolve_directly",
+                       json={"answer": "已解答"})
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden_ticket"
+    assert [(r.object_id, r.reason) for r in audit_rows(rig, "agent", "read_denied")] == [(other, "forbidden_ticket")]
+    with rig.app.state.db.session() as session:
+        assert session.scalar(select(m.Ticket.state).where(m.Ticket.number == other)) == "accepted"   # unchanged
+    # Its own agent still acts on it.
+    ok(rig.call("agent2", "POST", f"/api/tickets/{other}/actions/resolve_directly", json={"answer": "已解答"}))

@@ -10,12 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from agent_desk.api import audit as audit_api
-from agent_desk.api import auth, calls, pages, reference, softphone, tickets, vocab
-from agent_desk.api import agents as agents_api
-from agent_desk.api import supervision as supervision_api
+from agent_desk.api import pages, routes
 from agent_desk.api import warnings as warnings_api
-from agent_desk.api import wallboard as wallboard_api
 from agent_desk.api.errors import BodyLimit, install as install_errors
 from agent_desk.calls.handoff import Handoffs
 from agent_desk.db.migrate import upgrade
@@ -48,17 +44,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     warnings_api.install(app)  # early-warning detection after ticket commits (never inside them)
     install_errors(app)
 
-    app.include_router(auth.router)
-    app.include_router(tickets.router)
-    app.include_router(calls.router)
-    app.include_router(softphone.router)
-    app.include_router(reference.router)
-    app.include_router(supervision_api.router)
-    app.include_router(agents_api.router)
-    app.include_router(warnings_api.router)
-    app.include_router(wallboard_api.router)
-    app.include_router(vocab.router)
-    app.include_router(audit_api.router)
+    routes.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

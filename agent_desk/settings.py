@@ -42,6 +42,8 @@ class DeskSettings:
     service_level_seconds: int = 20      # 服务水平: calls answered within this many seconds of queueing
     # Browser softphones (agents.webrtc): ports of Asterisk's HTTP server and the SIP secrets. None: off.
     softphone: BrowserPhones | None = None
+    socket_recheck: dt.timedelta = dt.timedelta(seconds=5)   # an open WebSocket re-checks its session this often
+    allowed_origins: tuple[str, ...] = ()   # pages served from elsewhere (a proxy's public name) may open sockets
     pause_reasons: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PAUSE_REASONS))  # 置忙原因 (site)
 
     def sync_redis(self):

@@ -132,7 +132,7 @@ async def _unpause(link: TelephonyLink, ext: str) -> None:
 
 
 # ── reasons ──────────────────────────────────────────────────────────────────
-@router.get("/api/pause-reasons")
+@router.get("/pause-reasons")
 def pause_reasons(_who: Principal = Depends(require(Role.AGENT, *MANAGERS)),
                   link: TelephonyLink = Depends(telephony)) -> list[dict]:
     default = link.site.agents.pause_default
@@ -141,12 +141,12 @@ def pause_reasons(_who: Principal = Depends(require(Role.AGENT, *MANAGERS)),
 
 
 # ── an agent, for itself ─────────────────────────────────────────────────────
-@router.get("/api/agents/me")
+@router.get("/agents/me")
 async def my_state(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
     return await _state(link, _own_extension(who, link))
 
 
-@router.post("/api/agents/me/login")
+@router.post("/agents/me/login")
 async def my_login(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony),
                    session: Session = Depends(unit_of_work, scope="function")) -> dict:
     ext = _own_extension(who, link)
@@ -154,14 +154,14 @@ async def my_login(who: Principal = Depends(require(Role.AGENT)), link: Telephon
     return await _state(link, ext)
 
 
-@router.post("/api/agents/me/logout")
+@router.post("/agents/me/logout")
 async def my_logout(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
     ext = _own_extension(who, link)
     await ag.logout(link.ami, ext)
     return await _state(link, ext)
 
 
-@router.post("/api/agents/me/pause")
+@router.post("/agents/me/pause")
 async def my_pause(body: PauseBody = Body(default_factory=PauseBody), who: Principal = Depends(require(Role.AGENT)),
                    link: TelephonyLink = Depends(telephony)) -> dict:
     ext = _own_extension(who, link)
@@ -169,7 +169,7 @@ async def my_pause(body: PauseBody = Body(default_factory=PauseBody), who: Princ
     return await _state(link, ext)
 
 
-@router.post("/api/agents/me/unpause")
+@router.post("/agents/me/unpause")
 async def my_unpause(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
     ext = _own_extension(who, link)
     await _unpause(link, ext)
@@ -177,7 +177,7 @@ async def my_unpause(who: Principal = Depends(require(Role.AGENT)), link: Teleph
 
 
 # ── supervisors: every agent ─────────────────────────────────────────────────
-@router.get("/api/agents")
+@router.get("/agents")
 async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony),
                       session: Session = Depends(unit_of_work, scope="function")) -> dict:
     users = session.scalars(select(User).where(User.role == Role.AGENT.value, User.extension.is_not(None),
@@ -203,7 +203,7 @@ async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: Teleph
             "supervisor_extension": who.extension}
 
 
-@router.get("/api/agents/{ext}")
+@router.get("/agents/{ext}")
 async def agent_state(ext: str = EXT, _who: Principal = Depends(require(*MANAGERS)),
                       link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
     ext = _agent_extension(link, ext)
@@ -211,7 +211,7 @@ async def agent_state(ext: str = EXT, _who: Principal = Depends(require(*MANAGER
     return {**await _state(link, ext), "skills": _skill_items(link, skills), "skills_source": source}
 
 
-@router.post("/api/agents/{ext}/login")
+@router.post("/agents/{ext}/login")
 async def agent_login(request: Request, ext: str = EXT, body: LoginBody = Body(default_factory=LoginBody),
                       who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony),
                       session: Session = Depends(unit_of_work, scope="function")) -> dict:
@@ -221,7 +221,7 @@ async def agent_login(request: Request, ext: str = EXT, body: LoginBody = Body(d
     return await _state(link, ext)
 
 
-@router.post("/api/agents/{ext}/logout")
+@router.post("/agents/{ext}/logout")
 async def agent_logout(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
                        link: TelephonyLink = Depends(telephony)) -> dict:
     ext = _agent_extension(link, ext)
@@ -230,7 +230,7 @@ async def agent_logout(request: Request, ext: str = EXT, who: Principal = Depend
     return await _state(link, ext)
 
 
-@router.post("/api/agents/{ext}/pause")
+@router.post("/agents/{ext}/pause")
 async def agent_pause(request: Request, ext: str = EXT, body: PauseBody = Body(default_factory=PauseBody),
                       who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony)) -> dict:
     ext = _agent_extension(link, ext)
@@ -239,7 +239,7 @@ async def agent_pause(request: Request, ext: str = EXT, body: PauseBody = Body(d
     return await _state(link, ext)
 
 
-@router.post("/api/agents/{ext}/unpause")
+@router.post("/agents/{ext}/unpause")
 async def agent_unpause(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
                         link: TelephonyLink = Depends(telephony)) -> dict:
     ext = _agent_extension(link, ext)
@@ -248,7 +248,7 @@ async def agent_unpause(request: Request, ext: str = EXT, who: Principal = Depen
     return await _state(link, ext)
 
 
-@router.put("/api/agents/{ext}/skills")
+@router.put("/agents/{ext}/skills")
 async def set_skills(request: Request, body: SkillsBody, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
                      link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
     """Store the agent's queues and penalties; they apply at its next login (desk login)."""
@@ -263,7 +263,7 @@ async def set_skills(request: Request, body: SkillsBody, ext: str = EXT, who: Pr
     return {"extension": ext, "skills": _skill_items(link, skills), "skills_source": sk.STORED}
 
 
-@router.delete("/api/agents/{ext}/skills")
+@router.delete("/agents/{ext}/skills")
 async def reset_skills(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
                        link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
     """Forget the stored skills: the site's static membership applies again."""
@@ -283,7 +283,7 @@ def spy_supervisor(request: Request, body: SpyBody, who: Principal = Depends(pri
     return who
 
 
-@router.post("/api/calls/spy", status_code=202)
+@router.post("/calls/spy", status_code=202)
 async def spy_on_call(request: Request, body: SpyBody, who: Principal = Depends(spy_supervisor),
                       link: TelephonyLink = Depends(telephony)) -> dict:
     """Ring the supervisor's own softphone; answered, it listens to (whispers to, barges into) the agent's call."""

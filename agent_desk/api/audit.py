@@ -28,7 +28,7 @@ from agent_desk.auth.sessions import Principal
 from agent_desk.db.models import AuditEntry
 from agent_desk.settings import PROVINCE_TZ
 
-router = APIRouter(prefix="/api")
+router = APIRouter()
 COLUMNS = ("id", "at", "username", "role", "action", "object_type", "object_id", "reason", "reason_label", "detail",
            "client")
 HEADERS = ("编号", "时间", "用户", "角色", "操作", "对象类型", "对象", "理由", "理由说明", "详情", "来源地址")

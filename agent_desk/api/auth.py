@@ -14,7 +14,7 @@ from agent_desk.auth.sessions import Principal
 from agent_desk.db.models import OrgUnit, User
 from agent_desk.errors import DeskError
 
-router = APIRouter(prefix="/api")
+router = APIRouter()
 
 
 class LoginBody(BaseModel):

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from fastapi import APIRouter, Depends, Path, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import FileResponse
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent_desk.api.deps import client_of, require, telephony, token_of, unit_of_work
+from agent_desk.api.deps import client_of, require, telephony, unit_of_work
 from agent_desk.auth.need_to_know import current_call
 from agent_desk.auth.privacy import audit, mask_phone
 from agent_desk.auth.roles import Role
-from agent_desk.auth.sessions import Principal, authenticate
+from agent_desk.auth.sessions import Principal
 from agent_desk.calls import handoff, pop
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
@@ -29,7 +28,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-@router.get("/api/calls/current")
+@router.get("/calls/current")
 def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
             session: Session = Depends(unit_of_work, scope="function")) -> dict:
     """The call this agent is on (or ended in the last minutes), as a pop: the page shows it after a reload."""
@@ -51,7 +50,7 @@ def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
     return message
 
 
-@router.get("/api/calls/transfer-targets")  # before /api/calls/{call_id}, which would take the path
+@router.get("/calls/transfer-targets")  # before /api/calls/{call_id}, which would take the path
 def transfer_targets(who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)),
                      link: TelephonyLink = Depends(telephony)) -> dict:
     return handoff.targets(link)
@@ -60,7 +59,7 @@ def transfer_targets(who: Principal = Depends(require(Role.AGENT, Role.SUPERVISO
 CALL_ID = Path(..., pattern=r"^[0-9A-Za-z.\-_]{1,64}$")
 
 
-@router.get("/api/calls/{call_id}")
+@router.get("/calls/{call_id}")
 def read(request: Request, call_id: str = CALL_ID,
          who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work, scope="function")):
     call = _visible_call(session, who, call_id)
@@ -79,7 +78,7 @@ def read(request: Request, call_id: str = CALL_ID,
 
 
 # ── hand-offs: the agent's transfer buttons ─────────────────────────────────
-@router.post("/api/calls/current/transfer")
+@router.post("/calls/current/transfer")
 async def transfer(body: handoff.TransferRequest, request: Request, who: Principal = Depends(require(Role.AGENT)),
                    link: TelephonyLink = Depends(telephony)) -> dict:
     """三方转接 / 保留坐席 / 一键转接 / 紧急联动 / 转坐席 / 咨询转 / 转队列 of the agent's current call."""
@@ -87,26 +86,26 @@ async def transfer(body: handoff.TransferRequest, request: Request, who: Princip
     return await handoff.transfer(link, app.db, app.settings, app.handoffs, who, body, client_of(request))
 
 
-@router.post("/api/calls/current/transfer/leave")
+@router.post("/calls/current/transfer/leave")
 async def leave_conference(request: Request, who: Principal = Depends(require(Role.AGENT)),
                            link: TelephonyLink = Depends(telephony)) -> dict:
     return await handoff.leave(link, request.app.state.handoffs, who)
 
 
-@router.post("/api/calls/current/transfer/{step}")
+@router.post("/calls/current/transfer/{step}")
 async def finish_consultation(request: Request, step: str = Path(..., pattern=r"^(complete|cancel)$"),
                               who: Principal = Depends(require(Role.AGENT)),
                               link: TelephonyLink = Depends(telephony)) -> dict:
     return await handoff.finish_attended(link, request.app.state.handoffs, who, complete=step == "complete")
 
 
-@router.post("/api/calls/current/hangup")
+@router.post("/calls/current/hangup")
 async def hang_up(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
     return await handoff.hang_up_agent_leg(link, who)
 
 
 # ── recordings ───────────────────────────────────────────────────────────────
-@router.get("/api/calls/{call_id}/recording")
+@router.get("/calls/{call_id}/recording")
 def recording(request: Request, call_id: str = CALL_ID,
               who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)), session: Session = Depends(unit_of_work, scope="function")):
     """The call's recording (WAV) for supervisors (质检) and the agent who answered it; every play is audited."""
@@ -128,60 +127,3 @@ def _visible_call(session: Session, who: Principal, call_id: str) -> m.Call:
 
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
-
-
-@router.websocket("/ws/desk")
-async def desk_socket(socket: WebSocket) -> None:
-    """Pushes pops and live prefill to the agent's page. Auth: the session cookie or a Bearer header."""
-    who = await socket_principal(socket)
-    if who is None:
-        return
-    await socket.accept()
-    hello = {"type": "hello", "user": who.username, "role": who.role.value}
-    if who.role != Role.AGENT:
-        await socket.send_json(hello)
-        await _idle(socket)
-        return
-    client = socket.app.state.settings.async_redis()
-    pubsub = client.pubsub()
-    try:
-        await pubsub.subscribe(pop.channel_for(who.user_id))  # before hello: no pop falls into a gap
-        await socket.send_json(hello)
-        reader = asyncio.create_task(_forward(pubsub, socket))
-        await _idle(socket)
-        reader.cancel()
-    except (RedisError, OSError) as exc:
-        log.warning("pop channel unavailable for %s: %s", who.username, exc)
-        await socket.send_json(hello)
-        await socket.send_json({"type": "degraded", "message": "实时弹屏暂不可用，请刷新或查看当前通话"})
-        await _idle(socket)
-    finally:
-        await pubsub.aclose()
-        await client.aclose()
-
-
-async def socket_principal(socket: WebSocket) -> Principal | None:
-    """The user of a WebSocket (session cookie or Bearer header); None, the socket closed with 4401, if none."""
-    token = token_of(socket.headers, socket.cookies)
-    who = None
-    if token:
-        with socket.app.state.db.session() as session:
-            who = await asyncio.to_thread(authenticate, session, token)
-    if who is None:
-        await socket.close(code=4401, reason="not authenticated")
-    return who
-
-
-async def _forward(pubsub, socket: WebSocket) -> None:
-    async for message in pubsub.listen():
-        if message.get("type") == "message":
-            await socket.send_text(message["data"])
-
-
-async def _idle(socket: WebSocket) -> None:
-    """Keep the socket until the browser goes away (it may send pings)."""
-    try:
-        while True:
-            await socket.receive_text()
-    except WebSocketDisconnect:
-        return

@@ -15,7 +15,7 @@ from agent_desk.errors import DeskError
 from agent_desk.knowledge.models import KnowledgeArticle
 from agent_desk.knowledge.search import search as search_knowledge
 
-router = APIRouter(prefix="/api")
+router = APIRouter()
 STAFF = (Role.AGENT, Role.SUPERVISOR)
 
 

@@ -18,7 +18,7 @@ from agent_desk.errors import DeskError
 router = APIRouter()
 
 
-@router.get("/api/softphone")
+@router.get("/softphone")
 def credentials(request: Request, response: Response, who: Principal = Depends(require(Role.AGENT, Role.SUPERVISOR)),
                 session: Session = Depends(unit_of_work, scope="function")) -> dict:
     phones = request.app.state.settings.softphone

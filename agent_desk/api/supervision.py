@@ -23,7 +23,7 @@ from agent_desk.errors import DeskError
 from agent_desk.supervision import kpi, reports, views
 from agent_desk.supervision.periods import Period, period_of
 
-router = APIRouter(prefix="/api")
+router = APIRouter()
 LEADERS = (Role.SUPERVISOR, Role.ADMIN)
 CODE = r"^[0-9A-Za-z\u4e00-\u9fff][0-9A-Za-z\u4e00-\u9fff-]{0,63}$"
 

@@ -12,7 +12,7 @@ from agent_desk.auth.sessions import Principal
 from agent_desk.tickets import service
 from agent_desk.tickets.service import SearchQuery, TicketDraft
 
-router = APIRouter(prefix="/api/tickets")
+router = APIRouter(prefix="/tickets")
 NUMBER = Path(..., pattern=r"^\d{14}$", description="ticket number: YYYYMMDD + 6 digits")
 
 

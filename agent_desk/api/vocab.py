@@ -16,7 +16,7 @@ from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import CHANNEL_LABELS
 from hotline.vocab import AppealType, Satisfaction, TicketState
 
-router = APIRouter(prefix="/api")
+router = APIRouter()
 
 
 def vocabulary(pause_reasons: dict[str, str]) -> dict[str, dict[str, str]]:

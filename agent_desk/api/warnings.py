@@ -11,13 +11,12 @@ from sqlalchemy.orm import Session
 
 from agent_desk.api.deps import client_of, require, unit_of_work
 from agent_desk.auth.privacy import audit
-from agent_desk.auth.roles import Role
+from agent_desk.auth.roles import WATCHERS
 from agent_desk.auth.sessions import Principal
 from agent_desk.errors import DeskError
 from agent_desk.supervision.warnings import EarlyWarning
 
-router = APIRouter(prefix="/api/warnings")
-WATCHERS = (Role.SUPERVISOR, Role.ADMIN)
+router = APIRouter(prefix="/warnings")
 UNAVAILABLE = ("warnings_unavailable", "预警数据暂时无法读取（Redis 无法连接），请稍后重试")
 
 

@@ -24,3 +24,5 @@ LIFECYCLE_ROLE = {
     Role.SUPERVISOR: LifecycleRole.PLATFORM,
     Role.UNIT: LifecycleRole.UNIT,
 }
+
+WATCHERS = (Role.SUPERVISOR, Role.ADMIN)   # who watches the live wallboard and the early-warning alerts

@@ -7,6 +7,8 @@ and malformed or oversized requests (always a 4xx with a Chinese message, never 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import redis
 from sqlalchemy import select
@@ -153,20 +155,24 @@ def test_personal_data_is_masked_unless_needed_and_every_read_is_audited(rig):
         (rig.user("admin"), "read_denied")])
 
 
-def api_routes(routes):
-    for route in routes:
-        if hasattr(route, "original_router"):  # FastAPI keeps included routers as one entry
-            yield from api_routes(route.original_router.routes)
-        elif getattr(route, "path", "").startswith("/api"):
-            yield route
+PATH_SAMPLES = {"number": "20260101000001", "action": "sign", "call_id": "1700000000.1", "ext": "8001",
+                "code": "k-1", "kind": "daily", "alert_id": "w0123456789abcde", "step": "complete"}
+
+
+def api_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every endpoint in the API document, and the document itself."""
+    from agent_desk.api.routes import API_PREFIX, document
+
+    paths = document(app)["paths"]
+    return [(method.upper(), path) for path, item in paths.items() for method in item] + [
+        ("GET", f"{API_PREFIX}/openapi.json")]
 
 
 def test_every_api_route_refuses_anonymous_and_expired_sessions(rig):
-    routes = [(method, route.path) for route in api_routes(rig.app.routes) if route.path != "/api/auth/login"
-              for method in route.methods]
+    routes = [(method, path) for method, path in api_routes(rig.app) if not path.endswith("/auth/login")]
     assert len(routes) >= 7
     for method, path in routes:
-        url = path.replace("{number}", "20260101000001").replace("{action}", "sign")
+        url = re.sub(r"\{(\w+)\}", lambda m: PATH_SAMPLES[m.group(1)], path)
         anonymous = rig.client.request(method, url)
         assert anonymous.status_code == 401, (method, path, anonymous.text)
         assert anonymous.json()["message"] == "请先登录"

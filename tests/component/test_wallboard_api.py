@@ -81,9 +81,10 @@ async def test_the_socket_sends_the_board_and_the_active_alerts_then_forwards_th
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await asyncio.wait_for(refused.recv(), 5)
             assert closed.value.rcvd.code == code
-        with pytest.raises(websockets.InvalidStatus):   # no session: the handshake itself is refused
-            async with websockets.connect(url):
-                pass
+        async with websockets.connect(url) as anonymous:   # no session: closed with the code the page reads
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(anonymous.recv(), 5)
+        assert closed.value.rcvd.code == 4401
     finally:
         plain.hdel(warnings.ACTIVE, alert["id"])
         server.should_exit = True

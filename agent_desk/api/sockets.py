@@ -1,0 +1,154 @@
+"""The desk's two WebSockets: ``/ws/desk`` (an agent's screen pops and live prefill) and ``/ws/wallboard`` (the
+supervisors' live board and early-warning alerts). Both carry what Redis pub/sub delivers to this process, so
+any desk process can serve any page.
+
+Who may listen is checked at the handshake and again every ``socket_recheck`` seconds while the socket is
+open: a user who logs out, whose session expires or who is deactivated is disconnected (close code 4401)
+within seconds, instead of receiving pops until the browser closes. A browser's handshake must come from the
+desk's own pages (its ``Origin`` is the host it connects to, or one of ``allowed_origins``): another site cannot
+open a socket with the user's cookie (close code 4403). Close codes: 4401 not signed in, 4403 not allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from redis.exceptions import RedisError
+
+from agent_desk.api.deps import token_of
+from agent_desk.api.wallboard import UNAVAILABLE as BOARD_UNAVAILABLE
+from agent_desk.auth.roles import WATCHERS, Role
+from agent_desk.auth.sessions import Principal, authenticate
+from agent_desk.calls import pop
+from agent_desk.supervision import warnings
+from agent_desk.supervision.wallboard import SNAPSHOT_KEY
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+NOT_SIGNED_IN, NOT_ALLOWED = 4401, 4403
+
+
+@router.websocket("/ws/desk")
+async def desk_socket(socket: WebSocket) -> None:
+    """Pushes pops and live prefill to the agent's page. Auth: the session cookie or a Bearer header."""
+    who = await _open(socket)
+    if who is None:
+        return
+    hello = {"type": "hello", "user": who.username, "role": who.role.value}
+    if who.role != Role.AGENT:
+        await socket.send_json(hello)
+        await _hold(socket, who)
+        return
+    client = socket.app.state.settings.async_redis()
+    pubsub = client.pubsub()
+    reader = None
+    try:
+        await pubsub.subscribe(pop.channel_for(who.user_id))  # before hello: no pop falls into a gap
+        await socket.send_json(hello)
+        reader = asyncio.create_task(_forward(pubsub, socket))
+        await _hold(socket, who)
+    except (RedisError, OSError) as exc:
+        log.warning("pop channel unavailable for %s: %s", who.username, exc)
+        await socket.send_json(hello)
+        await socket.send_json({"type": "degraded", "message": "实时弹屏暂不可用，请刷新或查看当前通话"})
+        await _hold(socket, who)
+    finally:
+        if reader is not None:
+            reader.cancel()
+        await pubsub.aclose()
+        await client.aclose()
+
+
+@router.websocket("/ws/wallboard")
+async def wallboard_socket(socket: WebSocket) -> None:
+    """The snapshot and the active alerts on connect, then every message of the wallboard channel."""
+    who = await _open(socket)
+    if who is None:
+        return
+    if who.role not in WATCHERS:
+        await socket.close(code=NOT_ALLOWED, reason="forbidden role")
+        return
+    client = socket.app.state.settings.async_redis()
+    pubsub = client.pubsub()
+    reader = None
+    try:
+        await pubsub.subscribe(warnings.CHANNEL)   # first: nothing published while we read falls into a gap
+        raw = await client.get(SNAPSHOT_KEY)
+        alerts = await client.hvals(warnings.ACTIVE)
+        await socket.send_text(raw or json.dumps({"type": "unavailable", "message": BOARD_UNAVAILABLE},
+                                                 ensure_ascii=False))
+        await socket.send_json({"type": "alerts", "alerts": [json.loads(a) for a in alerts]})
+        reader = asyncio.create_task(_forward(pubsub, socket))
+        await _hold(socket, who)
+    except (RedisError, OSError) as exc:
+        log.warning("wallboard channel unavailable for %s: %s", who.username, exc)
+        await socket.send_json({"type": "degraded", "message": "实时监控暂不可用（数据服务无法连接），请稍后刷新"})
+        await _hold(socket, who)
+    finally:
+        if reader is not None:
+            reader.cancel()
+        await pubsub.aclose()
+        await client.aclose()
+
+
+async def _open(socket: WebSocket) -> Principal | None:
+    """Accept the socket for a signed-in user from an allowed origin; otherwise accept and close it with a code the
+    page can read (a refused handshake has none) and return None."""
+    await socket.accept()
+    if not _origin_allowed(socket):
+        await socket.close(code=NOT_ALLOWED, reason="origin not allowed")
+        return None
+    who = await _principal(socket)
+    if who is None:
+        await socket.close(code=NOT_SIGNED_IN, reason="not authenticated")
+    return who
+
+
+def _origin_allowed(socket: WebSocket) -> bool:
+    """Browsers always send Origin on a WebSocket handshake; programs (a wallboard screen's script) may not."""
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = socket.app.state.settings.allowed_origins
+    if origin in allowed:
+        return True
+    return urlsplit(origin).netloc.lower() == socket.headers.get("host", "").lower()
+
+
+async def _principal(socket: WebSocket) -> Principal | None:
+    token = token_of(socket.headers, socket.cookies)
+    if not token:
+        return None
+
+    def check() -> Principal | None:
+        with socket.app.state.db.session() as session:
+            return authenticate(session, token)
+
+    return await asyncio.to_thread(check)
+
+
+async def _forward(pubsub, socket: WebSocket) -> None:
+    async for message in pubsub.listen():
+        if message.get("type") == "message":
+            await socket.send_text(message["data"])
+
+
+async def _hold(socket: WebSocket, who: Principal) -> None:
+    """Keep the socket until the browser goes away (it may send pings), checking the session as time passes."""
+    every = socket.app.state.settings.socket_recheck.total_seconds()
+    while True:
+        try:
+            await asyncio.wait_for(socket.receive_text(), timeout=every)
+        except WebSocketDisconnect:
+            return
+        except TimeoutError:
+            pass
+        if await _principal(socket) is None:
+            log.info("socket of %s closed: the session ended", who.username)
+            await socket.close(code=NOT_SIGNED_IN, reason="session ended")
+            return

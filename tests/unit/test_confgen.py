@@ -38,7 +38,8 @@ def test_every_inbound_number_has_an_extension_and_every_transfer_target_a_trunk
         if line.line_class in (LineClass.ONE_KEY_TRANSFER, LineClass.EMERGENCY):
             assert f"exten => {line.number},1," not in inbound
         else:
-            assert f"exten => {line.number},1,Gosub(hotline-tag" in inbound
+            assert (f"exten => {line.number},1,Gosub({channelvars.CTX_SCREEN},s,1)\n"
+                    f" same => n,Gosub(hotline-tag") in inbound
         if hasattr(line, "trunk"):
             assert f"exten => {line.number},1,Set(__{channelvars.TRANSFER_TARGET}={line.number})" in transfer
             assert f"Dial(PJSIP/{line.number}@trunk-{line.trunk}," in ext

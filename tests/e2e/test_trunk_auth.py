@@ -123,6 +123,10 @@ async def test_network_caller_id_reaches_the_dialplan_filtered(center: Center) -
             and e.get("Application") == "Log", 5, "the dialplan after the screen")
         assert after.get("CallerIDNum") == "1390755", after
         assert after.get("CallerIDName") == "市民张三x1", after
+        # Asterisk announces the channel before any dialplan runs: the encoded CR/LF must not split that event.
+        created = next(e for e in center.events.events
+                       if e.name == "Newchannel" and e.get("Uniqueid") == screened.get("Uniqueid"))
+        assert not any(key.lower().startswith("evil") for key in created.fields), created
     finally:
         await center.ami.hangup(event["Channel"])
 

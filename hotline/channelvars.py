@@ -25,6 +25,8 @@ CONFERENCE = "HOTLINE_CONFERENCE"      # the ConfBridge room of a three-way tran
 TRANSFER_KIND = "HOTLINE_TRANSFER_KIND"  # three_way | retained_seat | one_key | emergency | blind | attended | queue
 RING_TIMEOUT = "HOTLINE_RING_TIMEOUT"  # seconds a transfer target may ring (the desk may shorten the trunk's)
 AGENT = "HOTLINE_AGENT"                # the agent extension handling / transferring the call
+SOURCE = "HOTLINE_SOURCE"              # the address (no port) a network call came from: the rate limit's key
+SCREENED = "HOTLINE_SCREENED"          # 1 once the inbound screen ran on this channel (it runs once)
 
 # Sent with every AMI channel event (manager.conf channelvars): what the desk's listener needs to know.
 AMI_CHANNELVARS = (CALL_ID, LINE, LINE_CLASS, SUBPLATFORM, QUEUE, APPEAL_TYPE, AGENT)
@@ -34,6 +36,8 @@ AGI_URL = "HOTLINE_AGI_URL"
 SOUNDS = "HOTLINE_SOUNDS"
 TODAY_OVERRIDE = "HOTLINE_TODAY_OVERRIDE"
 TODAY = "HOTLINE_TODAY"
+INBOUND_LIMIT = "HOTLINE_INBOUND_LIMIT"  # global: calls one source may hold in the inbound dialplan
+SOURCE_GROUP = "hotline-source"        # GROUP() category counting inbound calls per source address
 
 # Values
 AGI_OK = "OK"
@@ -51,6 +55,7 @@ CTX_RETIRED = "hotline-retired"        # retired-number notice offering to conne
 CTX_TRANSFER = "hotline-transfer"      # numbers agents may dial: sub-centers, retained seats, one-key, emergency
 CTX_AGENTS = "hotline-agents"          # context of agent softphones
 CTX_TODAY = "hotline-today"
+CTX_SCREEN = "hotline-screen"          # Gosub'd first by every inbound extension: caller ID clean-up, rate limit
 CTX_SURVEY = "hotline-survey"          # the agent hung up first (Queue option c): the callback survey
 CTX_CONFERENCE = "hotline-conference"  # AMI Redirect lands here: exten citizen | agent | far, room in CONFERENCE
 CTX_AGENT_QUEUES = "hotline-agent-queues"  # Gosub(...,<extension>,1(login|logout)): an agent's queue membership

@@ -23,18 +23,53 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+LOOPBACK = "127.0.0.1/255.255.255.255"
+Network = Annotated[str, Field(pattern=r"^[0-9A-Fa-f.:]+(/[0-9A-Fa-f.:]+)?$")]
+
+
+def _networks(values: list[str] | None) -> list[str] | None:
+    """Each entry must be an address or network Asterisk's ACL parser accepts (a.b.c.d[/mask|/len])."""
+    for value in values or []:
+        address, _, mask = value.partition("/")
+        ipaddress.ip_address(address)
+        if mask and not mask.isdigit():
+            ipaddress.ip_address(mask)
+    return values
+
+
 class TrunkOverride(Strict):
+    """Where a transfer trunk's far end really is, and which addresses may send its calls and requests."""
+
     host: str | None = Field(None, pattern=r"^[A-Za-z0-9.:-]+$")
     port: Port | None = None
+    permit: list[Network] | None = Field(
+        None, description="networks the trunk's requests may come from; None: its host when that is an address")
+    match: Network | None = Field(
+        None, description="also identify the trunk by this source address/network (it must still authenticate)")
+
+    _check = field_validator("permit")(classmethod(lambda cls, v: _networks(v)))
 
 
 class Carrier(Strict):
     """The carrier trunk that delivers citizens' calls (inbound)."""
 
     username: str = Field("carrier", pattern=r"^[a-z0-9-]+$")
-    match: str | None = Field(None, description="source IP/CIDR to identify the carrier by, instead of digest auth")
+    match: Network | None = Field(
+        None, description="also identify the carrier by this source IP/CIDR (it must still authenticate by digest)")
+    permit: list[Network] = Field([LOOPBACK], min_length=1,
+                                  description="networks the carrier's requests may come from (endpoint ACL)")
     host: str | None = Field(None, description="where to send outbound calls; None: carrier never receives calls")
     port: Port = 5060
+
+    @field_validator("username")
+    @classmethod
+    def _not_anonymous(cls, value: str) -> str:
+        # PJSIP hands unidentified requests to an endpoint named "anonymous": never create one.
+        if value == "anonymous":
+            raise ValueError("'anonymous' is PJSIP's catch-all endpoint name; choose another")
+        return value
+
+    _check = field_validator("permit")(classmethod(lambda cls, v: _networks(v)))
 
 
 QueueName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,38}$")]
@@ -119,6 +154,10 @@ class SiteConfig(Strict):
     today: dt.date | None = Field(
         None, description="pin the date the dialplan uses for transition windows (testing, drills); None: the clock"
     )
+    inbound_calls_per_source: int = Field(
+        100, ge=1, le=100000,
+        description="most calls one source address may hold in the inbound dialplan at once; more are refused "
+                    "with congestion before any IVR or speech work")
     strip_prefixes: list[Annotated[str, Field(pattern=r"^\+?[0-9]{1,8}$")]] = ["+86898", "086898", "0898"]
     carrier: Carrier = Carrier()
     agents: Agents = Agents()

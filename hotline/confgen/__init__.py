@@ -6,6 +6,7 @@ when all of them rendered, so a bad plan never leaves a half-written configurati
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from dataclasses import dataclass
@@ -85,6 +86,22 @@ def tls_pem(site: SiteConfig, secrets: SecretStore) -> str:
     return text
 
 
+def trunk_permit(name: str, host: str, site: SiteConfig) -> list[str]:
+    """The networks a transfer trunk's requests may come from: the site's list, else its own host's address.
+
+    The ACL also guards requests inside the calls the center places on the trunk (the far end's BYE), so the
+    trunk's host must be in it; a host given by name cannot be, and needs an explicit list."""
+    override = site.trunk_overrides.get(name)
+    if override is not None and override.permit:
+        return list(override.permit)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"trunk_overrides.{name}.permit: the trunk's host {host!r} is a name; "
+                         "list the networks its requests come from") from None
+    return [f"{address}/{'255.255.255.255' if address.version == 4 else '128'}"]
+
+
 @dataclass(frozen=True)
 class Rendered:
     files: dict[str, str]
@@ -150,7 +167,8 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
     trunks = dict(plan.trunks)
     for name, override in site.trunk_overrides.items():
         if name in trunks:
-            trunks[name] = trunks[name].model_copy(update=override.model_dump(exclude_none=True))
+            trunks[name] = trunks[name].model_copy(update=override.model_dump(include={"host", "port"},
+                                                                              exclude_none=True))
     context = {
         "header": HEADER,
         "plan": plan,
@@ -159,6 +177,9 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
         "sounds": sounds,
         "queues": plan.all_queues(),
         "trunks": trunks,
+        "trunk_permit": {name: trunk_permit(name, trunk.host, site) for name, trunk in trunks.items()},
+        "trunk_match": {name: site.trunk_overrides[name].match for name in trunks
+                        if name in site.trunk_overrides and site.trunk_overrides[name].match},
         "inbound_lines": [line for line in plan.lines if isinstance(line, InboundLine)],
         "transfer_lines": [
             line for line in plan.lines

@@ -38,7 +38,8 @@ def test_every_inbound_number_has_an_extension_and_every_transfer_target_a_trunk
         if line.line_class in (LineClass.ONE_KEY_TRANSFER, LineClass.EMERGENCY):
             assert f"exten => {line.number},1," not in inbound
         else:
-            assert f"exten => {line.number},1,Gosub(hotline-tag" in inbound
+            assert (f"exten => {line.number},1,Gosub({channelvars.CTX_SCREEN},s,1)\n"
+                    f" same => n,Gosub(hotline-tag") in inbound
         if hasattr(line, "trunk"):
             assert f"exten => {line.number},1,Set(__{channelvars.TRANSFER_TARGET}={line.number})" in transfer
             assert f"Dial(PJSIP/{line.number}@trunk-{line.trunk}," in ext
@@ -136,3 +137,45 @@ def test_bad_site_file_names_its_line(tmp_path):
     result = hotline(tmp_path, "conf", "generate", site=site_file)
     assert result.returncode == 2
     assert f"{site_file}:2: ami_port: Input should be less than or equal to 65535" in result.stderr
+
+
+def test_every_trunk_demands_a_login_and_admits_only_its_networks():
+    pjsip = render_golden().files["pjsip.conf"]
+    plan = load_plan(PLAN)
+    for name in ["carrier"] + [f"trunk-{t}" for t in plan.trunks]:
+        section = pjsip.split(f"\n[{name}](telephony-endpoint)\n")[1].split("\n\n")[0]
+        assert f"auth={name}-auth" in section.splitlines(), name
+        assert "deny=0.0.0.0/0.0.0.0" in section and "permit=127.0.0.1/255.255.255.255" in section, name
+    assert "[anonymous]" not in pjsip
+    assert "endpoint_identifier_order=username,ip" in pjsip
+
+
+def test_trunk_networks_and_identification_come_from_the_site(tmp_path):
+    plan = load_plan(PLAN)
+    site = SiteConfig(trunk_overrides={"emergency": {"host": "10.1.2.3", "match": "10.1.2.0/24"},
+                                       "subcenter-12360": {"host": "10.9.9.9", "permit": ["10.9.0.0/16"]}},
+                      carrier={"permit": ["192.0.2.0/24"]})
+    store = SecretStore(tmp_path / "secrets")
+    store.ensure(confgen.secret_names(site, plan))
+    pjsip = confgen.render(plan, site, store).files["pjsip.conf"]
+    emergency = pjsip.split("\n[trunk-emergency](telephony-endpoint)\n")[1].split("\n\n")[0]
+    assert "permit=10.1.2.3/255.255.255.255" in emergency
+    assert "[trunk-emergency-identify]\ntype=identify\nendpoint=trunk-emergency\nmatch=10.1.2.0/24" in pjsip
+    assert "permit=10.9.0.0/16" in pjsip.split("\n[trunk-subcenter-12360](telephony-endpoint)\n")[1].split("\n\n")[0]
+    assert "permit=192.0.2.0/24" in pjsip.split("\n[carrier](telephony-endpoint)\n")[1].split("\n\n")[0]
+    named = SiteConfig(trunk_overrides={"emergency": {"host": "gw.example.org"}})
+    with pytest.raises(ValueError, match="trunk_overrides.emergency.permit"):
+        confgen.render(plan, named, store)
+    with pytest.raises(ValueError):
+        SiteConfig(carrier={"username": "anonymous"})
+
+
+def test_every_inbound_extension_is_screened_first():
+    ext = render_golden().files["extensions.conf"]
+    inbound = ext.split("\n[hotline-inbound]\n")[1].split("\n[")[0]
+    for line in inbound.splitlines():
+        if line.startswith("exten => ") and line.split(",")[0] not in ("exten => s", "exten => i"):
+            assert line.endswith(f",1,Gosub({channelvars.CTX_SCREEN},s,1)"), line
+    screen = ext.split(f"\n[{channelvars.CTX_SCREEN}]\n")[1].split("\n[")[0]
+    assert "Set(CALLERID(num)=${FILTER(0123456789+,${CALLERID(num)})})" in screen
+    assert f"{channelvars.INBOUND_LIMIT}=100" in ext

@@ -56,7 +56,6 @@ export function reconnecting(path, { onMessage, onStatus, onOpen } = {}) {
   }
 
   connect();
-  window.addEventListener("pagehide", () => close());
 
   function close() {
     stopped = true;

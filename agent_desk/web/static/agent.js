@@ -1,423 +1,429 @@
 /* 坐席工作台: the screen pop over the WebSocket (and /api/calls/current after a reload), the live transcript,
    the caller's previous tickets, the ticket form prefilled from the pop, and the new ticket's actions. */
-"use strict";
-(() => {
-  const { $, el, clear, show, message, api, fmtTime, dash, features, APPEAL_LABELS, STATE_LABELS } = Desk;
-  const form = $("#ticket-form");
-  const formMsg = $("#form-msg");
-  const PREFILL_STATUS = { listening: "正在收听", transcribing: "正在转写", final: "转写完成", failed: "转写失败", no_speech: "未检测到语音" };
-  const EMERGENCY = { 110: "110（公安）", 119: "119（消防）", 120: "120（急救）", 122: "122（交通事故）" };
 
-  let call = null;          // the current pop's call
-  let suggestedUnit = "";
-  let auto = {};            // field → the value the prefill last put there (the agent's own edits are kept)
-  let savedNumber = null;
+import { api } from "./api.js";
+import { $, clear, dash, el, message, show } from "./dom.js";
+import { start } from "./header.js";
+import * as Softphone from "./softphone.js";
+import { reconnecting } from "./socket.js";
+import { renderTicket } from "./ticket.js";
+import { overdueBadge, stateBadge } from "./ticket-view.js";
+import { fmtTime } from "./time.js";
+import { known, label, labels } from "./vocab.js";
 
-  // ── the pop ─────────────────────────────────────────────────────────────
-  function onPop(pop) {
-    if (!pop || pop.type !== "pop" || !pop.call) return;
-    const isNew = !call || call.call_id !== pop.call.call_id;
-    call = pop.call;
-    if (isNew) resetForm();
-    show($("#no-call"), false);
-    show($("#call-info"), true);
-    $("#call-caller").textContent = dash(call.caller);
-    $("#call-line").textContent = call.line_name ? `${call.line_name}（${call.line}）` : dash(call.line);
-    $("#call-city").textContent = dash(call.city || call.subplatform);
-    $("#call-answered").textContent = fmtTime(call.answered_at);
-    $("#call-id").textContent = dash(call.call_id);
+const form = $("#ticket-form");
+const formMsg = $("#form-msg");
+const PREFILL_STATUS = { listening: "正在收听", transcribing: "正在转写", final: "转写完成", failed: "转写失败", no_speech: "未检测到语音" };
+const EMERGENCY = { 110: "110（公安）", 119: "119（消防）", 120: "120（急救）", 122: "122（交通事故）" };
+
+let call = null;          // the current pop's call
+let suggestedUnit = "";
+let auto = {};            // field → the value the prefill last put there (the agent's own edits are kept)
+let savedNumber = null;
+
+// ── the pop ─────────────────────────────────────────────────────────────
+function onPop(pop) {
+  if (!pop || pop.type !== "pop" || !pop.call) return;
+  const isNew = !call || call.call_id !== pop.call.call_id;
+  call = pop.call;
+  if (isNew) resetForm();
+  show($("#no-call"), false);
+  show($("#call-info"), true);
+  $("#call-caller").textContent = dash(call.caller);
+  $("#call-line").textContent = call.line_name ? `${call.line_name}（${call.line}）` : dash(call.line);
+  $("#call-city").textContent = dash(call.city || call.subplatform);
+  $("#call-answered").textContent = fmtTime(call.answered_at);
+  $("#call-id").textContent = dash(call.call_id);
+  form.elements.call_id.value = call.call_id;
+  form.elements.source_line.value = /^\d{3,8}$/.test(call.line || "") ? call.line : "";
+  form.elements.subplatform.value = call.subplatform || "";
+  if (/^[0-9+\-]+$/.test(call.caller || "")) setAuto("citizen_phone", call.caller);
+  renderPrefill(pop.prefill);
+  renderCallerTickets(pop.tickets || []);
+  showPhone();
+  if (isNew) message($("#page-msg"), `新来电：${dash(call.caller)}（${call.line_name || call.line || "未知热线"}）`, "info");
+}
+
+function onPrefill(update) {
+  if (!call || !update || update.call_id !== call.call_id) return;
+  renderPrefill(update.prefill);
+}
+
+function renderPrefill(prefill) {
+  const card = $("#prefill-card");
+  show(card, true);
+  prefill = prefill || {};
+  const status = $("#prefill-status");
+  status.textContent = PREFILL_STATUS[prefill.status] || (prefill.status ? prefill.status : "无语音预填");
+  $("#transcript").textContent = prefill.transcript || "（无转写内容）";
+  $("#pf-appeal").textContent = dash(label("appeal_types", prefill.appeal_type));
+  const places = (prefill.places || []).map((p) => (p.city && p.city !== p.name ? `${p.name}（${p.city}）` : p.name));
+  $("#pf-places").textContent = dash(places.join("、"));
+  $("#pf-phones").textContent = dash((prefill.phones || []).join("、"));
+  $("#pf-dates").textContent = dash((prefill.dates || []).join("、"));
+  $("#pf-topic").textContent = prefill.topic ? `${prefill.topic.name}（${prefill.topic.code}）` : "—";
+  suggestedUnit = prefill.suggested_unit || "";
+  $("#pf-unit").textContent = dash(suggestedUnit);
+  const emergency = $("#emergency");
+  emergency.textContent = prefill.emergency ? `紧急情况：请立即转接 ${EMERGENCY[prefill.emergency] || prefill.emergency}` : "";
+  show(emergency, Boolean(prefill.emergency));
+
+  // The form follows the prefill until the agent edits a field.
+  const transcript = (prefill.transcript || "").trim();
+  if (transcript) {
+    setAuto("content", transcript);
+    setAuto("title", titleOf(transcript, prefill.topic));
+  }
+  if (known("appeal_types", prefill.appeal_type)) setAuto("appeal_type", prefill.appeal_type);
+  if (prefill.topic && prefill.topic.code) {
+    setAuto("topic", prefill.topic.code);
+    $("#topic-hint").textContent = `建议：${prefill.topic.name}`;
+  }
+  setAuto("location", Array.from(new Set((prefill.places || []).map((p) => p.name))).join("、"));
+  setAuto("occurred", (prefill.dates || []).join("、"));
+}
+
+function titleOf(transcript, topic) {
+  const first = transcript.split(/[。！？!?\n]/)[0].trim() || transcript;
+  const short = first.length > 30 ? first.slice(0, 30) + "…" : first;
+  return topic && topic.name ? `【${topic.name}】${short}` : short;
+}
+
+function setAuto(name, value) {
+  const control = form.elements.namedItem(name);
+  if (!control || value === undefined || value === null) return;
+  const previous = Object.prototype.hasOwnProperty.call(auto, name) ? auto[name] : "";
+  if (control.value === "" || control.value === previous || (control.tagName === "SELECT" && control.value === "")) {
+    control.value = value;
+  }
+  auto[name] = value;
+}
+
+function renderCallerTickets(tickets) {
+  const list = clear($("#caller-tickets"));
+  show($("#history-card"), true);
+  if (!tickets.length) {
+    list.append(el("li", { class: "empty" }, "该来电号码暂无历史工单"));
+    return;
+  }
+  for (const t of tickets) {
+    list.append(el("li", { "data-number": t.number, "data-open": t.open ? "1" : "0" },
+      el("span", { class: "number" }, t.number),
+      stateBadge(t),
+      t.open ? el("span", { class: "badge open" }, "未办结") : null,
+      overdueBadge(t),
+      el("span", { class: "title" }, `${t.title}（${t.appeal_label}）`),
+      el("span", { class: "hint" }, fmtTime(t.created_at)),
+      el("button", { type: "button", class: "secondary", onclick: () => openTicket(t.number) }, "查看"),
+      t.open ? el("button", { type: "button", onclick: () => linkTo(t) , "aria-label": `关联此工单 ${t.number}` }, "关联此工单") : null));
+  }
+}
+
+function linkTo(ticket) {
+  form.elements.repeat_of.value = ticket.number;
+  const banner = clear($("#repeat-banner"));
+  banner.append(`本次来电将作为重复诉求关联工单 ${ticket.number}（${ticket.state_label}）。`,
+    el("button", { type: "button", class: "secondary", onclick: unlink }, "取消关联"));
+  show(banner, true);
+  setAuto("title", ticket.title);
+  if (known("appeal_types", ticket.appeal_type)) setAuto("appeal_type", ticket.appeal_type);
+  if (ticket.topic) setAuto("topic", ticket.topic);
+  form.elements.title.focus();
+}
+
+function unlink() {
+  form.elements.repeat_of.value = "";
+  show($("#repeat-banner"), false);
+}
+
+function resetForm() {
+  form.reset();
+  auto = {};
+  savedNumber = null;
+  unlink();
+  $("#topic-hint").textContent = "";
+  $("#save-ticket").disabled = false;
+  message(formMsg, "", "info");
+  clear($("#ticket-detail"));
+  show($("#ticket-card"), false);
+  if (call) {
     form.elements.call_id.value = call.call_id;
     form.elements.source_line.value = /^\d{3,8}$/.test(call.line || "") ? call.line : "";
     form.elements.subplatform.value = call.subplatform || "";
-    if (/^[0-9+\-]+$/.test(call.caller || "")) setAuto("citizen_phone", call.caller);
-    renderPrefill(pop.prefill);
-    renderCallerTickets(pop.tickets || []);
-    showPhone();
-    if (isNew) message($("#page-msg"), `新来电：${dash(call.caller)}（${call.line_name || call.line || "未知热线"}）`, "info");
   }
+}
 
-  function onPrefill(update) {
-    if (!call || !update || update.call_id !== call.call_id) return;
-    renderPrefill(update.prefill);
+// ── saving the ticket ───────────────────────────────────────────────────
+function draftOf() {
+  const f = form.elements;
+  const optional = (value) => (value && value.trim() ? value.trim() : null);
+  return {
+    channel: "phone", call_id: optional(f.call_id.value), source_line: optional(f.source_line.value),
+    subplatform: optional(f.subplatform.value), repeat_of: optional(f.repeat_of.value),
+    citizen_name: f.citizen_name.value.trim(), citizen_phone: f.citizen_phone.value.trim(),
+    confidential: f.confidential.checked, occurred: f.occurred.value.trim(), location: f.location.value.trim(),
+    title: f.title.value.trim(), content: f.content.value.trim(), demand: f.demand.value.trim(),
+    appeal_type: f.appeal_type.value, topic: f.topic.value.trim(), urgency: f.urgency.value,
+  };
+}
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = form.elements;
+  const missing = [];
+  if (!f.title.value.trim()) missing.push("标题");
+  if (!f.content.value.trim()) missing.push("诉求内容");
+  if (!f.appeal_type.value) missing.push("诉求类型");
+  if (missing.length) {
+    message(formMsg, `请填写：${missing.join("、")}`, "error");
+    return;
   }
-
-  function renderPrefill(prefill) {
-    const card = $("#prefill-card");
-    show(card, true);
-    prefill = prefill || {};
-    const status = $("#prefill-status");
-    status.textContent = PREFILL_STATUS[prefill.status] || (prefill.status ? prefill.status : "无语音预填");
-    $("#transcript").textContent = prefill.transcript || "（无转写内容）";
-    $("#pf-appeal").textContent = dash(APPEAL_LABELS[prefill.appeal_type] || prefill.appeal_type);
-    const places = (prefill.places || []).map((p) => (p.city && p.city !== p.name ? `${p.name}（${p.city}）` : p.name));
-    $("#pf-places").textContent = dash(places.join("、"));
-    $("#pf-phones").textContent = dash((prefill.phones || []).join("、"));
-    $("#pf-dates").textContent = dash((prefill.dates || []).join("、"));
-    $("#pf-topic").textContent = prefill.topic ? `${prefill.topic.name}（${prefill.topic.code}）` : "—";
-    suggestedUnit = prefill.suggested_unit || "";
-    $("#pf-unit").textContent = dash(suggestedUnit);
-    const emergency = $("#emergency");
-    emergency.textContent = prefill.emergency ? `紧急情况：请立即转接 ${EMERGENCY[prefill.emergency] || prefill.emergency}` : "";
-    show(emergency, Boolean(prefill.emergency));
-
-    // The form follows the prefill until the agent edits a field.
-    const transcript = (prefill.transcript || "").trim();
-    if (transcript) {
-      setAuto("content", transcript);
-      setAuto("title", titleOf(transcript, prefill.topic));
-    }
-    if (APPEAL_LABELS[prefill.appeal_type]) setAuto("appeal_type", prefill.appeal_type);
-    if (prefill.topic && prefill.topic.code) {
-      setAuto("topic", prefill.topic.code);
-      $("#topic-hint").textContent = `建议：${prefill.topic.name}`;
-    }
-    setAuto("location", Array.from(new Set((prefill.places || []).map((p) => p.name))).join("、"));
-    setAuto("occurred", (prefill.dates || []).join("、"));
+  if (f.citizen_phone.value && !/^[0-9+\-]*$/.test(f.citizen_phone.value.trim())) {
+    message(formMsg, "联系电话只能包含数字、+ 和 -", "error");
+    f.citizen_phone.focus();
+    return;
   }
-
-  function titleOf(transcript, topic) {
-    const first = transcript.split(/[。！？!?\n]/)[0].trim() || transcript;
-    const short = first.length > 30 ? first.slice(0, 30) + "…" : first;
-    return topic && topic.name ? `【${topic.name}】${short}` : short;
-  }
-
-  function setAuto(name, value) {
-    const control = form.elements.namedItem(name);
-    if (!control || value === undefined || value === null) return;
-    const previous = Object.prototype.hasOwnProperty.call(auto, name) ? auto[name] : "";
-    if (control.value === "" || control.value === previous || (control.tagName === "SELECT" && control.value === "")) {
-      control.value = value;
-    }
-    auto[name] = value;
-  }
-
-  function renderCallerTickets(tickets) {
-    const list = clear($("#caller-tickets"));
-    show($("#history-card"), true);
-    if (!tickets.length) {
-      list.append(el("li", { class: "empty" }, "该来电号码暂无历史工单"));
-      return;
-    }
-    for (const t of tickets) {
-      list.append(el("li", { "data-number": t.number, "data-open": t.open ? "1" : "0" },
-        el("span", { class: "number" }, t.number),
-        Desk.stateBadge(t),
-        t.open ? el("span", { class: "badge open" }, "未办结") : null,
-        Desk.overdueBadge(t),
-        el("span", { class: "title" }, `${t.title}（${t.appeal_label}）`),
-        el("span", { class: "hint" }, fmtTime(t.created_at)),
-        el("button", { type: "button", class: "secondary", onclick: () => openTicket(t.number) }, "查看"),
-        t.open ? el("button", { type: "button", onclick: () => linkTo(t) , "aria-label": `关联此工单 ${t.number}` }, "关联此工单") : null));
-    }
-  }
-
-  function linkTo(ticket) {
-    form.elements.repeat_of.value = ticket.number;
-    const banner = clear($("#repeat-banner"));
-    banner.append(`本次来电将作为重复诉求关联工单 ${ticket.number}（${ticket.state_label}）。`,
-      el("button", { type: "button", class: "secondary", onclick: unlink }, "取消关联"));
-    show(banner, true);
-    setAuto("title", ticket.title);
-    if (APPEAL_LABELS[ticket.appeal_type]) setAuto("appeal_type", ticket.appeal_type);
-    if (ticket.topic) setAuto("topic", ticket.topic);
-    form.elements.title.focus();
-  }
-
-  function unlink() {
-    form.elements.repeat_of.value = "";
-    show($("#repeat-banner"), false);
-  }
-
-  function resetForm() {
-    form.reset();
-    auto = {};
-    savedNumber = null;
-    unlink();
-    $("#topic-hint").textContent = "";
-    $("#save-ticket").disabled = false;
-    message(formMsg, "", "info");
-    clear($("#ticket-detail"));
-    show($("#ticket-card"), false);
-    if (call) {
-      form.elements.call_id.value = call.call_id;
-      form.elements.source_line.value = /^\d{3,8}$/.test(call.line || "") ? call.line : "";
-      form.elements.subplatform.value = call.subplatform || "";
-    }
-  }
-
-  // ── saving the ticket ───────────────────────────────────────────────────
-  function draftOf() {
-    const f = form.elements;
-    const optional = (value) => (value && value.trim() ? value.trim() : null);
-    return {
-      channel: "phone", call_id: optional(f.call_id.value), source_line: optional(f.source_line.value),
-      subplatform: optional(f.subplatform.value), repeat_of: optional(f.repeat_of.value),
-      citizen_name: f.citizen_name.value.trim(), citizen_phone: f.citizen_phone.value.trim(),
-      confidential: f.confidential.checked, occurred: f.occurred.value.trim(), location: f.location.value.trim(),
-      title: f.title.value.trim(), content: f.content.value.trim(), demand: f.demand.value.trim(),
-      appeal_type: f.appeal_type.value, topic: f.topic.value.trim(), urgency: f.urgency.value,
-    };
-  }
-
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = form.elements;
-    const missing = [];
-    if (!f.title.value.trim()) missing.push("标题");
-    if (!f.content.value.trim()) missing.push("诉求内容");
-    if (!f.appeal_type.value) missing.push("诉求类型");
-    if (missing.length) {
-      message(formMsg, `请填写：${missing.join("、")}`, "error");
-      return;
-    }
-    if (f.citizen_phone.value && !/^[0-9+\-]*$/.test(f.citizen_phone.value.trim())) {
-      message(formMsg, "联系电话只能包含数字、+ 和 -", "error");
-      f.citizen_phone.focus();
-      return;
-    }
-    const draft = draftOf();
-    const button = $("#save-ticket");
-    button.disabled = true;
-    try {
-      const result = await api("POST", "/api/tickets", draft);
-      if (result.created) {
-        savedNumber = result.number;
-        message(formMsg, `工单已保存，编号 ${result.number}（${STATE_LABELS[result.state] || result.state}）`, "ok");
-      } else {
-        savedNumber = result.linked_to;
-        message(formMsg, result.message || `已关联至工单 ${result.linked_to}`, "ok");
-      }
-      await openTicket(savedNumber);
-    } catch (err) {
-      message(formMsg, err.message, "error");
-      button.disabled = false;
-    }
-  });
-
-  $("#reset-form").addEventListener("click", () => {
-    resetForm();
-    message(formMsg, "已清空表单，可登记新工单", "info");
-  });
-
-  async function openTicket(number) {
-    const card = $("#ticket-card");
-    show(card, true);
-    try {
-      await Desk.renderTicket($("#ticket-detail"), number, { suggestedUnit });
-      card.scrollIntoView({ block: "nearest" });
-    } catch (err) {
-      message($("#page-msg"), err.message, "error");
-    }
-  }
-
-  // ── call controls: transfers, emergency linkage, ending the call ─────────
-  const phoneMsg = $("#phone-msg");
-  const xfer = $("#transfer-form");
-  let targets = null;
-
-  let telephony = false;   // from /api/me: is the desk connected to the phone system?
-  const OFFLINE = "电话系统暂时无法连接，请使用软电话操作";
-
-  async function showPhone() {
-    show($("#phone-card"), true);
-    if (!telephony) {
-      message(phoneMsg, OFFLINE, "error");
-      return;
-    }
-    if (targets) return;
-    try {
-      targets = await api("GET", "/api/calls/transfer-targets");
-    } catch (err) {
-      message(phoneMsg, err.message, "error");
-      return;
-    }
-    const buttons = clear($("#emergency-buttons"));
-    for (const line of targets.emergency) {
-      buttons.append(el("button", { type: "button", class: "danger", "data-number": line.number,
-        onclick: () => transfer({ kind: "emergency", target: line.number, agent_stays: true }) },
-        `紧急联动 ${EMERGENCY[line.number] || line.number}`));
-    }
-    fillTargets();
-  }
-
-  function fillTargets() {
-    const kind = xfer.elements.kind.value;
-    const select = clear($("#xfer-target"));
-    const lists = { three_way: targets && targets.sub_centers, retained_seat: targets && targets.retained_seats,
-      one_key: targets && targets.one_key };
-    if (lists[kind]) {
-      for (const line of lists[kind]) select.append(el("option", { value: line.number }, `${line.number} ${line.name}`));
-    } else if (kind === "queue" && targets) {
-      for (const q of targets.queues) select.append(el("option", { value: q.name }, q.label));
-    }
-    const byExtension = kind === "blind" || kind === "attended";
-    show(select.closest(".field"), !byExtension);
-    show($("#xfer-ext-field"), byExtension);
-    show($("#xfer-stay-field"), kind === "three_way");
-  }
-  xfer.elements.kind.addEventListener("change", fillTargets);
-
-  xfer.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const f = xfer.elements;
-    const kind = f.kind.value;
-    const target = kind === "blind" || kind === "attended" ? f.extension.value.trim() : f.target.value;
-    if (!/^[0-9A-Za-z_-]+$/.test(target || "")) {
-      message(phoneMsg, kind === "blind" || kind === "attended" ? "请输入坐席分机号（数字）" : "请选择转接目标", "error");
-      return;
-    }
-    transfer({ kind, target, agent_stays: f.agent_stays.checked });
-  });
-
-  async function transfer(request) {
-    // If the far end cannot take it, a sub-center gets the ticket: the saved one, or this form as it stands.
-    const draft = draftOf();
-    if (savedNumber) request.ticket = savedNumber;
-    else if (draft.title && draft.content && draft.appeal_type) request.draft = draft;
-    message(phoneMsg, "正在转接，请稍候…", "info");
-    setBusy(true);
-    try {
-      const reply = await api("POST", "/api/calls/current/transfer", request);
-      const ok = reply.result && reply.result.connected;
-      message(phoneMsg, reply.message, ok ? "ok" : "error");
-      pending(reply.pending);
-      if (reply.ticket) {
-        savedNumber = reply.ticket;
-        $("#save-ticket").disabled = true;
-        await openTicket(reply.ticket);
-      }
-    } catch (err) {
-      message(phoneMsg, err.message, "error");
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  function pending(step) {
-    show($("#xfer-leave"), step === "leave");
-    show($("#xfer-complete"), step === "complete_or_cancel");
-    show($("#xfer-cancel"), step === "complete_or_cancel");
-  }
-
-  function setBusy(busy) {
-    for (const b of document.querySelectorAll("#phone-card button")) b.disabled = busy;
-  }
-
-  async function step(url, after) {
-    setBusy(true);
-    try {
-      const reply = await api("POST", url);
-      message(phoneMsg, reply.message, "ok");
-      pending(after);
-    } catch (err) {
-      message(phoneMsg, err.message, "error");
-    } finally {
-      setBusy(false);
-    }
-  }
-  $("#xfer-leave").addEventListener("click", () => step("/api/calls/current/transfer/leave", null));
-  $("#xfer-complete").addEventListener("click", () => step("/api/calls/current/transfer/complete", null));
-  $("#xfer-cancel").addEventListener("click", () => step("/api/calls/current/transfer/cancel", null));
-  $("#hangup").addEventListener("click", () => step("/api/calls/current/hangup", null));
-
-  // ── the agent's own state: 签入 / 签出 / 置忙 / 置闲 ─────────────────────────
-  const statusMsg = $("#status-msg");
-
-  function renderState(state) {
-    const queues = state.queues || [];
-    const paused = queues.find((q) => q.paused);
-    const badge = $("#agent-state");
-    badge.textContent = !queues.length ? "未签入" : paused ? `置忙：${paused.reason_label || paused.reason || "—"}`
-      : queues.some((q) => q.in_call) ? "通话中" : "空闲";
-    badge.className = "badge " + (!queues.length ? "down" : paused ? "open" : "live");
-    if (state.registered === false) message(statusMsg, "软电话未注册，请检查话机", "error");
-  }
-
-  async function agentAction(url, body) {
-    try {
-      renderState(await api(url ? "POST" : "GET", url || "/api/agents/me", body));
-      if (url) message(statusMsg, "", "info");
-    } catch (err) {
-      message(statusMsg, err.message, "error");
-    }
-  }
-
-  async function loadPauseReasons() {
-    try {
-      const reasons = await api("GET", "/api/pause-reasons");
-      const select = clear($("#pause-reason"));
-      for (const r of reasons) select.append(el("option", { value: r.code, selected: r.default }, r.label));
-    } catch (err) {
-      message(statusMsg, err.message, "error");
-    }
-  }
-  $("#agent-login").addEventListener("click", () => agentAction("/api/agents/me/login"));
-  $("#agent-logout").addEventListener("click", () => agentAction("/api/agents/me/logout"));
-  $("#agent-pause").addEventListener("click", () => agentAction("/api/agents/me/pause", { reason: $("#pause-reason").value }));
-  $("#agent-unpause").addEventListener("click", () => agentAction("/api/agents/me/unpause"));
-
-  // ── the WebSocket ───────────────────────────────────────────────────────
-  const wsState = $("#ws-state");
-  let socket = null;
-  let retry = 0;
-  let ping = null;
-
-  function setWs(text, live) {
-    wsState.textContent = text;
-    wsState.className = "badge " + (live ? "live" : "down");
-  }
-
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/desk`);
-    setWs("连接中…", false);
-    socket.addEventListener("message", (ev) => {
-      let data;
-      try { data = JSON.parse(ev.data); } catch (err) { return; }
-      if (data.type === "hello") {
-        retry = 0;
-        setWs("已连接", true);
-      } else if (data.type === "pop") {
-        onPop(data);
-      } else if (data.type === "prefill") {
-        onPrefill(data);
-      } else if (data.type === "degraded") {
-        setWs("弹屏暂不可用", false);
-        message($("#page-msg"), data.message || "实时弹屏暂不可用，请刷新或查看当前通话", "error");
-      }
-    });
-    socket.addEventListener("close", (ev) => {
-      clearInterval(ping);
-      if (ev.code === 4401) { Desk.toLogin(); return; }
-      setWs("已断开，正在重连…", false);
-      retry = Math.min(retry + 1, 6);
-      setTimeout(() => { connect(); loadCurrent(); }, 1000 * 2 ** (retry - 1));
-    });
-    ping = setInterval(() => { if (socket.readyState === WebSocket.OPEN) socket.send("ping"); }, 25000);
-  }
-
-  async function loadCurrent() {
-    try {
-      const current = await api("GET", "/api/calls/current");
-      if (current && current.type === "pop") onPop(current);
-    } catch (err) {
-      message($("#page-msg"), err.message, "error");
-    }
-  }
-
-  Desk.start(["agent"]).then((who) => {
-    features();
-    connect();
-    loadCurrent();
-    telephony = Boolean(who && who.telephony);
-    if (who && who.softphone) Softphone.start();
-    for (const b of document.querySelectorAll("#status-card button, #phone-card button")) b.disabled = !telephony;
-    if (telephony) {
-      loadPauseReasons();
-      agentAction();
+  const draft = draftOf();
+  const button = $("#save-ticket");
+  button.disabled = true;
+  try {
+    const result = await api("POST", "/tickets", draft);
+    if (result.created) {
+      savedNumber = result.number;
+      message(formMsg, `工单已保存，编号 ${result.number}（${label("ticket_states", result.state)}）`, "ok");
     } else {
-      $("#agent-state").textContent = "电话系统未连接";
-      message(statusMsg, OFFLINE, "error");
+      savedNumber = result.linked_to;
+      message(formMsg, result.message || `已关联至工单 ${result.linked_to}`, "ok");
     }
-  }).catch(() => {});
-})();
+    await openTicket(savedNumber);
+  } catch (err) {
+    message(formMsg, err.message, "error");
+    button.disabled = false;
+  }
+});
+
+$("#reset-form").addEventListener("click", () => {
+  resetForm();
+  message(formMsg, "已清空表单，可登记新工单", "info");
+});
+
+async function openTicket(number) {
+  const card = $("#ticket-card");
+  show(card, true);
+  try {
+    await renderTicket($("#ticket-detail"), number, { suggestedUnit });
+    card.scrollIntoView({ block: "nearest" });
+  } catch (err) {
+    message($("#page-msg"), err.message, "error");
+  }
+}
+
+// ── call controls: transfers, emergency linkage, ending the call ─────────
+const phoneMsg = $("#phone-msg");
+const xfer = $("#transfer-form");
+let targets = null;
+
+let telephony = false;   // from /api/me: is the desk connected to the phone system?
+const OFFLINE = "电话系统暂时无法连接，请使用软电话操作";
+
+async function showPhone() {
+  show($("#phone-card"), true);
+  if (!telephony) {
+    message(phoneMsg, OFFLINE, "error");
+    return;
+  }
+  if (targets) return;
+  try {
+    targets = await api("GET", "/calls/transfer-targets");
+  } catch (err) {
+    message(phoneMsg, err.message, "error");
+    return;
+  }
+  const buttons = clear($("#emergency-buttons"));
+  for (const line of targets.emergency) {
+    buttons.append(el("button", { type: "button", class: "danger", "data-number": line.number,
+      onclick: () => transfer({ kind: "emergency", target: line.number, agent_stays: true }) },
+      `紧急联动 ${EMERGENCY[line.number] || line.number}`));
+  }
+  fillTargets();
+}
+
+function fillTargets() {
+  const kind = xfer.elements.kind.value;
+  const select = clear($("#xfer-target"));
+  const lists = { three_way: targets && targets.sub_centers, retained_seat: targets && targets.retained_seats,
+    one_key: targets && targets.one_key };
+  if (lists[kind]) {
+    for (const line of lists[kind]) select.append(el("option", { value: line.number }, `${line.number} ${line.name}`));
+  } else if (kind === "queue" && targets) {
+    for (const q of targets.queues) select.append(el("option", { value: q.name }, q.label));
+  }
+  const byExtension = kind === "blind" || kind === "attended";
+  show(select.closest(".field"), !byExtension);
+  show($("#xfer-ext-field"), byExtension);
+  show($("#xfer-stay-field"), kind === "three_way");
+}
+xfer.elements.kind.addEventListener("change", fillTargets);
+
+xfer.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const f = xfer.elements;
+  const kind = f.kind.value;
+  const target = kind === "blind" || kind === "attended" ? f.extension.value.trim() : f.target.value;
+  if (!/^[0-9A-Za-z_-]+$/.test(target || "")) {
+    message(phoneMsg, kind === "blind" || kind === "attended" ? "请输入坐席分机号（数字）" : "请选择转接目标", "error");
+    return;
+  }
+  transfer({ kind, target, agent_stays: f.agent_stays.checked });
+});
+
+async function transfer(request) {
+  // If the far end cannot take it, a sub-center gets the ticket: the saved one, or this form as it stands.
+  const draft = draftOf();
+  if (savedNumber) request.ticket = savedNumber;
+  else if (draft.title && draft.content && draft.appeal_type) request.draft = draft;
+  message(phoneMsg, "正在转接，请稍候…", "info");
+  setBusy(true);
+  try {
+    const reply = await api("POST", "/calls/current/transfer", request);
+    const ok = reply.result && reply.result.connected;
+    message(phoneMsg, reply.message, ok ? "ok" : "error");
+    pending(reply.pending);
+    if (reply.ticket) {
+      savedNumber = reply.ticket;
+      $("#save-ticket").disabled = true;
+      await openTicket(reply.ticket);
+    }
+  } catch (err) {
+    message(phoneMsg, err.message, "error");
+  } finally {
+    setBusy(false);
+  }
+}
+
+function pending(step) {
+  show($("#xfer-leave"), step === "leave");
+  show($("#xfer-complete"), step === "complete_or_cancel");
+  show($("#xfer-cancel"), step === "complete_or_cancel");
+}
+
+function setBusy(busy) {
+  for (const b of document.querySelectorAll("#phone-card button")) b.disabled = busy;
+}
+
+async function step(url, after) {
+  setBusy(true);
+  try {
+    const reply = await api("POST", url);
+    message(phoneMsg, reply.message, "ok");
+    pending(after);
+  } catch (err) {
+    message(phoneMsg, err.message, "error");
+  } finally {
+    setBusy(false);
+  }
+}
+$("#xfer-leave").addEventListener("click", () => step("/calls/current/transfer/leave", null));
+$("#xfer-complete").addEventListener("click", () => step("/calls/current/transfer/complete", null));
+$("#xfer-cancel").addEventListener("click", () => step("/calls/current/transfer/cancel", null));
+$("#hangup").addEventListener("click", () => step("/calls/current/hangup", null));
+
+// ── the agent's own state: 签入 / 签出 / 置忙 / 置闲 ─────────────────────────
+const statusMsg = $("#status-msg");
+
+function renderState(state) {
+  const queues = state.queues || [];
+  const paused = queues.find((q) => q.paused);
+  const badge = $("#agent-state");
+  badge.textContent = !queues.length ? "未签入" : paused ? `置忙：${paused.reason_label || paused.reason || "—"}`
+    : queues.some((q) => q.in_call) ? "通话中" : "空闲";
+  badge.className = "badge " + (!queues.length ? "down" : paused ? "open" : "live");
+  if (state.registered === false) message(statusMsg, "软电话未注册，请检查话机", "error");
+}
+
+async function agentAction(url, body) {
+  try {
+    renderState(await api(url ? "POST" : "GET", url || "/agents/me", body));
+    if (url) message(statusMsg, "", "info");
+  } catch (err) {
+    message(statusMsg, err.message, "error");
+  }
+}
+
+async function loadPauseReasons() {
+  try {
+    const reasons = await api("GET", "/pause-reasons");
+    const select = clear($("#pause-reason"));
+    for (const r of reasons) select.append(el("option", { value: r.code, selected: r.default }, r.label));
+  } catch (err) {
+    message(statusMsg, err.message, "error");
+  }
+}
+$("#agent-login").addEventListener("click", () => agentAction("/agents/me/login"));
+$("#agent-logout").addEventListener("click", () => agentAction("/agents/me/logout"));
+$("#agent-pause").addEventListener("click", () => agentAction("/agents/me/pause", { reason: $("#pause-reason").value }));
+$("#agent-unpause").addEventListener("click", () => agentAction("/agents/me/unpause"));
+
+// ── the WebSocket ───────────────────────────────────────────────────────
+const wsState = $("#ws-state");
+
+function setWs(text, live) {
+  wsState.textContent = text;
+  wsState.className = "badge " + (live ? "live" : "down");
+}
+
+const WS_STATUS = { connecting: "连接中…", retrying: "已断开，正在重连…" };
+
+function onDeskMessage(data) {
+  if (data.type === "hello") {
+    setWs("已连接", true);
+  } else if (data.type === "pop") {
+    onPop(data);
+  } else if (data.type === "prefill") {
+    onPrefill(data);
+  } else if (data.type === "degraded") {
+    setWs("弹屏暂不可用", false);
+    message($("#page-msg"), data.message || "实时弹屏暂不可用，请刷新或查看当前通话", "error");
+  }
+}
+
+function connect() {
+  // The desk subscribes each new connection to this agent's pops; a pop sent while disconnected is
+  // fetched again after a reconnect.
+  reconnecting("/desk", {
+    onMessage: onDeskMessage,
+    onStatus: (status) => { if (WS_STATUS[status]) setWs(WS_STATUS[status], false); },
+    onOpen: ({ reconnected }) => { if (reconnected) loadCurrent(); },
+  });
+}
+
+async function loadCurrent() {
+  try {
+    const current = await api("GET", "/calls/current");
+    if (current && current.type === "pop") onPop(current);
+  } catch (err) {
+    message($("#page-msg"), err.message, "error");
+  }
+}
+
+/** The form's choices of appeal type and urgency, named from the vocabulary. */
+function fillChoices() {
+  for (const [value, text] of Object.entries(labels("appeal_types"))) form.elements.appeal_type.append(el("option", { value }, text));
+  for (const [value, text] of Object.entries(labels("urgency"))) form.elements.urgency.append(el("option", { value }, text));
+}
+
+start(["agent"]).then((who) => {
+  fillChoices();
+  connect();
+  loadCurrent();
+  telephony = Boolean(who && who.telephony);
+  if (who && who.softphone) Softphone.start();
+  for (const b of document.querySelectorAll("#status-card button, #phone-card button")) b.disabled = !telephony;
+  if (telephony) {
+    loadPauseReasons();
+    agentAction();
+  } else {
+    $("#agent-state").textContent = "电话系统未连接";
+    message(statusMsg, OFFLINE, "error");
+  }
+}).catch(() => {});

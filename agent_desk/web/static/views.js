@@ -4,333 +4,325 @@
    评 (evaluation): the assessment rates of units or areas, ranked.
    State (view, period, date, evaluation target, drill-down trail) lives in the URL, so a big screen can be
    bookmarked and the browser's back button walks back up; the data refreshes every 60 s. */
-"use strict";
-(() => {
-  const { $, el, clear, show, message, api, qs, fmtTime, STATE_LABELS } = Desk;
 
-  const VIEWS = ["overview", "process", "evaluation"];
-  const PERIODS = ["day", "week", "month", "year"];
-  const REFRESH_MS = 60_000;
-  const METRICS = [
-    ["response", "响应率"], ["completion", "办结率"], ["on_time", "按时办结率"], ["callback", "回访率"],
-    ["satisfaction", "满意率"], ["effective_satisfaction", "实际参评满意率"], ["resolution", "解决率"],
-    ["answer", "接通率"], ["service_level", "服务水平"], ["abandon", "放弃率"],
-  ];
-  const METRIC_NAMES = Object.fromEntries(METRICS);
-  const LOWER_IS_BETTER = new Set(["abandon"]);
-  const HEADLINE = ["response", "completion", "on_time", "satisfaction", "answer"];
-  const LEVEL_NAMES = { town: "镇（街道）", county: "县（区）", city: "市", province: "省" };
+import { api, qs } from "./api.js";
+import * as Charts from "./charts.js";
+import { $, clear, dash, el, message, show } from "./dom.js";
+import { start } from "./header.js";
+import { clockTime, fmtTime, today } from "./time.js";
+import { label, labels } from "./vocab.js";
 
-  // ── formatting ────────────────────────────────────────────────────────────
-  const isRate = (rate) => typeof rate === "number" && Number.isFinite(rate);
-  const pct = (rate) => (isRate(rate) ? `${(rate * 100).toFixed(1)}%` : "—");
-  const count = (n) => (typeof n === "number" && Number.isFinite(n) ? n.toLocaleString("zh-CN") : "—");
-  function duration(seconds) {
-    if (!isRate(seconds)) return "—";
-    const s = Math.round(seconds);
-    return s >= 60 ? `${Math.floor(s / 60)}分${String(s % 60).padStart(2, "0")}秒` : `${s}秒`;
-  }
-  function today() {
-    return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
-      day: "2-digit" }).format(new Date());
-  }
+const VIEWS = ["overview", "process", "evaluation"];
+const PERIODS = ["day", "week", "month", "year"];
+const REFRESH_MS = 60_000;
+// The rates, [code, name] in the desk's order; aht (a duration, not a rate) is shown on its own.
+const AHT = "aht";
+const rates = () => Object.entries(labels("metrics")).filter(([key]) => key !== AHT);
+const metricName = (key) => label("metrics", key);
+const LOWER_IS_BETTER = new Set(["abandon"]);
+const HEADLINE = ["response", "completion", "on_time", "satisfaction", "answer"];
 
-  // ── state in the URL ──────────────────────────────────────────────────────
-  function readState() {
-    const p = new URLSearchParams(location.search);
-    let trail = [];
-    try {
-      const parsed = JSON.parse(p.get("trail") || "[]");
-      if (Array.isArray(parsed)) trail = parsed.filter((c) => c && typeof c.key === "string").map((c) => ({
-        key: c.key, name: typeof c.name === "string" ? c.name : c.key }));
-    } catch (err) { trail = []; }
-    const date = p.get("date") || "";
-    return {
-      view: VIEWS.includes(p.get("view")) ? p.get("view") : "overview",
-      period: PERIODS.includes(p.get("period")) ? p.get("period") : "month",
-      date: /^\d{4}-\d{2}-\d{2}$/.test(date) ? date : today(),
-      by: p.get("by") === "area" ? "area" : "unit",
-      metric: METRIC_NAMES[p.get("metric")] ? p.get("metric") : "satisfaction",
-      min: /^\d{1,7}$/.test(p.get("min") || "") ? p.get("min") : "10",
-      trail,
-    };
-  }
-  let state = readState();
+// ── formatting ────────────────────────────────────────────────────────────
+const isRate = (rate) => typeof rate === "number" && Number.isFinite(rate);
+const pct = (rate) => (isRate(rate) ? `${(rate * 100).toFixed(1)}%` : "—");
+const count = (n) => (typeof n === "number" && Number.isFinite(n) ? n.toLocaleString("zh-CN") : "—");
+function duration(seconds) {
+  if (!isRate(seconds)) return "—";
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)}分${String(s % 60).padStart(2, "0")}秒` : `${s}秒`;
+}
+// ── state in the URL ──────────────────────────────────────────────────────
+function readState() {
+  const p = new URLSearchParams(location.search);
+  let trail = [];
+  try {
+    const parsed = JSON.parse(p.get("trail") || "[]");
+    if (Array.isArray(parsed)) trail = parsed.filter((c) => c && typeof c.key === "string").map((c) => ({
+      key: c.key, name: typeof c.name === "string" ? c.name : c.key }));
+  } catch (err) { trail = []; }
+  const date = p.get("date") || "";
+  return {
+    view: VIEWS.includes(p.get("view")) ? p.get("view") : "overview",
+    period: PERIODS.includes(p.get("period")) ? p.get("period") : "month",
+    date: /^\d{4}-\d{2}-\d{2}$/.test(date) ? date : today(),
+    by: p.get("by") === "area" ? "area" : "unit",
+    metric: rates().some(([key]) => key === p.get("metric")) ? p.get("metric") : "satisfaction",
+    min: /^\d{1,7}$/.test(p.get("min") || "") ? p.get("min") : "10",
+    trail,
+  };
+}
+let state = null;   // read from the URL once the vocabulary is there
 
-  function urlOf(s) {
-    return location.pathname + qs({ view: s.view, period: s.period, date: s.date,
-      by: s.view === "evaluation" ? s.by : "", metric: s.view === "evaluation" ? s.metric : "",
-      min: s.view === "evaluation" && s.min !== "10" ? s.min : "",
-      parent: s.trail.length ? s.trail[s.trail.length - 1].key : "",
-      trail: s.trail.length ? JSON.stringify(s.trail) : "" });
-  }
-  function go(changes, { replace = false } = {}) {
-    state = { ...state, ...changes };
-    const url = urlOf(state);
-    if (replace) history.replaceState(null, "", url); else history.pushState(null, "", url);
-    render();
-  }
-  const parent = () => (state.trail.length ? state.trail[state.trail.length - 1].key : "");
+function urlOf(s) {
+  return location.pathname + qs({ view: s.view, period: s.period, date: s.date,
+    by: s.view === "evaluation" ? s.by : "", metric: s.view === "evaluation" ? s.metric : "",
+    min: s.view === "evaluation" && s.min !== "10" ? s.min : "",
+    parent: s.trail.length ? s.trail[s.trail.length - 1].key : "",
+    trail: s.trail.length ? JSON.stringify(s.trail) : "" });
+}
+function go(changes, { replace = false } = {}) {
+  state = { ...state, ...changes };
+  const url = urlOf(state);
+  if (replace) history.replaceState(null, "", url); else history.pushState(null, "", url);
+  render();
+}
+const parent = () => (state.trail.length ? state.trail[state.trail.length - 1].key : "");
 
-  // ── building blocks ───────────────────────────────────────────────────────
-  function figure(key, label, value, note) {
-    return el("div", { class: "figure", "data-key": key },
-      el("span", { class: "figure-value" }, value), el("span", { class: "figure-label" }, label),
-      note ? el("span", { class: "figure-note" }, note) : null);
-  }
+// ── building blocks ───────────────────────────────────────────────────────
+function figure(key, name, value, note) {
+  return el("div", { class: "figure", "data-key": key },
+    el("span", { class: "figure-value" }, value), el("span", { class: "figure-label" }, name),
+    note ? el("span", { class: "figure-note" }, note) : null);
+}
 
-  function gauge(key, metric) {
-    const box = el("div", { class: "gauge-box", "data-metric": key });
-    const chart = el("div", { class: "chart-box" });
-    const rate = metric ? metric.rate : null;
-    box.append(chart, el("div", { class: "gauge-caption" },
-      el("span", { class: "gauge-ratio hint", title: "分子 / 分母" }, metric ? `${count(metric.num)} / ${count(metric.den)}` : "—")));
-    const opts = { label: METRIC_NAMES[key] || key, title: `${METRIC_NAMES[key] || key} ${pct(rate)}` };
-    if (LOWER_IS_BETTER.has(key) && isRate(rate)) opts.tone = rate <= 0.1 ? Charts.TONES[1] : Charts.TONES[3];
-    Charts.gauge(chart, isRate(rate) ? rate : NaN, opts);
-    return box;
-  }
+function gauge(key, metric) {
+  const box = el("div", { class: "gauge-box", "data-metric": key });
+  const chart = el("div", { class: "chart-box" });
+  const rate = metric ? metric.rate : null;
+  box.append(chart, el("div", { class: "gauge-caption" },
+    el("span", { class: "gauge-ratio hint", title: "分子 / 分母" }, metric ? `${count(metric.num)} / ${count(metric.den)}` : "—")));
+  const opts = { label: metricName(key), title: `${metricName(key)} ${pct(rate)}` };
+  if (LOWER_IS_BETTER.has(key) && isRate(rate)) opts.tone = rate <= 0.1 ? Charts.TONES[1] : Charts.TONES[3];
+  Charts.gauge(chart, isRate(rate) ? rate : NaN, opts);
+  return box;
+}
 
-  function gauges(container, metrics, keys) {
-    clear(container);
-    for (const key of keys) {
-      if (metrics && metrics[key] !== undefined) container.append(gauge(key, metrics[key]));
+function gauges(container, metrics, keys) {
+  clear(container);
+  for (const key of keys) {
+    if (metrics && metrics[key] !== undefined) container.append(gauge(key, metrics[key]));
+  }
+  if (metrics && metrics.aht) {
+    container.append(el("div", { class: "gauge-box aht", "data-metric": AHT },
+      el("span", { class: "figure-value" }, duration(metrics.aht.seconds)),
+      el("span", { class: "figure-label" }, metricName(AHT)),
+      el("span", { class: "gauge-ratio hint" }, `${count(metrics.aht.n)} 通`)));
+  }
+}
+
+/** A bar chart whose bars drill down (the table next to it carries the same links for the keyboard). */
+function drillBars(container, items, opts) {
+  const root = Charts.bars(container, items.map((i) => ({ label: i.name, value: i.value, note: i.note })), opts);
+  root.querySelectorAll("rect").forEach((rect, index) => {
+    const item = items[index];
+    if (item && item.has_children) {
+      rect.classList.add("clickable");
+      rect.addEventListener("click", () => drill(item.key, item.name));
     }
-    if (metrics && metrics.aht) {
-      container.append(el("div", { class: "gauge-box aht", "data-metric": "aht" },
-        el("span", { class: "figure-value" }, duration(metrics.aht.seconds)),
-        el("span", { class: "figure-label" }, "平均处理时长"),
-        el("span", { class: "gauge-ratio hint" }, `${count(metrics.aht.n)} 通`)));
-    }
-  }
-
-  /** A bar chart whose bars drill down (the table next to it carries the same links for the keyboard). */
-  function drillBars(container, items, opts) {
-    const root = Charts.bars(container, items.map((i) => ({ label: i.name, value: i.value, note: i.note })), opts);
-    root.querySelectorAll("rect").forEach((rect, index) => {
-      const item = items[index];
-      if (item && item.has_children) {
-        rect.classList.add("clickable");
-        rect.addEventListener("click", () => drill(item.key, item.name));
-      }
-    });
-    return root;
-  }
-
-  function nameCell(row) {
-    if (!row.has_children) return el("td", {}, row.name);
-    return el("td", {}, el("button", { type: "button", class: "link", "data-key": row.key,
-      "aria-label": `下钻：${row.name}`, onclick: () => drill(row.key, row.name) }, row.name));
-  }
-
-  function metricCell(metric) {
-    if (!metric) return el("td", { class: "num" }, "—");
-    return el("td", { class: "num", title: `${count(metric.num)} / ${count(metric.den)}` }, pct(metric.rate));
-  }
-
-  function emptyRow(tbody, columns, text) {
-    tbody.append(el("tr", {}, el("td", { colspan: columns, class: "empty" }, text)));
-  }
-
-  function drill(key, name) {
-    go({ trail: [...state.trail, { key, name }] });
-  }
-
-  function crumbs() {
-    const list = clear($("#crumbs"));
-    const all = [{ key: "", name: "全省" }, ...state.trail];
-    all.forEach((crumb, index) => {
-      const last = index === all.length - 1;
-      list.append(el("li", { "data-key": crumb.key }, index ? el("span", { class: "sep", "aria-hidden": "true" }, "›") : null, last
-        ? el("span", { "aria-current": "location" }, crumb.name)
-        : el("a", { href: urlOf({ ...state, trail: state.trail.slice(0, index) }), onclick: (ev) => {
-          ev.preventDefault();
-          go({ trail: state.trail.slice(0, index) });
-        } }, crumb.name)));
-    });
-  }
-
-  // ── the three views ───────────────────────────────────────────────────────
-  function renderOverview(data) {
-    const t = data.totals || {};
-    const m = t.metrics || {};
-    clear($("#ov-figures")).append(
-      figure("accepted", "受理量", count(t.accepted)),
-      figure("direct", "直接办结", count(t.direct)),
-      figure("dispatched", "派单量", count(t.dispatched)),
-      figure("refused", "不予受理", count(t.refused)),
-      figure("offered", "来电量", count(t.offered)));
-    gauges($("#ov-gauges"), m, HEADLINE);
-    const trend = data.trend || { labels: [] };
-    Charts.line($("#ov-trend"), trend.labels || [], [
-      { name: "受理量", values: trend.accepted || [] },
-      { name: "来电量", values: trend.offered || [] },
-      { name: "接通量", values: trend.answered || [] },
-    ], { title: "受理与来电趋势", legend: true, width: 1200, height: 260 });
-    const items = (list) => (list || []).map((i) => ({ label: i.name, value: i.value }));
-    Charts.donut($("#ov-appeal"), items(data.by_appeal_type), { title: "诉求类型" });
-    Charts.donut($("#ov-channel"), items(data.by_channel), { title: "受理渠道" });
-    const areas = data.by_area || [];
-    drillBars($("#ov-area"), areas, { title: "区域分布", labelWidth: 140 });
-    const body = clear($("#ov-area-table tbody"));
-    for (const area of areas) {
-      body.append(el("tr", { "data-key": area.key }, nameCell(area), el("td", { class: "num" }, count(area.value))));
-    }
-    if (!areas.length) emptyRow(body, 2, "暂无数据");
-    Charts.bars($("#ov-line"), (data.by_line || []).map((i) => ({ label: i.name, value: i.value,
-      note: typeof i.offered === "number" && i.offered ? `（来电 ${count(i.offered)}）` : "" })), { title: "热线分布", labelWidth: 200 });
-    Charts.bars($("#ov-topics"), items(data.top_topics), { title: "热点事项", labelWidth: 180 });
-  }
-
-  function renderProcess(data) {
-    clear($("#pr-figures")).append(
-      figure("open", "在办工单", count(data.open)),
-      figure("overdue", "超期工单", count(data.overdue)),
-      figure("due_soon", "临期工单", count(data.due_soon)),
-      figure("returns", "退单", count(data.returns)),
-      figure("supervisions", "督办", count(data.supervisions)));
-    Charts.donut($("#pr-state"), (data.by_state || []).map((s) => ({
-      label: s.name || STATE_LABELS[s.key] || s.key, value: s.value })), { title: "工单状态" });
-    Charts.bars($("#pr-level"), (data.by_level || []).map((l) => ({
-      label: l.name || LEVEL_NAMES[l.key] || l.key, value: l.value })), { title: "处理层级", labelWidth: 120 });
-    const units = clear($("#pr-units tbody"));
-    for (const unit of data.by_unit || []) {
-      units.append(el("tr", { "data-key": unit.key, class: unit.overdue ? "overdue" : null }, nameCell(unit),
-        el("td", { class: "num" }, count(unit.open)), el("td", { class: "num" }, count(unit.overdue)),
-        el("td", { class: "num" }, count(unit.returns))));
-    }
-    if (!(data.by_unit || []).length) emptyRow(units, 4, "暂无数据");
-    const overdue = clear($("#pr-overdue tbody"));
-    for (const t of data.overdue_tickets || []) {
-      overdue.append(el("tr", { "data-number": t.number },
-        el("td", {}, el("a", { href: "/search.html" + qs({ number: t.number }) }, t.number)),
-        el("td", {}, t.title), el("td", {}, Desk.dash(t.unit)), el("td", {}, fmtTime(t.due_at))));
-    }
-    if (!(data.overdue_tickets || []).length) emptyRow(overdue, 4, "暂无超期工单");
-  }
-
-  function renderEvaluation(data) {
-    const m = (data.totals && data.totals.metrics) || {};
-    gauges($("#ev-gauges"), m, METRICS.map(([key]) => key));
-    const rankings = data.rankings || {};
-    const select = $("#eval-metric");
-    const available = METRICS.filter(([key]) => key in rankings);
-    if (available.length && !(state.metric in rankings)) state = { ...state, metric: available[0][0] };
-    clear(select).append(...available.map(([key, name]) => el("option", { value: key, selected: key === state.metric }, name)));
-    const ranked = (rankings[state.metric] || []);
-    $("#ev-ranking-title").textContent = `${METRIC_NAMES[state.metric] || state.metric}排名`;
-    Charts.bars($("#ev-ranking"), ranked.filter((r) => isRate(r.rate)).map((r) => ({
-      label: `${r.rank}. ${r.name}`, value: r.rate * 100, note: `(${count(r.num)}/${count(r.den)})`,
-    })), { title: `${METRIC_NAMES[state.metric] || state.metric}排名`, max: 100, labelWidth: 240, width: 1100,
-      format: (v) => `${v.toFixed(1)}%` });
-    const rows = data.rows || [];
-    // Call-center rates do not apply to units and areas (null there): only columns some row has.
-    const keys = METRICS.filter(([key]) => rows.some((r) => r.metrics && r.metrics[key]));
-    const table = $("#ev-rows");
-    clear(table.querySelector("thead")).append(el("tr", {},
-      el("th", { scope: "col", class: "num" }, "排名"), el("th", { scope: "col" }, state.by === "area" ? "区域" : "承办单位"),
-      el("th", { scope: "col", class: "num" }, "工单量"),
-      keys.map(([key, name]) => el("th", { scope: "col", class: "num", "data-metric": key }, name)),
-      rows.some((r) => r.metrics && r.metrics.aht) ? el("th", { scope: "col", class: "num" }, "平均处理时长") : null));
-    const body = clear(table.querySelector("tbody"));
-    const withAht = rows.some((r) => r.metrics && r.metrics.aht);
-    for (const row of rows) {
-      const metrics = row.metrics || {};
-      body.append(el("tr", { "data-key": row.key },
-        el("td", { class: "num" }, Desk.dash(row.rank)), nameCell(row), el("td", { class: "num" }, count(row.volume)),
-        keys.map(([key]) => { const cell = metricCell(metrics[key]); cell.dataset.metric = key; return cell; }),
-        withAht ? el("td", { class: "num" }, duration(metrics.aht && metrics.aht.seconds)) : null));
-    }
-    if (!rows.length) emptyRow(body, 3 + keys.length, "暂无数据");
-  }
-
-  const RENDER = { overview: renderOverview, process: renderProcess, evaluation: renderEvaluation };
-
-  // ── loading ───────────────────────────────────────────────────────────────
-  // The next refresh comes 60 s after the last load, whatever started it (a click, a period, the timer).
-  let timer = null;
-  function scheduleRefresh() {
-    clearTimeout(timer);
-    timer = setTimeout(() => (document.hidden ? scheduleRefresh() : load()), REFRESH_MS);
-  }
-
-  let sequence = 0;
-  async function load() {
-    const mine = ++sequence;
-    scheduleRefresh();
-    const view = state.view;
-    const params = { period: state.period, date: state.date, parent: parent(), by: view === "evaluation" ? state.by : "",
-      min_volume: view === "evaluation" ? state.min : "" };
-    $("#views-body").setAttribute("aria-busy", "true");
-    try {
-      const data = await api("GET", `/api/views/${view}` + qs(params));
-      if (mine !== sequence) return;   // a newer request (another tab, period, level) has been made meanwhile
-      RENDER[view](data);
-      const period = data.period || {};
-      $("#period-label").textContent = period.label || (period.start ? `${period.start} 至 ${period.end}` : "");
-      $("#updated").textContent = `更新于 ${new Date().toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" })}，每 60 秒自动刷新`;
-      $(`#view-${view}`).dataset.loaded = urlOf(state);
-      message($("#views-msg"), "", "info");
-    } catch (err) {
-      if (mine !== sequence) return;
-      message($("#views-msg"), err.message, "error");
-    } finally {
-      if (mine === sequence) $("#views-body").removeAttribute("aria-busy");
-    }
-  }
-
-  function render() {
-    for (const tab of document.querySelectorAll("[role=tab]")) {
-      const selected = tab.dataset.view === state.view;
-      tab.setAttribute("aria-selected", selected ? "true" : "false");
-      tab.tabIndex = selected ? 0 : -1;
-    }
-    for (const view of VIEWS) show($(`#view-${view}`), view === state.view);
-    const form = $("#period-form");
-    form.querySelector(`input[name=period][value=${state.period}]`).checked = true;
-    form.date.value = state.date;
-    document.querySelector(`input[name=by][value=${state.by}]`).checked = true;
-    $("#eval-min").value = state.min;
-    crumbs();
-    load();
-  }
-
-  // ── controls ──────────────────────────────────────────────────────────────
-  const tabs = Array.from(document.querySelectorAll("[role=tab]"));
-  tabs.forEach((tab, index) => {
-    tab.addEventListener("click", () => { if (tab.dataset.view !== state.view) go({ view: tab.dataset.view }); });
-    tab.addEventListener("keydown", (ev) => {
-      const step = ev.key === "ArrowRight" ? 1 : ev.key === "ArrowLeft" ? -1 : 0;
-      if (!step) return;
-      ev.preventDefault();
-      const next = tabs[(index + step + tabs.length) % tabs.length];
-      next.focus();
-      go({ view: next.dataset.view });
-    });
   });
-  $("#period-form").addEventListener("change", (ev) => {
-    if (ev.target.name === "period") go({ period: ev.target.value });
-    else if (ev.target.name === "date" && /^\d{4}-\d{2}-\d{2}$/.test(ev.target.value)) go({ date: ev.target.value });
+  return root;
+}
+
+function nameCell(row) {
+  if (!row.has_children) return el("td", {}, row.name);
+  return el("td", {}, el("button", { type: "button", class: "link", "data-key": row.key,
+    "aria-label": `下钻：${row.name}`, onclick: () => drill(row.key, row.name) }, row.name));
+}
+
+function metricCell(metric) {
+  if (!metric) return el("td", { class: "num" }, "—");
+  return el("td", { class: "num", title: `${count(metric.num)} / ${count(metric.den)}` }, pct(metric.rate));
+}
+
+function emptyRow(tbody, columns, text) {
+  tbody.append(el("tr", {}, el("td", { colspan: columns, class: "empty" }, text)));
+}
+
+function drill(key, name) {
+  go({ trail: [...state.trail, { key, name }] });
+}
+
+function crumbs() {
+  const list = clear($("#crumbs"));
+  const all = [{ key: "", name: "全省" }, ...state.trail];
+  all.forEach((crumb, index) => {
+    const last = index === all.length - 1;
+    list.append(el("li", { "data-key": crumb.key }, index ? el("span", { class: "sep", "aria-hidden": "true" }, "›") : null, last
+      ? el("span", { "aria-current": "location" }, crumb.name)
+      : el("a", { href: urlOf({ ...state, trail: state.trail.slice(0, index) }), onclick: (ev) => {
+        ev.preventDefault();
+        go({ trail: state.trail.slice(0, index) });
+      } }, crumb.name)));
   });
-  $("#period-form").addEventListener("submit", (ev) => {
+}
+
+// ── the three views ───────────────────────────────────────────────────────
+function renderOverview(data) {
+  const t = data.totals || {};
+  const m = t.metrics || {};
+  clear($("#ov-figures")).append(
+    ...["accepted", "direct", "dispatched", "refused", "offered"].map((key) => figure(key, label("counts", key), count(t[key]))));
+  gauges($("#ov-gauges"), m, HEADLINE);
+  const trend = data.trend || { labels: [] };
+  Charts.line($("#ov-trend"), trend.labels || [], [
+    { name: label("counts", "accepted"), values: trend.accepted || [] },
+    { name: label("counts", "offered"), values: trend.offered || [] },
+    { name: "接通量", values: trend.answered || [] },
+  ], { title: "受理与来电趋势", legend: true, width: 1200, height: 260 });
+  const items = (list) => (list || []).map((i) => ({ label: i.name, value: i.value }));
+  Charts.donut($("#ov-appeal"), items(data.by_appeal_type), { title: "诉求类型" });
+  Charts.donut($("#ov-channel"), items(data.by_channel), { title: "受理渠道" });
+  const areas = data.by_area || [];
+  drillBars($("#ov-area"), areas, { title: "区域分布", labelWidth: 140 });
+  const body = clear($("#ov-area-table tbody"));
+  for (const area of areas) {
+    body.append(el("tr", { "data-key": area.key }, nameCell(area), el("td", { class: "num" }, count(area.value))));
+  }
+  if (!areas.length) emptyRow(body, 2, "暂无数据");
+  Charts.bars($("#ov-line"), (data.by_line || []).map((i) => ({ label: i.name, value: i.value,
+    note: typeof i.offered === "number" && i.offered ? `（来电 ${count(i.offered)}）` : "" })), { title: "热线分布", labelWidth: 200 });
+  Charts.bars($("#ov-topics"), items(data.top_topics), { title: "热点事项", labelWidth: 180 });
+}
+
+function renderProcess(data) {
+  clear($("#pr-figures")).append(
+    figure("open", "在办工单", count(data.open)),
+    figure("overdue", "超期工单", count(data.overdue)),
+    figure("due_soon", "临期工单", count(data.due_soon)),
+    figure("returns", "退单", count(data.returns)),
+    figure("supervisions", "督办", count(data.supervisions)));
+  Charts.donut($("#pr-state"), (data.by_state || []).map((s) => ({
+    label: s.name || label("ticket_states", s.key), value: s.value })), { title: "工单状态" });
+  Charts.bars($("#pr-level"), (data.by_level || []).map((l) => ({
+    label: l.name || label("rings", l.key), value: l.value })), { title: "处理层级", labelWidth: 120 });
+  const units = clear($("#pr-units tbody"));
+  for (const unit of data.by_unit || []) {
+    units.append(el("tr", { "data-key": unit.key, class: unit.overdue ? "overdue" : null }, nameCell(unit),
+      el("td", { class: "num" }, count(unit.open)), el("td", { class: "num" }, count(unit.overdue)),
+      el("td", { class: "num" }, count(unit.returns))));
+  }
+  if (!(data.by_unit || []).length) emptyRow(units, 4, "暂无数据");
+  const overdue = clear($("#pr-overdue tbody"));
+  for (const t of data.overdue_tickets || []) {
+    overdue.append(el("tr", { "data-number": t.number },
+      el("td", {}, el("a", { href: "/search.html" + qs({ number: t.number }) }, t.number)),
+      el("td", {}, t.title), el("td", {}, dash(t.unit)), el("td", {}, fmtTime(t.due_at))));
+  }
+  if (!(data.overdue_tickets || []).length) emptyRow(overdue, 4, "暂无超期工单");
+}
+
+function renderEvaluation(data) {
+  const m = (data.totals && data.totals.metrics) || {};
+  gauges($("#ev-gauges"), m, rates().map(([key]) => key));
+  const rankings = data.rankings || {};
+  const select = $("#eval-metric");
+  const available = rates().filter(([key]) => key in rankings);
+  if (available.length && !(state.metric in rankings)) state = { ...state, metric: available[0][0] };
+  clear(select).append(...available.map(([key, name]) => el("option", { value: key, selected: key === state.metric }, name)));
+  const ranked = (rankings[state.metric] || []);
+  $("#ev-ranking-title").textContent = `${metricName(state.metric)}排名`;
+  Charts.bars($("#ev-ranking"), ranked.filter((r) => isRate(r.rate)).map((r) => ({
+    label: `${r.rank}. ${r.name}`, value: r.rate * 100, note: `(${count(r.num)}/${count(r.den)})`,
+  })), { title: `${metricName(state.metric)}排名`, max: 100, labelWidth: 240, width: 1100,
+    format: (v) => `${v.toFixed(1)}%` });
+  const rows = data.rows || [];
+  // Call-center rates do not apply to units and areas (null there): only columns some row has.
+  const keys = rates().filter(([key]) => rows.some((r) => r.metrics && r.metrics[key]));
+  const table = $("#ev-rows");
+  clear(table.querySelector("thead")).append(el("tr", {},
+    el("th", { scope: "col", class: "num" }, "排名"), el("th", { scope: "col" }, label("group_by", state.by)),
+    el("th", { scope: "col", class: "num" }, "工单量"),
+    keys.map(([key, name]) => el("th", { scope: "col", class: "num", "data-metric": key }, name)),
+    rows.some((r) => r.metrics && r.metrics.aht) ? el("th", { scope: "col", class: "num" }, metricName(AHT)) : null));
+  const body = clear(table.querySelector("tbody"));
+  const withAht = rows.some((r) => r.metrics && r.metrics.aht);
+  for (const row of rows) {
+    const metrics = row.metrics || {};
+    body.append(el("tr", { "data-key": row.key },
+      el("td", { class: "num" }, dash(row.rank)), nameCell(row), el("td", { class: "num" }, count(row.volume)),
+      keys.map(([key]) => { const cell = metricCell(metrics[key]); cell.dataset.metric = key; return cell; }),
+      withAht ? el("td", { class: "num" }, duration(metrics.aht && metrics.aht.seconds)) : null));
+  }
+  if (!rows.length) emptyRow(body, 3 + keys.length, "暂无数据");
+}
+
+const RENDER = { overview: renderOverview, process: renderProcess, evaluation: renderEvaluation };
+
+// ── loading ───────────────────────────────────────────────────────────────
+// The next refresh comes 60 s after the last load, whatever started it (a click, a period, the timer).
+let timer = null;
+function scheduleRefresh() {
+  clearTimeout(timer);
+  timer = setTimeout(() => (document.hidden ? scheduleRefresh() : load()), REFRESH_MS);
+}
+
+let sequence = 0;
+async function load() {
+  const mine = ++sequence;
+  scheduleRefresh();
+  const view = state.view;
+  const params = { period: state.period, date: state.date, parent: parent(), by: view === "evaluation" ? state.by : "",
+    min_volume: view === "evaluation" ? state.min : "" };
+  $("#views-body").setAttribute("aria-busy", "true");
+  try {
+    const data = await api("GET", `/views/${view}` + qs(params));
+    if (mine !== sequence) return;   // a newer request (another tab, period, level) has been made meanwhile
+    RENDER[view](data);
+    const period = data.period || {};
+    $("#period-label").textContent = period.label || (period.start ? `${period.start} 至 ${period.end}` : "");
+    $("#updated").textContent = `更新于 ${clockTime(new Date())}，每 60 秒自动刷新`;
+    $(`#view-${view}`).dataset.loaded = urlOf(state);
+    message($("#views-msg"), "", "info");
+  } catch (err) {
+    if (mine !== sequence) return;
+    message($("#views-msg"), err.message, "error");
+  } finally {
+    if (mine === sequence) $("#views-body").removeAttribute("aria-busy");
+  }
+}
+
+function render() {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const selected = tab.dataset.view === state.view;
+    tab.setAttribute("aria-selected", selected ? "true" : "false");
+    tab.tabIndex = selected ? 0 : -1;
+  }
+  for (const view of VIEWS) show($(`#view-${view}`), view === state.view);
+  const form = $("#period-form");
+  form.querySelector(`input[name=period][value=${state.period}]`).checked = true;
+  form.date.value = state.date;
+  document.querySelector(`input[name=by][value=${state.by}]`).checked = true;
+  $("#eval-min").value = state.min;
+  crumbs();
+  load();
+}
+
+// ── controls ──────────────────────────────────────────────────────────────
+const tabs = Array.from(document.querySelectorAll("[role=tab]"));
+tabs.forEach((tab, index) => {
+  tab.addEventListener("click", () => { if (tab.dataset.view !== state.view) go({ view: tab.dataset.view }); });
+  tab.addEventListener("keydown", (ev) => {
+    const step = ev.key === "ArrowRight" ? 1 : ev.key === "ArrowLeft" ? -1 : 0;
+    if (!step) return;
     ev.preventDefault();
-    const date = $("#period-date").value;
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) { message($("#views-msg"), "请选择日期", "error"); return; }
-    if (date !== state.date) go({ date }); else load();
+    const next = tabs[(index + step + tabs.length) % tabs.length];
+    next.focus();
+    go({ view: next.dataset.view });
   });
-  for (const radio of document.querySelectorAll("input[name=by]")) {
-    // Units and areas are two different trees: switching starts again from the top.
-    radio.addEventListener("change", () => go({ by: radio.value, trail: [] }));
-  }
-  $("#eval-min").addEventListener("change", (ev) => {
-    const value = ev.target.value.trim();
-    if (/^\d{1,7}$/.test(value)) go({ min: String(Number(value)) }, { replace: true });
-  });
-  $("#eval-metric").addEventListener("change", (ev) => go({ metric: ev.target.value }, { replace: true }));
-  window.addEventListener("popstate", () => { state = readState(); render(); });
+});
+$("#period-form").addEventListener("change", (ev) => {
+  if (ev.target.name === "period") go({ period: ev.target.value });
+  else if (ev.target.name === "date" && /^\d{4}-\d{2}-\d{2}$/.test(ev.target.value)) go({ date: ev.target.value });
+});
+$("#period-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const date = $("#period-date").value;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) { message($("#views-msg"), "请选择日期", "error"); return; }
+  if (date !== state.date) go({ date }); else load();
+});
+for (const radio of document.querySelectorAll("input[name=by]")) {
+  // Units and areas are two different trees: switching starts again from the top.
+  radio.addEventListener("change", () => go({ by: radio.value, trail: [] }));
+}
+$("#eval-min").addEventListener("change", (ev) => {
+  const value = ev.target.value.trim();
+  if (/^\d{1,7}$/.test(value)) go({ min: String(Number(value)) }, { replace: true });
+});
+$("#eval-metric").addEventListener("change", (ev) => go({ metric: ev.target.value }, { replace: true }));
+window.addEventListener("popstate", () => { state = readState(); render(); });
 
-  Desk.start(["supervisor", "admin"]).then(() => {
-    history.replaceState(null, "", urlOf(state));
-    render();
-  }).catch(() => {});
-})();
+start(["supervisor", "admin"]).then(() => {
+  state = readState();
+  history.replaceState(null, "", urlOf(state));
+  render();
+}).catch(() => {});

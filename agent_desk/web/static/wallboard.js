@@ -1,167 +1,160 @@
 /* 实时监控: the live wallboard over /ws/wallboard (snapshots from the desk's AMI listener, early-warning
    alerts). Waits and times in state tick here from the snapshot's timestamps, between snapshots. */
-"use strict";
-(() => {
-  const { $, el, clear, message, fmtTime } = Desk;
-  const STATE_ORDER = ["idle", "ringing", "on_call", "wrapup", "paused", "unavailable", "logged_out"];
-  const STATE_LABELS = { idle: "空闲", ringing: "振铃", on_call: "通话中", wrapup: "话后整理", paused: "暂停",
-    unavailable: "话机离线", logged_out: "未签入" };
-  const STATE_TONES = { idle: "#2da44e", ringing: "#d4a72c", on_call: "#1f6feb", wrapup: "#8250df", paused: "#bc4c00",
-    unavailable: "#cf222e", logged_out: "#8c959f" };
-  const DISCONNECTED = "与电话系统的连接已断开，正在重连…";
 
-  let snapshot = null;
-  let offset = 0;            // server clock − local clock, seconds
-  const alerts = new Map();  // id → alert
-  let socket = null;
-  let retry = 0;
+import * as Charts from "./charts.js";
+import { $, clear, el, message } from "./dom.js";
+import { start } from "./header.js";
+import { reconnecting } from "./socket.js";
+import { fmtTime } from "./time.js";
+import { label, labels } from "./vocab.js";
 
-  const nowServer = () => Date.now() / 1000 + offset;
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
-    const s = Math.max(0, Math.floor(seconds));
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    const two = (n) => String(n).padStart(2, "0");
-    return h ? `${h}:${two(m)}:${two(r)}` : `${two(m)}:${two(r)}`;
+const STATE_TONES = { idle: "#2da44e", ringing: "#d4a72c", on_call: "#1f6feb", wrapup: "#8250df", paused: "#bc4c00",
+  unavailable: "#cf222e", logged_out: "#8c959f" };
+const DISCONNECTED = "与电话系统的连接已断开，正在重连…";
+
+let snapshot = null;
+let offset = 0;            // server clock − local clock, seconds
+const alerts = new Map();  // id → alert
+
+const nowServer = () => Date.now() / 1000 + offset;
+function duration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${two(m)}:${two(r)}` : `${two(m)}:${two(r)}`;
+}
+const percent = (ratio) => (ratio === null || ratio === undefined ? "—" : `${(ratio * 100).toFixed(1)}%`);
+const waitOf = (row) => (row.oldest_since ? nowServer() - row.oldest_since : 0);
+
+function setConnection(text, ok) {
+  const badge = $("#wb-conn");
+  badge.textContent = text;
+  badge.className = "badge " + (ok ? "live" : "down");
+}
+
+// ── snapshot ────────────────────────────────────────────────────────────
+function render(snap) {
+  snapshot = snap;
+  offset = snap.now - Date.now() / 1000;
+  if (snap.connected) {
+    setConnection("实时", true);
+    message($("#wb-msg"), "", "info");
+  } else {
+    setConnection("已断开", false);
+    message($("#wb-msg"), DISCONNECTED, "error");
   }
-  const percent = (ratio) => (ratio === null || ratio === undefined ? "—" : `${(ratio * 100).toFixed(1)}%`);
-  const waitOf = (row) => (row.oldest_since ? nowServer() - row.oldest_since : 0);
+  const t = snap.totals;
+  $("#t-waiting").textContent = String(t.waiting);
+  $("#t-answered").textContent = String(t.answered);
+  $("#t-abandoned").textContent = String(t.abandoned);
+  $("#t-sl").textContent = percent(t.service_level);
+  $("#t-sl-note").textContent = `${snap.service_level_seconds}秒内接通`;
+  $("#t-aht").textContent = duration(t.avg_handle_seconds);
+  $("#wb-updated").textContent = `更新于 ${fmtTime(snap.generated_at)}（${snap.day}）`;
+  table($("#wb-queues"), "队列", snap.queues.map((q) => ({ ...q, label: q.name || q.queue, online:
+    Object.entries(q.agents || {}).filter(([s]) => s !== "logged_out").reduce((n, [, c]) => n + c, 0) })), true);
+  table($("#wb-lines"), "热线号码", snap.lines.map((r) => ({ ...r, label: r.name ? `${r.line} ${r.name}` : r.line })));
+  table($("#wb-subplatforms"), "分平台", snap.subplatforms.map((r) => ({ ...r, label: r.name || r.code })));
+  Charts.bars($("#c-waiting"), snap.queues.map((q) => ({ label: q.name || q.queue, value: q.waiting,
+    tone: q.waiting ? "#cf222e" : "#1f6feb" })), { title: "各队列排队数", format: (n) => `${Math.round(n)}` });
+  Charts.gauge($("#c-sl"), t.service_level === null ? NaN : t.service_level,
+    { title: "今日服务水平", label: `${snap.service_level_seconds}秒内接通率`, good: 0.8 });
+  Charts.donut($("#c-states"), Object.entries(labels("agent_states")).map(([s, name]) => ({ label: name, value: snap.agent_states[s] || 0,
+    tone: STATE_TONES[s] })), { title: "坐席状态分布", format: (n) => `${Math.round(n)}` });
+  agentsGrid(snap.agents);
+  tick();
+}
 
-  function setConnection(text, ok) {
-    const badge = $("#wb-conn");
-    badge.textContent = text;
-    badge.className = "badge " + (ok ? "live" : "down");
+function table(node, first, rows, withAgents) {
+  clear(node);
+  const heads = [first, "排队中", "最长等待", "今日接通", "今日放弃", "服务水平", "平均处理时长"];
+  if (withAgents) heads.push("在线坐席");
+  node.append(el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, h)))));
+  const body = el("tbody", {});
+  if (!rows.length) body.append(el("tr", {}, el("td", { colspan: heads.length, class: "empty" }, "今日暂无话务")));
+  for (const r of rows) {
+    body.append(el("tr", { "data-key": r.queue || r.line || r.code, class: r.waiting ? "wb-busy" : null },
+      el("th", { scope: "row" }, r.label),
+      el("td", { class: "num" }, String(r.waiting)),
+      el("td", { class: "num wb-wait", "data-oldest": r.oldest_since || "" }, duration(r.oldest_since ? waitOf(r) : 0)),
+      el("td", { class: "num" }, String(r.answered)), el("td", { class: "num" }, String(r.abandoned)),
+      el("td", { class: "num" }, percent(r.service_level)), el("td", { class: "num" }, duration(r.avg_handle_seconds)),
+      withAgents ? el("td", { class: "num" }, String(r.online)) : null));
   }
+  node.append(body);
+}
 
-  // ── snapshot ────────────────────────────────────────────────────────────
-  function render(snap) {
-    snapshot = snap;
-    offset = snap.now - Date.now() / 1000;
-    if (snap.connected) {
-      setConnection("实时", true);
-      message($("#wb-msg"), "", "info");
-    } else {
-      setConnection("已断开", false);
-      message($("#wb-msg"), DISCONNECTED, "error");
-    }
-    const t = snap.totals;
-    $("#t-waiting").textContent = String(t.waiting);
-    $("#t-answered").textContent = String(t.answered);
-    $("#t-abandoned").textContent = String(t.abandoned);
-    $("#t-sl").textContent = percent(t.service_level);
-    $("#t-sl-note").textContent = `${snap.service_level_seconds}秒内接通`;
-    $("#t-aht").textContent = duration(t.avg_handle_seconds);
-    $("#wb-updated").textContent = `更新于 ${fmtTime(snap.generated_at)}（${snap.day}）`;
-    table($("#wb-queues"), "队列", snap.queues.map((q) => ({ ...q, label: q.name || q.queue, online:
-      Object.entries(q.agents || {}).filter(([s]) => s !== "logged_out").reduce((n, [, c]) => n + c, 0) })), true);
-    table($("#wb-lines"), "热线号码", snap.lines.map((r) => ({ ...r, label: r.name ? `${r.line} ${r.name}` : r.line })));
-    table($("#wb-subplatforms"), "分平台", snap.subplatforms.map((r) => ({ ...r, label: r.name || r.code })));
-    Charts.bars($("#c-waiting"), snap.queues.map((q) => ({ label: q.name || q.queue, value: q.waiting,
-      tone: q.waiting ? "#cf222e" : "#1f6feb" })), { title: "各队列排队数", format: (n) => `${Math.round(n)}` });
-    Charts.gauge($("#c-sl"), t.service_level === null ? NaN : t.service_level,
-      { title: "今日服务水平", label: `${snap.service_level_seconds}秒内接通率`, good: 0.8 });
-    Charts.donut($("#c-states"), STATE_ORDER.map((s) => ({ label: STATE_LABELS[s], value: snap.agent_states[s] || 0,
-      tone: STATE_TONES[s] })), { title: "坐席状态分布", format: (n) => `${Math.round(n)}` });
-    agentsGrid(snap.agents);
-    tick();
+function agentsGrid(list) {
+  const grid = $("#wb-agents");
+  clear(grid);
+  if (!list.length) { grid.append(el("li", { class: "empty" }, "暂无坐席签入")); return; }
+  for (const a of list) {
+    const reason = a.state === "paused" && a.reason ? (a.reason_label || label("pause_reasons", a.reason)) : "";
+    grid.append(el("li", { class: `wb-agent state-${a.state}`, "data-extension": a.extension, "data-state": a.state },
+      el("span", { class: "wb-agent-ext" }, a.extension),
+      el("span", { class: "wb-agent-name" }, a.name),
+      el("span", { class: "wb-agent-state" }, a.state_label || label("agent_states", a.state),
+        reason ? el("span", { class: "wb-agent-reason" }, `（${reason}）`) : null),
+      el("span", { class: "wb-agent-time", "data-since": a.since }, duration(nowServer() - a.since))));
   }
+}
 
-  function table(node, first, rows, withAgents) {
-    clear(node);
-    const heads = [first, "排队中", "最长等待", "今日接通", "今日放弃", "服务水平", "平均处理时长"];
-    if (withAgents) heads.push("在线坐席");
-    node.append(el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, h)))));
-    const body = el("tbody", {});
-    if (!rows.length) body.append(el("tr", {}, el("td", { colspan: heads.length, class: "empty" }, "今日暂无话务")));
-    for (const r of rows) {
-      body.append(el("tr", { "data-key": r.queue || r.line || r.code, class: r.waiting ? "wb-busy" : null },
-        el("th", { scope: "row" }, r.label),
-        el("td", { class: "num" }, String(r.waiting)),
-        el("td", { class: "num wb-wait", "data-oldest": r.oldest_since || "" }, duration(r.oldest_since ? waitOf(r) : 0)),
-        el("td", { class: "num" }, String(r.answered)), el("td", { class: "num" }, String(r.abandoned)),
-        el("td", { class: "num" }, percent(r.service_level)), el("td", { class: "num" }, duration(r.avg_handle_seconds)),
-        withAgents ? el("td", { class: "num" }, String(r.online)) : null));
-    }
-    node.append(body);
+function tick() {
+  if (!snapshot) return;
+  const now = nowServer();
+  const oldest = snapshot.totals.oldest_since;
+  $("#t-longest").textContent = oldest ? duration(now - oldest) : "00:00";
+  for (const cell of document.querySelectorAll(".wb-wait[data-oldest]")) {
+    const since = Number(cell.dataset.oldest);
+    cell.textContent = since ? duration(now - since) : "00:00";
   }
-
-  function agentsGrid(list) {
-    const grid = $("#wb-agents");
-    clear(grid);
-    if (!list.length) { grid.append(el("li", { class: "empty" }, "暂无坐席签入")); return; }
-    for (const a of list) {
-      const reason = a.state === "paused" && a.reason ? (a.reason_label || a.reason) : "";
-      grid.append(el("li", { class: `wb-agent state-${a.state}`, "data-extension": a.extension, "data-state": a.state },
-        el("span", { class: "wb-agent-ext" }, a.extension),
-        el("span", { class: "wb-agent-name" }, a.name),
-        el("span", { class: "wb-agent-state" }, STATE_LABELS[a.state] || a.state_label || a.state,
-          reason ? el("span", { class: "wb-agent-reason" }, `（${reason}）`) : null),
-        el("span", { class: "wb-agent-time", "data-since": a.since }, duration(nowServer() - a.since))));
-    }
+  for (const cell of document.querySelectorAll(".wb-agent-time[data-since]")) {
+    cell.textContent = duration(now - Number(cell.dataset.since));
   }
+}
 
-  function tick() {
-    if (!snapshot) return;
-    const now = nowServer();
-    const oldest = snapshot.totals.oldest_since;
-    $("#t-longest").textContent = oldest ? duration(now - oldest) : "00:00";
-    for (const cell of document.querySelectorAll(".wb-wait[data-oldest]")) {
-      const since = Number(cell.dataset.oldest);
-      cell.textContent = since ? duration(now - since) : "00:00";
-    }
-    for (const cell of document.querySelectorAll(".wb-agent-time[data-since]")) {
-      cell.textContent = duration(now - Number(cell.dataset.since));
-    }
+// ── alerts ──────────────────────────────────────────────────────────────
+function renderAlerts() {
+  const list = $("#wb-alerts");
+  clear(list);
+  if (!alerts.size) { list.append(el("li", { class: "empty" }, "暂无预警")); return; }
+  const sorted = [...alerts.values()].sort((a, b) => String(b.raised_at || "").localeCompare(String(a.raised_at || "")));
+  for (const a of sorted) {
+    const window = a.window_hours ? (a.window_hours >= 48 && a.window_hours % 24 === 0 ? `${a.window_hours / 24}天` : `${a.window_hours}小时`) : (a.window || "");
+    list.append(el("li", { class: "wb-alert", "data-id": a.id },
+      el("div", { class: "wb-alert-title" }, a.title || "预警"),
+      el("div", { class: "hint" }, [a.area_name || a.area, a.topic_name || a.topic, window ? `${window}内 ${a.count} 件` : `${a.count} 件`,
+        a.raised_at ? `预警于 ${fmtTime(a.raised_at)}` : null].filter(Boolean).join(" · ")),
+      el("div", { class: "chips" }, (a.tickets || []).map((n) =>
+        el("a", { class: "badge", href: `/search.html?number=${encodeURIComponent(n)}` }, n)))));
   }
+}
 
-  // ── alerts ──────────────────────────────────────────────────────────────
-  function renderAlerts() {
-    const list = $("#wb-alerts");
-    clear(list);
-    if (!alerts.size) { list.append(el("li", { class: "empty" }, "暂无预警")); return; }
-    const sorted = [...alerts.values()].sort((a, b) => String(b.raised_at || "").localeCompare(String(a.raised_at || "")));
-    for (const a of sorted) {
-      const window = a.window_hours ? (a.window_hours >= 48 && a.window_hours % 24 === 0 ? `${a.window_hours / 24}天` : `${a.window_hours}小时`) : (a.window || "");
-      list.append(el("li", { class: "wb-alert", "data-id": a.id },
-        el("div", { class: "wb-alert-title" }, a.title || "预警"),
-        el("div", { class: "hint" }, [a.area_name || a.area, a.topic_name || a.topic, window ? `${window}内 ${a.count} 件` : `${a.count} 件`,
-          a.raised_at ? `预警于 ${fmtTime(a.raised_at)}` : null].filter(Boolean).join(" · ")),
-        el("div", { class: "chips" }, (a.tickets || []).map((n) =>
-          el("a", { class: "badge", href: `/search.html?number=${encodeURIComponent(n)}` }, n)))));
-    }
+// ── the socket ──────────────────────────────────────────────────────────
+function onBoardMessage(data) {
+  if (data.type === "snapshot") render(data);
+  else if (data.type === "alerts") { alerts.clear(); for (const a of data.alerts || []) alerts.set(a.id, a); renderAlerts(); }
+  else if (data.type === "alert") { alerts.set(data.id, data); renderAlerts(); }
+  else if (data.type === "alert_cleared") { alerts.delete(data.id); renderAlerts(); }
+  else if (data.type === "unavailable" || data.type === "degraded") {
+    setConnection("暂无数据", false);
+    message($("#wb-msg"), data.message || "实时监控数据暂不可用", "error");
   }
+}
 
-  // ── the socket ──────────────────────────────────────────────────────────
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/wallboard`);
-    socket.addEventListener("open", () => { retry = 0; });
-    socket.addEventListener("message", (ev) => {
-      let data;
-      try { data = JSON.parse(ev.data); } catch (err) { return; }
-      if (data.type === "snapshot") render(data);
-      else if (data.type === "alerts") { alerts.clear(); for (const a of data.alerts || []) alerts.set(a.id, a); renderAlerts(); }
-      else if (data.type === "alert") { alerts.set(data.id, data); renderAlerts(); }
-      else if (data.type === "alert_cleared") { alerts.delete(data.id); renderAlerts(); }
-      else if (data.type === "unavailable" || data.type === "degraded") {
-        setConnection("暂无数据", false);
-        message($("#wb-msg"), data.message || "实时监控数据暂不可用", "error");
-      }
-    });
-    socket.addEventListener("close", (ev) => {
-      if (ev.code === 4401) { Desk.toLogin(); return; }
-      if (ev.code === 4403) { message($("#wb-msg"), "当前角色无权使用此页面", "error"); return; }
-      setConnection("已断开", false);
-      message($("#wb-msg"), "与坐席服务的连接已断开，正在重连…", "error");
-      retry = Math.min(retry + 1, 5);
-      setTimeout(connect, 1000 * 2 ** (retry - 1));
-    });
+function onSocketStatus(status) {
+  if (status === "forbidden") {
+    message($("#wb-msg"), "当前角色无权使用此页面", "error");
+  } else if (status === "retrying") {
+    setConnection("已断开", false);
+    message($("#wb-msg"), "与坐席服务的连接已断开，正在重连…", "error");
   }
+}
 
-  Desk.start(["supervisor", "admin"]).then(() => {
-    renderAlerts();
-    connect();
-    setInterval(tick, 1000);
-    setInterval(() => { if (socket && socket.readyState === WebSocket.OPEN) socket.send("ping"); }, 25000);
-  }).catch(() => {});
-})();
+start(["supervisor", "admin"]).then(() => {
+  renderAlerts();
+  // Each (re)connection gets the current snapshot and alerts first: nothing to ask for again.
+  reconnecting("/wallboard", { onMessage: onBoardMessage, onStatus: onSocketStatus });
+  setInterval(tick, 1000);
+}).catch(() => {});

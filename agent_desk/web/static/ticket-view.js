@@ -1,0 +1,91 @@
+/* A ticket as read: its state badges, its facts and its history (办理记录), every code named from the
+   vocabulary. */
+
+import { el } from "./dom.js";
+import { fmtTime } from "./time.js";
+import { known, label } from "./vocab.js";
+
+export function stateBadge(ticket) {
+  return el("span", { class: "badge state", "data-state": ticket.state }, ticket.state_label || label("ticket_states", ticket.state));
+}
+
+export function overdueBadge(ticket) {
+  return ticket.overdue ? el("span", { class: "badge overdue", title: "已超过办理时限" }, "超期") : null;
+}
+
+// Which vocabulary names the value of a history entry's field.
+const VALUE_VOCAB = { result: "satisfaction", reason: "refusal_reasons", category: "exclusions", to: "levels",
+  appeal_type: "appeal_types", urgency: "urgency", channel: "channels" };
+
+function shownValue(key, value) {
+  const vocab = VALUE_VOCAB[key];
+  if (vocab && typeof value === "string" && known(vocab, value)) return label(vocab, value);
+  if (key === "due_at") return fmtTime(value);
+  if (typeof value === "boolean") return value ? "是" : "否";
+  if (Array.isArray(value)) return value.join("、");
+  if (typeof value === "object") return JSON.stringify(value);
+  return value;
+}
+
+/** "主办单位：…；理由：…" of a history entry's data. */
+export function summariseData(data) {
+  if (!data || typeof data !== "object") return "";
+  const parts = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) continue;
+    parts.push(`${label("event_fields", key)}：${shownValue(key, value)}`);
+  }
+  return parts.join("；");
+}
+
+function stateChange(event) {
+  const to = label("ticket_states", event.to_state);
+  return event.from_state ? `${label("ticket_states", event.from_state)} → ${to}` : to;
+}
+
+export function historyTable(history) {
+  if (!history || !history.length) return el("p", { class: "empty" }, "暂无办理记录");
+  return el("div", { class: "table-wrap" }, el("table", { class: "history" },
+    el("caption", { class: "sr-only" }, "办理记录"),
+    el("thead", {}, el("tr", {}, ["时间", "操作", "办理人", "状态变化", "说明"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, history.map((event) => el("tr", { "data-action": event.action },
+      el("td", {}, fmtTime(event.at)),
+      el("td", {}, label("actions", event.action)),
+      el("td", {}, event.actor),
+      el("td", {}, stateChange(event)),
+      el("td", {}, summariseData(event.data)))))));
+}
+
+const yesNo = (value) => (value === undefined || value === null ? null : (value ? "是" : "否"));
+
+/** The ticket's facts as a description list; the contact marked when masked. */
+export function ticketFacts(ticket) {
+  const host = ticket.host_unit_name
+    ? `${ticket.host_unit_name}${ticket.host_unit ? "（" + ticket.host_unit + "）" : ""}` : ticket.host_unit;
+  const rows = [
+    ["工单编号", ticket.number], ["状态", null], ["诉求类型", ticket.appeal_label || label("appeal_types", ticket.appeal_type)],
+    ["渠道", ticket.channel_label || label("channels", ticket.channel)],
+    ["来源热线", ticket.source_line], ["标题", ticket.title],
+    ["市民姓名", ticket.citizen_name], ["联系电话", ticket.citizen_phone],
+    ["发生时间", ticket.occurred], ["地点", ticket.location], ["诉求内容", ticket.content], ["诉求", ticket.demand],
+    ["业务分类", ticket.topic], ["紧急程度", label("urgency", ticket.urgency)],
+    ["保密", yesNo(ticket.confidential)],
+    ["主办单位", host], ["协办单位", (ticket.co_units || []).join("、")], ["受理时间", fmtTime(ticket.created_at)],
+    ["办理时限", ticket.due_at ? fmtTime(ticket.due_at) : null], ["处理层级", label("levels", ticket.level)],
+    ["回访结果", label("satisfaction", ticket.satisfaction)],
+    ["不予受理原因", label("refusal_reasons", ticket.refusal)], ["最终处理意见", ticket.final_opinion],
+    ["督办次数", ticket.supervisions || null], ["退单次数", ticket.returns || null],
+  ];
+  const dl = el("dl", { class: "kv" });
+  for (const [name, value] of rows) {
+    if (name === "状态") {
+      dl.append(el("dt", {}, name), el("dd", { class: "state-cell" }, stateBadge(ticket), " ", overdueBadge(ticket)));
+      continue;
+    }
+    if (value === null || value === undefined || value === "") continue;
+    const dd = el("dd", {}, String(value));
+    if ((name === "市民姓名" || name === "联系电话") && ticket.contact_masked) dd.append(el("span", { class: "hint" }, "（已脱敏）"));
+    dl.append(el("dt", {}, name), dd);
+  }
+  return dl;
+}

@@ -71,7 +71,7 @@ async def live(home: Path, rounds: int, n_agents: int) -> tuple[list[float], lis
             received: dict[str, float] = {}
             sockets = []
             for ext in exts:
-                token = rig.client.post("/api/auth/login", json={"username": users[ext],
+                token = rig.client.post("/api/v1/auth/login", json={"username": users[ext],
                                                                  "password": "correct-horse-12345"}).json()["token"]
                 rig.client.cookies.clear()
                 socket = await websockets.connect(f"ws://127.0.0.1:{port}/ws/desk",

@@ -3,7 +3,7 @@
 Starts the real desk (``agent_desk.app.create_app`` under uvicorn, in a child process on a free 127.0.0.1
 port) on a fresh database (SQLite in a temp dir, or with --postgres a throwaway PostgreSQL 15 cluster)
 and a real Redis, creates an agent with ``agent_desk.auth.sessions.create_user`` and logs it in over the
-API. For each concurrency N, N clients (one httpx AsyncClient, N connections) POST /api/tickets with
+API. For each concurrency N, N clients (one httpx AsyncClient, N connections) POST /api/v1/tickets with
 realistic Chinese drafts until TICKETS tickets are created; every response must be 201, anything else
 is counted as an error. The baseline is the same number of tickets created by calling
 ``agent_desk.tickets.service.create`` directly in this process (one unit of work per ticket, the Redis
@@ -150,7 +150,7 @@ async def over_http(desk: Desk, token: str, drafts: list[dict], concurrency: int
                 draft = queue.get_nowait()
                 t0 = time.perf_counter()
                 try:
-                    response = await client.post("/api/tickets", json=draft)
+                    response = await client.post("/api/v1/tickets", json=draft)
                     status = response.status_code
                     ok = status == 201 and response.json().get("created") is True
                     key = f"{status} {response.text[:120]}"
@@ -169,7 +169,7 @@ async def over_http(desk: Desk, token: str, drafts: list[dict], concurrency: int
 
 
 def login(desk: Desk) -> str:
-    response = httpx.post(f"{desk.url}/api/auth/login", json={"username": AGENT, "password": PASSWORD}, timeout=30)
+    response = httpx.post(f"{desk.url}/api/v1/auth/login", json={"username": AGENT, "password": PASSWORD}, timeout=30)
     response.raise_for_status()
     return response.json()["token"]
 

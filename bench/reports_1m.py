@@ -5,7 +5,7 @@ tickets: states by age, 20 sub-platforms, 100 host units, satisfaction verdicts)
 the KPIs read (签收 for every ticket a unit signed, 审核通过 / 直接办结 for every completed one) and
 CALLS calls (default 1,000,000: 95 % reach a queue, waits and talk times drawn around 15 s and 4 min,
 abandons), all with SQLAlchemy Core bulk inserts. Then times each request through the real desk app over
-HTTP (FastAPI TestClient, a supervisor's token): /api/kpi by unit for the last full month and for the
+HTTP (FastAPI TestClient, a supervisor's token): /api/v1/kpi by unit for the last full month and for the
 year so far, by area and by line for the month, each view for the month, and the monthly report as XLSX.
 
     .venv/bin/python -m bench.reports_1m [--rows 1000000] [--calls 1000000] [--postgres] [--repeat 3] [--explain]
@@ -118,23 +118,23 @@ def add_calls(db: Database, count: int, batch: int, seed: int) -> None:
 def run(url: str, repeat: int, explain: bool, db: Database) -> None:
     app = create_app(DeskSettings(database_url=url, redis_url="redis://127.0.0.1:9/0"), migrate=False)
     client = TestClient(app, base_url="http://127.0.0.1")  # no lifespan: nothing runs in the background
-    token = client.post("/api/auth/login", json={"username": "boss", "password": "bench-horse-12345"}).json()["token"]
+    token = client.post("/api/v1/auth/login", json={"username": "boss", "password": "bench-horse-12345"}).json()["token"]
     client.cookies.clear()
     auth = {"Authorization": f"Bearer {token}"}
     today = dt.datetime.now(PROVINCE_TZ).date()
     last_month = (today.replace(day=1) - dt.timedelta(days=1)).isoformat()
     month = f"period=month&date={last_month}"
     cases = [
-        ("/api/kpi by unit, month", f"/api/kpi?by=unit&{month}"),
-        ("/api/kpi by unit, drill into a city", f"/api/kpi?by=unit&parent=460100&{month}"),
-        ("/api/kpi by unit, year so far", f"/api/kpi?by=unit&period=year&date={today.isoformat()}"),
-        ("/api/kpi by area, month", f"/api/kpi?by=area&{month}"),
-        ("/api/kpi by line (tickets + calls), month", f"/api/kpi?by=line&metric=answer&{month}"),
-        ("/api/views/overview, month", f"/api/views/overview?{month}"),
-        ("/api/views/process, month", f"/api/views/process?{month}"),
-        ("/api/views/evaluation, month", f"/api/views/evaluation?{month}"),
-        ("/api/reports/monthly xlsx", f"/api/reports/monthly?format=xlsx&date={last_month}"),
-        ("/api/reports/weekly json", f"/api/reports/weekly?date={last_month}"),
+        ("/api/v1/kpi by unit, month", f"/api/v1/kpi?by=unit&{month}"),
+        ("/api/v1/kpi by unit, drill into a city", f"/api/v1/kpi?by=unit&parent=460100&{month}"),
+        ("/api/v1/kpi by unit, year so far", f"/api/v1/kpi?by=unit&period=year&date={today.isoformat()}"),
+        ("/api/v1/kpi by area, month", f"/api/v1/kpi?by=area&{month}"),
+        ("/api/v1/kpi by line (tickets + calls), month", f"/api/v1/kpi?by=line&metric=answer&{month}"),
+        ("/api/v1/views/overview, month", f"/api/v1/views/overview?{month}"),
+        ("/api/v1/views/process, month", f"/api/v1/views/process?{month}"),
+        ("/api/v1/views/evaluation, month", f"/api/v1/views/evaluation?{month}"),
+        ("/api/v1/reports/monthly xlsx", f"/api/v1/reports/monthly?format=xlsx&date={last_month}"),
+        ("/api/v1/reports/weekly json", f"/api/v1/reports/weekly?date={last_month}"),
     ]
     print(f"# {repeat} timed runs per request after 1 warm-up; last full month = {last_month[:7]}")
     print(f"{'request':<44} | {'p50 ms':>9} | {'max ms':>9} | {'bytes':>9}")
@@ -148,7 +148,7 @@ def run(url: str, repeat: int, explain: bool, db: Database) -> None:
             times.append(time.perf_counter() - t0)
             assert response.status_code == 200
         print(f"{name:<44} | {pct(times, 50) * 1000:9.1f} | {max(times) * 1000:9.1f} | {len(response.content):9,}")
-        if name.startswith("/api/kpi by unit, month"):
+        if name.startswith("/api/v1/kpi by unit, month"):
             totals = response.json()["totals"]
             rates = {k: (round(v["rate"] * 100, 2) if v and v.get("rate") is not None else None)
                      for k, v in totals["metrics"].items() if k != "aht"}

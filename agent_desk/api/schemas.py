@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-API_PREFIX = "/api"
+API_PREFIX = "/api/v1"
 
 
 class Body(BaseModel):

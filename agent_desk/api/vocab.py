@@ -1,6 +1,6 @@
 """GET /api/vocab: every code the pages show, with its Chinese label, from the one Python definition of each.
 
-The pages keep no label table of their own: ``common.js`` loads this once per page and names everything from it.
+The pages keep no label table of their own: ``vocab.js`` loads this once per page and names everything from it.
 """
 
 from __future__ import annotations

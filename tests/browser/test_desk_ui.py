@@ -82,7 +82,7 @@ def test_a_wrong_password_shows_the_chinese_error(page, desk, shoot):
     assert page.url.endswith("/")
     shoot(page, "wrong-password")
     # The API answered 401 (Chromium notes that in the console); nothing else went wrong.
-    assert (401, "POST", desk.url + "/api/auth/login") in page.watch.responses
+    assert (401, "POST", desk.url + "/api/v1/auth/login") in page.watch.responses
     assert_clean(page, allowed_statuses=frozenset({401}))
 
 
@@ -113,15 +113,15 @@ def tracker(desk, loop_thread):
 
 def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, client, rclient, tracker, loop_thread,
                                                                   shoot):
-    token = client.post("/api/auth/login", json={"username": desk.users["agent2"], "password": PASSWORD}).json()["token"]
+    token = client.post("/api/v1/auth/login", json={"username": desk.users["agent2"], "password": PASSWORD}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     # The caller has an earlier matter, still open, and overdue at the water bureau.
-    earlier = client.post("/api/tickets", headers=auth, json={
+    earlier = client.post("/api/v1/tickets", headers=auth, json={
         "citizen_phone": CALLER, "title": "小区路灯不亮", "content": "金海岸小区门口的路灯坏了一个月。",
         "appeal_type": "complaint", "topic": "03-sanitation", "location": "琼海市嘉积镇"})
     assert earlier.status_code == 201, earlier.text
     earlier_number = earlier.json()["number"]
-    sent = client.post(f"/api/tickets/{earlier_number}/actions/dispatch", headers=auth,
+    sent = client.post(f"/api/v1/tickets/{earlier_number}/actions/dispatch", headers=auth,
                        json={"host_unit": desk.units["water"]})
     assert sent.status_code == 200, sent.text
     with desk.db.session() as session:
@@ -224,7 +224,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
         assert row.co_unit_ids == [housing_id]
     shoot(page, "dispatched")
 
-    # ── after a reload the pop comes back from /api/calls/current ──
+    # ── after a reload the pop comes back from /api/v1/calls/current ──
     page.reload()
     expect(page.locator("#call-caller")).to_have_text(CALLER)
     expect(page.locator("#transcript")).to_have_text(FULL)

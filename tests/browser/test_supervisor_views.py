@@ -139,7 +139,7 @@ def dataset(desk) -> Dataset:
 @pytest.fixture
 def api(desk):
     with httpx.Client(base_url=desk.url, timeout=30) as http:
-        token = http.post("/api/auth/login", json={"username": desk.users["boss"], "password": PASSWORD}).json()["token"]
+        token = http.post("/api/v1/auth/login", json={"username": desk.users["boss"], "password": PASSWORD}).json()["token"]
         http.headers["Authorization"] = f"Bearer {token}"
 
         def get(path: str, **params) -> dict:
@@ -196,7 +196,7 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
     # ── 观, June 2024 (the date picker; the period stays 月) ──
     page.get_by_label("日期", exact=True).fill("2024-06-12")
     expect(page.locator("#period-label")).to_have_text("2024年6月")
-    june = api("/api/views/overview", period="month", date="2024-06-12")
+    june = api("/api/v1/views/overview", period="month", date="2024-06-12")
     assert june["totals"]["accepted"] == 7 and pct(june["totals"]["metrics"]["satisfaction"]) == "66.7%"
     check_overview(page, june)
     expect(figure(page, "#ov-figures", "accepted")).to_have_text("7")        # by hand
@@ -210,7 +210,7 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
     page.get_by_role("button", name="下钻：琼海市").click()
     expect(page.locator("#crumbs li")).to_have_text(["全省", "›琼海市"])
     assert "parent=469002" in page.url
-    qionghai = api("/api/views/overview", period="month", date="2024-06-12", parent="469002")
+    qionghai = api("/api/v1/views/overview", period="month", date="2024-06-12", parent="469002")
     expect(page.locator("#ov-area-table tbody tr")).to_have_count(len(qionghai["by_area"]))
     shown = table_rows(page, "#ov-area-table")
     assert shown == [[a["name"], f"{a['value']:,}"] for a in qionghai["by_area"]]
@@ -229,26 +229,26 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
     # ── switch period: 日 (2024-06-12) then 年 ──
     page.get_by_role("radio", name="日", exact=True).check()
     expect(page.locator("#period-label")).to_have_text("2024年6月12日")
-    day = api("/api/views/overview", period="day", date="2024-06-12")
+    day = api("/api/v1/views/overview", period="day", date="2024-06-12")
     check_overview(page, day)
     expect(figure(page, "#ov-figures", "accepted")).to_have_text("4")         # T4, T5, T7 came on the 20th
     page.get_by_role("radio", name="年", exact=True).check()
     expect(page.locator("#period-label")).to_have_text("2024年")
-    check_overview(page, api("/api/views/overview", period="year", date="2024-06-12"))
+    check_overview(page, api("/api/v1/views/overview", period="year", date="2024-06-12"))
 
     # ── the big screen refreshes itself 60 s after its last load ──
-    asked = lambda: sum(1 for r in page.watch.responses if "/api/views/overview?period=year" in r[2])  # noqa: E731
+    asked = lambda: sum(1 for r in page.watch.responses if "/api/v1/views/overview?period=year" in r[2])  # noqa: E731
     before = asked()
     page.clock.run_for(58_000)
     page.wait_for_timeout(300)
     assert asked() == before
-    with page.expect_response(lambda r: "/api/views/overview?period=year" in r.url):
+    with page.expect_response(lambda r: "/api/v1/views/overview?period=year" in r.url):
         page.clock.run_for(3_000)
     assert asked() == before + 1
 
     # ── 管 ──
     page.get_by_role("tab", name="管 · 过程").click()
-    process = api("/api/views/process", period="year", date="2024-06-12")
+    process = api("/api/v1/views/process", period="year", date="2024-06-12")
     for key in ("open", "overdue", "due_soon", "returns", "supervisions"):
         expect(figure(page, "#pr-figures", key)).to_have_text(f"{process[key]:,}")
     expect(figure(page, "#pr-figures", "overdue")).to_have_text("3")         # by hand: T4, T6, T7
@@ -269,7 +269,7 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
     page.get_by_role("tab", name="评 · 评价").click()
     page.get_by_label("参与排名最低工单量").fill("1")
     page.get_by_label("参与排名最低工单量").dispatch_event("change")
-    evaluation = api("/api/views/evaluation", period="year", date="2024-06-12", by="unit", min_volume=1)
+    evaluation = api("/api/v1/views/evaluation", period="year", date="2024-06-12", by="unit", min_volume=1)
     expect(page.locator("#ev-rows tbody tr")).to_have_count(len(evaluation["rows"]))
     expect(page.locator(f"#ev-rows tbody tr[data-key='{desk.units['water']}'] td[data-metric='satisfaction']")).to_have_text("50.0%")
     for row in evaluation["rows"]:
@@ -287,7 +287,7 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
     page.screenshot(path=str(artifacts / "views-evaluation.png"), full_page=True)
 
     page.get_by_label("按区域").check()
-    by_area = api("/api/views/evaluation", period="year", date="2024-06-12", by="area", min_volume=1)
+    by_area = api("/api/v1/views/evaluation", period="year", date="2024-06-12", by="area", min_volume=1)
     expect(page.locator("#ev-rows thead")).to_contain_text("区域")
     expect(page.locator("#ev-rows tbody tr")).to_have_count(len(by_area["rows"]))
     expect(page.locator("#ev-rows tbody tr[data-key='469002'] td[data-metric='satisfaction']")).to_have_text("66.7%")
@@ -295,7 +295,7 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
         "rows => rows.map(r => r.dataset.key)")
     page.get_by_role("button", name="下钻：琼海市").click()
     expect(page.locator("#crumbs li")).to_have_text(["全省", "›琼海市"])
-    towns = api("/api/views/evaluation", period="year", date="2024-06-12", by="area", min_volume=1, parent="469002")
+    towns = api("/api/v1/views/evaluation", period="year", date="2024-06-12", by="area", min_volume=1, parent="469002")
     expect(page.locator("#ev-rows tbody tr")).to_have_count(len(towns["rows"]))
     expect(page.locator("#ev-rows tbody")).to_contain_text("嘉积镇")
     page.screenshot(path=str(artifacts / "views-evaluation-area.png"), full_page=True)
@@ -344,7 +344,7 @@ def test_the_report_page_renders_prints_and_downloads(page, desk, dataset, api, 
     page.get_by_label("报表类型").select_option("monthly")
     page.get_by_label("日期", exact=True).fill("2024-06-12")
     page.get_by_role("button", name="生成报表").click()
-    report = api("/api/reports/monthly", date="2024-06-12")
+    report = api("/api/v1/reports/monthly", date="2024-06-12")
     check_report(page, report)
     figures = page.locator("#report-sections .report-figures")
     expect(figures.locator(".figure[data-name='受理量'] dd")).to_have_text("7")          # by hand
@@ -368,7 +368,7 @@ def test_the_report_page_renders_prints_and_downloads(page, desk, dataset, api, 
     main = {row[0]: row[1] for row in workbook.worksheets[0].iter_rows(min_row=2, values_only=True)}
     assert main["受理量"] == 7 and abs(main["满意率"] - 2 / 3) < 1e-6
     csv_link = page.get_by_role("link", name="下载 CSV")
-    expect(csv_link).to_have_attribute("href", "/api/reports/monthly?date=2024-06-12&format=csv")
+    expect(csv_link).to_have_attribute("href", "/api/v1/reports/monthly?date=2024-06-12&format=csv")
 
     # Print: no navigation, no form, no buttons; the report itself stays.
     page.emulate_media(media="print")
@@ -385,10 +385,10 @@ def test_the_report_page_renders_prints_and_downloads(page, desk, dataset, api, 
     page.get_by_label("报表类型").select_option("special")
     page.get_by_label("起始日期").fill("2024-06-01")
     page.get_by_label("截止日期").fill("2024-06-30")
-    expect(page.locator("#r-area option")).to_have_text(["全省", "琼海市", "海口市"])   # areas from /api/kpi
+    expect(page.locator("#r-area option")).to_have_text(["全省", "琼海市", "海口市"])   # areas from /api/v1/kpi
     page.get_by_label("关键词").fill("工单T7")
     page.get_by_role("button", name="生成报表").click()
-    special = api("/api/reports/special", start="2024-06-01", end="2024-06-30", keyword="工单T7")
+    special = api("/api/v1/reports/special", start="2024-06-01", end="2024-06-30", keyword="工单T7")
     check_report(page, special)
     expect(page.locator("#report-sections .figure[data-name='受理量'] dd")).to_have_text("1")
     assert "kind=special" in page.url and "keyword=" in page.url
@@ -403,7 +403,7 @@ def test_an_agent_is_told_the_views_are_not_for_them(page, desk, artifacts):
     expect(page.locator("main .msg.error")).to_have_text("当前角色无权使用此页面。")
     page.screenshot(path=str(artifacts / "views-forbidden.png"), full_page=True)
     # The pages asked the API for nothing but who is signed in, and the API would refuse anyway.
-    assert not [r for r in page.watch.responses if "/api/views/" in r[2] or "/api/reports/" in r[2]]
+    assert not [r for r in page.watch.responses if "/api/v1/views/" in r[2] or "/api/v1/reports/" in r[2]]
     assert_clean(page)
 
 

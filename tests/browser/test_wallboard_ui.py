@@ -42,9 +42,9 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
     publish(client, board.snapshot(stamp(events[joins[1]]) + 3))
     # The desk's early warning scans once in the background on start and expires stored alerts it does not
     # find: let that scan be over (a scan on request waits for it) before an alert of ours is stored.
-    token = httpx.post(f"{desk.url}/api/auth/login", json={"username": desk.users["boss"], "password": PASSWORD}
+    token = httpx.post(f"{desk.url}/api/v1/auth/login", json={"username": desk.users["boss"], "password": PASSWORD}
                        ).json()["token"]
-    scanned = httpx.post(f"{desk.url}/api/warnings/scan", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    scanned = httpx.post(f"{desk.url}/api/v1/warnings/scan", headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert scanned.status_code == 200, scanned.text
     client.delete(warnings.ACTIVE)   # the session's Redis: alerts other tests stored are not this page's
     client.hset(warnings.ACTIVE, ALERT["id"], json.dumps(ALERT, ensure_ascii=False))

@@ -76,7 +76,7 @@ async def test_answered_call_pops_on_the_agents_socket_and_is_recorded(rig, redi
     caller = "1390000" + rig.tag[:4].replace("a", "1").replace("b", "2").replace("c", "3").replace(
         "d", "4").replace("e", "5").replace("f", "6")
     # The caller already has an open ticket: the pop offers it first.
-    earlier = rig.call("agent2", "POST", "/api/tickets", json={
+    earlier = rig.call("agent2", "POST", "/api/v1/tickets", json={
         "citizen_phone": caller, "title": "路灯不亮", "content": "嘉积镇某路路灯不亮", "appeal_type": "help"}).json()
     plain = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
     plain.set(PREFILL_KEY.format(call_id=call_id), json.dumps(
@@ -105,15 +105,15 @@ async def test_answered_call_pops_on_the_agents_socket_and_is_recorded(rig, redi
         update = socket.receive_json()
         assert update["type"] == "prefill" and update["prefill"]["transcript"] == "补充：已经三天了"
 
-    current = rig.call("agent", "GET", "/api/calls/current").json()
+    current = rig.call("agent", "GET", "/api/v1/calls/current").json()
     assert current["type"] == "pop" and current["call"]["call_id"] == call_id
-    assert rig.call("agent2", "GET", f"/api/calls/{call_id}").status_code == 404  # not their call
+    assert rig.call("agent2", "GET", f"/api/v1/calls/{call_id}").status_code == 404  # not their call
     live = plain.hgetall(f"hotline:live:call:{call_id}")
     assert live["state"] == "talking" and live["agent"] == extension
     assert plain.hgetall(f"hotline:live:agent:{extension}")["state"] == "on_call"
 
     # The agent saves the ticket from the pop; it is linked to the call.
-    saved = rig.call("agent", "POST", "/api/tickets", json={
+    saved = rig.call("agent", "POST", "/api/v1/tickets", json={
         "call_id": call_id, "citizen_phone": caller, "title": "自来水发黄", "content": "我家自来水发黄",
         "appeal_type": "complaint", "topic": "03-water"})
     assert saved.status_code == 201, saved.text

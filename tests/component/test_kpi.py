@@ -189,7 +189,7 @@ def m_(num, den):
 
 
 def test_every_metric_of_the_month(scenario):
-    body = get(scenario, f"/api/kpi?{MARCH}")
+    body = get(scenario, f"/api/v1/kpi?{MARCH}")
     assert body["period"] == {"kind": "month", "start": "2026-03-01", "end": "2026-03-31", "label": "2026年3月"}
     totals = body["totals"]
     # refused, direct, ontime, late, rejected, returned, open_future, done_early, edge_in = 9 (edge_out is
@@ -223,18 +223,18 @@ def test_every_metric_of_the_month(scenario):
 
 
 def test_province_midnight_bounds_a_day(scenario):
-    last = get(scenario, "/api/kpi?period=day&date=2026-03-31")["totals"]
-    first = get(scenario, "/api/kpi?period=day&date=2026-04-01")["totals"]
+    last = get(scenario, "/api/v1/kpi?period=day&date=2026-03-31")["totals"]
+    first = get(scenario, "/api/v1/kpi?period=day&date=2026-04-01")["totals"]
     assert last["accepted"] == 1 and first["accepted"] == 1  # edge_in 23:59:59 / edge_out 00:00:00 local
     assert first["offered"] == 1 and first["metrics"]["service_level"] == m_(1, 1)  # c5: 5 s
-    nothing = get(scenario, "/api/kpi?period=day&date=2026-03-04")["totals"]
+    nothing = get(scenario, "/api/v1/kpi?period=day&date=2026-03-04")["totals"]
     assert nothing["accepted"] == 0
     assert all(v is None or v.get("rate") is None for k, v in nothing["metrics"].items() if k != "aht")
     assert nothing["metrics"]["aht"] == {"seconds": None, "n": 0}
 
 
 def test_units_roll_up_and_drill_down(scenario):
-    top = get(scenario, f"/api/kpi?{MARCH}&by=unit&min_volume=1")
+    top = get(scenario, f"/api/v1/kpi?{MARCH}&by=unit&min_volume=1")
     rows = {r["key"]: r for r in top["rows"]}
     # Under the province: C holds ontime, rejected, returned (D1) and late, done_early (W1); M holds open_future.
     # refused and direct were never dispatched: no unit row.
@@ -250,31 +250,31 @@ def test_units_roll_up_and_drill_down(scenario):
     assert (c["rank"], m_row["rank"]) == (1, None)
     assert [r["key"] for r in top["rows"]] == ["469002", "hn-water"]
 
-    drill = get(scenario, f"/api/kpi?{MARCH}&by=unit&parent=469002&min_volume=3")
+    drill = get(scenario, f"/api/v1/kpi?{MARCH}&by=unit&parent=469002&min_volume=3")
     rows = {r["key"]: r for r in drill["rows"]}
     assert set(rows) == {"469002-water", "469002-嘉积镇"}
     d1, w1 = rows["469002-water"], rows["469002-嘉积镇"]
     assert (d1["volume"], w1["volume"]) == (3, 2)       # D1: ontime, rejected, returned; W1: late, done_early
     assert d1["metrics"]["satisfaction"] == m_(1, 2) and w1["metrics"]["satisfaction"] == m_(0, 1)
     assert (d1["rank"], w1["rank"]) == (1, None)          # W1's 2 tickets are below min_volume 3
-    again = {r["key"]: r["rank"] for r in get(scenario, f"/api/kpi?{MARCH}&by=unit&parent=469002&min_volume=2")["rows"]}
+    again = {r["key"]: r["rank"] for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=unit&parent=469002&min_volume=2")["rows"]}
     assert again == {"469002-water": 1, "469002-嘉积镇": 2}  # 1/2 beats 0/1
     # ranked by on-time rate instead: D1 2/3 (ontime, rejected; returned not), W1 1/2 (done_early; late not)
-    by_on_time = get(scenario, f"/api/kpi?{MARCH}&by=unit&parent=469002&min_volume=2&metric=on_time")["rows"]
+    by_on_time = get(scenario, f"/api/v1/kpi?{MARCH}&by=unit&parent=469002&min_volume=2&metric=on_time")["rows"]
     assert [(r["key"], r["rank"]) for r in by_on_time] == [("469002-water", 1), ("469002-嘉积镇", 2)]
     assert by_on_time[0]["metrics"]["on_time"] == m_(2, 3)
 
 
 def test_areas_lines_and_other_groupings(scenario):
-    areas = {r["key"]: r for r in get(scenario, f"/api/kpi?{MARCH}&by=area&min_volume=1")["rows"]}
+    areas = {r["key"]: r for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=area&min_volume=1")["rows"]}
     # refused has neither sub-platform nor place; the 8 others belong to 469002 (2 of them placed in 嘉积镇)
     assert {k: r["volume"] for k, r in areas.items()} == {"469002": 8, "": 1}
     assert areas["469002"]["has_children"] is True and areas[""]["name"] == "未知区域"
-    towns = {r["key"]: r for r in get(scenario, f"/api/kpi?{MARCH}&by=area&parent=469002&min_volume=1")["rows"]}
+    towns = {r["key"]: r for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=area&parent=469002&min_volume=1")["rows"]}
     assert {k: r["volume"] for k, r in towns.items()} == {"469002-嘉积镇": 2, "469002": 6}
     assert towns["469002"]["name"].endswith("（本级）") and towns["469002"]["has_children"] is False
 
-    lines = {r["key"]: r for r in get(scenario, f"/api/kpi?{MARCH}&by=line&metric=answer&min_volume=1")["rows"]}
+    lines = {r["key"]: r for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=line&metric=answer&min_volume=1")["rows"]}
     # 12345: refused, ontime, rejected, returned, open_future, done_early, edge_in = 7 tickets; c1, c2
     # 12318: late; c3.   "": direct (wechat)
     assert {k: r["accepted"] for k, r in lines.items()} == {"12345": 7, "12318": 1, "": 1}
@@ -284,45 +284,45 @@ def test_areas_lines_and_other_groupings(scenario):
     assert (lines["12345"]["rank"], lines["12318"]["rank"], lines[""]["rank"]) == (1, 2, None)
     assert lines["12345"]["volume"] == 2
 
-    types = {r["key"]: r["accepted"] for r in get(scenario, f"/api/kpi?{MARCH}&by=appeal_type")["rows"]}
+    types = {r["key"]: r["accepted"] for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=appeal_type")["rows"]}
     assert types == {"complaint": 5, "consultation": 2, "suggestion": 2}
-    channels = {r["key"]: r["name"] for r in get(scenario, f"/api/kpi?{MARCH}&by=channel")["rows"]}
+    channels = {r["key"]: r["name"] for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=channel")["rows"]}
     assert channels == {"phone": "电话", "wechat": "微信"}
-    topics = get(scenario, f"/api/kpi?{MARCH}&by=topic")["rows"]
+    topics = get(scenario, f"/api/v1/kpi?{MARCH}&by=topic")["rows"]
     assert [(r["key"], r["name"], r["accepted"]) for r in topics] == [("03-water", "供水排水", 9)]
 
 
 def test_who_may_read_kpis(scenario):
     rig = scenario.rig
-    assert rig.call("agent", "GET", f"/api/kpi?{MARCH}").status_code == 403
-    assert rig.call("gateway", "GET", f"/api/kpi?{MARCH}").status_code == 403
-    assert rig.client.get(f"/api/kpi?{MARCH}").status_code == 401
-    assert rig.call("admin", "GET", f"/api/kpi?{MARCH}").status_code == 200
+    assert rig.call("agent", "GET", f"/api/v1/kpi?{MARCH}").status_code == 403
+    assert rig.call("gateway", "GET", f"/api/v1/kpi?{MARCH}").status_code == 403
+    assert rig.client.get(f"/api/v1/kpi?{MARCH}").status_code == 401
+    assert rig.call("admin", "GET", f"/api/v1/kpi?{MARCH}").status_code == 200
     for bad in ("period=fortnight", "period=month&date=2026-13-01", "period=custom&start=2026-01-01",
                 "period=custom&start=2026-03-02&end=2026-03-01", "period=custom&start=2025-01-01&end=2026-03-01",
                 "by=person", "metric=happiness", "parent=no%20such"):
-        response = rig.call("boss", "GET", f"/api/kpi?{bad}")
+        response = rig.call("boss", "GET", f"/api/v1/kpi?{bad}")
         assert response.status_code == 422, (bad, response.text)
         assert any("\u4e00" <= ch <= "\u9fff" for ch in response.json()["message"]), bad
 
 
 def test_a_unit_sees_only_its_subtree(scenario):
     rig = scenario.rig
-    token = rig.client.post("/api/auth/login", json={"username": f"{rig.tag}-u-D1",
+    token = rig.client.post("/api/v1/auth/login", json={"username": f"{rig.tag}-u-D1",
                                                      "password": "correct-horse-12345"}).json()["token"]
     rig.client.cookies.clear()
     auth = {"Authorization": f"Bearer {token}"}
-    body = rig.client.get(f"/api/kpi?{MARCH}", headers=auth).json()
+    body = rig.client.get(f"/api/v1/kpi?{MARCH}", headers=auth).json()
     # D1 hosts ontime, rejected, returned; no calls for a unit
     assert body["totals"]["accepted"] == 3 and body["totals"]["offered"] == 0
     assert body["totals"]["metrics"]["answer"] is None
     assert [r["key"] for r in body["rows"]] == ["469002-water"]
-    assert rig.client.get(f"/api/kpi?{MARCH}&parent=469002", headers=auth).status_code == 403
-    assert rig.client.get(f"/api/views/overview?{MARCH}", headers=auth).status_code == 403
+    assert rig.client.get(f"/api/v1/kpi?{MARCH}&parent=469002", headers=auth).status_code == 403
+    assert rig.client.get(f"/api/v1/views/overview?{MARCH}", headers=auth).status_code == 403
 
 
 def test_views_overview_process_evaluation(scenario):
-    overview = get(scenario, f"/api/views/overview?{MARCH}")
+    overview = get(scenario, f"/api/v1/views/overview?{MARCH}")
     trend = overview["trend"]
     assert len(trend["labels"]) == 31 and trend["labels"][0] == "3月1日"
     # tickets created on March 1st: refused, direct; on the 31st: edge_in (23:59:59)
@@ -334,7 +334,7 @@ def test_views_overview_process_evaluation(scenario):
     assert {i["key"]: (i["value"], i["has_children"]) for i in overview["by_area"]} == {"469002": (8, True),
                                                                                        "": (1, False)}
     assert {i["key"]: i["offered"] for i in overview["by_line"]} == {"12345": 2, "12318": 1, "": 0}
-    drilled = get(scenario, f"/api/views/overview?{MARCH}&parent=469002")["by_area"]
+    drilled = get(scenario, f"/api/v1/views/overview?{MARCH}&parent=469002")["by_area"]
     assert {i["key"]: i["value"] for i in drilled} == {"469002-嘉积镇": 2, "469002": 6}
 
     with scenario.rig.app.state.db.session() as s:
@@ -355,11 +355,11 @@ def test_views_overview_process_evaluation(scenario):
     assert [t["number"] for t in process["overdue_tickets"]] == [scenario.tickets["returned"]]
     assert set(process["overdue_tickets"][0]) == {"number", "title", "unit", "due_at"}
     assert {i["key"]: i["value"] for i in process["by_level"]}["town"] == 5
-    api_process = get(scenario, f"/api/views/process?{MARCH}")
+    api_process = get(scenario, f"/api/v1/views/process?{MARCH}")
     assert {"by_state", "overdue", "due_soon", "returns", "supervisions", "by_level", "by_unit",
             "overdue_tickets"} <= set(api_process)
 
-    evaluation = get(scenario, f"/api/views/evaluation?{MARCH}&parent=469002&min_volume=2")
+    evaluation = get(scenario, f"/api/v1/views/evaluation?{MARCH}&parent=469002&min_volume=2")
     assert [(i["rank"], i["key"]) for i in evaluation["rankings"]["satisfaction"]] == [
         (1, "469002-water"), (2, "469002-嘉积镇")]
     assert evaluation["rankings"]["on_time"][0] == {"rank": 1, "key": "469002-water", "name": "琼海市水务局",

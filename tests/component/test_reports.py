@@ -33,7 +33,7 @@ def figures(report: dict) -> dict:
 
 
 def test_monthly_report_json(scenario):
-    report = fetch(scenario, "/api/reports/monthly?date=2026-03-15").json()
+    report = fetch(scenario, "/api/v1/reports/monthly?date=2026-03-15").json()
     assert report["title"] == "海南省12345热线月报（2026年3月）"
     assert report["period"]["label"] == "2026年3月"
     assert [s["title"] for s in report["sections"]] == SECTIONS + ["每日趋势"]
@@ -61,11 +61,11 @@ def test_monthly_report_json(scenario):
 
 
 def test_daily_and_weekly(scenario):
-    daily = fetch(scenario, "/api/reports/daily?date=2026-03-16").json()
+    daily = fetch(scenario, "/api/v1/reports/daily?date=2026-03-16").json()
     assert daily["title"] == "海南省12345热线日报（2026年3月16日）"
     assert figures(daily)["受理量"] == 1  # rejected was taken on 03-16
     assert "每日趋势" not in [s["title"] for s in daily["sections"]]
-    weekly = fetch(scenario, "/api/reports/weekly?date=2026-03-18").json()
+    weekly = fetch(scenario, "/api/v1/reports/weekly?date=2026-03-18").json()
     assert weekly["title"] == "海南省12345热线周报（2026年第12周）"
     assert weekly["period"]["start"] == "2026-03-16" and weekly["period"]["end"] == "2026-03-22"
     trend = next(s for s in weekly["sections"] if s["title"] == "每日趋势")["rows"]
@@ -73,7 +73,7 @@ def test_daily_and_weekly(scenario):
 
 
 def test_special_reports_filter(scenario):
-    base = "/api/reports/special?start=2026-03-01&end=2026-03-31"
+    base = "/api/v1/reports/special?start=2026-03-01&end=2026-03-31"
     town = fetch(scenario, f"{base}&area=469002-嘉积镇").json()
     assert town["title"] == "海南省12345热线专报·嘉积镇（2026年3月1日至2026年3月31日）"
     assert figures(town)["受理量"] == 2  # ontime and late were placed in 嘉积镇
@@ -82,12 +82,12 @@ def test_special_reports_filter(scenario):
     assert figures(water)["受理量"] == 9 and "供水排水" in water["title"]
     none = fetch(scenario, f"{base}&keyword=无人机").json()
     assert figures(none)["受理量"] == 0 and figures(none)["满意率"] is None
-    assert scenario.rig.call("boss", "GET", "/api/reports/special?start=2026-03-01").status_code == 422
-    assert scenario.rig.call("boss", "GET", "/api/reports/monthly?topic=03-water").status_code == 422
+    assert scenario.rig.call("boss", "GET", "/api/v1/reports/special?start=2026-03-01").status_code == 422
+    assert scenario.rig.call("boss", "GET", "/api/v1/reports/monthly?topic=03-water").status_code == 422
 
 
 def test_csv_has_a_bom_and_chinese_headers(scenario):
-    response = fetch(scenario, "/api/reports/monthly?date=2026-03-15&format=csv")
+    response = fetch(scenario, "/api/v1/reports/monthly?date=2026-03-15&format=csv")
     assert response.headers["content-type"].startswith("text/csv")
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
@@ -103,7 +103,7 @@ def test_csv_has_a_bom_and_chinese_headers(scenario):
 
 
 def test_xlsx_one_sheet_per_section(scenario):
-    response = fetch(scenario, "/api/reports/monthly?date=2026-03-15&format=xlsx")
+    response = fetch(scenario, "/api/v1/reports/monthly?date=2026-03-15&format=xlsx")
     assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert unquote(response.headers["content-disposition"].split("filename*=UTF-8''")[1]).endswith("月报（2026年3月）.xlsx")
     book = load_workbook(io.BytesIO(response.content))
@@ -122,12 +122,12 @@ def test_xlsx_one_sheet_per_section(scenario):
 
 def test_who_may_generate_reports_and_the_audit(scenario):
     rig = scenario.rig
-    url = "/api/reports/daily?date=2026-03-16"
+    url = "/api/v1/reports/daily?date=2026-03-16"
     assert rig.call("agent", "GET", url).status_code == 403
     assert rig.call("water", "GET", url).status_code == 403
     assert rig.client.get(url).status_code == 401
-    for bad in ("/api/reports/yearly", "/api/reports/daily?date=2026-02-30", "/api/reports/daily?format=pdf",
-                "/api/reports/special?start=2026-03-01&end=2027-06-01"):
+    for bad in ("/api/v1/reports/yearly", "/api/v1/reports/daily?date=2026-02-30", "/api/v1/reports/daily?format=pdf",
+                "/api/v1/reports/special?start=2026-03-01&end=2027-06-01"):
         response = rig.call("boss", "GET", bad)
         assert response.status_code == 422, bad
         assert any("\u4e00" <= ch <= "\u9fff" for ch in response.json()["message"]), bad

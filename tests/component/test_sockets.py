@@ -24,7 +24,7 @@ def test_a_socket_is_closed_within_seconds_of_logout(rig, path, who):
     headers = rig.as_(who)
     with rig.client.websocket_connect(path, headers=headers) as socket:
         assert socket.receive_json()["type"] in ("hello", "unavailable", "snapshot")
-        assert rig.client.post("/api/auth/logout", headers=headers).status_code == 200
+        assert rig.client.post("/api/v1/auth/logout", headers=headers).status_code == 200
         started = time.monotonic()
         with pytest.raises(WebSocketDisconnect) as closed:
             while True:

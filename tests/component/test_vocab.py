@@ -1,4 +1,4 @@
-"""GET /api/vocab: the labels every page names codes with, from their one Python definition."""
+"""GET /api/v1/vocab: the labels every page names codes with, from their one Python definition."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ def rig(database_url, redis_server):
 
 
 def test_every_role_reads_the_vocabulary_and_anonymous_gets_401(rig):
-    assert rig.client.get("/api/vocab").status_code == 401
+    assert rig.client.get("/api/v1/vocab").status_code == 401
     for who in ("agent", "boss", "admin", "gateway", "water"):
-        response = rig.call(who, "GET", "/api/vocab")
+        response = rig.call(who, "GET", "/api/v1/vocab")
         assert response.status_code == 200, (who, response.text)
     vocab = response.json()
     assert vocab["ticket_states"]["return_requested"] == "退单审核中"

@@ -36,11 +36,11 @@ def plain(redis_server):
 
 
 def test_only_supervisors_and_admins_read_the_board(rig, plain):
-    assert rig.client.get("/api/wallboard").status_code == 401
+    assert rig.client.get("/api/v1/wallboard").status_code == 401
     for role in ("agent", "water", "gateway"):
-        response = rig.call(role, "GET", "/api/wallboard")
+        response = rig.call(role, "GET", "/api/v1/wallboard")
         assert response.status_code == 403 and response.json()["error"] == "forbidden_role"
-    missing = rig.call("boss", "GET", "/api/wallboard")
+    missing = rig.call("boss", "GET", "/api/v1/wallboard")
     assert missing.status_code == 503 and "电话系统" in missing.json()["message"]
 
     board = Wallboard.from_plan(load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"))
@@ -49,7 +49,7 @@ def test_only_supervisors_and_admins_read_the_board(rig, plain):
         board.apply(event)
     plain.set(SNAPSHOT_KEY, json.dumps(board.snapshot(stamp(events[-1]))))
     for role in ("boss", "admin"):
-        snap = rig.call(role, "GET", "/api/wallboard").json()
+        snap = rig.call(role, "GET", "/api/v1/wallboard").json()
         assert snap["type"] == "snapshot" and (snap["totals"]["answered"], snap["totals"]["abandoned"]) == (1, 1)
         assert "13907550002" not in json.dumps(snap)   # no caller numbers on the board
 

@@ -35,7 +35,7 @@ def with_towns(rig) -> dict[str, str]:
 
 
 def ticket(rig, town: str, i: int, title: str, content: str, topic: str = "") -> str:
-    response = rig.call("agent", "POST", "/api/tickets", json={
+    response = rig.call("agent", "POST", "/api/v1/tickets", json={
         "citizen_name": "王小明", "citizen_phone": f"1380013{i:04d}", "title": title, "content": content,
         "appeal_type": "complaint", "topic": topic, "location": "嘉积镇", "location_unit": town})
     assert response.status_code == 201, response.text
@@ -89,13 +89,13 @@ def test_a_cluster_of_tickets_raises_an_alert_supervisors_see_and_acknowledge(ri
     assert published[-1]["type"] == "alert" and published[-1]["tickets"] == sorted(numbers)
     assert sorted(numbers[:5]) in [m["tickets"] for m in published if m.get("id") == alert["id"]]  # then it grew
 
-    listed = rig.call("boss", "GET", "/api/warnings")
+    listed = rig.call("boss", "GET", "/api/v1/warnings")
     assert listed.status_code == 200
     assert alert["id"] in [a["id"] for a in listed.json()["items"]]
-    assert rig.call("agent", "GET", "/api/warnings").status_code == 403
-    assert rig.call("water", "POST", f"/api/warnings/{alert['id']}/ack").status_code == 403
+    assert rig.call("agent", "GET", "/api/v1/warnings").status_code == 403
+    assert rig.call("water", "POST", f"/api/v1/warnings/{alert['id']}/ack").status_code == 403
 
-    acked = rig.call("boss", "POST", f"/api/warnings/{alert['id']}/ack", json={"note": "已通知水务局核查"})
+    acked = rig.call("boss", "POST", f"/api/v1/warnings/{alert['id']}/ack", json={"note": "已通知水务局核查"})
     assert acked.status_code == 200, acked.text
     assert acked.json()["acknowledged_by"] == rig.user("boss")
     assert mine(client, towns["jiaji"]) == [] and client.hexists(ACKED, alert["id"])
@@ -105,9 +105,9 @@ def test_a_cluster_of_tickets_raises_an_alert_supervisors_see_and_acknowledge(ri
         entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "ack_warning",
                                                         AuditEntry.object_id == alert["id"]))
         assert entry is not None and entry.username == rig.user("boss") and "已通知水务局核查" in entry.detail
-    assert rig.call("boss", "POST", f"/api/warnings/{alert['id']}/ack").status_code == 404
+    assert rig.call("boss", "POST", f"/api/v1/warnings/{alert['id']}/ack").status_code == 404
 
-    scanned = rig.call("boss", "POST", "/api/warnings/scan")  # acknowledged and not grown: stays quiet
+    scanned = rig.call("boss", "POST", "/api/v1/warnings/scan")  # acknowledged and not grown: stays quiet
     assert scanned.status_code == 200 and scanned.json()["stored"] is True
     assert mine(client, towns["jiaji"]) == []
     numbers.append(ticket(rig, towns["jiaji"], 6, *YELLOW[6]))  # the cluster grows: raised again, same id
@@ -127,8 +127,8 @@ def test_with_redis_unreachable_tickets_are_saved_and_the_alert_is_logged(databa
         settle(rig)
         logged = [r.getMessage() for r in caplog.records if "early warning not published" in r.getMessage()]
         assert any(",".join(sorted(numbers)) in line and "嘉积镇" in line for line in logged), logged
-        assert rig.call("boss", "GET", "/api/warnings").status_code == 503
-        scanned = rig.call("boss", "POST", "/api/warnings/scan")
+        assert rig.call("boss", "GET", "/api/v1/warnings").status_code == 503
+        scanned = rig.call("boss", "POST", "/api/v1/warnings/scan")
         assert scanned.status_code == 200 and scanned.json()["stored"] is False
         assert sorted(numbers) in [a["tickets"] for a in scanned.json()["items"]]
     finally:

@@ -71,46 +71,46 @@ def queue_pause(ext: str, paused: str):
 
 async def test_a_supervisor_logs_an_agent_in_pauses_it_with_a_reason_and_logs_it_out(center: Center, desk: Desk):
     ext = desk.agent
-    r = await desk.call("boss", "POST", f"/api/agents/{ext}/login", json={"queues": ["province", "leaders"]})
+    r = await desk.call("boss", "POST", f"/api/v1/agents/{ext}/login", json={"queues": ["province", "leaders"]})
     assert r.status_code == 200, r.text
     assert {q["queue"] for q in r.json()["queues"]} == {"province", "leaders"} and r.json()["registered"]
     assert {m.queue for m in await agents.memberships(center.ami, ext)} == {"province", "leaders"}  # QueueStatus
 
-    listed = (await desk.call("boss", "GET", "/api/agents")).json()
+    listed = (await desk.call("boss", "GET", "/api/v1/agents")).json()
     row = next(a for a in listed["agents"] if a["extension"] == ext)
     assert row["logged_in"] and row["registered"] and not row["paused"] and row["user"] == desk.rig.user("agent")
     assert {"queue": "leaders", "name": "领导接话专席"} in listed["queues"]
 
-    reasons = (await desk.call("agent", "GET", "/api/pause-reasons")).json()   # agents pick from them too
+    reasons = (await desk.call("agent", "GET", "/api/v1/pause-reasons")).json()   # agents pick from them too
     assert {"code": "training", "label": "培训", "default": False} in reasons
     assert [r["label"] for r in reasons if r["default"]] == ["小休"]
     mark = center.events.mark()
-    r = await desk.call("boss", "POST", f"/api/agents/{ext}/pause", json={"reason": "training"})
+    r = await desk.call("boss", "POST", f"/api/v1/agents/{ext}/pause", json={"reason": "training"})
     assert r.status_code == 200, r.text
     paused = await center.events.wait_for(queue_pause(ext, "1"), 10, "QueueMemberPause (paused)", since=mark)
     assert paused.get("PausedReason") == "training"
     assert all(q["paused"] and q["reason"] == "training" and q["reason_label"] == "培训" for q in r.json()["queues"])
     assert all(m.paused and m.reason == "training" for m in await agents.memberships(center.ami, ext))
 
-    r = await desk.call("boss", "POST", f"/api/agents/{ext}/pause", json={"reason": "nap"})
+    r = await desk.call("boss", "POST", f"/api/v1/agents/{ext}/pause", json={"reason": "nap"})
     assert r.status_code == 422 and r.json()["error"] == "unknown_pause_reason" and "nap" in r.json()["message"]
 
     mark = center.events.mark()
-    r = await desk.call("boss", "POST", f"/api/agents/{ext}/unpause")
+    r = await desk.call("boss", "POST", f"/api/v1/agents/{ext}/unpause")
     assert r.status_code == 200 and not any(q["paused"] for q in r.json()["queues"])
     await center.events.wait_for(queue_pause(ext, "0"), 10, "QueueMemberPause (resumed)", since=mark)
 
-    r = await desk.call("boss", "POST", f"/api/agents/{ext}/logout")
+    r = await desk.call("boss", "POST", f"/api/v1/agents/{ext}/logout")
     assert r.status_code == 200 and r.json()["queues"] == []
     assert await agents.memberships(center.ami, ext) == []
     assert [e.detail for e in desk.audit("boss", "agent_pause")] == ["reason training"]
     assert desk.audit("boss", "agent_login") and desk.audit("boss", "agent_logout")
 
-    assert (await desk.call("agent", "POST", f"/api/agents/{ext}/login")).status_code == 403   # not for agents
-    assert (await desk.call("boss", "POST", "/api/agents/9999/login")).status_code == 404
+    assert (await desk.call("agent", "POST", f"/api/v1/agents/{ext}/login")).status_code == 403   # not for agents
+    assert (await desk.call("boss", "POST", "/api/v1/agents/9999/login")).status_code == 404
     link, desk.rig.app.state.telephony = desk.rig.app.state.telephony, None
     try:
-        down = await desk.call("boss", "GET", "/api/agents")
+        down = await desk.call("boss", "GET", "/api/v1/agents")
         assert down.status_code == 503 and down.json()["error"] == "telephony_unavailable"
     finally:
         desk.rig.app.state.telephony = link
@@ -119,20 +119,20 @@ async def test_a_supervisor_logs_an_agent_in_pauses_it_with_a_reason_and_logs_it
 async def test_skills_are_stored_and_applied_at_the_agents_next_login(center: Center, desk: Desk):
     ext = desk.agent2
     skills = {"queues": [{"queue": "province", "penalty": 0}, {"queue": "expert-12320", "penalty": 5}]}
-    assert (await desk.call("agent2", "PUT", f"/api/agents/{ext}/skills", json=skills)).status_code == 403
-    bad = await desk.call("boss", "PUT", f"/api/agents/{ext}/skills", json={"queues": [{"queue": "nosuch"}]})
+    assert (await desk.call("agent2", "PUT", f"/api/v1/agents/{ext}/skills", json=skills)).status_code == 403
+    bad = await desk.call("boss", "PUT", f"/api/v1/agents/{ext}/skills", json={"queues": [{"queue": "nosuch"}]})
     assert bad.status_code == 422 and bad.json()["error"] == "unknown_queue" and "号码规划" in bad.json()["message"]
 
-    r = await desk.call("boss", "PUT", f"/api/agents/{ext}/skills", json=skills)
+    r = await desk.call("boss", "PUT", f"/api/v1/agents/{ext}/skills", json=skills)
     assert r.status_code == 200, r.text
     with desk.rig.app.state.db.session() as session:
         stored = {(s.queue, s.penalty) for s in session.scalars(select(AgentSkill).where(AgentSkill.extension == ext))}
     assert stored == {("province", 0), ("expert-12320", 5)}
-    state = (await desk.call("boss", "GET", f"/api/agents/{ext}")).json()
+    state = (await desk.call("boss", "GET", f"/api/v1/agents/{ext}")).json()
     assert state["skills_source"] == "stored" and state["queues"] == []   # not logged in: applies at next login
 
     # The agent logs itself in from its page: its stored skills, with their penalties, reach the queues.
-    r = await desk.call("agent2", "POST", "/api/agents/me/login")
+    r = await desk.call("agent2", "POST", "/api/v1/agents/me/login")
     assert r.status_code == 200, r.text
     me = r.json()
     assert set(me) == {"extension", "queues", "registered"} and me["extension"] == ext and me["registered"]
@@ -141,29 +141,29 @@ async def test_skills_are_stored_and_applied_at_the_agents_next_login(center: Ce
     assert live == {"province": 0, "expert-12320": 5}
 
     mark = center.events.mark()
-    r = await desk.call("agent2", "POST", "/api/agents/me/pause")   # no reason: the site's default (小休)
+    r = await desk.call("agent2", "POST", "/api/v1/agents/me/pause")   # no reason: the site's default (小休)
     assert r.status_code == 200 and {q["reason_label"] for q in r.json()["queues"]} == {"小休"}
     paused = await center.events.wait_for(queue_pause(ext, "1"), 10, "QueueMemberPause", since=mark)
     assert paused.get("PausedReason") == center.site.agents.pause_default
-    assert (await desk.call("agent2", "POST", "/api/agents/me/logout")).json()["queues"] == []
+    assert (await desk.call("agent2", "POST", "/api/v1/agents/me/logout")).json()["queues"] == []
     assert await agents.memberships(center.ami, ext) == []
 
 
 async def test_listen_whisper_and_barge_on_an_agents_call(center: Center, desk: Desk):
     ext, supervisor = desk.agent, desk.supervisor
-    idle = await desk.call("boss", "POST", "/api/calls/spy", json={"agent": ext, "mode": "listen"})
+    idle = await desk.call("boss", "POST", "/api/v1/calls/spy", json={"agent": ext, "mode": "listen"})
     assert idle.status_code == 409 and idle.json()["error"] == "no_live_call", idle.text
     assert any("no live call" in e.detail for e in desk.audit("boss", "spy"))
 
     async with logged_in(center, ext):
         call = await citizen_reaches_agent(center, ext)
-        refused = await desk.call("agent2", "POST", "/api/calls/spy", json={"agent": ext, "mode": "barge"})
+        refused = await desk.call("agent2", "POST", "/api/v1/calls/spy", json={"agent": ext, "mode": "barge"})
         assert refused.status_code == 403
         assert [e.object_id for e in desk.audit("agent2", "spy")] == [ext]
 
         for mode, options in (("listen", "qES"), ("whisper", "qESw"), ("barge", "qESB")):
             mark = center.events.mark()
-            r = await desk.call("boss", "POST", "/api/calls/spy", json={"agent": ext, "mode": mode})
+            r = await desk.call("boss", "POST", "/api/v1/calls/spy", json={"agent": ext, "mode": mode})
             assert r.status_code == 202, r.text
             spied = r.json()
             assert spied["call_id"] == call.call_id and spied["agent_channel"] == call.agent_channel

@@ -74,12 +74,12 @@ async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(i
             assert prefill["status"] == "final"
             assert cer(prefill["transcript"], ivr.refs[SAMPLE]) <= WHISPER_CER_BOUND, prefill["transcript"]
 
-            saved = rig.call("agent", "POST", "/api/tickets", json={
+            saved = rig.call("agent", "POST", "/api/v1/tickets", json={
                 "call_id": call_id, "citizen_phone": pop["call"]["caller"], "title": "来电反映食品商店问题",
                 "content": prefill["transcript"], "appeal_type": prefill["appeal_type"],
                 "subplatform": pop["call"]["subplatform"]})
             assert saved.status_code == 201, saved.text
-            ticket = rig.call("agent", "GET", f"/api/tickets/{saved.json()['number']}").json()
+            ticket = rig.call("agent", "GET", f"/api/v1/tickets/{saved.json()['number']}").json()
             assert ticket["call_id"] == call_id and ticket["source_line"] == MERGED_LINE
             assert ticket["subplatform"] == "469002" and ticket["channel"] == "phone"
             await hang_up_call(center, LiveCall(cid, "", ""))

@@ -97,11 +97,11 @@ def api(desk: DeskRig) -> httpx.AsyncClient:
 
 async def test_three_way_from_the_desk_then_the_agent_leaves(center: Center, desk: DeskRig) -> None:
     async with on_a_call(center, desk) as call, api(desk) as http:
-        targets = (await http.get("/api/calls/transfer-targets", headers=desk.as_("agent"))).json()
+        targets = (await http.get("/api/v1/calls/transfer-targets", headers=desk.as_("agent"))).json()
         assert {t["number"] for t in targets["sub_centers"]} == {"12360", "12366", "12305"}
         assert {t["number"] for t in targets["emergency"]} == {"110", "119", "120", "122"}
 
-        reply = await http.post("/api/calls/current/transfer", headers=desk.as_("agent"),
+        reply = await http.post("/api/v1/calls/current/transfer", headers=desk.as_("agent"),
                                 json={"kind": "three_way", "target": "12366", "agent_stays": True})
         assert reply.status_code == 200, reply.text
         body = reply.json()
@@ -111,12 +111,12 @@ async def test_three_way_from_the_desk_then_the_agent_leaves(center: Center, des
         members = set(await conference_members(center.ami, result["conference"]))
         assert members == {call.citizen_channel, call.agent_channel, result["far_channel"]}
 
-        left = await http.post("/api/calls/current/transfer/leave", headers=desk.as_("agent"))
+        left = await http.post("/api/v1/calls/current/transfer/leave", headers=desk.as_("agent"))
         assert left.status_code == 200, left.text
         assert set(left.json()["remaining"]) == {call.citizen_channel, result["far_channel"]}
         assert await getvar(center.ami, call.citizen_channel, "CHANNEL(name)") == call.citizen_channel
 
-        again = await http.post("/api/calls/current/transfer/leave", headers=desk.as_("agent"))
+        again = await http.post("/api/v1/calls/current/transfer/leave", headers=desk.as_("agent"))
         assert again.status_code == 409 and again.json()["message"] == "当前没有进行中的三方通话"
 
     with desk.app.state.db.session() as session:
@@ -136,7 +136,7 @@ async def test_sub_center_no_answer_dispatches_the_agents_form_to_the_sub_center
         draft = {"title": "咨询个人所得税汇算清缴退税进度", "content": "市民咨询去年个税汇算的退税何时到账。",
                  "appeal_type": "consultation", "citizen_phone": "13800000001"}
         async with peer_mode(center, "gateway", "12366", "noanswer"):
-            reply = await http.post("/api/calls/current/transfer", headers=desk.as_("agent"),
+            reply = await http.post("/api/v1/calls/current/transfer", headers=desk.as_("agent"),
                                     json={"kind": "three_way", "target": "12366", "draft": draft})
         assert reply.status_code == 200, reply.text
         body = reply.json()
@@ -146,7 +146,7 @@ async def test_sub_center_no_answer_dispatches_the_agents_form_to_the_sub_center
         # The citizen never left the agent.
         assert await getvar(center.ami, call.agent_channel, "BRIDGEPEER") == call.citizen_channel
 
-        ticket = (await http.get(f"/api/tickets/{number}", headers=desk.as_("agent"))).json()
+        ticket = (await http.get(f"/api/v1/tickets/{number}", headers=desk.as_("agent"))).json()
         assert ticket["state"] == "dispatched" and ticket["host_unit"] == f"{desk.tag}-tax"
         assert ticket["call_id"] == call.call_id and ticket["title"] == draft["title"]
         transfer = [h for h in ticket["history"] if h["action"] == "transfer"]
@@ -158,7 +158,7 @@ async def test_sub_center_no_answer_dispatches_the_agents_form_to_the_sub_center
 async def test_emergency_linkage_from_the_desk_is_recorded(center: Center, desk: DeskRig) -> None:
     async with on_a_call(center, desk) as call, api(desk) as http:
         mark = center.events.mark()
-        reply = await http.post("/api/calls/current/transfer", headers=desk.as_("agent"),
+        reply = await http.post("/api/v1/calls/current/transfer", headers=desk.as_("agent"),
                                 json={"kind": "emergency", "target": "119", "agent_stays": False})
         assert reply.status_code == 200, reply.text
         result = reply.json()["result"]
@@ -175,7 +175,7 @@ async def test_emergency_linkage_from_the_desk_is_recorded(center: Center, desk:
 async def test_ending_the_call_from_the_desk_sends_the_citizen_to_the_survey(center: Center, desk: DeskRig) -> None:
     async with on_a_call(center, desk) as call, api(desk) as http:
         mark = center.events.mark()
-        reply = await http.post("/api/calls/current/hangup", headers=desk.as_("agent"))
+        reply = await http.post("/api/v1/calls/current/hangup", headers=desk.as_("agent"))
         assert reply.status_code == 200 and reply.json()["message"] == "通话已结束，市民将进入满意度评价"
         await center.events.wait_for(named("Hangup", Channel=call.agent_channel), 10, "the agent's leg ends",
                                      since=mark)
@@ -190,7 +190,7 @@ async def test_recording_plays_for_its_agent_and_supervisors_only(center: Center
         await asyncio.sleep(1.5)  # some audio into the queue's MixMonitor
     await center.events.wait_for(named("Hangup", Uniqueid=call.call_id), 20, "the call ends")
     await desk.listener.drain()
-    url = f"/api/calls/{call.call_id}/recording"
+    url = f"/api/v1/calls/{call.call_id}/recording"
     async with api(desk) as http:
         deadline = time.monotonic() + 10
         while (mine := await http.get(url, headers=desk.as_("agent"))).status_code == 404:
@@ -212,18 +212,18 @@ async def test_recording_plays_for_its_agent_and_supervisors_only(center: Center
 
 async def test_transfer_buttons_need_an_agent_and_a_phone_link(center: Center, desk: DeskRig) -> None:
     async with api(desk) as http:
-        boss = await http.post("/api/calls/current/transfer", headers=desk.as_("boss"),
+        boss = await http.post("/api/v1/calls/current/transfer", headers=desk.as_("boss"),
                                json={"kind": "one_key"})
         assert boss.status_code == 403
-        idle = await http.post("/api/calls/current/transfer", headers=desk.as_("agent"),
+        idle = await http.post("/api/v1/calls/current/transfer", headers=desk.as_("agent"),
                                json={"kind": "one_key"})
         assert idle.status_code == 409 and idle.json()["message"] == "当前没有进行中的通话"
-        bad = await http.post("/api/calls/current/transfer", headers=desk.as_("agent"),
+        bad = await http.post("/api/v1/calls/current/transfer", headers=desk.as_("agent"),
                               json={"kind": "teleport", "target": "12366"})
         assert bad.status_code == 422
         link, desk.app.state.telephony = desk.app.state.telephony, None
         try:
-            down = await http.post("/api/calls/current/transfer", headers=desk.as_("agent"),
+            down = await http.post("/api/v1/calls/current/transfer", headers=desk.as_("agent"),
                                    json={"kind": "emergency", "target": "110"})
         finally:
             desk.app.state.telephony = link

@@ -66,7 +66,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def login(url: str, username: str) -> str:
-    request = urllib.request.Request(url + "/api/auth/login",
+    request = urllib.request.Request(url + "/api/v1/auth/login",
                                      json.dumps({"username": username, "password": PASSWORD}).encode(),
                                      {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -100,12 +100,12 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
         # The desk's first admin logs in with the password generated at install; anonymous calls are refused.
         admin = {"username": details["desk"]["admin_user"],
                  "password": Path(details["desk"]["admin_password_file"]).read_text().strip()}
-        login = urllib.request.Request(details["desk"]["url"] + "/api/auth/login", json.dumps(admin).encode(),
+        login = urllib.request.Request(details["desk"]["url"] + "/api/v1/auth/login", json.dumps(admin).encode(),
                                        {"Content-Type": "application/json"})
         with urllib.request.urlopen(login, timeout=10) as response:
             assert json.load(response)["user"]["role"] == "admin"
         with pytest.raises(urllib.error.HTTPError) as anonymous:
-            urllib.request.urlopen(details["desk"]["url"] + "/api/me", timeout=5)
+            urllib.request.urlopen(details["desk"]["url"] + "/api/v1/me", timeout=5)
         assert anonymous.value.code == 401
         anonymous.value.close()
         password = Path(details["redis"]["password_file"]).read_text().strip()

@@ -40,7 +40,7 @@ class DeskRig:
         return f"{self.tag}-{short}"
 
     def login(self, short: str) -> str:
-        response = self.client.post("/api/auth/login", json={"username": self.user(short), "password": PASSWORD})
+        response = self.client.post("/api/v1/auth/login", json={"username": self.user(short), "password": PASSWORD})
         assert response.status_code == 200, response.text
         self.client.cookies.clear()  # tests authenticate explicitly, per request
         self.tokens[short] = response.json()["token"]

@@ -5,7 +5,7 @@
 - Every page loads its code as native ES modules from this origin, with no inline script.
 - Every module a page imports exists, and every imported name is exported by it.
 - Only api.js names the API's base path, so a versioned prefix later changes one constant.
-- The pages keep no table of Chinese labels for the codes the desk names (GET /api/vocab).
+- The pages keep no table of Chinese labels for the codes the desk names (GET /api/v1/vocab).
 """
 
 from __future__ import annotations
@@ -81,7 +81,10 @@ def test_imports_resolve_to_exported_names(script: Path):
 
 
 def test_only_the_api_client_names_the_api_base_path():
-    assert re.search(r'^export const API = "/api";$', (STATIC / "api.js").read_text(encoding="utf-8"), re.MULTILINE)
+    from agent_desk.api.schemas import API_PREFIX
+
+    assert re.search(rf'^export const API = "{API_PREFIX}";$', (STATIC / "api.js").read_text(encoding="utf-8"),
+                     re.MULTILINE), "the pages call the API under the server's prefix"
     for script in SCRIPTS:
         if script.name == "api.js":
             continue
@@ -91,7 +94,7 @@ def test_only_the_api_client_names_the_api_base_path():
 
 def test_no_script_keeps_a_label_of_a_vocabulary_code():
     """A Chinese label of one of the desk's codes next to that code (``code: "label"``, ``["code", "label"]``)
-    is a copy of the Python definition: the pages name codes from GET /api/vocab."""
+    is a copy of the Python definition: the pages name codes from GET /api/v1/vocab."""
     vocab = vocabulary({"lunch": "午休", "meeting": "会议", "break": "小休"})
     pairs = {(code, name) for table in vocab.values() for code, name in table.items()}
     for script in SCRIPTS:

@@ -1,4 +1,4 @@
-/* 坐席工作台: the screen pop over the WebSocket (and /api/calls/current after a reload), the live transcript,
+/* 坐席工作台: the screen pop over the WebSocket (and /api/v1/calls/current after a reload), the live transcript,
    the caller's previous tickets, the ticket form prefilled from the pop, and the new ticket's actions. */
 
 import { api } from "./api.js";
@@ -223,7 +223,7 @@ const phoneMsg = $("#phone-msg");
 const xfer = $("#transfer-form");
 let targets = null;
 
-let telephony = false;   // from /api/me: is the desk connected to the phone system?
+let telephony = false;   // from /api/v1/me: is the desk connected to the phone system?
 const OFFLINE = "电话系统暂时无法连接，请使用软电话操作";
 
 async function showPhone() {

@@ -1,6 +1,6 @@
-/* 坐席管理: supervisors see every agent's phone, queues and pause state (GET /api/agents), log agents in and
-   out, pause them with a reason (GET /api/pause-reasons), set their skills (PUT /api/agents/{ext}/skills), and
-   listen / whisper / barge on a live call (POST /api/calls/spy: their own softphone rings). */
+/* 坐席管理: supervisors see every agent's phone, queues and pause state (GET /api/v1/agents), log agents in and
+   out, pause them with a reason (GET /api/v1/pause-reasons), set their skills (PUT /api/v1/agents/{ext}/skills), and
+   listen / whisper / barge on a live call (POST /api/v1/calls/spy: their own softphone rings). */
 
 import { api } from "./api.js";
 import { $, clear, el, message, show } from "./dom.js";

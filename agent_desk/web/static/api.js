@@ -1,9 +1,9 @@
 /* The one client of the desk's API: JSON in and out, the desk's error bodies shown in Chinese.
    Every API address is built from API, so a versioned prefix later changes this one constant. */
 
-export const API = "/api";
+export const API = "/api/v1";
 
-/** The address of an API path, e.g. apiUrl("/tickets") → "/api/tickets" (also for download links). */
+/** The address of an API path, e.g. apiUrl("/tickets") → "/api/v1/tickets" (also for download links). */
 export const apiUrl = (path) => API + path;
 
 /** A failed request: ``status`` (0 when the server was not reached), the desk's ``code``, a Chinese message. */

@@ -1,4 +1,4 @@
-/* 登录: POST /api/auth/login sets the HttpOnly session cookie; then each role goes to its own page. */
+/* 登录: POST /api/v1/auth/login sets the HttpOnly session cookie; then each role goes to its own page. */
 
 import { api } from "./api.js";
 import { $, message } from "./dom.js";

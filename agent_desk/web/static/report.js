@@ -1,4 +1,4 @@
-/* 报表: 日报 / 周报 / 月报 / 专报 over GET /api/reports/{daily,weekly,monthly,special}. The JSON report is drawn
+/* 报表: 日报 / 周报 / 月报 / 专报 over GET /api/v1/reports/{daily,weekly,monthly,special}. The JSON report is drawn
    as tables and charts; the same endpoint gives the Excel and CSV files (format=xlsx|csv), and 打印 prints
    the page with the print stylesheet (A4, no navigation, no buttons). */
 

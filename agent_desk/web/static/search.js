@@ -1,4 +1,4 @@
-/* 工单查询: filters over GET /api/tickets, keyset paging (next_before_id), and the detail view where
+/* 工单查询: filters over GET /api/v1/tickets, keyset paging (next_before_id), and the detail view where
    supervisors run their review actions (approve_reply, callback, approve_return …). */
 
 import { api, qs } from "./api.js";

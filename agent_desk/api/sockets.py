@@ -16,6 +16,7 @@ import json
 import logging
 from urllib.parse import urlsplit
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from redis.exceptions import RedisError
 
@@ -46,22 +47,17 @@ async def desk_socket(socket: WebSocket) -> None:
         return
     client = socket.app.state.settings.async_redis()
     pubsub = client.pubsub()
-    reader = None
     try:
         await pubsub.subscribe(pop.channel_for(who.user_id))  # before hello: no pop falls into a gap
         await socket.send_json(hello)
-        reader = asyncio.create_task(_forward(pubsub, socket))
-        await _hold(socket, who)
+        await _forward_while_open(pubsub, socket, who)
     except (RedisError, OSError) as exc:
         log.warning("pop channel unavailable for %s: %s", who.username, exc)
         await socket.send_json(hello)
         await socket.send_json({"type": "degraded", "message": "实时弹屏暂不可用，请刷新或查看当前通话"})
         await _hold(socket, who)
     finally:
-        if reader is not None:
-            reader.cancel()
-        await pubsub.aclose()
-        await client.aclose()
+        await _close(pubsub, client)
 
 
 @router.websocket("/ws/wallboard")
@@ -75,7 +71,6 @@ async def wallboard_socket(socket: WebSocket) -> None:
         return
     client = socket.app.state.settings.async_redis()
     pubsub = client.pubsub()
-    reader = None
     try:
         await pubsub.subscribe(warnings.CHANNEL)   # first: nothing published while we read falls into a gap
         raw = await client.get(SNAPSHOT_KEY)
@@ -83,15 +78,19 @@ async def wallboard_socket(socket: WebSocket) -> None:
         await socket.send_text(raw or json.dumps({"type": "unavailable", "message": BOARD_UNAVAILABLE},
                                                  ensure_ascii=False))
         await socket.send_json({"type": "alerts", "alerts": [json.loads(a) for a in alerts]})
-        reader = asyncio.create_task(_forward(pubsub, socket))
-        await _hold(socket, who)
+        await _forward_while_open(pubsub, socket, who)
     except (RedisError, OSError) as exc:
         log.warning("wallboard channel unavailable for %s: %s", who.username, exc)
         await socket.send_json({"type": "degraded", "message": "实时监控暂不可用（数据服务无法连接），请稍后刷新"})
         await _hold(socket, who)
     finally:
-        if reader is not None:
-            reader.cancel()
+        await _close(pubsub, client)
+
+
+async def _close(pubsub, client) -> None:
+    """Release the Redis connections even while the server cancels the connection's task: a cancellation landing
+    inside redis-py's own timeouts would otherwise escape the server's cancel scope as an error."""
+    with anyio.CancelScope(shield=True):
         await pubsub.aclose()
         await client.aclose()
 
@@ -132,22 +131,35 @@ async def _principal(socket: WebSocket) -> Principal | None:
     return await asyncio.to_thread(check)
 
 
+async def _forward_while_open(pubsub, socket: WebSocket, who: Principal) -> None:
+    """Forward the channel to the socket until the socket ends (browser gone, session ended). One task group: the
+    forwarder never outlives the socket, and the server's cancellation reaches both."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(_forward, pubsub, socket)
+        await _hold(socket, who)
+        group.cancel_scope.cancel()
+
+
 async def _forward(pubsub, socket: WebSocket) -> None:
-    async for message in pubsub.listen():
-        if message.get("type") == "message":
-            await socket.send_text(message["data"])
+    try:
+        async for message in pubsub.listen():
+            if message.get("type") == "message":
+                await socket.send_text(message["data"])
+    except (WebSocketDisconnect, RuntimeError):   # the socket closed while a message was on its way
+        return
 
 
 async def _hold(socket: WebSocket, who: Principal) -> None:
     """Keep the socket until the browser goes away (it may send pings), checking the session as time passes."""
     every = socket.app.state.settings.socket_recheck.total_seconds()
     while True:
-        try:
-            await asyncio.wait_for(socket.receive_text(), timeout=every)
-        except WebSocketDisconnect:
-            return
-        except TimeoutError:
-            pass
+        # anyio's timeout, not asyncio.wait_for: it nests with the server's own cancel scopes (a wait_for timing
+        # out while the server cancels the connection can turn that cancellation into an error).
+        with anyio.move_on_after(every):
+            try:
+                await socket.receive_text()
+            except WebSocketDisconnect:
+                return
         if await _principal(socket) is None:
             log.info("socket of %s closed: the session ended", who.username)
             await socket.close(code=NOT_SIGNED_IN, reason="session ended")

@@ -1,50 +1,169 @@
-"""Tickets: create (any channel), search, read, and one endpoint per lifecycle action."""
+"""Tickets: create (any channel), search, read, and one endpoint per lifecycle action (typed body each)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from agent_desk.api.deps import client_of, principal, unit_of_work
+from agent_desk.api.schemas import Reply
 from agent_desk.auth.sessions import Principal
+from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets import service
 from agent_desk.tickets.service import SearchQuery, TicketDraft
 
 router = APIRouter(prefix="/tickets")
-NUMBER = Path(..., pattern=r"^\d{14}$", description="ticket number: YYYYMMDD + 6 digits")
+NUMBER = Path(..., pattern=r"^\d{14}$", description="工单编号：受理日期 YYYYMMDD + 6 位序号")
 
 
-@router.post("", status_code=201)
+class Created(Reply):
+    created: bool = Field(description="true：新建了工单；false：同一诉求已有工单，本次关联到该工单")
+    number: str | None = Field(None, description="新工单的编号")
+    state: str | None = Field(None, description="新工单的状态（已受理）")
+    linked_to: str | None = Field(None, description="关联到的已有工单编号")
+    message: str | None = Field(None, description="关联时的中文说明")
+
+
+class TicketSummary(Reply):
+    """列表中的一张工单：联系方式一律脱敏。"""
+
+    number: str
+    title: str
+    appeal_type: str = Field(description="诉求类型代码（词表 appeal_types）")
+    appeal_label: str
+    topic: str = Field(description="业务分类代码（派单目录）；空表示未分类")
+    state: str = Field(description="状态代码（词表 ticket_states）")
+    state_label: str
+    source_line: str | None = Field(description="来电热线号码（电话渠道）")
+    subplatform: str | None = Field(description="市县分平台代码")
+    channel_label: str
+    citizen_name: str
+    citizen_phone: str
+    contact_masked: bool = Field(description="姓名和电话是否已脱敏")
+    host_unit_name: str | None
+    created_at: str = Field(description="受理时间（ISO 8601）")
+    due_at: str | None = Field(description="办理时限（ISO 8601）")
+    overdue: bool = Field(description="承办期间已超过办理时限")
+
+
+class SearchItem(TicketSummary):
+    id: int = Field(description="翻页用：下一页传 before_id")
+
+
+class SearchPage(Reply):
+    items: list[SearchItem]
+    next_before_id: int | None = Field(description="还有下一页时，下一页的 before_id")
+
+
+class HistoryEntry(Reply):
+    seq: int
+    at: str
+    actor: str = Field(description="办理人（用户名或 system）")
+    role: str
+    action: str = Field(description="操作代码（词表 actions）")
+    action_label: str
+    from_state: str | None
+    to_state: str
+    data: dict[str, Any] = Field(description="操作的说明字段（词表 event_fields 给出中文名）")
+
+
+class TicketDetail(TicketSummary):
+    """一张工单的全部内容和办理记录（按“需要才知道”原则提供，读取留痕）。"""
+
+    occurred: str
+    location: str
+    content: str
+    demand: str
+    confidential: bool = Field(description="保密工单")
+    urgency: str = Field(description="紧急程度代码（词表 urgency）")
+    channel: str = Field(description="受理渠道代码（词表 channels）")
+    call_id: str | None
+    recording: str | None
+    host_unit: str | None = Field(description="主办单位代码")
+    co_units: list[str] = Field(description="协办单位代码")
+    co_unit_names: list[str]
+    level: str = Field(description="处理层级代码（词表 levels）")
+    satisfaction: str | None
+    solved: bool | None
+    excluded: bool | None
+    exclusion_basis: str
+    refusal: str | None
+    final_opinion: str
+    closed_on_time: bool | None
+    supervisions: int
+    returns: int
+    history: list[HistoryEntry]
+    allowed_actions: list[str] = Field(description="当前用户现在可以尝试的操作代码")
+    access_reason: str = Field(description="本次可以查看的理由代码")
+    access_reason_label: str
+
+
+class ActionResult(Reply):
+    number: str
+    state: str = Field(description="操作后的状态代码")
+
+
+@router.post("", status_code=201, summary="受理工单（任何渠道）", response_model_exclude_none=True)
 def create(draft: TicketDraft, request: Request, who: Principal = Depends(principal),
-           session: Session = Depends(unit_of_work, scope="function")) -> dict:
+           session: Session = Depends(unit_of_work, scope="function")) -> Created:
+    """话务员、平台人员登记工单；渠道接入账号登记网站、微信、短信、电子邮件、移动端的诉求。同一市民就已有最终处理意见
+    的同一诉求再次来电时，不新建工单，而是关联到原工单（created=false）。"""
     result = service.create(session, who, draft)
     request.state.changed = [result.ticket.number]
     if not result.created:
         why = "该诉求已有最终处理意见" if result.ticket.final_opinion else "来电已关联至未办结工单"
-        return {"created": False, "linked_to": result.linked_to, "message": f"{why}，已关联至工单{result.linked_to}"}
-    return {"created": True, "number": result.ticket.number, "state": result.ticket.state}
+        return Created(created=False, linked_to=result.linked_to,
+                       message=f"{why}，已关联至工单{result.linked_to}")
+    return Created(created=True, number=result.ticket.number, state=result.ticket.state)
 
 
-@router.get("")
+@router.get("", summary="查询工单")
 def search(request: Request, query: SearchQuery = Depends(), who: Principal = Depends(principal),
-           session: Session = Depends(unit_of_work, scope="function")) -> dict:
-    return service.search(session, who, query, client_of(request))
+           session: Session = Depends(unit_of_work, scope="function")) -> SearchPage:
+    """最新的在前，按 before_id 翻页；联系方式一律脱敏；只返回当前用户按“需要才知道”原则可以查看的工单。每次查询都
+    记入审计日志（条件、返回的工单编号、理由）。"""
+    return SearchPage.model_validate(service.search(session, who, query, client_of(request)))
 
 
-@router.get("/{number}")
+@router.get("/{number}", summary="查看工单")
 def read(request: Request, number: str = NUMBER, who: Principal = Depends(principal),
-         session: Session = Depends(unit_of_work, scope="function")) -> dict:
-    return service.detail(session, who, number, client_of(request))
+         session: Session = Depends(unit_of_work, scope="function")) -> TicketDetail:
+    """工单的全部内容与办理记录。每次查看（包括被拒绝的尝试）都记入审计日志。"""
+    return TicketDetail.model_validate(service.detail(session, who, number, client_of(request)))
 
 
-@router.post("/{number}/actions/{action}")
-def act(request: Request, number: str = NUMBER, action: str = Path(..., pattern=r"^[a-z_]{1,32}$"),
-        payload: dict[str, Any] = Body(default_factory=dict), who: Principal = Depends(principal),
-        session: Session = Depends(unit_of_work, scope="function")) -> dict:
-    row = service.act(session, who, request.app.state.settings, number, action, payload)
-    request.state.changed = [row.number]
-    return {"number": row.number, "state": row.state}
+def _action_route(name: str, body_model: type[BaseModel] | None) -> None:
+    """``POST /tickets/{number}/actions/<name>`` with that action's own body (or none)."""
+
+    def act(request: Request, number: str, body: BaseModel | None, who: Principal, session: Session) -> ActionResult:
+        payload = body.model_dump(mode="json") if body is not None else {}
+        row = service.act(session, who, request.app.state.settings, number, name, payload)
+        request.state.changed = [row.number]
+        return ActionResult(number=row.number, state=row.state)
+
+    if body_model is None:
+        def handler(request: Request, number: str = NUMBER, who: Principal = Depends(principal),
+                    session: Session = Depends(unit_of_work, scope="function")) -> ActionResult:
+            return act(request, number, None, who, session)
+    else:
+        def handler(request: Request, number: str = NUMBER, body: Any = Body(...),  # type: ignore[misc]
+                    who: Principal = Depends(principal),
+                    session: Session = Depends(unit_of_work, scope="function")) -> ActionResult:
+            return act(request, number, body, who, session)
+        handler.__annotations__ = {**handler.__annotations__, "body": body_model}
+
+    handler.__annotations__ = {**handler.__annotations__, "request": Request, "number": str, "who": Principal,
+                               "session": Session, "return": ActionResult}
+    label = lc.ACTION_LABELS[name]
+    handler.__name__ = f"action_{name}"
+    handler.__doc__ = (f"办理流程中的“{label}”。能否执行取决于工单当前状态和用户角色（承办单位执行签收、退单、答复、申诉；"
+                       "话务员和平台人员执行其余操作）；不允许时返回 403 或 409 及中文说明。")
+    router.add_api_route(f"/{{number}}/actions/{name}", handler, methods=["POST"], summary=f"办理：{label}",
+                         response_model=ActionResult)
 
 
+for _name, _spec in service.ACTIONS.items():
+    _action_route(_name, _spec.body)

@@ -50,7 +50,7 @@ class HandleTime(Reply):
     n: int = Field(description="参与计算的来电数")
 
 
-class Metrics(Reply):
+class KpiMetrics(Reply):
     """考核指标（口径见 agent_desk/supervision/kpi.py 的说明）。"""
 
     response: Ratio = Field(description="响应率：派单后在时限（默认 24 小时）内签收的工单 ÷ 派单量")
@@ -66,7 +66,7 @@ class Metrics(Reply):
     aht: HandleTime | None = Field(description="平均处理时长" + NOT_CALLS)
 
 
-class Counts(Reply):
+class KpiCounts(Reply):
     accepted: int = Field(description="受理量（含不予受理，不含关联为重复的工单）")
     direct: int = Field(description="直接办结量")
     dispatched: int = Field(description="派单量")
@@ -74,10 +74,10 @@ class Counts(Reply):
     offered: int = Field(description="呼入量（进入队列的来电）；不涉及话务时为 0")
 
 
-class Totals(Counts):
+class KpiTotals(KpiCounts):
     """整个周期（及筛选范围）的合计。"""
 
-    metrics: Metrics = Field(description="合计的各项指标")
+    metrics: KpiMetrics = Field(description="合计的各项指标")
 
 
 class KpiRow(Reply):
@@ -88,7 +88,7 @@ class KpiRow(Reply):
     has_children: bool = Field(description="可以下钻（以 key 作为 parent 再查）")
     volume: int = Field(description="排名所用的量：工单指标为受理量，话务指标为呼入量")
     rank: int | None = Field(description="按所选指标的名次（并列同名次：1、2、2、4）；量不足 min_volume 或没有比率时为 null")
-    metrics: Metrics = Field(description="该分组的各项指标")
+    metrics: KpiMetrics = Field(description="该分组的各项指标")
     accepted: int = Field(description="受理量")
     direct: int = Field(description="直接办结量")
     dispatched: int = Field(description="派单量")
@@ -104,7 +104,7 @@ class KpiReply(Reply):
     parent: str | None = Field(description="下钻的上级代码；承办单位用户按单位分组时为其本单位代码；null 表示最上层")
     metric: MetricCode = Field(description="排名所用的指标")
     min_volume: int = Field(description="参与排名的最小量")
-    totals: Totals
+    totals: KpiTotals
     rows: list[KpiRow] = Field(description="各分组，已排名的在前（名次升序），其余按量降序在后")
 
 
@@ -118,7 +118,7 @@ class Trend(Reply):
     answered: list[int] = Field(description="各时间段接通量")
 
 
-class Share(Reply):
+class ViewCount(Reply):
     """一项及其数量。"""
 
     key: str = Field(description="代码；空字符串表示未归属的部分")
@@ -126,11 +126,11 @@ class Share(Reply):
     value: int = Field(description="数量（观：受理量；管：在办工单数）")
 
 
-class LineShare(Share):
+class LineCount(ViewCount):
     offered: int = Field(description="该热线号码的呼入量")
 
 
-class AreaShare(Share):
+class AreaCount(ViewCount):
     has_children: bool = Field(description="可以下钻（以 key 作为 parent 再查）")
 
 
@@ -138,14 +138,14 @@ class OverviewReply(Reply):
     """观：受理与来电总量、走势，以及工单从哪里来。"""
 
     period: PeriodReply
-    totals: Totals
+    totals: KpiTotals
     trend: Trend
-    by_appeal_type: list[Share] = Field(description="按诉求类型的受理量，降序")
-    by_channel: list[Share] = Field(description="按受理渠道的受理量，降序")
-    by_line: list[LineShare] = Field(description="按热线号码的受理量与呼入量，按受理量降序")
-    by_area: list[AreaShare] = Field(description="按区域（分平台、市县、乡镇……）的受理量，降序")
+    by_appeal_type: list[ViewCount] = Field(description="按诉求类型的受理量，降序")
+    by_channel: list[ViewCount] = Field(description="按受理渠道的受理量，降序")
+    by_line: list[LineCount] = Field(description="按热线号码的受理量与呼入量，按受理量降序")
+    by_area: list[AreaCount] = Field(description="按区域（分平台、市县、乡镇……）的受理量，降序")
     parent: str | None = Field(description="区域下钻的上级代码；null 表示最上层")
-    top_topics: list[Share] = Field(description="受理量前 10 的诉求事项")
+    top_topics: list[ViewCount] = Field(description="受理量前 10 的诉求事项")
 
 
 # ── 管 process ──────────────────────────────────────────────────────────────────────────────────────
@@ -173,13 +173,13 @@ class ProcessReply(Reply):
     """管：当前在办、超期、临期的工单，及本周期的退单与督办。"""
 
     period: PeriodReply
-    by_state: list[Share] = Field(description="按工单状态的在办数（现在，不受周期限制）")
+    by_state: list[ViewCount] = Field(description="按工单状态的在办数（现在，不受周期限制）")
     overdue: int = Field(description="办理中且已超期的工单数（现在）")
     due_soon: int = Field(description="24 小时内到期的办理中工单数（现在）")
     open: int = Field(description="在办工单数（现在）")
     returns: int = Field(description="本周期申请退单次数")
     supervisions: int = Field(description="本周期督办次数")
-    by_level: list[Share] = Field(description="按办理层级（小环、中环、大环）的在办数")
+    by_level: list[ViewCount] = Field(description="按办理层级（小环、中环、大环）的在办数")
     by_unit: list[UnitWorkload] = Field(description="按承办单位，超期多的在前")
     parent: str | None = Field(description="单位下钻的上级代码；null 表示最上层")
     overdue_tickets: list[OverdueTicket] = Field(description="超期工单，时限最早的在前，最多 50 件")
@@ -213,7 +213,7 @@ class EvaluationReply(Reply):
     by: Literal["unit", "area"] = Field(description="按承办单位（unit）或区域（area）")
     parent: str | None = Field(description="下钻的上级代码；null 表示最上层")
     min_volume: int = Field(description="参与排名的最小受理量")
-    totals: Totals
+    totals: KpiTotals
     rankings: Rankings
     rows: list[KpiRow] = Field(description="各单位或区域，按满意率排名")
 

@@ -64,7 +64,7 @@ class AcknowledgedAlert(Alert):
     note: str = Field(description="确认时填写的处理情况")
 
 
-class Rule(schemas.Reply):
+class AlertRule(schemas.Reply):
     """一条预警规则（站点配置 warning_rules）。"""
 
     name: str = Field(description="规则代码")
@@ -79,7 +79,7 @@ class Rule(schemas.Reply):
 
 class ActiveAlerts(schemas.Reply):
     items: list[Alert] = Field(description="未确认的预警，最晚一件工单最近的在前")
-    rules: list[Rule] = Field(description="正在使用的预警规则")
+    rules: list[AlertRule] = Field(description="正在使用的预警规则")
 
 
 class ScanReply(schemas.Reply):

@@ -31,7 +31,7 @@ from agent_desk.telephony.link import TelephonyLink
 
 router = APIRouter()
 MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
-EXT = Path(..., pattern=r"^[0-9]{3,8}$")
+EXT = Path(..., pattern=r"^[0-9]{3,8}$", description="坐席的分机号")
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────

@@ -27,11 +27,15 @@ from agent_desk.supervision.periods import Period, period_of
 router = APIRouter()
 LEADERS = (Role.SUPERVISOR, Role.ADMIN)
 CODE = r"^[0-9A-Za-z\u4e00-\u9fff][0-9A-Za-z\u4e00-\u9fff-]{0,63}$"
+PARENT = "下钻：上一次结果中某行的 key（单位或区域代码）；不填为最上层"
+MIN_VOLUME = "参与排名的最小量（受理量，话务指标为呼入量）"
 
 
-def period(period: Literal["day", "week", "month", "year", "custom"] = Query("month"),
-           date: dt.date | None = Query(None), start: dt.date | None = Query(None),
-           end: dt.date | None = Query(None)) -> Period:
+def period(period: Literal["day", "week", "month", "year", "custom"] = Query(
+               "month", description="统计周期：day 日、week 周、month 月、year 年、custom 自定义"),
+           date: dt.date | None = Query(None, description="周期所在的日期，默认今天（省内时间）"),
+           start: dt.date | None = Query(None, description="自定义周期的第一天"),
+           end: dt.date | None = Query(None, description="自定义周期的最后一天（含，最长 366 天）")) -> Period:
     return period_of(period, date, start, end)
 
 
@@ -41,10 +45,12 @@ def context(request: Request, session: Session = Depends(unit_of_work, scope="fu
 
 
 @router.get("/kpi", summary="考核指标")
-def get_kpi(by: Literal["unit", "area", "subplatform", "line", "topic", "appeal_type", "channel"] = Query("unit"),
-            parent: str | None = Query(None, pattern=CODE),
-            metric: Literal[kpi.METRICS] = Query("satisfaction"),  # type: ignore[valid-type]
-            min_volume: int = Query(10, ge=0, le=1_000_000), when: Period = Depends(period),
+def get_kpi(by: Literal["unit", "area", "subplatform", "line", "topic", "appeal_type", "channel"] = Query(
+                "unit", description="分组维度：unit 承办单位、area 区域、subplatform 分平台、line 热线号码、topic 诉求事项、"
+                                    "appeal_type 诉求类型、channel 受理渠道"),
+            parent: str | None = Query(None, pattern=CODE, description=PARENT),
+            metric: Literal[kpi.METRICS] = Query("satisfaction", description="排名所用的指标"),  # type: ignore[valid-type]
+            min_volume: int = Query(10, ge=0, le=1_000_000, description=MIN_VOLUME), when: Period = Depends(period),
             who: Principal = Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.UNIT)),
             session: Session = Depends(unit_of_work, scope="function"), ctx: kpi.Context = Depends(context)) -> KpiReply:
     """统计周期内的考核指标合计，以及按所选维度（承办单位、区域、分平台、热线号码、诉求事项、诉求类型、受理渠道）分组、
@@ -62,7 +68,7 @@ def get_kpi(by: Literal["unit", "area", "subplatform", "line", "topic", "appeal_
 
 
 @router.get("/views/overview", summary="观：总量与来源")
-def overview(parent: str | None = Query(None, pattern=CODE), when: Period = Depends(period),
+def overview(parent: str | None = Query(None, pattern=CODE, description="下钻的区域代码"), when: Period = Depends(period),
              _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
              ctx: kpi.Context = Depends(context)) -> OverviewReply:
     """大屏“观”：周期内受理与来电的合计和走势，按诉求类型、受理渠道、热线号码、区域统计的受理量，以及热点事项前 10。
@@ -71,7 +77,7 @@ def overview(parent: str | None = Query(None, pattern=CODE), when: Period = Depe
 
 
 @router.get("/views/process", summary="管：在办、超期与督办")
-def process(parent: str | None = Query(None, pattern=CODE), when: Period = Depends(period),
+def process(parent: str | None = Query(None, pattern=CODE, description="下钻的承办单位代码"), when: Period = Depends(period),
             _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
             ctx: kpi.Context = Depends(context)) -> ProcessReply:
     """大屏“管”：当前在办的工单（按状态、办理层级、承办单位；超期与 24 小时内到期），超期工单清单（最多 50 件，
@@ -80,8 +86,9 @@ def process(parent: str | None = Query(None, pattern=CODE), when: Period = Depen
 
 
 @router.get("/views/evaluation", summary="评：单位与区域排名")
-def evaluation(by: Literal["unit", "area"] = Query("unit"), parent: str | None = Query(None, pattern=CODE),
-               min_volume: int = Query(10, ge=0, le=1_000_000), when: Period = Depends(period),
+def evaluation(by: Literal["unit", "area"] = Query("unit", description="unit 按承办单位、area 按区域"),
+               parent: str | None = Query(None, pattern=CODE, description=PARENT),
+               min_volume: int = Query(10, ge=0, le=1_000_000, description=MIN_VOLUME), when: Period = Depends(period),
                _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
                ctx: kpi.Context = Depends(context)) -> EvaluationReply:
     """大屏“评”：各承办单位或区域的考核指标（按满意率排名），以及满意率、实际参评满意率、按时办结率、响应率、解决率、
@@ -98,11 +105,16 @@ REPORT_FILES = {200: {"description": "报表：`format=json`（默认）为 JSON
 
 
 @router.get("/reports/{kind}", response_model=ReportReply, responses=REPORT_FILES, summary="日报、周报、月报与专报")
-def report(request: Request, kind: Literal["daily", "weekly", "monthly", "special"] = Path(...),
-           format: Literal["json", "csv", "xlsx"] = Query("json"), date: dt.date | None = Query(None),
-           start: dt.date | None = Query(None), end: dt.date | None = Query(None),
-           topic: str | None = Query(None, max_length=64), keyword: str | None = Query(None, min_length=1, max_length=64),
-           area: str | None = Query(None, pattern=CODE), who: Principal = Depends(require(*LEADERS)),
+def report(request: Request, kind: Literal["daily", "weekly", "monthly", "special"] = Path(
+               ..., description="daily 日报、weekly 周报、monthly 月报、special 专报"),
+           format: Literal["json", "csv", "xlsx"] = Query("json", description="json、csv 或 xlsx（以附件下载）"),
+           date: dt.date | None = Query(None, description="日报、周报、月报所在的日期，默认今天（省内时间）"),
+           start: dt.date | None = Query(None, description="专报的第一天"),
+           end: dt.date | None = Query(None, description="专报的最后一天（含，最长 366 天）"),
+           topic: str | None = Query(None, max_length=64, description="专报：诉求事项代码"),
+           keyword: str | None = Query(None, min_length=1, max_length=64, description="专报：标题或内容中的关键词"),
+           area: str | None = Query(None, pattern=CODE, description="专报：区域代码"),
+           who: Principal = Depends(require(*LEADERS)),
            session: Session = Depends(unit_of_work, scope="function"),
            ctx: kpi.Context = Depends(context)) -> ReportReply | Response:
     """日报（`date` 所在日）、周报（所在 ISO 周）、月报（所在月），或专报（`start` 至 `end`，可按诉求事项 `topic`、

@@ -55,7 +55,8 @@ class Alert(schemas.Reply):
     first_at: str = Field(description="最早一件工单的受理时间（ISO 8601，省内时间）")
     last_at: str = Field(description="最晚一件工单的受理时间（ISO 8601，省内时间）")
     tickets: list[str] = Field(description="聚集的工单编号")
-    raised_at: str | None = Field(description="首次预警的时间（ISO 8601，省内时间）；扫描发现但未能保存时为 null")
+    raised_at: str | None = Field(description="首次预警的时间（ISO 8601，省内时间）；扫描结果中已确认且未再增长、"
+                                              "或未能保存的预警为 null")
     acknowledged_by: str | None = Field(description="确认处理的用户名；未确认时为 null")
     acknowledged_at: str | None = Field(description="确认处理的时间（ISO 8601，省内时间）；未确认时为 null")
 
@@ -112,7 +113,7 @@ def scan(who: Principal = Depends(require(*WATCHERS)), warnings: EarlyWarning = 
 
 
 @router.post("/{alert_id}/ack", summary="确认处理预警")
-def acknowledge(request: Request, alert_id: str = Path(..., pattern=r"^w[0-9a-f]{15}$"),
+def acknowledge(request: Request, alert_id: str = Path(..., pattern=r"^w[0-9a-f]{15}$", description="预警编号"),
                 body: AckBody = Body(default_factory=AckBody), who: Principal = Depends(require(*WATCHERS)),
                 session: Session = Depends(unit_of_work, scope="function"), warnings: EarlyWarning = Depends(detector)) -> AcknowledgedAlert:
     """确认已处理一条预警（可填写处理情况）：预警从当前预警中移除，并记入审计日志。此后同一聚集的工单数超过确认时的

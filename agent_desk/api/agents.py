@@ -9,15 +9,15 @@ spy attempt, refused ones included, are written to the audit log.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Body, Depends, Path, Request
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.ami import AmiError
 
+from agent_desk.api.agents_schemas import (AgentDetail, AgentList, AgentLoginBody, AgentRow, AgentSkills, AgentState,
+                                           MemberQueue, PauseBody, PauseReason, QueueMembership, QueueOption,
+                                           QueueSkill, SkillsBody, SpyBody, SpyReply)
 from agent_desk.api.deps import client_of, principal, require, telephony, unit_of_work
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
@@ -31,24 +31,7 @@ from agent_desk.telephony.link import TelephonyLink
 
 router = APIRouter()
 MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
-EXT = Path(..., pattern=r"^[0-9]{3,8}$")
-
-
-class PauseBody(BaseModel):
-    reason: str | None = Field(None, max_length=32)
-
-
-class LoginBody(BaseModel):
-    queues: list[str] | None = Field(None, max_length=50)
-
-
-class SkillsBody(BaseModel):
-    queues: list[dict] = Field(..., max_length=50)
-
-
-class SpyBody(BaseModel):
-    agent: str = Field(..., pattern=r"^[0-9]{3,8}$")
-    mode: Literal["listen", "whisper", "barge"] = "listen"
+EXT = Path(..., pattern=r"^[0-9]{3,8}$", description="坐席的分机号")
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────
@@ -78,24 +61,24 @@ def _refused(exc: AmiError, message: str) -> DeskError:
     return DeskError(409, "telephony_refused", f"{message}（电话系统：{exc}）")
 
 
-def _queue_item(link: TelephonyLink, m: ag.Membership) -> dict:
+def _queue_item(link: TelephonyLink, m: ag.Membership) -> QueueMembership:
     queues = link.plan.all_queues()
     reason = m.reason if m.paused else ""
-    return {"queue": m.queue, "name": queues[m.queue].name if m.queue in queues else m.queue, "paused": m.paused,
-            "reason": reason, "reason_label": ag.reason_label(link.site, reason) if reason else "",
-            "in_call": m.in_call}
+    return QueueMembership(queue=m.queue, name=queues[m.queue].name if m.queue in queues else m.queue,
+                           paused=m.paused, reason=reason,
+                           reason_label=ag.reason_label(link.site, reason) if reason else "", in_call=m.in_call)
 
 
-async def _state(link: TelephonyLink, ext: str) -> dict:
+async def _state(link: TelephonyLink, ext: str) -> AgentState:
     members = await ag.memberships(link.ami, ext)
     registered = (await ag.registration(link.ami, ext)).registered
-    return {"extension": ext, "queues": [_queue_item(link, m) for m in members], "registered": registered}
+    return AgentState(extension=ext, queues=[_queue_item(link, m) for m in members], registered=registered)
 
 
-def _skill_items(link: TelephonyLink, skills: list[ag.Skill]) -> list[dict]:
+def _skill_items(link: TelephonyLink, skills: list[ag.Skill]) -> list[QueueSkill]:
     queues = link.plan.all_queues()
-    return [{"queue": s.queue, "name": queues[s.queue].name if s.queue in queues else s.queue, "penalty": s.penalty}
-            for s in skills]
+    return [QueueSkill(queue=s.queue, name=queues[s.queue].name if s.queue in queues else s.queue,
+                       penalty=s.penalty) for s in skills]
 
 
 async def _login(link: TelephonyLink, session: Session, ext: str, queues: list[str] | None) -> list[str]:
@@ -132,54 +115,64 @@ async def _unpause(link: TelephonyLink, ext: str) -> None:
 
 
 # ── reasons ──────────────────────────────────────────────────────────────────
-@router.get("/pause-reasons")
+@router.get("/pause-reasons", summary="置忙原因")
 def pause_reasons(_who: Principal = Depends(require(Role.AGENT, *MANAGERS)),
-                  link: TelephonyLink = Depends(telephony)) -> list[dict]:
+                  link: TelephonyLink = Depends(telephony)) -> list[PauseReason]:
+    """本中心的置忙原因（小休、就餐、培训、会议、事后处理、质检辅导等，按站点配置的顺序），及默认原因。"""
     default = link.site.agents.pause_default
-    return [{"code": code, "label": label, "default": code == default}
+    return [PauseReason(code=code, label=label, default=code == default)
             for code, label in ag.pause_reasons(link.site).items()]
 
 
 # ── an agent, for itself ─────────────────────────────────────────────────────
-@router.get("/agents/me")
-async def my_state(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
+@router.get("/agents/me", summary="我的坐席状态")
+async def my_state(who: Principal = Depends(require(Role.AGENT)),
+                   link: TelephonyLink = Depends(telephony)) -> AgentState:
+    """话务员自己的分机在电话系统中的状态：签入的队列、置忙与原因、话机是否在线。账号未绑定分机时返回 409。"""
     return await _state(link, _own_extension(who, link))
 
 
-@router.post("/agents/me/login")
+@router.post("/agents/me/login", summary="签入")
 async def my_login(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony),
-                   session: Session = Depends(unit_of_work, scope="function")) -> dict:
+                   session: Session = Depends(unit_of_work, scope="function")) -> AgentState:
+    """话务员签入自己的全部技能队列（按技能的优先级），返回签入后的状态。"""
     ext = _own_extension(who, link)
     await _login(link, session, ext, None)
     return await _state(link, ext)
 
 
-@router.post("/agents/me/logout")
-async def my_logout(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
+@router.post("/agents/me/logout", summary="签出")
+async def my_logout(who: Principal = Depends(require(Role.AGENT)),
+                    link: TelephonyLink = Depends(telephony)) -> AgentState:
+    """话务员签出自己的全部队列，返回签出后的状态。"""
     ext = _own_extension(who, link)
     await ag.logout(link.ami, ext)
     return await _state(link, ext)
 
 
-@router.post("/agents/me/pause")
+@router.post("/agents/me/pause", summary="置忙")
 async def my_pause(body: PauseBody = Body(default_factory=PauseBody), who: Principal = Depends(require(Role.AGENT)),
-                   link: TelephonyLink = Depends(telephony)) -> dict:
+                   link: TelephonyLink = Depends(telephony)) -> AgentState:
+    """话务员在全部签入的队列置忙（暂停接听），可指定原因；返回置忙后的状态。未签入时返回 409。"""
     ext = _own_extension(who, link)
     await _pause(link, ext, body.reason)
     return await _state(link, ext)
 
 
-@router.post("/agents/me/unpause")
-async def my_unpause(who: Principal = Depends(require(Role.AGENT)), link: TelephonyLink = Depends(telephony)) -> dict:
+@router.post("/agents/me/unpause", summary="置闲")
+async def my_unpause(who: Principal = Depends(require(Role.AGENT)),
+                     link: TelephonyLink = Depends(telephony)) -> AgentState:
+    """话务员恢复接听（取消置忙），返回置闲后的状态。未签入时返回 409。"""
     ext = _own_extension(who, link)
     await _unpause(link, ext)
     return await _state(link, ext)
 
 
 # ── supervisors: every agent ─────────────────────────────────────────────────
-@router.get("/agents")
+@router.get("/agents", summary="全部坐席")
 async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony),
-                      session: Session = Depends(unit_of_work, scope="function")) -> dict:
+                      session: Session = Depends(unit_of_work, scope="function")) -> AgentList:
+    """班长的坐席管理：每名启用且绑定分机的话务员的话机、签入队列、置忙与通话状态及技能，以及可设置的全部队列。"""
     users = session.scalars(select(User).where(User.role == Role.AGENT.value, User.extension.is_not(None),
                                                User.active.is_(True)).order_by(User.extension)).all()
     members = await ag.memberships(link.ami)
@@ -191,87 +184,99 @@ async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: Teleph
         mine = [m for m in members if m.extension == ext]
         skills, source = sk.skills_of(session, link.site, ext, stored) if ext in link.site.agents.extensions() \
             else ([], sk.SITE)
-        queues = [{**_queue_item(link, m), "penalty": m.penalty} for m in mine]
-        rows.append({
-            "user": user.username, "display_name": user.display_name, "extension": ext,
-            "registered": registrations[ext].registered, "logged_in": bool(mine),
-            "paused": bool(mine) and all(m.paused for m in mine), "in_call": any(m.in_call for m in mine),
-            "queues": queues, "skills": _skill_items(link, skills), "skills_source": source,
-        })
+        queues = [MemberQueue(**_queue_item(link, m).model_dump(), penalty=m.penalty) for m in mine]
+        rows.append(AgentRow(
+            user=user.username, display_name=user.display_name, extension=ext,
+            registered=registrations[ext].registered, logged_in=bool(mine),
+            paused=bool(mine) and all(m.paused for m in mine), in_call=any(m.in_call for m in mine),
+            queues=queues, skills=_skill_items(link, skills), skills_source=source,
+        ))
     plan_queues = link.plan.all_queues()
-    return {"agents": rows, "queues": [{"queue": q, "name": plan_queues[q].name} for q in plan_queues],
-            "supervisor_extension": who.extension}
+    return AgentList(agents=rows, queues=[QueueOption(queue=q, name=plan_queues[q].name) for q in plan_queues],
+                     supervisor_extension=who.extension)
 
 
-@router.get("/agents/{ext}")
+@router.get("/agents/{ext}", summary="坐席状态")
 async def agent_state(ext: str = EXT, _who: Principal = Depends(require(*MANAGERS)),
-                      link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
+                      link: TelephonyLink = Depends(telephony),
+                      session: Session = Depends(unit_of_work, scope="function")) -> AgentDetail:
+    """一名坐席（按分机号）在电话系统中的状态及其技能。"""
     ext = _agent_extension(link, ext)
     skills, source = sk.skills_of(session, link.site, ext)
-    return {**await _state(link, ext), "skills": _skill_items(link, skills), "skills_source": source}
+    return AgentDetail(**(await _state(link, ext)).model_dump(), skills=_skill_items(link, skills),
+                       skills_source=source)
 
 
-@router.post("/agents/{ext}/login")
-async def agent_login(request: Request, ext: str = EXT, body: LoginBody = Body(default_factory=LoginBody),
+@router.post("/agents/{ext}/login", summary="为坐席签入")
+async def agent_login(request: Request, ext: str = EXT,
+                      body: AgentLoginBody = Body(default_factory=AgentLoginBody),
                       who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony),
-                      session: Session = Depends(unit_of_work, scope="function")) -> dict:
+                      session: Session = Depends(unit_of_work, scope="function")) -> AgentState:
+    """班长为坐席签入其技能队列（或其中指定的队列），记入审计日志；返回签入后的状态。"""
     ext = _agent_extension(link, ext)
     joined = await _login(link, session, ext, body.queues)
     _record(request, who, "agent_login", "agent", ext, "queues " + ",".join(joined))
     return await _state(link, ext)
 
 
-@router.post("/agents/{ext}/logout")
+@router.post("/agents/{ext}/logout", summary="为坐席签出")
 async def agent_logout(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
-                       link: TelephonyLink = Depends(telephony)) -> dict:
+                       link: TelephonyLink = Depends(telephony)) -> AgentState:
+    """班长为坐席签出全部队列，记入审计日志；返回签出后的状态。"""
     ext = _agent_extension(link, ext)
     left = await ag.logout(link.ami, ext)
     _record(request, who, "agent_logout", "agent", ext, "queues " + ",".join(left))
     return await _state(link, ext)
 
 
-@router.post("/agents/{ext}/pause")
+@router.post("/agents/{ext}/pause", summary="为坐席置忙")
 async def agent_pause(request: Request, ext: str = EXT, body: PauseBody = Body(default_factory=PauseBody),
-                      who: Principal = Depends(require(*MANAGERS)), link: TelephonyLink = Depends(telephony)) -> dict:
+                      who: Principal = Depends(require(*MANAGERS)),
+                      link: TelephonyLink = Depends(telephony)) -> AgentState:
+    """班长将坐席置忙（可指定原因），记入审计日志；返回置忙后的状态。坐席未签入时返回 409。"""
     ext = _agent_extension(link, ext)
     code = await _pause(link, ext, body.reason)
     _record(request, who, "agent_pause", "agent", ext, f"reason {code}")
     return await _state(link, ext)
 
 
-@router.post("/agents/{ext}/unpause")
+@router.post("/agents/{ext}/unpause", summary="为坐席置闲")
 async def agent_unpause(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
-                        link: TelephonyLink = Depends(telephony)) -> dict:
+                        link: TelephonyLink = Depends(telephony)) -> AgentState:
+    """班长取消坐席的置忙，记入审计日志；返回置闲后的状态。坐席未签入时返回 409。"""
     ext = _agent_extension(link, ext)
     await _unpause(link, ext)
     _record(request, who, "agent_unpause", "agent", ext, "")
     return await _state(link, ext)
 
 
-@router.put("/agents/{ext}/skills")
+@router.put("/agents/{ext}/skills", summary="设置坐席技能")
 async def set_skills(request: Request, body: SkillsBody, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
-                     link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
-    """Store the agent's queues and penalties; they apply at its next login (desk login)."""
+                     link: TelephonyLink = Depends(telephony),
+                     session: Session = Depends(unit_of_work, scope="function")) -> AgentSkills:
+    """保存坐席服务的队列及优先级（取代站点配置的默认队列），坐席下次（在工作台）签入时生效；记入审计日志。"""
+    # Stored skills apply at the agent's next desk login, not to its current membership.
     ext = _agent_extension(link, ext)
     try:
-        skills = ag.check_skills(link.plan, body.queues)
+        skills = ag.check_skills(link.plan, [item.model_dump() for item in body.queues])
     except ag.AgentSettingError as exc:
         raise _setting_error(exc) from None
     sk.save_skills(session, ext, skills, who.username)
     audit(session, who, "agent_skills", "agent", ext, ",".join(f"{s.queue}:{s.penalty}" for s in skills),
           client_of(request))
-    return {"extension": ext, "skills": _skill_items(link, skills), "skills_source": sk.STORED}
+    return AgentSkills(extension=ext, skills=_skill_items(link, skills), skills_source=sk.STORED)
 
 
-@router.delete("/agents/{ext}/skills")
+@router.delete("/agents/{ext}/skills", summary="恢复默认技能")
 async def reset_skills(request: Request, ext: str = EXT, who: Principal = Depends(require(*MANAGERS)),
-                       link: TelephonyLink = Depends(telephony), session: Session = Depends(unit_of_work, scope="function")) -> dict:
-    """Forget the stored skills: the site's static membership applies again."""
+                       link: TelephonyLink = Depends(telephony),
+                       session: Session = Depends(unit_of_work, scope="function")) -> AgentSkills:
+    """删除在工作台设置的技能，坐席恢复站点配置的默认队列（下次签入时生效）；记入审计日志。"""
     ext = _agent_extension(link, ext)
     sk.save_skills(session, ext, [], who.username)
     audit(session, who, "agent_skills", "agent", ext, "reset to site default", client_of(request))
     skills, source = sk.skills_of(session, link.site, ext)
-    return {"extension": ext, "skills": _skill_items(link, skills), "skills_source": source}
+    return AgentSkills(extension=ext, skills=_skill_items(link, skills), skills_source=source)
 
 
 # ── supervisors: listen, whisper, barge ──────────────────────────────────────
@@ -283,10 +288,12 @@ def spy_supervisor(request: Request, body: SpyBody, who: Principal = Depends(pri
     return who
 
 
-@router.post("/calls/spy", status_code=202)
+@router.post("/calls/spy", status_code=202, summary="监听、耳语或强插")
 async def spy_on_call(request: Request, body: SpyBody, who: Principal = Depends(spy_supervisor),
-                      link: TelephonyLink = Depends(telephony)) -> dict:
-    """Ring the supervisor's own softphone; answered, it listens to (whispers to, barges into) the agent's call."""
+                      link: TelephonyLink = Depends(telephony)) -> SpyReply:
+    """班长监听（只听）、耳语（只有坐席听得到）或强插（坐席和市民都听得到）坐席当前的通话：先呼叫班长自己的话机，接听后
+    开始。只有平台管理员（班长）可以使用，且须绑定分机、话机已注册、坐席正在通话；每次尝试（包括被拒绝的）都记入审计日志。"""
+    # Ring the supervisor's own softphone; answered, it listens to (whispers to, barges into) the agent's call.
     label = sp.MODE_LABELS[sp.SpyMode(body.mode)]
 
     def refuse(status: int, code: str, message: str, why: str) -> DeskError:
@@ -312,4 +319,4 @@ async def spy_on_call(request: Request, body: SpyBody, who: Principal = Depends(
     _record(request, who, "spy", "call", call.call_id or call.agent_channel,
             f"mode {body.mode}, agent {body.agent}, channel {call.agent_channel}, supervisor phone {mine}, "
             f"spy channel {session.spy_channel_id}")
-    return {**session.as_dict(), "message": f"请接听您的话机（分机{mine}）开始{label}"}
+    return SpyReply(**session.as_dict(), message=f"请接听您的话机（分机{mine}）开始{label}")

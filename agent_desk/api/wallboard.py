@@ -7,26 +7,112 @@ it, so any desk process can serve the page. It holds no personal data (no caller
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import Field
 from redis.exceptions import RedisError
 
 from agent_desk.api.deps import require
+from agent_desk.api.schemas import Reply
 from agent_desk.auth.roles import WATCHERS
 from agent_desk.auth.sessions import Principal
 from agent_desk.errors import DeskError
-from agent_desk.supervision.wallboard import SNAPSHOT_KEY
+from agent_desk.supervision.wallboard import SNAPSHOT_KEY, STATES
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
+AgentState = Literal[STATES]  # type: ignore[valid-type]
+TODAY = "今天（省内时间，零点清零）"
+
+
+# ── the snapshot, as ``Wallboard.snapshot()`` builds it ────────────────────────
+class Traffic(Reply):
+    """排队中的来电与今天的话务（队列、热线号码、分平台或全部）。"""
+
+    waiting: int = Field(description="正在排队的来电数")
+    oldest_since: float | None = Field(description="排队最久的来电开始排队的时间（Unix 时间戳，秒）；无排队时为 null")
+    longest_wait: int = Field(description="排队最久的来电已等待的秒数；无排队时为 0")
+    answered: int = Field(description=TODAY + "的接通数")
+    abandoned: int = Field(description=TODAY + "排队中放弃的来电数")
+    answered_within: int = Field(description=TODAY + "在服务水平阈值内接通的来电数")
+    service_level: float | None = Field(description="服务水平：阈值内接通 ÷（接通 + 放弃），0 至 1 的小数；无来电时为 null")
+    avg_handle_seconds: float | None = Field(description="平均处理时长（秒）；今天没有结束的通话时为 null")
+
+
+class QueueBoard(Traffic):
+    queue: str = Field(description="队列名（电话系统中的名称）")
+    name: str = Field(description="队列中文名称")
+    agents: dict[AgentState, int] = Field(description="该队列签入坐席按状态的人数（只列出人数不为 0 的状态）")
+
+
+class LineBoard(Traffic):
+    line: str = Field(description="热线号码")
+    name: str = Field(description="热线名称；未配置时为空字符串")
+
+
+class SubplatformBoard(Traffic):
+    code: str = Field(description="分平台代码")
+    name: str = Field(description="分平台（市县）名称")
+
+
+class AgentStateCounts(Reply):
+    """各状态的坐席人数。"""
+
+    idle: int = Field(description="空闲")
+    ringing: int = Field(description="振铃")
+    on_call: int = Field(description="通话中")
+    wrapup: int = Field(description="话后整理")
+    paused: int = Field(description="暂停（置忙）")
+    unavailable: int = Field(description="话机离线")
+    logged_out: int = Field(description="未签入")
+
+
+class AgentBoard(Reply):
+    """一名坐席的实时状态。"""
+
+    interface: str = Field(description="队列成员接口，例如 PJSIP/8001")
+    extension: str = Field(description="分机号")
+    name: str = Field(description="坐席名称")
+    state: AgentState = Field(description="状态代码：idle 空闲、ringing 振铃、on_call 通话中、wrapup 话后整理、"
+                                          "paused 暂停、unavailable 话机离线、logged_out 未签入")
+    state_label: str = Field(description="状态中文名称")
+    since: float = Field(description="进入当前状态的时间（Unix 时间戳，秒）")
+    paused: bool = Field(description="已置忙（话机离线或通话中的坐席也可能处于置忙）")
+    reason: str = Field(description="置忙原因代码；未置忙时为空字符串")
+    reason_label: str = Field(description="置忙原因中文名称；未置忙时为空字符串")
+    queues: list[str] = Field(description="已签入的队列")
+    call_id: str = Field(description="当前通话的编号；不在通话或振铃中时为空字符串")
+    wrapup_until: float | None = Field(description="话后整理结束的时间（Unix 时间戳，秒）；不在话后整理时为 null")
+
+
+class WallboardSnapshot(Reply):
+    """实时监控的最新快照（不含市民号码等个人信息）；WebSocket /ws/wallboard 推送的快照也是这一形状。"""
+
+    type: Literal["snapshot"] = Field(description="消息类型，固定为 snapshot")
+    version: int = Field(description="版本号，内容每变化一次加 1（坐席服务重启后从头计）")
+    now: float = Field(description="生成时间（Unix 时间戳，秒）；页面以此计算等待时长")
+    generated_at: str = Field(description="生成时间（ISO 8601，省内时间）")
+    day: dt.date = Field(description="话务计数所属的日期（省内时间）")
+    connected: bool = Field(description="坐席服务当前与电话系统保持连接；为 false 时数据可能已过时")
+    service_level_seconds: int = Field(description="服务水平阈值（秒）")
+    totals: Traffic = Field(description="全部来电")
+    queues: list[QueueBoard] = Field(description="各队列（主队列总在前）")
+    lines: list[LineBoard] = Field(description="各热线号码（今天有来电的）")
+    subplatforms: list[SubplatformBoard] = Field(description="各分平台（今天有来电的）")
+    agent_states: AgentStateCounts = Field(description="各状态的坐席人数")
+    agents: list[AgentBoard] = Field(description="各坐席，按分机号排序")
+
 UNAVAILABLE = "实时监控数据暂不可用：坐席服务尚未连接电话系统"
 
 
-@router.get("/wallboard")
-def snapshot(request: Request, who: Principal = Depends(require(*WATCHERS))) -> dict:
+@router.get("/wallboard", summary="实时监控快照")
+def snapshot(request: Request, who: Principal = Depends(require(*WATCHERS))) -> WallboardSnapshot:
+    """实时监控（队列、热线号码、分平台的排队与今天的话务，各坐席的状态）的最新快照，由坐席服务根据电话系统的事件
+    生成。要持续跟踪，连接 WebSocket `/ws/wallboard`。坐席服务尚未连接电话系统、或实时数据无法读取时返回 503。"""
     try:
         raw = request.app.state.redis.get(SNAPSHOT_KEY)
     except RedisError as exc:
@@ -34,4 +120,4 @@ def snapshot(request: Request, who: Principal = Depends(require(*WATCHERS))) -> 
         raise DeskError(503, "wallboard_unavailable", "实时监控数据暂不可用，请稍后重试") from exc
     if not raw:
         raise DeskError(503, "wallboard_unavailable", UNAVAILABLE)
-    return json.loads(raw)
+    return WallboardSnapshot.model_validate_json(raw)

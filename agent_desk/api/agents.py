@@ -13,11 +13,23 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.ami import AmiError
-
-from agent_desk.api.agents_schemas import (AgentDetail, AgentList, AgentLoginBody, AgentRow, AgentSkills, AgentState,
-                                           MemberQueue, PauseBody, PauseReason, QueueMembership, QueueOption,
-                                           QueueSkill, SkillsBody, SpyBody, SpyReply)
+from agent_desk.api.agents_schemas import (
+    AgentDetail,
+    AgentList,
+    AgentLoginBody,
+    AgentRow,
+    AgentSkills,
+    AgentState,
+    MemberQueue,
+    PauseBody,
+    PauseReason,
+    QueueMembership,
+    QueueOption,
+    QueueSkill,
+    SkillsBody,
+    SpyBody,
+    SpyReply,
+)
 from agent_desk.api.deps import client_of, principal, require, telephony, unit_of_work
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
@@ -28,6 +40,7 @@ from agent_desk.telephony import agents as ag
 from agent_desk.telephony import skills as sk
 from agent_desk.telephony import spy as sp
 from agent_desk.telephony.link import TelephonyLink
+from hotline.ami import AmiError
 
 router = APIRouter()
 MANAGERS = (Role.SUPERVISOR, Role.ADMIN)

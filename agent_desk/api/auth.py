@@ -7,7 +7,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent_desk.api.deps import COOKIE, client_of, principal, require, token_of, unit_of_work
+from agent_desk.api.deps import (
+    COOKIE,
+    client_of,
+    principal,
+    require,
+    token_of,
+    unit_of_work,
+)
 from agent_desk.auth import sessions
 from agent_desk.auth.roles import ROLE_LABELS, Role
 from agent_desk.auth.sessions import Principal

@@ -14,8 +14,20 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 
-from agent_desk.api import agents, audit, auth, calls, reference, sockets, softphone, supervision, tickets, vocab
-from agent_desk.api import wallboard, warnings
+from agent_desk.api import (
+    agents,
+    audit,
+    auth,
+    calls,
+    reference,
+    sockets,
+    softphone,
+    supervision,
+    tickets,
+    vocab,
+    wallboard,
+    warnings,
+)
 from agent_desk.api.deps import principal
 from agent_desk.api.schemas import API_PREFIX, ERRORS, TAGS
 from agent_desk.auth.sessions import Principal

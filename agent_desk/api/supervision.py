@@ -16,7 +16,13 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from agent_desk.api.deps import client_of, require, unit_of_work
-from agent_desk.api.supervision_schemas import EvaluationReply, KpiReply, OverviewReply, ProcessReply, ReportReply
+from agent_desk.api.supervision_schemas import (
+    EvaluationReply,
+    KpiReply,
+    OverviewReply,
+    ProcessReply,
+    ReportReply,
+)
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal

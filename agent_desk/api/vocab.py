@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from agent_desk.api.deps import principal
+from agent_desk.api.schemas import Reply
 from agent_desk.auth.roles import ROLE_LABELS
 from agent_desk.auth.sessions import Principal
 from agent_desk.supervision import kpi, periods, reports, views, wallboard
@@ -44,7 +45,32 @@ def vocabulary(pause_reasons: dict[str, str]) -> dict[str, dict[str, str]]:
     }
 
 
-@router.get("/vocab")
-def vocab(request: Request, _who: Principal = Depends(principal)) -> dict[str, dict[str, str]]:
+class Vocabulary(Reply):
+    """每类代码 → 中文名称。"""
+
+    ticket_states: dict[str, str]
+    actions: dict[str, str]
+    event_fields: dict[str, str]
+    appeal_types: dict[str, str]
+    urgency: dict[str, str]
+    channels: dict[str, str]
+    refusal_reasons: dict[str, str]
+    exclusions: dict[str, str]
+    satisfaction: dict[str, str]
+    levels: dict[str, str]
+    rings: dict[str, str]
+    roles: dict[str, str]
+    agent_states: dict[str, str]
+    pause_reasons: dict[str, str]
+    spy_modes: dict[str, str]
+    metrics: dict[str, str]
+    counts: dict[str, str]
+    group_by: dict[str, str]
+    report_kinds: dict[str, str]
+    period_kinds: dict[str, str]
+
+
+@router.get("/vocab", summary="词表")
+def vocab(request: Request, _who: Principal = Depends(principal)) -> Vocabulary:
     """词表: 各类代码及其中文名称（工单状态、操作、诉求类型、渠道、角色、坐席状态、指标……）。"""
-    return vocabulary(request.app.state.settings.pause_reasons)
+    return Vocabulary.model_validate(vocabulary(request.app.state.settings.pause_reasons))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hotline import confgen
 from hotline.numberplan import NumberPlan, load_plan
-from hotline.paths import Paths
+from hotline.paths import PROJECT_ROOT, Paths
 from launcher.asterisk import RunnerError
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig, load_site
@@ -177,6 +177,17 @@ def cmd_desk_serve(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_desk_openapi(ctx: Context, args: argparse.Namespace) -> int:
+    """Write the API document published in the repository (docs/openapi.json by default)."""
+    from agent_desk.api.routes import published
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(published(), encoding="utf-8")
+    print(f"[desk] API document written to {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_desk_user(ctx: Context, args: argparse.Namespace) -> int:
     """Add a desk user; the password is generated and printed once (or read from stdin with --password-stdin)."""
     import secrets as random
@@ -246,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.set_defaults(func=cmd_desk_user)
     desk_sub.add_parser("serve", help="run the desk alone: web app and AMI listener").set_defaults(func=cmd_desk_serve)
+    openapi = desk_sub.add_parser("openapi", help="write the API document (OpenAPI) published in the repository")
+    openapi.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "openapi.json"))
+    openapi.set_defaults(func=cmd_desk_openapi)
 
     sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
     return parser

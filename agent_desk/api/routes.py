@@ -74,3 +74,19 @@ def document(app: FastAPI) -> dict[str, Any]:
         app.openapi_schema = get_openapi(title=TITLE, version=VERSION, description=DESCRIPTION, routes=app.routes,
                                          tags=TAGS, servers=[{"url": "/", "description": "本中心"}])
     return app.openapi_schema
+
+
+def published() -> str:
+    """The API document as published in the repository (``docs/openapi.json``): stable text, keys sorted."""
+    import json
+
+    from agent_desk.app import create_app
+    from agent_desk.settings import DeskSettings
+
+    # Nothing is connected to: the app is only asked for its routes (engines and clients connect lazily).
+    app = create_app(DeskSettings(database_url="sqlite://", redis_url="redis://127.0.0.1:1/0"), migrate=False)
+    try:
+        return json.dumps(document(app), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    finally:
+        app.state.db.dispose()
+        app.state.redis.close()

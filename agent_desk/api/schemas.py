@@ -51,6 +51,7 @@ def _error(description: str) -> dict[str, Any]:
 
 # Documented on every endpoint: what any of them may answer besides its success.
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("请求格式错误：请求体无法解析（error: http_400）"),
     401: _error("未登录或登录已失效（error: not_authenticated / session_expired）"),
     403: _error("当前角色或用户无权执行此操作（error: forbidden_role 等）"),
     404: _error("对象不存在，或对当前用户不可见"),

@@ -604,7 +604,7 @@ class EarlyWarning:
             session.rollback()
         # expires what this database's areas no longer show (another desk database may share the Redis)
         codes = {p.code for p in org.places.values()}
-        return self._store(found, lambda a: a["area"] in codes, now, len(records), began)
+        return self._store(found, lambda a: a.get("area") in codes, now, len(records), began)
 
     def _store(self, found: list[dict[str, Any]], scope: Scope, now: dt.datetime, tickets: int,
                began: float) -> ScanResult:

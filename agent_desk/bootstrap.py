@@ -20,13 +20,14 @@ from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
 from agent_desk.supervision.warnings import site_rules
 from agent_desk.telephony.softphone import BrowserPhones
+from hotline import access
 from hotline.numberplan import NumberPlan
 from hotline.paths import PROJECT_ROOT
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
 
 ADMIN_SECRET = "desk-admin"
-AMI_USER = "hotline"
+AMI_USER = access.AMI_DESK_USER   # manager.conf: no system/config/command class
 
 
 def database_url(site: SiteConfig) -> str:
@@ -60,9 +61,12 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
     postgres = _secret_or_none(secrets, "postgres")
     if db_url.startswith("postgresql") and postgres is not None and urlsplit(db_url).password is None:
         db_url = with_password(db_url, postgres)
-    redis_password = None if urlsplit(site.redis_url).password else _secret_or_none(secrets, "redis")
+    # Redis: the desk's own ACL user (hotline.access), never ``default``; a URL with its credentials keeps them.
+    own = urlsplit(site.redis_url).password is None
+    redis_password = _secret_or_none(secrets, access.REDIS_DESK_SECRET) if own else None
     return DeskSettings(
         database_url=db_url, redis_url=site.redis_url, redis_password=redis_password,
+        redis_username=access.REDIS_DESK_USER if own and redis_password is not None else None,
         line_names={line.number: getattr(line, "name", "") for line in plan.lines},
         city_names={sp.code: sp.name for sp in plan.subplatforms},
         warning_rules=site_rules(site.warning_rules),
@@ -72,7 +76,8 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
 
 
 def ami_settings(site: SiteConfig, secrets: SecretStore) -> AmiSettings:
-    return AmiSettings(host=site.ami_address, port=site.ami_port, username=AMI_USER, secret=secrets.get("ami"))
+    return AmiSettings(host=site.ami_address, port=site.ami_port, username=AMI_USER,
+                       secret=secrets.get(access.AMI_DESK_SECRET))
 
 
 def install(site: SiteConfig, secrets: SecretStore) -> None:

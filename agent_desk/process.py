@@ -112,6 +112,8 @@ def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, tele
     settings = desk_settings(site, plan, secrets)
     if urlsplit(overrides.get("redis_url", "")).password:   # a URL that carries its password keeps it
         overrides.setdefault("redis_password", None)
+    if "redis_password" in overrides:   # another Redis's credential: not the desk's ACL user name either
+        overrides.setdefault("redis_username", None)
     recordings = recordings_dir(site)
     settings = dataclasses.replace(settings, recordings_dir=recordings,
                                    recordings_host_dir=recordings_host_dir or recordings, **overrides)

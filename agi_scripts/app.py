@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from agi_scripts.audiosocket import AudioSocketServer
 from agi_scripts.routes import Services
 from agi_scripts.server import AgiServer
+from hotline import access
 from hotline.numberplan import NumberPlan
 from hotline.paths import Paths
 from hotline.secrets import SecretStore
@@ -30,8 +31,9 @@ from ivr.survey import SurveyStore
 log = logging.getLogger(__name__)
 
 
-def redis_client(url: str, password: str | None) -> aioredis.Redis:
-    return aioredis.from_url(url, password=password, socket_timeout=2, socket_connect_timeout=2)
+def redis_client(url: str, password: str | None, username: str | None = access.REDIS_IVR_USER) -> aioredis.Redis:
+    """The IVR's Redis connection, as the ``ivr`` ACL user (``hotline.access``); a URL's own credentials win."""
+    return aioredis.from_url(url, username=username, password=password, socket_timeout=2, socket_connect_timeout=2)
 
 
 def ivr_services(plan: NumberPlan, home: Path, redis: aioredis.Redis | None, *, speech: SpeechEngine | None,
@@ -64,7 +66,7 @@ class AgiApp:
     @classmethod
     def build(cls, paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
               speech: SpeechEngine | None = None, load_speech: bool = True) -> "AgiApp":
-        redis = redis_client(site.redis_url, secrets.get("redis"))
+        redis = redis_client(site.redis_url, secrets.get(access.REDIS_IVR_SECRET))
         audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port)
         if speech is None and load_speech:
             speech = load_engine(paths.home, site.speech)

@@ -52,7 +52,7 @@ class Context:
         return SecretStore(self.paths.secrets)
 
     def all_secret_names(self) -> list[str]:
-        return confgen.secret_names(self.site, self.plan) + ["redis", "desk-admin"]
+        return confgen.secret_names(self.site, self.plan) + ["desk-admin"]
 
 
 def cmd_install(ctx: Context, args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 
+from hotline import access
 from hotline import channelvars as v
 from ivr import survey, ticket_status as ts
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
@@ -236,8 +237,8 @@ async def test_emergency_words_in_a_real_recording_hand_the_call_to_119(ivr: Ivr
 async def test_progress_and_survey_run_over_classic_agi(ivr: IvrRig):
     center = ivr.center
     await write_status(ivr, state="signed")
-    center.secrets.ensure(["redis"])
-    center.secrets.path("redis").write_text(ivr.redis_server.password + "\n")
+    center.secrets.ensure([access.REDIS_IVR_SECRET])   # classic AGI: the IVR's ACL user
+    center.secrets.path(access.REDIS_IVR_SECRET).write_text(ivr.redis_server.passwords[access.REDIS_IVR_SECRET] + "\n")
     center.apply_site(agi_transport="classic", redis_url=ivr.redis_server.url)
     try:
         async def citizen(c: Citizen) -> None:

@@ -7,6 +7,7 @@ Used by ``hotline install`` (migrate, reference data, admin account with a gener
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from agent_desk.supervision.warnings import site_rules
 from agent_desk.telephony.softphone import BrowserPhones
 from hotline import access
 from hotline.numberplan import NumberPlan
+from hotline.private import touch_private
 from hotline.paths import PROJECT_ROOT
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
@@ -37,6 +39,21 @@ def database_url(site: SiteConfig) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
         return prefix + str(PROJECT_ROOT / url[len(prefix):])
     return url
+
+
+def private_database(url: str) -> None:
+    """A SQLite database holds callers' numbers and tickets: create it 0600 before SQLite does (SQLite gives its
+    journal and WAL files the database file's mode), in a directory others cannot list when it is the desk's own."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return
+    path = Path(url[len(prefix):])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    touch_private(path)
+    for extra in ("-journal", "-wal", "-shm"):
+        companion = path.with_name(path.name + extra)
+        if companion.exists():
+            companion.chmod(0o600)
 
 
 def with_password(url: str, password: str) -> str:
@@ -83,6 +100,7 @@ def ami_settings(site: SiteConfig, secrets: SecretStore) -> AmiSettings:
 def install(site: SiteConfig, secrets: SecretStore) -> None:
     """Migrate, load the reference data, and create ``admin`` (password: the generated desk-admin secret)."""
     url = database_url(site)
+    private_database(url)
     print("[install] desk database: migrating", file=sys.stderr)
     upgrade(url)
     db = Database(url)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 
 from agent_desk.app import create_app
-from agent_desk.bootstrap import ami_settings, desk_settings
+from agent_desk.bootstrap import ami_settings, desk_settings, private_database
 from agent_desk.calls.listener import CallListener
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.settings import DeskSettings
@@ -110,6 +110,7 @@ def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, tele
     ``recordings_host_dir``: where this process reads what Asterisk records (it differs when Asterisk runs in
     its chroot); ``overrides``: ``DeskSettings`` fields to replace (tests: their own database and Redis)."""
     settings = desk_settings(site, plan, secrets)
+    private_database(overrides.get("database_url", settings.database_url))
     if urlsplit(overrides.get("redis_url", "")).password:   # a URL that carries its password keeps it
         overrides.setdefault("redis_password", None)
     if "redis_password" in overrides:   # another Redis's credential: not the desk's ACL user name either

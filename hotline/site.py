@@ -22,6 +22,9 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Site values end up in the Asterisk configuration: no line breaks, ';' or control characters anywhere.
+    _safe = field_validator("*", mode="before")(classmethod(lambda cls, v, info: yamlsource.config_safe(v, info, cls)))
+
 
 LOOPBACK = "127.0.0.1/255.255.255.255"
 Network = Annotated[str, Field(pattern=r"^[0-9A-Fa-f.:]+(/[0-9A-Fa-f.:]+)?$")]
@@ -90,7 +93,7 @@ class Agents(Strict):
 
     first: int = Field(8001, ge=1000, le=99999000)
     count: int = Field(10, ge=0, le=5000)
-    permit: list[str] = Field(["127.0.0.1/255.255.255.255"], min_length=1,
+    permit: list[Network] = Field(["127.0.0.1/255.255.255.255"], min_length=1,
                               description="networks softphones may register and call from (and put in Contact)")
     queues: list[QueueName] = Field(["province"], description="queues every agent serves unless listed below")
     membership: dict[str, list[QueueName]] = Field({}, description="extension -> the queues that agent serves")
@@ -130,7 +133,7 @@ class SiteConfig(Strict):
     tls_certificate: str | None = Field(
         None, description="PEM file (certificate and key) for https_port; None: one generated at install "
                           "(self-signed; browsers must be told to trust it)")
-    ami_permit: list[str] = Field(["127.0.0.1/255.255.255.255"], min_length=1)
+    ami_permit: list[Network] = Field(["127.0.0.1/255.255.255.255"], min_length=1)
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573
     audiosocket_port: Port = 4574
@@ -150,7 +153,7 @@ class SiteConfig(Strict):
         pattern=r"^/[A-Za-z0-9_./-]+$",
         description="Asterisk's directories (etc, run, log, spool, lib, sounds) as Asterisk sees them",
     )
-    timezone: str = "Asia/Shanghai"
+    timezone: str = Field("Asia/Shanghai", pattern=r"^[A-Za-z0-9_+/-]{1,64}$")
     today: dt.date | None = Field(
         None, description="pin the date the dialplan uses for transition windows (testing, drills); None: the clock"
     )

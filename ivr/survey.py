@@ -25,6 +25,7 @@ from hotline.contracts.survey import (BASICALLY_SATISFIED, NO_ANSWER, RESULTS, S
                                       UNSATISFIED, SurveyEntry)
 from ivr.channel import Channel, ChannelHangup
 from ivr.spool import Spool
+from hotline.privacy import masked
 
 __all__ = ["BASICALLY_SATISFIED", "CHOICES", "NO_ANSWER", "RESULTS", "SATISFIED", "STREAM", "UNSATISFIED",
            "SurveyConfig", "SurveyEntry", "SurveyStore", "run_survey"]
@@ -54,7 +55,7 @@ class SurveyStore:
         try:
             self.spool.put(record.call_id or f"survey-{record.at}", json.dumps(fields, ensure_ascii=False))
         except OSError:
-            log.exception("survey of %s lost: neither Redis nor the spool took %s", record.call_id, fields)
+            log.exception("survey of %s lost: neither Redis nor the spool took %s", record.call_id, masked(fields))
             return "lost"
         return "spool"
 

@@ -56,6 +56,9 @@ class Context:
 
 
 def cmd_install(ctx: Context, args: argparse.Namespace) -> int:
+    from hotline.private import private_dir
+
+    private_dir(ctx.paths.home)   # the state home: secrets, spools, recordings, Redis snapshots (personal data)
     created = ctx.secrets.ensure(ctx.all_secret_names())
     if created:
         print(f"[install] generated {len(created)} secrets in {ctx.paths.secrets}", file=sys.stderr)

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from agent_desk.supervision.wallboard import Wallboard
 from agent_desk.telephony.link import TelephonyLink
 from agent_desk.telephony.recording import recordings_dir
 from agent_desk.tickets.status import StatusProjection
+from hotline import housekeeping
 from hotline.numberplan import NumberPlan
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
@@ -44,6 +46,7 @@ class DeskProcess:
     plan: NumberPlan
     site: SiteConfig
     _resync: asyncio.Task | None = field(default=None, repr=False)
+    _housekeeping: asyncio.Task | None = field(default=None, repr=False)
 
     @property
     def tracker(self) -> CallTracker | None:
@@ -61,6 +64,9 @@ class DeskProcess:
             assert self.listener.ami is not None
             self.app.state.telephony = TelephonyLink(self.listener.ami, self.plan, self.site)
         self._resync = asyncio.create_task(asyncio.to_thread(self._resync_ticket_status), name="status-resync")
+        if self.settings.recordings_host_dir:   # call recordings past site.yaml retention.call_recordings_days
+            rules = [(Path(self.settings.recordings_host_dir), self.site.retention.call_recordings_days)]
+            self._housekeeping = asyncio.create_task(housekeeping.run_periodically(rules), name="retention")
 
     def _resync_ticket_status(self) -> int:
         with self.app.state.db.session() as session:
@@ -68,6 +74,9 @@ class DeskProcess:
 
     async def stop(self) -> None:
         self.app.state.telephony = None
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            self._housekeeping = None
         if self.listener is not None:
             await self.listener.stop()
             for client in (self.listener.tracker.redis, self.listener.redis):

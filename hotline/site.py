@@ -123,6 +123,17 @@ class Speech(Strict):
     threads: int = Field(2, ge=1, le=64)
 
 
+class Retention(Strict):
+    """How long personal data is kept where this stack writes it (保存期限). Housekeeping deletes older files."""
+
+    ivr_recordings_days: int = Field(30, ge=1, le=3650, description="the callers' IVR recordings (speech prefill)")
+    call_recordings_days: int = Field(180, ge=1, le=3650, description="call recordings (MixMonitor)")
+    spool_days: int = Field(30, ge=1, le=3650, description="prefills and surveys spooled while Redis was down")
+    survey_stream_days: int = Field(7, ge=1, le=365, description="entries in the survey stream (the desk consumes "
+                                                                "them within seconds; they are stored with the call)")
+    survey_stream_maxlen: int = Field(100_000, ge=1000, le=10_000_000, description="most entries in the stream")
+
+
 class SiteConfig(Strict):
     name: str = Field("main", pattern=r"^[a-z0-9-]{1,32}$")
     bind: str = "127.0.0.1"
@@ -166,6 +177,7 @@ class SiteConfig(Strict):
     agents: Agents = Agents()
     speech: Speech = Speech()
     trunk_overrides: dict[str, TrunkOverride] = {}
+    retention: Retention = Retention()
     warning_rules: list[dict[str, object]] | None = Field(
         None, description="未诉先办 early-warning rules (agent_desk.supervision.warnings.WarningRule, checked when the "
                           "desk starts); None: the desk's defaults")

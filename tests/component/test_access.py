@@ -110,3 +110,22 @@ def test_each_sides_names_fall_inside_its_acl():
     ivr_keys = [prefill.key("x"), flow.CITY_MEMORY_KEY.format(caller="1"), survey.STREAM, ticket_status.key("1")]
     assert all(inside(k, list(access.IVR.keys), "~") for k in ivr_keys), access.IVR.keys
     assert inside(prefill.CHANNEL, list(access.IVR.channels), "&")
+
+
+async def test_the_survey_stream_is_trimmed_by_age_and_keeps_no_caller(server):
+    import redis.asyncio as aioredis
+
+    from hotline.contracts.survey import SurveyEntry
+    from ivr.survey import SurveyStore
+
+    admin = redis.Redis.from_url(server.authenticated_url, decode_responses=True)
+    admin.delete(survey.STREAM)
+    admin.xadd(survey.STREAM, {"v": "1", "call_id": "ancient"}, id="1000-0")   # 1970: past any retention
+    ivr = aioredis.from_url(server.user_url("ivr"))
+    try:
+        store = SurveyStore(ivr, tmp_spool := __import__("pathlib").Path("/nonexistent"), maxlen=1000, max_age_days=7)
+        assert await store.record(SurveyEntry(call_id="c9", caller="13812345678", result="satisfied")) == "redis"
+    finally:
+        await ivr.aclose()
+    entries = admin.xrange(survey.STREAM)
+    assert [e[1]["call_id"] for e in entries] == ["c9"] and entries[0][1]["caller"] == "", (entries, tmp_spool)

@@ -7,6 +7,7 @@ Used by ``hotline install`` (migrate, reference data, admin account with a gener
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import select
@@ -20,13 +21,15 @@ from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
 from agent_desk.supervision.warnings import site_rules
 from agent_desk.telephony.softphone import BrowserPhones
+from hotline import access
 from hotline.numberplan import NumberPlan
+from hotline.private import touch_private
 from hotline.paths import PROJECT_ROOT
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
 
 ADMIN_SECRET = "desk-admin"
-AMI_USER = "hotline"
+AMI_USER = access.AMI_DESK_USER   # manager.conf: no system/config/command class
 
 
 def database_url(site: SiteConfig) -> str:
@@ -36,6 +39,21 @@ def database_url(site: SiteConfig) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
         return prefix + str(PROJECT_ROOT / url[len(prefix):])
     return url
+
+
+def private_database(url: str) -> None:
+    """A SQLite database holds callers' numbers and tickets: create it 0600 before SQLite does (SQLite gives its
+    journal and WAL files the database file's mode), in a directory others cannot list when it is the desk's own."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return
+    path = Path(url[len(prefix):])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    touch_private(path)
+    for extra in ("-journal", "-wal", "-shm"):
+        companion = path.with_name(path.name + extra)
+        if companion.exists():
+            companion.chmod(0o600)
 
 
 def with_password(url: str, password: str) -> str:
@@ -60,9 +78,12 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
     postgres = _secret_or_none(secrets, "postgres")
     if db_url.startswith("postgresql") and postgres is not None and urlsplit(db_url).password is None:
         db_url = with_password(db_url, postgres)
-    redis_password = None if urlsplit(site.redis_url).password else _secret_or_none(secrets, "redis")
+    # Redis: the desk's own ACL user (hotline.access), never ``default``; a URL with its credentials keeps them.
+    own = urlsplit(site.redis_url).password is None
+    redis_password = _secret_or_none(secrets, access.REDIS_DESK_SECRET) if own else None
     return DeskSettings(
         database_url=db_url, redis_url=site.redis_url, redis_password=redis_password,
+        redis_username=access.REDIS_DESK_USER if own and redis_password is not None else None,
         line_names={line.number: getattr(line, "name", "") for line in plan.lines},
         city_names={sp.code: sp.name for sp in plan.subplatforms},
         warning_rules=site_rules(site.warning_rules),
@@ -72,12 +93,14 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
 
 
 def ami_settings(site: SiteConfig, secrets: SecretStore) -> AmiSettings:
-    return AmiSettings(host=site.ami_address, port=site.ami_port, username=AMI_USER, secret=secrets.get("ami"))
+    return AmiSettings(host=site.ami_address, port=site.ami_port, username=AMI_USER,
+                       secret=secrets.get(access.AMI_DESK_SECRET))
 
 
 def install(site: SiteConfig, secrets: SecretStore) -> None:
     """Migrate, load the reference data, and create ``admin`` (password: the generated desk-admin secret)."""
     url = database_url(site)
+    private_database(url)
     print("[install] desk database: migrating", file=sys.stderr)
     upgrade(url)
     db = Database(url)

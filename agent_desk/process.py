@@ -15,13 +15,14 @@ import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
 from agent_desk.app import create_app
-from agent_desk.bootstrap import ami_settings, desk_settings
+from agent_desk.bootstrap import ami_settings, desk_settings, private_database
 from agent_desk.calls.listener import CallListener
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.settings import DeskSettings
@@ -29,6 +30,7 @@ from agent_desk.supervision.wallboard import Wallboard
 from agent_desk.telephony.link import TelephonyLink
 from agent_desk.telephony.recording import recordings_dir
 from agent_desk.tickets.status import StatusProjection
+from hotline import housekeeping
 from hotline.numberplan import NumberPlan
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
@@ -44,6 +46,7 @@ class DeskProcess:
     plan: NumberPlan
     site: SiteConfig
     _resync: asyncio.Task | None = field(default=None, repr=False)
+    _housekeeping: asyncio.Task | None = field(default=None, repr=False)
 
     @property
     def tracker(self) -> CallTracker | None:
@@ -61,6 +64,9 @@ class DeskProcess:
             assert self.listener.ami is not None
             self.app.state.telephony = TelephonyLink(self.listener.ami, self.plan, self.site)
         self._resync = asyncio.create_task(asyncio.to_thread(self._resync_ticket_status), name="status-resync")
+        if self.settings.recordings_host_dir:   # call recordings past site.yaml retention.call_recordings_days
+            rules = [(Path(self.settings.recordings_host_dir), self.site.retention.call_recordings_days)]
+            self._housekeeping = asyncio.create_task(housekeeping.run_periodically(rules), name="retention")
 
     def _resync_ticket_status(self) -> int:
         with self.app.state.db.session() as session:
@@ -68,6 +74,9 @@ class DeskProcess:
 
     async def stop(self) -> None:
         self.app.state.telephony = None
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            self._housekeeping = None
         if self.listener is not None:
             await self.listener.stop()
             for client in (self.listener.tracker.redis, self.listener.redis):
@@ -110,8 +119,11 @@ def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, tele
     ``recordings_host_dir``: where this process reads what Asterisk records (it differs when Asterisk runs in
     its chroot); ``overrides``: ``DeskSettings`` fields to replace (tests: their own database and Redis)."""
     settings = desk_settings(site, plan, secrets)
+    private_database(overrides.get("database_url", settings.database_url))
     if urlsplit(overrides.get("redis_url", "")).password:   # a URL that carries its password keeps it
         overrides.setdefault("redis_password", None)
+    if "redis_password" in overrides:   # another Redis's credential: not the desk's ACL user name either
+        overrides.setdefault("redis_username", None)
     recordings = recordings_dir(site)
     settings = dataclasses.replace(settings, recordings_dir=recordings,
                                    recordings_host_dir=recordings_host_dir or recordings, **overrides)

@@ -22,6 +22,7 @@ class DeskSettings:
     database_url: str
     redis_url: str
     redis_password: str | None = None
+    redis_username: str | None = None   # the desk's Redis ACL user (hotline.access); None: ``default``
     token_ttl: dt.timedelta = dt.timedelta(hours=12)
     return_window: dt.timedelta = dt.timedelta(hours=24)   # 退单时限
     calendar: Calendar = field(default_factory=Calendar)
@@ -48,10 +49,10 @@ class DeskSettings:
 
     def sync_redis(self):
         import redis
-        return redis.Redis.from_url(self.redis_url, password=self.redis_password, socket_timeout=2,
+        return redis.Redis.from_url(self.redis_url, username=self.redis_username, password=self.redis_password, socket_timeout=2,
                                     socket_connect_timeout=2, decode_responses=True)
 
     def async_redis(self):
         import redis.asyncio as aioredis
-        return aioredis.from_url(self.redis_url, password=self.redis_password, socket_timeout=5,
+        return aioredis.from_url(self.redis_url, username=self.redis_username, password=self.redis_password, socket_timeout=5,
                                  socket_connect_timeout=2, decode_responses=True)

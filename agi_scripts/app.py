@@ -17,10 +17,11 @@ import redis.asyncio as aioredis
 from agi_scripts.audiosocket import AudioSocketServer
 from agi_scripts.routes import Services
 from agi_scripts.server import AgiServer
+from hotline import access, housekeeping
 from hotline.numberplan import NumberPlan
 from hotline.paths import Paths
 from hotline.secrets import SecretStore
-from hotline.site import SiteConfig
+from hotline.site import Retention, SiteConfig
 from ivr.flow import IvrServices, load_flows
 from ivr.prefill_store import PrefillStore
 from ivr.speech import SpeechEngine
@@ -30,18 +31,25 @@ from ivr.survey import SurveyStore
 log = logging.getLogger(__name__)
 
 
-def redis_client(url: str, password: str | None) -> aioredis.Redis:
-    return aioredis.from_url(url, password=password, socket_timeout=2, socket_connect_timeout=2)
+def redis_client(url: str, password: str | None, username: str | None = access.REDIS_IVR_USER) -> aioredis.Redis:
+    """The IVR's Redis connection, as the ``ivr`` ACL user (``hotline.access``); a URL's own credentials win."""
+    return aioredis.from_url(url, username=username, password=password, socket_timeout=2, socket_connect_timeout=2)
 
 
 def ivr_services(plan: NumberPlan, home: Path, redis: aioredis.Redis | None, *, speech: SpeechEngine | None,
-                 audiosocket: AudioSocketServer | None) -> IvrServices:
+                 audiosocket: AudioSocketServer | None, retention: Retention = Retention()) -> IvrServices:
     """The IVR's services; everything it keeps on disk lives under ``home`` (spools, the callers' recordings)."""
     return IvrServices(
         plan=plan, flows=load_flows(), store=PrefillStore(redis, home / "spool" / "prefill"),
         speech=speech, audiosocket=audiosocket, memory=redis, recordings=home / "recordings" / "ivr",
-        tickets=redis, surveys=SurveyStore(redis, home / "spool" / "surveys"),
+        tickets=redis, surveys=SurveyStore(redis, home / "spool" / "surveys", maxlen=retention.survey_stream_maxlen,
+                                           max_age_days=retention.survey_stream_days),
     )
+
+
+def retention_rules(home: Path, retention: Retention) -> list[tuple[Path, int]]:
+    """What the IVR side keeps on disk and for how long (site.yaml ``retention``)."""
+    return [(home / "recordings" / "ivr", retention.ivr_recordings_days), (home / "spool", retention.spool_days)]
 
 
 async def drain_spools(ivr: IvrServices) -> int:
@@ -59,23 +67,28 @@ class AgiApp:
     redis: aioredis.Redis
     ivr: IvrServices
     drain_every: float = 30.0   # seconds between attempts to move spooled prefills and surveys into Redis
+    retention: list[tuple[Path, int]] = field(default_factory=list)   # (directory, days) swept every hour
     _drainer: asyncio.Task | None = field(default=None, repr=False)
+    _housekeeping: asyncio.Task | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
               speech: SpeechEngine | None = None, load_speech: bool = True) -> "AgiApp":
-        redis = redis_client(site.redis_url, secrets.get("redis"))
+        redis = redis_client(site.redis_url, secrets.get(access.REDIS_IVR_SECRET))
         audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port)
         if speech is None and load_speech:
             speech = load_engine(paths.home, site.speech)
-        ivr = ivr_services(plan, paths.home, redis, speech=speech, audiosocket=audiosocket)
+        ivr = ivr_services(plan, paths.home, redis, speech=speech, audiosocket=audiosocket, retention=site.retention)
         agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port)
-        return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr)
+        return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr,
+                   retention=retention_rules(paths.home, site.retention))
 
     async def start(self) -> None:
         await self.audiosocket.start()
         await self.agi.start()
         self._drainer = asyncio.create_task(self._drain_spools())
+        if self.retention:
+            self._housekeeping = asyncio.create_task(housekeeping.run_periodically(self.retention), name="retention")
 
     async def drain_spools(self) -> int:
         return await drain_spools(self.ivr)
@@ -91,9 +104,10 @@ class AgiApp:
             await asyncio.sleep(self.drain_every)
 
     async def stop(self) -> None:
-        if self._drainer is not None:
-            self._drainer.cancel()
-            self._drainer = None
+        for task in (self._drainer, self._housekeeping):
+            if task is not None:
+                task.cancel()
+        self._drainer = self._housekeeping = None
         await self.agi.stop()
         await self.audiosocket.stop()
         for task in list(self.ivr.background):  # let prefills in flight reach Redis or the spool

@@ -32,7 +32,7 @@ async def serve_one(agi, settings: dict, route_name: str) -> str:
     plan = load_plan(Path(settings["plan"]))
     home = Path(settings["home"])
     password = Path(settings["redis_password_file"]).read_text().strip()
-    redis = redis_client(settings["redis_url"], password)
+    redis = redis_client(settings["redis_url"], password, settings.get("redis_username"))
     audiosocket = AudioSocketServer(settings["audiosocket_host"], 0)
     await audiosocket.start()
     # Only the entry route listens to the caller: the survey's process need not load a speech model.

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hotline import yamlsource
 from hotline.yamlsource import ConfigError
@@ -27,7 +27,7 @@ Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,38}$")]
 DivisionCode = Annotated[str, BeforeValidator(_as_text), Field(pattern=r"^[0-9]{6,9}$")]
 # Text goes into Set() in the dialplan and into prompts: keep out what the dialplan would parse
 # (ASCII , ; ( ) [ ] | $ { } quotes and backslash). Chinese punctuation (，。、) is fine.
-ChineseText = Annotated[str, Field(min_length=1, max_length=300, pattern=r'^[^,;()\[\]|${}\n\r\\"]+$')]
+ChineseText = Annotated[str, BeforeValidator(yamlsource.config_safe), Field(min_length=1, max_length=300, pattern=r'^[^,;()\[\]|${}\n\r\\"]+$')]
 
 
 class LineClass(StrEnum):
@@ -56,6 +56,10 @@ RESERVED_QUEUE_NAMES = frozenset({"general"})
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The plan is rendered into the dialplan and pjsip.conf: no line breaks, ';' or control characters anywhere
+    # (free-text ``notes`` aside, which is never rendered).
+    _safe = field_validator("*", mode="after")(classmethod(lambda cls, v, info: yamlsource.config_safe(v, info)))
 
 
 class Queue(Strict):

@@ -22,6 +22,9 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Site values end up in the Asterisk configuration: no line breaks, ';' or control characters anywhere.
+    _safe = field_validator("*", mode="before")(classmethod(lambda cls, v, info: yamlsource.config_safe(v, info, cls)))
+
 
 LOOPBACK = "127.0.0.1/255.255.255.255"
 Network = Annotated[str, Field(pattern=r"^[0-9A-Fa-f.:]+(/[0-9A-Fa-f.:]+)?$")]
@@ -90,7 +93,7 @@ class Agents(Strict):
 
     first: int = Field(8001, ge=1000, le=99999000)
     count: int = Field(10, ge=0, le=5000)
-    permit: list[str] = Field(["127.0.0.1/255.255.255.255"], min_length=1,
+    permit: list[Network] = Field(["127.0.0.1/255.255.255.255"], min_length=1,
                               description="networks softphones may register and call from (and put in Contact)")
     queues: list[QueueName] = Field(["province"], description="queues every agent serves unless listed below")
     membership: dict[str, list[QueueName]] = Field({}, description="extension -> the queues that agent serves")
@@ -120,6 +123,17 @@ class Speech(Strict):
     threads: int = Field(2, ge=1, le=64)
 
 
+class Retention(Strict):
+    """How long personal data is kept where this stack writes it (保存期限). Housekeeping deletes older files."""
+
+    ivr_recordings_days: int = Field(30, ge=1, le=3650, description="the callers' IVR recordings (speech prefill)")
+    call_recordings_days: int = Field(180, ge=1, le=3650, description="call recordings (MixMonitor)")
+    spool_days: int = Field(30, ge=1, le=3650, description="prefills and surveys spooled while Redis was down")
+    survey_stream_days: int = Field(7, ge=1, le=365, description="entries in the survey stream (the desk consumes "
+                                                                "them within seconds; they are stored with the call)")
+    survey_stream_maxlen: int = Field(100_000, ge=1000, le=10_000_000, description="most entries in the stream")
+
+
 class SiteConfig(Strict):
     name: str = Field("main", pattern=r"^[a-z0-9-]{1,32}$")
     bind: str = "127.0.0.1"
@@ -130,7 +144,7 @@ class SiteConfig(Strict):
     tls_certificate: str | None = Field(
         None, description="PEM file (certificate and key) for https_port; None: one generated at install "
                           "(self-signed; browsers must be told to trust it)")
-    ami_permit: list[str] = Field(["127.0.0.1/255.255.255.255"], min_length=1)
+    ami_permit: list[Network] = Field(["127.0.0.1/255.255.255.255"], min_length=1)
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573
     audiosocket_port: Port = 4574
@@ -150,7 +164,7 @@ class SiteConfig(Strict):
         pattern=r"^/[A-Za-z0-9_./-]+$",
         description="Asterisk's directories (etc, run, log, spool, lib, sounds) as Asterisk sees them",
     )
-    timezone: str = "Asia/Shanghai"
+    timezone: str = Field("Asia/Shanghai", pattern=r"^[A-Za-z0-9_+/-]{1,64}$")
     today: dt.date | None = Field(
         None, description="pin the date the dialplan uses for transition windows (testing, drills); None: the clock"
     )
@@ -163,6 +177,7 @@ class SiteConfig(Strict):
     agents: Agents = Agents()
     speech: Speech = Speech()
     trunk_overrides: dict[str, TrunkOverride] = {}
+    retention: Retention = Retention()
     warning_rules: list[dict[str, object]] | None = Field(
         None, description="未诉先办 early-warning rules (agent_desk.supervision.warnings.WarningRule, checked when the "
                           "desk starts); None: the desk's defaults")

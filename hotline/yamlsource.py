@@ -113,6 +113,8 @@ def validation_problems(exc: ValidationError, source: SourceMap, strip: set[str]
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown field (a typo?)"
+        elif err["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         elif err["type"] in ("union_tag_invalid", "union_tag_not_found") and tag_field:
             loc += (tag_field,)
             tag = err.get("ctx", {}).get("tag")
@@ -124,3 +126,54 @@ def validation_problems(exc: ValidationError, source: SourceMap, strip: set[str]
                 message += "; expected one of: " + ", ".join(values)
         problems.append(source.problem(loc, message))
     return problems
+
+
+# What the Asterisk configuration would parse in a value rendered into it: a line break ends the line (and the
+# next line can be any directive), ';' starts a comment, other control characters have no business in a name.
+_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f;]")
+FREE_TEXT_FIELDS = frozenset({"notes"})   # never rendered: free text may have line breaks
+
+
+def config_safe(value, info=None, model=None):
+    """Pydantic validator (``field_validator("*")``): refuse line breaks, ';' and control characters in every
+    string of the value (lists and mappings included), keys too. A field holding models is left to them (their
+    own validator names the exact field)."""
+    if info is not None and info.field_name in FREE_TEXT_FIELDS:
+        return value
+    if model is not None and info is not None and _holds_model(model.model_fields[info.field_name].annotation):
+        return value
+    _check_text(value)
+    return value
+
+
+def _holds_model(annotation) -> bool:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_model(arg) for arg in get_args(annotation))
+
+
+def _check_text(value) -> None:
+    if isinstance(value, str):
+        bad = _UNSAFE_TEXT.search(value)
+        if bad:
+            raise ValueError(f"must not contain {_describe(bad.group())}: it is written into the Asterisk "
+                             "configuration")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _check_text(item)
+
+
+def _describe(char: str) -> str:
+    if char in "\r\n":
+        return "a line break"
+    if char == ";":
+        return "';'"
+    return f"a control character (U+{ord(char):04X})"

@@ -18,6 +18,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from ivr.speech import SAMPLE_RATE, SpeechStream
 from ivr.speech.audio import PauseDetector
+from hotline.private import private_dir, touch_private
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class CaptureSession:
         self.result: asyncio.Future[CaptureResult] = asyncio.get_running_loop().create_future()
 
     async def consume(self, frames: AsyncIterator[Frame]) -> CaptureResult:
-        self.recording.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.recording.parent)   # the caller's voice: 0700 directory, 0600 file
+        touch_private(self.recording)
         detector = PauseDetector(pause=self.limits.end_silence, min_speech=0.3)
         heard = False
         seconds = 0.0

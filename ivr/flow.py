@@ -27,6 +27,7 @@ from ivr.prefill_store import PrefillStore
 from ivr.progress import ProgressConfig, run_progress
 from ivr.speech import SpeechEngine
 from ivr.survey import SurveyConfig, SurveyStore
+from hotline.privacy import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ async def _remember_city(services: IvrServices, caller: str, code: str) -> None:
         await services.memory.set(CITY_MEMORY_KEY.format(caller=caller), code,
                                   ex=services.flows.city.remember_days * 86400)
     except Exception as exc:
-        log.warning("could not remember the city of %s: %s", caller, exc)
+        log.warning("could not remember the city of %s: %s", mask_phone(caller), exc)
 
 
 def city_by_number(plan: NumberPlan, digits: str) -> str:

@@ -8,11 +8,12 @@ and removes each file only once its sender succeeded; it stops at the first fail
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Awaitable, Callable
 
 from redis.exceptions import RedisError
+
+from hotline.private import private_dir, write_private
 
 
 class Spool:
@@ -24,12 +25,8 @@ class Spool:
 
     def put(self, name: str, payload: str) -> Path:
         """Write ``payload`` (JSON text) as ``<name>.json``, replacing an older version atomically."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".{name}.tmp"
-        tmp.write_text(payload, encoding="utf-8")
-        target = self.path(name)
-        os.replace(tmp, target)
-        return target
+        private_dir(self.directory)   # callers' numbers and words: 0700 directory, 0600 files
+        return write_private(self.path(name), payload)
 
     def get(self, name: str) -> dict | None:
         path = self.path(name)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +26,7 @@ from hotline.contracts.survey import (BASICALLY_SATISFIED, NO_ANSWER, RESULTS, S
                                       UNSATISFIED, SurveyEntry)
 from ivr.channel import Channel, ChannelHangup
 from ivr.spool import Spool
+from hotline.privacy import masked
 
 __all__ = ["BASICALLY_SATISFIED", "CHOICES", "NO_ANSWER", "RESULTS", "SATISFIED", "STREAM", "UNSATISFIED",
            "SurveyConfig", "SurveyEntry", "SurveyStore", "run_survey"]
@@ -37,16 +39,27 @@ CHOICES = {"1": SATISFIED, "2": BASICALLY_SATISFIED, "3": UNSATISFIED}
 class SurveyStore:
     """XADD to ``STREAM``; the spool when Redis is down."""
 
-    def __init__(self, redis, spool: Path):
+    def __init__(self, redis, spool: Path, maxlen: int = STREAM_MAXLEN, max_age_days: int | None = None):
         self.redis = redis
         self.spool = Spool(spool)
+        self.maxlen = maxlen                  # site.yaml retention.survey_stream_maxlen
+        self.max_age_days = max_age_days      # retention.survey_stream_days: older entries are trimmed
+
+    async def _add(self, fields: dict) -> None:
+        """XADD capped by size, then trim by age (XTRIM MINID): the stream is a hand-over, not an archive."""
+        await self.redis.xadd(STREAM, fields, maxlen=self.maxlen, approximate=True)
+        if self.max_age_days is not None:
+            oldest_ms = int((time.time() - self.max_age_days * 86400) * 1000)
+            await self.redis.xtrim(STREAM, minid=f"{oldest_ms}-0", approximate=False)   # exact: few entries
 
     async def record(self, record: SurveyEntry) -> str:
         """Store one result; returns "redis" or "spool". Never raises: it runs as the caller leaves."""
-        fields = record.to_fields()
+        # The caller's number stays out of the stream: the desk has it on the call (call_id), and the stream
+        # and the spool are kept longer than the call needs it.
+        fields = {**record.to_fields(), "caller": ""}
         if self.redis is not None:
             try:
-                await self.redis.xadd(STREAM, fields, maxlen=STREAM_MAXLEN, approximate=True)
+                await self._add(fields)
                 return "redis"
             except (RedisError, OSError) as exc:
                 log.warning("survey of %s: Redis unavailable (%s); spooling to %s",
@@ -54,7 +67,7 @@ class SurveyStore:
         try:
             self.spool.put(record.call_id or f"survey-{record.at}", json.dumps(fields, ensure_ascii=False))
         except OSError:
-            log.exception("survey of %s lost: neither Redis nor the spool took %s", record.call_id, fields)
+            log.exception("survey of %s lost: neither Redis nor the spool took %s", record.call_id, masked(fields))
             return "lost"
         return "spool"
 
@@ -62,10 +75,8 @@ class SurveyStore:
         """Move spooled results into the stream; returns how many moved."""
         if self.redis is None:
             return 0
-        redis = self.redis
-
         async def send(_name: str, payload: str) -> None:
-            await redis.xadd(STREAM, json.loads(payload), maxlen=STREAM_MAXLEN, approximate=True)
+            await self._add({**json.loads(payload), "caller": ""})
 
         return await self.spool.drain(send)
 

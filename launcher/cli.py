@@ -52,10 +52,13 @@ class Context:
         return SecretStore(self.paths.secrets)
 
     def all_secret_names(self) -> list[str]:
-        return confgen.secret_names(self.site, self.plan) + ["redis", "desk-admin"]
+        return confgen.secret_names(self.site, self.plan) + ["desk-admin"]
 
 
 def cmd_install(ctx: Context, args: argparse.Namespace) -> int:
+    from hotline.private import private_dir
+
+    private_dir(ctx.paths.home)   # the state home: secrets, spools, recordings, Redis snapshots (personal data)
     created = ctx.secrets.ensure(ctx.all_secret_names())
     if created:
         print(f"[install] generated {len(created)} secrets in {ctx.paths.secrets}", file=sys.stderr)

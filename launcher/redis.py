@@ -1,4 +1,8 @@
-"""A Redis server for a center whose Redis is local: a child process on loopback with a generated password."""
+"""A Redis server for a center whose Redis is local: a child process on loopback with the center's ACL users.
+
+The users (``default`` for the launcher, ``ivr``, ``desk``; ``hotline.access``) are in an ACL file in the data
+directory (0600, passwords as SHA-256), so no password is on the command line; the directory is 0700 (the
+snapshot holds callers' data)."""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hotline.private import private_dir, write_private
+
 
 @dataclass
 class LocalRedis:
-    """A redis-server child on loopback with a generated password (when the site's Redis is local)."""
+    """A redis-server child on loopback with the center's ACL users (when the site's Redis is local)."""
 
     url: str
-    password: str
+    acl: str            # the ACL file's text (hotline.access.redis_acl)
     data_dir: Path
     proc: subprocess.Popen | None = None
 
@@ -26,12 +32,16 @@ class LocalRedis:
             return  # a remote Redis is the site's to run
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        acl_file = self.data_dir / "users.acl"
+        write_private(acl_file, self.acl)
+        for snapshot in self.data_dir.glob("*.rdb"):   # one written before snapshots were private
+            snapshot.chmod(0o600)
         self.proc = subprocess.Popen(self.dies_with_parent(
             ["redis-server", "--bind", parts.hostname, "--port", str(parts.port or 6379),
-             "--requirepass", self.password, "--dir", str(self.data_dir), "--save", "60 1000",
+             "--aclfile", str(acl_file), "--dir", str(self.data_dir), "--save", "60 1000",
              "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning"]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, umask=0o077,   # its snapshots: 0600
         )
 
     def stop(self) -> None:

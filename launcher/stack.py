@@ -14,15 +14,17 @@ import logging
 import os
 import signal
 
-from agent_desk.bootstrap import AMI_USER, database_url
+from agent_desk.bootstrap import database_url
 from agent_desk.process import build_desk
 from agent_desk.telephony.recording import recordings_dir
 from agi_scripts.app import AgiApp
+from hotline import access
 from hotline.numberplan import NumberPlan
 from hotline.paths import Paths
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
 from launcher.asterisk import AsteriskInstance
+from hotline.private import private_dir
 from launcher.redis import LocalRedis
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,8 @@ def asterisk_instance(paths: Paths, site: SiteConfig, secrets: SecretStore) -> A
         models_source=paths.home / "models",
         ami_host=site.ami_address,
         ami_port=site.ami_port,
-        ami_user=AMI_USER,
-        ami_secret=secrets.get("ami"),
+        ami_user=access.AMI_OPERATOR_USER,   # loopback only; the desk has its own, narrower user
+        ami_secret=secrets.get(access.AMI_OPERATOR_SECRET),
     )
 
 
@@ -45,21 +47,26 @@ def connection_details(paths: Paths, site: SiteConfig, asterisk: AsteriskInstanc
     host = asterisk.ami_host
     return {
         "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "ami": {"host": host, "port": site.ami_port, "username": AMI_USER,
-                "secret_file": str(paths.secrets / "ami")},
+        "ami": {"host": host, "port": site.ami_port, "username": access.AMI_OPERATOR_USER,
+                "secret_file": str(paths.secrets / access.AMI_OPERATOR_SECRET)},
         "fastagi": {"host": site.agi_host, "port": site.agi_port, "url": f"agi://{site.agi_host}:{site.agi_port}"},
         "audiosocket": {"host": site.agi_host, "port": site.audiosocket_port},
         "sip": {"host": site.bind, "port": site.sip_port, "carrier_endpoint": site.carrier.username},
         "desk": {"url": f"http://{site.desk_address}:{site.desk_port}", "admin_user": "admin",
                  "admin_password_file": str(paths.secrets / "desk-admin")},
-        "redis": {"url": redis_url, "password_file": str(paths.secrets / "redis")},
+        "redis": {"url": redis_url, "password_file": str(paths.secrets / access.REDIS_ADMIN_SECRET)},
         "database": {"url": database_url(site)},
         "asterisk": {**asterisk.status(), "config_dir": str(paths.asterisk_etc)},
     }
 
 
+def local_redis(paths: Paths, site: SiteConfig, secrets: SecretStore) -> LocalRedis:
+    acl = access.redis_acl({name: secrets.get(name) for name in access.REDIS_SECRETS})
+    return LocalRedis(site.redis_url, acl, paths.home / "redis")
+
+
 def write_details(paths: Paths, details: dict) -> None:
-    paths.run.mkdir(parents=True, exist_ok=True)
+    private_dir(paths.run)
     tmp = paths.stack_json.with_suffix(".tmp")
     tmp.write_text(json.dumps(details, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.chmod(tmp, 0o640)
@@ -69,7 +76,7 @@ def write_details(paths: Paths, details: dict) -> None:
 async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> None:
     """Run everything until SIGINT/SIGTERM; stop it all cleanly."""
     asterisk = asterisk_instance(paths, site, secrets)
-    redis = LocalRedis(site.redis_url, secrets.get("redis"), paths.home / "redis")
+    redis = local_redis(paths, site, secrets)
     agi = AgiApp.build(paths, site, plan, secrets)
     desk = build_desk(site, plan, secrets, recordings_host_dir=str(asterisk.host_path(recordings_dir(site))))
     stop = asyncio.Event()

@@ -12,15 +12,7 @@ from sqlalchemy.orm import Session
 
 from agent_desk.auth.sessions import Principal
 from agent_desk.db.models import AuditEntry, utcnow
-
-
-def mask_phone(phone: str) -> str:
-    digits = phone.strip()
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    if len(digits) <= 7:
-        return digits[:2] + "*" * (len(digits) - 4) + digits[-2:]
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+from hotline.privacy import mask_phone  # noqa: F401  (the one helper; re-exported for the desk)
 
 
 def mask_name(name: str) -> str:

@@ -30,6 +30,7 @@ from hotline.contracts import ContractMismatch
 from hotline.contracts import survey
 from hotline.contracts.prefill import CHANNEL as PREFILL_CHANNEL
 from hotline.contracts.prefill import Prefill
+from hotline.privacy import describe
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class CallListener:
                 await self.tracker.apply(event)
                 self.events_applied += 1
             except Exception:  # one bad event must not stop the desk from seeing the next calls
-                log.exception("call event not applied: %r", event)
+                log.exception("call event not applied: %s", describe(event))   # not the event: it names the caller
             finally:
                 self.queue.task_done()
 

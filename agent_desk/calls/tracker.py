@@ -29,6 +29,7 @@ from agent_desk.tickets.store import append_note
 from hotline.contracts import ContractMismatch
 from hotline.contracts import prefill as prefill_contract
 from hotline.contracts.prefill import Prefill
+from hotline.privacy import masked
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class CallTracker:
         with self.db.session() as session:
             call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
             if call is None:
-                log.warning("event for unknown call %s: %s", call_id, changes)
+                log.warning("event for unknown call %s: %s", call_id, masked(changes))
                 return
             for key, value in changes.items():
                 setattr(call, key, value)

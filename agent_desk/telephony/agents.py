@@ -32,6 +32,7 @@ with DTLS-SRTP; what the agent page needs to register is in ``agent_desk.telepho
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -230,12 +231,29 @@ async def registration(ami: AmiClient, extension: str) -> Registration:
 
 
 async def registrations(ami: AmiClient, extensions: Iterable[str]) -> dict[str, Registration]:
-    """The registration of several softphones from one PJSIPShowContacts."""
-    contacts = await ami.action_list({"Action": "PJSIPShowContacts"})
-    found = {}
-    for extension in map(str, extensions):
-        mine = [e for e in contacts
-                if e.get("Endpoint") == extension or e.get("ObjectName", "").split(";@")[0] == extension]
-        found[extension] = Registration(extension, bool(mine), tuple(e.get("Uri") for e in mine),
-                                        mine[0].get("UserAgent") if mine else "")
-    return found
+    """The registration of several softphones, from the PJSIP_AOR/PJSIP_CONTACT dialplan functions (Getvar).
+
+    Not PJSIPShowContacts: that action needs AMI's ``system`` class, and with ``system`` an Originate may run the
+    System application (a shell). The desk's AMI user has no ``system``; Getvar of these functions needs ``call``."""
+    extensions = list(map(str, extensions))
+    found = await asyncio.gather(*(_registration(ami, ext) for ext in extensions))
+    return dict(zip(extensions, found))
+
+
+async def _function(ami: AmiClient, expression: str) -> str:
+    try:
+        reply = await ami.action({"Action": "Getvar", "Variable": expression})
+    except AmiError:   # no such AOR / contact (e.g. it expired meanwhile)
+        return ""
+    value = reply.get("Value", "")
+    return "" if value in ("(null)", "None") else value
+
+
+async def _registration(ami: AmiClient, extension: str) -> Registration:
+    if not extension.isdigit():   # it goes into a function's arguments: digits only
+        return Registration(extension, False, ())
+    ids = [c for c in (await _function(ami, f"PJSIP_AOR({extension},contact)")).split(",") if c]
+    uris = [await _function(ami, f"PJSIP_CONTACT({cid},uri)") for cid in ids]
+    contacts = tuple(uri for uri in uris if uri)
+    agent = await _function(ami, f"PJSIP_CONTACT({ids[0]},user_agent)") if contacts else ""
+    return Registration(extension, bool(contacts), contacts, agent)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from hotline import channelvars, sounds
+from hotline import access, channelvars, sounds
 from hotline.numberplan import GENERAL_QUEUE, InboundLine, LineClass, NumberPlan
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
@@ -65,7 +65,8 @@ TLS_FILE = "hotline-tls.pem"      # where the rendered config puts it, next to h
 
 def secret_names(site: SiteConfig, plan: NumberPlan) -> list[str]:
     """Every secret the rendered configuration needs."""
-    names = ["ami", f"sip-{site.carrier.username}"] + (["redis"] if site.agi_transport == "classic" else [])
+    names = [access.AMI_DESK_SECRET, access.AMI_OPERATOR_SECRET, f"sip-{site.carrier.username}"]
+    names += access.REDIS_SECRETS   # the Redis ACL users (launcher, IVR, desk); classic AGI carries the IVR's
     names += [f"sip-trunk-{name}" for name in plan.trunks]
     names += [f"sip-agent-{ext}" for ext in site.agents.extensions()]
     if site.agents.webrtc and site.tls_certificate is None:
@@ -190,6 +191,9 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
         "general": GENERAL_QUEUE,
         "secret": secrets.get,
         "tls_file": TLS_FILE,
+        "ami": {"desk_user": access.AMI_DESK_USER, "desk_secret": access.AMI_DESK_SECRET,
+                "operator_user": access.AMI_OPERATOR_USER, "operator_secret": access.AMI_OPERATOR_SECRET,
+                "operator_permit": access.operator_permit(site.bind)},
     }
     files: dict[str, str] = {}
     for name in ("extensions.conf", "queues.conf", "pjsip.conf", "manager.conf", "modules.conf", "asterisk.conf"):
@@ -218,6 +222,7 @@ def classic_agi_files(plan_text: str, site: SiteConfig, secrets: SecretStore) ->
     settings = {
         "plan": f"{etc}/numbers.yaml",
         "redis_url": site.redis_url,
+        "redis_username": access.REDIS_IVR_USER,
         "redis_password_file": f"{etc}/agi-secrets/redis",
         "audiosocket_host": site.agi_host,
         "home": f"{lib}/agi",
@@ -229,6 +234,6 @@ def classic_agi_files(plan_text: str, site: SiteConfig, secrets: SecretStore) ->
     return {
         "numbers.yaml": plan_text,
         "agi-classic.json": json.dumps(settings, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-        "agi-secrets/redis": secrets.get("redis") + "\n",
+        "agi-secrets/redis": secrets.get(access.REDIS_IVR_SECRET) + "\n",   # the IVR's ACL user, nothing more
         "agi-bin/hotline-agi": script,
     }

@@ -6,7 +6,8 @@ Written by the IVR's survey route (``ivr.survey``), consumed by the desk's liste
     v        the contract version
     call_id  HOTLINE_CALL_ID (the UNIQUEID of the inbound channel)
     line     the 123xx line the call came in on
-    caller   the caller's number
+    caller   empty: the IVR leaves the caller's number out (the desk has it on the call; the stream and the
+             spool outlive the call's need for it)
     result   one of RESULTS: satisfied | basically_satisfied | unsatisfied | no_answer
     digits   what the caller pressed, raw, in order ("" if nothing; "82" = a wrong 8, then 2)
     at       when the survey ended, ISO 8601 UTC
@@ -24,7 +25,7 @@ from pydantic import Field
 from hotline.contracts.base import Payload, text_fields
 
 STREAM = "hotline:surveys"
-STREAM_MAXLEN = 1_000_000   # approximate cap (XADD MAXLEN ~): the desk consumes long before that
+STREAM_MAXLEN = 100_000   # default cap (XADD MAXLEN ~); site.yaml retention.survey_stream_maxlen/_days trim it
 DESK_GROUP = "desk"
 REJECTED_STREAM = "hotline:surveys:rejected"   # entries the desk could not read (another version), kept
 

@@ -227,3 +227,24 @@ async def test_the_agents_page_drives_the_phone_system(center: Center, desk: Des
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_the_desks_ami_user_cannot_run_a_shell_nor_cli_commands(center: Center, desk: Desk):
+    """Least privilege: the desk's AMI secret drives calls and agents (the tests above), never the system. An Originate
+    to the System application, and the Command action, are refused with Asterisk's permission errors."""
+    from hotline.ami import AmiError
+
+    ami = AmiClient("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami"))
+    await ami.connect()
+    try:
+        with pytest.raises(AmiError, match="Originate Access Forbidden|System privilege"):
+            await ami.action({"Action": "Originate", "Channel": "Local/s@hotline-nowhere", "Application": "System",
+                              "Data": "touch /tmp/hotline-ami-shell", "Async": "true"})
+        with pytest.raises(AmiError, match="[Pp]ermission denied"):
+            await ami.action({"Action": "Command", "Command": "core show uptime"})
+        with pytest.raises(AmiError, match="[Pp]ermission denied"):
+            await ami.action({"Action": "MixMonitor", "Channel": "PJSIP/x", "File": "/tmp/x.wav",
+                              "Command": "rm -rf /"})
+        assert (await ami.action({"Action": "Ping"})).get("Response") == "Success"
+    finally:
+        ami.close()

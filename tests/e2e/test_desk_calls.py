@@ -42,7 +42,7 @@ async def ivr(center: Center, tmp_path_factory) -> IvrRig:
 async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(ivr: IvrRig, new_database, backend):
     center = ivr.center
     extension = softphones(center)[0]
-    async with center_desk(center, new_database(backend), ivr.redis_server.authenticated_url) as desk:
+    async with center_desk(center, new_database(backend), ivr.redis_server.user_url("desk")) as desk:
         rig, listener = desk.rig, desk.listener
         with rig.app.state.db.session() as session:
             session.scalar(select(User).where(User.username == rig.user("agent"))).extension = extension

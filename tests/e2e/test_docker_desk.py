@@ -99,7 +99,7 @@ async def test_the_docker_desk_process_pops_a_real_call_and_feeds_the_wallboard(
     # The secrets as the init service writes them: one file each, 0600.
     secrets = tmp_path / "home" / "secrets"
     secrets.mkdir(parents=True)
-    for name, value in (("ami", center.secrets.get("ami")), ("redis", redis_server.password),
+    for name, value in (("ami", center.secrets.get("ami")), ("redis-desk", redis_server.passwords["redis-desk"]),
                         ("postgres", pg_password)):
         (secrets / name).write_text(value + "\n")
         (secrets / name).chmod(0o600)

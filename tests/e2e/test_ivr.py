@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from hotline import access
 from hotline import channelvars as v
 from hotline.contracts.prefill import KEY
 from ivr.prefill_store import PrefillStore
@@ -222,8 +223,8 @@ async def test_the_same_ivr_runs_over_classic_agi_with_pyst2(ivr: IvrRig):
     models = center.paths.home / "models"
     assemble_model(models / "whisper-base")
     center.asterisk.models_source = models
-    center.secrets.ensure(["redis"])
-    center.secrets.path("redis").write_text(ivr.redis_server.password + "\n")
+    center.secrets.ensure([access.REDIS_IVR_SECRET])   # classic AGI: the IVR's ACL user
+    center.secrets.path(access.REDIS_IVR_SECRET).write_text(ivr.redis_server.passwords[access.REDIS_IVR_SECRET] + "\n")
     center.apply_site(agi_transport="classic", redis_url=ivr.redis_server.url)
     try:
         async def citizen(c: Citizen) -> None:

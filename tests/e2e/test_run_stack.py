@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -87,7 +88,8 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
         wait_for(stack_json, proc, 120)
         details = json.loads(stack_json.read_text())
         ami = details["ami"]
-        assert (ami["host"], ami["port"], ami["username"]) == ("127.0.0.1", ports["ami"], "hotline")
+        # stack.json names the operator's AMI user (loopback only); the desk has its own, narrower one.
+        assert (ami["host"], ami["port"], ami["username"]) == ("127.0.0.1", ports["ami"], "operator")
         secret = Path(ami["secret_file"]).read_text().strip()
         assert ami_login(ami["host"], ami["port"], ami["username"], secret)
         assert not ami_login(ami["host"], ami["port"], ami["username"], secret + "x")
@@ -110,6 +112,16 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
         anonymous.value.close()
         password = Path(details["redis"]["password_file"]).read_text().strip()
         assert redis_ping(details["redis"]["url"], password) == b"+OK\r\n+PONG\r\n"
+        # The IVR's and the desk's Redis users exist, each with its own secret (the ACL file's).
+        for user in ("ivr", "desk"):
+            own = (home / "secrets" / f"redis-{user}").read_text().strip()
+            assert redis_ping(details["redis"]["url"], f"{user} {own}") == b"+OK\r\n+PONG\r\n"
+        # Personal data at rest is the owner's alone: the state home, its secrets, Redis's directory and ACL,
+        # the run directory, and the desk's SQLite database.
+        modes = {path: stat.S_IMODE(path.stat().st_mode) for path in (
+            home, home / "secrets", home / "redis", home / "run", home / "redis" / "users.acl",
+            tmp_path / "desk.sqlite3", home / "secrets" / "redis-desk")}
+        assert modes == {path: 0o600 if path.is_file() else 0o700 for path in modes}, modes
         redis_pids = children_running(proc.pid, "redis-server")
         assert len(redis_pids) == 1, redis_pids
         assert details["database"]["url"] == site["database_url"]

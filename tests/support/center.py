@@ -21,7 +21,7 @@ import yaml
 
 from agi_scripts.routes import Services
 from agi_scripts.server import AgiServer
-from hotline import confgen
+from hotline import access, confgen
 from hotline.ami import AmiClient
 from hotline.numberplan import NumberPlan, load_plan
 from hotline.paths import PROJECT_ROOT, Paths
@@ -150,7 +150,7 @@ async def running_center(home: Path, artifacts: Path | None = None, rtp_ports: i
     await agi.start()
     asterisk = AsteriskInstance.create(
         instance_dir=site.instance_dir, etc_source=paths.asterisk_etc, sounds_source=paths.sounds,
-        ami_port=site.ami_port, ami_user="hotline", ami_secret=secrets.get("ami"),
+        ami_port=site.ami_port, ami_user=access.AMI_OPERATOR_USER, ami_secret=secrets.get(access.AMI_OPERATOR_SECRET),
     )
     peer = AsteriskInstance.create(
         instance_dir=peer_dir, etc_source=peer_etc, ami_port=ports["peer_ami"], ami_user="peer",
@@ -160,7 +160,8 @@ async def running_center(home: Path, artifacts: Path | None = None, rtp_ports: i
     try:
         await asyncio.to_thread(asterisk.up)
         await asyncio.to_thread(peer.up)
-        ami = AmiClient("127.0.0.1", site.ami_port, "hotline", secrets.get("ami"))
+        # The harness drives Asterisk as the operator (every class); the desk's own user is narrower.
+        ami = AmiClient("127.0.0.1", site.ami_port, access.AMI_OPERATOR_USER, secrets.get(access.AMI_OPERATOR_SECRET))
         clients.append(ami)
         events = EventLog()
         ami.subscribe(events)

@@ -10,9 +10,10 @@ from typing import AsyncIterator
 
 import redis.asyncio as aioredis
 
-from agi_scripts.app import ivr_services
+from agi_scripts.app import ivr_services, redis_client
 from agi_scripts.audiosocket import AudioSocketServer
 from agi_scripts.routes import Services
+from hotline import access
 from hotline.numberplan import GENERAL_QUEUE
 from ivr.flow import IvrServices
 from hotline.contracts.prefill import KEY
@@ -79,10 +80,11 @@ def caller_sound_dirs(center: Center) -> tuple[Path, Path]:
 @contextlib.asynccontextmanager
 async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...]) -> AsyncIterator[IvrRig]:
     redis_server = RedisServer.start(work / "redis")
-    redis = aioredis.from_url(redis_server.url, password=redis_server.password)
+    redis = aioredis.from_url(redis_server.url, password=redis_server.password)   # the test's: every key
+    ivr_redis = redis_client(redis_server.url, redis_server.passwords[access.REDIS_IVR_SECRET])   # the IVR's ACL user
     audiosocket = AudioSocketServer("127.0.0.1", 0)
     await audiosocket.start()
-    services = ivr_services(center.plan, work, redis, speech=speech, audiosocket=audiosocket)
+    services = ivr_services(center.plan, work, ivr_redis, speech=speech, audiosocket=audiosocket)
     # The citizen's recordings join the center's sounds (so a config reload keeps them) and its instance.
     for target in caller_sound_dirs(center):
         for name in samples:
@@ -100,4 +102,5 @@ async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...]) 
         for task in list(services.background):
             await task
         await redis.aclose()
+        await ivr_redis.aclose()
         redis_server.stop()

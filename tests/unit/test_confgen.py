@@ -11,11 +11,11 @@ import sys
 import pytest
 import yaml
 
-from hotline import channelvars, confgen
+from hotline import access, channelvars, confgen
 from hotline.numberplan import LineClass, load_plan
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
-from tests.unit.golden import GOLDEN_DIR, PLAN, render_golden
+from tests.unit.golden import GOLDEN_DIR, PLAN, FixedSecrets, render_golden
 
 
 def test_rendering_matches_the_reviewed_golden_files():
@@ -62,6 +62,19 @@ def test_services_bind_to_loopback_and_ami_permits_only_loopback_by_default():
     assert "bindaddr = 127.0.0.1" in files["http.conf"]
 
 
+def test_the_desks_ami_user_has_no_system_config_or_command_class_and_the_operator_is_local():
+    site = SiteConfig(bind="10.0.0.5", ami_permit=["10.0.0.9/255.255.255.255"])
+    plan = load_plan(PLAN)
+    text = confgen.render(plan, site, FixedSecrets(confgen.secret_names(site, plan))).files["manager.conf"]  # type: ignore[arg-type]
+    sections = {m.group(1): m.group(2) for m in re.finditer(r"^\[([^\]]+)\]\n(.*?)(?=^\[|\Z)", text, re.M | re.S)}
+    desk, operator = sections[access.AMI_DESK_USER], sections[access.AMI_OPERATOR_USER]
+    write = set(re.search(r"^write=(.*)$", desk, re.M).group(1).split(","))
+    assert write == {"call", "agent", "user", "reporting", "originate"}
+    assert re.findall(r"^permit=(.*)$", desk, re.M) == ["10.0.0.9/255.255.255.255"]
+    assert re.findall(r"^permit=(.*)$", operator, re.M) == ["127.0.0.1/255.255.255.255", "10.0.0.5/255.255.255.255"]
+    assert "secret=golden-ami\n" in desk and "secret=golden-ami-operator\n" in operator
+
+
 def test_no_secret_is_a_default_every_credential_comes_from_the_store(tmp_path):
     plan = load_plan(PLAN)
     site = SiteConfig()
@@ -69,7 +82,8 @@ def test_no_secret_is_a_default_every_credential_comes_from_the_store(tmp_path):
     store.ensure(confgen.secret_names(site, plan))
     files = confgen.render(plan, site, store).files
     secrets_in_config = re.findall(r"^(?:password|secret)=(.*)$", files["pjsip.conf"] + files["manager.conf"], re.M)
-    assert len(secrets_in_config) == len(confgen.secret_names(site, plan))
+    # Every name but Redis's ACL users (their file is the launcher's, hotline.access.redis_acl).
+    assert len(secrets_in_config) == len(set(confgen.secret_names(site, plan)) - set(access.REDIS_SECRETS))
     assert len(set(secrets_in_config)) == len(secrets_in_config), "each credential is distinct"
     for value in secrets_in_config:
         assert len(value) >= 32

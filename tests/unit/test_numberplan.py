@@ -79,7 +79,7 @@ def test_minimal_plan_loads(tmp_path):
     [
         (("class: main", "class: mian"), ":13: lines[0].class: unknown class 'mian'; expected one of: main, cancelled_direct, "),
         (("transition: {start: 2021-09-07, cutover: 2021-11-07}", "transition: {start: 2021-09-07, cutover: 2021-08-01}"),
-         ":22: lines[1].transition: Value error, cutover (2021-08-01) must come after start (2021-09-07)"),
+         ":22: lines[1].transition: cutover (2021-08-01) must come after start (2021-09-07)"),
         (('  - number: "12349"', '  - number: "12a49"'), ":17: lines[1].number: String should match pattern"),
         (('  - number: "12349"', '  - number: "12345"'), ":17: lines[1].number: 12345 is already defined at lines[0]"),
         (("replaced_by: {name: 未成年人保护热线, queue: minors}", "replaced_by: {name: 未成年人保护热线, queue: minor}"),

@@ -45,6 +45,8 @@ def create_user(session: Session, username: str, password: str, role: Role, disp
             raise DeskError(422, "unknown_unit", f"单位“{unit_code}”不存在")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise DeskError(409, "user_exists", f"用户“{username}”已存在")
+    if extension and session.scalar(select(User.id).where(User.extension == extension)) is not None:
+        raise DeskError(409, "extension_taken", f"分机号“{extension}”已被其他用户使用")
     try:
         password_hash = hash_password(password)
     except ValueError as exc:

@@ -25,6 +25,7 @@ from agent_desk.tickets import transfers
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.settings import PROVINCE_TZ, DeskSettings
+from agent_desk.supervision.periods import Day
 from agent_desk.tickets import lifecycle as lc
 from hotline.reference import topic_names
 from hotline.vocab import AppealType
@@ -419,8 +420,8 @@ class SearchQuery(Strict):
     subplatform: str | None = Field(None, max_length=32)
     host_unit: str | None = Field(None, max_length=64)
     overdue: bool | None = None
-    created_from: dt.date | None = None
-    created_to: dt.date | None = None
+    created_from: Day | None = None
+    created_to: Day | None = None
     before_id: int | None = Field(None, ge=1, description="keyset paging: ids below this one")
     limit: int = Field(20, ge=1, le=100)
 

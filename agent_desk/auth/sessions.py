@@ -7,9 +7,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from agent_desk.auth import limits
 from agent_desk.auth.passwords import DUMMY_HASH, hash_password, verify_password
 from agent_desk.auth.roles import Role
 from agent_desk.db.models import AuthToken, LoginAttempt, OrgUnit, User, utcnow
@@ -59,21 +60,17 @@ def create_user(session: Session, username: str, password: str, role: Role, disp
 
 
 def login(session: Session, settings: DeskSettings, username: str, password: str, client: str) -> str:
-    """A new token, or DeskError 401 (wrong credentials) / 429 (too many failures: try later)."""
+    """A new token, or DeskError 401 (wrong credentials) / 429 (too many failures: ``limits``)."""
     now = utcnow()
-    since = now - settings.login_window
-    failures = select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.at >= since, LoginAttempt.success.is_(False))
-    if (session.scalar(failures.where(LoginAttempt.username == username)) >= settings.login_failures_per_user
-            or session.scalar(failures.where(LoginAttempt.client == client)) >= settings.login_failures_per_client):
-        raise DeskError(429, "too_many_attempts", "登录失败次数过多，请15分钟后再试",
-                        headers={"Retry-After": str(int(settings.login_window.total_seconds()))})
+    username, client = username[:64], client[:64]
+    reservation = limits.reserve(session, settings, username, client, now)
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     ok = verify_password(password, user.password_hash if user else DUMMY_HASH) and user is not None
-    session.add(LoginAttempt(username=username[:64], client=client[:64], at=now, success=ok))
+    session.add(LoginAttempt(username=username, client=client, at=now, success=ok))
     if not ok:
-        session.commit()  # the failure must count even though the request fails
+        session.commit()  # the failure must be recorded even though the request fails
         raise DeskError(401, "bad_credentials", "用户名或密码错误")
+    limits.succeeded(session, reservation)
     token = secrets.token_urlsafe(32)
     session.add(AuthToken(token_hash=_digest(token), user_id=user.id, created_at=now,
                           expires_at=now + settings.token_ttl))

@@ -78,6 +78,17 @@ class LoginAttempt(Base):
     success: Mapped[bool] = mapped_column(Boolean)
 
 
+class LoginCounter(Base):
+    """Failed logins of one key (``pair:``, ``source:``, ``account:``…) in the window that began at the first:
+    incremented in one statement (insert or update), so parallel attempts never read the same count."""
+
+    __tablename__ = "login_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[dt.datetime]
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AuditEntry(Base):
     """Every read of personal data (and every privileged action): who, when, what, why, from where."""
 

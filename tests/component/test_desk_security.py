@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.desk import close_rig, make_rig
+from agent_desk.api.deps import forwarded_client
+from tests.support.desk import PASSWORD, close_rig, make_rig
 
 
 @pytest.fixture
@@ -82,3 +84,61 @@ def test_every_api_response_says_no_store(rig):
                      rig.client.get("/api/v1/me"), rig.call("agent", "GET", "/api/v1/no-such-thing"),
                      rig.client.post("/api/v1/auth/login", json={"username": "x", "password": "y"})):
         assert response.headers["cache-control"] == "no-store", response.request.url
+
+
+# ── 2. login limits ───────────────────────────────────────────────────────────
+def from_address(rig, address: str) -> TestClient:
+    return TestClient(rig.app, base_url="http://127.0.0.1", client=(address, 40000))
+
+
+def login(client: TestClient, rig, short: str, password: str, **headers) -> int:
+    return client.post("/api/v1/auth/login", json={"username": rig.user(short), "password": password},
+                       headers=headers).status_code
+
+
+def test_parallel_guesses_are_counted_atomically_and_the_user_still_gets_in(rig):
+    attacker = from_address(rig, "203.0.113.66")
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(lambda _: login(attacker, rig, "boss", "wrong-password"), range(12)))
+    assert codes.count(401) <= 5 and codes.count(401) + codes.count(429) == 12, codes
+    assert login(attacker, rig, "boss", PASSWORD) == 429     # that address is slowed, right password or not
+    assert login(from_address(rig, "198.51.100.20"), rig, "boss", PASSWORD) == 200   # the real user is not
+
+
+def test_many_addresses_are_capped_per_account_except_where_the_user_signs_in(database_url, redis_server):
+    rig = make_rig(database_url, redis_server.authenticated_url, login_failures_per_account=8)
+    try:
+        desk = from_address(rig, "198.51.100.21")
+        assert login(desk, rig, "boss", PASSWORD) == 200               # the user's usual address
+        codes = [login(from_address(rig, address), rig, "boss", "guess")
+                 for address in ("203.0.113.1", "203.0.113.2") for _ in range(5)]
+        assert codes == [401] * 8 + [429] * 2                           # 8 guesses across addresses, then wait
+        assert login(from_address(rig, "203.0.113.3"), rig, "boss", PASSWORD) == 429   # a new address waits
+        assert login(desk, rig, "boss", PASSWORD) == 200                               # the usual one does not
+    finally:
+        close_rig(rig)
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(database_url, redis_server):
+    rig = make_rig(database_url, redis_server.authenticated_url, trusted_proxies=("10.9.0.0/16",))
+    try:
+        # Not a proxy: its X-Forwarded-For is ignored, so rotating it gains nothing.
+        outsider = from_address(rig, "203.0.113.80")
+        codes = [login(outsider, rig, "agent", "guess", **{"X-Forwarded-For": f"192.0.2.{i}"}) for i in range(7)]
+        assert codes == [401] * 5 + [429] * 2
+        # Behind the proxy, everyone shares its address, but each is counted as the address it forwards for.
+        proxy = from_address(rig, "10.9.0.2")
+        codes = [login(proxy, rig, "agent2", "guess", **{"X-Forwarded-For": "192.0.2.50, 10.9.0.7"}) for _ in range(6)]
+        assert codes == [401] * 5 + [429]
+        assert login(proxy, rig, "agent2", PASSWORD, **{"X-Forwarded-For": "192.0.2.51"}) == 200
+    finally:
+        close_rig(rig)
+
+
+def test_forwarded_client_reads_from_the_right_past_trusted_hops():
+    trusted = ("10.0.0.0/8", "127.0.0.1")
+    assert forwarded_client("127.0.0.1", "1.2.3.4, 5.6.7.8, 10.0.0.3", trusted) == "5.6.7.8"
+    assert forwarded_client("8.8.8.8", "1.2.3.4", trusted) == "8.8.8.8"
+    assert forwarded_client("10.0.0.1", "", trusted) == "10.0.0.1"
+    assert forwarded_client("10.0.0.1", "not-an-ip", trusted) == "10.0.0.1"
+    assert forwarded_client("127.0.0.1", "1.2.3.4", ()) == "127.0.0.1"

@@ -5,14 +5,25 @@ Each runs on SQLite and PostgreSQL with a real Redis (the ``database_url`` and `
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from agent_desk.api.deps import forwarded_client
+from agent_desk.calls import events as ev
+from agent_desk.calls.listener import AmiSettings, CallListener
+from agent_desk.calls.tracker import CallTracker
+from agent_desk.db.models import Call, Ticket
+from agent_desk.tickets import lifecycle as lc
+from agent_desk.tickets.store import append_note
 from tests.support.desk import PASSWORD, close_rig, make_rig
 
 
@@ -142,3 +153,65 @@ def test_forwarded_client_reads_from_the_right_past_trusted_hops():
     assert forwarded_client("10.0.0.1", "", trusted) == "10.0.0.1"
     assert forwarded_client("10.0.0.1", "not-an-ip", trusted) == "10.0.0.1"
     assert forwarded_client("127.0.0.1", "1.2.3.4", ()) == "127.0.0.1"
+
+
+# ── 4. nothing lost ───────────────────────────────────────────────────────────
+async def test_a_database_error_in_the_tracker_loses_no_call(rig, monkeypatch):
+    db = rig.app.state.db
+    tracker = CallTracker(db, None)
+    listener = CallListener(tracker, AmiSettings("127.0.0.1", 1, "x", "y"), None, retry_delay=0.01)
+    opened, failures = db.session, []
+
+    def flaky():
+        if not failures:   # the database refuses the first write (an outage, a deadlock), once
+            failures.append(1)
+            raise OperationalError("UPDATE calls", {}, Exception("server closed the connection unexpectedly"))
+        return opened()
+
+    monkeypatch.setattr(db, "session", flaky)
+    now = dt.datetime.now(dt.timezone.utc)
+    ids = [f"{rig.tag}.{n}" for n in (1, 2)]
+    for call_id in ids:
+        facts = ev.CallFacts(call_id, "13800000000", "12345", "main", "460100", "q-main", "")
+        listener.queue.put_nowait(ev.QueueJoined(facts, "PJSIP/trunk-1", now))
+        listener.queue.put_nowait(ev.CallEnded(facts, "16", now + dt.timedelta(seconds=30)))
+    task = asyncio.create_task(listener._apply_loop())
+    try:
+        await asyncio.wait_for(listener.drain(), 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert failures and listener.events_retried == 1 and listener.failed == []
+    with opened() as session:
+        calls = {c.call_id: c for c in session.scalars(select(Call).where(Call.call_id.in_(ids)))}
+    assert sorted(calls) == ids                                            # no call row missing
+    assert all(c.ended_at is not None and c.queued_at is not None for c in calls.values())   # none left "current"
+
+
+def test_concurrent_history_writes_on_one_ticket_never_collide(rig):
+    number = rig.call("agent", "POST", "/api/v1/tickets", json=draft(citizen_phone="13800138009")).json()["number"]
+    db, writers = rig.app.state.db, 10
+    start = threading.Barrier(writers + 1)
+
+    def note(i: int) -> None:
+        with db.session() as session:
+            row = session.scalar(select(Ticket).where(Ticket.number == number))
+            assert len(row.events) == 1     # every writer has read the same history before writing
+            start.wait()
+            append_note(session, row, "survey", dt.datetime.now(dt.timezone.utc), "ivr", lc.Role.SYSTEM,
+                        {"n": i})
+
+    def dispatch() -> int:
+        start.wait()
+        return rig.call("agent", "POST", f"/api/v1/tickets/{number}/actions/dispatch",
+                        json={"host_unit": rig.units["water"]}).status_code
+
+    with ThreadPoolExecutor(max_workers=writers + 1) as pool:
+        notes = [pool.submit(note, i) for i in range(writers)]
+        dispatched = pool.submit(dispatch)
+        for f in notes:
+            f.result()
+        assert dispatched.result() == 200
+    history = rig.call("boss", "GET", f"/api/v1/tickets/{number}").json()["history"]
+    assert [e["seq"] for e in history] == list(range(1, writers + 3))
+    assert sorted(e["action"] for e in history) == sorted(["accept", "dispatch"] + ["survey"] * writers)

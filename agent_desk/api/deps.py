@@ -9,6 +9,7 @@ from typing import Iterator
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from agent_desk.api.schemas import API_PREFIX
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal, authenticate
 from agent_desk.db.session import Database
@@ -16,6 +17,8 @@ from agent_desk.errors import DeskError
 from agent_desk.telephony.link import TelephonyLink
 
 COOKIE = "hotline_session"
+# What a user whose password an administrator set may still do: change it, see who it is, log out.
+PASSWORD_CHANGE_PATHS = frozenset(f"{API_PREFIX}{p}" for p in ("/auth/password", "/me", "/auth/logout"))
 
 
 def database(request: Request) -> Database:
@@ -44,6 +47,8 @@ def principal(request: Request) -> Principal:
         who = authenticate(session, token)
     if who is None:
         raise DeskError(401, "session_expired", "登录已失效，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+    if who.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise DeskError(403, "password_change_required", "密码已由管理员重置，请先修改密码")
     return who
 
 

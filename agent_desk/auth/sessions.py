@@ -29,6 +29,7 @@ class Principal:
     unit_id: int | None
     unit_code: str | None
     extension: str | None
+    must_change_password: bool = False   # only POST /auth/password (and /me, logout) answer until it is changed
 
 
 def _digest(token: str) -> str:
@@ -36,7 +37,8 @@ def _digest(token: str) -> str:
 
 
 def create_user(session: Session, username: str, password: str, role: Role, display_name: str = "",
-                unit_code: str | None = None, extension: str | None = None) -> User:
+                unit_code: str | None = None, extension: str | None = None, *,
+                must_change_password: bool = False) -> User:
     if role == Role.UNIT and not unit_code:
         raise DeskError(422, "unit_required", "承办单位用户必须指定所属单位")
     unit_id = None
@@ -53,7 +55,8 @@ def create_user(session: Session, username: str, password: str, role: Role, disp
     except ValueError as exc:
         raise DeskError(422, "weak_password", str(exc)) from None
     user = User(username=username, display_name=display_name or username, password_hash=password_hash,
-                role=role.value, org_unit_id=unit_id, extension=extension)
+                role=role.value, org_unit_id=unit_id, extension=extension,
+                must_change_password=must_change_password)
     session.add(user)
     session.flush()
     return user
@@ -93,7 +96,7 @@ def authenticate(session: Session, token: str) -> Principal | None:
         return None
     user, unit_code = row
     return Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id, unit_code,
-                     user.extension)
+                     user.extension, user.must_change_password)
 
 
 def expire_before(session: Session, moment: dt.datetime) -> int:

@@ -156,7 +156,8 @@ def test_personal_data_is_masked_unless_needed_and_every_read_is_audited(rig):
 
 
 PATH_SAMPLES = {"number": "20260101000001", "action": "sign", "call_id": "1700000000.1", "ext": "8001",
-                "code": "k-1", "kind": "daily", "alert_id": "w0123456789abcde", "step": "complete"}
+                "code": "k-1", "kind": "daily", "alert_id": "w0123456789abcde", "step": "complete",
+                "username": "nobody"}
 
 
 def api_routes(app) -> list[tuple[str, str]]:

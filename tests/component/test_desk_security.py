@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import re
 import threading
@@ -21,7 +22,7 @@ from agent_desk.api.deps import forwarded_client
 from agent_desk.calls import events as ev
 from agent_desk.calls.listener import AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
-from agent_desk.db.models import Call, Ticket
+from agent_desk.db.models import AuditEntry, Call, Ticket
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.store import append_note
 from tests.support.desk import PASSWORD, close_rig, make_rig
@@ -215,3 +216,100 @@ def test_concurrent_history_writes_on_one_ticket_never_collide(rig):
     history = rig.call("boss", "GET", f"/api/v1/tickets/{number}").json()["history"]
     assert [e["seq"] for e in history] == list(range(1, writers + 3))
     assert sorted(e["action"] for e in history) == sorted(["accept", "dispatch"] + ["survey"] * writers)
+
+
+# ── 3. user lifecycle, audited ────────────────────────────────────────────────
+def audit_actions(rig, username: str) -> list[str]:
+    with rig.app.state.db.session() as session:
+        return list(session.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "user",
+                                                                     AuditEntry.object_id == username)
+                                    .order_by(AuditEntry.id)))
+
+
+def test_an_admin_creates_deactivates_resets_and_revokes_and_every_step_is_audited(rig):
+    name = f"{rig.tag}-clerk"
+    made = rig.call("admin", "POST", "/api/v1/users", json={"username": name, "password": "chosen-by-admin",
+                                                            "role": "agent", "display_name": "新坐席"})
+    assert made.status_code == 201, made.text
+    # The admin's password is only for the first login: the user must replace it before anything else.
+    first = rig.client.post("/api/v1/auth/login", json={"username": name, "password": "chosen-by-admin"})
+    assert first.status_code == 200 and first.json()["must_change_password"] is True
+    bearer = {"Authorization": f"Bearer {first.json()['token']}"}
+    blocked = rig.client.get("/api/v1/tickets", headers=bearer)
+    assert blocked.status_code == 403 and blocked.json()["error"] == "password_change_required"
+    assert rig.client.get("/api/v1/me", headers=bearer).json()["must_change_password"] is True
+    changed = rig.client.post("/api/v1/auth/password", headers=bearer,
+                              json={"current_password": "chosen-by-admin", "new_password": "my-own-secret-1"})
+    assert changed.status_code == 200, changed.text
+    assert rig.client.get("/api/v1/tickets", headers=bearer).status_code == 200
+
+    listed = {u["username"]: u for u in rig.call("admin", "GET", "/api/v1/users").json()}
+    assert listed[name]["active"] is True and listed[name]["open_sessions"] == 1
+    assert listed[name]["must_change_password"] is False
+
+    revoked = rig.call("admin", "POST", f"/api/v1/users/{name}/revoke-sessions")
+    assert revoked.json()["revoked"] == 1 and rig.client.get("/api/v1/me", headers=bearer).status_code == 401
+
+    assert rig.call("admin", "POST", f"/api/v1/users/{name}/deactivate").status_code == 200
+    assert rig.client.post("/api/v1/auth/login", json={"username": name, "password": "my-own-secret-1"}).status_code == 401
+    assert rig.call("admin", "POST", f"/api/v1/users/{name}/reactivate").status_code == 200
+
+    reset = rig.call("admin", "POST", f"/api/v1/users/{name}/reset-password").json()
+    temporary = reset["temporary_password"]
+    assert len(temporary) >= 12 and reset["must_change_password"] is True
+    assert rig.client.post("/api/v1/auth/login", json={"username": name, "password": "my-own-secret-1"}).status_code == 401
+    again = rig.client.post("/api/v1/auth/login", json={"username": name, "password": temporary})
+    assert again.status_code == 200 and again.json()["must_change_password"] is True
+
+    assert audit_actions(rig, name) == ["create_user", "change_password", "revoke_sessions", "deactivate_user",
+                                        "reactivate_user", "reset_password"]
+    assert rig.call("admin", "POST", "/api/v1/users/nobody-here/deactivate").status_code == 404
+
+
+def test_an_admin_cannot_grant_itself_case_data(rig):
+    me = rig.user("admin")
+    own = rig.call("admin", "PUT", f"/api/v1/users/{me}/role", json={"role": "agent"})
+    assert own.status_code == 403 and own.json()["error"] == "own_role"
+    assert rig.call("admin", "POST", f"/api/v1/users/{me}/deactivate").json()["error"] == "own_account"
+    supervisor = rig.call("admin", "POST", "/api/v1/users", json={"username": f"{rig.tag}-sup", "password": "12345678abc",
+                                                                  "role": "supervisor"})
+    assert supervisor.status_code == 403 and supervisor.json()["error"] == "supervisor_by_operator"
+    promote = rig.call("admin", "PUT", f"/api/v1/users/{rig.user('agent2')}/role", json={"role": "supervisor"})
+    assert promote.status_code == 403 and "运维" in promote.json()["message"]
+    auditor = rig.call("admin", "POST", "/api/v1/users", json={"username": f"{rig.tag}-aud", "password": "12345678abc",
+                                                               "role": "auditor"})
+    assert auditor.status_code == 403
+    # A role it may give is given, the user's sessions end, and it is audited.
+    token = rig.login("agent2")
+    moved = rig.call("admin", "PUT", f"/api/v1/users/{rig.user('agent2')}/role",
+                     json={"role": "unit", "unit": rig.units["water"]})
+    assert moved.status_code == 200 and moved.json()["role"] == "unit"
+    assert rig.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert audit_actions(rig, rig.user("agent2")) == ["set_user_role"]
+    assert rig.call("boss", "POST", f"/api/v1/users/{rig.user('agent')}/deactivate").status_code == 403
+
+
+def test_the_operator_manages_accounts_on_the_command_line_and_is_audited(rig, database_url, capsys):
+    from hotline.site import SiteConfig
+    from launcher.cli import Context, build_parser
+
+    ctx = Context(paths=None, _site=SiteConfig(database_url=database_url))  # type: ignore[arg-type]
+
+    def hotline(*argv: str) -> int:
+        args = build_parser().parse_args(["desk", *argv])
+        return args.func(ctx, args)
+
+    agent = rig.user("agent2")
+    assert hotline("set-role", agent, "--role", "supervisor") == 0     # only the operator makes supervisors
+    assert hotline("reset-password", agent) == 0
+    temporary = re.search(r"临时密码 ([A-Za-z0-9_-]+)", capsys.readouterr().out).group(1)
+    assert rig.client.post("/api/v1/auth/login", json={"username": agent, "password": temporary}).json()["user"]["role"] == "supervisor"
+    assert hotline("deactivate", agent) == 0 and hotline("deactivate", "nobody-at-all") == 1
+    assert hotline("users") == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(u["username"] == agent and u["active"] is False for u in listed)
+    with rig.app.state.db.session() as session:
+        rows = session.execute(select(AuditEntry.username, AuditEntry.action).where(
+            AuditEntry.object_type == "user", AuditEntry.object_id == agent).order_by(AuditEntry.id)).all()
+    assert [tuple(r) for r in rows] == [("operator", "set_user_role"), ("operator", "reset_password"),
+                                        ("operator", "deactivate_user")]

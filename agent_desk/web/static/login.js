@@ -28,6 +28,10 @@ form.addEventListener("submit", async (ev) => {
   message(error, "", "info");
   try {
     const result = await api("POST", "/auth/login", { username, password }, { redirectOn401: false });
+    if (result.must_change_password) {
+      askNewPassword(password, result.user.role);
+      return;
+    }
     const target = nextPage(result.user.role);
     if (!target) {
       message(error, `角色“${result.user.role_label}”没有可用的工作台页面`, "error");
@@ -47,3 +51,24 @@ form.addEventListener("submit", async (ev) => {
     submit.disabled = false;
   }
 });
+
+/** A password an administrator set is temporary: every other page answers 403 until the user sets its own. */
+function askNewPassword(current, role) {
+  const change = $("#password-form");
+  const problem = $("#password-error");
+  form.hidden = true;
+  change.hidden = false;
+  change.new_password.focus();
+  change.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const fresh = change.new_password.value;
+    if (fresh.length < 8) return message(problem, "新密码至少8位", "error");
+    if (fresh !== change.again.value) return message(problem, "两次输入的新密码不一致", "error");
+    try {
+      await api("POST", "/auth/password", { current_password: current, new_password: fresh }, { redirectOn401: false });
+      location.href = nextPage(role) || "/";
+    } catch (err) {
+      message(problem, err.message, "error");
+    }
+  });
+}

@@ -137,10 +137,13 @@ def _append(session: Session, ticket_id: int, values: dict) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.execute(stmt)
         return
+    connection = session.connection()
     for attempt in range(1, APPEND_ATTEMPTS + 1):
         try:
-            with session.begin_nested():
-                session.execute(stmt)
+            # A savepoint of the connection, not of the Session: a Session savepoint's release fires the Session's
+            # commit hooks (early warning, the status projection) before the unit of work has committed.
+            with connection.begin_nested():
+                connection.execute(stmt)
             return
         except IntegrityError:
             if attempt == APPEND_ATTEMPTS:

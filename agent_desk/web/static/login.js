@@ -1,7 +1,7 @@
 /* 登录: POST /api/v1/auth/login sets the HttpOnly session cookie; then each role goes to its own page. */
 
 import { api } from "./api.js";
-import { $, message } from "./dom.js";
+import { $, el, message } from "./dom.js";
 import { HOME } from "./home.js";
 
 const form = $("#login-form");
@@ -54,10 +54,15 @@ form.addEventListener("submit", async (ev) => {
 
 /** A password an administrator set is temporary: every other page answers 403 until the user sets its own. */
 function askNewPassword(current, role) {
-  const change = $("#password-form");
-  const problem = $("#password-error");
-  form.hidden = true;
-  change.hidden = false;
+  const input = (id, name) => el("input", { type: "password", id, name, autocomplete: "new-password", required: "",
+    minlength: "8", maxlength: "256" });
+  const problem = el("div", { id: "password-error", class: "msg", role: "alert", "aria-live": "assertive" });
+  const change = el("form", { id: "password-form", novalidate: "" },
+    el("p", {}, "密码已由管理员设定或重置，请先设置您自己的新密码。"),
+    el("div", { class: "field" }, el("label", { for: "new-password" }, "新密码（至少8位）"), input("new-password", "new_password")),
+    el("div", { class: "field" }, el("label", { for: "new-password-again" }, "再次输入新密码"), input("new-password-again", "again")),
+    problem, el("button", { type: "submit", id: "password-submit" }, "修改密码并进入"));
+  form.replaceWith(change);
   change.new_password.focus();
   change.addEventListener("submit", async (ev) => {
     ev.preventDefault();

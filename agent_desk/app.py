@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from agent_desk.api import pages, routes
 from agent_desk.api import warnings as warnings_api
-from agent_desk.api.errors import BodyLimit, install as install_errors
+from agent_desk.api.errors import BodyLimit, NoStore, install as install_errors
 from agent_desk.calls.handoff import Handoffs
 from agent_desk.db.migrate import upgrade
 from agent_desk.db.session import Database
@@ -52,4 +52,5 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
 
     pages.install(app)  # last: its static mount at / answers every path no route above took
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(NoStore)   # outermost but for the last-resort 500, which sets it itself
     return app

@@ -88,6 +88,7 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
         city_names={sp.code: sp.name for sp in plan.subplatforms},
         warning_rules=site_rules(site.warning_rules),
         pause_reasons=dict(site.agents.pause_reasons),
+        trusted_proxies=tuple(site.trusted_proxies),
         softphone=BrowserPhones(site.http_port, site.https_port, secrets.directory) if site.agents.webrtc else None,
     )
 

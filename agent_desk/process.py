@@ -95,7 +95,9 @@ class DeskProcess:
 
         host = host if host is not None else self.site.desk_address
         port = port if port is not None else self.site.desk_port
-        server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level=log_level, lifespan="on"))
+        # proxy_headers off: which proxy to believe is the desk's setting (trusted_proxies), not uvicorn's default
+        server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level=log_level, lifespan="on",
+                                               proxy_headers=False))
         serving = asyncio.create_task(server.serve(), name="desk-http")
         try:
             while not server.started:

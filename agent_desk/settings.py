@@ -26,9 +26,13 @@ class DeskSettings:
     token_ttl: dt.timedelta = dt.timedelta(hours=12)
     return_window: dt.timedelta = dt.timedelta(hours=24)   # 退单时限
     calendar: Calendar = field(default_factory=Calendar)
+    # Login limits (agent_desk.auth.limits): failures counted in a window that starts at the first one.
     login_window: dt.timedelta = dt.timedelta(minutes=15)
-    login_failures_per_user: int = 5     # then 429 for that user name until the window passes
-    login_failures_per_client: int = 20  # then 429 for that client address
+    login_failures_per_user: int = 5       # per (user name, source address): then 429 for that pair only
+    login_failures_per_client: int = 20    # per source address, whatever the user names
+    login_failures_per_account: int = 50   # per user name across sources, except sources it signed in from
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; nobody else's is.
+    trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 256 * 1024     # larger requests get 413 before they are parsed
     cookie_secure: bool = False          # set behind TLS
     line_names: dict[str, str] = field(default_factory=dict)   # 123xx → 热线名称, from the number plan

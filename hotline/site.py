@@ -152,6 +152,9 @@ class SiteConfig(Strict):
         "fastagi", description="classic: Asterisk runs agi-bin/hotline-agi per call (pyst2) instead of FastAGI")
     desk_port: Port = 8000
     desk_bind: str | None = Field(None, description="where the desk listens; None: bind (loopback unless configured)")
+    trusted_proxies: list[str] = Field(
+        [], description="reverse proxies in front of the desk (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24): "
+                        "only a request from one of these is believed about X-Forwarded-For (login limits, audit)")
     ami_host: str | None = Field(
         None, description="where the desk reaches AMI (its own container, another machine); None: bind, or "
                           "loopback when bind is 0.0.0.0")
@@ -187,6 +190,13 @@ class SiteConfig(Strict):
     def _ip(cls, value: str | None) -> str | None:
         if value is not None:
             ipaddress.ip_address(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
         return value
 
     @property

@@ -6,7 +6,7 @@
     hotline asterisk up|down|status
     hotline agi serve               the FastAGI + AudioSocket servers alone
     hotline desk serve              the desk alone (web app + AMI listener), e.g. the Docker deployment's desk
-    hotline desk add-user
+    hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role
     hotline run                     the whole service, in the foreground
 """
 
@@ -195,24 +195,63 @@ def cmd_desk_user(ctx: Context, args: argparse.Namespace) -> int:
     """Add a desk user; the password is generated and printed once (or read from stdin with --password-stdin)."""
     import secrets as random
 
+    from agent_desk.auth import accounts
     from agent_desk.auth.roles import Role
-    from agent_desk.auth.sessions import create_user
+
+    password = sys.stdin.readline().strip() if args.password_stdin else random.token_urlsafe(12)
+    if _with_accounts(ctx, lambda session: accounts.add(session, accounts.OPERATOR, args.username, password,
+                                                        Role(args.role), args.name or "", args.unit,
+                                                        args.extension, "cli")) is None:
+        return 1
+    print(f"[desk] user {args.username} ({args.role}) created" + ("" if args.password_stdin else f"; password: {password}"))
+    return 0
+
+
+def cmd_desk_account(ctx: Context, args: argparse.Namespace) -> int:
+    """User lifecycle from the server (audited as "operator"): list, deactivate, reactivate, reset a password,
+    revoke sessions, set a role (the only way to make a supervisor or an auditor)."""
+    from agent_desk.auth import accounts
+    from agent_desk.auth.roles import Role
+
+    who, name = accounts.OPERATOR, getattr(args, "username", "")
+    run = {
+        "users": lambda s: accounts.listing(s),
+        "deactivate": lambda s: accounts.set_active(s, who, name, False, "cli") and f"{name}: 已停用，会话已失效",
+        "reactivate": lambda s: accounts.set_active(s, who, name, True, "cli") and f"{name}: 已启用",
+        "reset-password": lambda s: f"{name}: 临时密码 {accounts.reset_password(s, who, name, 'cli')} （只显示这一次，下次登录须修改）",
+        "revoke-sessions": lambda s: f"{name}: {accounts.revoke_sessions(s, who, name, 'cli')} 个会话已失效",
+        "set-role": lambda s: accounts.set_role(s, who, name, Role(args.role), args.unit, "cli")
+        and f"{name}: 角色已改为 {args.role}",
+    }[args.action]
+    result = _with_accounts(ctx, run)
+    if result is None:
+        return 1
+    if isinstance(result, list):
+        for user in result:
+            print(json.dumps(user, ensure_ascii=False))
+    else:
+        print(f"[desk] {result}")
+    return 0
+
+
+def _with_accounts(ctx: Context, work):
+    """Run ``work(session)`` in one unit of work on the site's database; None (and the reason) on a refusal."""
     from agent_desk.bootstrap import database_url
+    from agent_desk.db.migrate import upgrade
     from agent_desk.db.session import Database
     from agent_desk.errors import DeskError
 
-    password = sys.stdin.readline().strip() if args.password_stdin else random.token_urlsafe(12)
-    db = Database(database_url(ctx.site))
+    url = database_url(ctx.site)
+    upgrade(url)
+    db = Database(url)
     try:
         with db.session() as session:
-            create_user(session, args.username, password, Role(args.role), args.name or "", args.unit, args.extension)
+            return work(session)
     except DeskError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        return 1
+        return None
     finally:
         db.dispose()
-    print(f"[desk] user {args.username} ({args.role}) created" + ("" if args.password_stdin else f"; password: {password}"))
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--extension", help="the agent's softphone extension, e.g. 8001")
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.set_defaults(func=cmd_desk_user)
+    desk_sub.add_parser("users", help="list desk users and their state").set_defaults(func=cmd_desk_account)
+    for name, text in (("deactivate", "deactivate a user and end its sessions"), ("reactivate", "reactivate a user"),
+                       ("reset-password", "print a temporary password the user must change at the next login"),
+                       ("revoke-sessions", "end every session of a user")):
+        account = desk_sub.add_parser(name, help=text)
+        account.add_argument("username")
+        account.set_defaults(func=cmd_desk_account)
+    role = desk_sub.add_parser("set-role", help="change a user's role (also to supervisor or auditor)")
+    role.add_argument("username")
+    role.add_argument("--role", required=True, choices=["agent", "supervisor", "unit", "admin", "gateway", "auditor"])
+    role.add_argument("--unit", help="org unit code (unit staff)")
+    role.set_defaults(func=cmd_desk_account)
     desk_sub.add_parser("serve", help="run the desk alone: web app and AMI listener").set_defaults(func=cmd_desk_serve)
     openapi = desk_sub.add_parser("openapi", help="write the API document (OpenAPI) published in the repository")
     openapi.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "openapi.json"))

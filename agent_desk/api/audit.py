@@ -8,9 +8,7 @@ returned it), ``since`` / ``until`` (ISO time), keyset paging with ``before_id``
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from typing import Literal
 
@@ -26,13 +24,13 @@ from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
 from agent_desk.db.models import AuditEntry
+from agent_desk.exports import csv_bytes
 from agent_desk.settings import PROVINCE_TZ
 
 router = APIRouter()
 COLUMNS = ("id", "at", "username", "role", "action", "object_type", "object_id", "reason", "reason_label", "detail",
            "client")
 HEADERS = ("编号", "时间", "用户", "角色", "操作", "对象类型", "对象", "理由", "理由说明", "详情", "来源地址")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AuditQuery(BaseModel):
@@ -93,17 +91,6 @@ def _item(row: AuditEntry) -> dict:
             "client": row.client}
 
 
-def neutralise(value: object) -> str:
-    """A cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def _csv(items: list[dict]) -> bytes:
-    """UTF-8 with a BOM (Excel reads the Chinese right), like the reports."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADERS)
-    for item in items:
-        writer.writerow([neutralise(item[c]) for c in COLUMNS])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """Like the reports: UTF-8 with a BOM, no cell a spreadsheet would run as a formula."""
+    return csv_bytes([HEADERS, *([item[c] for c in COLUMNS] for item in items)])

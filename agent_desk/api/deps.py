@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Iterator
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from agent_desk.api.schemas import API_PREFIX
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal, authenticate
 from agent_desk.db.session import Database
@@ -14,6 +17,8 @@ from agent_desk.errors import DeskError
 from agent_desk.telephony.link import TelephonyLink
 
 COOKIE = "hotline_session"
+# What a user whose password an administrator set may still do: change it, see who it is, log out.
+PASSWORD_CHANGE_PATHS = frozenset(f"{API_PREFIX}{p}" for p in ("/auth/password", "/me", "/auth/logout"))
 
 
 def database(request: Request) -> Database:
@@ -42,6 +47,8 @@ def principal(request: Request) -> Principal:
         who = authenticate(session, token)
     if who is None:
         raise DeskError(401, "session_expired", "登录已失效，请重新登录", headers={"WWW-Authenticate": "Bearer"})
+    if who.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise DeskError(403, "password_change_required", "密码已由管理员重置，请先修改密码")
     return who
 
 
@@ -65,4 +72,37 @@ def telephony(request: Request) -> TelephonyLink:
 
 
 def client_of(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The address a request came from: its peer, or, when the peer is one of ``trusted_proxies``, the address
+    that proxy says it forwarded for (``X-Forwarded-For``, read from the right past every trusted hop).
+    Anyone else's X-Forwarded-For is ignored: a client cannot pick the address its login failures count to."""
+    peer = request.client.host if request.client else ""
+    return forwarded_client(peer, request.headers.get("x-forwarded-for", ""),
+                            request.app.state.settings.trusted_proxies)
+
+
+def forwarded_client(peer: str, forwarded_for: str, trusted_proxies: tuple[str, ...]) -> str:
+    networks = _networks(trusted_proxies)
+    if not _within(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _within(hop, networks):
+            return hop if _address(hop) is not None else peer  # a garbled hop: the proxy is all we know
+    return hops[0] if hops else peer
+
+
+@lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(n, strict=False) for n in trusted)
+
+
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
+
+
+def _within(text: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    address = _address(text)
+    return address is not None and any(address in n for n in networks)

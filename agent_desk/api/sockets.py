@@ -126,7 +126,8 @@ async def _principal(socket: WebSocket) -> Principal | None:
 
     def check() -> Principal | None:
         with socket.app.state.db.session() as session:
-            return authenticate(session, token)
+            who = authenticate(session, token)
+        return None if who is None or who.must_change_password else who   # first a new password
 
     return await asyncio.to_thread(check)
 

@@ -15,6 +15,7 @@ from agent_desk.supervision import kpi, periods, reports, views, wallboard
 from agent_desk.telephony.spy import MODE_LABELS
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import CHANNEL_LABELS
+from hotline.reference import topic_names
 from hotline.vocab import AppealType, Satisfaction, TicketState
 
 router = APIRouter()
@@ -26,6 +27,7 @@ def vocabulary(pause_reasons: dict[str, str]) -> dict[str, dict[str, str]]:
         "actions": dict(lc.ACTION_LABELS),
         "event_fields": dict(lc.EVENT_FIELD_LABELS),
         "appeal_types": AppealType.labels(),
+        "topics": topic_names(),   # 业务分类: a ticket's topic is one of these codes (or none)
         "urgency": lc.Urgency.labels(),
         "channels": dict(CHANNEL_LABELS),
         "refusal_reasons": lc.OutOfScope.labels(),

@@ -7,9 +7,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from agent_desk.auth import limits
 from agent_desk.auth.passwords import DUMMY_HASH, hash_password, verify_password
 from agent_desk.auth.roles import Role
 from agent_desk.db.models import AuthToken, LoginAttempt, OrgUnit, User, utcnow
@@ -28,6 +29,7 @@ class Principal:
     unit_id: int | None
     unit_code: str | None
     extension: str | None
+    must_change_password: bool = False   # only POST /auth/password (and /me, logout) answer until it is changed
 
 
 def _digest(token: str) -> str:
@@ -35,7 +37,8 @@ def _digest(token: str) -> str:
 
 
 def create_user(session: Session, username: str, password: str, role: Role, display_name: str = "",
-                unit_code: str | None = None, extension: str | None = None) -> User:
+                unit_code: str | None = None, extension: str | None = None, *,
+                must_change_password: bool = False) -> User:
     if role == Role.UNIT and not unit_code:
         raise DeskError(422, "unit_required", "承办单位用户必须指定所属单位")
     unit_id = None
@@ -45,33 +48,32 @@ def create_user(session: Session, username: str, password: str, role: Role, disp
             raise DeskError(422, "unknown_unit", f"单位“{unit_code}”不存在")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise DeskError(409, "user_exists", f"用户“{username}”已存在")
+    if extension and session.scalar(select(User.id).where(User.extension == extension)) is not None:
+        raise DeskError(409, "extension_taken", f"分机号“{extension}”已被其他用户使用")
     try:
         password_hash = hash_password(password)
     except ValueError as exc:
         raise DeskError(422, "weak_password", str(exc)) from None
     user = User(username=username, display_name=display_name or username, password_hash=password_hash,
-                role=role.value, org_unit_id=unit_id, extension=extension)
+                role=role.value, org_unit_id=unit_id, extension=extension,
+                must_change_password=must_change_password)
     session.add(user)
     session.flush()
     return user
 
 
 def login(session: Session, settings: DeskSettings, username: str, password: str, client: str) -> str:
-    """A new token, or DeskError 401 (wrong credentials) / 429 (too many failures: try later)."""
+    """A new token, or DeskError 401 (wrong credentials) / 429 (too many failures: ``limits``)."""
     now = utcnow()
-    since = now - settings.login_window
-    failures = select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.at >= since, LoginAttempt.success.is_(False))
-    if (session.scalar(failures.where(LoginAttempt.username == username)) >= settings.login_failures_per_user
-            or session.scalar(failures.where(LoginAttempt.client == client)) >= settings.login_failures_per_client):
-        raise DeskError(429, "too_many_attempts", "登录失败次数过多，请15分钟后再试",
-                        headers={"Retry-After": str(int(settings.login_window.total_seconds()))})
+    username, client = username[:64], client[:64]
+    reservation = limits.reserve(session, settings, username, client, now)
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     ok = verify_password(password, user.password_hash if user else DUMMY_HASH) and user is not None
-    session.add(LoginAttempt(username=username[:64], client=client[:64], at=now, success=ok))
+    session.add(LoginAttempt(username=username, client=client, at=now, success=ok))
     if not ok:
-        session.commit()  # the failure must count even though the request fails
+        session.commit()  # the failure must be recorded even though the request fails
         raise DeskError(401, "bad_credentials", "用户名或密码错误")
+    limits.succeeded(session, reservation)
     token = secrets.token_urlsafe(32)
     session.add(AuthToken(token_hash=_digest(token), user_id=user.id, created_at=now,
                           expires_at=now + settings.token_ttl))
@@ -94,7 +96,7 @@ def authenticate(session: Session, token: str) -> Principal | None:
         return None
     user, unit_code = row
     return Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id, unit_code,
-                     user.extension)
+                     user.extension, user.must_change_password)
 
 
 def expire_before(session: Session, moment: dt.datetime) -> int:

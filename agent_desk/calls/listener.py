@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent_desk.calls import events as ev
 from agent_desk.calls.tracker import CallTracker
@@ -34,6 +35,8 @@ from hotline.privacy import describe
 
 log = logging.getLogger(__name__)
 
+MAX_RETRY_DELAY = 30.0   # seconds: the back-off of a call event the database refuses stops growing here
+BUG_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,9 @@ class CallListener:
                  wallboard: Wallboard | None = None, board_interval: float = 0.1, retry_delay: float = 2.0):
         self.tracker, self.ami_settings, self.redis = tracker, ami, redis
         self.wallboard, self.board_interval = wallboard, board_interval
-        self.retry_delay = retry_delay   # seconds before a survey the database refused is tried again
+        self.retry_delay = retry_delay   # seconds before a survey or call event the database refused is tried again
+        self.events_retried = 0
+        self.failed: list[ev.CallEvent] = []   # events that failed BUG_ATTEMPTS times for a reason not the database's
         self.queue: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
         self.ami: AmiClient | None = None
         self.events_seen = 0
@@ -110,12 +115,33 @@ class CallListener:
         while True:
             event = await self.queue.get()
             try:
-                await self.tracker.apply(event)
-                self.events_applied += 1
-            except Exception:  # one bad event must not stop the desk from seeing the next calls
-                log.exception("call event not applied: %s", describe(event))   # not the event: it names the caller
+                await self._apply_until_stored(event)
             finally:
                 self.queue.task_done()
+
+    async def _apply_until_stored(self, event: ev.CallEvent) -> None:
+        """Apply one event, in arrival order. A database error (an outage, a lock, a deadlock) is retried with
+        back-off until it passes – later events wait, so a call's end is never applied before its start and no
+        call row is lost. Anything else (a fault with this one event) is tried ``BUG_ATTEMPTS`` times, then kept
+        in ``failed`` and logged in full, so one bad event cannot stop the desk from seeing the next calls."""
+        delay, attempt = self.retry_delay, 0
+        while True:
+            attempt += 1
+            try:
+                await self.tracker.apply(event)
+                self.events_applied += 1
+                return
+            except (SQLAlchemyError, OSError) as exc:
+                self.events_retried += 1
+                log.warning("call event not stored (%s); retrying in %.1fs: %s", exc, delay, describe(event))
+            except Exception:
+                if attempt >= BUG_ATTEMPTS:
+                    self.failed.append(event)
+                    log.exception("call event not applied after %d attempts, kept in failed: %s", attempt, describe(event))
+                    return
+                log.exception("call event not applied; retrying: %s", describe(event))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
     # ── the wallboard ────────────────────────────────────────────────────────
     async def _rebuild_board(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agent_desk.db.base import Base, utcnow
@@ -48,6 +48,8 @@ class User(Base):
     extension: Mapped[str | None] = mapped_column(String(16), unique=True)  # an agent's softphone
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # set by an administrator's password (a reset): every API but changing it answers 403 until the user does
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     org_unit: Mapped[OrgUnit | None] = relationship()
 
@@ -76,6 +78,17 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     success: Mapped[bool] = mapped_column(Boolean)
+
+
+class LoginCounter(Base):
+    """Failed logins of one key (``pair:``, ``source:``, ``account:``…) in the window that began at the first:
+    incremented in one statement (insert or update), so parallel attempts never read the same count."""
+
+    __tablename__ = "login_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[dt.datetime]
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEntry(Base):

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
 
 from agent_desk.errors import DeskError
 from agent_desk.settings import PROVINCE_TZ
@@ -19,6 +22,11 @@ KINDS = ("day", "week", "month", "year", "custom")
 KIND_LABELS = {"day": "日", "week": "周", "month": "月", "year": "年", "custom": "自定义"}
 MAX_CUSTOM_DAYS = 366
 DAILY_TREND_UP_TO = 62   # a custom range longer than this is drawn by month
+# Days a query may name: the centre's records lie well inside, and the next day, week or month of either end
+# still exists (9999-12-31 + 1 day would overflow into a 500).
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
+DAY_RANGE_MESSAGE = "日期须在2000年1月1日至2099年12月31日之间"
+Day = Annotated[dt.date, Field(ge=FIRST_DAY, le=LAST_DAY, description="YYYY-MM-DD，2000-01-01 至 2099-12-31")]
 
 
 def day_label(day: dt.date) -> str:
@@ -98,6 +106,8 @@ def period_of(kind: str, day: dt.date | None = None, start: dt.date | None = Non
     ``start``..``end``. DeskError 422 with a Chinese message for anything else."""
     if kind not in KINDS:
         raise DeskError(422, "invalid_period", "统计周期只能是 日、周、月、年 或 自定义（day/week/month/year/custom）")
+    if any(d is not None and not FIRST_DAY <= d <= LAST_DAY for d in (day, start, end)):
+        raise DeskError(422, "date_out_of_range", DAY_RANGE_MESSAGE)
     if kind == "custom":
         if start is None or end is None:
             raise DeskError(422, "custom_range_required", "自定义周期必须同时指定开始日期和结束日期")

@@ -9,7 +9,6 @@ show a value: for a table one per column, for figures (two columns: 指标, 数�
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -18,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
 
 from agent_desk.errors import DeskError
+from agent_desk.exports import csv_bytes, neutralise
 from agent_desk.supervision import kpi, views
 from agent_desk.supervision.kpi import T, Context, OrgIndex
 from agent_desk.supervision.periods import Period
@@ -209,17 +209,13 @@ def _text(value: Any, fmt: str) -> str:
 
 
 def to_csv(report: dict) -> bytes:
-    """UTF-8 with a BOM (so Excel reads the Chinese right); the title, then one block per section."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([report["title"]])
+    """The title, then one block per section; free text never as a formula (``agent_desk.exports``)."""
+    lines: list[list[Any]] = [[report["title"]]]
     for section in report["sections"]:
-        writer.writerow([])
-        writer.writerow([section["title"]])
-        writer.writerow(section["columns"])
-        for row, formats in zip(section["rows"], _formats(section)):
-            writer.writerow([_text(v, f) for v, f in zip(row, formats)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        lines += [[], [section["title"]], section["columns"]]
+        lines += [[_text(v, f) for v, f in zip(row, formats)]
+                  for row, formats in zip(section["rows"], _formats(section))]
+    return csv_bytes(lines)
 
 
 def _sheet_name(title: str, taken: set[str]) -> str:
@@ -248,13 +244,13 @@ def to_xlsx(report: dict) -> bytes:
     bold = Font(bold=True)
     for section in report["sections"]:
         sheet = book.create_sheet(_sheet_name(section["title"], taken))
-        sheet.append(section["columns"])
+        sheet.append([neutralise(c) for c in section["columns"]])
         for cell in sheet[1]:
             cell.font = bold
         widths = [_width(c) for c in section["columns"]]
         for r, (row, formats) in enumerate(zip(section["rows"], _formats(section)), start=2):
             for c, (value, fmt) in enumerate(zip(row, formats), start=1):
-                cell = sheet.cell(row=r, column=c, value=DASH if value is None else value)
+                cell = sheet.cell(row=r, column=c, value=DASH if value is None else neutralise(value))
                 if value is not None and fmt == "rate":
                     cell.number_format = "0.00%"
                 elif value is not None and fmt == "seconds":
@@ -264,6 +260,6 @@ def to_xlsx(report: dict) -> bytes:
             sheet.column_dimensions[get_column_letter(c)].width = min(60, width + 4)
         sheet.freeze_panes = "A2"
     out = io.BytesIO()
-    book.properties.title = report["title"]
+    book.properties.title = str(neutralise(report["title"]))
     book.save(out)
     return out.getvalue()

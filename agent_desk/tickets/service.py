@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -25,7 +25,9 @@ from agent_desk.tickets import transfers
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.settings import PROVINCE_TZ, DeskSettings
+from agent_desk.supervision.periods import Day
 from agent_desk.tickets import lifecycle as lc
+from hotline.reference import topic_names
 from hotline.vocab import AppealType
 from agent_desk.tickets.status import remember
 from agent_desk.tickets.store import UnitCodes, next_number, save, to_domain
@@ -57,10 +59,18 @@ class TicketDraft(Strict):
     content: str = Field(..., min_length=1, max_length=20_000)
     demand: str = Field("", max_length=5_000)
     appeal_type: Literal["consultation", "help", "complaint", "suggestion", "other"]
-    topic: str = Field("", max_length=64)
+    topic: str = Field("", max_length=64, description="事项分类：分类表（GET /topics）中的代码，或留空")
     urgency: Literal["normal", "urgent", "very_urgent"] = "normal"
     subplatform: str | None = Field(None, max_length=32)
     repeat_of: str | None = Field(None, pattern=r"^\d{14}$", description="the agent links this call to a ticket")
+
+    @field_validator("topic")
+    @classmethod
+    def _known_topic(cls, value: str) -> str:
+        """Classifications are chosen from the taxonomy, never typed: free text would reach reports and exports."""
+        if value and value not in topic_names():
+            raise ValueError(f"事项分类“{value[:20]}”不在分类表中，请从分类表中选择或留空")
+        return value
 
 
 @dataclass(frozen=True)
@@ -410,8 +420,8 @@ class SearchQuery(Strict):
     subplatform: str | None = Field(None, max_length=32)
     host_unit: str | None = Field(None, max_length=64)
     overdue: bool | None = None
-    created_from: dt.date | None = None
-    created_to: dt.date | None = None
+    created_from: Day | None = None
+    created_to: Day | None = None
     before_id: int | None = Field(None, ge=1, description="keyset paging: ids below this one")
     limit: int = Field(20, ge=1, le=100)
 

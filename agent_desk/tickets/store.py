@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent_desk.db import models as m
 from agent_desk.settings import PROVINCE_TZ
 from agent_desk.tickets import lifecycle as lc
+
+APPEND_ATTEMPTS = 20   # history writers racing for one ticket's next seq: each round one of them wins
 
 # Fields that mean the same in both worlds and are copied as they are.
 _PLAIN = ("appeal_type", "urgency", "due_at", "dispatched_at", "closed_at", "closed_on_time", "solved",
@@ -103,13 +106,11 @@ def save(session: Session, row: m.Ticket, ticket: lc.Ticket, units: UnitCodes, n
     row.updated_at = now
     session.flush()  # the row needs its id for new events
     new = ticket.history[len(row.events):]
+    for e in new:
+        _append(session, row.id, {"at": e.at, "actor": e.actor, "role": e.role.value, "action": e.action,
+                                  "from_state": e.from_state.value if e.from_state else None,
+                                  "to_state": e.to_state.value, "data": _jsonable(e.data)})
     if new:
-        session.execute(insert(m.TicketEvent), [
-            {"ticket_id": row.id, "seq": len(row.events) + i + 1, "at": e.at, "actor": e.actor,
-             "role": e.role.value, "action": e.action, "from_state": e.from_state.value if e.from_state else None,
-             "to_state": e.to_state.value, "data": _jsonable(e.data)}
-            for i, e in enumerate(new)
-        ])
         session.expire(row, ["events"])
     return new
 
@@ -119,10 +120,34 @@ def append_note(session: Session, row: m.Ticket, action: str, at: dt.datetime, a
     """An event in the ticket's history that is not a transition (a survey result, a transfer of its call):
     the state stays as it is."""
     session.flush()
-    session.add(m.TicketEvent(ticket_id=row.id, seq=len(row.events) + 1, at=at, actor=actor, role=role.value,
-                              action=action, from_state=row.state, to_state=row.state, data=_jsonable(data)))
-    session.flush()
+    _append(session, row.id, {"at": at, "actor": actor, "role": role.value, "action": action,
+                              "from_state": row.state, "to_state": row.state, "data": _jsonable(data)})
     session.expire(row, ["events"])
+
+
+def _append(session: Session, ticket_id: int, values: dict) -> None:
+    """One history entry at the next ``seq`` of its ticket, computed by the INSERT itself from the table (never
+    from what this unit of work loaded earlier). SQLite runs one writer at a time, so that number is free. On
+    PostgreSQL two writers at the same moment (an agent's action, the IVR's survey, a transfer note) can compute
+    the same one: the later INSERT fails on ``(ticket_id, seq)`` inside a savepoint, which alone is rolled
+    back, and tries again with the number after the winner's."""
+    next_seq = (select(func.coalesce(func.max(m.TicketEvent.seq), 0) + 1)
+                .where(m.TicketEvent.ticket_id == ticket_id).scalar_subquery())
+    stmt = insert(m.TicketEvent).values(ticket_id=ticket_id, seq=next_seq, **values)
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(stmt)
+        return
+    connection = session.connection()
+    for attempt in range(1, APPEND_ATTEMPTS + 1):
+        try:
+            # A savepoint of the connection, not of the Session: a Session savepoint's release fires the Session's
+            # commit hooks (early warning, the status projection) before the unit of work has committed.
+            with connection.begin_nested():
+                connection.execute(stmt)
+            return
+        except IntegrityError:
+            if attempt == APPEND_ATTEMPTS:
+                raise
 
 
 def _jsonable(data: dict) -> dict:

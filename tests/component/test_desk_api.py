@@ -127,7 +127,7 @@ def test_other_channels_enter_the_same_pipeline(rig):
 def test_personal_data_is_masked_unless_needed_and_every_read_is_audited(rig):
     number = ok(rig.call("agent", "POST", "/api/v1/tickets", json=draft(citizen_phone="13612345678")), 201)["number"]
     secret = ok(rig.call("agent", "POST", "/api/v1/tickets",
-                         json=draft(citizen_phone="13612345679", confidential=True, topic="x")), 201)["number"]
+                         json=draft(citizen_phone="13612345679", confidential=True, topic="03-housing")), 201)["number"]
     for n in (number, secret):
         ok(rig.call("agent", "POST", f"/api/v1/tickets/{n}/actions/dispatch", json={"host_unit": rig.units["water"]}))
 
@@ -156,7 +156,8 @@ def test_personal_data_is_masked_unless_needed_and_every_read_is_audited(rig):
 
 
 PATH_SAMPLES = {"number": "20260101000001", "action": "sign", "call_id": "1700000000.1", "ext": "8001",
-                "code": "k-1", "kind": "daily", "alert_id": "w0123456789abcde", "step": "complete"}
+                "code": "k-1", "kind": "daily", "alert_id": "w0123456789abcde", "step": "complete",
+                "username": "nobody"}
 
 
 def api_routes(app) -> list[tuple[str, str]]:

@@ -163,7 +163,7 @@ function draftOf() {
     citizen_name: f.citizen_name.value.trim(), citizen_phone: f.citizen_phone.value.trim(),
     confidential: f.confidential.checked, occurred: f.occurred.value.trim(), location: f.location.value.trim(),
     title: f.title.value.trim(), content: f.content.value.trim(), demand: f.demand.value.trim(),
-    appeal_type: f.appeal_type.value, topic: f.topic.value.trim(), urgency: f.urgency.value,
+    appeal_type: f.appeal_type.value, topic: f.topic.value, urgency: f.urgency.value,
   };
 }
 
@@ -406,9 +406,10 @@ async function loadCurrent() {
   }
 }
 
-/** The form's choices of appeal type and urgency, named from the vocabulary. */
+/** The form's choices of appeal type, topic (业务分类: chosen, never typed) and urgency, named from the vocabulary. */
 function fillChoices() {
   for (const [value, text] of Object.entries(labels("appeal_types"))) form.elements.appeal_type.append(el("option", { value }, text));
+  for (const [value, text] of Object.entries(labels("topics"))) form.elements.topic.append(el("option", { value }, text));
   for (const [value, text] of Object.entries(labels("urgency"))) form.elements.urgency.append(el("option", { value }, text));
 }
 

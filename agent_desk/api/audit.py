@@ -19,6 +19,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from agent_desk.api.deps import client_of, require, unit_of_work
+from agent_desk.api.schemas import Reply
 from agent_desk.auth.need_to_know import REASON_LABELS
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
@@ -40,14 +41,36 @@ class AuditQuery(BaseModel):
     ticket: str | None = Field(None, pattern=r"^\d{14}$")
     since: dt.datetime | None = None
     until: dt.datetime | None = None
-    before_id: int | None = Field(None, ge=1)
+    before_id: int | None = Field(None, ge=1, le=2**31 - 1)   # a database integer
     limit: int = Field(100, ge=1, le=5000)
     format: Literal["json", "csv"] = "json"
 
 
-@router.get("/audit", response_model=None)
+class AuditRow(Reply):
+    id: int
+    at: str
+    username: str
+    role: str
+    action: str = Field(description="操作，例如 read_personal_data、read_denied、search_tickets、create_user")
+    object_type: str
+    object_id: str
+    reason: str = Field(description="理由代码（及通话编号）")
+    reason_label: str
+    detail: str
+    client: str = Field(description="来源地址")
+
+
+class AuditPage(Reply):
+    items: list[AuditRow]
+    next_before_id: int | None
+
+
+@router.get("/audit", summary="审计日志", response_model=AuditPage,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                             "description": "JSON；format=csv 时为 CSV 文件（UTF-8，带 BOM，公式已中和）"}})
 def read_log(request: Request, query: AuditQuery = Depends(), who: Principal = Depends(require(Role.AUDITOR)),
-             session: Session = Depends(unit_of_work, scope="function")) -> dict | Response:
+             session: Session = Depends(unit_of_work, scope="function")) -> AuditPage | Response:
+    """审计员查阅、导出审计日志（谁、何时、对什么、为什么）。管理员无权查阅。每次查阅本身也记入日志。"""
     rows = session.scalars(_statement(query).limit(query.limit + 1)).all()
     page = rows[: query.limit]
     filters = query.model_dump(mode="json", exclude_defaults=True)
@@ -58,7 +81,8 @@ def read_log(request: Request, query: AuditQuery = Depends(), who: Principal = D
         disposition = 'attachment; filename="hotline-audit-log.csv"'
         return Response(_csv(items), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
-    return {"items": items, "next_before_id": page[-1].id if len(rows) > query.limit else None}
+    return AuditPage(items=[AuditRow.model_validate(i) for i in items],
+                     next_before_id=page[-1].id if len(rows) > query.limit else None)
 
 
 def _statement(query: AuditQuery) -> Select:

@@ -6,6 +6,7 @@ The pages keep no label table of their own: ``vocab.js`` loads this once per pag
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import Field
 
 from agent_desk.api.deps import principal
 from agent_desk.api.schemas import Reply
@@ -70,6 +71,7 @@ class Vocabulary(Reply):
     group_by: dict[str, str]
     report_kinds: dict[str, str]
     period_kinds: dict[str, str]
+    topics: dict[str, str] = Field(description="业务分类（派单目录）代码 → 名称")
 
 
 @router.get("/vocab", summary="词表")

@@ -422,7 +422,7 @@ class SearchQuery(Strict):
     overdue: bool | None = None
     created_from: Day | None = None
     created_to: Day | None = None
-    before_id: int | None = Field(None, ge=1, description="keyset paging: ids below this one")
+    before_id: int | None = Field(None, ge=1, le=2**31 - 1, description="keyset paging: ids below this one")
     limit: int = Field(20, ge=1, le=100)
 
 

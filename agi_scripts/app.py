@@ -73,7 +73,7 @@ class AgiApp:
 
     @classmethod
     def build(cls, paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
-              speech: SpeechEngine | None = None, load_speech: bool = True) -> "AgiApp":
+              speech: SpeechEngine | None = None, load_speech: bool = True) -> AgiApp:
         redis = redis_client(site.redis_url, secrets.get(access.REDIS_IVR_SECRET))
         audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port)
         if speech is None and load_speech:

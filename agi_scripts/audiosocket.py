@@ -15,7 +15,7 @@ import asyncio
 import logging
 import struct
 import uuid as uuidlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from ivr.capture import CaptureSession, Frame
 
@@ -99,7 +99,7 @@ class AudioSocketServer:
         try:
             kind, payload = await asyncio.wait_for(read_message(reader), 5)
             key = str(uuidlib.UUID(bytes=payload)) if kind == KIND_UUID and len(payload) == 16 else None
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
             key = None
         session = self.sessions.pop(key, None) if key else None
         if session is None:

@@ -6,7 +6,7 @@ The dialplan calls ``agi://host:port/<name>``; ``<name>`` is looked up here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from hotline import channelvars as v
 from hotline.numberplan import NumberPlan

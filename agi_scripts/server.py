@@ -15,7 +15,7 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 from panoramisk.fast_agi import Request
 
@@ -71,7 +71,7 @@ async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
     except ChannelHangup:
         hung_up = True
         log.info("AGI %s: caller hung up (%s)", name, channel_name)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.error("AGI %s: route took longer than %.0f s", name, route.timeout if route else 0)
     except Exception:
         log.exception("AGI %s failed on %s", name, channel_name)
@@ -121,7 +121,7 @@ class AgiServer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             headers = await read_headers(reader)
-        except (asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, ConnectionError):
             headers = None
         if headers is None:
             log.warning("FastAGI: connection from %s closed or malformed before the headers ended",

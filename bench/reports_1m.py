@@ -32,7 +32,7 @@ from bench.desk_data import LINES, WEIGHT, cities
 from bench.stats import pct
 from bench.ticket_search import generate, scratch_database, settle, size_of, weighted
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SIGNED = {"signed", "return_requested", "consultation", "replied", "awaiting_callback", "closed", "unsatisfied",
           "appealed"}
 COMPLETE = {"awaiting_callback", "closed", "unsatisfied", "appealed"}

@@ -45,7 +45,7 @@ from agent_desk.tickets import service
 from bench.desk_data import ABSENT, Drafts, cities
 from bench.stats import pct
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # 5 member units per sub-platform (100 host units); topics without their own unit go to one of them.
 UNIT_KINDS = (("water", "水务局", "03-water"), ("housing", "住房和城乡建设局", "03-housing"),
               ("enforce", "综合行政执法局", "03-sanitation"), ("env", "生态环境局", "04-environment"),

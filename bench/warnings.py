@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--samples", type=int, default=50)
     args = parser.parse_args()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer.start(Path(tmp) / "redis")
         url = f"sqlite:///{tmp}/warnings.db"

@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from panoramisk import Manager
 
@@ -84,7 +84,7 @@ class EventBuffer:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 

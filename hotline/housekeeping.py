@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -92,7 +92,7 @@ class Transition(Strict):
     cutover: dt.date
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Transition":
+    def _ordered(self) -> Transition:
         if self.cutover <= self.start:
             raise ValueError(f"cutover ({self.cutover}) must come after start ({self.start})")
         return self
@@ -154,7 +154,7 @@ class TransferLine(LineBase):
 
 
 Line = Annotated[
-    Union[MainLine, CancelledLine, MergedLine, ExpertLine, RetainedLine, SubCenterLine, TransferLine],
+    MainLine | CancelledLine | MergedLine | ExpertLine | RetainedLine | SubCenterLine | TransferLine,
     Field(discriminator="line_class"),
 ]
 

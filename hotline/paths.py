@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ class Paths:
     site: Path
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Paths":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Paths:
         base = _default_base()
         return cls(
             home=Path(environ.get("HOTLINE_HOME", base / "var")).resolve(),

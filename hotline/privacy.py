@@ -6,7 +6,8 @@ of the IVR and the desk that names a caller use it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 # Fields that carry a caller's number: contract payloads (caller, phones) and AMI headers.
 PHONE_FIELDS = frozenset({"caller", "phone", "phones", "callerid", "calleridnum", "connectedlinenum",

@@ -69,7 +69,7 @@ def self_signed_pem(days: int = 825) -> str:
         names.append(x509.DNSName(host))
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "12345热线"),
                          x509.NameAttribute(NameOID.COMMON_NAME, host or "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))

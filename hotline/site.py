@@ -103,7 +103,7 @@ class Agents(Strict):
     pause_default: PauseCode = Field("break", description="the reason of a pause without one (feature code *13)")
 
     @model_validator(mode="after")
-    def _default_reason_known(self) -> "Agents":
+    def _default_reason_known(self) -> Agents:
         if self.pause_default not in self.pause_reasons:
             raise ValueError(f"pause_default {self.pause_default!r} is not one of pause_reasons")
         return self

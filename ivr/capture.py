@@ -14,7 +14,7 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ivr.speech import SAMPLE_RATE, SpeechStream
 from ivr.speech.audio import PauseDetector
@@ -79,7 +79,7 @@ class CaptureSession:
                         frame = await asyncio.wait_for(iterator.__anext__(), timeout)
                     except StopAsyncIteration:
                         break
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         ended_by = "pause" if heard else "no_speech"
                         break
                     if frame.kind == "dtmf":

@@ -97,7 +97,7 @@ class IvrServices:
     flows: FlowConfig
     store: PrefillStore
     speech: SpeechEngine | None = None
-    audiosocket: "AudioSocketLike | None" = None
+    audiosocket: AudioSocketLike | None = None
     memory: object | None = None            # redis.asyncio.Redis for the caller's remembered city
     tickets: object | None = None           # redis.asyncio.Redis holding the desk's ticket statuses
     surveys: SurveyStore | None = None      # where callback survey results go
@@ -270,7 +270,7 @@ async def _capture(channel: Channel, services: IvrServices, stream, limits: Capt
     if not session.result.done():
         try:  # the audio connection ends with the call: let the session close its recording
             await asyncio.wait_for(asyncio.shield(session.result), 3)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("AudioSocket ended without a capture (recording %s)", recording.name)
             return None, hung_up
     return session.result.result(), hung_up
@@ -320,7 +320,7 @@ async def _describe(channel: Channel, services: IvrServices, facts: CallFacts, s
     if stream is not None and not emergency and cfg.emergency_wait > 0:
         try:
             emergency = (await asyncio.wait_for(asyncio.shield(task), cfg.emergency_wait)).emergency
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.info("call %s: transcript not final after %.1f s; queueing", facts.call_id, cfg.emergency_wait)
     if emergency:
         outcome.emergency = emergency

@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 ROOT_PACKAGES = (
     "asterisk",
@@ -248,7 +248,7 @@ class AsteriskInstance:
     root: Path | None = None   # None: host mode
 
     @classmethod
-    def create(cls, *, root: Path | None = None, **kwargs) -> "AsteriskInstance":
+    def create(cls, *, root: Path | None = None, **kwargs) -> AsteriskInstance:
         if root is None and not use_host_asterisk():
             root = default_root()
         return cls(root=root, **kwargs)

@@ -46,7 +46,7 @@ def asterisk_instance(paths: Paths, site: SiteConfig, secrets: SecretStore) -> A
 def connection_details(paths: Paths, site: SiteConfig, asterisk: AsteriskInstance, redis_url: str) -> dict:
     host = asterisk.ami_host
     return {
-        "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "ami": {"host": host, "port": site.ami_port, "username": access.AMI_OPERATOR_USER,
                 "secret_file": str(paths.secrets / access.AMI_OPERATOR_SECRET)},
         "fastagi": {"host": site.agi_host, "port": site.agi_port, "url": f"agi://{site.agi_host}:{site.agi_port}"},

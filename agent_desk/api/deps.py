@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Iterator
+from collections.abc import Iterator
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session

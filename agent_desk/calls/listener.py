@@ -148,7 +148,7 @@ class CallListener:
         try:
             status = await self.ami.action_list({"Action": "QueueStatus"})
             channels = await self.ami.action_list({"Action": "CoreShowChannels"})
-        except (AmiError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, AmiError, OSError) as exc:
             log.warning("wallboard not rebuilt (%s); the next AMI login retries", exc)
             return
         self.wallboard.rebuild([*status, *channels])
@@ -164,7 +164,7 @@ class CallListener:
                 pause = self.board_interval - (loop.time() - last)
                 if pause > 0:
                     await asyncio.sleep(pause)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._board_changed.clear()
             last = loop.time()

@@ -124,7 +124,7 @@ class CallTracker:
     def _call(self, session: Session, facts: ev.CallFacts) -> m.Call:
         call = session.scalar(select(m.Call).where(m.Call.call_id == facts.call_id))
         if call is None:
-            call = m.Call(call_id=facts.call_id, started_at=dt.datetime.now(dt.timezone.utc))
+            call = m.Call(call_id=facts.call_id, started_at=dt.datetime.now(dt.UTC))
             session.add(call)
         for name in ("caller", "line", "line_class", "subplatform"):
             value = getattr(facts, name)

@@ -147,7 +147,7 @@ class Ticket:
 
     # ── intake ───────────────────────────────────────────────────────────────
     @classmethod
-    def accept(cls, number: str, appeal_type: str, now: dt.datetime, actor: str, urgency: str = "normal") -> "Ticket":
+    def accept(cls, number: str, appeal_type: str, now: dt.datetime, actor: str, urgency: str = "normal") -> Ticket:
         ticket = cls(number=number, appeal_type=appeal_type, urgency=urgency)
         ticket.history.append(Event(now, actor, Role.AGENT, "accept", None, State.ACCEPTED,
                                     {"appeal_type": appeal_type, "urgency": urgency}))

@@ -11,7 +11,8 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, NoReturn
+from typing import Any, Literal, NoReturn
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Select, or_, select
@@ -366,7 +367,7 @@ def detail(session: Session, who: Principal, number: str, client: str = "") -> d
 
 
 def summary(row: m.Ticket, unmasked: bool = False) -> dict[str, Any]:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     state = lc.State(row.state)
     return {
         "number": row.number, "title": row.title, "appeal_type": row.appeal_type,
@@ -454,7 +455,7 @@ def search(session: Session, who: Principal, query: SearchQuery, client: str = "
         stmt = stmt.where(m.Ticket.host_unit_id == select(m.OrgUnit.id).where(m.OrgUnit.code == query.host_unit)
                           .scalar_subquery())
     if query.overdue:
-        stmt = stmt.where(m.Ticket.due_at < dt.datetime.now(dt.timezone.utc),
+        stmt = stmt.where(m.Ticket.due_at < dt.datetime.now(dt.UTC),
                           m.Ticket.state.in_([s.value for s in lc.UNIT_HANDLING]))
     if query.created_from:
         stmt = stmt.where(m.Ticket.created_at >= _local_midnight(query.created_from))

@@ -23,7 +23,7 @@ def on_ticket(session: Session, ticket: m.Ticket, entry: dict) -> None:
     key = entry_key(entry)
     if key is not None and any(e.action == ACTION and entry_key(e.data) == key for e in ticket.events):
         return
-    at = dt.datetime.fromisoformat(entry["at"]) if entry.get("at") else dt.datetime.now(dt.timezone.utc)
+    at = dt.datetime.fromisoformat(entry["at"]) if entry.get("at") else dt.datetime.now(dt.UTC)
     append_note(session, ticket, ACTION, at, entry.get("Agent") or "system", lc.Role.SYSTEM, entry)
 
 

@@ -39,7 +39,7 @@ Result = Literal["satisfied", "basically_satisfied", "unsatisfied", "no_answer"]
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class SurveyEntry(Payload):
@@ -53,7 +53,7 @@ class SurveyEntry(Payload):
     at: str = Field(default_factory=utc_now)
 
     @classmethod
-    def from_fields(cls, fields: dict[Any, Any]) -> "SurveyEntry":
+    def from_fields(cls, fields: dict[Any, Any]) -> SurveyEntry:
         return cls.decode(text_fields(fields))
 
     def to_fields(self) -> dict[str, str]:
@@ -64,5 +64,5 @@ class SurveyEntry(Payload):
         try:
             at = dt.datetime.fromisoformat(self.at)
         except ValueError:
-            return dt.datetime.now(dt.timezone.utc)
-        return at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
+            return dt.datetime.now(dt.UTC)
+        return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)

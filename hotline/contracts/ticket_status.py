@@ -73,7 +73,7 @@ class TicketStatus(Payload):
         return _aware(str(value))
 
     @classmethod
-    def from_hash(cls, number: str, fields: dict[Any, Any]) -> "TicketStatus":
+    def from_hash(cls, number: str, fields: dict[Any, Any]) -> TicketStatus:
         return cls.decode({**text_fields(fields), "number": number})
 
     def to_hash(self) -> dict[str, str]:

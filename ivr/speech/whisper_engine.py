@@ -95,7 +95,7 @@ class WhisperEngine:
             text = "".join(segment.text for segment in segments).strip()
         return convert(text, "zh-cn")
 
-    def open(self, grammar: list[str] | None = None) -> "WhisperStream":
+    def open(self, grammar: list[str] | None = None) -> WhisperStream:
         return WhisperStream(self, grammar_prompt(grammar))
 
 

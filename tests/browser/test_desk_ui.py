@@ -126,7 +126,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     assert sent.status_code == 200, sent.text
     with desk.db.session() as session:
         session.execute(update(m.Ticket).where(m.Ticket.number == earlier_number)
-                        .values(due_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)))
+                        .values(due_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)))
 
     # ── the agent logs in; the page's WebSocket is subscribed to the agent's pop channel ──
     login(page, desk.users["agent"])
@@ -141,7 +141,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     rclient.set(PREFILL_KEY.format(call_id=call_id), json.dumps(prefill_of(call_id, PARTIAL, "transcribing")))
     facts = ev.CallFacts(call_id=call_id, caller=CALLER, line="12345", line_class="main", subplatform="469002",
                          queue="hotline-469002", appeal_type="complaint")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     async def answer():
         await tracker.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000001", now - dt.timedelta(seconds=20)))

@@ -17,7 +17,7 @@ PLAN = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
 
 def headers(script: str) -> bytes:
     lines = [
-        f"agi_network: yes", f"agi_network_script: {script}", "agi_request: agi://127.0.0.1/" + script,
+        "agi_network: yes", f"agi_network_script: {script}", "agi_request: agi://127.0.0.1/" + script,
         "agi_channel: Local/12318@hotline-inbound-00000001;2", "agi_language: zh", "agi_type: Local",
         "agi_uniqueid: 1700000000.2", "agi_callerid: 13907550001", "agi_calleridname: 市民",
         "agi_context: hotline-entry", "agi_extension: s", "agi_priority: 2",

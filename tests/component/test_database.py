@@ -57,7 +57,7 @@ def test_migrations_upgrade_downgrade_upgrade(new_database, backend):
 
 
 def _ticket_with_event(session, number: str) -> tuple[Ticket, TicketEvent]:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ticket = Ticket(number=number, channel="phone", title="测试工单", content="自来水发黄", appeal_type="complaint",
                     state="accepted")
     session.add(ticket)
@@ -101,7 +101,7 @@ def test_history_and_audit_are_append_only(db: Database, table, statement):
 def test_appending_still_works(db: Database):
     with db.session() as session:
         ticket, _ = _ticket_with_event(session, f"AO-append-{db.dialect}")
-        session.add(TicketEvent(ticket_id=ticket.id, seq=2, at=dt.datetime.now(dt.timezone.utc), actor="agent1",
+        session.add(TicketEvent(ticket_id=ticket.id, seq=2, at=dt.datetime.now(dt.UTC), actor="agent1",
                                 role="agent", action="dispatch", from_state="accepted", to_state="dispatched"))
     with db.session() as session:
         seqs = session.scalars(select(TicketEvent.seq).where(TicketEvent.ticket_id == ticket.id)).all()
@@ -110,7 +110,7 @@ def test_appending_still_works(db: Database):
 
 @pytest.mark.parametrize("moment", [
     dt.datetime(2024, 3, 1, 8, 30, 15, 123456, tzinfo=CST),            # Beijing time: stored as 00:30:15 UTC
-    dt.datetime(2024, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),  # the UTC date differs from CST's
+    dt.datetime(2024, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),  # the UTC date differs from CST's
     dt.datetime(2016, 7, 1, 0, 0, tzinfo=CST),                           # crosses midnight back to the 30th
 ])
 def test_utc_datetime_round_trips_aware_datetimes(db: Database, moment):
@@ -121,7 +121,7 @@ def test_utc_datetime_round_trips_aware_datetimes(db: Database, moment):
         stored = session.scalar(select(LoginAttempt.at).where(LoginAttempt.id == row.id))
     assert stored == moment
     assert stored.utcoffset() == dt.timedelta(0)
-    assert stored.replace(tzinfo=None) == moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    assert stored.replace(tzinfo=None) == moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def test_utc_datetime_refuses_naive_datetimes(db: Database):

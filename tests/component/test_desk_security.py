@@ -170,7 +170,7 @@ async def test_a_database_error_in_the_tracker_loses_no_call(rig, monkeypatch):
         return opened()
 
     monkeypatch.setattr(db, "session", flaky)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ids = [f"{rig.tag}.{n}" for n in (1, 2)]
     for call_id in ids:
         facts = ev.CallFacts(call_id, "13800000000", "12345", "main", "460100", "q-main", "")
@@ -199,7 +199,7 @@ def test_concurrent_history_writes_on_one_ticket_never_collide(rig):
             row = session.scalar(select(Ticket).where(Ticket.number == number))
             assert len(row.events) == 1     # every writer has read the same history before writing
             start.wait()
-            append_note(session, row, "survey", dt.datetime.now(dt.timezone.utc), "ivr", lc.Role.SYSTEM,
+            append_note(session, row, "survey", dt.datetime.now(dt.UTC), "ivr", lc.Role.SYSTEM,
                         {"n": i})
 
     def dispatch() -> int:

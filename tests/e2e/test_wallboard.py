@@ -39,7 +39,7 @@ class Board:
                 raise AssertionError(f"the board never showed {what}; last snapshot: {json.dumps(self.last)[:1500]}")
             try:
                 message = json.loads(await asyncio.wait_for(self.socket.recv(), remaining))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if message.get("type") != "snapshot":
                 continue

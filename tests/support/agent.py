@@ -9,7 +9,7 @@ use adds it again.
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from hotline.numberplan import GENERAL_QUEUE
 from tests.support.center import Center

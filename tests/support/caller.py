@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from agi_scripts.channel import FastAgiChannel
 from agi_scripts.routes import AgiCall, Route

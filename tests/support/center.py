@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import jinja2
 import yaml

@@ -59,7 +59,7 @@ class PostgresServer:
 
     # ── start / stop ─────────────────────────────────────────────────────────
     @classmethod
-    def start(cls, log_dir: Path | None = None, attempts: int = 3) -> "PostgresServer":
+    def start(cls, log_dir: Path | None = None, attempts: int = 3) -> PostgresServer:
         """initdb a fresh cluster and start it; retries on a lost race for the free port."""
         initdb = BIN / "initdb"
         if not initdb.exists():

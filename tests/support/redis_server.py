@@ -41,7 +41,7 @@ class RedisServer:
         return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     @classmethod
-    def start(cls, workdir: Path) -> "RedisServer":
+    def start(cls, workdir: Path) -> RedisServer:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed: scripts/setup.sh installs it")
         port = free_port()

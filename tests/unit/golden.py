@@ -7,7 +7,6 @@ Regenerate after an intended change to the plan or the templates, then review th
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from hotline import confgen
 from hotline.numberplan import load_plan

@@ -11,7 +11,7 @@ from agent_desk.supervision import kpi
 from agent_desk.supervision.kpi import Node, OrgIndex, Row
 from agent_desk.supervision.periods import period_of
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_periods_and_their_chinese_labels():

@@ -245,7 +245,7 @@ async def test_a_valid_key_is_added_to_the_stream_and_thanked(tmp_path):
     assert {k: fields[k] for k in ("call_id", "line", "caller", "result", "digits")} == {
         "call_id": "c1", "line": "12318", "caller": "", "result": "basically_satisfied", "digits": "2"}   # no number kept
     at = dt.datetime.fromisoformat(fields["at"])
-    assert at.utcoffset() == dt.timedelta(0) and abs((dt.datetime.now(dt.timezone.utc) - at).total_seconds()) < 60
+    assert at.utcoffset() == dt.timedelta(0) and abs((dt.datetime.now(dt.UTC) - at).total_seconds()) < 60
     assert store.spool.names() == []
 
 

@@ -125,7 +125,7 @@ def test_counters_reset_at_midnight_in_province_time_live_state_stays():
     assert after["totals"]["waiting"] == 1 and agent(after)["state"] == "paused"   # live state is not history
     assert not after["lines"][0]["answered"]
     # Midnight is the province's: 8 hours before UTC midnight.
-    assert dt.datetime.fromtimestamp(midnight, dt.timezone.utc).hour == 16
+    assert dt.datetime.fromtimestamp(midnight, dt.UTC).hour == 16
 
 
 def test_rebuild_replaces_live_state_keeps_todays_counters():

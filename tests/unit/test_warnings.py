@@ -9,7 +9,7 @@ import pytest
 from agent_desk.supervision.warnings import (DEFAULT_RULES, Org, Place, Record, WarningRule, _keep_ids, detect,
                                              rules_from, site_rules)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 TOWN = WarningRule(name="town-24h", label="乡镇聚集", area="town", window_hours=24, min_count=5)
 ORG = Org([

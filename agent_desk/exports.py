@@ -3,8 +3,8 @@
 A value that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is run by Excel, WPS and
 LibreOffice as a formula (``=HYPERLINK(…)`` sends the reader's data elsewhere); such text gets a leading
 apostrophe, which the spreadsheet shows as text (OWASP's advice). Numbers and ``None`` pass unchanged: an
-XLSX keeps them numbers (the reports' counts and rates are never negative, so their CSV text needs nothing). One helper for every exporter (audit log, reports): ``agent_desk.api.audit``,
-``agent_desk.supervision.reports``.
+XLSX keeps them numbers (the reports' counts and rates are never negative, so their CSV text needs nothing).
+One helper for every exporter (audit log, reports): ``agent_desk.api.audit``, ``agent_desk.supervision.reports``.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ class AgiApp:
     ivr: IvrServices
     drain_every: float = 30.0   # seconds between attempts to move spooled prefills and surveys into Redis
     retention: list[tuple[Path, int]] = field(default_factory=list)   # (directory, days) swept every hour
-    _drainer: asyncio.Task | None = field(default=None, repr=False)
-    _housekeeping: asyncio.Task | None = field(default=None, repr=False)
+    _drainer: asyncio.Task[None] | None = field(default=None, repr=False)
+    _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
@@ -104,12 +104,12 @@ class AgiApp:
             await asyncio.sleep(self.drain_every)
 
     async def stop(self) -> None:
-        for task in (self._drainer, self._housekeeping):
-            if task is not None:
-                task.cancel()
+        for periodic in (self._drainer, self._housekeeping):
+            if periodic is not None:
+                periodic.cancel()
         self._drainer = self._housekeeping = None
         await self.agi.stop()
         await self.audiosocket.stop()
-        for task in list(self.ivr.background):  # let prefills in flight reach Redis or the spool
-            await task
+        for finalizing in list(self.ivr.background):  # let prefills in flight reach Redis or the spool
+            await finalizing
         await self.redis.aclose()

@@ -7,6 +7,7 @@ differ. ``AgiChannel`` holds the commands once; the transports implement ``comma
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from ivr.channel import ChannelError, ChannelHangup
 
@@ -17,7 +18,7 @@ def quote(value: str) -> str:
 
 
 class AgiChannel:
-    async def command(self, command: str) -> dict:
+    async def command(self, command: str) -> dict[str, Any]:
         """Send one AGI command; return {"result": (value, data)}; raise ChannelHangup / ChannelError."""
         raise NotImplementedError
 
@@ -56,10 +57,10 @@ class AgiChannel:
 class FastAgiChannel(AgiChannel):
     """Over a FastAGI socket (panoramisk's request object)."""
 
-    def __init__(self, request):
+    def __init__(self, request: Any):   # panoramisk.fast_agi.Request (untyped)
         self.request = request
 
-    async def command(self, command: str) -> dict:
+    async def command(self, command: str) -> dict[str, Any]:
         try:
             result = await self.request.send_command(command)
         except (ConnectionError, ValueError) as exc:
@@ -72,7 +73,8 @@ class FastAgiChannel(AgiChannel):
             raise ChannelError(f"{command}: {error} {result.get('msg', '')}".strip())
         if error == "AGIAppError":
             raise ChannelHangup(command)
-        return result
+        reply: dict[str, Any] = result
+        return reply
 
 
 class ClassicAgiChannel(AgiChannel):
@@ -82,14 +84,15 @@ class ClassicAgiChannel(AgiChannel):
     process keeps receiving audio while a command waits for Asterisk.
     """
 
-    def __init__(self, agi):
+    def __init__(self, agi: Any):   # asterisk.agi.AGI (pyst2, untyped)
         self.agi = agi
 
-    async def command(self, command: str) -> dict:
+    async def command(self, command: str) -> dict[str, Any]:
         from asterisk.agi import AGIAppError, AGIError, AGIHangup, AGIUnknownError
 
         try:
-            return await asyncio.to_thread(self.agi.execute, command)
+            reply: dict[str, Any] = await asyncio.to_thread(self.agi.execute, command)
+            return reply
         except (AGIHangup, AGIAppError, BrokenPipeError, EOFError) as exc:
             raise ChannelHangup(f"{command}: {exc}") from exc
         except ValueError as exc:  # stdin closed: pyst2 parsed an empty reply line

@@ -15,11 +15,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("hotline.classic_agi")
 
 
-async def serve_one(agi, settings: dict, route_name: str) -> str:
+async def serve_one(agi: Any, settings: dict[str, Any], route_name: str) -> str:
     from agi_scripts.app import drain_spools, ivr_services, redis_client
     from agi_scripts.audiosocket import AudioSocketServer
     from agi_scripts.channel import ClassicAgiChannel

@@ -5,6 +5,8 @@ Used by the tests and benchmarks to drive Asterisk and observe it; the desk's ev
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import contextlib
 import time
@@ -35,7 +37,7 @@ class AmiEvent:
 _VAR_HEADERS = {"ChanVariable": "vars", "DestChanVariable": "dest_vars"}
 
 
-def to_event(message) -> AmiEvent:
+def to_event(message: Any) -> AmiEvent:
     data: dict[str, str] = {}
     chanvars: dict[str, dict[str, str]] = {"vars": {}, "dest_vars": {}}
     for key, value in dict(message).items():
@@ -102,7 +104,7 @@ class AmiClient:
         self._subscribers: list[Callable[[AmiEvent], None]] = []
         self.manager.register_event("*", self._dispatch)
 
-    def _dispatch(self, _manager, message) -> None:
+    def _dispatch(self, _manager: Any, message: Any) -> None:
         event = to_event(message)
         for subscriber in list(self._subscribers):
             subscriber(event)
@@ -122,7 +124,7 @@ class AmiClient:
                 raise AmiError("AMI login did not succeed")
             await asyncio.sleep(0.05)
 
-    async def action(self, action: dict, timeout: float = 10.0) -> dict:
+    async def action(self, action: dict[str, str], timeout: float = 10.0) -> dict[str, str]:
         # as_list=False: one response per action. (Without it panoramisk guesses from the reply text and
         # crashes on "DTMF successfully queued".)
         response = await asyncio.wait_for(self.manager.send_action(action, as_list=False), timeout)
@@ -133,7 +135,7 @@ class AmiClient:
             raise AmiError(f"{action.get('Action')}: {result.get('Message')}")
         return result
 
-    async def action_list(self, action: dict, timeout: float = 10.0) -> list[AmiEvent]:
+    async def action_list(self, action: dict[str, str], timeout: float = 10.0) -> list[AmiEvent]:
         """An action answered by a list of events (PJSIPShowContacts, QueueStatus, ...): those events, without
         the closing ...Complete one. An error reply such as "No Contacts found" is an empty list."""
         action_id = f"list-{uuid.uuid4().hex}"
@@ -163,7 +165,8 @@ class AmiClient:
             self.unsubscribe(collect)
 
     async def originate(self, channel: str, *, caller_id: str, channel_id: str, application: str = "Wait",
-                        data: str = "60", variables: Mapping[str, str] | None = None, timeout_ms: int = 30000) -> dict:
+                        data: str = "60", variables: Mapping[str, str] | None = None,
+                        timeout_ms: int = 30000) -> dict[str, str]:
         """Originate ``channel`` asynchronously; the Local/ half that runs the dialplan gets ``channel_id``-2."""
         action = {
             "Action": "Originate",

@@ -27,7 +27,8 @@ Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,38}$")]
 DivisionCode = Annotated[str, BeforeValidator(_as_text), Field(pattern=r"^[0-9]{6,9}$")]
 # Text goes into Set() in the dialplan and into prompts: keep out what the dialplan would parse
 # (ASCII , ; ( ) [ ] | $ { } quotes and backslash). Chinese punctuation (，。、) is fine.
-ChineseText = Annotated[str, BeforeValidator(yamlsource.config_safe), Field(min_length=1, max_length=300, pattern=r'^[^,;()\[\]|${}\n\r\\"]+$')]
+ChineseText = Annotated[str, BeforeValidator(yamlsource.config_safe),
+                        Field(min_length=1, max_length=300, pattern=r'^[^,;()\[\]|${}\n\r\\"]+$')]
 
 
 class LineClass(StrEnum):
@@ -205,13 +206,14 @@ class NumberPlan(Strict):
         return queues
 
 
-def _reference_problems(plan: NumberPlan) -> list[tuple[tuple, str]]:
+def _reference_problems(plan: NumberPlan) -> list[tuple[tuple[str | int, ...], str]]:
     """Cross-field rules pydantic cannot express per field."""
-    problems: list[tuple[tuple, str]] = []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     first_seen: dict[str, int] = {}
     for i, line in enumerate(plan.lines):
         if line.number in first_seen:
-            problems.append((("lines", i, "number"), f"{line.number} is already defined at lines[{first_seen[line.number]}]"))
+            problems.append((("lines", i, "number"),
+                             f"{line.number} is already defined at lines[{first_seen[line.number]}]"))
         first_seen.setdefault(line.number, i)
         for attr in ("queue", "expert_queue"):
             ref = getattr(line, attr, None)
@@ -222,7 +224,8 @@ def _reference_problems(plan: NumberPlan) -> list[tuple[tuple, str]]:
             problems.append((("lines", i, "trunk"), f"trunk {trunk!r} is not defined under trunks:"))
         replaced = getattr(line, "replaced_by", None)
         if replaced is not None and replaced.queue not in plan.queues:
-            problems.append((("lines", i, "replaced_by", "queue"), f"queue {replaced.queue!r} is not defined under queues:"))
+            problems.append((("lines", i, "replaced_by", "queue"),
+                             f"queue {replaced.queue!r} is not defined under queues:"))
     mains = [i for i, line in enumerate(plan.lines) if line.line_class == LineClass.MAIN]
     if len(mains) != 1:
         problems.append((("lines",), f"exactly one line must have class main, found {len(mains)}"))
@@ -235,13 +238,15 @@ def _reference_problems(plan: NumberPlan) -> list[tuple[tuple, str]]:
     codes: dict[str, int] = {}
     for i, sp in enumerate(plan.subplatforms):
         if sp.code in codes:
-            problems.append((("subplatforms", i, "code"), f"{sp.code} is already used by subplatforms[{codes[sp.code]}]"))
+            problems.append((("subplatforms", i, "code"),
+                             f"{sp.code} is already used by subplatforms[{codes[sp.code]}]"))
         codes.setdefault(sp.code, i)
     return problems
 
 
 _TAGS = {c.value for c in LineClass} | {
-    name for name in ("MainLine", "CancelledLine", "MergedLine", "ExpertLine", "RetainedLine", "SubCenterLine", "TransferLine")
+    name for name in ("MainLine", "CancelledLine", "MergedLine", "ExpertLine", "RetainedLine", "SubCenterLine",
+                      "TransferLine")
 }
 
 

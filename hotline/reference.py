@@ -18,13 +18,15 @@ TOPICS = DATA / "topics.yaml"
 @lru_cache(maxsize=1)
 def gazetteer() -> list[dict[str, Any]]:
     """Cities/counties with their districts and towns (海南省)."""
-    return yaml.safe_load(GAZETTEER.read_text(encoding="utf-8"))["cities"]
+    cities: list[dict[str, Any]] = yaml.safe_load(GAZETTEER.read_text(encoding="utf-8"))["cities"]
+    return cities
 
 
 @lru_cache(maxsize=1)
 def topics() -> list[dict[str, Any]]:
     """Appeal topics: code, name, keywords, the suggested unit (``{city}`` filled per city), the province's unit."""
-    return yaml.safe_load(TOPICS.read_text(encoding="utf-8"))["topics"]
+    entries: list[dict[str, Any]] = yaml.safe_load(TOPICS.read_text(encoding="utf-8"))["topics"]
+    return entries
 
 
 def topic_names() -> dict[str, str]:

@@ -97,7 +97,8 @@ class Agents(Strict):
                               description="networks softphones may register and call from (and put in Contact)")
     queues: list[QueueName] = Field(["province"], description="queues every agent serves unless listed below")
     membership: dict[str, list[QueueName]] = Field({}, description="extension -> the queues that agent serves")
-    webrtc: bool = Field(False, description="browser softphones: WebSocket transport, DTLS-SRTP, ICE on agent endpoints")
+    webrtc: bool = Field(False,
+                         description="browser softphones: WebSocket transport, DTLS-SRTP, ICE on agent endpoints")
     pause_reasons: dict[PauseCode, str] = Field(DEFAULT_PAUSE_REASONS, min_length=1,
                                                 description="pause reason code -> its label (中文)")
     pause_default: PauseCode = Field("break", description="the reason of a pause without one (feature code *13)")

@@ -15,7 +15,8 @@ def notice(number: str) -> str:
 
 
 def transfer_notice(number: str) -> str:
-    """Played to the citizen before a transfer to a retained-seat line (双号并行 第三类): who, and that it is recorded."""
+    """Played to the citizen before a transfer to a retained-seat line (双号并行 第三类): who, and that it is
+    recorded."""
     return f"transfer-{number}-notice"
 
 

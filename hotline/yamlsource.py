@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Set as AbstractSet
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 
 class ConfigError(Exception):
@@ -101,7 +101,7 @@ def _walk(node: yaml.Node, loc: Loc, source: SourceMap, problems: list[str]) -> 
             _walk(item, loc + (index,), source, problems)
 
 
-def validation_problems(exc: ValidationError, source: SourceMap, strip: set[str] = frozenset(),
+def validation_problems(exc: ValidationError, source: SourceMap, strip: AbstractSet[str] = frozenset(),
                         tag_field: str = "") -> list[str]:
     """Turn a pydantic error into ``file:line: field: message`` strings.
 
@@ -135,29 +135,26 @@ _UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f;]")
 FREE_TEXT_FIELDS = frozenset({"notes"})   # never rendered: free text may have line breaks
 
 
-def config_safe(value, info=None, model=None):
+def config_safe(value: Any, info: ValidationInfo | None = None, model: type[BaseModel] | None = None) -> Any:
     """Pydantic validator (``field_validator("*")``): refuse line breaks, ';' and control characters in every
     string of the value (lists and mappings included), keys too. A field holding models is left to them (their
     own validator names the exact field)."""
     if info is not None and info.field_name in FREE_TEXT_FIELDS:
         return value
-    if model is not None and info is not None and _holds_model(model.model_fields[info.field_name].annotation):
+    if model is not None and info is not None and info.field_name is not None \
+            and _holds_model(model.model_fields[info.field_name].annotation):
         return value
     _check_text(value)
     return value
 
 
-def _holds_model(annotation) -> bool:
-    from typing import get_args
-
-    from pydantic import BaseModel
-
+def _holds_model(annotation: Any) -> bool:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return True
     return any(_holds_model(arg) for arg in get_args(annotation))
 
 
-def _check_text(value) -> None:
+def _check_text(value: Any) -> None:
     if isinstance(value, str):
         bad = _UNSAFE_TEXT.search(value)
         if bad:

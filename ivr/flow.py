@@ -12,9 +12,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
 
 import yaml
+from redis.asyncio import Redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline import channelvars as v
@@ -25,7 +27,7 @@ from ivr.entry import CallFacts
 from ivr.prefill import Prefill, city_from_speech, emergency_of, enrich
 from ivr.prefill_store import PrefillStore
 from ivr.progress import ProgressConfig, run_progress
-from ivr.speech import SpeechEngine
+from ivr.speech import SpeechEngine, SpeechStream
 from ivr.survey import SurveyConfig, SurveyStore
 from hotline.privacy import mask_phone
 
@@ -98,15 +100,16 @@ class IvrServices:
     store: PrefillStore
     speech: SpeechEngine | None = None
     audiosocket: AudioSocketLike | None = None
-    memory: object | None = None            # redis.asyncio.Redis for the caller's remembered city
-    tickets: object | None = None           # redis.asyncio.Redis holding the desk's ticket statuses
+    memory: Redis | None = None             # the caller's remembered city
+    tickets: Redis | None = None            # the desk's ticket statuses (read only)
     surveys: SurveyStore | None = None      # where callback survey results go
     recordings: Path = Path("var/recordings")
-    background: set[asyncio.Task] = field(default_factory=set)
+    background: set[asyncio.Task[Prefill]] = field(default_factory=set)
 
 
-class AudioSocketLike:  # the part of agi_scripts.audiosocket.AudioSocketServer the flow uses
-    address: str
+class AudioSocketLike(Protocol):  # the part of agi_scripts.audiosocket.AudioSocketServer the flow uses
+    @property
+    def address(self) -> str: ...
 
     def expect(self, session: CaptureSession) -> str: ...
 
@@ -122,7 +125,7 @@ class IvrOutcome:
     emergency: str = ""
     capture: CaptureResult | None = None
     prefill: Prefill | None = None
-    finalizing: asyncio.Task | None = None
+    finalizing: asyncio.Task[Prefill] | None = None
 
 
 async def run_ivr(channel: Channel, services: IvrServices, facts: CallFacts, sounds: str) -> IvrOutcome:
@@ -252,8 +255,9 @@ async def _city(channel: Channel, services: IvrServices, facts: CallFacts, sound
     return ""
 
 
-async def _capture(channel: Channel, services: IvrServices, stream, limits: CaptureLimits, recording: Path,
-                   on_partial=None) -> tuple[CaptureResult | None, bool]:
+async def _capture(channel: Channel, services: IvrServices, stream: SpeechStream | None, limits: CaptureLimits,
+                   recording: Path, on_partial: Callable[[str], Awaitable[None]] | None = None,
+                   ) -> tuple[CaptureResult | None, bool]:
     """Run AudioSocket() for one utterance. Returns (capture or None if none ran, caller hung up)."""
     assert services.audiosocket is not None
     session = CaptureSession(recording, stream, limits, on_partial)
@@ -327,7 +331,7 @@ async def _describe(channel: Channel, services: IvrServices, facts: CallFacts, s
         await channel.play(f"{sounds}/ivr-emergency-transfer")
 
 
-async def finalize(services: IvrServices, prefill: Prefill, stream, capture: CaptureResult | None,
+async def finalize(services: IvrServices, prefill: Prefill, stream: SpeechStream | None, capture: CaptureResult | None,
                    hung_up: bool) -> Prefill:
     """Final transcript → enriched prefill → Redis (or the spool). Never raises: it runs unattended."""
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 from dataclasses import asdict, dataclass
 
 
@@ -123,7 +124,7 @@ def emergency_of(text: str) -> str:
     return ""
 
 
-def suggest_topic(text: str, city: str | None) -> tuple[dict | None, str]:
+def suggest_topic(text: str, city: str | None) -> tuple[dict[str, Any] | None, str]:
     best, best_hits = None, 0
     for topic in topics():
         hits = sum(1 for w in topic["keywords"] if w in text)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hotline import channelvars as v
 from ivr import ticket_status as ts
 from ivr.channel import Channel
+from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class ProgressConfig(BaseModel):
     repeats: int = Field(ge=0, le=3)
 
 
-async def run_progress(channel: Channel, cfg: ProgressConfig, redis, sounds: str, call_id: str = "") -> str:
+async def run_progress(channel: Channel, cfg: ProgressConfig, redis: Redis | None, sounds: str,
+                       call_id: str = "") -> str:
     """The whole query for one caller; returns AGENT, UNAVAILABLE or EXHAUSTED (then the queue)."""
     for _attempt in range(cfg.attempts):
         number = await channel.collect_digits(f"{sounds}/{cfg.prompt}", ts.NUMBER_LENGTH, cfg.timeout_ms)
@@ -68,7 +70,7 @@ async def run_progress(channel: Channel, cfg: ProgressConfig, redis, sounds: str
 
 async def _read_back(channel: Channel, cfg: ProgressConfig, status: ts.TicketStatus, sounds: str) -> str:
     """Read the status, then ask what next; returns "2" (another ticket) or "0" (anything else: an agent)."""
-    for heard in range(cfg.repeats + 1):
+    for _heard in range(cfg.repeats + 1):
         for sound in ts.readback(status):
             if await channel.play(f"{sounds}/{sound}", "0") == "0":
                 return "0"

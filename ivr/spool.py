@@ -7,6 +7,8 @@ and removes each file only once its sender succeeded; it stops at the first fail
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 from pathlib import Path
 from collections.abc import Awaitable, Callable
@@ -28,7 +30,7 @@ class Spool:
         private_dir(self.directory)   # callers' numbers and words: 0700 directory, 0600 files
         return write_private(self.path(name), payload)
 
-    def get(self, name: str) -> dict | None:
+    def get(self, name: str) -> dict[str, Any] | None:
         path = self.path(name)
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 

@@ -18,8 +18,10 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hotline.contracts.survey import (BASICALLY_SATISFIED, NO_ANSWER, RESULTS, SATISFIED, STREAM, STREAM_MAXLEN,
@@ -39,15 +41,17 @@ CHOICES = {"1": SATISFIED, "2": BASICALLY_SATISFIED, "3": UNSATISFIED}
 class SurveyStore:
     """XADD to ``STREAM``; the spool when Redis is down."""
 
-    def __init__(self, redis, spool: Path, maxlen: int = STREAM_MAXLEN, max_age_days: int | None = None):
+    def __init__(self, redis: Redis | None, spool: Path, maxlen: int = STREAM_MAXLEN, max_age_days: int | None = None):
         self.redis = redis
         self.spool = Spool(spool)
         self.maxlen = maxlen                  # site.yaml retention.survey_stream_maxlen
         self.max_age_days = max_age_days      # retention.survey_stream_days: older entries are trimmed
 
-    async def _add(self, fields: dict) -> None:
+    async def _add(self, fields: dict[str, str]) -> None:
         """XADD capped by size, then trim by age (XTRIM MINID): the stream is a hand-over, not an archive."""
-        await self.redis.xadd(STREAM, fields, maxlen=self.maxlen, approximate=True)
+        assert self.redis is not None
+        entry: dict[Any, Any] = dict(fields)   # redis-py's key type is invariant over str | bytes
+        await self.redis.xadd(STREAM, entry, maxlen=self.maxlen, approximate=True)
         if self.max_age_days is not None:
             oldest_ms = int((time.time() - self.max_age_days * 86400) * 1000)
             await self.redis.xtrim(STREAM, minid=f"{oldest_ms}-0", approximate=False)   # exact: few entries

@@ -22,6 +22,7 @@ import hashlib
 import logging
 from functools import lru_cache
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hotline.contracts import ContractMismatch
@@ -40,7 +41,7 @@ class StatusUnavailable(Exception):
     """Redis could not be asked: the caller goes to an agent."""
 
 
-async def lookup(redis, number: str) -> TicketStatus | None:
+async def lookup(redis: Redis | None, number: str) -> TicketStatus | None:
     """The ticket's status, or None when Redis has no status for that number.
 
     Raises ``StatusUnavailable`` when Redis cannot be reached, or holds a status the IVR cannot read

@@ -64,7 +64,8 @@ def build_root(root: Path, progress: Callable[[str], None] = say) -> Path:
         return root
     if shutil.which("debootstrap") is None:
         progress("installing debootstrap (apt-get)")
-        _run(["apt-get", "install", "-y", "-qq", "debootstrap"], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        _run(["apt-get", "install", "-y", "-qq", "debootstrap"],
+             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
     partial = root.with_name(root.name + ".partial")
     if partial.exists():
         _unmount_all(partial)
@@ -292,10 +293,12 @@ class AsteriskInstance:
             self.reload_config()
             return
         self._install_files()
-        progress(f"starting Asterisk ({'chroot ' + str(self.root) if self.root else 'host'}), instance {self.instance_dir}")
+        where = f"chroot {self.root}" if self.root else "host"
+        progress(f"starting Asterisk ({where}), instance {self.instance_dir}")
         console = self.log_dir / "console.log"
         with open(console, "ab") as out:
-            subprocess.run(self._cmd("-F", "-n"), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=True)
+            subprocess.run(self._cmd("-F", "-n"), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                           check=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ami_ready(timeout=2):

@@ -203,7 +203,8 @@ def cmd_desk_user(ctx: Context, args: argparse.Namespace) -> int:
                                                         Role(args.role), args.name or "", args.unit,
                                                         args.extension, "cli")) is None:
         return 1
-    print(f"[desk] user {args.username} ({args.role}) created" + ("" if args.password_stdin else f"; password: {password}"))
+    shown = "" if args.password_stdin else f"; password: {password}"
+    print(f"[desk] user {args.username} ({args.role}) created{shown}")
     return 0
 
 
@@ -218,7 +219,8 @@ def cmd_desk_account(ctx: Context, args: argparse.Namespace) -> int:
         "users": lambda s: accounts.listing(s),
         "deactivate": lambda s: accounts.set_active(s, who, name, False, "cli") and f"{name}: 已停用，会话已失效",
         "reactivate": lambda s: accounts.set_active(s, who, name, True, "cli") and f"{name}: 已启用",
-        "reset-password": lambda s: f"{name}: 临时密码 {accounts.reset_password(s, who, name, 'cli')} （只显示这一次，下次登录须修改）",
+        "reset-password": lambda s: (f"{name}: 临时密码 {accounts.reset_password(s, who, name, 'cli')} "
+                                     "（只显示这一次，下次登录须修改）"),
         "revoke-sessions": lambda s: f"{name}: {accounts.revoke_sessions(s, who, name, 'cli')} 个会话已失效",
         "set-role": lambda s: accounts.set_role(s, who, name, Role(args.role), args.unit, "cli")
         and f"{name}: 角色已改为 {args.role}",

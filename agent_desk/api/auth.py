@@ -111,7 +111,9 @@ def change_password(body: PasswordChange, request: Request, who: Principal = Dep
 def logout(request: Request, response: Response, _who: Principal = Depends(principal),
            session: Session = Depends(unit_of_work, scope="function")) -> Ok:
     """结束当前会话（令牌作废，打开的 WebSocket 数秒内断开）。"""
-    sessions.logout(session, token_of(request.headers, request.cookies))
+    token = token_of(request.headers, request.cookies)
+    if token:   # principal() has checked it
+        sessions.logout(session, token)
     response.delete_cookie(COOKIE, path="/")
     return Ok()
 
@@ -163,7 +165,8 @@ class RoleChange(Body):
 
 
 @router.put("/users/{username}/role", summary="修改用户角色")
-def set_role(body: RoleChange, request: Request, username: str = USERNAME, who: Principal = Depends(require(Role.ADMIN)),
+def set_role(body: RoleChange, request: Request, username: str = USERNAME,
+             who: Principal = Depends(require(Role.ADMIN)),
              session: Session = Depends(unit_of_work, scope="function")) -> UserRole:
     """修改用户角色（不能修改自己的；不能授予审计员或平台管理员）。该用户的会话全部失效。"""
     user = accounts.set_role(session, who, username, body.role, body.unit, client_of(request))

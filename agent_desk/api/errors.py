@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_desk.api.schemas import API_PREFIX
 from agent_desk.errors import DeskError
@@ -57,19 +57,22 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def taken(request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("%s %s: conflict in the database: %s", request.method, request.url.path, exc.orig)
-        return JSONResponse({"error": "conflict", "message": "数据与已有记录冲突（例如编号或分机号已被占用），请检查后重试"},
+        return JSONResponse({"error": "conflict",
+                             "message": "数据与已有记录冲突（例如编号或分机号已被占用），请检查后重试"},
                             status_code=409)
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, _exc: StaleDataError) -> JSONResponse:
         log.info("%s %s: changed by someone else meanwhile", request.method, request.url.path)
-        return JSONResponse({"error": "changed_meanwhile", "message": "数据已被他人修改，请刷新后重试"}, status_code=409)
+        return JSONResponse({"error": "changed_meanwhile", "message": "数据已被他人修改，请刷新后重试"},
+                            status_code=409)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette runs this outermost (ServerErrorMiddleware) and re-raises afterwards: the server logs too.
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"error": "internal_error", "message": "服务器内部错误，请稍后重试；如仍失败请联系系统管理员"},
+        return JSONResponse({"error": "internal_error",
+                             "message": "服务器内部错误，请稍后重试；如仍失败请联系系统管理员"},
                             status_code=500, headers=NO_STORE)
 
 
@@ -84,9 +87,10 @@ class NoStore:
             await self.app(scope, receive, send)
             return
 
-        async def marked(message: dict) -> None:
+        async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in (b"cache-control", b"pragma")]
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in (b"cache-control", b"pragma")]
                 headers += [(k.lower().encode(), v.encode()) for k, v in NO_STORE.items()]
                 message = {**message, "headers": headers}
             await send(message)
@@ -110,7 +114,7 @@ class BodyLimit:
             return
         seen = 0
 
-        async def limited() -> dict:
+        async def limited() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":

@@ -11,6 +11,8 @@ replace it at the next login, so the administrator never knows a password in use
 
 from __future__ import annotations
 
+from typing import Any
+
 import secrets
 
 from sqlalchemy import func, select, update
@@ -20,7 +22,8 @@ from agent_desk.auth.passwords import hash_password, verify_password
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal, create_user
-from agent_desk.db.models import AuthToken, OrgUnit, User, utcnow
+from agent_desk.db.base import utcnow
+from agent_desk.db.models import AuthToken, OrgUnit, User
 from agent_desk.errors import DeskError
 
 # The operator at the server's command line: audited under this name.
@@ -29,7 +32,7 @@ OPERATOR_ONLY = {Role.AUDITOR: "审计员账号只能由服务器运维人员通
                  Role.SUPERVISOR: "平台管理员账号可以查看全部工单，只能由服务器运维人员通过命令行创建或授予"}
 
 
-def listing(session: Session) -> list[dict]:
+def listing(session: Session) -> list[dict[str, Any]]:
     """Every user with its state: active, must change its password, how many sessions are open."""
     now = utcnow()
     open_sessions = (select(AuthToken.user_id, func.count().label("n"))
@@ -141,4 +144,4 @@ def _user(session: Session, username: str) -> User:
 def _revoke(session: Session, user: User) -> int:
     result = session.execute(update(AuthToken).where(AuthToken.user_id == user.id, AuthToken.revoked.is_(False))
                              .values(revoked=True))
-    return result.rowcount or 0
+    return int(getattr(result, "rowcount", 0) or 0)   # a CursorResult for an UPDATE

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from agent_desk.db.models import LoginAttempt, LoginCounter
 from agent_desk.errors import DeskError
 from agent_desk.settings import DeskSettings
+from agent_desk.db.dialect import insert_for
 
 KNOWN_SOURCE_FOR = dt.timedelta(days=30)
 
@@ -68,10 +69,7 @@ def succeeded(session: Session, reservation: Reservation) -> None:
 
 def _bump(session: Session, key: str, now: dt.datetime, window: dt.timedelta) -> tuple[int, dt.datetime]:
     """One statement: a new window at 1, or the current one plus 1; the count and its window's start."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
+    upsert = insert_for(session)
     expired = LoginCounter.window_start <= now - window
     stmt = upsert(LoginCounter).values(key=key, window_start=now, count=1)
     stmt = stmt.on_conflict_do_update(index_elements=[LoginCounter.key], set_={

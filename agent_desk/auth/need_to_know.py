@@ -45,7 +45,8 @@ REASON_LABELS = {
     "own_unit": "本单位承办或协办的工单",
 }
 
-REFUSED_MESSAGE = "无权查看该工单：话务员只能查看本人受理或接听的工单、当前来电人的工单，或在通话中按来电人报出的工单号查询"
+REFUSED_MESSAGE = ("无权查看该工单：话务员只能查看本人受理或接听的工单、当前来电人的工单，"
+                   "或在通话中按来电人报出的工单号查询")
 PHONE_REFUSED_MESSAGE = "话务员只能按当前来电号码查询工单"
 ROLE_REFUSED_MESSAGE = "该角色不能查看工单内容"
 CASE_READERS = (Role.AGENT, Role.SUPERVISOR, Role.UNIT)
@@ -151,5 +152,6 @@ def _agent_scope(session: Session, user_id: int, number: str | None, phone: str 
         reasons.append("number_on_call")
     if not others:
         return Scope(mine, ",".join(reasons))
+    assert live is not None   # every reason beyond the agent's own tickets comes from its live call
     suffix = f" call={live.call_id}"
     return Scope(or_(mine, and_(m.Ticket.confidential.is_(False), or_(*others))), ",".join(reasons) + suffix)

@@ -11,8 +11,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from agent_desk.auth.sessions import Principal
-from agent_desk.db.models import AuditEntry, utcnow
-from hotline.privacy import mask_phone  # noqa: F401  (the one helper; re-exported for the desk)
+from agent_desk.db.base import utcnow
+from agent_desk.db.models import AuditEntry
+from hotline.privacy import mask_phone  # the one helper, re-exported for the desk
+
+__all__ = ["audit", "mask_name", "mask_phone"]
 
 
 def mask_name(name: str) -> str:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from agent_desk.auth import limits
 from agent_desk.auth.passwords import DUMMY_HASH, hash_password, verify_password
 from agent_desk.auth.roles import Role
-from agent_desk.db.models import AuthToken, LoginAttempt, OrgUnit, User, utcnow
+from agent_desk.db.base import utcnow
+from agent_desk.db.models import AuthToken, LoginAttempt, OrgUnit, User
 from agent_desk.errors import DeskError
 from agent_desk.settings import DeskSettings
 
@@ -73,6 +74,7 @@ def login(session: Session, settings: DeskSettings, username: str, password: str
     if not ok:
         session.commit()  # the failure must be recorded even though the request fails
         raise DeskError(401, "bad_credentials", "用户名或密码错误")
+    assert user is not None   # ok implies a user
     limits.succeeded(session, reservation)
     token = secrets.token_urlsafe(32)
     session.add(AuthToken(token_hash=_digest(token), user_id=user.id, created_at=now,
@@ -102,4 +104,4 @@ def authenticate(session: Session, token: str) -> Principal | None:
 def expire_before(session: Session, moment: dt.datetime) -> int:
     """Housekeeping: forget expired tokens."""
     result = session.execute(update(AuthToken).where(AuthToken.expires_at < moment).values(revoked=True))
-    return result.rowcount or 0
+    return int(getattr(result, "rowcount", 0) or 0)   # a CursorResult for an UPDATE

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -137,7 +138,8 @@ class CallListener:
             except Exception:
                 if attempt >= BUG_ATTEMPTS:
                     self.failed.append(event)
-                    log.exception("call event not applied after %d attempts, kept in failed: %s", attempt, describe(event))
+                    log.exception("call event not applied after %d attempts, kept in failed: %s", attempt,
+                                  describe(event))
                     return
                 log.exception("call event not applied; retrying: %s", describe(event))
             await asyncio.sleep(delay)
@@ -145,6 +147,7 @@ class CallListener:
 
     # ── the wallboard ────────────────────────────────────────────────────────
     async def _rebuild_board(self) -> None:
+        assert self.ami is not None and self.wallboard is not None   # a login of this listener with a board
         try:
             status = await self.ami.action_list({"Action": "QueueStatus"})
             channels = await self.ami.action_list({"Action": "CoreShowChannels"})
@@ -171,6 +174,7 @@ class CallListener:
             await self.publish_board()
 
     async def publish_board(self) -> None:
+        assert self.wallboard is not None and self.redis is not None   # the board loop runs only with both
         message = json.dumps(self.wallboard.snapshot(), ensure_ascii=False, separators=(",", ":"))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -182,9 +186,11 @@ class CallListener:
             log.warning("wallboard snapshot not published: %s", exc)
 
     async def _prefill_loop(self) -> None:
+        redis = self.redis
+        assert redis is not None   # started only with Redis
         while True:
             try:
-                pubsub = self.redis.pubsub()
+                pubsub = redis.pubsub()
                 await pubsub.subscribe(PREFILL_CHANNEL)
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
@@ -203,16 +209,18 @@ class CallListener:
         """满意度评价 results from the IVR's stream, stored exactly once: an entry is acknowledged only after it is
         stored. A database error leaves it pending and the loop retries (what this consumer read but did not
         acknowledge is read first); an entry of another contract version goes to ``REJECTED_STREAM``, kept."""
+        redis = self.redis
+        assert redis is not None   # started only with Redis
         while True:
             try:
                 try:
-                    await self.redis.xgroup_create(survey.STREAM, survey.DESK_GROUP, id="0", mkstream=True)
+                    await redis.xgroup_create(survey.STREAM, survey.DESK_GROUP, id="0", mkstream=True)
                 except ResponseError as exc:
                     if "BUSYGROUP" not in str(exc):
                         raise
                 for start in ("0", ">"):
                     while True:
-                        batch = await self.redis.xreadgroup(survey.DESK_GROUP, "listener", {survey.STREAM: start},
+                        batch: Any = await redis.xreadgroup(survey.DESK_GROUP, "listener", {survey.STREAM: start},
                                                             count=50, block=1000 if start == ">" else None)
                         entries = batch[0][1] if batch else []
                         if not entries:
@@ -221,7 +229,7 @@ class CallListener:
                             continue
                         for entry_id, fields in entries:
                             await self._take_survey(fields)
-                            await self.redis.xack(survey.STREAM, survey.DESK_GROUP, entry_id)
+                            await redis.xack(survey.STREAM, survey.DESK_GROUP, entry_id)
             except (RedisError, OSError) as exc:
                 log.warning("survey stream lost (%s); retrying", exc)
                 await asyncio.sleep(1)
@@ -229,11 +237,12 @@ class CallListener:
                 log.exception("survey not stored; it stays pending and is retried")
                 await asyncio.sleep(self.retry_delay)
 
-    async def _take_survey(self, fields: dict) -> None:
+    async def _take_survey(self, fields: dict[Any, Any]) -> None:
         try:
             entry = survey.SurveyEntry.from_fields(fields)
         except ContractMismatch as exc:
             log.error("survey entry not readable, kept in %s: %s", survey.REJECTED_STREAM, exc)
+            assert self.redis is not None
             await self.redis.xadd(survey.REJECTED_STREAM, fields, maxlen=survey.STREAM_MAXLEN, approximate=True)
             return
         await asyncio.to_thread(self.tracker.record_survey, entry.call_id, entry.result, entry.digits, entry.at_time)

@@ -157,6 +157,7 @@ class CallTracker:
             message = pop.build(session, call, prefill, self.line_names, self.city_names)
             if user_id is not None and call.caller:
                 user = session.get(m.User, user_id)
+                assert user is not None   # agent_user found it a moment ago
                 who = Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id, None,
                                 user.extension)
                 audit(session, who, "read_personal_data", "call", call.call_id, pop.audit_detail(message),

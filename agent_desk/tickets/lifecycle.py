@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 from enum import StrEnum
 
 from agent_desk.tickets.deadlines import Calendar
@@ -59,7 +60,8 @@ class Exclusion(Term):
 
     ILLEGAL_OR_AGAINST_PUBLIC_ORDER = "illegal_or_against_public_order", "违法或违背公序良俗的诉求"   # (1)
     BEYOND_REMIT = "beyond_remit", "超出承办单位职权范围"                                          # (2)
-    OTHER_LEGAL_CHANNEL = "other_legal_channel", "应当或已经通过诉讼、仲裁、纪检监察、行政复议、政府信息公开、信访解决"  # (3)
+    OTHER_LEGAL_CHANNEL = ("other_legal_channel",                                                    # (3)
+                           "应当或已经通过诉讼、仲裁、纪检监察、行政复议、政府信息公开、信访解决")
 
 
 class Level(Term):
@@ -91,7 +93,7 @@ class Event:
     action: str
     from_state: State | None
     to_state: State
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,7 +131,8 @@ class Ticket:
                 f"工单{self.number}当前状态为“{STATE_LABELS[self.state]}”，不能执行“{ACTION_LABELS[action]}”",
             )
 
-    def _record(self, now: dt.datetime, actor: str, role: Role, action: str, new_state: State, /, **data) -> None:
+    def _record(self, now: dt.datetime, actor: str, role: Role, action: str, new_state: State, /,
+                **data: Any) -> None:
         self.history.append(Event(now, actor, role, action, self.state, new_state, data))
         self.state = new_state
 

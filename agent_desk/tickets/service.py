@@ -353,7 +353,7 @@ def detail(session: Session, who: Principal, number: str, client: str = "") -> d
         confidential=row.confidential, urgency=row.urgency, channel=row.channel,
         call_id=row.call.call_id if row.call else None, recording=row.call.recording if row.call else None,
         host_unit=units.code(row.host_unit_id), co_units=[units.code(i) for i in row.co_unit_ids],
-        co_unit_names=[session.get(m.OrgUnit, i).name for i in row.co_unit_ids],
+        co_unit_names=[unit.name for unit in (session.get(m.OrgUnit, i) for i in row.co_unit_ids) if unit is not None],
         level=row.level, satisfaction=row.satisfaction, solved=row.solved, excluded=row.excluded,
         exclusion_basis=row.exclusion_basis, refusal=row.refusal, final_opinion=row.final_opinion,
         closed_on_time=row.closed_on_time, supervisions=row.supervisions, returns=row.returns,
@@ -438,7 +438,7 @@ def search(session: Session, who: Principal, query: SearchQuery, client: str = "
     if scope.refused:
         _refuse(session, who, "ticket_search", "search", _json({"filters": filters}), client, 403,
                 "forbidden_filter", scope.refused)
-    stmt: Select = (select(m.Ticket).options(selectinload(m.Ticket.host_unit)).where(scope.clause)
+    stmt: Select[m.Ticket] = (select(m.Ticket).options(selectinload(m.Ticket.host_unit)).where(scope.clause)
                     .order_by(m.Ticket.id.desc()))
     if query.number:
         if len(query.number) == 14:

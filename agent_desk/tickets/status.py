@@ -8,6 +8,8 @@ caller to an agent; ``rebuild`` rewrites every ticket's status (``hotline run`` 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import redis
 from redis.exceptions import RedisError
@@ -38,7 +40,7 @@ class StatusProjection:
     def __init__(self, client: redis.Redis | None):
         self.client = client
 
-    def install(self, factory: sessionmaker) -> None:
+    def install(self, factory: sessionmaker[Session]) -> None:
         # Read inside the committing session (before_commit), write to Redis after it (after_commit): a
         # second session here would need a second pooled connection per write and can starve the pool.
         event.listen(factory, "before_commit", self._before_commit)
@@ -58,14 +60,17 @@ class StatusProjection:
         if ready:
             self._write(ready)
 
-    def write(self, rows: list[m.Ticket]) -> int:
+    def write(self, rows: Sequence[m.Ticket]) -> int:
         return self._write({row.number: fields_of(row) for row in rows})
 
     def _write(self, statuses: dict[str, dict[str, str]]) -> int:
+        if self.client is None:
+            return 0
         try:
             with self.client.pipeline(transaction=False) as pipe:
                 for number, fields in statuses.items():
-                    pipe.hset(contract.key(number), mapping=fields)
+                    mapping: dict[Any, Any] = fields   # redis-py's key type is invariant over str | bytes
+                    pipe.hset(contract.key(number), mapping=mapping)
                 pipe.execute()
         except RedisError as exc:
             log.warning("ticket status not projected to Redis (%s): %s", exc, ", ".join(statuses))

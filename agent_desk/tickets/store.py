@@ -8,12 +8,14 @@ their org code in the domain and by id in the tables.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent_desk.db import models as m
+from agent_desk.db.dialect import insert_for
 from agent_desk.settings import PROVINCE_TZ
 from agent_desk.tickets import lifecycle as lc
 
@@ -27,15 +29,11 @@ _PLAIN = ("appeal_type", "urgency", "due_at", "dispatched_at", "closed_at", "clo
 def next_number(session: Session, now: dt.datetime) -> str:
     """YYYYMMDD (province time) + a 6-digit sequence of that day: unique, and keyable on a phone."""
     day = now.astimezone(PROVINCE_TZ).strftime("%Y%m%d")
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
+    upsert = insert_for(session)
     session.execute(upsert(m.TicketCounter).values(day=day, last=0).on_conflict_do_nothing())
     last = session.scalar(update(m.TicketCounter).where(m.TicketCounter.day == day)
                           .values(last=m.TicketCounter.last + 1).returning(m.TicketCounter.last))
-    if last > 999_999:
+    if last is None or last > 999_999:
         raise RuntimeError(f"more than 999999 tickets on {day}")
     return f"{day}{last:06d}"
 
@@ -63,6 +61,8 @@ class UnitCodes:
             return None
         if unit_id not in self._codes:
             code = self.session.scalar(select(m.OrgUnit.code).where(m.OrgUnit.id == unit_id))
+            if code is None:   # the row refers to a unit that is gone: no code to show
+                return None
             self._codes[unit_id], self._ids[code] = code, unit_id
         return self._codes[unit_id]
 
@@ -73,7 +73,7 @@ def to_domain(row: m.Ticket, units: UnitCodes) -> lc.Ticket:
         setattr(ticket, name, getattr(row, name))
     ticket.state = lc.State(row.state)
     ticket.host_unit = units.code(row.host_unit_id)
-    ticket.co_units = tuple(units.code(i) for i in row.co_unit_ids)
+    ticket.co_units = tuple(code for code in map(units.code, row.co_unit_ids) if code is not None)
     ticket.settled_unit = units.code(row.settled_unit_id)
     ticket.satisfaction = lc.Satisfaction(row.satisfaction) if row.satisfaction else None
     ticket.excluded = lc.Exclusion(row.excluded) if row.excluded else None
@@ -116,7 +116,7 @@ def save(session: Session, row: m.Ticket, ticket: lc.Ticket, units: UnitCodes, n
 
 
 def append_note(session: Session, row: m.Ticket, action: str, at: dt.datetime, actor: str, role: lc.Role,
-                data: dict) -> None:
+                data: dict[str, Any]) -> None:
     """An event in the ticket's history that is not a transition (a survey result, a transfer of its call):
     the state stays as it is."""
     session.flush()
@@ -125,7 +125,7 @@ def append_note(session: Session, row: m.Ticket, action: str, at: dt.datetime, a
     session.expire(row, ["events"])
 
 
-def _append(session: Session, ticket_id: int, values: dict) -> None:
+def _append(session: Session, ticket_id: int, values: dict[str, Any]) -> None:
     """One history entry at the next ``seq`` of its ticket, computed by the INSERT itself from the table (never
     from what this unit of work loaded earlier). SQLite runs one writer at a time, so that number is free. On
     PostgreSQL two writers at the same moment (an agent's action, the IVR's survey, a transfer note) can compute
@@ -150,5 +150,5 @@ def _append(session: Session, ticket_id: int, values: dict) -> None:
                 raise
 
 
-def _jsonable(data: dict) -> dict:
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in data.items()}

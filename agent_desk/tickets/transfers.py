@@ -4,6 +4,7 @@ entry (see ``agent_desk.calls.transfers`` for the entry's fields), written once 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,11 +15,11 @@ from agent_desk.tickets.store import append_note
 ACTION = "transfer"
 
 
-def entry_key(entry: dict) -> tuple[str, str] | None:
+def entry_key(entry: dict[str, Any]) -> tuple[str, str] | None:
     return (entry["TransferID"], entry.get("Outcome", "")) if entry.get("TransferID") else None
 
 
-def on_ticket(session: Session, ticket: m.Ticket, entry: dict) -> None:
+def on_ticket(session: Session, ticket: m.Ticket, entry: dict[str, Any]) -> None:
     """The entry in the ticket's history, once."""
     key = entry_key(entry)
     if key is not None and any(e.action == ACTION and entry_key(e.data) == key for e in ticket.events):

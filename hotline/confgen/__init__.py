@@ -156,7 +156,8 @@ def agent_queue_problems(plan: NumberPlan, site: SiteConfig) -> list[str]:
     for ext, names in sorted(site.agents.membership.items()):
         if ext not in extensions:
             problems.append(f"agents.membership: {ext} is not an agent extension ({site.agents.first}..)")
-        problems += [f"agents.membership.{ext}: queue {q!r} is not defined by the plan" for q in names if q not in known]
+        problems += [f"agents.membership.{ext}: queue {q!r} is not defined by the plan"
+                     for q in names if q not in known]
     return problems
 
 
@@ -184,7 +185,8 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
         "inbound_lines": [line for line in plan.lines if isinstance(line, InboundLine)],
         "transfer_lines": [
             line for line in plan.lines
-            if line.line_class in (LineClass.SUB_CENTER, LineClass.DUAL_RETAINED, LineClass.ONE_KEY_TRANSFER, LineClass.EMERGENCY)
+            if line.line_class in (LineClass.SUB_CENTER, LineClass.DUAL_RETAINED, LineClass.ONE_KEY_TRANSFER,
+                                   LineClass.EMERGENCY)
         ],
         "today_override": site.today.strftime("%Y%m%d") if site.today else "",
         "noload": NOLOAD,

@@ -34,7 +34,7 @@ def rms_dbfs(pcm: bytes) -> float:
     if samples.size == 0:
         return -120.0
     rms = float(np.sqrt(np.mean(samples * samples)))
-    return 20 * np.log10(max(rms, 1e-6))
+    return float(20 * np.log10(max(rms, 1e-6)))
 
 
 class PauseDetector:

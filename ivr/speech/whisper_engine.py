@@ -8,6 +8,7 @@ left to do. The prefill is therefore ready about one phrase's compute time after
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import sys
 import threading
@@ -93,7 +94,7 @@ class WhisperEngine:
                 condition_on_previous_text=False, initial_prompt=prompt, without_timestamps=True,
             )
             text = "".join(segment.text for segment in segments).strip()
-        return convert(text, "zh-cn")
+        return str(convert(text, "zh-cn"))
 
     def open(self, grammar: list[str] | None = None) -> WhisperStream:
         return WhisperStream(self, grammar_prompt(grammar))
@@ -106,7 +107,7 @@ class WhisperStream:
         self.detector = PauseDetector()
         self._phrase = bytearray()
         self._texts: list[str] = []
-        self._pending: list[asyncio.Future] = []
+        self._pending: list[asyncio.Future[tuple[str, float]]] = []
         self._audio_bytes = 0
         self._compute = 0.0
         self._finished = False
@@ -131,7 +132,7 @@ class WhisperStream:
         self._texts.append("")
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.engine.executor, self._run, phrase)
-        future.add_done_callback(lambda f, i=index: self._store(i, f))
+        future.add_done_callback(functools.partial(self._store, index))
         self._pending.append(future)
 
     def _run(self, phrase: bytes) -> tuple[str, float]:
@@ -139,7 +140,7 @@ class WhisperStream:
         text = self.engine.transcribe_16k(upsample_8k_to_16k(pcm_to_float(phrase)), self.prompt)
         return text, time.monotonic() - started
 
-    def _store(self, index: int, future: asyncio.Future) -> None:
+    def _store(self, index: int, future: asyncio.Future[tuple[str, float]]) -> None:
         if not future.cancelled() and future.exception() is None:
             text, seconds = future.result()
             self._texts[index] = text

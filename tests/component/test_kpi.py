@@ -169,8 +169,8 @@ def build_scenario(rig) -> Scenario:
     return sc
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def scenario(request, new_database, redis_server):
+@pytest.fixture(scope="module", params=BACKENDS, name="scenario")
+def scenario_fixture(request, new_database, redis_server):
     rig = make_rig(new_database(request.param), redis_server.authenticated_url)
     try:
         yield build_scenario(rig)

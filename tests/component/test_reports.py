@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from agent_desk.db.models import AuditEntry
-from tests.component.test_kpi import scenario  # noqa: F401  (the same hand-built month, as a fixture)
+from tests.component.test_kpi import scenario_fixture  # noqa: F401  (the same hand-built month, as ``scenario``)
 
 SECTIONS = ["主要指标", "按诉求类型", "按市县", "热点事项（前10）", "承办单位排名（按满意率，受理量不足10件不排名）",
             "超期单位（应办结而未按时办结）", "分热线话务"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE, load_plan
@@ -185,5 +186,5 @@ async def test_no_speech_engine_keeps_the_recording_and_still_queues(tmp_path):
 def test_flows_file_is_validated():
     flows = load_flows()
     assert set(flows.menu.options) == set("123456790")
-    with pytest.raises(Exception):
+    with pytest.raises(yaml.YAMLError):
         load_flows(Path(__file__))  # not YAML of the right shape

@@ -217,7 +217,8 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
     assert ["嘉积镇", "2"] in shown and ["博鳌镇", "1"] in shown
     page.get_by_role("button", name="下钻：嘉积镇").click()
     expect(page.locator("#crumbs li")).to_have_text(["全省", "›琼海市", "›嘉积镇"])
-    expect(page.locator("#ov-area-table tbody tr[data-key='%s']" % dataset.places["jinhaian"])).to_contain_text("金海岸社区1")
+    jinhaian = dataset.places["jinhaian"]
+    expect(page.locator(f"#ov-area-table tbody tr[data-key='{jinhaian}']")).to_contain_text("金海岸社区1")
     page.screenshot(path=str(artifacts / "views-overview-drilldown.png"), full_page=True)
     page.locator("#crumbs").get_by_role("link", name="琼海市").click()
     expect(page.locator("#crumbs li")).to_have_text(["全省", "›琼海市"])

@@ -182,7 +182,7 @@ def _problems(tmp_path: Path, file: str, old: str, new: str) -> list[str]:
 def test_an_unknown_field_is_reported_with_file_and_line(tmp_path):
     problems = _problems(tmp_path, "org.yaml", "  - {code: hn-water, name: 海南省水务厅}",
                          "  - {code: hn-water, name: 海南省水务厅, nmae: x}")
-    line = next(i for i, l in enumerate((tmp_path / "org.yaml").read_text().splitlines(), 1) if "nmae" in l)
+    line = next(i for i, text in enumerate((tmp_path / "org.yaml").read_text().splitlines(), 1) if "nmae" in text)
     assert problems == [f"{tmp_path / 'org.yaml'}:{line}: member_units[0].nmae: unknown field (a typo?)"]
 
 

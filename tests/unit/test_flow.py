@@ -102,7 +102,8 @@ class SpeakingChannel(FakeChannel):
         return 0
 
 
-def services(tmp_path: Path, text: str = "我要投诉琼海市嘉积镇自来水发黄") -> tuple[IvrServices, MemoryStore, FakeAudioSocket]:
+def services(tmp_path: Path,
+             text: str = "我要投诉琼海市嘉积镇自来水发黄") -> tuple[IvrServices, MemoryStore, FakeAudioSocket]:
     store, audiosocket = MemoryStore(), FakeAudioSocket()
     return IvrServices(plan=PLAN, flows=load_flows(), store=store, speech=ScriptedEngine(text),  # type: ignore[arg-type]
                        audiosocket=audiosocket, recordings=tmp_path), store, audiosocket

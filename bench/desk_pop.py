@@ -2,9 +2,9 @@
 
 1. Live: a private center (Asterisk 22 + a peer Asterisk whose softphones register as agents over SIP),
    the desk under uvicorn, its listener on its own AMI connection, one WebSocket per agent. Calls are
-   placed one at a time into the queue the agents serve and answered by a softphone; *pop latency* is from the moment AMI
-   delivers AgentConnect (seen by the bench's own AMI connection, same process, monotonic clock) to the
-   moment the pop arrives on that agent's WebSocket.
+   placed one at a time into the queue the agents serve and answered by a softphone; *pop latency* is from the
+   moment AMI delivers AgentConnect (seen by the bench's own AMI connection, same process, monotonic clock) to
+   the moment the pop arrives on that agent's WebSocket.
 2. Replay: every AMI event the center emitted during the live part (real events, captured) is replayed
    into a fresh tracker (real SQLite + Redis) as fast as it takes them: events/s absorbed, against the
    baseline of parsing alone (no database, no Redis).
@@ -97,7 +97,8 @@ async def live(home: Path, rounds: int, n_agents: int) -> tuple[list[float], lis
                     "Local/s@hotline-queue", caller_id=f'"市民" <{CITIZEN}>', channel_id=cid, data="600",
                     variables={f"__{v.QUEUE}": GENERAL_QUEUE, f"__{v.CALL_ID}": cid, f"__{v.LINE}": "12345"})
                 connect = await center.events.wait_for(
-                    lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, 60, f"call {cid} answered")
+                    lambda e, cid=cid: e.name == "AgentConnect" and e.get("Linkedid") == cid, 60,
+                    f"call {cid} answered")
                 deadline = time.monotonic() + 10
                 while time.monotonic() < deadline and cid not in received:
                     await asyncio.sleep(0.005)

@@ -79,7 +79,8 @@ async def main(calls: int, levels: list[int]) -> None:
             print(f"# dialplan + FastAGI entry: {calls} calls per level, Local channels, one box "
                   f"({center.asterisk.status()['mode']} Asterisk)")
             print(f"{'N':>3} | {'with AGI cps':>12} | {'no AGI cps':>10} | {'ratio':>5} | "
-                  f"{'setup p50 ms':>12} | {'setup p99 ms':>12} | {'AGI p50 ms':>10} | {'AGI p99 ms':>10} | lost (AGI+no AGI)")
+                  f"{'setup p50 ms':>12} | {'setup p99 ms':>12} | {'AGI p50 ms':>10} | {'AGI p99 ms':>10} | "
+                  "lost (AGI+no AGI)")
             for n in levels:
                 with_agi = await run_level(center, calls, n, "a")
                 await center.agi.stop()

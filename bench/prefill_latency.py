@@ -54,7 +54,8 @@ async def main(calls: int, levels: list[int]) -> None:
                     latencies: list[float] = []
                     gate = asyncio.Semaphore(n)
 
-                    async def one(i: int) -> None:
+                    async def one(i: int, n: int, gate: asyncio.Semaphore, latencies: list[float],
+                                  said: dict[str, float]) -> None:
                         sample = SAMPLES[i % len(SAMPLES)]
 
                         async def citizen(c: Citizen) -> None:
@@ -79,7 +80,7 @@ async def main(calls: int, levels: list[int]) -> None:
                             latencies.append(final_at[call_id] - said[cid])
 
                     said: dict[str, float] = {}
-                    await asyncio.gather(*(one(i) for i in range(calls)))
+                    await asyncio.gather(*(one(i, n, gate, latencies, said) for i in range(calls)))
                     latencies.sort()
                     p50 = statistics.median(latencies)
                     print(f"{n:>3} | {p50:6.2f} | {latencies[int(0.9 * (len(latencies) - 1))]:6.2f} | "

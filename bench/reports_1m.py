@@ -118,7 +118,8 @@ def add_calls(db: Database, count: int, batch: int, seed: int) -> None:
 def run(url: str, repeat: int, explain: bool, db: Database) -> None:
     app = create_app(DeskSettings(database_url=url, redis_url="redis://127.0.0.1:9/0"), migrate=False)
     client = TestClient(app, base_url="http://127.0.0.1")  # no lifespan: nothing runs in the background
-    token = client.post("/api/v1/auth/login", json={"username": "boss", "password": "bench-horse-12345"}).json()["token"]
+    token = client.post("/api/v1/auth/login",
+                        json={"username": "boss", "password": "bench-horse-12345"}).json()["token"]
     client.cookies.clear()
     auth = {"Authorization": f"Bearer {token}"}
     today = dt.datetime.now(PROVINCE_TZ).date()
@@ -197,7 +198,8 @@ def main(args) -> None:
         settle(db, False)
         db.dispose()
         db = Database(url)
-        print(f"# tickets generated in {gen.seconds:.1f} s; settle {time.perf_counter() - t0:.1f} s; {size_of(db, path)}")
+        print(f"# tickets generated in {gen.seconds:.1f} s; settle {time.perf_counter() - t0:.1f} s; "
+              f"{size_of(db, path)}")
         run(url, args.repeat, args.explain, db)
         db.dispose()
 

@@ -113,7 +113,8 @@ def tracker(desk, loop_thread):
 
 def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, client, rclient, tracker, loop_thread,
                                                                   shoot):
-    token = client.post("/api/v1/auth/login", json={"username": desk.users["agent2"], "password": PASSWORD}).json()["token"]
+    token = client.post("/api/v1/auth/login",
+                        json={"username": desk.users["agent2"], "password": PASSWORD}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     # The caller has an earlier matter, still open, and overdue at the water bureau.
     earlier = client.post("/api/v1/tickets", headers=auth, json={

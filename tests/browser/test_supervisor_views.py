@@ -128,10 +128,11 @@ def dataset(desk) -> Dataset:
         for i in range(5):   # the call tracker's rows: queued, 4 answered after 10 s for 3 min, 1 abandoned
             queued = at(JUNE_12, 9, i * 10)
             answered = queued + dt.timedelta(seconds=10) if i < 4 else None
-            session.add(m.Call(call_id=f"{desk.tag}-views-{i}", line="12345", line_class="main", caller=f"1390000{i:04d}",
-                               subplatform="469002", queue="hotline-469002", started_at=queued - dt.timedelta(seconds=30),
-                               queued_at=queued, answered_at=answered,
-                               ended_at=(answered + dt.timedelta(minutes=3)) if answered else queued + dt.timedelta(seconds=40),
+            session.add(m.Call(call_id=f"{desk.tag}-views-{i}", line="12345", line_class="main",
+                               caller=f"1390000{i:04d}", subplatform="469002", queue="hotline-469002",
+                               started_at=queued - dt.timedelta(seconds=30), queued_at=queued, answered_at=answered,
+                               ended_at=((answered + dt.timedelta(minutes=3)) if answered
+                                         else queued + dt.timedelta(seconds=40)),
                                outcome="answered" if answered else "abandoned"))
     return data
 
@@ -139,7 +140,8 @@ def dataset(desk) -> Dataset:
 @pytest.fixture
 def api(desk):
     with httpx.Client(base_url=desk.url, timeout=30) as http:
-        token = http.post("/api/v1/auth/login", json={"username": desk.users["boss"], "password": PASSWORD}).json()["token"]
+        token = http.post("/api/v1/auth/login",
+                          json={"username": desk.users["boss"], "password": PASSWORD}).json()["token"]
         http.headers["Authorization"] = f"Bearer {token}"
 
         def get(path: str, **params) -> dict:
@@ -168,7 +170,8 @@ def gauge_text(page, container: str, metric: str):
 
 def table_rows(page, selector: str) -> list[list[str]]:
     return [[cell.strip() for cell in row] for row in
-            page.locator(f"{selector} tbody tr").evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.textContent))")]
+            page.locator(f"{selector} tbody tr").evaluate_all(
+                "rows => rows.map(r => [...r.cells].map(c => c.textContent))")]
 
 
 def check_overview(page, api_data: dict) -> None:
@@ -217,7 +220,8 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
     assert ["嘉积镇", "2"] in shown and ["博鳌镇", "1"] in shown
     page.get_by_role("button", name="下钻：嘉积镇").click()
     expect(page.locator("#crumbs li")).to_have_text(["全省", "›琼海市", "›嘉积镇"])
-    expect(page.locator("#ov-area-table tbody tr[data-key='%s']" % dataset.places["jinhaian"])).to_contain_text("金海岸社区1")
+    jinhaian = dataset.places["jinhaian"]
+    expect(page.locator(f"#ov-area-table tbody tr[data-key='{jinhaian}']")).to_contain_text("金海岸社区1")
     page.screenshot(path=str(artifacts / "views-overview-drilldown.png"), full_page=True)
     page.locator("#crumbs").get_by_role("link", name="琼海市").click()
     expect(page.locator("#crumbs li")).to_have_text(["全省", "›琼海市"])
@@ -271,7 +275,8 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
     page.get_by_label("参与排名最低工单量").dispatch_event("change")
     evaluation = api("/api/v1/views/evaluation", period="year", date="2024-06-12", by="unit", min_volume=1)
     expect(page.locator("#ev-rows tbody tr")).to_have_count(len(evaluation["rows"]))
-    expect(page.locator(f"#ev-rows tbody tr[data-key='{desk.units['water']}'] td[data-metric='satisfaction']")).to_have_text("50.0%")
+    satisfaction = page.locator(f"#ev-rows tbody tr[data-key='{desk.units['water']}'] td[data-metric='satisfaction']")
+    expect(satisfaction).to_have_text("50.0%")
     for row in evaluation["rows"]:
         shown = page.locator(f"#ev-rows tbody tr[data-key='{row['key']}']")
         expect(shown.locator("td").nth(1)).to_have_text(row["name"])
@@ -280,7 +285,8 @@ def test_the_three_views_show_what_the_api_computes(page, desk, dataset, api, ar
             expect(shown.locator(f"td[data-metric='{metric}']")).to_have_text(pct(row["metrics"][metric]))
     ranking = evaluation["rankings"]["satisfaction"]
     expect(page.locator("#ev-ranking svg rect")).to_have_count(len(ranking))
-    expect(page.locator("#ev-ranking svg text.chart-label")).to_have_text([f"{r['rank']}. {r['name']}" for r in ranking])
+    expect(page.locator("#ev-ranking svg text.chart-label")).to_have_text(
+        [f"{r['rank']}. {r['name']}" for r in ranking])
     for metric, value in evaluation["totals"]["metrics"].items():
         if metric != "aht" and value is not None:
             expect(gauge_text(page, "#ev-gauges", metric)).to_have_text(pct(value))

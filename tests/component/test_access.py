@@ -106,7 +106,8 @@ def test_each_sides_names_fall_inside_its_acl():
                  wallboard.SNAPSHOT_KEY, warnings.ACTIVE, warnings.ACKED, survey.STREAM, survey.REJECTED_STREAM,
                  ticket_status.key("1"), prefill.key("x")]
     assert all(inside(k, list(access.DESK.keys), "~") for k in desk_keys), access.DESK.keys
-    assert all(inside(c, list(access.DESK.channels), "&") for c in (pop.channel_for(1), warnings.CHANNEL, prefill.CHANNEL))
+    assert all(inside(c, list(access.DESK.channels), "&")
+               for c in (pop.channel_for(1), warnings.CHANNEL, prefill.CHANNEL))
     ivr_keys = [prefill.key("x"), flow.CITY_MEMORY_KEY.format(caller="1"), survey.STREAM, ticket_status.key("1")]
     assert all(inside(k, list(access.IVR.keys), "~") for k in ivr_keys), access.IVR.keys
     assert inside(prefill.CHANNEL, list(access.IVR.channels), "&")

@@ -43,7 +43,8 @@ def test_a_ticket_goes_through_its_whole_life_over_http(rig, redis_server):
     ok(rig.call("agent", "POST", f"/api/v1/tickets/{number}/actions/dispatch",
                 json={"host_unit": rig.units["water"], "co_units": [rig.units["housing"]]}))
     ok(rig.call("water", "POST", f"/api/v1/tickets/{number}/actions/sign"))
-    ok(rig.call("water", "POST", f"/api/v1/tickets/{number}/actions/reply", json={"content": "已冲洗管网，水质检测合格。"}))
+    ok(rig.call("water", "POST", f"/api/v1/tickets/{number}/actions/reply",
+                json={"content": "已冲洗管网，水质检测合格。"}))
     ok(rig.call("boss", "POST", f"/api/v1/tickets/{number}/actions/approve_reply"))
 
     status = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True).hgetall(
@@ -52,7 +53,8 @@ def test_a_ticket_goes_through_its_whole_life_over_http(rig, redis_server):
     assert status["unit_name"] == "琼海市水务局" and status["due_at"]
     assert "13800138000" not in str(status) and "王小明" not in str(status)
 
-    ok(rig.call("boss", "POST", f"/api/v1/tickets/{number}/actions/callback", json={"result": "satisfied", "solved": True}))
+    ok(rig.call("boss", "POST", f"/api/v1/tickets/{number}/actions/callback",
+                json={"result": "satisfied", "solved": True}))
     ok(rig.call("boss", "POST", f"/api/v1/tickets/{number}/actions/seal_final_opinion",
                 json={"opinion": "水质问题已处理完毕，检测合格。"}))
     ticket = ok(rig.call("boss", "GET", f"/api/v1/tickets/{number}"))
@@ -198,7 +200,8 @@ def test_login_failures_are_rate_limited_per_user(rig):
     for _ in range(5):
         bad = rig.client.post("/api/v1/auth/login", json={"username": rig.user("boss"), "password": "wrong-password"})
         assert bad.status_code == 401 and bad.json()["message"] == "用户名或密码错误"
-    blocked = rig.client.post("/api/v1/auth/login", json={"username": rig.user("boss"), "password": "correct-horse-12345"})
+    blocked = rig.client.post("/api/v1/auth/login",
+                              json={"username": rig.user("boss"), "password": "correct-horse-12345"})
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     assert "15分钟" in blocked.json()["message"]
     # Other users are not locked out by someone else's failures.

@@ -47,7 +47,8 @@ def test_a_ticket_topic_is_chosen_from_the_taxonomy_not_typed(rig):
     assert typed.status_code == 422, typed.text
     assert typed.json()["fields"][0]["field"] == "topic" and "分类表" in typed.json()["fields"][0]["problem"]
     assert rig.call("agent", "POST", "/api/v1/tickets", json=draft(topic="03-power")).status_code == 201
-    assert rig.call("agent", "POST", "/api/v1/tickets", json=draft(topic="", citizen_phone="13800138001")).status_code == 201
+    assert rig.call("agent", "POST", "/api/v1/tickets",
+                    json=draft(topic="", citizen_phone="13800138001")).status_code == 201
     assert "03-water" in rig.call("agent", "GET", "/api/v1/vocab").json()["topics"]
 
 
@@ -251,13 +252,15 @@ def test_an_admin_creates_deactivates_resets_and_revokes_and_every_step_is_audit
     assert revoked.json()["revoked"] == 1 and rig.client.get("/api/v1/me", headers=bearer).status_code == 401
 
     assert rig.call("admin", "POST", f"/api/v1/users/{name}/deactivate").status_code == 200
-    assert rig.client.post("/api/v1/auth/login", json={"username": name, "password": "my-own-secret-1"}).status_code == 401
+    assert rig.client.post("/api/v1/auth/login",
+                           json={"username": name, "password": "my-own-secret-1"}).status_code == 401
     assert rig.call("admin", "POST", f"/api/v1/users/{name}/reactivate").status_code == 200
 
     reset = rig.call("admin", "POST", f"/api/v1/users/{name}/reset-password").json()
     temporary = reset["temporary_password"]
     assert len(temporary) >= 12 and reset["must_change_password"] is True
-    assert rig.client.post("/api/v1/auth/login", json={"username": name, "password": "my-own-secret-1"}).status_code == 401
+    assert rig.client.post("/api/v1/auth/login",
+                           json={"username": name, "password": "my-own-secret-1"}).status_code == 401
     again = rig.client.post("/api/v1/auth/login", json={"username": name, "password": temporary})
     assert again.status_code == 200 and again.json()["must_change_password"] is True
 
@@ -271,8 +274,8 @@ def test_an_admin_cannot_grant_itself_case_data(rig):
     own = rig.call("admin", "PUT", f"/api/v1/users/{me}/role", json={"role": "agent"})
     assert own.status_code == 403 and own.json()["error"] == "own_role"
     assert rig.call("admin", "POST", f"/api/v1/users/{me}/deactivate").json()["error"] == "own_account"
-    supervisor = rig.call("admin", "POST", "/api/v1/users", json={"username": f"{rig.tag}-sup", "password": "12345678abc",
-                                                                  "role": "supervisor"})
+    supervisor = rig.call("admin", "POST", "/api/v1/users",
+                          json={"username": f"{rig.tag}-sup", "password": "12345678abc", "role": "supervisor"})
     assert supervisor.status_code == 403 and supervisor.json()["error"] == "supervisor_by_operator"
     promote = rig.call("admin", "PUT", f"/api/v1/users/{rig.user('agent2')}/role", json={"role": "supervisor"})
     assert promote.status_code == 403 and "运维" in promote.json()["message"]
@@ -303,7 +306,8 @@ def test_the_operator_manages_accounts_on_the_command_line_and_is_audited(rig, d
     assert hotline("set-role", agent, "--role", "supervisor") == 0     # only the operator makes supervisors
     assert hotline("reset-password", agent) == 0
     temporary = re.search(r"临时密码 ([A-Za-z0-9_-]+)", capsys.readouterr().out).group(1)
-    assert rig.client.post("/api/v1/auth/login", json={"username": agent, "password": temporary}).json()["user"]["role"] == "supervisor"
+    assert rig.client.post("/api/v1/auth/login",
+                           json={"username": agent, "password": temporary}).json()["user"]["role"] == "supervisor"
     assert hotline("deactivate", agent) == 0 and hotline("deactivate", "nobody-at-all") == 1
     assert hotline("users") == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

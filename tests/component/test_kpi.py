@@ -161,7 +161,8 @@ def build_scenario(rig) -> Scenario:
                 row["ended_at"] = row["answered_at"] + dt.timedelta(seconds=talk)
             s.execute(insert(m.Call), [row])
 
-        call("c1", "12345", at(3, 2, 9), queued_after=15, answered_after=20, talk=100, outcome="answered")  # exactly 20 s
+        # c1 is answered after exactly 20 s
+        call("c1", "12345", at(3, 2, 9), queued_after=15, answered_after=20, talk=100, outcome="answered")
         call("c2", "12345", at(3, 2, 9, 5), queued_after=15, answered_after=21, talk=200, outcome="answered")
         call("c3", "12318", at(3, 3, 9), queued_after=15, outcome="abandoned")
         call("c4", "12345", at(3, 3, 10), outcome="ivr_only")                    # never queued: not offered
@@ -169,8 +170,8 @@ def build_scenario(rig) -> Scenario:
     return sc
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def scenario(request, new_database, redis_server):
+@pytest.fixture(scope="module", params=BACKENDS, name="scenario")
+def scenario_fixture(request, new_database, redis_server):
     rig = make_rig(new_database(request.param), redis_server.authenticated_url)
     try:
         yield build_scenario(rig)
@@ -257,7 +258,8 @@ def test_units_roll_up_and_drill_down(scenario):
     assert (d1["volume"], w1["volume"]) == (3, 2)       # D1: ontime, rejected, returned; W1: late, done_early
     assert d1["metrics"]["satisfaction"] == m_(1, 2) and w1["metrics"]["satisfaction"] == m_(0, 1)
     assert (d1["rank"], w1["rank"]) == (1, None)          # W1's 2 tickets are below min_volume 3
-    again = {r["key"]: r["rank"] for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=unit&parent=469002&min_volume=2")["rows"]}
+    again = {r["key"]: r["rank"]
+             for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=unit&parent=469002&min_volume=2")["rows"]}
     assert again == {"469002-water": 1, "469002-嘉积镇": 2}  # 1/2 beats 0/1
     # ranked by on-time rate instead: D1 2/3 (ontime, rejected; returned not), W1 1/2 (done_early; late not)
     by_on_time = get(scenario, f"/api/v1/kpi?{MARCH}&by=unit&parent=469002&min_volume=2&metric=on_time")["rows"]

@@ -206,9 +206,10 @@ def test_the_auditor_reads_and_exports_the_log_and_no_one_else_does(rig):
 
 def test_the_auditor_sees_no_case_data_and_admins_cannot_make_auditors(rig):
     number = new_ticket(rig, "agent", phone(rig, 9))
-    for method, url in (("GET", "/api/v1/tickets"), ("GET", f"/api/v1/tickets/{number}"), ("GET", "/api/v1/calls/current"),
-                        ("GET", "/api/v1/reports/daily"), ("GET", "/api/v1/users"), ("GET", "/api/v1/kpi"),
-                        ("GET", "/api/v1/knowledge?q=社保"), ("POST", f"/api/v1/tickets/{number}/actions/approve_reply")):
+    for method, url in (("GET", "/api/v1/tickets"), ("GET", f"/api/v1/tickets/{number}"),
+                        ("GET", "/api/v1/calls/current"), ("GET", "/api/v1/reports/daily"), ("GET", "/api/v1/users"),
+                        ("GET", "/api/v1/kpi"), ("GET", "/api/v1/knowledge?q=社保"),
+                        ("POST", f"/api/v1/tickets/{number}/actions/approve_reply")):
         assert rig.call("auditor", method, url).status_code == 403, url
     made = rig.call("auditor", "POST", "/api/v1/tickets", json={"title": "x", "content": "y", "appeal_type": "help"})
     assert made.status_code == 403

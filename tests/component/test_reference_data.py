@@ -58,7 +58,8 @@ def test_loading_twice_changes_nothing(new_database, backend):
 def _copy_sources(tmp_path: Path) -> Sources:
     for name in ("org.yaml", "dispatch.yaml", "knowledge.yaml"):
         shutil.copy(DATA / name, tmp_path / name)
-    return Sources(org=tmp_path / "org.yaml", dispatch=tmp_path / "dispatch.yaml", knowledge=tmp_path / "knowledge.yaml")
+    return Sources(org=tmp_path / "org.yaml", dispatch=tmp_path / "dispatch.yaml",
+                   knowledge=tmp_path / "knowledge.yaml")
 
 
 def test_a_changed_name_updates_one_unit(new_database, tmp_path):
@@ -81,24 +82,29 @@ def test_org_tree(seeded: Database):
     with seeded.session() as session:
         units = {u.code: u for u in session.scalars(select(OrgUnit))}
     province = units["460000"]
-    assert (province.name, province.kind, province.level, province.parent_id) == ("海南省12345热线平台", "province", "province", None)
+    assert (province.name, province.kind, province.level, province.parent_id) == (
+        "海南省12345热线平台", "province", "province", None)
     for sp in plan.subplatforms:  # the 19 sub-platforms + 洋浦, codes exactly as the number plan
         unit = units[sp.code]
-        assert (unit.kind, unit.level, unit.parent_id, unit.subplatform) == ("subplatform", "city", province.id, sp.code)
+        assert (unit.kind, unit.level, unit.parent_id, unit.subplatform) == (
+            "subplatform", "city", province.id, sp.code)
     assert len([u for u in units.values() if u.kind == "subplatform"]) >= 20
     assert units["460100"].name == "海口市12345热线分平台"
 
     water = units["460100-water"]
-    assert (water.name, water.kind, water.level, water.parent_id) == ("海口市水务局", "member_unit", "city", units["460100"].id)
+    assert (water.name, water.kind, water.level, water.parent_id) == (
+        "海口市水务局", "member_unit", "city", units["460100"].id)
     assert units["469025-water"].name == "白沙黎族自治县水务局"
     assert (units["hn-water"].name, units["hn-water"].level) == ("海南省水务厅", "province")
     assert units["hn-grid"].parent_id == province.id
 
     xiuying = units["460105"]
-    assert (xiuying.name, xiuying.kind, xiuying.level, xiuying.parent_id) == ("秀英区", "district", "county", units["460100"].id)
+    assert (xiuying.name, xiuying.kind, xiuying.level, xiuying.parent_id) == (
+        "秀英区", "district", "county", units["460100"].id)
     assert {units[c].name for c in ("460202", "460203", "460204", "460205")} == {"海棠区", "吉阳区", "天涯区", "崖州区"}
     changliu = units["460100-长流镇"]
-    assert (changliu.kind, changliu.level, changliu.parent_id, changliu.subplatform) == ("town", "town", xiuying.id, "460100")
+    assert (changliu.kind, changliu.level, changliu.parent_id, changliu.subplatform) == (
+        "town", "town", xiuying.id, "460100")
     jiaji = units["469002-嘉积镇"]
     assert jiaji.parent_id == units["469002"].id  # a county-level city: towns hang under the sub-platform
     grid = units["469002-嘉积镇-嘉积镇第一网格"]
@@ -137,7 +143,8 @@ def test_catalogue_without_a_city_gives_the_province_unit(seeded):
 
 def test_direct_list_comes_before_the_catalogue(seeded):
     suggestions = _suggest(seeded, "03-housing", "460100", "小区停电一整天了")
-    assert [(s.unit_name, s.source) for s in suggestions] == [("海南电网公司", "direct"), ("海口市住房和城乡建设局", "catalogue")]
+    assert [(s.unit_name, s.source) for s in suggestions] == [("海南电网公司", "direct"),
+                                                              ("海口市住房和城乡建设局", "catalogue")]
     assert suggestions[0].keywords == ("停电",) and "停电" in suggestions[0].why
 
 
@@ -182,7 +189,7 @@ def _problems(tmp_path: Path, file: str, old: str, new: str) -> list[str]:
 def test_an_unknown_field_is_reported_with_file_and_line(tmp_path):
     problems = _problems(tmp_path, "org.yaml", "  - {code: hn-water, name: 海南省水务厅}",
                          "  - {code: hn-water, name: 海南省水务厅, nmae: x}")
-    line = next(i for i, l in enumerate((tmp_path / "org.yaml").read_text().splitlines(), 1) if "nmae" in l)
+    line = next(i for i, text in enumerate((tmp_path / "org.yaml").read_text().splitlines(), 1) if "nmae" in text)
     assert problems == [f"{tmp_path / 'org.yaml'}:{line}: member_units[0].nmae: unknown field (a typo?)"]
 
 
@@ -199,7 +206,8 @@ def test_every_problem_is_reported_at_once(tmp_path):
     sources.knowledge.write_text(sources.knowledge.read_text().replace("code: sbk-apply", "code: sbk-loss", 1))
     with pytest.raises(ConfigError) as caught:
         read_reference_data(sources)
-    assert any("dispatch.yaml" in p and "catalogue[0].topic: unknown topic '99-none'" in p for p in caught.value.problems)
+    assert any("dispatch.yaml" in p and "catalogue[0].topic: unknown topic '99-none'" in p
+               for p in caught.value.problems)
     assert any("knowledge.yaml" in p and "sbk-loss is used by an earlier article" in p for p in caught.value.problems)
 
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from agent_desk.db.models import AuditEntry
-from tests.component.test_kpi import scenario  # noqa: F401  (the same hand-built month, as a fixture)
+from tests.component.test_kpi import scenario_fixture  # noqa: F401  (the same hand-built month, as ``scenario``)
 
 SECTIONS = ["主要指标", "按诉求类型", "按市县", "热点事项（前10）", "承办单位排名（按满意率，受理量不足10件不排名）",
             "超期单位（应办结而未按时办结）", "分热线话务"]
@@ -105,9 +105,11 @@ def test_csv_has_a_bom_and_chinese_headers(scenario):
 def test_xlsx_one_sheet_per_section(scenario):
     response = fetch(scenario, "/api/v1/reports/monthly?date=2026-03-15&format=xlsx")
     assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert unquote(response.headers["content-disposition"].split("filename*=UTF-8''")[1]).endswith("月报（2026年3月）.xlsx")
+    assert unquote(response.headers["content-disposition"].split("filename*=UTF-8''")[1]).endswith(
+        "月报（2026年3月）.xlsx")
     book = load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["主要指标", "按诉求类型", "按市县", "热点事项", "承办单位排名", "超期单位", "分热线话务", "每日趋势"]
+    assert book.sheetnames == ["主要指标", "按诉求类型", "按市县", "热点事项", "承办单位排名", "超期单位", "分热线话务",
+                               "每日趋势"]
     sheet = book["主要指标"]
     assert [c.value for c in sheet[1]] == ["指标", "数值"] and sheet["A1"].font.bold
     values = {row[0].value: row[1] for row in sheet.iter_rows(min_row=2)}

@@ -43,5 +43,6 @@ def test_a_handshake_from_another_site_is_refused(rig, origin, code):
 
 def test_a_handshake_from_the_desks_own_page_is_accepted(rig):
     # Starlette's test client connects sockets to the host "testserver": the page's origin is that host.
-    with rig.client.websocket_connect("/ws/desk", headers={**rig.as_("agent"), "Origin": "http://testserver"}) as socket:
+    with rig.client.websocket_connect("/ws/desk",
+                                      headers={**rig.as_("agent"), "Origin": "http://testserver"}) as socket:
         assert socket.receive_json()["type"] == "hello"

@@ -17,7 +17,8 @@ from agent_desk.supervision.warnings import ACKED, ACTIVE, CHANNEL
 from tests.support.desk import close_rig, make_rig
 from tests.support.ports import free_port
 
-YELLOW = [("自来水发黄", "金海岸小区自来水发黄，有铁锈味。"), ("水质发黄", "家里水龙头出来的自来水发黄浑浊，不敢饮用。"),
+YELLOW = [("自来水发黄", "金海岸小区自来水发黄，有铁锈味。"),
+          ("水质发黄", "家里水龙头出来的自来水发黄浑浊，不敢饮用。"),
           ("水浑浊发黄", "今天早上开始自来水浑浊发黄。"), ("自来水发黄有沉淀", "烧开后自来水发黄有沉淀。"),
           ("小区自来水发黄", "自来水发黄已经两天了，请水务部门核查。"), ("自来水颜色发黄", "自来水颜色发黄像铁锈水。"),
           ("自来水又发黄", "今天自来水又发黄了。")]

@@ -54,7 +54,8 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise AssertionError(f"the desk exited with {proc.returncode}:\n{proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(f"the desk exited with {proc.returncode}:\n"
+                                 f"{proc.stdout.read() if proc.stdout else ''}")
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
                 if json.load(response) == {"status": "ok"}:

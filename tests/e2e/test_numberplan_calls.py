@@ -146,7 +146,8 @@ async def test_transfer_target_is_dialed_over_its_trunk(center: Center, line) ->
 
 async def test_unknown_number_still_reaches_12345_and_is_logged(center: Center) -> None:
     cid = await place(center, "12399")
-    await expect(center, cid, named("UserEvent", UserEvent="HotlineUnknownNumber", Dialed="12399"), "the unknown-number event")
+    await expect(center, cid, named("UserEvent", UserEvent="HotlineUnknownNumber", Dialed="12399"),
+                 "the unknown-number event")
     await expect_tagged(center, cid, "12345", v.UNKNOWN_CLASS)
     await expect(center, cid, var_set(v.DIALED, "12399"), "the dialed number is kept")
     await expect(center, cid, app_ran("Playback", "/line-12345-greeting"), "the 12345 greeting")

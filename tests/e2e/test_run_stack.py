@@ -135,6 +135,7 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
                   ignore_errors=True)
     assert proc.returncode == 0, output
     assert not stack_json.exists(), "stack.json is removed on a clean stop"
-    assert not Path(f"/proc/{asterisk_pid}").exists() or "Z" in Path(f"/proc/{asterisk_pid}/stat").read_text().split()[2]
+    assert (not Path(f"/proc/{asterisk_pid}").exists()
+            or "Z" in Path(f"/proc/{asterisk_pid}/stat").read_text().split()[2])
     # Its Redis is stopped and reaped, not left running with parent pid 1 (nor a zombie: the pid may be reused).
     assert (program_and_parent(redis_pids[0]) or ("",))[0] != "redis-server"

@@ -98,17 +98,19 @@ async def test_feature_codes_log_in_pause_resume_and_log_out(center: Center) -> 
     await center.events.wait_for(named("UserEvent", UserEvent="HotlineAgent", Agent=ext, AgentAction="login"), 10,
                                  "the login event", since=mark)
     await center.events.wait_for(named("QueueMemberAdded", Queue=GENERAL_QUEUE, Interface=f"PJSIP/{ext}",
-                                             MemberName=f"agent-{ext}"), 10, "member added to the general queue", since=mark)
+                                       MemberName=f"agent-{ext}"), 10, "member added to the general queue", since=mark)
     member = [m for m in await agents.memberships(center.ami, ext)]
     assert [m.queue for m in member] == center.site.agents.queues_of(ext) == [GENERAL_QUEUE]
     assert not member[0].paused
 
     await _dial_from_phone(center, ext, "*13")
-    await center.events.wait_for(named("QueueMemberPause", Interface=f"PJSIP/{ext}", Paused="1"), 10, "paused", since=mark)
+    await center.events.wait_for(named("QueueMemberPause", Interface=f"PJSIP/{ext}", Paused="1"), 10, "paused",
+                                 since=mark)
     assert all(m.paused and m.reason == agents.PAUSE_REASON for m in await agents.memberships(center.ami, ext))
 
     await _dial_from_phone(center, ext, "*14")
-    await center.events.wait_for(named("QueueMemberPause", Interface=f"PJSIP/{ext}", Paused="0"), 10, "resumed", since=mark)
+    await center.events.wait_for(named("QueueMemberPause", Interface=f"PJSIP/{ext}", Paused="0"), 10, "resumed",
+                                 since=mark)
     assert not any(m.paused for m in await agents.memberships(center.ami, ext))
 
     await _dial_from_phone(center, ext, "*12")

@@ -141,7 +141,8 @@ async def running_center(home: Path, artifacts: Path | None = None, rtp_ports: i
         "trunks": {name: secrets.get(f"sip-trunk-{name}") for name in plan.trunks},
         "carrier_user": site.carrier.username, "carrier_password": secrets.get(f"sip-{site.carrier.username}"),
         # Agent softphones register from the peer; the last one with a wrong password (must be refused).
-        "agents": {} if site.agents.webrtc else {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
+        "agents": ({} if site.agents.webrtc
+                   else {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()}),
         "agent_badauth": site.agents.extensions()[-1],
         "rtp_start": rtp_base + rtp_ports, "rtp_end": rtp_base + 2 * rtp_ports - 1,
     }, rendered.files)

@@ -67,7 +67,8 @@ def make_rig(database_url: str = "", redis_url: str = "", *, app: FastAPI | None
         province = OrgUnit(code=f"{tag}-prov", name="海南省12345热线平台", kind="province", level="province")
         session.add(province)
         session.flush()
-        for short, name in (("water", "琼海市水务局"), ("housing", "琼海市住房和城乡建设局"), ("power", "海南电网公司")):
+        for short, name in (("water", "琼海市水务局"), ("housing", "琼海市住房和城乡建设局"),
+                            ("power", "海南电网公司")):
             session.add(OrgUnit(code=f"{tag}-{short}", name=name, kind="member_unit", level="city",
                                 parent_id=province.id, subplatform="469002"))
             rig.units[short] = f"{tag}-{short}"

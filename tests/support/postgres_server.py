@@ -159,14 +159,11 @@ def _spawn(base: Path, owner: pwd.struct_passwd | None, port: int) -> subprocess
     args = [str(BIN / "postgres"), "-D", str(base / "data"), "-p", str(port), "-k", str(base / "socket")]
     for key, value in SETTINGS.items():
         args += ["-c", f"{key}={value}"]
-    log = open(base / "server.log", "ab")
-    if owner is not None:
-        os.chown(base / "server.log", owner.pw_uid, owner.pw_gid)
-    try:
+    with open(base / "server.log", "ab") as log:
+        if owner is not None:
+            os.chown(base / "server.log", owner.pw_uid, owner.pw_gid)
         return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=base, start_new_session=True, **_as_owner(owner))
-    finally:
-        log.close()
 
 
 def _wait_ready(proc: subprocess.Popen, base: Path, port: int) -> None:

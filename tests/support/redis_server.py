@@ -29,7 +29,8 @@ class RedisServer:
 
     def user_url(self, user: str) -> str:
         """A URL with an ACL user's credentials: ``ivr`` or ``desk``."""
-        secret = {access.REDIS_IVR_USER: access.REDIS_IVR_SECRET, access.REDIS_DESK_USER: access.REDIS_DESK_SECRET}[user]
+        secret = {access.REDIS_IVR_USER: access.REDIS_IVR_SECRET,
+                  access.REDIS_DESK_USER: access.REDIS_DESK_SECRET}[user]
         return f"redis://{user}:{self.passwords[secret]}@127.0.0.1:{self.port}/0"
 
     @property

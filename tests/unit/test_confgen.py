@@ -119,10 +119,12 @@ def test_cli_generate_then_check_then_stale(tmp_path):
 
 def test_cli_bad_plan_exits_nonzero_naming_the_field_and_writes_nothing(tmp_path):
     bad = tmp_path / "numbers.yaml"
-    bad.write_text(PLAN.read_text(encoding="utf-8").replace("class: dual_expert", "class: dual_exprt"), encoding="utf-8")
+    bad.write_text(PLAN.read_text(encoding="utf-8").replace("class: dual_expert", "class: dual_exprt"),
+                   encoding="utf-8")
     result = hotline(tmp_path, "conf", "generate", plan=bad)
     assert result.returncode == 2
-    assert re.search(rf"error: {re.escape(str(bad))}:\d+: lines\[\d+\]\.class: unknown class 'dual_exprt'", result.stderr)
+    assert re.search(rf"error: {re.escape(str(bad))}:\d+: lines\[\d+\]\.class: unknown class 'dual_exprt'",
+                     result.stderr)
     assert not (tmp_path / "home" / "asterisk").exists()
     assert not (tmp_path / "home" / "secrets").exists()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE, load_plan
@@ -101,7 +102,8 @@ class SpeakingChannel(FakeChannel):
         return 0
 
 
-def services(tmp_path: Path, text: str = "我要投诉琼海市嘉积镇自来水发黄") -> tuple[IvrServices, MemoryStore, FakeAudioSocket]:
+def services(tmp_path: Path,
+             text: str = "我要投诉琼海市嘉积镇自来水发黄") -> tuple[IvrServices, MemoryStore, FakeAudioSocket]:
     store, audiosocket = MemoryStore(), FakeAudioSocket()
     return IvrServices(plan=PLAN, flows=load_flows(), store=store, speech=ScriptedEngine(text),  # type: ignore[arg-type]
                        audiosocket=audiosocket, recordings=tmp_path), store, audiosocket
@@ -185,5 +187,5 @@ async def test_no_speech_engine_keeps_the_recording_and_still_queues(tmp_path):
 def test_flows_file_is_validated():
     flows = load_flows()
     assert set(flows.menu.options) == set("123456790")
-    with pytest.raises(Exception):
+    with pytest.raises(yaml.YAMLError):
         load_flows(Path(__file__))  # not YAML of the right shape

@@ -77,20 +77,27 @@ def test_minimal_plan_loads(tmp_path):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("class: main", "class: mian"), ":13: lines[0].class: unknown class 'mian'; expected one of: main, cancelled_direct, "),
-        (("transition: {start: 2021-09-07, cutover: 2021-11-07}", "transition: {start: 2021-09-07, cutover: 2021-08-01}"),
+        (("class: main", "class: mian"),
+         ":13: lines[0].class: unknown class 'mian'; expected one of: main, cancelled_direct, "),
+        (("transition: {start: 2021-09-07, cutover: 2021-11-07}",
+          "transition: {start: 2021-09-07, cutover: 2021-08-01}"),
          ":22: lines[1].transition: cutover (2021-08-01) must come after start (2021-09-07)"),
         (('  - number: "12349"', '  - number: "12a49"'), ":17: lines[1].number: String should match pattern"),
-        (('  - number: "12349"', '  - number: "12345"'), ":17: lines[1].number: 12345 is already defined at lines[0]"),
-        (("replaced_by: {name: 未成年人保护热线, queue: minors}", "replaced_by: {name: 未成年人保护热线, queue: minor}"),
+        (('  - number: "12349"', '  - number: "12345"'),
+         ":17: lines[1].number: 12345 is already defined at lines[0]"),
+        (("replaced_by: {name: 未成年人保护热线, queue: minors}",
+          "replaced_by: {name: 未成年人保护热线, queue: minor}"),
          ":25: lines[1].replaced_by.queue: queue 'minor' is not defined under queues:"),
-        (("trunk: emergency}", "trunk: emergncy}"), ":26: lines[2].trunk: trunk 'emergncy' is not defined under trunks:"),
+        (("trunk: emergency}", "trunk: emergncy}"),
+         ":26: lines[2].trunk: trunk 'emergncy' is not defined under trunks:"),
         (("    greeting: 您好。\n  - number: \"12349\"", "    greting: 您好。\n  - number: \"12349\""),
          ":16: lines[0].greting: unknown field (a typo?)"),
-        (("department: 海南省民政厅", "department: 海南省民政厅,社会事务处"), ":20: lines[1].department: String should match pattern"),
+        (("department: 海南省民政厅", "department: 海南省民政厅,社会事务处"),
+         ":20: lines[1].department: String should match pattern"),
         (("  minors: {name: 未成年人保护专席}", "  general: {name: 未成年人保护专席}"),
          ":6: queues.general: 'general' is reserved by Asterisk's queues.conf"),
-        (("  - {code: \"460100\", name: 海口}", "  - {code: \"460100\", name: 海口}\n  - {code: \"460100\", name: 又一个}"),
+        (("  - {code: \"460100\", name: 海口}",
+          "  - {code: \"460100\", name: 海口}\n  - {code: \"460100\", name: 又一个}"),
          ":11: subplatforms[1].code: 460100 is already used by subplatforms[0]"),
         (("main: \"12345\"", "main: \"12349\""), ":2: main: main is 12349 but the class-main line is 12345"),
     ],
@@ -113,7 +120,8 @@ def test_missing_required_field_points_at_the_line_entry(tmp_path):
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
-    problems = problems_of(tmp_path, MINIMAL.replace("  province: {name: 省平台综合话务}", "  province: {name: 省平台综合话务"))
+    problems = problems_of(tmp_path,
+                           MINIMAL.replace("  province: {name: 省平台综合话务}", "  province: {name: 省平台综合话务"))
     assert len(problems) == 1 and ":6: (syntax):" in problems[0], problems
 
 

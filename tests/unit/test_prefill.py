@@ -13,7 +13,8 @@ TODAY = dt.date(2024, 3, 10)
 
 
 def test_a_typical_complaint():
-    p = enrich(Prefill(call_id="c"), "我是琼海市嘉积镇的，家里自来水从昨天开始发黄，3月5号也出现过，电话13907551234", TODAY)
+    p = enrich(Prefill(call_id="c"), "我是琼海市嘉积镇的，家里自来水从昨天开始发黄，3月5号也出现过，电话13907551234",
+               TODAY)
     assert [x["name"] for x in p.places] == ["琼海市", "嘉积镇"] and p.subplatform == "469002"
     assert p.phones == ["13907551234"]
     assert p.dates == ["2024-03-05", "2024-03-09"]

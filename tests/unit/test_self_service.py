@@ -75,9 +75,9 @@ def sounds(*ids: str) -> list[str]:
 DISPATCHED_READBACK = (["ticket-intro"] + ["digit-2", "digit-0", "digit-2", "digit-6", "digit-1-yao", "digit-1-yao",
                                            "digit-2", "digit-2", "digit-0", "digit-0", "digit-0", "digit-1-yao",
                                            "digit-2", "digit-3"]
-                       + ["ticket-state-is", "ticket-state-dispatched", "ticket-unit-is", ts.unit_prompt("琼海市水务局"),
-                          "ticket-due-is", "digit-2", "digit-0", "digit-2", "digit-6", "date-year", "month-11",
-                          "day-25"])
+                       + ["ticket-state-is", "ticket-state-dispatched", "ticket-unit-is",
+                          ts.unit_prompt("琼海市水务局"), "ticket-due-is", "digit-2", "digit-0", "digit-2", "digit-6",
+                          "date-year", "month-11", "day-25"])
 
 
 # ── the contract with the desk ──────────────────────────────────────────────────────────────────────────
@@ -242,8 +242,8 @@ async def test_a_valid_key_is_added_to_the_stream_and_thanked(tmp_path):
     assert record.result == "basically_satisfied"
     [(name, fields)] = redis.stream
     assert name == "hotline:surveys" and set(fields) == {"v", "call_id", "line", "caller", "result", "digits", "at"}
-    assert {k: fields[k] for k in ("call_id", "line", "caller", "result", "digits")} == {
-        "call_id": "c1", "line": "12318", "caller": "", "result": "basically_satisfied", "digits": "2"}   # no number kept
+    assert {k: fields[k] for k in ("call_id", "line", "caller", "result", "digits")} == {   # no number kept
+        "call_id": "c1", "line": "12318", "caller": "", "result": "basically_satisfied", "digits": "2"}
     at = dt.datetime.fromisoformat(fields["at"])
     assert at.utcoffset() == dt.timedelta(0) and abs((dt.datetime.now(dt.UTC) - at).total_seconds()) < 60
     assert store.spool.names() == []
@@ -393,7 +393,8 @@ async def test_the_agi_server_moves_spooled_prefills_and_surveys_into_redis(tmp_
     down = FakeRedis(down=True)
     spool = tmp_path / "spool"
     await PrefillStore(None, spool / "prefill").save(Prefill(call_id="p1", transcript="停水"))
-    await survey.SurveyStore(down, spool / "surveys").record(survey.SurveyEntry(call_id="s1", line="12345", caller="139", result="satisfied", digits="1"))
+    await survey.SurveyStore(down, spool / "surveys").record(
+        survey.SurveyEntry(call_id="s1", line="12345", caller="139", result="satisfied", digits="1"))
     back = Back()
     ivr = ivr_services(back)
     ivr.store = PrefillStore(back, spool / "prefill")

@@ -72,7 +72,8 @@ def test_a_call_rings_is_answered_wraps_up_and_the_counters_follow():
     connect = until(wb, events, "AgentConnect")
     snap = wb.snapshot(stamp(connect))
     assert agent(snap)["state"] == "on_call" and snap["totals"]["waiting"] == 0
-    assert (snap["totals"]["answered"], snap["totals"]["answered_within"], snap["totals"]["service_level"]) == (1, 1, 1.0)
+    assert (snap["totals"]["answered"], snap["totals"]["answered_within"],
+            snap["totals"]["service_level"]) == (1, 1, 1.0)
     assert row(snap, "lines", "line", "12318")["answered"] == 1
     assert row(snap, "subplatforms", "code", "469002")["answered"] == 1
 
@@ -100,8 +101,10 @@ def test_pause_reason_abandon_and_logout():
     abandon = until(wb, events, "QueueCallerAbandon")
     snap = wb.snapshot(stamp(abandon))
     assert snap["totals"]["waiting"] == 0
-    assert (snap["totals"]["answered"], snap["totals"]["abandoned"], snap["totals"]["service_level"]) == (1, 1, 0.5)
-    assert row(snap, "lines", "line", "12345")["abandoned"] == 1 and row(snap, "lines", "line", "12318")["abandoned"] == 0
+    assert (snap["totals"]["answered"], snap["totals"]["abandoned"],
+            snap["totals"]["service_level"]) == (1, 1, 0.5)
+    assert (row(snap, "lines", "line", "12345")["abandoned"] == 1
+            and row(snap, "lines", "line", "12318")["abandoned"] == 0)
     assert row(snap, "queues", "queue", "province")["abandoned"] == 1
 
     unpause = until(wb, events, "QueueMemberPause")

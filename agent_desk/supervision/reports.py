@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
@@ -56,7 +57,7 @@ class Filters:
             out.append(or_(T.title.like(like, escape="\\"), T.content.like(like, escape="\\")))
         if self.area:
             area_id = index.id_of(self.area)
-            places = T.location_unit_id.in_(sorted(index.subtree(area_id)))
+            places: ColumnElement[bool] = T.location_unit_id.in_(sorted(index.subtree(area_id)))
             node = index.nodes[area_id]
             if node.kind == "subplatform":  # tickets placed only by their sub-platform belong to it too
                 places = or_(places, and_(T.location_unit_id.is_(None), T.subplatform == node.subplatform))
@@ -111,7 +112,8 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
     metrics = totals["metrics"]
     accepted = totals["accepted"]
     rate = lambda name: metrics[name]["rate"] if metrics.get(name) else None  # noqa: E731
-    figures = [["受理量", accepted, "int"], ["直接办结", totals["direct"], "int"], ["派单", totals["dispatched"], "int"],
+    figures = [["受理量", accepted, "int"], ["直接办结", totals["direct"], "int"],
+               ["派单", totals["dispatched"], "int"],
                ["不予受理", totals["refused"], "int"], ["办结率", rate("completion"), "rate"],
                ["按时办结率", rate("on_time"), "rate"], ["满意率", rate("satisfaction"), "rate"],
                ["实际参评满意率", rate("effective_satisfaction"), "rate"], ["响应率", rate("response"), "rate"],
@@ -130,7 +132,8 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
                              _rate(r.counts, "completion"), _rate(r.counts, "satisfaction")] for r in by_type]))
 
     areas = sorted(rows("area"), key=lambda r: (-r.counts.get("accepted", 0), r.key))
-    sections.append(_table("按市县", ["市县", "受理量", "直接办结", "派单", "办结率", "按时办结率", "满意率", "实际参评满意率"],
+    sections.append(_table("按市县",
+                           ["市县", "受理量", "直接办结", "派单", "办结率", "按时办结率", "满意率", "实际参评满意率"],
                            ["text", "int", "int", "int", "rate", "rate", "rate", "rate"],
                            [[r.name, int(r.counts["accepted"]), int(r.counts["direct"]), int(r.counts["dispatched"]),
                              _rate(r.counts, "completion"), _rate(r.counts, "on_time"),
@@ -138,7 +141,8 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
                             for r in areas]))
 
     topics = sorted(rows("topic", measures=("accepted",)), key=lambda r: (-r.counts.get("accepted", 0), r.key))
-    sections.append(_table(f"热点事项（前{TOP_TOPICS}）", ["排名", "事项", "受理量", "占比"], ["int", "text", "int", "rate"],
+    sections.append(_table(f"热点事项（前{TOP_TOPICS}）", ["排名", "事项", "受理量", "占比"],
+                           ["int", "text", "int", "rate"],
                            [[i + 1, r.name, int(r.counts["accepted"]), _share(r.counts["accepted"], accepted)]
                             for i, r in enumerate(topics[:TOP_TOPICS])]))
 
@@ -152,7 +156,8 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
                             for r, row in units]))
 
     due_sums = {name: expr for name, expr in kpi.ticket_sums(ctx, period).items() if name in ("due", "on_time")}
-    late = kpi.aggregate(session, due_sums, [T.host_unit_id], [*kpi.ticket_population(period), *where, T.host_unit_id.is_not(None)])
+    late = kpi.aggregate(session, due_sums, [T.__table__.c.host_unit_id],
+                         [*kpi.ticket_population(period), *where, T.host_unit_id.is_not(None)])
     overdue = sorted(((index.nodes[uid].name, c["due"], c["on_time"]) for (uid,), c in late.items()
                       if uid in index.nodes and c["due"] > c["on_time"]), key=lambda x: (-(x[1] - x[2]), x[0]))
     sections.append(_table("超期单位（应办结而未按时办结）", ["承办单位", "应办结", "按时办结", "超期", "按时办结率"],
@@ -168,7 +173,9 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
     if calls:
         by_line = sorted((r for r in lines.rows if r.counts.get("offered")),
                          key=lambda r: (-r.counts.get("offered", 0), r.key))
-        sections.append(_table("分热线话务", ["热线", "号码", "呼入量", "接通量", "接通率", "服务水平", "放弃率", "平均处理时长（秒）"],
+        sections.append(_table("分热线话务",
+                               ["热线", "号码", "呼入量", "接通量", "接通率", "服务水平", "放弃率",
+                                "平均处理时长（秒）"],
                                ["text", "text", "int", "int", "rate", "rate", "rate", "seconds"],
                                [[r.name, r.key, int(r.counts["offered"]), int(r.counts["answered"]),
                                  _rate(r.counts, "answer"), _rate(r.counts, "service_level"),

@@ -62,7 +62,7 @@ def test_top_k_is_ordered_distinct_and_confidences_sum_to_at_most_one(model):
     assert sum(confidences) <= 1.0 + 1e-6
     assert len(model.top_k("公司拖欠工资", k=2)) == 2
     label, confidence, reasons = found[0]  # a plain (label, confidence, reasons) tuple too
-    assert label == found[0].label
+    assert (label, confidence, reasons) == (found[0].label, found[0].confidence, found[0].reasons)
 
 
 def test_reasons_are_the_text_s_ngrams_that_weighed_most(model):

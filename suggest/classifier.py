@@ -20,7 +20,7 @@ MAX_CALIBRATION_FOLDS = 5
 def classifier(smallest_class: int) -> CalibratedClassifierCV:
     """A calibrated linear SVM; the calibration folds never outnumber the smallest class's examples."""
     folds = max(2, min(MAX_CALIBRATION_FOLDS, smallest_class))
-    return CalibratedClassifierCV(LinearSVC(C=C), method="sigmoid", cv=folds, ensemble=False)
+    return CalibratedClassifierCV(LinearSVC(C=C, random_state=0), method="sigmoid", cv=folds, ensemble=False)
 
 
 def label_weights(fitted: CalibratedClassifierCV) -> np.ndarray:

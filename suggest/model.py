@@ -50,8 +50,9 @@ class Model:
         return [Suggestion(self.labels[i], float(proba[i]), self._reasons(x, i, reasons)) for i in order]
 
     def _reasons(self, x, label: int, limit: int) -> tuple[str, ...]:
-        """The n-grams of ``x`` with the largest positive pull toward ``label``, without repeats:
-        an n-gram inside one already chosen (资 after 工资) adds nothing for a reader."""
+        """The n-grams of ``x`` with the largest positive pull toward ``label``, without repeats for a
+        reader: an n-gram inside one already chosen (资 after 工资) is skipped, and a longer one takes the
+        place of the shorter ones it holds (出租车 replaces 租车)."""
         columns = x.indices
         pull = x.data * self._weights[label, columns]
         chosen: list[str] = []
@@ -59,6 +60,12 @@ class Model:
             if pull[j] <= 0 or len(chosen) == limit:
                 break
             ngram = str(self._ngrams[columns[j]]).strip(_NOT_WORDS)
-            if ngram and not any(ngram in c for c in chosen):
+            if not ngram or any(ngram in c for c in chosen):
+                continue
+            held = [i for i, c in enumerate(chosen) if c in ngram]
+            if held:
+                chosen[held[0]] = ngram
+                chosen = [c for i, c in enumerate(chosen) if i not in held[1:]]
+            else:
                 chosen.append(ngram)
         return tuple(chosen)

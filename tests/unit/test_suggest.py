@@ -143,3 +143,9 @@ def test_a_label_with_exactly_the_minimum_trains():
     texts += ["路灯坏了没人修", "井盖丢了很危险", "路灯不亮", "井盖松动", "路灯一直闪"][:MIN_PER_LABEL]
     labels += ["市政"] * MIN_PER_LABEL
     assert "市政" in suggest.train(texts, labels).labels
+
+
+def test_reasons_keep_the_longer_ngram_instead_of_the_pieces_it_holds(model):
+    for suggestion in model.top_k("自来水发黄，小区停水，学校不收，拖欠工资", k=3):
+        for i, reason in enumerate(suggestion.reasons):
+            assert not any(reason in other for j, other in enumerate(suggestion.reasons) if j != i), suggestion

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import csv
 import pickle
+import re
 
 import joblib
 import pytest
@@ -149,3 +152,29 @@ def test_reasons_keep_the_longer_ngram_instead_of_the_pieces_it_holds(model):
     for suggestion in model.top_k("自来水发黄，小区停水，学校不收，拖欠工资", k=3):
         for i, reason in enumerate(suggestion.reasons):
             assert not any(reason in other for j, other in enumerate(suggestion.reasons) if j != i), suggestion
+
+
+def _write_csv(path, texts, labels):
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "title", "text", "label"])
+        writer.writerows([i, "", text, label] for i, (text, label) in enumerate(zip(texts, labels, strict=True)))
+    return path
+
+
+def test_evaluate_prints_progress_on_stderr_and_the_scores_last(tmp_path, capsys):
+    from suggest.cli import evaluate
+    texts, labels = examples()
+    args = argparse.Namespace(train=_write_csv(tmp_path / "train.csv", texts, labels),
+                              test=_write_csv(tmp_path / "test.csv", texts[::7], labels[::7]), save=None)
+    assert evaluate(args) == 0
+    out, err = capsys.readouterr()
+    assert "[suggest]" in err
+    assert re.fullmatch(r"top1=\d\.\d{3} top3=\d\.\d{3} n=" + str(len(texts[::7])), out.strip().splitlines()[-1])
+
+
+def test_evaluate_refuses_too_few_examples_with_the_reason(tmp_path, capsys):
+    from suggest.cli import evaluate
+    few = _write_csv(tmp_path / "few.csv", ["停水了"] * 3, ["供水"] * 3)
+    assert evaluate(argparse.Namespace(train=few, test=few, save=None)) == 2
+    assert "too few examples" in capsys.readouterr().err

@@ -8,6 +8,7 @@
     hotline desk serve              the desk alone (web app + AMI listener), e.g. the Docker deployment's desk
     hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role
     hotline run                     the whole service, in the foreground
+    hotline suggest evaluate --train CSV --test CSV   train the topic suggester, print top-1/top-3
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from pathlib import Path
 from hotline import confgen
 from hotline.numberplan import NumberPlan, load_plan
 from hotline.paths import PROJECT_ROOT, Paths
-from launcher.asterisk import RunnerError
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig, load_site
 from hotline.yamlsource import ConfigError
+from launcher.asterisk import RunnerError
 
 
 @dataclass
@@ -256,6 +257,11 @@ def _with_accounts(ctx: Context, work):
         db.dispose()
 
 
+def cmd_suggest_evaluate(ctx: Context, args: argparse.Namespace) -> int:
+    from suggest.cli import evaluate  # scikit-learn loads only for this command
+    return evaluate(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline telephony core")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -318,6 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.set_defaults(func=cmd_desk_openapi)
 
     sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
+    suggest = sub.add_parser("suggest", help="topic suggestions: train and measure the model")
+    suggest_sub = suggest.add_subparsers(dest="action", required=True)
+    evaluate = suggest_sub.add_parser("evaluate", help="train on one labelled CSV (title,text,label), print top-1/top-3 on another")
+    evaluate.add_argument("--train", required=True, help="CSV to train on")
+    evaluate.add_argument("--test", required=True, help="CSV to measure on")
+    evaluate.add_argument("--save", help="also save the trained model to this file")
+    evaluate.set_defaults(func=cmd_suggest_evaluate)
     return parser
 
 

@@ -1,0 +1,21 @@
+"""Top-k accuracy: how often the right label is among the first k suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from suggest.model import Model
+
+
+def top_k_accuracy(model: Model, texts: Sequence[str], labels: Sequence[str], ks: Sequence[int] = (1, 3)) -> dict[str, float]:
+    """``{"top1": …, "top3": …, "n": …}``; a label the model never saw counts as a miss."""
+    proba = model.probabilities(texts)
+    ranked = np.asarray(model.labels)[np.argsort(-proba, axis=1, kind="stable")]
+    truth = np.asarray(labels)[:, None]
+    scores: dict[str, float] = {f"top{k}": float(np.mean(np.any(ranked[:, :k] == truth, axis=1))) for k in ks}
+    scores["n"] = len(labels)
+    return scores

@@ -1,0 +1,71 @@
+"""A trained suggester: the k likeliest labels for a text, each with a confidence and its reasons.
+
+A reason is an n-gram of the text that pushed hardest toward the label (its TF-IDF value times the
+label's weight for it), so the agent sees *why*: "工资", "拖欠" for 劳动和社会保障.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from suggest.classifier import label_weights
+
+REASONS = 5
+_NOT_WORDS = " \t\r\n，。！？、；：,.!?;:“”‘’\"'（）()【】《》-—…·"
+
+
+class Suggestion(NamedTuple):
+    label: str
+    confidence: float  # calibrated probability; the confidences of all labels sum to 1
+    reasons: tuple[str, ...]  # the text's n-grams that weighed most for this label, strongest first
+
+
+@dataclass
+class Model:
+    vectorizer: TfidfVectorizer
+    classifier: CalibratedClassifierCV
+    n_examples: int
+    held_out: dict[str, float] = field(default_factory=dict)  # top1, top3, n on examples kept out of training
+
+    def __post_init__(self) -> None:
+        self.labels: list[str] = [str(c) for c in self.classifier.classes_]
+        self._weights = label_weights(self.classifier)
+        self._ngrams = self.vectorizer.get_feature_names_out()
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, one column per label (``self.labels`` order)."""
+        return self.classifier.predict_proba(self.vectorizer.transform(texts))
+
+    def top_k(self, text: str, k: int = 3, reasons: int = REASONS) -> list[Suggestion]:
+        """The k likeliest labels for ``text``, likeliest first."""
+        x = self.vectorizer.transform([text])
+        proba = self.classifier.predict_proba(x)[0]
+        order = np.argsort(-proba, kind="stable")[:k]
+        return [Suggestion(self.labels[i], float(proba[i]), self._reasons(x, i, reasons)) for i in order]
+
+    def _reasons(self, x, label: int, limit: int) -> tuple[str, ...]:
+        """The n-grams of ``x`` with the largest positive pull toward ``label``, without repeats for a
+        reader: an n-gram inside one already chosen (资 after 工资) is skipped, and a longer one takes the
+        place of the shorter ones it holds (出租车 replaces 租车)."""
+        columns = x.indices
+        pull = x.data * self._weights[label, columns]
+        chosen: list[str] = []
+        for j in np.argsort(-pull, kind="stable"):
+            if pull[j] <= 0 or len(chosen) == limit:
+                break
+            ngram = str(self._ngrams[columns[j]]).strip(_NOT_WORDS)
+            if not ngram or any(ngram in c for c in chosen):
+                continue
+            held = [i for i, c in enumerate(chosen) if c in ngram]
+            if held:
+                chosen[held[0]] = ngram
+                chosen = [c for i, c in enumerate(chosen) if i not in held[1:]]
+            else:
+                chosen.append(ngram)
+        return tuple(chosen)

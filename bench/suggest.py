@@ -46,7 +46,8 @@ def rule_ranking(text: str) -> list[str | None]:
 
 def rule_accuracy(texts: list[str], labels: list[str]) -> dict[str, float]:
     ranked = [rule_ranking(t) for t in texts]
-    return {f"top{k}": statistics.fmean(label in r[:k] for r, label in zip(ranked, labels, strict=True)) for k in (1, 3)}
+    return {f"top{k}": statistics.fmean(label in r[:k] for r, label in zip(ranked, labels, strict=True))
+            for k in (1, 3)}
 
 
 def main(repeat: int) -> None:

@@ -326,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
     suggest = sub.add_parser("suggest", help="topic suggestions: train and measure the model")
     suggest_sub = suggest.add_subparsers(dest="action", required=True)
-    evaluate = suggest_sub.add_parser("evaluate", help="train on one labelled CSV (title,text,label), print top-1/top-3 on another")
+    evaluate = suggest_sub.add_parser(
+        "evaluate", help="train on one labelled CSV (title,text,label), print top-1/top-3 on another")
     evaluate.add_argument("--train", required=True, help="CSV to train on")
     evaluate.add_argument("--test", required=True, help="CSV to measure on")
     evaluate.add_argument("--save", help="also save the trained model to this file")

@@ -28,4 +28,5 @@ def label_weights(fitted: CalibratedClassifierCV) -> np.ndarray:
     coef = np.mean([c.estimator.coef_ for c in fitted.calibrated_classifiers_], axis=0)
     if coef.shape[0] == 1:  # two labels: one weight row says "the second, not the first"
         coef = np.vstack([-coef[0], coef[0]])
-    return coef.astype(np.float32)
+    weights: np.ndarray = coef.astype(np.float32)
+    return weights

@@ -30,7 +30,8 @@ def evaluate(args: argparse.Namespace) -> int:
     except TooFewExamples as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _progress(f"trained in {time.perf_counter() - started:.1f} s; testing on {len(test_texts)} examples from {args.test}")
+    _progress(f"trained in {time.perf_counter() - started:.1f} s; "
+              f"testing on {len(test_texts)} examples from {args.test}")
     scores = top_k_accuracy(model, test_texts, test_labels)
     if args.save:
         from suggest.store import save

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from suggest.model import Model
 
 
-def top_k_accuracy(model: Model, texts: Sequence[str], labels: Sequence[str], ks: Sequence[int] = (1, 3)) -> dict[str, float]:
+def top_k_accuracy(model: Model, texts: Sequence[str], labels: Sequence[str],
+                   ks: Sequence[int] = (1, 3)) -> dict[str, float]:
     """``{"top1": …, "top3": …, "n": …}``; a label the model never saw counts as a miss."""
     proba = model.probabilities(texts)
     ranked = np.asarray(model.labels)[np.argsort(-proba, axis=1, kind="stable")]

@@ -17,5 +17,6 @@ def read_examples(path: str | Path) -> tuple[list[str], list[str]]:
         missing = [c for c in COLUMNS if c not in (rows.fieldnames or [])]
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (needs {', '.join(COLUMNS)})")
-        pairs = [(join_title(r["title"] or "", r["text"] or ""), r["label"].strip()) for r in rows if (r["label"] or "").strip()]
+        pairs = [(join_title(r["title"] or "", r["text"] or ""), r["label"].strip())
+                 for r in rows if (r["label"] or "").strip()]
     return [t for t, _ in pairs], [label for _, label in pairs]

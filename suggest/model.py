@@ -6,6 +6,8 @@ label's weight for it), so the agent sees *why*: "工资", "拖欠" for 劳动�
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -40,7 +42,8 @@ class Model:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, one column per label (``self.labels`` order)."""
-        return self.classifier.predict_proba(self.vectorizer.transform(texts))
+        proba: np.ndarray = self.classifier.predict_proba(self.vectorizer.transform(texts))
+        return proba
 
     def top_k(self, text: str, k: int = 3, reasons: int = REASONS) -> list[Suggestion]:
         """The k likeliest labels for ``text``, likeliest first."""
@@ -49,7 +52,7 @@ class Model:
         order = np.argsort(-proba, kind="stable")[:k]
         return [Suggestion(self.labels[i], float(proba[i]), self._reasons(x, i, reasons)) for i in order]
 
-    def _reasons(self, x, label: int, limit: int) -> tuple[str, ...]:
+    def _reasons(self, x: Any, label: int, limit: int) -> tuple[str, ...]:   # x: a scipy sparse row
         """The n-grams of ``x`` with the largest positive pull toward ``label``, without repeats for a
         reader: an n-gram inside one already chosen (资 after 工资) is skipped, and a longer one takes the
         place of the shorter ones it holds (出租车 replaces 租车)."""

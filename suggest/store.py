@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import joblib
 import sklearn
@@ -57,7 +57,7 @@ def load(path: str | Path) -> Model:
     return model
 
 
-def _checked_header(f, path: str | Path) -> dict[str, Any]:
+def _checked_header(f: IO[bytes], path: str | Path) -> dict[str, Any]:
     try:
         head = pickle.load(f)
     except Exception as exc:  # noqa: BLE001 - any unreadable start means "not ours"

@@ -19,7 +19,8 @@ MIN_TOP3 = 0.97
 
 def test_the_model_suggests_the_right_topic_first_almost_nine_times_in_ten():
     done = subprocess.run(
-        [sys.executable, "-m", "launcher.cli", "suggest", "evaluate", "--train", str(TIPDM_TRAIN), "--test", str(TIPDM_TEST)],
+        [sys.executable, "-m", "launcher.cli", "suggest", "evaluate",
+         "--train", str(TIPDM_TRAIN), "--test", str(TIPDM_TEST)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=280, check=False)
     assert done.returncode == 0, done.stderr
     assert "[suggest]" in done.stderr  # progress goes to stderr, the result alone to stdout

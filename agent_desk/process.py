@@ -43,7 +43,7 @@ class DeskProcess:
     listener: CallListener | None
     plan: NumberPlan
     site: SiteConfig
-    _resync: asyncio.Task | None = field(default=None, repr=False)
+    _resync: asyncio.Task[int] | None = field(default=None, repr=False)
 
     @property
     def tracker(self) -> CallTracker | None:

@@ -359,16 +359,17 @@ def _rules(dispatch: DispatchFile, src: SourceMap, topics: TopicsFile, topics_sr
             problems.append(src.problem(("direct", i, "topic"), f"unknown topic {direct.topic!r} (see topics.yaml)"))
             continue
         if (direct.topic, direct.unit) in direct_units:
-            problems.append(src.problem(("direct", i, "unit"),
-                                        f"{direct.unit} already has a direct entry for {direct.topic}: merge the keywords"))
+            problems.append(src.problem(("direct", i, "unit"), f"{direct.unit} already has a direct entry for "
+                                                                f"{direct.topic}: merge the keywords"))
         direct_units.add((direct.topic, direct.unit))
         rules += _expand("direct", ("direct", i), direct.topic, tuple(direct.keywords), direct.unit,
                          direct.province_unit, direct.basis, src, tree, problems)
     return rules
 
 
-def _expand(kind: str, loc: tuple[str | int, ...], topic: str, keywords: tuple[str, ...], unit: str, province_unit: str | None,
-            basis: str, src: SourceMap, tree: OrgTree, problems: list[str]) -> list[RuleSpec]:
+def _expand(kind: str, loc: tuple[str | int, ...], topic: str, keywords: tuple[str, ...], unit: str,
+            province_unit: str | None, basis: str, src: SourceMap, tree: OrgTree,
+            problems: list[str]) -> list[RuleSpec]:
     """A "{city}" unit becomes one rule per sub-platform plus the province unit for calls of no known city;
     any other unit one rule for everywhere."""
     if CITY not in unit:

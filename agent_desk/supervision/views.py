@@ -8,7 +8,8 @@ All counting goes through ``kpi.aggregate`` (SQL, grouped); nothing here loads t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Sequence, TypedDict
+from collections.abc import Callable
+from typing import Any, Sequence, TypedDict
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session

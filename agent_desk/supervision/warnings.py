@@ -483,7 +483,8 @@ class ScanResult:
 
 
 class EarlyWarning:
-    def __init__(self, sessions: sessionmaker[Session], client: Redis, rules: Iterable[WarningRule] | None = None,
+    def __init__(self, sessions: sessionmaker[Session], client: Redis,
+                 rules: Iterable[dict[str, Any] | WarningRule] | None = None,
                  clock: Callable[[], dt.datetime] | None = None):
         self.sessions = sessions
         self.store = WarningStore(client)

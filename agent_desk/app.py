@@ -6,6 +6,7 @@ screen pops), the API routers and the Simplified-Chinese web pages.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -24,7 +25,7 @@ __all__ = ["DeskSettings", "create_app"]
 
 def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             upgrade(settings.database_url)
         app.state.warnings.start()  # 未诉先办: one full scan in the background

@@ -9,6 +9,7 @@ loaded by agent_desk/seed.py). These are suggestions: the agent decides.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -55,10 +56,10 @@ def suggest_units(session: Session, topic_code: str | None, subplatform: str | N
     return unique
 
 
-def _prefer_local(rules: list[DispatchRule]) -> list[DispatchRule]:
+def _prefer_local(rules: Sequence[DispatchRule]) -> list[DispatchRule]:
     """Drop a province-wide rule when the sub-platform has its own for the same matter (kind, topic,
     keywords): the city's 住建局, not the provincial 住建厅, gets the city's gas leak."""
-    def matter(rule: DispatchRule) -> tuple:
+    def matter(rule: DispatchRule) -> tuple[str, str, tuple[str, ...]]:
         return rule.kind, rule.topic, tuple(rule.keywords)
 
     local = {matter(rule) for rule in rules if rule.subplatform is not None}

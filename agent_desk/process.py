@@ -45,8 +45,8 @@ class DeskProcess:
     listener: CallListener | None
     plan: NumberPlan
     site: SiteConfig
-    _resync: asyncio.Task | None = field(default=None, repr=False)
-    _housekeeping: asyncio.Task | None = field(default=None, repr=False)
+    _resync: asyncio.Task[int] | None = field(default=None, repr=False)
+    _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def tracker(self) -> CallTracker | None:

@@ -247,7 +247,7 @@ def read_reference_data(sources: Sources) -> ReferenceData:
     knowledge, knowledge_src = _read(sources.knowledge, KnowledgeFile, problems)
     topics, topics_src = _read(sources.topics, TopicsFile, problems)
     gazetteer, _ = _read(sources.gazetteer, Gazetteer, problems)
-    if any(parsed is None for parsed in (org, dispatch, knowledge, topics, gazetteer)):
+    if org is None or dispatch is None or knowledge is None or topics is None or gazetteer is None:
         raise ConfigError(problems)
 
     tree = OrgTree.build(org, org_src, subplatforms, gazetteer, problems)
@@ -311,11 +311,11 @@ class OrgTree:
             units += [UnitSpec(f"{town}-{name}", name, "grid", "town", town, place.subplatform) for name in place.grids]
 
         seen: dict[str, UnitSpec] = {}
-        for unit in units:
-            if unit.code in seen:
-                problems.append(src.problem((), f"two units would share the code {unit.code!r}: "
-                                                f"{seen[unit.code].name} and {unit.name}"))
-            seen[unit.code] = unit
+        for spec in units:
+            if spec.code in seen:
+                problems.append(src.problem((), f"two units would share the code {spec.code!r}: "
+                                                f"{seen[spec.code].name} and {spec.name}"))
+            seen[spec.code] = spec
         members = {u.name: u.code for u in units if u.kind == "member_unit" and u.level == "province"}
         return cls(units, city_names, members, templates)
 
@@ -347,28 +347,29 @@ def _rules(dispatch: DispatchFile, src: SourceMap, topics: TopicsFile, topics_sr
                                                    f"{name!r} is not a unit of org.yaml (member_units or city_departments)"))
     rules: list[RuleSpec] = []
     for i, entry in enumerate(dispatch.catalogue):
-        topic = by_code.get(entry.topic)
-        if topic is None:
+        known = by_code.get(entry.topic)
+        if known is None:
             problems.append(src.problem(("catalogue", i, "topic"), f"unknown topic {entry.topic!r} (see topics.yaml)"))
             continue
-        rules += _expand("catalogue", ("catalogue", i), entry.topic, (), entry.unit or topic.unit,
-                         entry.province_unit or topic.province_unit, entry.basis, src, tree, problems)
+        rules += _expand("catalogue", ("catalogue", i), entry.topic, (), entry.unit or known.unit,
+                         entry.province_unit or known.province_unit, entry.basis, src, tree, problems)
     direct_units: set[tuple[str, str]] = set()
-    for i, entry in enumerate(dispatch.direct):
-        if entry.topic not in by_code:
-            problems.append(src.problem(("direct", i, "topic"), f"unknown topic {entry.topic!r} (see topics.yaml)"))
+    for i, direct in enumerate(dispatch.direct):
+        if direct.topic not in by_code:
+            problems.append(src.problem(("direct", i, "topic"), f"unknown topic {direct.topic!r} (see topics.yaml)"))
             continue
-        if (entry.topic, entry.unit) in direct_units:
-            problems.append(src.problem(("direct", i, "unit"),
-                                        f"{entry.unit} already has a direct entry for {entry.topic}: merge the keywords"))
-        direct_units.add((entry.topic, entry.unit))
-        rules += _expand("direct", ("direct", i), entry.topic, tuple(entry.keywords), entry.unit, entry.province_unit,
-                         entry.basis, src, tree, problems)
+        if (direct.topic, direct.unit) in direct_units:
+            problems.append(src.problem(("direct", i, "unit"), f"{direct.unit} already has a direct entry for "
+                                                                f"{direct.topic}: merge the keywords"))
+        direct_units.add((direct.topic, direct.unit))
+        rules += _expand("direct", ("direct", i), direct.topic, tuple(direct.keywords), direct.unit,
+                         direct.province_unit, direct.basis, src, tree, problems)
     return rules
 
 
-def _expand(kind: str, loc: tuple, topic: str, keywords: tuple[str, ...], unit: str, province_unit: str | None,
-            basis: str, src: SourceMap, tree: OrgTree, problems: list[str]) -> list[RuleSpec]:
+def _expand(kind: str, loc: tuple[str | int, ...], topic: str, keywords: tuple[str, ...], unit: str,
+            province_unit: str | None, basis: str, src: SourceMap, tree: OrgTree,
+            problems: list[str]) -> list[RuleSpec]:
     """A "{city}" unit becomes one rule per sub-platform plus the province unit for calls of no known city;
     any other unit one rule for everywhere."""
     if CITY not in unit:
@@ -380,7 +381,11 @@ def _expand(kind: str, loc: tuple, topic: str, keywords: tuple[str, ...], unit: 
     if unit not in tree.templates:
         problems.append(src.problem(loc + ("unit",), f"{unit!r} matches no city_departments template of org.yaml"))
         return []
-    rules = [RuleSpec(kind, topic, sp, tree.resolve(unit, sp), keywords, basis) for sp in tree.city_names]
+    rules = []
+    for sp in tree.city_names:
+        code = tree.resolve(unit, sp)
+        assert code is not None  # a template's key and a sub-platform's code are never empty
+        rules.append(RuleSpec(kind, topic, sp, code, keywords, basis))
     if province_unit is not None:
         code = tree.resolve(province_unit, None)
         if code is None:

@@ -6,12 +6,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent_desk.tickets.deadlines import Calendar
 from hotline.site import DEFAULT_PAUSE_REASONS
 
 if TYPE_CHECKING:   # settings sit below every feature: they name the softphone type, they do not import it
+    import redis
+    import redis.asyncio as aioredis
+
+    from agent_desk.supervision.warnings import WarningRule
     from agent_desk.telephony.softphone import BrowserPhones
 
 PROVINCE_TZ = ZoneInfo("Asia/Shanghai")  # 海南: deadlines, ticket numbers and reports use local time
@@ -38,7 +42,7 @@ class DeskSettings:
     line_names: dict[str, str] = field(default_factory=dict)   # 123xx → 热线名称, from the number plan
     city_names: dict[str, str] = field(default_factory=dict)   # sub-platform code → 市县名称
     # 未诉先办 early-warning rules (supervision.warnings.WarningRule or dicts); None: its DEFAULT_RULES
-    warning_rules: tuple | None = None
+    warning_rules: tuple[WarningRule | dict[str, Any], ...] | None = None
     # Call recordings: the directory as Asterisk writes it (what calls.recording holds) and where this
     # process reads it (different when Asterisk runs in its chroot). Empty: playback is unavailable.
     recordings_dir: str = ""
@@ -51,12 +55,12 @@ class DeskSettings:
     allowed_origins: tuple[str, ...] = ()   # pages served from elsewhere (a proxy's public name) may open sockets
     pause_reasons: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PAUSE_REASONS))  # 置忙原因 (site)
 
-    def sync_redis(self):
+    def sync_redis(self) -> redis.Redis:
         import redis
         return redis.Redis.from_url(self.redis_url, username=self.redis_username, password=self.redis_password, socket_timeout=2,
                                     socket_connect_timeout=2, decode_responses=True)
 
-    def async_redis(self):
+    def async_redis(self) -> aioredis.Redis:
         import redis.asyncio as aioredis
         return aioredis.from_url(self.redis_url, username=self.redis_username, password=self.redis_password, socket_timeout=5,
                                  socket_connect_timeout=2, decode_responses=True)

@@ -189,11 +189,12 @@ async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: Teleph
     users = session.scalars(select(User).where(User.role == Role.AGENT.value, User.extension.is_not(None),
                                                User.active.is_(True)).order_by(User.extension)).all()
     members = await ag.memberships(link.ami)
-    registrations = await ag.registrations(link.ami, [u.extension for u in users])
+    registrations = await ag.registrations(link.ami, [u.extension for u in users if u.extension is not None])
     stored = sk.all_stored_skills(session)
     rows = []
     for user in users:
         ext = user.extension
+        assert ext is not None  # selected by its extension
         mine = [m for m in members if m.extension == ext]
         skills, source = sk.skills_of(session, link.site, ext, stored) if ext in link.site.agents.extensions() \
             else ([], sk.SITE)

@@ -3,6 +3,7 @@ the agent's hand-off buttons (transfers, emergency linkage, ending the call). Th
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, Literal
 
@@ -260,5 +261,5 @@ def _visible_call(session: Session, who: Principal, call_id: str) -> m.Call:
     return call
 
 
-def _iso(value) -> str | None:
+def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None

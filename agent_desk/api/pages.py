@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -25,7 +25,7 @@ class Pages(StaticFiles):
             # Unknown API paths keep answering the API's JSON 404, whatever the method.
             raise HTTPException(status_code=404)
 
-        async def headers(message: dict) -> None:
+        async def headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 extra = [(b"cache-control", b"no-cache"), (b"x-frame-options", b"DENY"),
                          (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),

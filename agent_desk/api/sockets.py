@@ -17,7 +17,9 @@ import logging
 from urllib.parse import urlsplit
 
 import anyio
+import redis.asyncio as aioredis
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from agent_desk.api.deps import token_of
@@ -87,7 +89,7 @@ async def wallboard_socket(socket: WebSocket) -> None:
         await _close(pubsub, client)
 
 
-async def _close(pubsub, client) -> None:
+async def _close(pubsub: PubSub, client: aioredis.Redis) -> None:
     """Release the Redis connections even while the server cancels the connection's task: a cancellation landing
     inside redis-py's own timeouts would otherwise escape the server's cancel scope as an error."""
     with anyio.CancelScope(shield=True):
@@ -132,7 +134,7 @@ async def _principal(socket: WebSocket) -> Principal | None:
     return await asyncio.to_thread(check)
 
 
-async def _forward_while_open(pubsub, socket: WebSocket, who: Principal) -> None:
+async def _forward_while_open(pubsub: PubSub, socket: WebSocket, who: Principal) -> None:
     """Forward the channel to the socket until the socket ends (browser gone, session ended). One task group: the
     forwarder never outlives the socket, and the server's cancellation reaches both."""
     async with anyio.create_task_group() as group:
@@ -141,7 +143,7 @@ async def _forward_while_open(pubsub, socket: WebSocket, who: Principal) -> None
         group.cancel_scope.cancel()
 
 
-async def _forward(pubsub, socket: WebSocket) -> None:
+async def _forward(pubsub: PubSub, socket: WebSocket) -> None:
     try:
         async for message in pubsub.listen():
             if message.get("type") == "message":

@@ -8,7 +8,7 @@ province time), for custom ``start`` and ``end`` (inclusive, at most 366 days).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -103,11 +103,12 @@ def evaluation(by: Literal["unit", "area"] = Query("unit", description="unit 按
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-REPORT_FILES = {200: {"description": "报表：`format=json`（默认）为 JSON；`format=csv` 为 CSV 文件（UTF-8 带 BOM，"
-                                     "每节一段）；`format=xlsx` 为 Excel 文件（每节一个工作表）。文件以附件下载，"
-                                     "文件名为报表标题。",
-                      "content": {"text/csv": {"schema": {"type": "string"}},
-                                  XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+REPORT_FILES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "报表：`format=json`（默认）为 JSON；`format=csv` 为 CSV 文件（UTF-8 带 BOM，"
+                         "每节一段）；`format=xlsx` 为 Excel 文件（每节一个工作表）。文件以附件下载，"
+                         "文件名为报表标题。",
+          "content": {"text/csv": {"schema": {"type": "string"}},
+                      XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 @router.get("/reports/{kind}", response_model=ReportReply, responses=REPORT_FILES, summary="日报、周报、月报与专报")
@@ -144,7 +145,7 @@ def report(request: Request, kind: Literal["daily", "weekly", "monthly", "specia
     return _report_file(built, kind, format, when)
 
 
-def _report_file(built: dict, kind: str, format: str, when: Period) -> Response:
+def _report_file(built: dict[str, Any], kind: str, format: str, when: Period) -> Response:
     """The report as a CSV or XLSX attachment, named by its (Chinese) title, with an ASCII fallback name."""
     body, media = (reports.to_csv(built), "text/csv; charset=utf-8") if format == "csv" else \
         (reports.to_xlsx(built), XLSX)

@@ -30,7 +30,8 @@ def install(app: FastAPI) -> None:
 
 
 def detector(request: Request) -> EarlyWarning:
-    return request.app.state.warnings
+    found: EarlyWarning = request.app.state.warnings  # set by ``install``
+    return found
 
 
 # ── requests and replies ─────────────────────────────────────────────────────

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from hotline import channelvars as v
 from hotline.ami import AmiEvent
@@ -72,7 +73,7 @@ class CallEnded:
 @dataclass(frozen=True)
 class TransferRecorded:
     call_id: str
-    data: dict
+    data: dict[str, Any]
     at: dt.datetime
 
 

@@ -12,10 +12,11 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.sessions import Principal
@@ -61,11 +62,11 @@ class Handoffs:
     pending: dict[int, Pending] = field(default_factory=dict)
 
 
-def targets(link: TelephonyLink) -> dict:
+def targets(link: TelephonyLink) -> dict[str, list[dict[str, str]]]:
     """What the agent may hand a call to, from the number plan."""
     plan = link.plan
 
-    def lines(*classes: LineClass) -> list[dict]:
+    def lines(*classes: LineClass) -> list[dict[str, str]]:
         return [{"number": line.number, "name": line.name, "department": getattr(line, "department", "")}
                 for line in plan.lines_of(*classes) if getattr(line, "trunk", None)]
 
@@ -86,7 +87,7 @@ async def live_call(link: TelephonyLink, who: Principal) -> tx.LiveCall:
 
 
 async def transfer(link: TelephonyLink, db: Database, settings: DeskSettings, handoffs: Handoffs,
-                   who: Principal, body: TransferRequest, client: str) -> dict:
+                   who: Principal, body: TransferRequest, client: str) -> dict[str, Any]:
     call = await live_call(link, who)
     try:
         result = await _run(link, call, body)
@@ -159,7 +160,7 @@ def _dispatch_to_sub_center(db: Database, settings: DeskSettings, who: Principal
     return number
 
 
-def _draft_from_call(session, call: tx.LiveCall, result: tx.TransferResult) -> TicketDraft:
+def _draft_from_call(session: Session, call: tx.LiveCall, result: tx.TransferResult) -> TicketDraft:
     row = session.scalar(select(m.Call).where(m.Call.call_id == call.call_id))
     prefill = (row.prefill if row else None) or {}
     said = (prefill.get("transcript") or "").strip()
@@ -174,7 +175,7 @@ def _draft_from_call(session, call: tx.LiveCall, result: tx.TransferResult) -> T
     )
 
 
-async def leave(link: TelephonyLink, handoffs: Handoffs, who: Principal) -> dict:
+async def leave(link: TelephonyLink, handoffs: Handoffs, who: Principal) -> dict[str, Any]:
     """The agent leaves the three-way conference; the citizen and the far end stay connected."""
     pending = handoffs.pending.get(who.user_id)
     if pending is None or pending.result.kind not in (tx.TransferKind.THREE_WAY, tx.TransferKind.EMERGENCY):
@@ -184,7 +185,7 @@ async def leave(link: TelephonyLink, handoffs: Handoffs, who: Principal) -> dict
     return {"remaining": remaining, "message": f"您已退出三方通话，市民与{pending.result.target_name}继续通话"}
 
 
-async def finish_attended(link: TelephonyLink, handoffs: Handoffs, who: Principal, complete: bool) -> dict:
+async def finish_attended(link: TelephonyLink, handoffs: Handoffs, who: Principal, complete: bool) -> dict[str, Any]:
     pending = handoffs.pending.get(who.user_id)
     if pending is None or pending.result.kind != tx.TransferKind.ATTENDED:
         raise DeskError(409, "no_consultation", "当前没有进行中的咨询转接")
@@ -196,7 +197,7 @@ async def finish_attended(link: TelephonyLink, handoffs: Handoffs, who: Principa
     return {"result": result.as_dict(), "message": message(result, None)}
 
 
-async def hang_up_agent_leg(link: TelephonyLink, who: Principal) -> dict:
+async def hang_up_agent_leg(link: TelephonyLink, who: Principal) -> dict[str, Any]:
     """End the call from the desk by hanging up the agent's leg only: the citizen's Queue() continues into the
     post-call survey, as when the agent hangs up the softphone."""
     call = await live_call(link, who)

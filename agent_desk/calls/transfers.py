@@ -10,6 +10,7 @@ an entry with a TransferID is stored once per (TransferID, Outcome), whoever com
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from agent_desk.db import models as m
 from agent_desk.tickets.transfers import entry_key, on_ticket
 
 
-def record(session: Session, call_id: str, entry: dict, at: dt.datetime) -> m.Call:
+def record(session: Session, call_id: str, entry: dict[str, Any], at: dt.datetime) -> m.Call:
     """Store ``entry`` on the call (created if the listener has not seen it yet) and on its tickets."""
     entry = {"at": at.isoformat(), **{k: v for k, v in entry.items() if k != "at"}}
     call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from agent_desk.db.base import Base, utcnow
+from agent_desk.db.base import Base
+from agent_desk.db.base import utcnow as utcnow  # re-exported: the desk's modules read it with the models
 
 
 class OrgUnit(Base):

@@ -8,9 +8,10 @@ triggers, on PostgreSQL a GIN index over the weighted ``tsvector`` of these two 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, String, Text, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Connection, String, Text, event
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from agent_desk.db.base import Base, utcnow
 from agent_desk.knowledge.terms import document_terms
@@ -37,6 +38,6 @@ class KnowledgeArticle(Base):
 
 @event.listens_for(KnowledgeArticle, "before_insert")
 @event.listens_for(KnowledgeArticle, "before_update")
-def _index_terms(_mapper, _connection, article: KnowledgeArticle) -> None:
+def _index_terms(_mapper: Mapper[Any], _connection: Connection, article: KnowledgeArticle) -> None:
     article.title_terms = document_terms(" ".join([article.title, *(article.tags or [])]))
     article.body_terms = document_terms(article.body)

@@ -46,7 +46,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
+from sqlalchemy import ColumnElement, Label, SQLColumnExpression, and_, case, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from agent_desk.db import models as m
@@ -55,7 +55,7 @@ from agent_desk.settings import DeskSettings
 from agent_desk.supervision.periods import Period
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import APPEAL_LABELS, CHANNEL_LABELS
-from hotline.reference import topic_names  # noqa: F401  (re-exported: reports and views read it here)
+from hotline.reference import topic_names as topic_names  # re-exported: reports and views read it here
 
 TICKET_METRICS = ("response", "completion", "on_time", "callback", "satisfaction", "effective_satisfaction",
                   "resolution")
@@ -112,7 +112,7 @@ class Context:
                    dict(city_names if city_names is not None else settings.city_names))
 
 
-def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement:
+def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
     """``end − start`` in seconds on either backend (SQLite: julianday, rounded to the millisecond so that
     exactly 20 s is not 20.00003 s; PostgreSQL: exact epoch difference)."""
     if dialect == "postgresql":
@@ -120,20 +120,20 @@ def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement:
     return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
 
 
-def flag(condition: ColumnElement) -> ColumnElement:
+def flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((condition, 1), else_=0))
 
 
 # ── what is counted ──────────────────────────────────────────────────────────────────────────────────
-def ticket_population(period: Period) -> list[ColumnElement]:
+def ticket_population(period: Period) -> list[ColumnElement[bool]]:
     return [T.created_at >= period.start_utc, T.created_at < period.end_utc, T.linked_to_id.is_(None)]
 
 
-def call_population(period: Period) -> list[ColumnElement]:
+def call_population(period: Period) -> list[ColumnElement[bool]]:
     return [C.started_at >= period.start_utc, C.started_at < period.end_utc, C.queued_at.is_not(None)]
 
 
-def ticket_sums(ctx: Context, period: Period) -> dict[str, ColumnElement]:
+def ticket_sums(ctx: Context, period: Period) -> dict[str, ColumnElement[Any]]:
     """Every additive count the ticket metrics are made of, as ``SUM(CASE …)`` over ``tickets``."""
     sign, done = aliased(m.TicketEvent), aliased(m.TicketEvent)
     not_refused = T.state != lc.State.REFUSED.value
@@ -170,7 +170,7 @@ def ticket_sums(ctx: Context, period: Period) -> dict[str, ColumnElement]:
     }
 
 
-def call_sums(ctx: Context) -> dict[str, ColumnElement]:
+def call_sums(ctx: Context) -> dict[str, ColumnElement[Any]]:
     answered = C.answered_at.is_not(None)
     talked = and_(answered, C.ended_at.is_not(None))
     return {
@@ -188,16 +188,16 @@ def call_sums(ctx: Context) -> dict[str, ColumnElement]:
 Counts = dict[str, float]
 
 
-def aggregate(session: Session, sums: dict[str, ColumnElement], by: Sequence[ColumnElement],
-              where: Iterable[ColumnElement]) -> dict[tuple, Counts]:
+def aggregate(session: Session, sums: dict[str, ColumnElement[Any]], by: Sequence[SQLColumnExpression[Any]],
+              where: Iterable[ColumnElement[bool]]) -> dict[tuple[Any, ...], Counts]:
     """The one query: ``SELECT by…, sums… WHERE … GROUP BY by…`` → {group key tuple: {sum name: value}}.
     Grouping expressions are grouped by their output name, so a CASE with bound values (trend buckets)
     groups the same on PostgreSQL as a plain column."""
-    labelled = [expr.label(f"g{i}") for i, expr in enumerate(by)]
+    labelled: list[Label[Any]] = [expr.label(f"g{i}") for i, expr in enumerate(by)]
     stmt = select(*labelled, *(expr.label(name) for name, expr in sums.items())).where(*where)
     if labelled:
         stmt = stmt.group_by(*(literal_column(f"g{i}") for i in range(len(labelled))))
-    out: dict[tuple, Counts] = {}
+    out: dict[tuple[Any, ...], Counts] = {}
     width = len(labelled)
     for row in session.execute(stmt):
         out[tuple(row[:width])] = {name: (float(value) if name == "talk_seconds" else int(value)) if value is not None
@@ -205,7 +205,7 @@ def aggregate(session: Session, sums: dict[str, ColumnElement], by: Sequence[Col
     return out
 
 
-def bucket(column: ColumnElement, starts: Sequence[dt.datetime]) -> ColumnElement:
+def bucket(column: SQLColumnExpression[Any], starts: Sequence[dt.datetime]) -> ColumnElement[Any]:
     """The index of the trend bucket a timestamp falls in (buckets given by their starts, in order)."""
     if len(starts) == 1:
         return literal_column("0")
@@ -307,6 +307,7 @@ def roll_up(index: OrgIndex, counts: dict[int | None, Counts], parent: int | Non
     parent itself (本级) for what it holds directly; without, each ``top`` node's subtree, and None for what
     is under none of them."""
     rows: dict[int | None, Counts] = {}
+    row: int | None
     for node, part in counts.items():
         chain = index.chain(node) if node is not None else []
         if parent is not None:
@@ -340,7 +341,7 @@ class Row:
 
 
 
-def _pick(sums: dict[str, ColumnElement], measures: Sequence[str] | None) -> dict[str, ColumnElement]:
+def _pick(sums: dict[str, ColumnElement[Any]], measures: Sequence[str] | None) -> dict[str, ColumnElement[Any]]:
     return sums if measures is None else {name: expr for name, expr in sums.items() if name in measures}
 
 
@@ -352,7 +353,7 @@ class Grouping:
 
 
 def group_rows(session: Session, ctx: Context, period: Period, by: str, parent: str | None = None,
-               where: Sequence[ColumnElement] = (), index: OrgIndex | None = None,
+               where: Sequence[ColumnElement[bool]] = (), index: OrgIndex | None = None,
                with_calls: bool = True, measures: Sequence[str] | None = None) -> Grouping:
     """Rows of one grouping over the period's tickets (and calls, for line and sub-platform). ``measures``
     names the sums wanted (default all): a page that only counts tickets does not pay for the rates."""
@@ -362,6 +363,7 @@ def group_rows(session: Session, ctx: Context, period: Period, by: str, parent: 
     sums = _pick(ticket_sums(ctx, period), measures)
     if by in ("unit", "area"):
         index = index or OrgIndex.load(session)
+        per_node: dict[int | None, Counts]
         if by == "unit":
             grouped = aggregate(session, sums, [T.host_unit_id], population)
             per_node = {key[0]: dict(part) for key, part in grouped.items()}
@@ -372,10 +374,10 @@ def group_rows(session: Session, ctx: Context, period: Period, by: str, parent: 
             kinds = None
         else:
             grouped = aggregate(session, sums, [T.location_unit_id, T.subplatform], population)
-            per_node: dict[int | None, Counts] = {}
+            per_node = {}
             for (location, subplatform), part in grouped.items():
-                node = location if location is not None else index.by_code.get(subplatform or "")
-                add(per_node.setdefault(node, {}), dict(part))
+                unit = location if location is not None else index.by_code.get(subplatform or "")
+                add(per_node.setdefault(unit, {}), dict(part))
             parent_id = index.id_of(parent) if parent else None
             top = {n.id for n in index.nodes.values() if n.kind == "subplatform"}
             rolled = roll_up(index, per_node, parent_id, top)
@@ -439,11 +441,17 @@ def rank(rows: list[Row], metric: str, min_volume: int) -> list[tuple[int | None
         raise DeskError(422, "invalid_metric", "排名指标不存在")
     sign = 1 if metric in LOWER_IS_BETTER else -1
     ranked = [r for r in rows if r.volume(metric) >= min_volume and r.rate(metric) is not None]
-    ranked.sort(key=lambda r: (sign * r.rate(metric), -r.volume(metric), r.key))
+
+    def rate(row: Row) -> float:
+        value = row.rate(metric)
+        assert value is not None  # ranked rows have a rate
+        return value
+
+    ranked.sort(key=lambda r: (sign * rate(r), -r.volume(metric), r.key))
     others = sorted((r for r in rows if r not in ranked), key=lambda r: (-r.volume(metric), r.key))
     out: list[tuple[int | None, Row]] = []
     for i, row in enumerate(ranked):
-        same = i > 0 and abs(row.rate(metric) - ranked[i - 1].rate(metric)) < 1e-12
+        same = i > 0 and abs(rate(row) - rate(ranked[i - 1])) < 1e-12
         out.append((out[-1][0] if same else i + 1, row))
     return out + [(None, r) for r in others]
 
@@ -458,7 +466,7 @@ def row_json(rank_: int | None, row: Row, metric: str) -> dict[str, Any]:
 
 
 # ── the whole answer of /api/kpi ─────────────────────────────────────────────────────────────────────
-def totals(session: Session, ctx: Context, period: Period, where: Sequence[ColumnElement] = (),
+def totals(session: Session, ctx: Context, period: Period, where: Sequence[ColumnElement[bool]] = (),
            with_calls: bool = True, grouping: Grouping | None = None) -> dict[str, Any]:
     """Totals of the period: taken from a ``grouping`` of the same population with every measure when there
     is one (no second pass over the tickets), else counted."""
@@ -471,7 +479,7 @@ def totals(session: Session, ctx: Context, period: Period, where: Sequence[Colum
     return totals_json(counts, with_calls)
 
 
-def unit_scope(index: OrgIndex, unit_id: int) -> list[ColumnElement]:
+def unit_scope(index: OrgIndex, unit_id: int) -> list[ColumnElement[bool]]:
     """A unit user sees its own subtree only."""
     return [T.host_unit_id.in_(sorted(index.subtree(unit_id)))]
 
@@ -483,7 +491,7 @@ def kpi(session: Session, ctx: Context, period: Period, by: str = "unit", parent
     if metric not in METRICS:
         raise DeskError(422, "invalid_metric", "排名指标不存在")
     index = OrgIndex.load(session)
-    where: list[ColumnElement] = []
+    where: list[ColumnElement[bool]] = []
     with_calls = scope_unit is None
     if scope_unit is not None:
         where = unit_scope(index, scope_unit)

@@ -67,7 +67,7 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, str]:
         return {"kind": self.kind, "start": self.start.isoformat(), "end": self.end.isoformat(), "label": self.label}
 
     def buckets(self) -> list[tuple[str, dt.datetime]]:

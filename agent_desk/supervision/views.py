@@ -8,7 +8,8 @@ All counting goes through ``kpi.aggregate`` (SQL, grouped); nothing here loads t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from collections.abc import Callable
+from typing import Any, Sequence, TypedDict
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
@@ -28,22 +29,37 @@ HANDLING = sorted(s.value for s in lc.UNIT_HANDLING)
 DUE_SOON = dt.timedelta(hours=24)
 
 
-def _values(rows: Sequence[kpi.Row], limit: int | None = None, **extra) -> list[dict[str, Any]]:
+def _values(rows: Sequence[kpi.Row], limit: int | None = None,
+            **extra: Callable[[kpi.Row], Any]) -> list[dict[str, Any]]:
     ordered = sorted(rows, key=lambda r: (-r.counts.get("accepted", 0), r.key))
     return [{"key": r.key, "name": r.name, "value": int(r.counts.get("accepted", 0)),
              **{name: fn(r) for name, fn in extra.items()}} for r in ordered[:limit]]
 
 
-def trend(session: Session, period: Period, where: Sequence[ColumnElement] = ()) -> dict[str, list]:
+class OpenByUnit(TypedDict):
+    """管: one unit's open tickets now, and its returns in the period."""
+
+    key: str
+    name: str
+    open: int
+    overdue: int
+    returns: int
+    has_children: bool
+
+
+def trend(session: Session, period: Period, where: Sequence[ColumnElement[bool]] = ()) -> dict[str, list[Any]]:
     """Tickets accepted, calls offered and answered per bucket (hours of a day, days, or months)."""
     buckets = period.buckets()
     starts = [start for _, start in buckets]
     tickets = kpi.aggregate(session, {"accepted": func.count()}, [kpi.bucket(T.created_at, starts)],
                             [*kpi.ticket_population(period), *where])
-    calls = {} if where else kpi.aggregate(
+    calls: dict[tuple[Any, ...], kpi.Counts] = {} if where else kpi.aggregate(
         session, {"offered": func.count(), "answered": kpi.flag(C.answered_at.is_not(None))},
         [kpi.bucket(C.started_at, starts)], kpi.call_population(period))
-    at = lambda table, i, name: int(table.get((i,), {}).get(name, 0))  # noqa: E731
+
+    def at(table: dict[tuple[Any, ...], kpi.Counts], i: int, name: str) -> int:
+        return int(table.get((i,), {}).get(name, 0))
+
     return {"labels": [label for label, _ in buckets],
             "accepted": [at(tickets, i, "accepted") for i in range(len(buckets))],
             "offered": [at(calls, i, "offered") for i in range(len(buckets))],
@@ -55,7 +71,7 @@ def overview(session: Session, ctx: Context, period: Period, parent: str | None 
     index = OrgIndex.load(session)
     count = ("accepted",)
 
-    def group(by: str, **kw) -> kpi.Grouping:
+    def group(by: str, **kw: Any) -> kpi.Grouping:
         return kpi.group_rows(session, ctx, period, by, index=index, **kw)
 
     # The area grouping counts every ticket (a drill-down only selects rows): it gives the totals too.
@@ -106,8 +122,9 @@ def process(session: Session, ctx: Context, period: Period, parent: str | None =
     parent_id = index.id_of(parent) if parent else (roots[0] if len(roots) == 1 else None)
     rolled = kpi.roll_up(index, per_node, parent_id, set(roots))
     rolled.pop(None, None)
-    by_unit = []
+    by_unit: list[OpenByUnit] = []
     for node_id, part in rolled.items():
+        assert node_id is not None  # popped above
         node, own = index.nodes[node_id], node_id == parent_id
         by_unit.append({"key": node.code, "name": f"{node.name}（本级）" if own else node.name,
                         "open": int(part.get("open", 0)), "overdue": int(part.get("overdue", 0)),
@@ -119,6 +136,10 @@ def process(session: Session, ctx: Context, period: Period, parent: str | None =
                            .join(m.OrgUnit, m.OrgUnit.id == T.host_unit_id, isouter=True)
                            .where(handling, T.due_at < now, T.linked_to_id.is_(None))
                            .order_by(T.due_at, T.id).limit(50))
+    overdue_tickets = []
+    for number, title, unit, due in late:
+        assert due is not None  # selected by its due_at
+        overdue_tickets.append({"number": number, "title": title, "unit": unit, "due_at": due.isoformat()})
     return {
         "period": period.to_json(),
         "by_state": [{"key": s.value, "name": lc.STATE_LABELS[s], "value": int(by_state.get((s.value,), {})
@@ -131,8 +152,7 @@ def process(session: Session, ctx: Context, period: Period, parent: str | None =
         "by_level": [{"key": level.value, "name": LEVEL_LABELS[level],
                       "value": int(by_level.get((level.value,), {}).get("open", 0))} for level in lc.LEVEL_ORDER],
         "by_unit": by_unit, "parent": parent,
-        "overdue_tickets": [{"number": number, "title": title, "unit": unit, "due_at": due.isoformat()}
-                            for number, title, unit, due in late],
+        "overdue_tickets": overdue_tickets,
     }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from agent_desk.settings import PROVINCE_TZ
 from hotline import channelvars as v
@@ -46,7 +46,7 @@ class _Stats:
     talk_seconds: int = 0
     completed: int = 0         # calls whose handle time is known (AgentComplete)
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         offered = self.answered + self.abandoned
         return {"answered": self.answered, "abandoned": self.abandoned, "answered_within": self.within,
                 "service_level": round(self.within / offered, 4) if offered else None,
@@ -132,7 +132,7 @@ class Wallboard:
         self.last_rebuild: float | None = None
 
     @classmethod
-    def from_plan(cls, plan: NumberPlan, service_level_seconds: int = 20, **kwargs) -> "Wallboard":
+    def from_plan(cls, plan: NumberPlan, service_level_seconds: int = 20, **kwargs: Any) -> "Wallboard":
         return cls({name: (q.name, q.wrapup) for name, q in plan.all_queues().items()},
                    service_level_seconds=service_level_seconds,
                    line_names={line.number: getattr(line, "name", "") for line in plan.lines},
@@ -311,7 +311,7 @@ class Wallboard:
         self.version += 1
 
     # ── the view ─────────────────────────────────────────────────────────────
-    def snapshot(self, now: float | None = None) -> dict:
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
         now = self.clock() if now is None else now
         self._roll(now)
         for agent in self.agents.values():
@@ -331,7 +331,7 @@ class Wallboard:
                 counts = agents_by_queue.setdefault(queue, {})
                 counts[agent.state] = counts.get(agent.state, 0) + 1
 
-        def row(kind: str, key: str, waits: list[_Waiting]) -> dict:
+        def row(kind: str, key: str, waits: list[_Waiting]) -> dict[str, Any]:
             oldest = min((w.since for w in waits), default=None)
             return {"waiting": len(waits), "oldest_since": oldest,
                     "longest_wait": int(now - oldest) if oldest is not None else 0,

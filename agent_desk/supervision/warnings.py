@@ -35,12 +35,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
+from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from agent_desk.db import models as m
 from agent_desk.knowledge import terms
@@ -188,7 +189,8 @@ class Org:
 
     def names_around(self, place: Place) -> list[str]:
         """The area's name and its ancestors' (嘉积镇, 琼海市): shared by every ticket there, never a keyword."""
-        names, current = [], place
+        names: list[str] = []
+        current: Place | None = place
         while current is not None and len(names) < 8:
             names.append(self.display_name(current))
             current = self.places.get(current.parent_id) if current.parent_id is not None else None
@@ -322,7 +324,7 @@ def _local(at: dt.datetime) -> str:
     return at.astimezone(PROVINCE_TZ).isoformat(timespec="seconds")
 
 
-def _place_names(names: list[str]) -> re.Pattern:
+def _place_names(names: list[str]) -> re.Pattern[str]:
     """The area's names and their short forms (琼海市 → 琼海), longest first."""
     forms = set(names) | {n[:-1] for n in names if len(n) > 2 and n[-1] in "省市县区镇乡"}
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
@@ -386,18 +388,22 @@ Scope = Callable[[dict[str, Any]], bool]   # which stored alerts an evaluation c
 
 
 class WarningStore:
-    def __init__(self, client):
+    def __init__(self, client: Redis):
         self.client = client
 
     def active(self) -> list[dict[str, Any]]:
         alerts = [json.loads(v) for v in self.client.hgetall(ACTIVE).values()]
         return sorted(alerts, key=lambda a: (a["last_at"], a["id"]), reverse=True)
 
+    def _hash(self, key: str) -> dict[str, dict[str, Any]]:
+        """A hash of alerts, id → alert. The client decodes responses (``DeskSettings.sync_redis``), so ids are
+        str; redis-py's typing cannot know that (it says bytes | str)."""
+        return {cast(str, k): json.loads(v) for k, v in self.client.hgetall(key).items()}
+
     def reconcile(self, found: list[dict[str, Any]], scope: Scope, now: dt.datetime) -> list[dict[str, Any]]:
         """Store what an evaluation found, publish what changed, expire what it no longer finds.
         Returns the alerts raised or updated."""
-        active = {k: json.loads(v) for k, v in self.client.hgetall(ACTIVE).items()}
-        acked = {k: json.loads(v) for k, v in self.client.hgetall(ACKED).items()}
+        active, acked = self._hash(ACTIVE), self._hash(ACKED)
         _keep_ids(found, {**acked, **active})
         changed, pipe, messages = [], self.client.pipeline(transaction=False), []
         for alert in found:
@@ -434,7 +440,7 @@ class WarningStore:
         raw = self.client.hget(ACTIVE, key)
         if raw is None:
             return None
-        alert = json.loads(raw) | {"acknowledged_by": by, "acknowledged_at": _local(now), "note": note}
+        alert: dict[str, Any] = json.loads(raw) | {"acknowledged_by": by, "acknowledged_at": _local(now), "note": note}
         with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(ACKED, key, json.dumps(alert, ensure_ascii=False))
             pipe.hdel(ACTIVE, key)
@@ -463,6 +469,10 @@ NEW_TICKETS = "hotline_new_tickets"
 READY_TICKETS = "hotline_new_tickets_ready"
 
 
+# A job for the background thread: the tickets a commit created, or a full scan (None: stop).
+Job = tuple[Literal["tickets"], frozenset[int]] | tuple[Literal["scan"], None]
+
+
 @dataclass
 class ScanResult:
     alerts: list[dict[str, Any]]
@@ -473,7 +483,8 @@ class ScanResult:
 
 
 class EarlyWarning:
-    def __init__(self, sessions: sessionmaker, client, rules: Iterable[WarningRule] | None = None,
+    def __init__(self, sessions: sessionmaker[Session], client: Redis,
+                 rules: Iterable[dict[str, Any] | WarningRule] | None = None,
                  clock: Callable[[], dt.datetime] | None = None):
         self.sessions = sessions
         self.store = WarningStore(client)
@@ -482,19 +493,19 @@ class EarlyWarning:
         self._org: Org | None = None
         self.common: frozenset[str] = frozenset()   # refreshed by every full scan
         self._lock = threading.Lock()           # one evaluation at a time (thread and API scan)
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
         self._pending = 0
         self._idle = threading.Condition()
 
     # hooks: note the tickets a commit creates, evaluate them after it (never inside it)
-    def install(self, factory: sessionmaker) -> None:
+    def install(self, factory: sessionmaker[Session]) -> None:
         event.listen(factory, "after_flush", self._after_flush)
         event.listen(factory, "after_commit", self._after_commit)
         event.listen(factory, "after_rollback", lambda session: session.info.pop(NEW_TICKETS, None))
 
-    def _after_flush(self, session: Session, _context) -> None:
+    def _after_flush(self, session: Session, _context: UOWTransaction) -> None:
         try:
             new = [obj.id for obj in session.new if isinstance(obj, m.Ticket) and obj.location_unit_id is not None]
             if new:
@@ -522,7 +533,7 @@ class EarlyWarning:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def _submit(self, job) -> None:
+    def _submit(self, job: Job) -> None:
         with self._idle:
             self._pending += 1
         self._queue.put(job)
@@ -550,7 +561,7 @@ class EarlyWarning:
                 if any(kind == "scan" for kind, _ in jobs):
                     self.scan()
                 else:
-                    self.evaluate_tickets(set().union(*(ids for _, ids in jobs)))
+                    self.evaluate_tickets(set[int]().union(*(ids for _, ids in jobs if ids is not None)))
             except Exception:
                 log.exception("early warning: evaluation failed")
             finally:

@@ -22,7 +22,7 @@ class Watch(EventBuffer):
         self.ami.subscribe(self)
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self.ami.unsubscribe(self)
 
     def find(self, predicate: Callable[[AmiEvent], bool]) -> AmiEvent | None:

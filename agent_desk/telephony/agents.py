@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from hotline.ami import AmiClient, AmiError
 from hotline.numberplan import NumberPlan
@@ -82,7 +82,7 @@ class Skill:
     penalty: int = 0
 
 
-def check_skills(plan: NumberPlan, items: Iterable[Mapping]) -> list[Skill]:
+def check_skills(plan: NumberPlan, items: Iterable[Mapping[str, Any]]) -> list[Skill]:
     """Validate ``[{queue, penalty}]`` against the number plan: known queues, each once, penalty 0..100."""
     queues = plan.all_queues()
     skills: list[Skill] = []

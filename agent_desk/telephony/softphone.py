@@ -12,10 +12,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from hotline.secrets import SecretStore
 
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})$")
+
+
+class Credentials(TypedDict):
+    """What a browser softphone registers with."""
+
+    extension: str
+    uri: str
+    password: str
+    socket: str
 
 
 @dataclass(frozen=True)
@@ -24,7 +34,7 @@ class BrowserPhones:
     https_port: int
     secrets_dir: Path
 
-    def credentials(self, extension: str, host: str, secure: bool) -> dict:
+    def credentials(self, extension: str, host: str, secure: bool) -> Credentials:
         """The registration details of ``extension`` for a page served from ``host`` (https if ``secure``)."""
         if not _HOST.match(host):
             raise ValueError(f"not a host name: {host!r}")

@@ -24,6 +24,7 @@ import re
 import uuid
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 from hotline import channelvars as v
 from hotline.ami import AmiClient, AmiError
@@ -90,7 +91,7 @@ class SpySession:
     spy_channel_id: str      # Uniqueid of the supervisor's channel
     options: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "mode_label": MODE_LABELS[SpyMode(self.mode)]}
 
 

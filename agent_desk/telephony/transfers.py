@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from hotline import channelvars as v
-from hotline.ami import AmiClient, AmiError
-from hotline.numberplan import LineBase, LineClass, NumberPlan
+from hotline.ami import AmiClient, AmiError, AmiEvent
+from hotline.numberplan import LineClass, NumberPlan, RetainedLine, SubCenterLine, TransferLine
 
 from agent_desk.telephony._ami import Watch, channel_exists, getvar, setvar, user_event
 
@@ -113,7 +115,7 @@ class TransferResult:
         end = self.bridged_at or None
         return None if end is None else end - self.started_at
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["kind"], data["outcome"] = self.kind.value, self.outcome.value
         data["connected"], data["setup_seconds"] = self.connected, self.setup_seconds
@@ -197,10 +199,14 @@ _KIND_OF_CLASS = {
 }
 
 
-def transfer_line(plan: NumberPlan, target: str, *classes: LineClass) -> LineBase:
+# The lines with a trunk: what a transfer can dial.
+TrunkLine = RetainedLine | SubCenterLine | TransferLine
+
+
+def transfer_line(plan: NumberPlan, target: str, *classes: LineClass) -> TrunkLine:
     """The plan's line for ``target``, which must have a trunk and be one of ``classes``."""
     line = plan.line(str(target))
-    if line is None or getattr(line, "trunk", None) is None:
+    if not isinstance(line, RetainedLine | SubCenterLine | TransferLine):  # the line classes with a trunk
         raise TransferError(f"{target} is not a transfer target of the number plan")
     if classes and line.line_class not in classes:
         allowed = ", ".join(c.value for c in classes)
@@ -213,7 +219,7 @@ def conference_name(call_id: str, target: str) -> str:
 
 
 # ── dial first, then join: three-way and emergency ───────────────────────────
-def _is(name: str, **fields: str):
+def _is(name: str, **fields: str) -> Callable[[AmiEvent], bool]:
     return lambda e: e.name == name and all(e.get(k) == val for k, val in fields.items())
 
 
@@ -258,12 +264,12 @@ async def _mark_linkage(ami: AmiClient, call: LiveCall, number: str) -> str:
     return ""
 
 
-async def _dial_then_join(ami: AmiClient, call: LiveCall, line: LineBase, plan: NumberPlan, kind: TransferKind,
+async def _dial_then_join(ami: AmiClient, call: LiveCall, line: TrunkLine, plan: NumberPlan, kind: TransferKind,
                           ring_timeout: int | None, agent_stays: bool, join_timeout: float) -> TransferResult:
-    trunk = plan.trunks[line.trunk]  # type: ignore[attr-defined]
+    trunk = plan.trunks[line.trunk]
     timeout = int(ring_timeout or trunk.ring_timeout)
     started = time.time()
-    result = TransferResult(call.call_id, kind, line.number, line.name, line.department, line.trunk,  # type: ignore[attr-defined]
+    result = TransferResult(call.call_id, kind, line.number, line.name, line.department, line.trunk,
                             Outcome.FAILED, started, started, agent=call.agent)
     citizen_number = await getvar(ami, call.citizen_channel, "CALLERID(num)")
     if citizen_number is None:
@@ -278,7 +284,7 @@ async def _dial_then_join(ami: AmiClient, call: LiveCall, line: LineBase, plan: 
         try:
             await ami.action({
                 "Action": "Originate", "ActionID": action_id,
-                "Channel": f"PJSIP/{line.number}@trunk-{line.trunk}",  # type: ignore[attr-defined]
+                "Channel": f"PJSIP/{line.number}@trunk-{line.trunk}",
                 "Context": v.CTX_CONFERENCE, "Exten": "far", "Priority": "1",
                 "CallerID": f'"12345" <{citizen_number}>', "Timeout": str(timeout * 1000), "Async": "true",
                 "ChannelId": far_id, "Variable": variables,
@@ -376,10 +382,10 @@ async def one_key_transfer(ami: AmiClient, call: LiveCall, *, plan: NumberPlan, 
     return await _via_dialplan(ami, call, line, plan, TransferKind.ONE_KEY, ring_timeout, wait)
 
 
-async def _via_dialplan(ami: AmiClient, call: LiveCall, line: LineBase, plan: NumberPlan, kind: TransferKind,
+async def _via_dialplan(ami: AmiClient, call: LiveCall, line: TrunkLine, plan: NumberPlan, kind: TransferKind,
                         ring_timeout: int | None, wait: float) -> TransferResult:
     started = time.time()
-    result = TransferResult(call.call_id, kind, line.number, line.name, line.department, line.trunk,  # type: ignore[attr-defined]
+    result = TransferResult(call.call_id, kind, line.number, line.name, line.department, line.trunk,
                             Outcome.FAILED, started, started, agent=call.agent)
     citizen = call.citizen_channel
     async with Watch(ami) as watch:
@@ -393,7 +399,7 @@ async def _via_dialplan(ami: AmiClient, call: LiveCall, line: LineBase, plan: Nu
             gone = not await channel_exists(ami, citizen)
             return await _finish(ami, replace(result, outcome=Outcome.CITIZEN_GONE if gone else Outcome.FAILED,
                                               fallback="" if gone else FALLBACK_AGENT, detail=str(exc)))
-        far_prefix = f"PJSIP/trunk-{line.trunk}-"  # type: ignore[attr-defined]
+        far_prefix = f"PJSIP/trunk-{line.trunk}-"
         what, event = await watch.wait_any({
             "dial": lambda e: e.name == "DialEnd" and e.get("Channel") == citizen
             and e.get("DestChannel").startswith(far_prefix),
@@ -403,6 +409,7 @@ async def _via_dialplan(ami: AmiClient, call: LiveCall, line: LineBase, plan: Nu
             return await _finish(ami, replace(result, outcome=Outcome.FAILED, detail="no DialEnd in time"))
         if what == "hangup":
             return await _finish(ami, replace(result, outcome=Outcome.CITIZEN_GONE))
+        assert event is not None  # wait_any gives the event of what happened
         status = event.get("DialStatus")
         outcome = dial_outcome(status)
         result = replace(result, dial_status=status, far_channel=event.get("DestChannel"))
@@ -435,6 +442,7 @@ async def blind_transfer(ami: AmiClient, call: LiveCall, extension: str, *, wait
         }, wait)
         if what != "dial":
             return await _finish(ami, replace(result, outcome=Outcome.CITIZEN_GONE if what else Outcome.FAILED))
+        assert event is not None  # wait_any gives the event of what happened
         status = event.get("DialStatus")
         result = replace(result, dial_status=status, far_channel=event.get("DestChannel"))
         if status == "ANSWER":
@@ -523,7 +531,7 @@ async def live_call_of(ami: AmiClient, agent_channel: str, agent: str = "") -> L
 SPY_APPLICATION = "ChanSpy"   # a supervisor's listen/whisper/barge leg (agent_desk.telephony.spy)
 
 
-def is_agent_call_channel(channel, extension: str) -> bool:
+def is_agent_call_channel(channel: AmiEvent | Mapping[str, str], extension: str) -> bool:
     """A CoreShowChannel entry that is the agent's softphone leg in a call (bridged), not a supervisor's spy
     leg or a feature-code call of the same phone."""
     return (channel.get("Channel", "").startswith(f"PJSIP/{extension}-") and bool(channel.get("BridgeId", ""))

@@ -28,7 +28,8 @@ class Suggestion:
     keywords: tuple[str, ...] = ()  # the direct-list keywords found in the text
 
 
-def suggest_units(session: Session, topic_code: str | None, subplatform: str | None, text: str = "") -> list[Suggestion]:
+def suggest_units(session: Session, topic_code: str | None, subplatform: str | None,
+                  text: str = "") -> list[Suggestion]:
     """Units for a matter of ``topic_code`` in ``subplatform`` described by ``text``, best first, each once."""
     rules = session.scalars(
         select(DispatchRule).options(joinedload(DispatchRule.unit))

@@ -274,7 +274,7 @@ class OrgTree:
 
     @classmethod
     def build(cls, org: OrgFile, src: SourceMap, subplatforms: list[tuple[str, str]], gazetteer: Gazetteer,
-              problems: list[str]) -> "OrgTree":
+              problems: list[str]) -> OrgTree:
         cities = {city.code: city for city in gazetteer.cities}
         units = [UnitSpec(org.province.code, org.province.name, "province", "province", None, None)]
         for unit in org.member_units:
@@ -307,7 +307,8 @@ class OrgTree:
                 problems.append(src.problem(("grassroots", i, "town"),
                                             f"no town {place.town!r} under sub-platform {place.subplatform!r}"))
                 continue
-            units += [UnitSpec(f"{town}-{name}", name, "village", "town", town, place.subplatform) for name in place.villages]
+            units += [UnitSpec(f"{town}-{name}", name, "village", "town", town, place.subplatform)
+                      for name in place.villages]
             units += [UnitSpec(f"{town}-{name}", name, "grid", "town", town, place.subplatform) for name in place.grids]
 
         seen: dict[str, UnitSpec] = {}
@@ -326,7 +327,8 @@ def _districts_and_towns(sp_code: str, districts: list[District], city: Gazettee
     units: list[UnitSpec] = []
     placed: dict[str, str] = {}
     listed = {d.name for d in districts}
-    extra = [District(code=f"{sp_code}-{name}", name=name) for name in (city.districts if city else []) if name not in listed]
+    extra = [District(code=f"{sp_code}-{name}", name=name)
+             for name in (city.districts if city else []) if name not in listed]
     for district in [*districts, *extra]:
         units.append(UnitSpec(district.code, district.name, "district", "county", sp_code, sp_code))
         placed.update(dict.fromkeys(district.towns, district.code))
@@ -343,8 +345,8 @@ def _rules(dispatch: DispatchFile, src: SourceMap, topics: TopicsFile, topics_sr
         for attr in ("unit", "province_unit"):
             name = getattr(topic, attr)
             if (CITY in name and name not in tree.templates) or (CITY not in name and name not in tree.member_units):
-                problems.append(topics_src.problem(("topics", i, attr),
-                                                   f"{name!r} is not a unit of org.yaml (member_units or city_departments)"))
+                problems.append(topics_src.problem(
+                    ("topics", i, attr), f"{name!r} is not a unit of org.yaml (member_units or city_departments)"))
     rules: list[RuleSpec] = []
     for i, entry in enumerate(dispatch.catalogue):
         known = by_code.get(entry.topic)
@@ -389,7 +391,8 @@ def _expand(kind: str, loc: tuple[str | int, ...], topic: str, keywords: tuple[s
     if province_unit is not None:
         code = tree.resolve(province_unit, None)
         if code is None:
-            problems.append(src.problem(loc + ("province_unit",), f"{province_unit!r} is not a member unit of org.yaml"))
+            problems.append(src.problem((*loc, "province_unit"),
+                                        f"{province_unit!r} is not a member unit of org.yaml"))
         else:
             rules.append(RuleSpec(kind, topic, None, code, keywords, basis))
     return rules

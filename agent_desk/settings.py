@@ -57,10 +57,10 @@ class DeskSettings:
 
     def sync_redis(self) -> redis.Redis:
         import redis
-        return redis.Redis.from_url(self.redis_url, username=self.redis_username, password=self.redis_password, socket_timeout=2,
-                                    socket_connect_timeout=2, decode_responses=True)
+        return redis.Redis.from_url(self.redis_url, username=self.redis_username, password=self.redis_password,
+                                    socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
 
     def async_redis(self) -> aioredis.Redis:
         import redis.asyncio as aioredis
-        return aioredis.from_url(self.redis_url, username=self.redis_username, password=self.redis_password, socket_timeout=5,
-                                 socket_connect_timeout=2, decode_responses=True)
+        return aioredis.from_url(self.redis_url, username=self.redis_username, password=self.redis_password,
+                                 socket_timeout=5, socket_connect_timeout=2, decode_responses=True)

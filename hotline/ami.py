@@ -34,6 +34,9 @@ class AmiEvent:
         return self.fields[key]
 
 
+# An AMI action: header → value; a list repeats the header (e.g. one ``Variable:`` line per variable).
+Action = Mapping[str, str | list[str]]
+
 _VAR_HEADERS = {"ChanVariable": "vars", "DestChanVariable": "dest_vars"}
 
 
@@ -124,7 +127,7 @@ class AmiClient:
                 raise AmiError("AMI login did not succeed")
             await asyncio.sleep(0.05)
 
-    async def action(self, action: dict[str, str], timeout: float = 10.0) -> dict[str, str]:
+    async def action(self, action: Action, timeout: float = 10.0) -> dict[str, str]:
         # as_list=False: one response per action. (Without it panoramisk guesses from the reply text and
         # crashes on "DTMF successfully queued".)
         response = await asyncio.wait_for(self.manager.send_action(action, as_list=False), timeout)
@@ -135,7 +138,7 @@ class AmiClient:
             raise AmiError(f"{action.get('Action')}: {result.get('Message')}")
         return result
 
-    async def action_list(self, action: dict[str, str], timeout: float = 10.0) -> list[AmiEvent]:
+    async def action_list(self, action: Action, timeout: float = 10.0) -> list[AmiEvent]:
         """An action answered by a list of events (PJSIPShowContacts, QueueStatus, ...): those events, without
         the closing ...Complete one. An error reply such as "No Contacts found" is an empty list."""
         action_id = f"list-{uuid.uuid4().hex}"

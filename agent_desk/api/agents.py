@@ -322,7 +322,8 @@ async def spy_on_call(request: Request, body: SpyBody, who: Principal = Depends(
     if mine == body.agent:
         raise refuse(409, "own_extension", f"不能{label}自己的分机", "own extension")
     if not (await ag.registration(link.ami, mine)).registered:
-        raise refuse(409, "phone_not_registered", f"您的话机（分机{mine}）未注册，无法{label}", "supervisor phone not registered")
+        raise refuse(409, "phone_not_registered", f"您的话机（分机{mine}）未注册，无法{label}",
+                     "supervisor phone not registered")
     call = await sp.agent_call(link.ami, body.agent)
     if call is None:
         raise refuse(409, "no_live_call", f"坐席{body.agent}当前没有通话，无法{label}", "no live call")

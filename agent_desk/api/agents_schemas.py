@@ -39,7 +39,8 @@ class SkillsBody(Body):
 class SpyBody(Body):
     agent: str = Field(..., pattern=EXTENSION, description="被监听坐席的分机号")
     mode: Literal["listen", "whisper", "barge"] = Field(
-        "listen", description="listen 监听（只听）；whisper 耳语（只有坐席听得到班长）；barge 强插（坐席和市民都听得到）")
+        "listen",
+        description="listen 监听（只听）；whisper 耳语（只有坐席听得到班长）；barge 强插（坐席和市民都听得到）")
 
 
 # ── replies ──────────────────────────────────────────────────────────────────
@@ -124,6 +125,7 @@ class SpyReply(Reply):
     agent_channel: str = Field(description="坐席的通话通道，例如 PJSIP/8001-0000002b")
     call_id: str = Field(description="通话编号；不是市民来电（例如内部通话）时为空字符串")
     spy_channel_id: str = Field(description="班长一侧通道的编号")
-    options: str = Field(description="ChanSpy 选项（q 无提示音、E 通话结束即挂断、S 无可监听通道即停止、w 耳语、B 强插）")
+    options: str = Field(
+        description="ChanSpy 选项（q 无提示音、E 通话结束即挂断、S 无可监听通道即停止、w 耳语、B 强插）")
     mode_label: str = Field(description="方式中文名称：监听、耳语或强插")
     message: str = Field(description="给班长看的提示，例如“请接听您的话机（分机8100）开始监听”")

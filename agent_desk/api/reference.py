@@ -55,7 +55,8 @@ class Article(Reply):
 @router.get("/units", summary="承办单位")
 def units(q: str = Query("", max_length=32), kind: str | None = Query(None, pattern=r"^[a-z_]{1,24}$"),
           subplatform: str | None = Query(None, max_length=32), limit: int = Query(50, ge=1, le=500),
-          _who: Principal = Depends(principal), session: Session = Depends(unit_of_work, scope="function")) -> list[Unit]:
+          _who: Principal = Depends(principal),
+          session: Session = Depends(unit_of_work, scope="function")) -> list[Unit]:
     """按名称或代码查找在用的单位（组织机构树），可按类型、分平台过滤。"""
     stmt = select(OrgUnit).where(OrgUnit.active.is_(True)).order_by(OrgUnit.level, OrgUnit.code).limit(limit)
     if q:

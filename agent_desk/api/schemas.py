@@ -64,8 +64,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 TAGS = [
     {"name": "登录与用户", "description": "登录、退出、当前用户；系统管理员管理用户。"},
-    {"name": "工单", "description": "受理（任何渠道）、查询、查看、按办理流程逐步办理。其他渠道（网站、微信、短信、电子邮件、"
-                                  "移动端）的接入方以渠道接入（gateway）账号调用 POST /tickets 创建工单。"},
+    {"name": "工单", "description": "受理（任何渠道）、查询、查看、按办理流程逐步办理。其他渠道（网站、微信、短信、"
+                                  "电子邮件、移动端）的接入方以渠道接入（gateway）账号调用 POST /tickets 创建工单。"},
     {"name": "来电", "description": "当前通话（弹屏）、通话记录、录音、转接与紧急联动。"},
     {"name": "坐席", "description": "坐席签入、签出、置忙、技能；班长监听、耳语、强插。"},
     {"name": "网页电话", "description": "浏览器软电话的注册信息。"},

@@ -52,13 +52,14 @@ def context(request: Request, session: Session = Depends(unit_of_work, scope="fu
 
 @router.get("/kpi", summary="考核指标")
 def get_kpi(by: Literal["unit", "area", "subplatform", "line", "topic", "appeal_type", "channel"] = Query(
-                "unit", description="分组维度：unit 承办单位、area 区域、subplatform 分平台、line 热线号码、topic 诉求事项、"
-                                    "appeal_type 诉求类型、channel 受理渠道"),
+                "unit", description="分组维度：unit 承办单位、area 区域、subplatform 分平台、line 热线号码、"
+                                    "topic 诉求事项、appeal_type 诉求类型、channel 受理渠道"),
             parent: str | None = Query(None, pattern=CODE, description=PARENT),
             metric: Literal[kpi.METRICS] = Query("satisfaction", description="排名所用的指标"),  # type: ignore[valid-type]
             min_volume: int = Query(10, ge=0, le=1_000_000, description=MIN_VOLUME), when: Period = Depends(period),
             who: Principal = Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.UNIT)),
-            session: Session = Depends(unit_of_work, scope="function"), ctx: kpi.Context = Depends(context)) -> KpiReply:
+            session: Session = Depends(unit_of_work, scope="function"),
+            ctx: kpi.Context = Depends(context)) -> KpiReply:
     """统计周期内的考核指标合计，以及按所选维度（承办单位、区域、分平台、热线号码、诉求事项、诉求类型、受理渠道）分组、
     按所选指标排名的各行；以 `parent`（某行的 `key`）下钻到其下级。平台管理员与系统管理员查看全省；承办单位用户只能
     查看本单位及下级单位，且不含话务指标。
@@ -74,7 +75,8 @@ def get_kpi(by: Literal["unit", "area", "subplatform", "line", "topic", "appeal_
 
 
 @router.get("/views/overview", summary="观：总量与来源")
-def overview(parent: str | None = Query(None, pattern=CODE, description="下钻的区域代码"), when: Period = Depends(period),
+def overview(parent: str | None = Query(None, pattern=CODE, description="下钻的区域代码"),
+             when: Period = Depends(period),
              _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
              ctx: kpi.Context = Depends(context)) -> OverviewReply:
     """大屏“观”：周期内受理与来电的合计和走势，按诉求类型、受理渠道、热线号码、区域统计的受理量，以及热点事项前 10。
@@ -83,7 +85,8 @@ def overview(parent: str | None = Query(None, pattern=CODE, description="下钻�
 
 
 @router.get("/views/process", summary="管：在办、超期与督办")
-def process(parent: str | None = Query(None, pattern=CODE, description="下钻的承办单位代码"), when: Period = Depends(period),
+def process(parent: str | None = Query(None, pattern=CODE, description="下钻的承办单位代码"),
+            when: Period = Depends(period),
             _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
             ctx: kpi.Context = Depends(context)) -> ProcessReply:
     """大屏“管”：当前在办的工单（按状态、办理层级、承办单位；超期与 24 小时内到期），超期工单清单（最多 50 件，

@@ -87,7 +87,8 @@ class KpiRow(Reply):
     name: str = Field(description="分组名称；上级单位自己直接承办的部分名为“某某（本级）”")
     has_children: bool = Field(description="可以下钻（以 key 作为 parent 再查）")
     volume: int = Field(description="排名所用的量：工单指标为受理量，话务指标为呼入量")
-    rank: int | None = Field(description="按所选指标的名次（并列同名次：1、2、2、4）；量不足 min_volume 或没有比率时为 null")
+    rank: int | None = Field(
+        description="按所选指标的名次（并列同名次：1、2、2、4）；量不足 min_volume 或没有比率时为 null")
     metrics: KpiMetrics = Field(description="该分组的各项指标")
     accepted: int = Field(description="受理量")
     direct: int = Field(description="直接办结量")
@@ -260,6 +261,7 @@ class ReportReply(Reply):
     kind: ReportKind = Field(description="daily 日报、weekly 周报、monthly 月报、special 专报")
     period: PeriodReply
     filters: ReportFilters
-    sections: list[ReportSection] = Field(description="各节，依次为主要指标、按诉求类型、按市县、热点事项、承办单位排名、"
-                                                      "超期单位，以及（不筛选时）分热线话务、（日报以外）趋势")
+    sections: list[ReportSection] = Field(description="各节，依次为主要指标、按诉求类型、按市县、热点事项、"
+                                                      "承办单位排名、超期单位，以及（不筛选时）分热线话务、"
+                                                      "（日报以外）趋势")
     charts: list[ReportChart] = Field(description="图表")

@@ -159,8 +159,8 @@ def _action_route(name: str, body_model: type[BaseModel] | None) -> None:
                                "session": Session, "return": ActionResult}
     label = lc.ACTION_LABELS[name]
     handler.__name__ = f"action_{name}"
-    handler.__doc__ = (f"办理流程中的“{label}”。能否执行取决于工单当前状态和用户角色（承办单位执行签收、退单、答复、申诉；"
-                       "话务员和平台人员执行其余操作）；不允许时返回 403 或 409 及中文说明。")
+    handler.__doc__ = (f"办理流程中的“{label}”。能否执行取决于工单当前状态和用户角色（承办单位执行签收、退单、"
+                       "答复、申诉；话务员和平台人员执行其余操作）；不允许时返回 403 或 409 及中文说明。")
     router.add_api_route(f"/{{number}}/actions/{name}", handler, methods=["POST"], summary=f"办理：{label}",
                          response_model=ActionResult)
 

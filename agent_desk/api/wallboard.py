@@ -39,7 +39,8 @@ class Traffic(Reply):
     answered: int = Field(description=TODAY + "的接通数")
     abandoned: int = Field(description=TODAY + "排队中放弃的来电数")
     answered_within: int = Field(description=TODAY + "在服务水平阈值内接通的来电数")
-    service_level: float | None = Field(description="服务水平：阈值内接通 ÷（接通 + 放弃），0 至 1 的小数；无来电时为 null")
+    service_level: float | None = Field(
+        description="服务水平：阈值内接通 ÷（接通 + 放弃），0 至 1 的小数；无来电时为 null")
     avg_handle_seconds: float | None = Field(description="平均处理时长（秒）；今天没有结束的通话时为 null")
 
 

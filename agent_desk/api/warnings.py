@@ -116,7 +116,8 @@ def scan(who: Principal = Depends(require(*WATCHERS)), warnings: EarlyWarning = 
 @router.post("/{alert_id}/ack", summary="确认处理预警")
 def acknowledge(request: Request, alert_id: str = Path(..., pattern=r"^w[0-9a-f]{15}$", description="预警编号"),
                 body: AckBody = Body(default_factory=AckBody), who: Principal = Depends(require(*WATCHERS)),
-                session: Session = Depends(unit_of_work, scope="function"), warnings: EarlyWarning = Depends(detector)) -> AcknowledgedAlert:
+                session: Session = Depends(unit_of_work, scope="function"),
+                warnings: EarlyWarning = Depends(detector)) -> AcknowledgedAlert:
     """确认已处理一条预警（可填写处理情况）：预警从当前预警中移除，并记入审计日志。此后同一聚集的工单数超过确认时的
     件数，会再次预警。预警不存在或已被他人确认时返回 404。"""
     try:
@@ -128,7 +129,7 @@ def acknowledge(request: Request, alert_id: str = Path(..., pattern=r"^w[0-9a-f]
               f"{alert['title']}; 工单 {','.join(alert['tickets'])}" + (f"; {body.note}" if body.note else ""),
               client_of(request))
         session.flush()
-        alert = warnings.store.acknowledge(alert_id, who.username, dt.datetime.now(dt.timezone.utc), body.note)
+        alert = warnings.store.acknowledge(alert_id, who.username, dt.datetime.now(dt.UTC), body.note)
     except RedisError:
         raise DeskError(503, *UNAVAILABLE) from None
     if alert is None:  # acknowledged by someone else meanwhile

@@ -86,10 +86,10 @@ def _at(event: AmiEvent) -> dt.datetime:
     stamp = event.get("Timestamp")
     if stamp:
         try:
-            return dt.datetime.fromtimestamp(float(stamp), dt.timezone.utc)
+            return dt.datetime.fromtimestamp(float(stamp), dt.UTC)
         except ValueError:
             pass
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _facts(event: AmiEvent) -> CallFacts:

@@ -93,10 +93,10 @@ async def transfer(link: TelephonyLink, db: Database, settings: DeskSettings, ha
         result = await _run(link, call, body)
     except tx.TransferError as exc:
         raise DeskError(422, "invalid_target", f"转接目标“{body.target}”不可用：{exc}") from None
-    if result.kind in (tx.TransferKind.THREE_WAY, tx.TransferKind.EMERGENCY) and result.outcome == tx.Outcome.BRIDGED \
-            and result.agent_stayed:
-        handoffs.pending[who.user_id] = Pending(call, result)
-    elif result.kind == tx.TransferKind.ATTENDED and result.outcome == tx.Outcome.CONSULTING:
+    in_conference = (result.kind in (tx.TransferKind.THREE_WAY, tx.TransferKind.EMERGENCY)
+                     and result.outcome == tx.Outcome.BRIDGED and result.agent_stayed)
+    consulting = result.kind == tx.TransferKind.ATTENDED and result.outcome == tx.Outcome.CONSULTING
+    if in_conference or consulting:
         handoffs.pending[who.user_id] = Pending(call, result)
     ticket = await asyncio.to_thread(_record, db, settings, who, call, result, body, client)
     return {"result": result.as_dict(), "ticket": ticket, "message": message(result, ticket),
@@ -126,7 +126,7 @@ async def _run(link: TelephonyLink, call: tx.LiveCall, body: TransferRequest) ->
 def _record(db: Database, settings: DeskSettings, who: Principal, call: tx.LiveCall, result: tx.TransferResult,
             body: TransferRequest, client: str) -> str | None:
     """The hand-off on the call and its tickets; a failed sub-center transfer becomes a dispatched ticket."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ticket = None
     with db.session() as session:
         record.record(session, call.call_id, result.event_fields(), now)

@@ -28,7 +28,8 @@ class OrgUnit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(24))  # province | subplatform | member_unit | district | town | village | grid
+    # province | subplatform | member_unit | district | town | village | grid
+    kind: Mapped[str] = mapped_column(String(24))
     level: Mapped[str] = mapped_column(String(16))  # town | county | city | province (lifecycle.Level)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     subplatform: Mapped[str | None] = mapped_column(String(32), index=True)  # the sub-platform it belongs to

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, Label, SQLColumnExpression, and_, case, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
@@ -106,7 +107,7 @@ class Context:
 
     @classmethod
     def of(cls, session: Session, settings: DeskSettings, line_names: dict[str, str] | None = None,
-           city_names: dict[str, str] | None = None) -> "Context":
+           city_names: dict[str, str] | None = None) -> Context:
         return cls(session.get_bind().dialect.name, settings.response_window, settings.service_level_seconds,
                    dict(line_names if line_names is not None else settings.line_names),
                    dict(city_names if city_names is not None else settings.city_names))
@@ -265,7 +266,7 @@ class OrgIndex:
             self.children.setdefault(n.parent_id, []).append(n.id)
 
     @classmethod
-    def load(cls, session: Session) -> "OrgIndex":
+    def load(cls, session: Session) -> OrgIndex:
         rows = session.execute(select(m.OrgUnit.id, m.OrgUnit.code, m.OrgUnit.name, m.OrgUnit.kind,
                                       m.OrgUnit.parent_id, m.OrgUnit.subplatform))
         return cls(Node(*row) for row in rows)

@@ -89,7 +89,7 @@ class Period:
 
 def local_midnight(day: dt.date) -> dt.datetime:
     """Local midnight of ``day`` as an aware datetime in UTC (the form stored columns compare with)."""
-    return dt.datetime.combine(day, dt.time(), tzinfo=PROVINCE_TZ).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(), tzinfo=PROVINCE_TZ).astimezone(dt.UTC)
 
 
 def today() -> dt.date:
@@ -97,7 +97,9 @@ def today() -> dt.date:
 
 
 def _next_month(day: dt.date) -> dt.date:
-    return day.replace(year=day.year + 1, month=1, day=1) if day.month == 12 else day.replace(month=day.month + 1, day=1)
+    if day.month == 12:
+        return day.replace(year=day.year + 1, month=1, day=1)
+    return day.replace(month=day.month + 1, day=1)
 
 
 def period_of(kind: str, day: dt.date | None = None, start: dt.date | None = None,

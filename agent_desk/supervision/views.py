@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, Sequence, TypedDict
+from typing import Any, TypedDict
+from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
@@ -22,8 +23,8 @@ from agent_desk.supervision.periods import Period
 from agent_desk.tickets import lifecycle as lc
 
 RANKED_METRICS = ("satisfaction", "effective_satisfaction", "on_time", "response", "resolution", "completion")
-LEVEL_LABELS = {lc.Level.TOWN: "小环（镇街办理）", lc.Level.COUNTY: "中环（县区协调）", lc.Level.CITY: "大环（市级攻坚）",
-                lc.Level.PROVINCE: "大环（省级攻坚）"}
+LEVEL_LABELS = {lc.Level.TOWN: "小环（镇街办理）", lc.Level.COUNTY: "中环（县区协调）",
+                lc.Level.CITY: "大环（市级攻坚）", lc.Level.PROVINCE: "大环（省级攻坚）"}
 OPEN = sorted(s.value for s in lc.OPEN_STATES)
 HANDLING = sorted(s.value for s in lc.UNIT_HANDLING)
 DUE_SOON = dt.timedelta(hours=24)
@@ -96,7 +97,7 @@ def process(session: Session, ctx: Context, period: Period, parent: str | None =
             now: dt.datetime | None = None) -> dict[str, Any]:
     """管: the open tickets now (by state, ring and unit; overdue and due within 24 h), and the returns (退单)
     and supervisions (督办) of the period."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     index = OrgIndex.load(session)
     open_now = [T.state.in_(OPEN), T.linked_to_id.is_(None)]
     handling = T.state.in_(HANDLING)

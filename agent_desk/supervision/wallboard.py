@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from agent_desk.settings import PROVINCE_TZ
 from hotline import channelvars as v
@@ -132,7 +133,7 @@ class Wallboard:
         self.last_rebuild: float | None = None
 
     @classmethod
-    def from_plan(cls, plan: NumberPlan, service_level_seconds: int = 20, **kwargs: Any) -> "Wallboard":
+    def from_plan(cls, plan: NumberPlan, service_level_seconds: int = 20, **kwargs: Any) -> Wallboard:
         return cls({name: (q.name, q.wrapup) for name, q in plan.all_queues().items()},
                    service_level_seconds=service_level_seconds,
                    line_names={line.number: getattr(line, "name", "") for line in plan.lines},
@@ -250,7 +251,7 @@ class Wallboard:
         self.connected = False
         return changed
 
-    _HANDLERS: dict[str, Callable[["Wallboard", AmiEvent, float], bool | None]] = {
+    _HANDLERS: dict[str, Callable[[Wallboard, AmiEvent, float], bool | None]] = {
         "QueueCallerJoin": _on_join, "QueueCallerLeave": _on_leave, "QueueCallerAbandon": _on_abandon,
         "AgentCalled": _on_called, "AgentRingNoAnswer": _on_ring_no_answer, "AgentConnect": _on_connect,
         "AgentComplete": _on_complete, "QueueMemberAdded": _on_member, "QueueMemberStatus": _on_member,
@@ -368,7 +369,8 @@ class Wallboard:
             "agents": [{"interface": a.interface, "extension": a.extension, "name": a.name, "state": a.state,
                         "state_label": STATE_LABELS[a.state], "since": round(a.since, 3),
                         "paused": a.paused, "reason": a.reason,
-                        "reason_label": self.pause_reasons.get(a.reason, a.reason) if a.reason else "", "queues": sorted(a.queues), "call_id": a.call_id,
+                        "reason_label": self.pause_reasons.get(a.reason, a.reason) if a.reason else "",
+                        "queues": sorted(a.queues), "call_id": a.call_id,
                         "wrapup_until": round(a.wrapup_until, 3) if a.state == "wrapup" else None}
                        for a in agents],
         }

@@ -35,7 +35,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal, cast
+from typing import Any, Literal, cast
+from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis import Redis
@@ -489,7 +490,7 @@ class EarlyWarning:
         self.sessions = sessions
         self.store = WarningStore(client)
         self.rules = rules_from(rules)
-        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._org: Org | None = None
         self.common: frozenset[str] = frozenset()   # refreshed by every full scan
         self._lock = threading.Lock()           # one evaluation at a time (thread and API scan)

@@ -3,7 +3,7 @@ user events. Everything goes through ``hotline.ami.AmiClient``."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from hotline.ami import AmiClient, AmiError, AmiEvent, EventBuffer
 
@@ -18,7 +18,7 @@ class Watch(EventBuffer):
         super().__init__()
         self.ami = ami
 
-    async def __aenter__(self) -> "Watch":
+    async def __aenter__(self) -> Watch:
         self.ami.subscribe(self)
         return self
 

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from hotline.ami import AmiClient, AmiError
 from hotline.numberplan import NumberPlan

@@ -57,7 +57,7 @@ async def stop_recording(ami: AmiClient, channel: str) -> None:
     await ami.action({"Action": "StopMixMonitor", "Channel": channel})
 
 
-def host_file(settings: "DeskSettings", recording: str | None) -> Path | None:
+def host_file(settings: DeskSettings, recording: str | None) -> Path | None:
     """Where the desk reads a recording (``calls.recording``, as Asterisk wrote it): under
     ``settings.recordings_host_dir``, or None when it is elsewhere (never follow a path out of that
     directory), not configured, or not written (yet)."""

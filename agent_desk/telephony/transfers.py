@@ -306,7 +306,8 @@ async def _dial_then_join(ami: AmiClient, call: LiveCall, line: TrunkLine, plan:
         answered = time.time()
         far_channel = response.get("Channel")
         result = replace(result, answered_at=answered, far_channel=far_channel)
-        if watch.find(_is("Hangup", Channel=call.citizen_channel)) or not await channel_exists(ami, call.citizen_channel):
+        citizen_gone = watch.find(_is("Hangup", Channel=call.citizen_channel)) is not None
+        if citizen_gone or not await channel_exists(ami, call.citizen_channel):
             await _hangup_quietly(ami, far_channel)
             return await _finish(ami, replace(result, outcome=Outcome.CITIZEN_GONE))
         stays = agent_stays and bool(call.agent_channel) and await channel_exists(ami, call.agent_channel)
@@ -510,7 +511,8 @@ async def complete_attended_transfer(ami: AmiClient, call: LiveCall, consulted: 
     ok = done is not None and done.get("Result") == "Success"
     return await _finish(ami, replace(consulted, outcome=Outcome.ANSWERED if ok else Outcome.FAILED,
                                       bridged_at=time.time() if ok else None,
-                                      detail="" if ok else f"AttendedTransfer {done.get('Result') if done else 'missing'}"))
+                                      detail="" if ok else
+                                      f"AttendedTransfer {done.get('Result') if done else 'missing'}"))
 
 
 async def cancel_attended_transfer(ami: AmiClient, call: LiveCall) -> None:

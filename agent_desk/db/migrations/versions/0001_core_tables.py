@@ -1,7 +1,7 @@
 """Core tables: org tree, users and sessions, audit, calls, tickets with append-only history, dispatch rules.
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 from alembic import op
 import sqlalchemy as sa

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from agent_desk.auth.passwords import hash_password, verify_password
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
-from agent_desk.auth.sessions import Principal, create_user
+from agent_desk.auth.sessions import Principal, create_user, unit_of_role
 from agent_desk.db.base import utcnow
 from agent_desk.db.models import AuthToken, OrgUnit, User
 from agent_desk.errors import DeskError
@@ -62,13 +62,7 @@ def set_role(session: Session, who: Principal, username: str, role: Role, unit: 
     _may_grant(who, role)
     if Role(user.role) in OPERATOR_ONLY and who is not OPERATOR:
         raise DeskError(403, "operator_only", "审计员和平台管理员的角色只能由服务器运维人员修改")
-    if role == Role.UNIT and not unit:
-        raise DeskError(422, "unit_required", "承办单位用户必须指定所属单位")
-    unit_id = None
-    if unit:
-        unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == unit))
-        if unit_id is None:
-            raise DeskError(422, "unknown_unit", f"单位“{unit}”不存在")
+    unit_id = unit_of_role(session, role, unit)
     before = user.role
     user.role, user.org_unit_id = role.value, unit_id
     _revoke(session, user)   # the next request is made with the new role, after a new login

@@ -37,16 +37,22 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def unit_of_role(session: Session, role: Role, unit_code: str | None) -> int | None:
+    """The org unit a user of ``role`` belongs to: required for unit staff, optional otherwise, always known."""
+    if role == Role.UNIT and not unit_code:
+        raise DeskError(422, "unit_required", "承办单位用户必须指定所属单位")
+    if not unit_code:
+        return None
+    unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == unit_code))
+    if unit_id is None:
+        raise DeskError(422, "unknown_unit", f"单位“{unit_code}”不存在")
+    return unit_id
+
+
 def create_user(session: Session, username: str, password: str, role: Role, display_name: str = "",
                 unit_code: str | None = None, extension: str | None = None, *,
                 must_change_password: bool = False) -> User:
-    if role == Role.UNIT and not unit_code:
-        raise DeskError(422, "unit_required", "承办单位用户必须指定所属单位")
-    unit_id = None
-    if unit_code:
-        unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == unit_code))
-        if unit_id is None:
-            raise DeskError(422, "unknown_unit", f"单位“{unit_code}”不存在")
+    unit_id = unit_of_role(session, role, unit_code)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise DeskError(409, "user_exists", f"用户“{username}”已存在")
     if extension and session.scalar(select(User.id).where(User.extension == extension)) is not None:

@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session, aliased
 
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
+from agent_desk.supervision.org import OrgIndex
 from agent_desk.settings import DeskSettings
 from agent_desk.supervision.periods import Period
 from agent_desk.tickets import lifecycle as lc
@@ -244,62 +245,6 @@ def totals_json(counts: Counts, calls: bool = True) -> dict[str, Any]:
     return {"accepted": int(counts.get("accepted", 0)), "direct": int(counts.get("direct", 0)),
             "dispatched": int(counts.get("dispatched", 0)), "refused": int(counts.get("refused", 0)),
             "offered": int(counts.get("offered", 0)), "metrics": metrics(counts, calls)}
-
-
-# ── the organisation tree (units and areas roll up along it) ─────────────────────────────────────────
-@dataclass(frozen=True)
-class Node:
-    id: int
-    code: str
-    name: str
-    kind: str
-    parent_id: int | None
-    subplatform: str | None
-
-
-class OrgIndex:
-    def __init__(self, nodes: Iterable[Node]):
-        self.nodes = {n.id: n for n in nodes}
-        self.by_code = {n.code: n.id for n in self.nodes.values()}
-        self.children: dict[int | None, list[int]] = {}
-        for n in self.nodes.values():
-            self.children.setdefault(n.parent_id, []).append(n.id)
-
-    @classmethod
-    def load(cls, session: Session) -> OrgIndex:
-        rows = session.execute(select(m.OrgUnit.id, m.OrgUnit.code, m.OrgUnit.name, m.OrgUnit.kind,
-                                      m.OrgUnit.parent_id, m.OrgUnit.subplatform))
-        return cls(Node(*row) for row in rows)
-
-    def chain(self, node_id: int) -> list[int]:
-        """The node and its ancestors, nearest first."""
-        out, seen = [], set()
-        current: int | None = node_id
-        while current is not None and current in self.nodes and current not in seen:
-            seen.add(current)
-            out.append(current)
-            current = self.nodes[current].parent_id
-        return out
-
-    def subtree(self, node_id: int) -> set[int]:
-        out, stack = set(), [node_id]
-        while stack:
-            current = stack.pop()
-            if current not in out:
-                out.add(current)
-                stack.extend(self.children.get(current, ()))
-        return out
-
-    def roots(self) -> list[int]:
-        return [i for i in self.children.get(None, [])]
-
-    def id_of(self, code: str) -> int:
-        if code not in self.by_code:
-            raise DeskError(422, "unknown_unit", f"单位“{code}”不存在")
-        return self.by_code[code]
-
-    def has_children(self, node_id: int, kinds: frozenset[str] | None = None) -> bool:
-        return any(kinds is None or self.nodes[c].kind in kinds for c in self.children.get(node_id, ()))
 
 
 def roll_up(index: OrgIndex, counts: dict[int | None, Counts], parent: int | None,

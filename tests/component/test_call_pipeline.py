@@ -19,19 +19,11 @@ from agent_desk.db.models import AuditEntry, Call, Ticket, User
 from hotline import channelvars as v
 from hotline.ami import AmiEvent
 from hotline.contracts.prefill import KEY as PREFILL_KEY, Prefill
-from tests.support.desk import close_rig, make_rig
 
 
 def ami(name: str, chanvars: dict | None = None, **fields) -> AmiEvent:
     return AmiEvent(name=name, fields=MappingProxyType({"Event": name, **fields}),
                     vars=MappingProxyType(chanvars or {}))
-
-
-@pytest.fixture
-def rig(database_url, redis_server):
-    rig = make_rig(database_url, redis_server.authenticated_url)
-    yield rig
-    close_rig(rig)
 
 
 def test_parse_keeps_what_the_desk_needs_and_ignores_the_rest():

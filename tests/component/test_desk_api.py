@@ -14,14 +14,6 @@ import redis
 from sqlalchemy import select
 
 from agent_desk.db.models import AuditEntry
-from tests.support.desk import close_rig, make_rig
-
-
-@pytest.fixture
-def rig(database_url, redis_server):
-    rig = make_rig(database_url, redis_server.authenticated_url)
-    yield rig
-    close_rig(rig)
 
 
 def draft(**changes) -> dict:

@@ -28,13 +28,6 @@ from agent_desk.tickets.store import append_note
 from tests.support.desk import PASSWORD, close_rig, make_rig
 
 
-@pytest.fixture
-def rig(database_url, redis_server):
-    rig = make_rig(database_url, redis_server.authenticated_url)
-    yield rig
-    close_rig(rig)
-
-
 def draft(**changes) -> dict:
     base = {"channel": "phone", "citizen_name": "王小明", "citizen_phone": "13800138000", "title": "小区自来水发黄",
             "content": "自来水发黄。", "appeal_type": "complaint", "topic": "03-water", "location": "嘉积镇"}

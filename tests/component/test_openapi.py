@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from agent_desk.api.routes import published
 from agent_desk.api.schemas import API_PREFIX
 from hotline.paths import PROJECT_ROOT
-from tests.support.desk import close_rig, make_rig
 
 PUBLISHED = PROJECT_ROOT / "docs" / "openapi.json"
-
-
-@pytest.fixture
-def rig(database_url, redis_server):
-    rig = make_rig(database_url, redis_server.authenticated_url)
-    yield rig
-    close_rig(rig)
 
 
 def test_the_running_app_serves_the_published_document_to_signed_in_users_only(rig):

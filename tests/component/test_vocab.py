@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 
 from agent_desk.tickets import lifecycle as lc
 from hotline.contracts.ticket_status import STATE_TEXT
 from hotline.vocab import AppealType, TicketState
-from tests.support.desk import close_rig, make_rig
-
-
-@pytest.fixture
-def rig(database_url, redis_server):
-    rig = make_rig(database_url, redis_server.authenticated_url)
-    yield rig
-    close_rig(rig)
 
 
 def test_every_role_reads_the_vocabulary_and_anonymous_gets_401(rig):

@@ -14,16 +14,8 @@ from agent_desk.supervision import warnings
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
-from tests.support.desk import close_rig, make_rig
 from tests.support.ports import free_port
 from tests.support.wallboard import recorded, stamp
-
-
-@pytest.fixture
-def rig(database_url, redis_server):
-    rig = make_rig(database_url, redis_server.authenticated_url)
-    yield rig
-    close_rig(rig)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 import logging
 import time
 
-import pytest
 import redis
 from sqlalchemy import select
 
@@ -60,13 +59,6 @@ def messages(pubsub, until, timeout: float = 10) -> list[dict]:
             if until(got[-1]):
                 return got
     raise AssertionError(f"no such message on {CHANNEL}; got {got}")
-
-
-@pytest.fixture
-def rig(database_url, redis_server):
-    rig = make_rig(database_url, redis_server.authenticated_url)
-    yield rig
-    close_rig(rig)
 
 
 def test_a_cluster_of_tickets_raises_an_alert_supervisors_see_and_acknowledge(rig, redis_server):

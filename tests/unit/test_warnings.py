@@ -6,19 +6,20 @@ import datetime as dt
 
 import pytest
 
-from agent_desk.supervision.warnings import (DEFAULT_RULES, Org, Place, Record, WarningRule, _keep_ids, detect,
-                                             rules_from, site_rules)
+from agent_desk.supervision.org import Node, OrgIndex
+from agent_desk.supervision.warnings import DEFAULT_RULES, Record, WarningRule, detect, rules_from, site_rules
+from agent_desk.supervision.warnings.store import _keep_ids
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 TOWN = WarningRule(name="town-24h", label="乡镇聚集", area="town", window_hours=24, min_count=5)
-ORG = Org([
-    Place(1, "460000", "海南省12345热线平台", "province", None),
-    Place(2, "469002", "琼海市12345热线分平台", "subplatform", 1),
-    Place(3, "469002-嘉积镇", "嘉积镇", "town", 2),
-    Place(4, "469002-博鳌镇", "博鳌镇", "town", 2),
-    Place(5, "469002-嘉积镇示例社区", "嘉积镇示例社区", "village", 3),
-    Place(6, "469002-water", "琼海市水务局", "member_unit", 2),
+ORG = OrgIndex([
+    Node(1, "460000", "海南省12345热线平台", "province", None),
+    Node(2, "469002", "琼海市12345热线分平台", "subplatform", 1),
+    Node(3, "469002-嘉积镇", "嘉积镇", "town", 2),
+    Node(4, "469002-博鳌镇", "博鳌镇", "town", 2),
+    Node(5, "469002-嘉积镇示例社区", "嘉积镇示例社区", "village", 3),
+    Node(6, "469002-water", "琼海市水务局", "member_unit", 2),
 ])
 YELLOW = [  # the same matter, worded six ways; no topic: only the words link them
     ("自来水发黄", "金海岸小区自来水发黄，有铁锈味。"),

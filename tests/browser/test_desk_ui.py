@@ -41,6 +41,9 @@ def login(page, username: str, password: str = PASSWORD) -> None:
 
 
 def logout(page) -> None:
+    # Leave only a settled page: a request still in flight (a module, a list) would be aborted by the navigation
+    # and counted as a failure, as a person clicking 退出登录 mid-load would cancel it.
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="退出登录").click()
     expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/$"))
     expect(page.get_by_role("button", name="登录")).to_be_visible()

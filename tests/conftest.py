@@ -42,6 +42,26 @@ def pytest_configure(config):
 _FRESH_ROOT = pytest.StashKey[Path]()
 
 
+def pytest_collection_finish(session):
+    """With end-to-end tests selected, build the run's own root before the first test starts, with progress, so
+    no test's timeout pays for debootstrap and the classic-AGI environment (several minutes on a busy machine)."""
+    root = session.config.stash.get(_FRESH_ROOT, None)
+    if root is None or not any(item.get_closest_marker("asterisk") for item in session.items):
+        return
+    from launcher.asterisk import _mount, build_root, ensure_agi_python
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(message: str) -> None:
+        if reporter is not None:
+            reporter.write_line(f"[fresh asterisk root] {message}")
+
+    progress(f"building {root} from scratch (this run's first-run check)")
+    build_root(root, progress)
+    _mount(root)   # /proc and /dev for the root's pip and venv; unmounted with the root at the end of the run
+    ensure_agi_python(root, progress)
+
+
 def pytest_unconfigure(config):
     root = config.stash.get(_FRESH_ROOT, None)
     if root is not None:

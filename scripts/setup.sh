@@ -52,5 +52,13 @@ if [ ! -f "$built" ] || [ ! -f agent_desk/web/static/vendor/jssip.min.js ]; then
   touch "$built"
 fi
 
+lint=docker/lint
+checked=$lint/node_modules/.built-$(sha256sum $lint/package-lock.json | cut -c1-16)
+if [ ! -f "$checked" ]; then
+  step "installing the Compose file checker (dclint, pinned in $lint/package-lock.json)"
+  (cd $lint && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$checked"
+fi
+
 step "hotline install: secrets, Asterisk configuration, prompts"
 .venv/bin/hotline install

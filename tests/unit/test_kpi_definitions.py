@@ -8,7 +8,8 @@ import pytest
 
 from agent_desk.errors import DeskError
 from agent_desk.supervision import kpi
-from agent_desk.supervision.kpi import Node, OrgIndex, Row
+from agent_desk.supervision.kpi import Row
+from agent_desk.supervision.org import Node, OrgIndex
 from agent_desk.supervision.periods import period_of
 
 UTC = dt.UTC

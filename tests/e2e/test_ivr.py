@@ -5,6 +5,7 @@ real recorded Mandarin into a real Asterisk; the prefill must land in a real Red
 from __future__ import annotations
 
 import asyncio
+import stat
 import json
 import wave
 from pathlib import Path
@@ -64,6 +65,9 @@ async def test_complaint_with_city_and_description_is_prefilled_while_the_call_q
     assert error <= WHISPER_CER_BOUND, (prefill["transcript"], ivr.refs[SAMPLE], error)
     with wave.open(prefill["recording"]) as recording:
         assert recording.getframerate() == 8000 and recording.getnframes() / 8000 > 2.0
+    # The caller's voice is personal data: after the call, a private file in a private directory.
+    recorded = Path(prefill["recording"])
+    assert (stat.S_IMODE(recorded.stat().st_mode), stat.S_IMODE(recorded.parent.stat().st_mode)) == (0o600, 0o700)
     assert (await ivr.citizens.done[cid]) is None
 
 

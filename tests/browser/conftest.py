@@ -163,6 +163,14 @@ def browser():
             chromium.close()
 
 
+def cancelled_by_navigation(request) -> bool:
+    """A page's own script module the browser cancelled (``ERR_ABORTED``) because the page was left or reloaded
+    while it was still loading: not an error of the desk's. A module that really fails to load answers an error
+    status (counted in ``server_errors``) or leaves the page without its code (the page's own checks fail)."""
+    return (request.method == "GET" and request.failure == "net::ERR_ABORTED" and request.resource_type == "script"
+            and request.url.endswith(".js"))
+
+
 @dataclass
 class Watch:
     """What the browser saw go wrong: server errors, failed requests, console errors, page errors."""
@@ -208,7 +216,7 @@ def page(browser, desk):
     tab.on("console", lambda m: watch.console_errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: watch.page_errors.append(str(e)))
     tab.on("requestfailed", lambda r: watch.failed.append(f"{r.method} {r.url}: {r.failure}")
-           if "/ws/desk" not in r.url else None)
+           if "/ws/desk" not in r.url and not cancelled_by_navigation(r) else None)
     tab.watch = watch
     yield tab
     context.close()

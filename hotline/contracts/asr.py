@@ -1,0 +1,99 @@
+"""Speech as a service: phrases to transcribe, and what came of them, over Redis Streams.
+
+The media server (``agi_scripts.listen``) cuts each captured side of a call into phrases and adds one job per
+phrase to the stream of its priority class (``JOB_STREAMS``, most urgent first). ASR workers (``hotline asr
+worker``, any number of processes on any number of machines) read them through the consumer group ``GROUP``,
+always from the most urgent stream that has work, and answer on the stream named in the job's ``reply_to``
+(one per media server). A job a dead worker left pending is claimed by another worker after ``CLAIM_IDLE_MS``;
+one delivered ``MAX_DELIVERIES`` times is answered ``lost``. A job older than its class's ``max_age`` when a
+worker reaches it is answered ``shed`` without being transcribed: under overload the agent's side goes first,
+then the conversation's citizen side, and the waiting caller's description last. Call audio and queue order
+never depend on any of this.
+
+Job entry fields: ``job`` (a ``PhraseJob`` as JSON) and ``audio`` (8 kHz 16-bit mono PCM, raw bytes).
+Reply entry fields: ``result`` (a ``PhraseResult`` as JSON).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from hotline.contracts.base import Payload
+from hotline.contracts.transcript import Phase, Speaker
+
+GROUP = "asr-workers"
+STATS_KEY = "hotline:asr:stats"              # hash: counters (jobs, ok, shed, lost, failed) for the wallboard
+WORKERS_KEY = "hotline:asr:workers"          # hash: worker name → last heartbeat JSON (load, jobs done)
+REPLY_PREFIX = "hotline:asr:replies:"        # + media server id
+JOB_STREAM_MAXLEN = 10_000
+REPLY_STREAM_MAXLEN = 10_000
+CLAIM_IDLE_MS = 5_000
+MAX_DELIVERIES = 2
+
+Priority = Literal["waiting", "citizen", "agent"]
+
+
+class JobClass(Payload):
+    CONTRACT: ClassVar[str] = "asr-class"
+
+    priority: Priority
+    stream: str
+    max_age: float   # seconds in the queue after which the phrase is shed rather than transcribed
+
+
+# Most urgent first. The waiting caller's description fills the agent's pop; the conversation's citizen side
+# fills the form; the agent's side is the record of what the center said.
+JOB_CLASSES: tuple[JobClass, ...] = (
+    JobClass(priority="waiting", stream="hotline:asr:jobs:waiting", max_age=60.0),
+    JobClass(priority="citizen", stream="hotline:asr:jobs:citizen", max_age=8.0),
+    JobClass(priority="agent", stream="hotline:asr:jobs:agent", max_age=4.0),
+)
+JOB_STREAMS: tuple[str, ...] = tuple(c.stream for c in JOB_CLASSES)
+
+
+def job_class(priority: Priority) -> JobClass:
+    return next(c for c in JOB_CLASSES if c.priority == priority)
+
+
+def priority_of(speaker: Speaker, phase: Phase) -> Priority:
+    if speaker == "agent":
+        return "agent"
+    return "waiting" if phase == "waiting" else "citizen"
+
+
+class PhraseJob(Payload):
+    CONTRACT: ClassVar[str] = "asr-job"
+
+    job_id: str
+    call_id: str
+    speaker: Speaker
+    seq: int = Field(ge=0)
+    phase: Phase
+    priority: Priority
+    start: float = 0.0
+    end: float = 0.0
+    reply_to: str
+    enqueued_at: float = Field(default_factory=time.time)   # epoch seconds
+    prompt: str = ""      # words to bias recognition towards (places, units): the engine may ignore it
+
+
+ResultStatus = Literal["ok", "shed", "lost", "failed"]
+
+
+class PhraseResult(Payload):
+    CONTRACT: ClassVar[str] = "asr-result"
+
+    job_id: str
+    call_id: str
+    speaker: Speaker
+    seq: int
+    status: ResultStatus
+    text: str = ""
+    engine: str = ""
+    worker: str = ""
+    queued_seconds: float = 0.0
+    compute_seconds: float = 0.0
+    error: str = ""

@@ -6,8 +6,8 @@ channel and stream they share, and the typed payload on each, defined once here 
 | ``prefill``       | ``hotline:prefill:<call id>`` + channel ``hotline:prefill`` | IVR → desk (pop, live transcript) |
 | ``ticket_status`` | hash ``hotline:ticket-status:<number>``          | desk → IVR (工单进度查询) |
 | ``survey``        | stream ``hotline:surveys``                        | IVR → desk (满意度评价) |
-| ``transcript``    | stream ``hotline:transcript:<call id>`` + channel ``hotline:transcript`` | IVR → desk (live turns) |
-| ``asr``           | streams ``hotline:asr:jobs:<class>`` → ``hotline:asr:replies:<server>`` | media server ↔ ASR workers |
+| ``transcript``    | stream ``hotline:transcript:<id>``, channel ``hotline:transcript`` | IVR → desk (turns) |
+| ``asr``           | streams ``hotline:asr:jobs:<class>``, ``hotline:asr:replies:<server>`` | IVR ↔ ASR workers |
 
 Every payload carries its contract's version (``v``). A reader refuses a payload of another version with
 ``ContractMismatch`` and logs it as an error: during an upgrade that mixes versions, the mismatch is loud (the

@@ -37,8 +37,9 @@ class SpeechStream(Protocol):
 class SpeechEngine(Protocol):
     name: str
 
-    def open(self, grammar: list[str] | None = None) -> SpeechStream:
-        """A stream for one utterance; ``grammar`` restricts recognition to those phrases where supported."""
+    def open(self, grammar: list[str] | None = None, *, prompt: str = "") -> SpeechStream:
+        """A stream for one utterance; ``grammar`` restricts recognition to those phrases where supported,
+        ``prompt`` biases it towards words likely here (places, units) where the engine supports that."""
 
 
 class EngineUnavailable(RuntimeError):

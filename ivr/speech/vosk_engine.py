@@ -34,7 +34,7 @@ class VoskEngine:
         self._vosk = vosk
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vosk")
 
-    def open(self, grammar: list[str] | None = None) -> VoskStream:
+    def open(self, grammar: list[str] | None = None, *, prompt: str = "") -> VoskStream:  # Vosk: no prompt
         if grammar:
             recognizer = self._vosk.KaldiRecognizer(self.model, SAMPLE_RATE, json.dumps(grammar + ["[unk]"],
                                                                                          ensure_ascii=False))

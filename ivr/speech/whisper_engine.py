@@ -96,7 +96,7 @@ class WhisperEngine:
             text = "".join(segment.text for segment in segments).strip()
         return str(convert(text, "zh-cn"))
 
-    def open(self, grammar: list[str] | None = None) -> WhisperStream:
+    def open(self, grammar: list[str] | None = None, *, prompt: str = "") -> WhisperStream:
         return WhisperStream(self, grammar_prompt(grammar))
 
 

@@ -28,9 +28,10 @@ class RedisServer:
     passwords: dict[str, str] = field(default_factory=dict)   # secret name (hotline.access) -> password
 
     def user_url(self, user: str) -> str:
-        """A URL with an ACL user's credentials: ``ivr`` or ``desk``."""
+        """A URL with an ACL user's credentials: ``ivr``, ``desk`` or ``asr``."""
         secret = {access.REDIS_IVR_USER: access.REDIS_IVR_SECRET,
-                  access.REDIS_DESK_USER: access.REDIS_DESK_SECRET}[user]
+                  access.REDIS_DESK_USER: access.REDIS_DESK_SECRET,
+                  access.REDIS_ASR_USER: access.REDIS_ASR_SECRET}[user]
         return f"redis://{user}:{self.passwords[secret]}@127.0.0.1:{self.port}/0"
 
     @property

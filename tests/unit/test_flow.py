@@ -57,7 +57,7 @@ class ScriptedEngine:
     def __init__(self, text: str):
         self.text = text
 
-    def open(self, grammar=None):
+    def open(self, grammar=None, *, prompt=""):
         return ScriptedStream(self.text)
 
 

@@ -361,7 +361,7 @@ async def test_emergency_words_only_in_the_final_transcript_still_hand_the_call_
     class LateEngine:
         name = "late"
 
-        def open(self, grammar=None):
+        def open(self, grammar=None, *, prompt=""):
             return LateStream()
 
     ivr, store, audiosocket = services(tmp_path)

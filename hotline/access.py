@@ -10,9 +10,11 @@ Redis (an ACL file; Redis 7 users with their own keys, channels and commands):
 
     default   the launcher/operator (secret ``redis``); the IVR and the desk never use it
     ivr       the IVR side: writes prefills and transcripts (and their channels), caller memory, the survey
-              stream, phrase jobs for the ASR pool and reads their replies; reads ticket progress. It can read nothing of the desk's (live calls, pops, wallboard).
+              stream, phrase jobs for the ASR pool and reads their replies; reads ticket progress. It can read
+              nothing of the desk's (live calls, pops, wallboard).
     desk      the desk: reads prefills and transcripts (and their channels), writes ticket progress, consumes the
-              survey stream, reads the ASR pool's counters, and its own live state, pop channels, wallboard and warnings.
+              survey stream, reads the ASR pool's counters, and its own live state, pop channels, wallboard
+              and warnings.
     asr       an ASR worker (any machine): the phrase job streams, the media servers' reply streams, the pool's
               counters and heartbeats, nothing else: it never sees a prefill, a ticket or a caller's number.
 

@@ -21,12 +21,14 @@ from hotline import access, housekeeping
 from hotline.numberplan import NumberPlan
 from hotline.paths import Paths
 from hotline.secrets import SecretStore
-from hotline.site import Retention, SiteConfig
+from hotline.site import Intake, Retention, SiteConfig
 from ivr.flow import IvrServices, load_flows
+from ivr.listen import Transcriber
 from ivr.prefill_store import PrefillStore
 from ivr.speech import SpeechEngine
 from ivr.speech.loader import load_engine
 from ivr.survey import SurveyStore
+from ivr.transcript_store import TranscriptStore
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,13 @@ def redis_client(url: str, password: str | None, username: str | None = access.R
 
 
 def ivr_services(plan: NumberPlan, home: Path, redis: aioredis.Redis | None, *, speech: SpeechEngine | None,
-                 audiosocket: AudioSocketServer | None, retention: Retention = Retention()) -> IvrServices:
+                 audiosocket: AudioSocketServer | None, retention: Retention = Retention(),
+                 intake: Intake = Intake(), asr: Transcriber | None = None) -> IvrServices:
     """The IVR's services; everything it keeps on disk lives under ``home`` (spools, the callers' recordings)."""
     return IvrServices(
         plan=plan, flows=load_flows(), store=PrefillStore(redis, home / "spool" / "prefill"),
         speech=speech, audiosocket=audiosocket, memory=redis, recordings=home / "recordings" / "ivr",
+        intake=intake, asr=asr, transcripts=TranscriptStore(redis),
         tickets=redis, surveys=SurveyStore(redis, home / "spool" / "surveys", maxlen=retention.survey_stream_maxlen,
                                            max_age_days=retention.survey_stream_days),
     )

@@ -16,8 +16,9 @@ import logging
 import struct
 import uuid as uuidlib
 from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
-from ivr.capture import CaptureSession, Frame
+from ivr.capture import Frame
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +55,25 @@ async def frames_of(reader: asyncio.StreamReader) -> AsyncIterator[Frame]:
             return
 
 
+class AudioConsumer(Protocol):
+    """What takes a connection's audio: ``ivr.capture.CaptureSession`` (one utterance in the menu flow) or
+    ``ivr.listen.ListenSession`` (a listening leg, for the whole call)."""
+
+    async def consume(self, frames: AsyncIterator[Frame]) -> Any: ...
+
+
 class AudioSocketServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.host = host
         self.port = port
-        self.sessions: dict[str, CaptureSession] = {}
+        self.sessions: dict[str, AudioConsumer] = {}
         self._server: asyncio.Server | None = None
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def expect(self, session: CaptureSession) -> str:
+    def expect(self, session: AudioConsumer) -> str:
         """Register a session; returns the UUID to pass to AudioSocket()."""
         key = str(uuidlib.uuid4())
         self.sessions[key] = session

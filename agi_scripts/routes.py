@@ -5,14 +5,16 @@ The dialplan calls ``agi://host:port/<name>``; ``<name>`` is looked up here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from hotline import channelvars as v
 from hotline.numberplan import NumberPlan
 from ivr import entry as entry_flow
 from ivr.channel import Channel
-from ivr.flow import IvrServices, run_ivr
+from ivr.flow import IvrServices, emergency_target, run_ivr
+from ivr.intake import queue_first, run_listening
+from ivr.progress import run_progress
 from ivr.survey import run_survey
 
 
@@ -45,9 +47,39 @@ async def entry(call: AgiCall) -> None:
     """The 12345 flow's entry: every answered inbound call passes here before it queues."""
     facts = await entry_flow.read_facts(call.channel, call.caller)
     facts = await entry_flow.entry(call.channel, call.services.plan, facts)
+    ivr = call.services.ivr
+    if ivr is None:
+        return
+    if ivr.intake.mode_of(facts.line) == "queue":
+        await queue_first(call.channel, ivr, facts)
+        return
+    sounds = await call.channel.get_variable(v.SOUNDS) or ""
+    await run_ivr(call.channel, ivr, facts, sounds)
+
+
+async def listen(call: AgiCall) -> None:
+    """A listening leg (``[hotline-listen]``): its audio goes to the live transcript for the rest of the call."""
     if call.services.ivr is not None:
-        sounds = await call.channel.get_variable(v.SOUNDS) or ""
-        await run_ivr(call.channel, call.services.ivr, facts, sounds)
+        await run_listening(call.channel, call.services.ivr)
+
+
+async def emergency(call: AgiCall) -> None:
+    """Key 9 while waiting: which emergency service (the dialplan already holds the default)."""
+    ivr = call.services.ivr
+    if ivr is None:
+        return
+    sounds = await call.channel.get_variable(v.SOUNDS) or ""
+    await call.channel.set_variable(v.EMERGENCY, await emergency_target(call.channel, ivr.flows.emergency, sounds))
+
+
+async def progress(call: AgiCall) -> None:
+    """Key 5 while waiting: 工单进度查询; the dialplan then puts the caller back where they were in the queue."""
+    ivr = call.services.ivr
+    if ivr is None:
+        return
+    sounds = await call.channel.get_variable(v.SOUNDS) or ""
+    call_id = await call.channel.get_variable(v.CALL_ID) or ""
+    await run_progress(call.channel, ivr.flows.progress, ivr.tickets, sounds, call_id)
 
 
 async def survey(call: AgiCall) -> None:
@@ -64,4 +96,7 @@ async def survey(call: AgiCall) -> None:
 ROUTES: dict[str, Route] = {
     "entry": Route(entry, timeout=600),
     "survey": Route(survey, timeout=90),
+    "listen": Route(listen, timeout=6 * 3600),    # lives as long as the call
+    "emergency": Route(emergency, timeout=30),
+    "progress": Route(progress, timeout=300),
 }

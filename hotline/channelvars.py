@@ -27,6 +27,11 @@ RING_TIMEOUT = "HOTLINE_RING_TIMEOUT"  # seconds a transfer target may ring (the
 AGENT = "HOTLINE_AGENT"                # the agent extension handling / transferring the call
 SOURCE = "HOTLINE_SOURCE"              # the address (no port) a network call came from: the rate limit's key
 SCREENED = "HOTLINE_SCREENED"          # 1 once the inbound screen ran on this channel (it runs once)
+LIVE = "HOTLINE_LIVE"                  # 1 (inherited): listen to this call for the live transcript
+LISTENING = "HOTLINE_LISTENING"        # set on a channel once its listening leg was started (once per channel)
+SPY = "HOTLINE_SPY"                    # on a listening leg: the channel it listens to
+SIDE = "HOTLINE_SIDE"                  # on a listening leg: citizen | agent
+QUEUE_POSITION = "HOTLINE_QPOS"        # where a caller who stepped out with a key rejoins the queue
 
 # Sent with every AMI channel event (manager.conf channelvars): what the desk's listener needs to know.
 AMI_CHANNELVARS = (CALL_ID, LINE, LINE_CLASS, SUBPLATFORM, QUEUE, APPEAL_TYPE, AGENT)
@@ -60,6 +65,11 @@ CTX_SURVEY = "hotline-survey"          # the agent hung up first (Queue option c
 CTX_CONFERENCE = "hotline-conference"  # AMI Redirect lands here: exten citizen | agent | far, room in CONFERENCE
 CTX_AGENT_QUEUES = "hotline-agent-queues"  # Gosub(...,<extension>,1(login|logout)): an agent's queue membership
 CTX_TO_QUEUE = "hotline-to-queue"      # blind transfer destination: exten = queue name
+CTX_QUEUE_KEYS = "hotline-queue-keys"  # queues.conf context=: keys a waiting caller may press (9, 5)
+CTX_AGENT_CONNECT = "hotline-agent-connect"  # Queue()'s gosub on the agent's channel at the answer
+CTX_LISTEN_START = "hotline-listen-start"    # Gosub(...,citizen|agent,1): start a channel's listening leg
+CTX_LISTEN = "hotline-listen"          # the listening legs (ChanSpy ─ Local ─ AGI listen/AudioSocket)
+CTX_EMERGENCY_WORDS = "hotline-emergency-words"  # the waiting caller said emergency words: announce, hand off
 
 # Agent feature codes (dialled from a softphone in CTX_AGENTS)
 CODE_LOGIN = "*11"

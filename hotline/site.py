@@ -124,6 +124,25 @@ class Speech(Strict):
     threads: int = Field(2, ge=1, le=64)
 
 
+class Intake(Strict):
+    """How a call reaches an agent (受理方式). ``queue`` (the default; GB/T 33358: no IVR menu in front of phone
+    intake): after the line's greeting the call joins its queue at once, the queue is chosen without asking (the
+    caller's remembered city, else the number range of the caller ID, else the province), and the caller is
+    invited to describe the matter while waiting. ``menu``: the menu, city question and description first
+    (the older flow)."""
+
+    mode: Literal["queue", "menu"] = "queue"
+    lines: dict[Annotated[str, Field(pattern=r"^[0-9]{3,8}$")], Literal["queue", "menu"]] = Field(
+        {}, description="per-line override of mode, e.g. {'12315': 'menu'}")
+    live_transcript: bool = Field(
+        True, description="listen to both sides of the call (ChanSpy legs to the media server) and transcribe "
+                          "them live; off: only the menu flow's description is transcribed")
+    announce_every: int = Field(30, ge=10, le=600, description="seconds between 'still in line' announcements")
+
+    def mode_of(self, line: str) -> Literal["queue", "menu"]:
+        return self.lines.get(line, self.mode)
+
+
 class Retention(Strict):
     """How long personal data is kept where this stack writes it (保存期限). Housekeeping deletes older files."""
 
@@ -180,6 +199,7 @@ class SiteConfig(Strict):
     carrier: Carrier = Carrier()
     agents: Agents = Agents()
     speech: Speech = Speech()
+    intake: Intake = Intake()
     trunk_overrides: dict[str, TrunkOverride] = {}
     retention: Retention = Retention()
     warning_rules: list[dict[str, object]] | None = Field(

@@ -29,6 +29,13 @@ def retired(number: str) -> str:
 TRANSFER_FAILED = "transfer-failed"
 EMERGENCY_FALLBACK = "emergency-fallback"
 PLEASE_HOLD = "please-hold"
+EMERGENCY_DEFAULT = "110"   # the emergency hand-off when the caller picks no service (police take every kind)
+
+# Queue-first intake (queues.conf): the invitation to describe the matter while waiting, the "still in line"
+# announcements after it, and the faint tone that replaces music while the caller may be speaking.
+QUEUE_DESCRIBE = "queue-describe"
+QUEUE_STILL_WAITING = "queue-still-waiting"
+QUEUE_COMFORT = "queue-comfort"
 
 # Agent feature codes (*11 login, *12 logout, *13 pause, *14 resume): what the softphone hears.
 AGENT_LOGGED_IN = "agent-logged-in"

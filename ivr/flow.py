@@ -25,7 +25,10 @@ from ivr.capture import CaptureLimits, CaptureResult, CaptureSession
 from ivr.channel import Channel, ChannelHangup
 from ivr.entry import CallFacts
 from ivr.prefill import Prefill, city_from_speech, emergency_of, enrich
+from ivr.listen import ListenSession, Transcriber
 from ivr.prefill_store import PrefillStore
+from ivr.transcript_store import TranscriptStore
+from hotline.site import Intake
 from ivr.progress import ProgressConfig, run_progress
 from ivr.speech import SpeechEngine, SpeechStream
 from ivr.survey import SurveyConfig, SurveyStore
@@ -104,14 +107,22 @@ class IvrServices:
     tickets: Redis | None = None            # the desk's ticket statuses (read only)
     surveys: SurveyStore | None = None      # where callback survey results go
     recordings: Path = Path("var/recordings")
+    intake: Intake = field(default_factory=Intake)
+    asr: Transcriber | None = None          # the ASR pool: the live transcript's phrases
+    transcripts: TranscriptStore = field(default_factory=lambda: TranscriptStore(None))
     background: set[asyncio.Task[Prefill]] = field(default_factory=set)
+
+    @property
+    def live_transcript(self) -> bool:
+        """Listening legs are worth starting: the site wants them and the media server and the pool exist."""
+        return self.intake.live_transcript and self.audiosocket is not None and self.asr is not None
 
 
 class AudioSocketLike(Protocol):  # the part of agi_scripts.audiosocket.AudioSocketServer the flow uses
     @property
     def address(self) -> str: ...
 
-    def expect(self, session: CaptureSession) -> str: ...
+    def expect(self, session: CaptureSession | ListenSession) -> str: ...
 
     def forget(self, key: str) -> None: ...
 
@@ -141,7 +152,7 @@ async def run_ivr(channel: Channel, services: IvrServices, facts: CallFacts, sou
         if option is None or option.action == "agent":
             return outcome
         if option.action == "emergency":
-            outcome.emergency = await _emergency_target(channel, flows.emergency, sounds)
+            outcome.emergency = await emergency_target(channel, flows.emergency, sounds)
             return outcome
         if option.queue:
             outcome.queue = option.queue if option.queue in services.plan.queues else GENERAL_QUEUE
@@ -182,14 +193,14 @@ async def _menu(channel: Channel, menu: MenuConfig, sounds: str) -> tuple[str, M
     return "", None
 
 
-async def _emergency_target(channel: Channel, cfg: EmergencyConfig, sounds: str) -> str:
+async def emergency_target(channel: Channel, cfg: EmergencyConfig, sounds: str) -> str:
     digits = await channel.collect_digits(f"{sounds}/{cfg.prompt}", 1, cfg.timeout_ms)
     target = cfg.options.get(digits, cfg.default)
     await channel.play(f"{sounds}/ivr-emergency-transfer")
     return target
 
 
-async def _remembered_city(services: IvrServices, caller: str) -> str:
+async def remembered_city(services: IvrServices, caller: str) -> str:
     if services.memory is None or not caller:
         return ""
     try:
@@ -219,7 +230,7 @@ def city_by_number(plan: NumberPlan, digits: str) -> str:
 
 
 async def _city(channel: Channel, services: IvrServices, facts: CallFacts, sounds: str) -> str:
-    remembered = await _remembered_city(services, facts.caller)
+    remembered = await remembered_city(services, facts.caller)
     if remembered:
         return remembered
     cfg = services.flows.city

@@ -28,6 +28,11 @@ ENGINE = "espeak-ng cmn-latn-pinyin s185 / sox 8k mono"  # part of the cache key
 RETAINED_NOTICE_PATTERN = "transfer-retained-notice"  # {number} {name} of the retained-seat line
 _NUMBER_DIGITS = dict(zip("0123456789", "零幺二三四五六七八九"))  # phone numbers: 1 is 幺
 _COUNT_DIGITS = dict(zip("0123456789", "零一二三四五六七八九"))   # "按1": 1 is 一
+# Sounds that are not speech: made with sox's synthesiser (effect arguments), keyed like prompts.
+TONES: dict[str, list[str]] = {
+    # The quiet queue's "music": one faint 440 Hz pip, then 5 s of silence (the caller may be speaking).
+    sounds.QUEUE_COMFORT: ["synth", "0.12", "sine", "440", "vol", "0.05", "pad", "0", "5"],
+}
 _PAUSE = re.compile(r"[，、；：]")
 _STOP = re.compile(r"[。！？]")
 
@@ -48,6 +53,7 @@ def catalogue(plan: NumberPlan) -> dict[str, str]:
             prompts[sounds.transfer_notice(line.number)] = retained_notice.format(number=line.number, name=line.name)
     prompts["ivr-city-list"] = city_list_text(plan)
     prompts.update(ticket_status.prompt_texts())  # ticket progress read-back: states, digits, dates, units
+    prompts.update({tone_id: "sox " + " ".join(args) for tone_id, args in TONES.items()})
     return dict(sorted(prompts.items()))
 
 
@@ -90,6 +96,9 @@ def render_all(prompts: dict[str, str], out_dir: Path, override_dir: Path | None
         tmp = out_dir / f".{prompt_id}.tmp.wav"
         if source is not None:
             _sox(source, target)
+        elif prompt_id in TONES:
+            subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(target),
+                            *TONES[prompt_id]], check=True, capture_output=True)
         else:
             subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "185", "-w", str(tmp), to_pinyin(text)],
                            check=True, capture_output=True)

@@ -191,6 +191,7 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
         "today_override": site.today.strftime("%Y%m%d") if site.today else "",
         "noload": NOLOAD,
         "general": GENERAL_QUEUE,
+        "emergency_default": sounds.EMERGENCY_DEFAULT,
         "secret": secrets.get,
         "tls_file": TLS_FILE,
         "ami": {"desk_user": access.AMI_DESK_USER, "desk_secret": access.AMI_DESK_SECRET,
@@ -228,6 +229,7 @@ def classic_agi_files(plan_text: str, site: SiteConfig, secrets: SecretStore) ->
         "redis_password_file": f"{etc}/agi-secrets/redis",
         "audiosocket_host": site.agi_host,
         "home": f"{lib}/agi",
+        "intake": site.intake.model_dump(),
         "speech": {**site.speech.model_dump(), "model_dir": site.speech.model_dir or f"{lib}/models/whisper-base"},
     }
     script = (f"#!{CLASSIC_PYTHON}\n{HEADER.replace(';', '#')}\n"

@@ -38,8 +38,15 @@ Status = Literal["ok", "shed", "lost", "no_engine"]
 SPEAKERS: tuple[Speaker, ...] = ("citizen", "agent")
 
 
+ANSWERED_KEY = "hotline:transcript:{call_id}:answered"   # epoch seconds the agent answered (set by the agent's leg)
+
+
 def key(call_id: str) -> str:
     return KEY.format(call_id=call_id)
+
+
+def answered_key(call_id: str) -> str:
+    return ANSWERED_KEY.format(call_id=call_id)
 
 
 def utc_now() -> str:

@@ -36,6 +36,13 @@ class Citizen:
             timeout, f"the center runs {command_part!r} on call {self.cid}")
         self.last_cue = event.received
 
+    async def until_queued(self, timeout: float = 60) -> None:
+        """Wait until this call joins a queue (queue-first intake: right after the greeting)."""
+        event = await self.center.events.wait_for(
+            lambda e: e.name == "QueueCallerJoin" and e.get("Linkedid") == self.cid and e.received > self.last_cue,
+            timeout, f"call {self.cid} joins a queue")
+        self.last_cue = event.received
+
     async def press(self, digits: str) -> None:
         await self.channel.exec("SendDTMF", f"{digits},250")
 

@@ -15,12 +15,17 @@ from agi_scripts.audiosocket import AudioSocketServer
 from agi_scripts.routes import Services
 from hotline import access
 from hotline.numberplan import GENERAL_QUEUE
+from hotline.site import Intake
 from ivr.flow import IvrServices
+from ivr.listen import Transcriber
 from hotline.contracts.prefill import KEY
 from tests.support.caller import CALLER_DATA, Citizen, Citizens
 from tests.support.center import Center
 from tests.support.redis_server import RedisServer
 from tests.support.samples import references, to_8k
+
+
+MENU = Intake(mode="menu")   # the older flow: menu, city, description, then the queue
 
 
 class IvrRig:
@@ -78,13 +83,16 @@ def caller_sound_dirs(center: Center) -> tuple[Path, Path]:
 
 
 @contextlib.asynccontextmanager
-async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...]) -> AsyncIterator[IvrRig]:
+async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...], *, intake: Intake = MENU,
+                  asr: Transcriber | None = None) -> AsyncIterator[IvrRig]:
+    """The IVR on ``center``: the menu flow unless ``intake`` says otherwise; ``asr`` the live transcript's pool."""
     redis_server = RedisServer.start(work / "redis")
     redis = aioredis.from_url(redis_server.url, password=redis_server.password)   # the test's: every key
     ivr_redis = redis_client(redis_server.url, redis_server.passwords[access.REDIS_IVR_SECRET])   # the IVR's ACL user
     audiosocket = AudioSocketServer("127.0.0.1", 0)
     await audiosocket.start()
-    services = ivr_services(center.plan, work, ivr_redis, speech=speech, audiosocket=audiosocket)
+    services = ivr_services(center.plan, work, ivr_redis, speech=speech, audiosocket=audiosocket, intake=intake,
+                            asr=asr)
     # The citizen's recordings join the center's sounds (so a config reload keeps them) and its instance.
     for target in caller_sound_dirs(center):
         for name in samples:

@@ -1,0 +1,102 @@
+"""Queue-first intake (the default) and the listening legs: no menu in front of a human. The entry route chooses
+the queue without asking and the call joins it at once; the caller describes the matter while waiting, on the
+listening leg.
+
+The queue: the line's own (expert seats, special lines) or, for the general queue, the sub-platform tier of the
+caller's remembered city, else of their number's exchange (``hotline/data/caller_areas.yaml``), else the
+province. When the live transcript is on, the call is marked for listening legs and its prefill starts as
+``listening``: the agent's pop shows it filling as the caller speaks.
+
+``run_listening`` runs on a listening leg (AGI route ``listen``): the citizen's from the queue on, the agent's
+from the answer on; each hands its audio to an ``ivr.listen.ListenSession`` until the call ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+
+from hotline import channelvars as v
+from hotline.contracts.prefill import Prefill
+from hotline.numberplan import GENERAL_QUEUE
+from hotline.reference import subplatform_of_number
+from ivr.channel import Channel, ChannelHangup
+from ivr.entry import CallFacts
+from ivr.flow import IvrServices, remembered_city
+from ivr.listen import ListenSession
+
+log = logging.getLogger(__name__)
+
+
+async def choose_subplatform(services: IvrServices, facts: CallFacts) -> tuple[str, str]:
+    """(sub-platform code, how it was chosen: line | remembered | number | province)."""
+    if facts.subplatform:
+        return facts.subplatform, "line"
+    if facts.queue != GENERAL_QUEUE:
+        return "", "line"   # a special line's own queue: no city tier
+    remembered = await remembered_city(services, facts.caller)
+    if remembered:
+        return remembered, "remembered"
+    by_number = subplatform_of_number(facts.caller)
+    if by_number and services.plan.subplatform(by_number) is not None:
+        return by_number, "number"
+    return "", "province"
+
+
+async def queue_first(channel: Channel, services: IvrServices, facts: CallFacts) -> Prefill | None:
+    """Choose the queue, mark the call for listening; returns the prefill it started (None: no live transcript)."""
+    subplatform, chosen_by = await choose_subplatform(services, facts)
+    log.info("call %s: queue %s, sub-platform %s (%s)", facts.call_id, facts.queue, subplatform or "-", chosen_by)
+    prefill = None
+    if services.live_transcript:
+        prefill = Prefill(call_id=facts.call_id, line=facts.line, caller=facts.caller, subplatform=subplatform,
+                          status="listening", engine="asr-pool")
+        try:
+            await services.store.save(prefill)
+        except Exception:   # the store spools when Redis is down; nothing here may keep the caller waiting
+            log.exception("call %s: prefill not started", facts.call_id)
+    try:
+        await channel.set_variable(f"__{v.SUBPLATFORM}", subplatform)
+        await channel.set_variable(f"__{v.LIVE}", "1" if prefill is not None else "")
+    except ChannelHangup:
+        pass
+    return prefill
+
+
+async def run_listening(channel: Channel, services: IvrServices) -> None:
+    """Hand this leg's audio to a listening session until the call ends. Sets HOTLINE_EMERGENCY when the caller,
+    still waiting, described an emergency: the dialplan then takes the call out of the queue to the hand-off."""
+    if services.audiosocket is None:
+        return
+    call_id = await channel.get_variable(v.CALL_ID) or ""
+    side = await channel.get_variable(v.SIDE) or ""
+    if not call_id or side not in ("citizen", "agent"):
+        log.warning("listening leg without a call (%r) or side (%r): nothing to do", call_id, side)
+        return
+    prefill = None
+    if side == "citizen":
+        prefill = await services.store.load(call_id)
+    else:
+        await services.transcripts.mark_answered(call_id, time.time())
+    session = ListenSession(call_id=call_id, speaker="citizen" if side == "citizen" else "agent", asr=services.asr,
+                            transcripts=services.transcripts, prefills=services.store if prefill else None,
+                            prefill=prefill, today=dt.date.today())
+    key = services.audiosocket.expect(session)
+    try:
+        await channel.exec("AudioSocket", f"{key},{services.audiosocket.address}")
+    except ChannelHangup:
+        pass   # the call ended: the session finishes with what it heard
+    finally:
+        services.audiosocket.forget(key)
+    try:
+        result = await asyncio.wait_for(asyncio.shield(session.result), session.limits.drain_seconds + 5)
+    except TimeoutError:
+        log.warning("call %s %s: the listening session did not finish", call_id, side)
+        return
+    if result.emergency:
+        try:
+            await channel.set_variable(v.EMERGENCY, result.emergency)
+        except ChannelHangup:
+            pass

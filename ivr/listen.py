@@ -1,0 +1,249 @@
+"""Listening to one side of a call, live: audio in, phrases out to the ASR pool, speaker turns and the prefill back.
+
+A listening leg (``[hotline-listen]`` in the dialplan: ChanSpy on the call's channel, its voice over AudioSocket)
+feeds a ``ListenSession`` from the moment the caller joins the queue (side ``citizen``) or the agent answers
+(side ``agent``) until the channel hangs up. The session cuts the audio into phrases at pauses, sends each to
+the ASR pool (``hotline.contracts.asr``) and writes the results as turns, in each side's order
+(``hotline.contracts.transcript``). The citizen's turns also keep the prefill up to date, so the agent's pop
+shows what the caller said while waiting and the form fills as they talk; while the caller is still waiting,
+emergency words end the session with ``emergency`` set and the dialplan hands the call over.
+
+Nothing here can hold up a call: the leg is a separate channel; a phrase the pool sheds, loses or never
+answers becomes a turn saying so (the audio stays in the call's recording); Redis down loses turns, not calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hotline.contracts.asr import PhraseJob, PhraseResult, job_class, priority_of
+from hotline.contracts.prefill import Prefill
+from hotline.contracts.transcript import Phase, Speaker, Turn
+from hotline.contracts.transcript import Status as TurnStatus
+from ivr.capture import Frame
+from ivr.prefill import enrich
+from ivr.prefill_store import PrefillStore
+from ivr.speech import SAMPLE_RATE
+from ivr.speech.audio import PauseDetector
+from ivr.transcript_store import TranscriptStore
+
+log = logging.getLogger(__name__)
+
+BYTES_PER_SECOND = SAMPLE_RATE * 2
+_TURN_STATUS: dict[str, TurnStatus] = {"ok": "ok", "shed": "shed", "lost": "lost", "failed": "lost"}
+
+
+class Transcriber(Protocol):
+    """The part of the ASR pool's client (``ivr.asr.client.AsrClient``) a session uses."""
+
+    @property
+    def reply_to(self) -> str: ...
+
+    async def submit(self, job: PhraseJob, audio: bytes) -> asyncio.Future[PhraseResult]: ...
+
+
+@dataclass(frozen=True)
+class ListenLimits:
+    pause: float = 0.5          # a pause this long ends a phrase
+    min_speech: float = 0.25    # less speech than this is noise, not a phrase
+    max_phrase: float = 12.0    # a phrase is cut here even without a pause (the pool transcribes it meanwhile)
+    preroll: float = 0.3        # audio kept before the speech starts, so the first syllable is not clipped
+    drain_seconds: float = 30.0  # after the leg ends: how long the last phrases' text is awaited
+
+
+@dataclass
+class ListenResult:
+    ended_by: str            # hangup | emergency | error
+    phrases: int
+    audio_seconds: float
+    emergency: str = ""
+
+
+@dataclass
+class _Pending:
+    seq: int
+    phase: Phase
+    start: float
+    end: float
+    future: asyncio.Future[PhraseResult] | None    # None: not submitted (no pool, pool unreachable)
+    status_if_none: TurnStatus = "lost"
+
+
+@dataclass
+class ListenSession:
+    call_id: str
+    speaker: Speaker
+    asr: Transcriber | None
+    transcripts: TranscriptStore
+    prefills: PrefillStore | None = None      # the citizen's side keeps the prefill
+    prefill: Prefill | None = None
+    limits: ListenLimits = ListenLimits()
+    today: dt.date | None = None
+    result: asyncio.Future[ListenResult] = field(init=False)
+    emergency: str = ""
+    turns: list[Turn] = field(default_factory=list)
+    _texts: list[str] = field(default_factory=list)
+    _base_text: str = ""
+    _answered_at: float | None = None
+    _started_at: float = field(default_factory=time.time)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _pending: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
+    _seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.result = asyncio.get_running_loop().create_future()
+        if self.prefill is not None:
+            self._base_text = self.prefill.transcript   # the menu flow's description, if there was one
+
+    # ── audio in ────────────────────────────────────────────────────────────────────────────────────────
+    async def consume(self, frames: AsyncIterator[Frame]) -> ListenResult:
+        writer = asyncio.create_task(self._write_turns(), name=f"turns-{self.call_id}-{self.speaker}")
+        detector = PauseDetector(pause=self.limits.pause, min_speech=self.limits.min_speech)
+        buffer = bytearray()
+        buffer_start = 0.0      # seconds since the leg started, where the buffer begins
+        position = 0.0
+        ended_by = "hangup"
+        preroll = int(self.limits.preroll * BYTES_PER_SECOND) // 2 * 2
+        inbox: asyncio.Queue[Frame] = asyncio.Queue()
+        reader = asyncio.create_task(_pump(frames, inbox), name=f"audio-{self.call_id}-{self.speaker}")
+        try:
+            while not self._stop.is_set():
+                try:   # the wait is bounded so an emergency can stop a leg whose phone sends nothing
+                    frame = await asyncio.wait_for(inbox.get(), 0.5)
+                except TimeoutError:
+                    continue
+                if frame.kind in ("hangup", "error"):
+                    ended_by = frame.kind
+                    break
+                if frame.kind != "audio":
+                    continue   # keys are the dialplan's business
+                buffer += frame.data
+                position += len(frame.data) / BYTES_PER_SECOND
+                ended = detector.push(frame.data)
+                speaking = detector.heard_speech
+                if ended or (speaking and len(buffer) >= self.limits.max_phrase * BYTES_PER_SECOND):
+                    await self._phrase(bytes(buffer), buffer_start, position)
+                    buffer.clear()
+                    buffer_start = position
+                    if not ended:
+                        detector = PauseDetector(pause=self.limits.pause, min_speech=self.limits.min_speech)
+                elif not speaking and len(buffer) > preroll + BYTES_PER_SECOND:
+                    drop = len(buffer) - preroll   # silence: keep only the pre-roll
+                    del buffer[:drop]
+                    buffer_start += drop / BYTES_PER_SECOND
+            if self._stop.is_set():
+                ended_by = "emergency"
+            elif detector.heard_speech:    # the leg ended mid-phrase: what was said still counts
+                await self._phrase(bytes(buffer), buffer_start, position)
+        except Exception:
+            log.exception("listening to %s %s failed", self.call_id, self.speaker)
+            ended_by = "error"
+        finally:
+            reader.cancel()
+            await self._pending.put(None)
+            try:
+                await asyncio.wait_for(asyncio.shield(writer), self.limits.drain_seconds)
+            except TimeoutError:
+                writer.cancel()
+                log.warning("call %s %s: last phrases not transcribed within %.0f s", self.call_id, self.speaker,
+                            self.limits.drain_seconds)
+            await self._finish_prefill()
+        result = ListenResult(ended_by=ended_by, phrases=self._seq, audio_seconds=round(position, 2),
+                              emergency=self.emergency)
+        if not self.result.done():
+            self.result.set_result(result)
+        return result
+
+    async def _phase(self) -> Phase:
+        if self.speaker == "agent":
+            return "conversation"
+        if self._answered_at is None:
+            self._answered_at = await self.transcripts.answered_at(self.call_id)
+        return "waiting" if self._answered_at is None else "conversation"
+
+    async def _phrase(self, audio: bytes, start: float, end: float) -> None:
+        seq, self._seq = self._seq, self._seq + 1
+        phase = await self._phase()
+        pending = _Pending(seq=seq, phase=phase, start=round(start, 2), end=round(end, 2), future=None,
+                           status_if_none="no_engine" if self.asr is None else "lost")
+        if self.asr is not None:
+            priority = priority_of(self.speaker, phase)
+            job = PhraseJob(job_id=uuid.uuid4().hex, call_id=self.call_id, speaker=self.speaker, seq=seq,
+                            phase=phase, priority=priority, start=pending.start, end=pending.end,
+                            reply_to=self.asr.reply_to)
+            try:
+                pending.future = await self.asr.submit(job, audio)
+            except Exception as exc:   # the pool is unreachable: this phrase is lost, the next may get through
+                log.warning("call %s %s #%d: not sent for transcription (%s)", self.call_id, self.speaker, seq, exc)
+        await self._pending.put(pending)
+
+    # ── turns out ──────────────────────────────────────────────────────────────────────────────────────
+    async def _write_turns(self) -> None:
+        while (pending := await self._pending.get()) is not None:
+            result: PhraseResult | None = None
+            if pending.future is not None:
+                # The client resolves every future by its class's deadline; this bound only guards against a bug.
+                bound = job_class(priority_of(self.speaker, pending.phase)).max_age + 60
+                try:
+                    result = await asyncio.wait_for(pending.future, bound)
+                except (TimeoutError, Exception) as exc:
+                    log.warning("call %s %s #%d: no transcription (%r)", self.call_id, self.speaker, pending.seq, exc)
+            status: TurnStatus = pending.status_if_none if result is None else _TURN_STATUS[result.status]
+            text = result.text.strip() if result is not None and status == "ok" else ""
+            if status == "ok" and not text:
+                continue   # noise, a cough: nothing to show
+            turn = Turn(call_id=self.call_id, speaker=self.speaker, seq=pending.seq, phase=pending.phase,
+                        start=pending.start, end=pending.end, text=text, status=status,
+                        engine=result.engine if result is not None else "")
+            self.turns.append(turn)
+            await self.transcripts.add(turn)
+            if text and self.speaker == "citizen":
+                self._texts.append(text)
+                await self._update_prefill(turn)
+
+    async def _update_prefill(self, turn: Turn) -> None:
+        if self.prefill is None:
+            return
+        enrich(self.prefill, _joined([self._base_text, *self._texts]), self.today)
+        self.prefill.engine = turn.engine or self.prefill.engine
+        if self.prefill.emergency and turn.phase == "waiting" and not self.emergency:
+            self.emergency = self.prefill.emergency   # the caller is still waiting: hand over now
+            self._stop.set()
+        if self.prefills is not None:
+            await self.prefills.save(self.prefill)
+
+    async def _finish_prefill(self) -> None:
+        if self.prefill is None or self.prefills is None:
+            return
+        if self.prefill.status == "listening":
+            self.prefill.status = "final" if self.prefill.transcript else "no_speech"
+        with contextlib.suppress(Exception):   # the store spools when Redis is down; never fail the leg's end
+            await self.prefills.save(self.prefill)
+
+
+async def _pump(frames: AsyncIterator[Frame], inbox: asyncio.Queue[Frame]) -> None:
+    """Move the connection's frames into ``inbox``; the end of the connection is a hangup frame."""
+    try:
+        async for frame in frames:
+            inbox.put_nowait(frame)
+    finally:
+        inbox.put_nowait(Frame("hangup"))
+
+
+def _joined(parts: list[str]) -> str:
+    text = ""
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        if text and text[-1] not in "。！？，；,.!?;":
+            text += "，"
+        text += part
+    return text

@@ -29,6 +29,8 @@ from ivr.listen import ListenSession
 
 log = logging.getLogger(__name__)
 
+MEMORY_WAIT = 0.3   # seconds the remembered city may take (a local Redis answers in well under a millisecond)
+
 
 async def choose_subplatform(services: IvrServices, facts: CallFacts) -> tuple[str, str]:
     """(sub-platform code, how it was chosen: line | remembered | number | province)."""
@@ -36,7 +38,11 @@ async def choose_subplatform(services: IvrServices, facts: CallFacts) -> tuple[s
         return facts.subplatform, "line"
     if facts.queue != GENERAL_QUEUE:
         return "", "line"   # a special line's own queue: no city tier
-    remembered = await remembered_city(services, facts.caller)
+    try:   # the caller is between the greeting and the queue: a slow or dead Redis must not hold them there
+        remembered = await asyncio.wait_for(remembered_city(services, facts.caller), MEMORY_WAIT)
+    except TimeoutError:
+        log.warning("call %s: city memory too slow; choosing by number", facts.call_id)
+        remembered = ""
     if remembered:
         return remembered, "remembered"
     by_number = subplatform_of_number(facts.caller)
@@ -53,15 +59,23 @@ async def queue_first(channel: Channel, services: IvrServices, facts: CallFacts)
     if services.live_transcript:
         prefill = Prefill(call_id=facts.call_id, line=facts.line, caller=facts.caller, subplatform=subplatform,
                           status="listening", engine="asr-pool")
-        try:
-            await services.store.save(prefill)
-        except Exception:   # the store spools when Redis is down; nothing here may keep the caller waiting
-            log.exception("call %s: prefill not started", facts.call_id)
+        # Stored in the background (the store spools when Redis is down): the caller goes on to the queue now.
+        task = asyncio.create_task(_start(services, prefill))
+        services.background.add(task)
+        task.add_done_callback(services.background.discard)
     try:
         await channel.set_variable(f"__{v.SUBPLATFORM}", subplatform)
         await channel.set_variable(f"__{v.LIVE}", "1" if prefill is not None else "")
     except ChannelHangup:
         pass
+    return prefill
+
+
+async def _start(services: IvrServices, prefill: Prefill) -> Prefill:
+    try:
+        await services.store.save(prefill)
+    except Exception:
+        log.exception("call %s: prefill not started", prefill.call_id)
     return prefill
 
 
@@ -77,12 +91,20 @@ async def run_listening(channel: Channel, services: IvrServices) -> None:
         return
     prefill = None
     if side == "citizen":
-        prefill = await services.store.load(call_id)
+        for _ in range(10):   # the entry route stores it in the background, a moment before the leg starts
+            prefill = await services.store.load(call_id)
+            if prefill is not None:
+                break
+            await asyncio.sleep(0.1)
+        if prefill is None:   # Redis down, or an older entry: the prefill starts here
+            prefill = Prefill(call_id=call_id, line=await channel.get_variable(v.LINE) or "", status="listening")
+        elif prefill.status != "listening":
+            prefill = None    # the menu flow's description owns it (its transcript may still be finishing)
     else:
         await services.transcripts.mark_answered(call_id, time.time())
     session = ListenSession(call_id=call_id, speaker="citizen" if side == "citizen" else "agent", asr=services.asr,
-                            transcripts=services.transcripts, prefills=services.store if prefill else None,
-                            prefill=prefill, today=dt.date.today())
+                            transcripts=services.transcripts, prefill=prefill, today=dt.date.today(),
+                            prefills=services.store if prefill else None)
     key = services.audiosocket.expect(session)
     try:
         await channel.exec("AudioSocket", f"{key},{services.audiosocket.address}")

@@ -45,7 +45,7 @@ class Transcriber(Protocol):
     """The part of the ASR pool's client (``ivr.asr.client.AsrClient``) a session uses."""
 
     @property
-    def reply_to(self) -> str: ...
+    def reply_stream(self) -> str: ...
 
     async def submit(self, job: PhraseJob, audio: bytes) -> asyncio.Future[PhraseResult]: ...
 
@@ -178,7 +178,7 @@ class ListenSession:
             priority = priority_of(self.speaker, phase)
             job = PhraseJob(job_id=uuid.uuid4().hex, call_id=self.call_id, speaker=self.speaker, seq=seq,
                             phase=phase, priority=priority, start=pending.start, end=pending.end,
-                            reply_to=self.asr.reply_to)
+                            reply_to=self.asr.reply_stream)
             try:
                 pending.future = await self.asr.submit(job, audio)
             except Exception as exc:   # the pool is unreachable: this phrase is lost, the next may get through

@@ -17,7 +17,7 @@ from hotline import access
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.site import Intake
 from ivr.flow import IvrServices
-from ivr.listen import Transcriber
+from tests.support.asr import asr_pool
 from hotline.contracts.prefill import KEY
 from tests.support.caller import CALLER_DATA, Citizen, Citizens
 from tests.support.center import Center
@@ -84,13 +84,20 @@ def caller_sound_dirs(center: Center) -> tuple[Path, Path]:
 
 @contextlib.asynccontextmanager
 async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...], *, intake: Intake = MENU,
-                  asr: Transcriber | None = None) -> AsyncIterator[IvrRig]:
-    """The IVR on ``center``: the menu flow unless ``intake`` says otherwise; ``asr`` the live transcript's pool."""
+                  asr_engine=None, asr_workers: int = 0) -> AsyncIterator[IvrRig]:
+    """The IVR on ``center``: the menu flow unless ``intake`` says otherwise. With ``asr_workers``, the live
+    transcript's ASR pool: that many workers (``ivr.asr.worker``, as the ``asr`` Redis user) on ``asr_engine``,
+    and the media server's client of the pool."""
     redis_server = RedisServer.start(work / "redis")
     redis = aioredis.from_url(redis_server.url, password=redis_server.password)   # the test's: every key
     ivr_redis = redis_client(redis_server.url, redis_server.passwords[access.REDIS_IVR_SECRET])   # the IVR's ACL user
     audiosocket = AudioSocketServer("127.0.0.1", 0)
     await audiosocket.start()
+    stack = contextlib.AsyncExitStack()
+    asr = None
+    if asr_workers:
+        pool = await stack.enter_async_context(asr_pool(redis_server, asr_engine, asr_workers))
+        asr = pool.client
     services = ivr_services(center.plan, work, ivr_redis, speech=speech, audiosocket=audiosocket, intake=intake,
                             asr=asr)
     # The citizen's recordings join the center's sounds (so a config reload keeps them) and its instance.
@@ -107,6 +114,7 @@ async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...], 
         center.agi.services = original
         await citizens.stop()
         await audiosocket.stop()
+        await stack.aclose()
         for task in list(services.background):
             await task
         await redis.aclose()

@@ -122,6 +122,8 @@ class Speech(Strict):
     engine: Literal["whisper", "vosk", "none"] = "whisper"
     model_dir: str | None = Field(None, description="Vosk model directory; for Whisper, overrides var/models")
     threads: int = Field(2, ge=1, le=64)
+    workers: int = Field(1, ge=0, le=64, description="ASR worker processes `hotline run` starts here (0: none; "
+                                                     "other machines add capacity with `hotline asr worker`)")
 
 
 class Intake(Strict):

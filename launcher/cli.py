@@ -8,6 +8,7 @@
     hotline desk serve              the desk alone (web app + AMI listener), e.g. the Docker deployment's desk
     hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role
     hotline run                     the whole service, in the foreground
+    hotline asr worker              one ASR worker of the pool (any machine that reaches the center's Redis)
     hotline suggest evaluate --train CSV --test CSV   train the topic suggester, print top-1/top-3
 """
 
@@ -150,6 +151,40 @@ def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def cmd_asr_worker(ctx: Context, args: argparse.Namespace) -> int:
+    """One ASR worker until SIGINT/SIGTERM: the site's engine, the ``asr`` Redis user (its secret from this home)."""
+    import os
+    import signal
+    import socket
+
+    from hotline import access
+    from ivr.asr.worker import AsrWorker, worker_redis
+    from ivr.speech.loader import load_engine
+
+    speech = ctx.site.speech if args.threads is None else ctx.site.speech.model_copy(update={"threads": args.threads})
+    password = ctx.secrets.get(access.REDIS_ASR_SECRET)
+    engine = load_engine(ctx.paths.home, speech)
+    if engine is None:
+        print("error: no speech engine on this site: an ASR worker has nothing to transcribe with", file=sys.stderr)
+        return 1
+    name = args.name or f"{socket.gethostname()}-{os.getpid()}"
+
+    async def serve() -> None:
+        redis = worker_redis(ctx.site.redis_url, password, access.REDIS_ASR_USER)
+        worker = AsrWorker(redis, engine, name)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, worker.stop)
+        print(f"[asr] worker {name} ({engine.name}) taking phrases from {ctx.site.redis_url}", flush=True)
+        try:
+            await worker.run()
+        finally:
+            await redis.aclose()
+
+    asyncio.run(serve())
     return 0
 
 
@@ -324,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.set_defaults(func=cmd_desk_openapi)
 
     sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
+    asr = sub.add_parser("asr", help="speech as a service: the ASR worker pool")
+    asr_sub = asr.add_subparsers(dest="action", required=True)
+    worker = asr_sub.add_parser("worker", help="run one ASR worker (one phrase at a time) until stopped")
+    worker.add_argument("--name", help="the worker's consumer name (default: host-pid); unique in the pool")
+    worker.add_argument("--threads", type=int, help="engine threads (default: the site's speech.threads)")
+    worker.set_defaults(func=cmd_asr_worker)
     suggest = sub.add_parser("suggest", help="topic suggestions: train and measure the model")
     suggest_sub = suggest.add_subparsers(dest="action", required=True)
     evaluate = suggest_sub.add_parser(

@@ -23,6 +23,7 @@ from hotline.numberplan import NumberPlan
 from hotline.paths import Paths
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
+from launcher.asr_pool import asr_workers
 from launcher.asterisk import AsteriskInstance
 from hotline.private import private_dir
 from launcher.redis import LocalRedis
@@ -79,12 +80,14 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     redis = local_redis(paths, site, secrets)
     agi = AgiApp.build(paths, site, plan, secrets)
     desk = build_desk(site, plan, secrets, recordings_host_dir=str(asterisk.host_path(recordings_dir(site))))
+    asr = asr_workers(paths, site)   # site.speech.workers processes of `hotline asr worker`, supervised
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         redis.start()
+        await asr.start()
         await agi.start()  # before Asterisk, so the first call finds it
         await asyncio.to_thread(asterisk.up)
         async with desk.serving():
@@ -98,4 +101,5 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
             await asyncio.to_thread(asterisk.down)
             await agi.stop()
         finally:
+            await asr.stop()
             redis.stop()

@@ -12,6 +12,11 @@ never depend on any of this.
 
 Job entry fields: ``job`` (a ``PhraseJob`` as JSON) and ``audio`` (8 kHz 16-bit mono PCM, raw bytes).
 Reply entry fields: ``result`` (a ``PhraseResult`` as JSON).
+
+The media server waits for a phrase's result at most ``deadline(priority)`` seconds (its class's ``max_age`` plus
+``COMPUTE_ALLOWANCE``: time for a claim after a worker died and one phrase's compute) and then counts it ``lost``;
+a result that comes later is ignored. Ages compare the media server's ``enqueued_at`` with the worker's clock:
+machines of one pool keep their clocks in step (NTP).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ JOB_STREAM_MAXLEN = 10_000
 REPLY_STREAM_MAXLEN = 10_000
 CLAIM_IDLE_MS = 5_000
 MAX_DELIVERIES = 2
+COMPUTE_ALLOWANCE = 10.0   # seconds a result may take beyond max_age: CLAIM_IDLE_MS plus one phrase's compute
+JOB_FIELD, AUDIO_FIELD, RESULT_FIELD = "job", "audio", "result"   # stream entry field names
 
 Priority = Literal["waiting", "citizen", "agent"]
 
@@ -56,6 +63,11 @@ JOB_STREAMS: tuple[str, ...] = tuple(c.stream for c in JOB_CLASSES)
 
 def job_class(priority: Priority) -> JobClass:
     return next(c for c in JOB_CLASSES if c.priority == priority)
+
+
+def deadline(priority: Priority) -> float:
+    """Seconds after submitting a phrase when its media server stops waiting and counts it ``lost``."""
+    return job_class(priority).max_age + COMPUTE_ALLOWANCE
 
 
 def priority_of(speaker: Speaker, phase: Phase) -> Priority:

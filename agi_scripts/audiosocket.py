@@ -28,6 +28,8 @@ HANGUP_MESSAGE = bytes([KIND_HANGUP, 0, 0])
 # sends nothing while the caller pauses, so the server keeps the connection alive with silence.
 SILENCE_FRAME = bytes([KIND_AUDIO]) + struct.pack(">H", 320) + bytes(320)
 KEEPALIVE_SECONDS = 0.5
+PACE_SECONDS = 0.1   # a listening leg's clock: 100 ms of silence every 100 ms
+PACED_FRAME = bytes([KIND_AUDIO]) + struct.pack(">H", 1600) + bytes(1600)
 
 
 async def read_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -57,7 +59,16 @@ async def frames_of(reader: asyncio.StreamReader) -> AsyncIterator[Frame]:
 
 class AudioConsumer(Protocol):
     """What takes a connection's audio: ``ivr.capture.CaptureSession`` (one utterance in the menu flow) or
-    ``ivr.listen.ListenSession`` (a listening leg, for the whole call)."""
+    ``ivr.listen.ListenSession`` (a listening leg, for the whole call).
+
+    ``paced``: what the server sends back while it listens. False: 20 ms of silence every half second, so
+    AudioSocket() (which gives up after 2 s without activity) survives a caller whose phone sends nothing while
+    they are quiet. True, for a listening leg: silence at real time. ChanSpy hands over as much of the spied
+    voice as its own channel receives (once anything arrives), so the server's silence is the clock of the
+    spied audio; and while the spied phone sends nothing, that silence keeps AudioSocket() alive."""
+
+    @property
+    def paced(self) -> bool: ...
 
     async def consume(self, frames: AsyncIterator[Frame]) -> Any: ...
 
@@ -103,6 +114,23 @@ class AudioSocketServer:
         except (ConnectionError, asyncio.CancelledError):
             return
 
+    @staticmethod
+    async def _pace(writer: asyncio.StreamWriter) -> None:
+        """Silence at real time on an absolute schedule; a late loop skips ticks rather than bursting."""
+        loop = asyncio.get_running_loop()
+        tick = loop.time()
+        try:
+            while True:
+                writer.write(PACED_FRAME)
+                await writer.drain()
+                tick += PACE_SECONDS
+                now = loop.time()
+                if now > tick + PACE_SECONDS:
+                    tick = now
+                await asyncio.sleep(max(0.0, tick - now))
+        except (ConnectionError, asyncio.CancelledError):
+            return
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             kind, payload = await asyncio.wait_for(read_message(reader), 5)
@@ -113,7 +141,7 @@ class AudioSocketServer:
         if session is None:
             log.warning("AudioSocket: connection without a known session (uuid %s)", key)
         else:
-            keepalive = asyncio.create_task(self._keep_alive(writer))
+            keepalive = asyncio.create_task(self._pace(writer) if session.paced else self._keep_alive(writer))
             try:
                 await session.consume(frames_of(reader))
             except Exception:

@@ -46,6 +46,8 @@ class CaptureResult:
 
 
 class CaptureSession:
+    paced = False   # the caller's own channel: silence now and then (agi_scripts.audiosocket.AudioConsumer)
+
     def __init__(self, recording: Path, stream: SpeechStream | None, limits: CaptureLimits = CaptureLimits(),
                  on_partial: Callable[[str], Awaitable[None]] | None = None):
         self.recording = recording

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from hotline.contracts.asr import PhraseJob, PhraseResult, job_class, priority_of
 from hotline.contracts.prefill import Prefill
@@ -79,6 +79,7 @@ class _Pending:
 
 @dataclass
 class ListenSession:
+    paced: ClassVar[bool] = True   # the server's silence is ChanSpy's clock (agi_scripts.audiosocket.AudioConsumer)
     call_id: str
     speaker: Speaker
     asr: Transcriber | None
@@ -106,43 +107,27 @@ class ListenSession:
     # ── audio in ────────────────────────────────────────────────────────────────────────────────────────
     async def consume(self, frames: AsyncIterator[Frame]) -> ListenResult:
         writer = asyncio.create_task(self._write_turns(), name=f"turns-{self.call_id}-{self.speaker}")
-        detector = PauseDetector(pause=self.limits.pause, min_speech=self.limits.min_speech)
-        buffer = bytearray()
-        buffer_start = 0.0      # seconds since the leg started, where the buffer begins
-        position = 0.0
+        cutter = _PhraseCutter(self.limits)
         ended_by = "hangup"
-        preroll = int(self.limits.preroll * BYTES_PER_SECOND) // 2 * 2
         inbox: asyncio.Queue[Frame] = asyncio.Queue()
         reader = asyncio.create_task(_pump(frames, inbox), name=f"audio-{self.call_id}-{self.speaker}")
         try:
             while not self._stop.is_set():
-                try:   # the wait is bounded so an emergency can stop a leg whose phone sends nothing
-                    frame = await asyncio.wait_for(inbox.get(), 0.5)
-                except TimeoutError:
+                try:   # bounded: an emergency stops the leg, and a phone that sends nothing while quiet
+                    frame = await asyncio.wait_for(inbox.get(), self.limits.pause)
+                except TimeoutError:   # (silence suppression) has paused as surely as one sending silence
+                    if (phrase := cutter.pause()) is not None:
+                        await self._phrase(*phrase)
                     continue
                 if frame.kind in ("hangup", "error"):
                     ended_by = frame.kind
                     break
-                if frame.kind != "audio":
-                    continue   # keys are the dialplan's business
-                buffer += frame.data
-                position += len(frame.data) / BYTES_PER_SECOND
-                ended = detector.push(frame.data)
-                speaking = detector.heard_speech
-                if ended or (speaking and len(buffer) >= self.limits.max_phrase * BYTES_PER_SECOND):
-                    await self._phrase(bytes(buffer), buffer_start, position)
-                    buffer.clear()
-                    buffer_start = position
-                    if not ended:
-                        detector = PauseDetector(pause=self.limits.pause, min_speech=self.limits.min_speech)
-                elif not speaking and len(buffer) > preroll + BYTES_PER_SECOND:
-                    drop = len(buffer) - preroll   # silence: keep only the pre-roll
-                    del buffer[:drop]
-                    buffer_start += drop / BYTES_PER_SECOND
+                if frame.kind == "audio" and (phrase := cutter.push(frame.data)) is not None:
+                    await self._phrase(*phrase)   # keys (dtmf frames) are the dialplan's business
             if self._stop.is_set():
                 ended_by = "emergency"
-            elif detector.heard_speech:    # the leg ended mid-phrase: what was said still counts
-                await self._phrase(bytes(buffer), buffer_start, position)
+            elif (phrase := cutter.pause()) is not None:   # the leg ended mid-phrase: what was said still counts
+                await self._phrase(*phrase)
         except Exception:
             log.exception("listening to %s %s failed", self.call_id, self.speaker)
             ended_by = "error"
@@ -156,7 +141,9 @@ class ListenSession:
                 log.warning("call %s %s: last phrases not transcribed within %.0f s", self.call_id, self.speaker,
                             self.limits.drain_seconds)
             await self._finish_prefill()
-        result = ListenResult(ended_by=ended_by, phrases=self._seq, audio_seconds=round(position, 2),
+        log.debug("call %s %s: leg ended (%s) after %.1f s of audio, %d phrases", self.call_id, self.speaker, ended_by,
+                  cutter.position, self._seq)
+        result = ListenResult(ended_by=ended_by, phrases=self._seq, audio_seconds=round(cutter.position, 2),
                               emergency=self.emergency)
         if not self.result.done():
             self.result.set_result(result)
@@ -183,6 +170,8 @@ class ListenSession:
                 pending.future = await self.asr.submit(job, audio)
             except Exception as exc:   # the pool is unreachable: this phrase is lost, the next may get through
                 log.warning("call %s %s #%d: not sent for transcription (%s)", self.call_id, self.speaker, seq, exc)
+        log.debug("call %s %s #%d: phrase %.2f–%.2f s (%s) %s", self.call_id, self.speaker, seq, start, end, phase,
+                  "sent" if pending.future is not None else "not sent")
         await self._pending.put(pending)
 
     # ── turns out ──────────────────────────────────────────────────────────────────────────────────────
@@ -227,6 +216,47 @@ class ListenSession:
             self.prefill.status = "final" if self.prefill.transcript else "no_speech"
         with contextlib.suppress(Exception):   # the store spools when Redis is down; never fail the leg's end
             await self.prefills.save(self.prefill)
+
+
+class _PhraseCutter:
+    """Cuts a side's audio into phrases: at a pause after speech, or at the longest phrase. Keeps a little audio
+    before the speech starts and drops longer silences. Positions are seconds of this side's audio."""
+
+    def __init__(self, limits: ListenLimits):
+        self.limits = limits
+        self.detector = self._detector()
+        self.buffer = bytearray()
+        self.start = 0.0
+        self.position = 0.0
+        self.preroll = int(limits.preroll * BYTES_PER_SECOND) // 2 * 2
+
+    def _detector(self) -> PauseDetector:
+        return PauseDetector(pause=self.limits.pause, min_speech=self.limits.min_speech)
+
+    def push(self, pcm: bytes) -> tuple[bytes, float, float] | None:
+        """Add audio; returns (audio, start, end) when it completes a phrase."""
+        self.buffer += pcm
+        self.position += len(pcm) / BYTES_PER_SECOND
+        ended = self.detector.push(pcm)
+        speaking = self.detector.heard_speech
+        if ended or (speaking and len(self.buffer) >= self.limits.max_phrase * BYTES_PER_SECOND):
+            return self._cut()
+        if not speaking and len(self.buffer) > self.preroll + BYTES_PER_SECOND:
+            drop = len(self.buffer) - self.preroll   # silence: keep only the pre-roll
+            del self.buffer[:drop]
+            self.start += drop / BYTES_PER_SECOND
+        return None
+
+    def pause(self) -> tuple[bytes, float, float] | None:
+        """No audio for a while (or the end): the phrase in progress, if speech was heard."""
+        return self._cut() if self.detector.heard_speech else None
+
+    def _cut(self) -> tuple[bytes, float, float]:
+        phrase = (bytes(self.buffer), self.start, self.position)
+        self.buffer.clear()
+        self.start = self.position
+        self.detector = self._detector()
+        return phrase
 
 
 async def _pump(frames: AsyncIterator[Frame], inbox: asyncio.Queue[Frame]) -> None:

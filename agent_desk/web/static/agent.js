@@ -13,7 +13,6 @@ import { known, label, labels } from "./vocab.js";
 
 const form = $("#ticket-form");
 const formMsg = $("#form-msg");
-const PREFILL_STATUS = { listening: "正在收听", transcribing: "正在转写", final: "转写完成", failed: "转写失败", no_speech: "未检测到语音" };
 const EMERGENCY = { 110: "110（公安）", 119: "119（消防）", 120: "120（急救）", 122: "122（交通事故）" };
 
 let call = null;          // the current pop's call
@@ -54,7 +53,7 @@ function renderPrefill(prefill) {
   show(card, true);
   prefill = prefill || {};
   const status = $("#prefill-status");
-  status.textContent = PREFILL_STATUS[prefill.status] || (prefill.status ? prefill.status : "无语音预填");
+  status.textContent = prefill.status ? label("prefill_statuses", prefill.status) : "无语音预填";
   $("#transcript").textContent = prefill.transcript || "（无转写内容）";
   $("#pf-appeal").textContent = dash(label("appeal_types", prefill.appeal_type));
   const places = (prefill.places || []).map((p) => (p.city && p.city !== p.name ? `${p.name}（${p.city}）` : p.name));

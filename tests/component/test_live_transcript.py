@@ -286,3 +286,33 @@ async def test_supervisors_search_stored_transcripts(rig, plain, desk_side):
     assert {who for who, action, _ in rows if action == "read_denied"} == {
         rig.user("agent"), rig.user("water"), rig.user("admin")}
     assert count == 4
+
+
+async def test_the_listener_ends_the_listening_when_the_spy_leg_hangs_up(rig):
+    """AMI's Hangup of the supervisor's spy leg (the desk names it ``spy-…``) reaches the listener, which stops
+    sending that supervisor the call's turns; any other hang-up leaves the listening alone."""
+    from types import MappingProxyType
+
+    from agent_desk.calls.listener import AmiSettings, CallListener
+    from hotline import channelvars as v
+    from hotline.ami import AmiEvent
+
+    settings = rig.app.state.settings
+    tracker = CallTracker(rig.app.state.db, None)
+    listener = CallListener(tracker, AmiSettings("127.0.0.1", 1, "x", "y"), settings.async_redis())
+    call_id = f"{rig.tag}.hangup"
+    transcript.register_spy(rig.app.state.redis, call_id, 41, "spy-00000000000000aa")
+    transcript.register_spy(rig.app.state.redis, call_id, 42, "spy-00000000000000bb")
+
+    def hangup(uniqueid: str) -> AmiEvent:
+        return AmiEvent(name="Hangup", fields=MappingProxyType({"Event": "Hangup", "Uniqueid": uniqueid,
+                                                                "Channel": "PJSIP/8003-00000009"}),
+                        vars=MappingProxyType({v.CALL_ID: call_id}))
+
+    try:
+        listener._on_ami(hangup("1700000000.55"))   # some other leg of the call
+        listener._on_ami(hangup("spy-00000000000000aa"))
+        await until(lambda: not listener._spies_ending)
+        assert await transcript.listeners_of(listener.redis, call_id) == [42]
+    finally:
+        await listener.redis.aclose()

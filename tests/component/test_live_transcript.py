@@ -274,6 +274,8 @@ async def test_supervisors_search_stored_transcripts(rig, plain, desk_side):
     assert search(q="100%_不存在")["items"] == []   # LIKE's wildcards are plain text
     assert search(call_id=call_id, q="别的")["items"][0]["seq"] == 2
 
+    nul = rig.call("boss", "GET", "/api/v1/transcripts", params={"q": "a\x00b"})
+    assert nul.status_code == 422 and nul.json()["error"] == "invalid_request"   # PostgreSQL takes no NUL
     for who in ("agent", "water", "admin"):
         assert rig.call(who, "GET", "/api/v1/transcripts", params={"q": word}).status_code == 403
     with rig.app.state.db.session() as session:

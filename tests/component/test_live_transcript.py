@@ -148,6 +148,8 @@ async def test_a_desk_that_was_down_reads_every_stream_back(rig, plain):
     for one in (turn(call_id, "citizen", 0, "路灯坏了", 1.0, phase="waiting"), turn(call_id, "agent", 0, "您好", 5.0),
                 turn(call_id, "citizen", 1, "在金海岸小区门口", 6.0)):
         transcripts.append(plain, one, publish=False)
+    # The media server also keeps the answer time beside the stream (a plain key): no stream, not read back.
+    plain.set(f"hotline:transcript:{call_id}:answered", "1700000000.000", ex=60)
     relay = TranscriptRelay(rig.app.state.db, settings.async_redis(), tracker.agent_of_call)
     running = asyncio.create_task(relay.run())
     try:

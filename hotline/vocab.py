@@ -58,3 +58,36 @@ class Satisfaction(Term):
     SATISFIED = "satisfied", "满意"
     BASICALLY_SATISFIED = "basically_satisfied", "基本满意"
     UNSATISFIED = "unsatisfied", "不满意"
+
+
+class Speaker(Term):
+    """Who spoke a turn of the live transcript (hotline.contracts.transcript)."""
+
+    CITIZEN = "citizen", "市民"
+    AGENT = "agent", "坐席"
+
+
+class TurnPhase(Term):
+    """When a turn was said: in the queue (it describes the matter) or talking to the agent."""
+
+    WAITING = "waiting", "排队时所述"
+    CONVERSATION = "conversation", "通话中"
+
+
+class TurnStatus(Term):
+    """What became of a turn's audio: transcribed, or why not (the audio stays in the call's recording)."""
+
+    OK = "ok", "已转写"
+    SHED = "shed", "转写繁忙，此段未转写"
+    LOST = "lost", "转写中断，此段未转写（录音已保存）"
+    NO_ENGINE = "no_engine", "本中心未配置语音识别，此段未转写"
+
+
+class PrefillStatus(Term):
+    """How far the prefill (工单预填) of the caller's description has come (hotline.contracts.prefill)."""
+
+    LISTENING = "listening", "正在收听"
+    TRANSCRIBING = "transcribing", "正在转写"
+    FINAL = "final", "转写完成"
+    FAILED = "failed", "转写失败"
+    NO_SPEECH = "no_speech", "未检测到语音"

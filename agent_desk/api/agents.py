@@ -9,7 +9,10 @@ spy attempt, refused ones included, are written to the audit log.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Body, Depends, Path, Request
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,6 +37,7 @@ from agent_desk.api.deps import client_of, principal, require, telephony, unit_o
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
+from agent_desk.calls import transcript
 from agent_desk.db.models import User
 from agent_desk.errors import DeskError
 from agent_desk.telephony import agents as ag
@@ -42,6 +46,7 @@ from agent_desk.telephony import spy as sp
 from agent_desk.telephony.link import TelephonyLink
 from hotline.ami import AmiError
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
 EXT = Path(..., pattern=r"^[0-9]{3,8}$", description="坐席的分机号")
@@ -331,6 +336,11 @@ async def spy_on_call(request: Request, body: SpyBody, who: Principal = Depends(
         session = await sp.spy(link.ami, mine, body.agent, body.mode, call=call)
     except AmiError as exc:
         raise refuse(409, "telephony_refused", f"{label}失败（电话系统：{exc}）", f"originate failed: {exc}") from None
+    if call.call_id:   # the live transcript follows the supervisor's listening (/ws/desk) until the spy leg ends
+        try:
+            transcript.register_spy(request.app.state.redis, call.call_id, who.user_id, session.spy_channel_id)
+        except (RedisError, OSError) as exc:
+            log.warning("live transcript not sent to %s listening to %s: %s", who.username, call.call_id, exc)
     _record(request, who, "spy", "call", call.call_id or call.agent_channel,
             f"mode {body.mode}, agent {body.agent}, channel {call.agent_channel}, supervisor phone {mine}, "
             f"spy channel {session.spy_channel_id}")

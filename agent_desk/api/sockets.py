@@ -1,4 +1,5 @@
-"""The desk's two WebSockets: ``/ws/desk`` (an agent's screen pops and live prefill) and ``/ws/wallboard`` (the
+"""The desk's two WebSockets: ``/ws/desk`` (an agent's screen pops, live prefill and the call's live transcript; a
+supervisor's live transcript of the calls it listens to) and ``/ws/wallboard`` (the
 supervisors' live board and early-warning alerts). Both carry what Redis pub/sub delivers to this process, so
 any desk process can serve any page.
 
@@ -38,12 +39,13 @@ NOT_SIGNED_IN, NOT_ALLOWED = 4401, 4403
 
 @router.websocket("/ws/desk")
 async def desk_socket(socket: WebSocket) -> None:
-    """Pushes pops and live prefill to the agent's page. Auth: the session cookie or a Bearer header."""
+    """Pushes pops, live prefill and transcript turns to the agent's page, and the turns of a call a supervisor
+    listens to (``agent_desk.calls.transcript``) to the supervisor's. Auth: the session cookie or a Bearer header."""
     who = await _open(socket)
     if who is None:
         return
     hello = {"type": "hello", "user": who.username, "role": who.role.value}
-    if who.role != Role.AGENT:
+    if who.role not in (Role.AGENT, Role.SUPERVISOR):
         await socket.send_json(hello)
         await _hold(socket, who)
         return

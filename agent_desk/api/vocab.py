@@ -17,7 +17,7 @@ from agent_desk.telephony.spy import MODE_LABELS
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import CHANNEL_LABELS
 from hotline.reference import topic_names
-from hotline.vocab import AppealType, Satisfaction, TicketState
+from hotline.vocab import AppealType, PrefillStatus, Satisfaction, Speaker, TicketState, TurnPhase, TurnStatus
 
 router = APIRouter()
 
@@ -45,6 +45,10 @@ def vocabulary(pause_reasons: dict[str, str]) -> dict[str, dict[str, str]]:
         "group_by": dict(kpi.BY_LABELS),
         "report_kinds": dict(reports.KIND_LABELS),
         "period_kinds": dict(periods.KIND_LABELS),
+        "speakers": Speaker.labels(),
+        "turn_phases": TurnPhase.labels(),
+        "turn_statuses": TurnStatus.labels(),
+        "prefill_statuses": PrefillStatus.labels(),
     }
 
 
@@ -72,6 +76,10 @@ class Vocabulary(Reply):
     report_kinds: dict[str, str]
     period_kinds: dict[str, str]
     topics: dict[str, str] = Field(description="业务分类（派单目录）代码 → 名称")
+    speakers: dict[str, str] = Field(description="通话转写的说话人")
+    turn_phases: dict[str, str] = Field(description="通话转写语句的阶段：排队时所述、通话中")
+    turn_statuses: dict[str, str] = Field(description="通话转写语句的转写结果（未转写时的说明）")
+    prefill_statuses: dict[str, str] = Field(description="语音预填的进度")
 
 
 @router.get("/vocab", summary="词表")

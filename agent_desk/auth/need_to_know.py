@@ -19,10 +19,17 @@ The rule (README, "The agent desk" → Privacy):
 The contact (name, phone) is unmasked under ``own_ticket``, ``own_call``, ``current_caller`` (the agent talks
 to that citizen), ``platform``, and a unit's non-confidential ticket; never under ``number_on_call`` (whoever
 reads out a number is not necessarily the citizen). Callers audit every read with the grant's reason.
+
+A call's live transcript (``transcript_grant``) follows the same rule: the agent who answered the call reads it
+(``own_call``, unmasked: it heard every word), supervisors read every call (``platform``), a unit reads the
+transcript of a call linked to a ticket it hosts or co-hosts (``host_unit`` / ``co_unit``) with the numbers said
+in it masked (``mask_numbers``: it handles the matter, it does not need the numbers); nobody else. A search over
+transcripts is a list: always masked.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
@@ -31,6 +38,7 @@ from sqlalchemy.orm import Session
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
 from agent_desk.db import models as m
+from hotline.privacy import mask_phone
 
 NUMBER_DIGITS = 14
 
@@ -155,3 +163,35 @@ def _agent_scope(session: Session, user_id: int, number: str | None, phone: str 
     assert live is not None   # every reason beyond the agent's own tickets comes from its live call
     suffix = f" call={live.call_id}"
     return Scope(or_(mine, and_(m.Ticket.confidential.is_(False), or_(*others))), ",".join(reasons) + suffix)
+
+
+# ── a call's transcript ──────────────────────────────────────────────────────
+# What reads as a number someone could call or identify a person by: seven or more digits (spaces or hyphens
+# between them, an ID card's final X), or seven or more spoken Chinese digits (幺三八…).
+_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[0-9 \-]*[0-9])?[Xx]?(?![0-9])")
+_DATE = re.compile(r"(19|20)[0-9]{2}-[0-9]{1,2}-[0-9]{1,2}")   # 2024-06-01 is a date, not a number to hide
+_CN_DIGIT_RUN = re.compile(r"[零〇洞一幺二两三四五六七八九]{7,}")
+
+
+def mask_numbers(text: str) -> str:
+    """``text`` with every phone-like number masked as ``hotline.privacy.mask_phone`` masks a caller's number."""
+    def one(match: re.Match[str]) -> str:
+        run = match.group()
+        digits = re.sub(r"[ \-]", "", run)
+        return mask_phone(digits) if len(digits) >= 7 and not _DATE.fullmatch(run) else run
+    return _CN_DIGIT_RUN.sub(lambda match: mask_phone(match.group()), _DIGIT_RUN.sub(one, text))
+
+
+def transcript_grant(session: Session, who: Principal, call: m.Call) -> Grant | None:
+    """Why ``who`` may read the transcript of ``call`` (``unmasked``: the numbers said are shown), or None."""
+    if who.role == Role.SUPERVISOR:
+        return Grant("platform", True)
+    if who.role == Role.AGENT:
+        return Grant("own_call", True) if call.agent_user_id == who.user_id else None
+    if who.role == Role.UNIT and who.unit_id is not None:
+        tickets = session.scalars(select(m.Ticket).where(m.Ticket.call_id == call.id)).all()
+        for ticket in tickets:
+            grant = _unit_grant(who, ticket)
+            if grant is not None:
+                return Grant(grant.reason, False)
+    return None

@@ -2,7 +2,9 @@
 
 Three inputs, one tracker: AMI events (parsed to typed call events, applied in arrival order), the IVR's
 prefill channel in Redis (live transcript → the agent's page), and the IVR's survey stream (results stored on
-the call and its tickets; a consumer group remembers what was stored, so a restart loses nothing).
+the call and its tickets; a consumer group remembers what was stored, so a restart loses nothing). Beside them
+the IVR's speaker turns (``agent_desk.calls.transcript``): stored with the call and forwarded to the agent on it
+and to the supervisors listening (a supervisor's spy leg hanging up, seen here on AMI, ends that).
 
 The same AMI events feed the live wallboard (``agent_desk.supervision.wallboard``), applied as they arrive;
 its snapshot goes to Redis (``SNAPSHOT_KEY`` and the ``hotline:wallboard`` channel) at most every
@@ -24,6 +26,7 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent_desk.calls import events as ev
+from agent_desk.calls.transcript import TranscriptRelay, end_spy
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from agent_desk.supervision.warnings import CHANNEL as BOARD_CHANNEL   # shared with early warning
@@ -64,17 +67,33 @@ class CallListener:
         self._board_changed = asyncio.Event()
         self._rebuilding: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
+        self.transcripts = TranscriptRelay(tracker.db, redis, tracker.agent_of_call) if redis is not None else None
+        self._spies_ending: set[asyncio.Task] = set()
 
     def _on_ami(self, event: AmiEvent) -> None:
         self.events_seen += 1
         typed = ev.parse(event)
         if typed is not None:
             self.queue.put_nowait(typed)
+        elif event.name == "Hangup" and self.redis is not None and event.fields.get("Uniqueid", "").startswith("spy-"):
+            self._spy_leg_ended(event.fields["Uniqueid"])
         if self.wallboard is not None:
             if event.name == "FullyBooted":   # after every AMI login: the live part comes from Asterisk
                 self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild_board(), name="board-rebuild")
             elif self.wallboard.apply(event):
                 self._board_changed.set()
+
+    def _spy_leg_ended(self, channel_id: str) -> None:
+        """A supervisor's spy leg (``agent_desk.telephony.spy`` names it ``spy-…``) hung up: no more live turns."""
+        assert self.redis is not None   # called only with Redis
+        task = asyncio.get_running_loop().create_task(end_spy(self.redis, channel_id), name="spy-ended")
+        self._spies_ending.add(task)
+        task.add_done_callback(self._spy_ending_done)
+
+    def _spy_ending_done(self, task: asyncio.Task) -> None:
+        self._spies_ending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("spy leg not cleared: %s", task.exception())
 
     def _on_ami_lost(self, _manager, _exc) -> None:
         # panoramisk reconnects by itself but keeps saying "authenticated": desk actions must see it is down.
@@ -94,11 +113,13 @@ class CallListener:
         if self.redis is not None:
             self._tasks += [asyncio.create_task(self._prefill_loop(), name="calls-prefill"),
                             asyncio.create_task(self._survey_loop(), name="calls-surveys")]
+            if self.transcripts is not None:
+                self._tasks.append(asyncio.create_task(self.transcripts.run(), name="calls-transcript"))
             if self.wallboard is not None:
                 self._tasks.append(asyncio.create_task(self._board_loop(), name="board-publish"))
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *([self._rebuilding] if self._rebuilding else [])]
+        tasks = [*self._tasks, *([self._rebuilding] if self._rebuilding else []), *self._spies_ending]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -2,7 +2,8 @@
 
 Published on the Redis channel ``hotline:pop:<user id>``; the desk's WebSocket forwards it to that agent's
 open pages. Kinds: ``pop`` (a call was answered: caller, line, city, prefill, the caller's tickets with open
-matters first) and ``prefill`` (the live transcript moved on while the call is up).
+matters first), ``prefill`` (the live transcript moved on while the call is up) and ``turn`` (one speaker turn of
+the call's transcript, also to supervisors listening: ``agent_desk.calls.transcript``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agent_desk.db.base import Base
@@ -141,6 +141,31 @@ class Call(Base):
     survey_result: Mapped[str | None] = mapped_column(String(24))
     survey_at: Mapped[dt.datetime | None]
     transfers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class CallTurn(Base):
+    """One turn of a call's live transcript (``hotline.contracts.transcript.Turn``): who spoke, when, what was said,
+    or why it was not transcribed. Stored once per (call, speaker, seq), however often the desk reads it again.
+
+    ``call_id`` is the call's HOTLINE_CALL_ID, not a key of ``calls``: a turn said in the queue can arrive before
+    the desk has the call's row. The citizen's words are personal data (numbers, names, addresses): read through
+    ``need_to_know.transcript_grant``, masked for roles that do not need them, every read audited."""
+
+    __tablename__ = "call_turns"
+    __table_args__ = (UniqueConstraint("call_id", "speaker", "seq", name="uq_call_turns_call_id_speaker_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64))
+    speaker: Mapped[str] = mapped_column(String(16))      # citizen | agent
+    seq: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(16))        # waiting | conversation
+    status: Mapped[str] = mapped_column(String(16))       # ok | shed | lost | no_engine
+    text: Mapped[str] = mapped_column(Text, default="")
+    start_s: Mapped[float] = mapped_column(Float, default=0.0)   # seconds since the call's capture began
+    end_s: Mapped[float] = mapped_column(Float, default=0.0)
+    engine: Mapped[str] = mapped_column(String(32), default="")
+    at: Mapped[dt.datetime] = mapped_column(index=True)   # when the IVR side wrote it
+    stored_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Ticket(Base):

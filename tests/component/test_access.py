@@ -10,6 +10,7 @@ import redis
 from redis.exceptions import NoPermissionError
 
 from agent_desk.calls import pop, tracker
+from agent_desk.calls import transcript as relay
 from agent_desk.supervision import wallboard, warnings
 from hotline import access
 from hotline.contracts import prefill, survey, ticket_status
@@ -104,7 +105,8 @@ def test_each_sides_names_fall_inside_its_acl():
 
     desk_keys = [tracker.LIVE_CALL.format(call_id="x"), tracker.LIVE_CALLS, tracker.LIVE_AGENT.format(agent="8001"),
                  wallboard.SNAPSHOT_KEY, warnings.ACTIVE, warnings.ACKED, survey.STREAM, survey.REJECTED_STREAM,
-                 ticket_status.key("1"), prefill.key("x")]
+                 ticket_status.key("1"), prefill.key("x"), relay.LIVE_SPY.format(call_id="x"),
+                 relay.LIVE_SPY_LEG.format(channel_id="spy-x")]
     assert all(inside(k, list(access.DESK.keys), "~") for k in desk_keys), access.DESK.keys
     assert all(inside(c, list(access.DESK.channels), "&")
                for c in (pop.channel_for(1), warnings.CHANNEL, prefill.CHANNEL))
@@ -130,3 +132,31 @@ async def test_the_survey_stream_is_trimmed_by_age_and_keeps_no_caller(server):
         await ivr.aclose()
     entries = admin.xrange(survey.STREAM)
     assert [e[1]["call_id"] for e in entries] == ["c9"] and entries[0][1]["caller"] == "", (entries, tmp_spool)
+
+
+async def test_the_desk_user_reads_the_transcripts_back_and_tracks_who_listens(server, new_database):
+    """The transcript relay's own Redis work under the desk's ACL user: a turn the IVR's user wrote (stream and
+    channel) is read back and stored; who listens is the desk's own live state; the stream stays the IVR's."""
+    import redis.asyncio as aioredis
+
+    from agent_desk.calls import transcript as relay_module
+    from agent_desk.db.session import Database
+    from hotline.contracts import transcript
+    from tests.support import transcripts
+
+    ivr, desk = client(server, "ivr"), client(server, "desk")
+    assert first_reply(desk, transcript.CHANNEL) == "subscribe"
+    transcripts.append(ivr, transcript.Turn(call_id="acl.1", speaker="citizen", seq=0, text="停水了"))
+    db = Database(new_database("sqlite"))
+    async_desk = aioredis.from_url(server.user_url("desk"), decode_responses=True)
+    try:
+        relay = relay_module.TranscriptRelay(db, async_desk)
+        assert await relay.sync_all() == 1
+        relay_module.register_spy(desk, "acl.1", 7, "spy-acl")
+        assert await relay_module.listeners_of(async_desk, "acl.1") == [7]
+        assert await relay_module.end_spy(async_desk, "spy-acl") is True
+    finally:
+        await async_desk.aclose()
+        db.dispose()
+    with pytest.raises(NoPermissionError):   # what was said is the IVR's to write
+        desk.xadd(transcript.key("acl.1"), {"turn": "{}"})

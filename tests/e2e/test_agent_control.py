@@ -17,6 +17,7 @@ from agent_desk.calls import events as call_events
 from agent_desk.db.models import AgentSkill, AuditEntry, User
 from agent_desk.telephony import agents
 from agent_desk.telephony.link import TelephonyLink
+from agent_desk.calls import transcript
 from agent_desk.telephony.spy import stop_spy
 from hotline import channelvars as v
 from hotline.ami import AmiClient
@@ -167,6 +168,9 @@ async def test_listen_whisper_and_barge_on_an_agents_call(center: Center, desk: 
             assert r.status_code == 202, r.text
             spied = r.json()
             assert spied["call_id"] == call.call_id and spied["agent_channel"] == call.agent_channel
+            # The call's live transcript now also goes to this supervisor's /ws/desk (agent_desk.calls.transcript).
+            listening = desk.rig.app.state.redis.hgetall(transcript.LIVE_SPY.format(call_id=call.call_id))
+            assert spied["spy_channel_id"] in listening.values()
             start = await center.events.wait_for(
                 named("ChanSpyStart", SpyeeChannel=call.agent_channel), 20, f"ChanSpyStart ({mode})", since=mark)
             spyer = start["SpyerChannel"]

@@ -1,5 +1,9 @@
-/* 坐席工作台: the screen pop over the WebSocket (and /api/v1/calls/current after a reload), the live transcript,
-   the caller's previous tickets, the ticket form prefilled from the pop, and the new ticket's actions. */
+/* 坐席工作台: the screen pop over the WebSocket (and /api/v1/calls/current after a reload), the call's live
+   transcript (speaker turns), the prefill's suggestions with one-click 采用, the caller's previous tickets, the
+   ticket form prefilled from the pop, and the new ticket's actions.
+
+   The form remembers what the agent did: a field the agent typed into, chose, or adopted a suggestion into is
+   never changed by a later prefill update (only by the agent, e.g. another 采用). */
 
 import { api } from "./api.js";
 import { $, clear, dash, el, message, show } from "./dom.js";
@@ -9,16 +13,19 @@ import { reconnecting } from "./socket.js";
 import { renderTicket } from "./ticket.js";
 import { overdueBadge, stateBadge } from "./ticket-view.js";
 import { fmtTime } from "./time.js";
+import { transcriptPanel } from "./transcript.js";
 import { known, label, labels } from "./vocab.js";
 
 const form = $("#ticket-form");
 const formMsg = $("#form-msg");
-const PREFILL_STATUS = { listening: "正在收听", transcribing: "正在转写", final: "转写完成", failed: "转写失败", no_speech: "未检测到语音" };
 const EMERGENCY = { 110: "110（公安）", 119: "119（消防）", 120: "120（急救）", 122: "122（交通事故）" };
 
 let call = null;          // the current pop's call
 let suggestedUnit = "";
-let auto = {};            // field → the value the prefill last put there (the agent's own edits are kept)
+let auto = {};            // field → the value the prefill last suggested for it
+let typed = new Set();    // fields the agent filled itself: prefill updates leave them alone
+const APPENDED = new Set(["location", "occurred"]);   // 采用 adds to what the agent wrote there
+const live = transcriptPanel($("#turns"), { empty: $("#turns-empty"), busy: $("#transcript-busy") });
 let savedNumber = null;
 
 // ── the pop ─────────────────────────────────────────────────────────────
@@ -39,9 +46,24 @@ function onPop(pop) {
   form.elements.subplatform.value = call.subplatform || "";
   if (/^[0-9+\-]+$/.test(call.caller || "")) setAuto("citizen_phone", call.caller);
   renderPrefill(pop.prefill);
+  openTranscript(call.call_id);
   renderCallerTickets(pop.tickets || []);
   showPhone();
   if (isNew) message($("#page-msg"), `新来电：${dash(call.caller)}（${call.line_name || call.line || "未知热线"}）`, "info");
+}
+
+/** What was said so far (the queue's description included), then each turn as the desk pushes it. */
+async function openTranscript(callId) {
+  show($("#live-card"), true);
+  try {
+    await live.open(callId);
+  } catch (err) {
+    message($("#page-msg"), err.message, "error");
+  }
+}
+
+function onTurn(data) {
+  if (call && data.call_id === call.call_id) live.add(data.turn);
 }
 
 function onPrefill(update) {
@@ -54,7 +76,7 @@ function renderPrefill(prefill) {
   show(card, true);
   prefill = prefill || {};
   const status = $("#prefill-status");
-  status.textContent = PREFILL_STATUS[prefill.status] || (prefill.status ? prefill.status : "无语音预填");
+  status.textContent = prefill.status ? label("prefill_statuses", prefill.status) : "无语音预填";
   $("#transcript").textContent = prefill.transcript || "（无转写内容）";
   $("#pf-appeal").textContent = dash(label("appeal_types", prefill.appeal_type));
   const places = (prefill.places || []).map((p) => (p.city && p.city !== p.name ? `${p.name}（${p.city}）` : p.name));
@@ -64,6 +86,7 @@ function renderPrefill(prefill) {
   $("#pf-topic").textContent = prefill.topic ? `${prefill.topic.name}（${prefill.topic.code}）` : "—";
   suggestedUnit = prefill.suggested_unit || "";
   $("#pf-unit").textContent = dash(suggestedUnit);
+  renderSuggestions(prefill);
   const emergency = $("#emergency");
   emergency.textContent = prefill.emergency ? `紧急情况：请立即转接 ${EMERGENCY[prefill.emergency] || prefill.emergency}` : "";
   show(emergency, Boolean(prefill.emergency));
@@ -81,6 +104,57 @@ function renderPrefill(prefill) {
   }
   setAuto("location", Array.from(new Set((prefill.places || []).map((p) => p.name))).join("、"));
   setAuto("occurred", (prefill.dates || []).join("、"));
+  setAuto("suggested_unit", suggestedUnit);
+}
+
+/** Each suggestion of the prefill, per form field: [{ value, text }]. */
+function suggestionsOf(prefill) {
+  const one = (value, text) => (value ? [{ value, text: text || value }] : []);
+  const topic = prefill.topic && known("topics", prefill.topic.code) ? prefill.topic : null;
+  return {
+    appeal_type: known("appeal_types", prefill.appeal_type) ? one(prefill.appeal_type, label("appeal_types", prefill.appeal_type)) : [],
+    location: Array.from(new Set((prefill.places || []).map((p) => p.name))).map((name) => ({ value: name, text: name })),
+    citizen_phone: (prefill.phones || []).filter((p) => /^[0-9+\-]+$/.test(p)).map((p) => ({ value: p, text: p })),
+    occurred: (prefill.dates || []).map((d) => ({ value: d, text: d })),
+    topic: topic ? one(topic.code, topic.name) : [],
+    suggested_unit: one(prefill.suggested_unit || ""),
+  };
+}
+
+function renderSuggestions(prefill) {
+  const all = suggestionsOf(prefill);
+  for (const holder of document.querySelectorAll("#suggestions [data-suggest]")) {
+    const name = holder.dataset.suggest;
+    const what = holder.closest("dd").previousElementSibling.textContent;
+    clear(holder);
+    const items = all[name] || [];
+    for (const s of items) {
+      holder.append(el("button", { type: "button", class: "secondary adopt-one", "data-field": name, "data-value": s.value,
+        "aria-label": `采用${what}：${s.text}`, onclick: () => adopt(name, s.value, `${what}“${s.text}”`) },
+      items.length > 1 ? `采用“${s.text}”` : "采用"));
+    }
+  }
+}
+
+/** 采用: the suggestion goes into its form field, which is the agent's from then on. */
+function adopt(name, value, what) {
+  const control = form.elements.namedItem(name);
+  if (!control) return;
+  const current = control.value.trim();
+  if (APPENDED.has(name) && typed.has(name) && current) {
+    const parts = current.split("、").map((p) => p.trim());
+    if (!parts.includes(value)) control.value = `${current}、${value}`;
+  } else {
+    control.value = value;
+  }
+  typed.add(name);
+  if (name === "topic") $("#topic-hint").textContent = "";
+  message($("#adopt-msg"), `已采用${what}`, "ok");
+}
+
+// The agent's own input: typing, choosing, ticking.
+for (const kind of ["input", "change"]) {
+  form.addEventListener(kind, (ev) => { if (ev.target && ev.target.name) typed.add(ev.target.name); });
 }
 
 function titleOf(transcript, topic) {
@@ -89,14 +163,12 @@ function titleOf(transcript, topic) {
   return topic && topic.name ? `【${topic.name}】${short}` : short;
 }
 
+/** The prefill's value for a field: shown there unless the agent has filled that field itself. */
 function setAuto(name, value) {
   const control = form.elements.namedItem(name);
   if (!control || value === undefined || value === null) return;
-  const previous = Object.prototype.hasOwnProperty.call(auto, name) ? auto[name] : "";
-  if (control.value === "" || control.value === previous || (control.tagName === "SELECT" && control.value === "")) {
-    control.value = value;
-  }
   auto[name] = value;
+  if (!typed.has(name)) control.value = value;
 }
 
 function renderCallerTickets(tickets) {
@@ -139,6 +211,8 @@ function unlink() {
 function resetForm() {
   form.reset();
   auto = {};
+  typed = new Set();
+  message($("#adopt-msg"), "", "info");
   savedNumber = null;
   unlink();
   $("#topic-hint").textContent = "";
@@ -211,7 +285,7 @@ async function openTicket(number) {
   const card = $("#ticket-card");
   show(card, true);
   try {
-    await renderTicket($("#ticket-detail"), number, { suggestedUnit });
+    await renderTicket($("#ticket-detail"), number, { suggestedUnit: form.elements.suggested_unit.value.trim() || suggestedUnit });
     card.scrollIntoView({ block: "nearest" });
   } catch (err) {
     message($("#page-msg"), err.message, "error");
@@ -381,6 +455,8 @@ function onDeskMessage(data) {
     onPop(data);
   } else if (data.type === "prefill") {
     onPrefill(data);
+  } else if (data.type === "turn") {
+    onTurn(data);
   } else if (data.type === "degraded") {
     setWs("弹屏暂不可用", false);
     message($("#page-msg"), data.message || "实时弹屏暂不可用，请刷新或查看当前通话", "error");

@@ -1,10 +1,13 @@
 /* 坐席管理: supervisors see every agent's phone, queues and pause state (GET /api/v1/agents), log agents in and
    out, pause them with a reason (GET /api/v1/pause-reasons), set their skills (PUT /api/v1/agents/{ext}/skills), and
-   listen / whisper / barge on a live call (POST /api/v1/calls/spy: their own softphone rings). */
+   listen / whisper / barge on a live call (POST /api/v1/calls/spy: their own softphone rings), following that call's
+   live transcript while listening (its turns so far, then each one over /ws/desk). */
 
 import { api } from "./api.js";
 import { $, clear, el, message, show } from "./dom.js";
 import { start } from "./header.js";
+import { reconnecting } from "./socket.js";
+import { transcriptPanel } from "./transcript.js";
 import { label, labels } from "./vocab.js";
 
 const body = $("#agents-table tbody");
@@ -14,6 +17,7 @@ let who = null;
 let reasons = [];
 let planQueues = [];
 let timer = null;
+const spyTurns = transcriptPanel($("#spy-turns"), { empty: $("#spy-empty"), busy: $("#spy-busy") });
 
 // "置忙" is this page's own word (its button): a paused agent shows 置忙 and the reasons.
 const pauseReason = (q) => q.reason_label || label("pause_reasons", q.reason) || "置忙";
@@ -72,7 +76,7 @@ function actions(a) {
     for (const [mode, name] of Object.entries(labels("spy_modes"))) {
       buttons.push(el("button", { type: "button", class: mode === "barge" ? "danger" : "secondary", "data-act": mode,
         disabled: !a.in_call || null, title: a.in_call ? null : "坐席当前没有通话",
-        onclick: () => act(name, "POST", "/calls/spy", { agent: a.extension, mode }) }, name));
+        onclick: () => spyOn(a.extension, mode, name) }, name));
     }
   }
   return el("div", { class: "buttons agent-actions", role: "group", "aria-label": `分机${a.extension}操作` }, buttons);
@@ -142,6 +146,26 @@ function openSkills(a) {
   panel.scrollIntoView({ block: "nearest" });
 }
 
+/** 监听/耳语/强插: the supervisor's phone rings; the call's transcript follows on this page. */
+async function spyOn(extension, mode, name) {
+  const reply = await act(name, "POST", "/calls/spy", { agent: extension, mode });
+  if (!reply || !reply.call_id) return;
+  show($("#spy-card"), true);
+  $("#spy-call").textContent = `${name}：分机${extension}（通话 ${reply.call_id}）`;
+  try {
+    await spyTurns.open(reply.call_id);
+  } catch (err) {
+    message(status, err.message, "error");
+  }
+}
+
+function followTurns() {
+  reconnecting("/desk", {
+    onMessage: (data) => { if (data.type === "turn") spyTurns.add(data.turn); },
+    onOpen: ({ reconnected }) => { if (reconnected && spyTurns.callId) spyTurns.open(spyTurns.callId).catch(() => {}); },
+  });
+}
+
 async function load() {
   try {
     const data = await api("GET", "/agents");
@@ -174,6 +198,7 @@ async function init() {
     message(status, err.message, "error");
   }
   $("#agents-refresh").addEventListener("click", load);
+  if (who.role === "supervisor") followTurns();
   await load();
   timer = setInterval(() => { if (!document.hidden && !body.contains(document.activeElement)) load(); }, 10000);
 }

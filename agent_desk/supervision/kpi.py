@@ -29,7 +29,7 @@ separate tickets.
   above).
 - Call center, from ``calls`` by ``started_at`` in the period, only calls that reached a queue (``queued_at``
   not null): 呼入量 offered; 接通率 answer = answered (``answered_at`` not null) ÷ offered; 服务水平
-  service_level = answered within the threshold (``DeskSettings.service_level_seconds``, default 20;
+  service_level = answered within the threshold (``DeskSettings.service_level_seconds``, default 15;
   answered_at − queued_at ≤ threshold) ÷ offered; 放弃率 abandon = outcome 'abandoned' ÷ offered; 平均处理时长
   aht seconds = mean(ended_at − answered_at) of answered calls that ended.
 - A rate with a zero denominator is null (shown as "—"), never 0 or 100%.
@@ -54,6 +54,7 @@ from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.supervision.org import OrgIndex
 from agent_desk.settings import DeskSettings
+from hotline.numberplan import SERVICE_LEVEL_SECONDS
 from agent_desk.supervision.periods import Period
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import APPEAL_LABELS, CHANNEL_LABELS
@@ -102,7 +103,7 @@ C = m.Call
 class Context:
     dialect: str
     response_window: dt.timedelta = dt.timedelta(hours=24)
-    service_level_seconds: int = 20
+    service_level_seconds: int = SERVICE_LEVEL_SECONDS
     line_names: dict[str, str] = field(default_factory=dict)
     city_names: dict[str, str] = field(default_factory=dict)
 

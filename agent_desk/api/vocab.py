@@ -17,7 +17,7 @@ from agent_desk.telephony.spy import MODE_LABELS
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import CHANNEL_LABELS
 from hotline.reference import topic_names
-from hotline.vocab import AppealType, Satisfaction, TicketState
+from hotline.vocab import AppealType, AsrCounter, AsrState, Satisfaction, TicketState
 
 router = APIRouter()
 
@@ -45,6 +45,8 @@ def vocabulary(pause_reasons: dict[str, str]) -> dict[str, dict[str, str]]:
         "group_by": dict(kpi.BY_LABELS),
         "report_kinds": dict(reports.KIND_LABELS),
         "period_kinds": dict(periods.KIND_LABELS),
+        "asr_states": AsrState.labels(),
+        "asr_counters": AsrCounter.labels(),
     }
 
 
@@ -71,6 +73,8 @@ class Vocabulary(Reply):
     group_by: dict[str, str]
     report_kinds: dict[str, str]
     period_kinds: dict[str, str]
+    asr_states: dict[str, str] = Field(description="语音转写服务状态")
+    asr_counters: dict[str, str] = Field(description="语音转写服务的计数（任务、已转写、过载放弃……）")
     topics: dict[str, str] = Field(description="业务分类（派单目录）代码 → 名称")
 
 

@@ -9,7 +9,7 @@ under ``SAMPLES_KEY`` (a key of the desk's own, shared by every desk process), o
 ``SAMPLE_EVERY`` seconds, and compares with the newest that is at least ``INTERVAL`` old (or the oldest it has,
 saying how long that covers).
 
-States (``STATE_LABELS``), first that applies:
+States (``hotline.vocab.AsrState``, shared with the agent's page), first that applies:
 
 - ``absent`` 未接入: no worker ever reported and no counter exists (the centre runs without the pool);
 - ``offline`` 转写中断: no worker's heartbeat is younger than ``ALIVE_SECONDS``;
@@ -30,12 +30,13 @@ from typing import Any
 import redis
 
 from hotline.contracts import asr
+from hotline.vocab import AsrCounter, AsrState
 
 log = logging.getLogger(__name__)
 
-COUNTERS = ("jobs", "ok", "shed", "lost", "failed")
-STATES = ("absent", "offline", "busy", "normal")
-STATE_LABELS = {"absent": "未接入", "offline": "转写中断", "busy": "转写繁忙", "normal": "转写正常"}
+COUNTERS = tuple(str(c) for c in AsrCounter)   # jobs, ok, shed, lost, failed
+STATES = tuple(str(s) for s in AsrState)       # absent, offline, busy, normal
+STATE_LABELS = AsrState.labels()
 SAMPLES_KEY = "hotline:wallboard:asr-samples"   # the desk's readings of the counters (JSON list)
 ALIVE_SECONDS = 30.0      # a worker whose last heartbeat is older is gone
 INTERVAL = 60.0           # "the last interval": what the pool did in about the last minute

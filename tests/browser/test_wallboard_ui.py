@@ -106,7 +106,8 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         for code in ("answer", "service_level", "prefill"):
             rate = standard["metrics"][code]["rate"]
             expect(page.locator(f"#std-tiles [data-tile='{code}'] .wb-tile-value")).to_have_text(f"{rate * 100:.1f}%")
-        expect(page.locator("#std-tiles [data-tile='service_level'] .wb-tile-label")).to_have_text("服务水平（15秒内接通）")
+        expect(page.locator("#std-tiles [data-tile='service_level'] .wb-tile-label")).to_have_text(
+            "服务水平（15秒内接通）")
         expect(page.locator("#std-tiles [data-tile='to_queue'] .wb-tile-label")).to_have_text("来电至入队平均时长")
         wait = standard["metrics"]["wait"]["seconds"]
         expect(page.locator("#std-tiles [data-tile='wait'] .wb-tile-value")).to_have_text(f"{wait:.1f}秒")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from typing import TYPE_CHECKING, Any
 
 from agent_desk.tickets.deadlines import Calendar
+from hotline.numberplan import SERVICE_LEVEL_SECONDS
 from hotline.site import DEFAULT_PAUSE_REASONS
 
 if TYPE_CHECKING:   # settings sit below every feature: they name the softphone type, they do not import it
@@ -48,7 +49,7 @@ class DeskSettings:
     recordings_dir: str = ""
     recordings_host_dir: str = ""
     response_window: dt.timedelta = dt.timedelta(hours=24)  # 响应率: the host unit signs within this after dispatch
-    service_level_seconds: int = 20      # 服务水平: calls answered within this many seconds of queueing
+    service_level_seconds: int = SERVICE_LEVEL_SECONDS   # 服务水平: answered within this many seconds of queueing
     # Browser softphones (agents.webrtc): ports of Asterisk's HTTP server and the SIP secrets. None: off.
     softphone: BrowserPhones | None = None
     socket_recheck: dt.timedelta = dt.timedelta(seconds=5)   # an open WebSocket re-checks its session this often

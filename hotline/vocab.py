@@ -91,3 +91,23 @@ class PrefillStatus(Term):
     FINAL = "final", "转写完成"
     FAILED = "failed", "转写失败"
     NO_SPEECH = "no_speech", "未检测到语音"
+
+
+class AsrState(Term):
+    """转写服务状态: the speech-recognition pool as the wallboard (and the agent's page) say it
+    (agent_desk.supervision.asr_pool decides which applies)."""
+
+    ABSENT = "absent", "未接入"          # the centre runs without the pool
+    OFFLINE = "offline", "转写中断"      # no worker alive
+    BUSY = "busy", "转写繁忙"            # overloaded: phrases are shed instead of transcribed
+    NORMAL = "normal", "转写正常"
+
+
+class AsrCounter(Term):
+    """The ASR pool's counters (hotline.contracts.asr STATS_KEY): what became of the phrases sent to it."""
+
+    JOBS = "jobs", "转写任务"
+    OK = "ok", "已转写"
+    SHED = "shed", "过载放弃"      # waited longer than its class allows: answered without transcription
+    LOST = "lost", "丢失"          # delivered to workers that died, too many times
+    FAILED = "failed", "出错"

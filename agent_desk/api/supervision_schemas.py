@@ -50,6 +50,26 @@ class HandleTime(Reply):
     n: int = Field(description="参与计算的来电数")
 
 
+class MeanSeconds(Reply):
+    """一个平均时长：秒数与参与计算的来电数。"""
+
+    seconds: float | None = Field(description="平均秒数（保留 1 位小数）；没有可参与计算的来电时为 null")
+    n: int = Field(description="参与计算的来电数")
+
+
+OFFERED = "呼入量（进入队列且已接通、挂机或放弃的来电，进入队列后 5 秒内放弃的也计入）"
+CALL_METRIC_TEXT = {
+    "answer": f"接通率（GB/T 33358）：坐席接通 ÷ {OFFERED}",
+    "service_level": f"服务水平：首次进入队列后在阈值（默认 15 秒）内接通 ÷ {OFFERED}",
+    "abandon": f"放弃率：排队中放弃 ÷ {OFFERED}（越低越好）",
+    "short_abandon": f"5秒内放弃率：进入队列后 5 秒内挂机 ÷ {OFFERED}（越低越好）",
+    "prefill": "预填可用率：坐席接听时预填已有市民诉求的转写文字 ÷ 接通",
+    "aht": "平均处理时长：已接通并结束的来电，接通到挂机的平均秒数",
+    "wait": "平均等待时长：接通的来电从首次进入队列到坐席接听的平均秒数（溢出的等待一并计入）",
+    "to_queue": "来电至入队平均时长：从来电到达（呼入通道建立）到进入队列的平均秒数；只计坐席服务看到到达的来电",
+}
+
+
 class KpiMetrics(Reply):
     """考核指标（口径见 agent_desk/supervision/kpi.py 的说明）。"""
 
@@ -60,10 +80,27 @@ class KpiMetrics(Reply):
     satisfaction: Ratio = Field(description="满意率：（满意 + 基本满意）÷ 回访评价数")
     effective_satisfaction: Ratio = Field(description="实际参评满意率：剔除申诉核准不参评的工单后的满意率")
     resolution: Ratio = Field(description="解决率：评价为已解决 ÷ 回访评价数（剔除不参评工单）")
-    answer: Ratio | None = Field(description="接通率：接通 ÷ 进入队列的来电" + NOT_CALLS)
-    service_level: Ratio | None = Field(description="服务水平：在阈值（默认 20 秒）内接通 ÷ 进入队列的来电" + NOT_CALLS)
-    abandon: Ratio | None = Field(description="放弃率：排队中放弃 ÷ 进入队列的来电（越低越好）" + NOT_CALLS)
+    answer: Ratio | None = Field(description=CALL_METRIC_TEXT["answer"] + NOT_CALLS)
+    service_level: Ratio | None = Field(description=CALL_METRIC_TEXT["service_level"] + NOT_CALLS)
+    abandon: Ratio | None = Field(description=CALL_METRIC_TEXT["abandon"] + NOT_CALLS)
+    short_abandon: Ratio | None = Field(description=CALL_METRIC_TEXT["short_abandon"] + NOT_CALLS)
+    prefill: Ratio | None = Field(description=CALL_METRIC_TEXT["prefill"] + NOT_CALLS)
     aht: HandleTime | None = Field(description="平均处理时长" + NOT_CALLS)
+    wait: MeanSeconds | None = Field(description=CALL_METRIC_TEXT["wait"] + NOT_CALLS)
+    to_queue: MeanSeconds | None = Field(description=CALL_METRIC_TEXT["to_queue"] + NOT_CALLS)
+
+
+class CallMetrics(Reply):
+    """话务指标（GB/T 33358；口径见 agent_desk/supervision/kpi.py 的说明，与报表、考核指标相同）。"""
+
+    answer: Ratio = Field(description=CALL_METRIC_TEXT["answer"])
+    service_level: Ratio = Field(description=CALL_METRIC_TEXT["service_level"])
+    abandon: Ratio = Field(description=CALL_METRIC_TEXT["abandon"])
+    short_abandon: Ratio = Field(description=CALL_METRIC_TEXT["short_abandon"])
+    prefill: Ratio = Field(description=CALL_METRIC_TEXT["prefill"])
+    aht: HandleTime = Field(description=CALL_METRIC_TEXT["aht"])
+    wait: MeanSeconds = Field(description=CALL_METRIC_TEXT["wait"])
+    to_queue: MeanSeconds = Field(description=CALL_METRIC_TEXT["to_queue"])
 
 
 class KpiCounts(Reply):

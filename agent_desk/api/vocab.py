@@ -17,7 +17,8 @@ from agent_desk.telephony.spy import MODE_LABELS
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import CHANNEL_LABELS
 from hotline.reference import topic_names
-from hotline.vocab import AppealType, PrefillStatus, Satisfaction, Speaker, TicketState, TurnPhase, TurnStatus
+from hotline.vocab import (AppealType, AsrCounter, AsrState, PrefillStatus, Satisfaction, Speaker, TicketState,
+                           TurnPhase, TurnStatus)
 
 router = APIRouter()
 
@@ -49,6 +50,8 @@ def vocabulary(pause_reasons: dict[str, str]) -> dict[str, dict[str, str]]:
         "turn_phases": TurnPhase.labels(),
         "turn_statuses": TurnStatus.labels(),
         "prefill_statuses": PrefillStatus.labels(),
+        "asr_states": AsrState.labels(),
+        "asr_counters": AsrCounter.labels(),
     }
 
 
@@ -75,6 +78,8 @@ class Vocabulary(Reply):
     group_by: dict[str, str]
     report_kinds: dict[str, str]
     period_kinds: dict[str, str]
+    asr_states: dict[str, str] = Field(description="语音转写服务状态")
+    asr_counters: dict[str, str] = Field(description="语音转写服务的计数（任务、已转写、过载放弃……）")
     topics: dict[str, str] = Field(description="业务分类（派单目录）代码 → 名称")
     speakers: dict[str, str] = Field(description="通话转写的说话人")
     turn_phases: dict[str, str] = Field(description="通话转写语句的阶段：排队时所述、通话中")

@@ -1,8 +1,11 @@
 """The live wallboard for supervisors: ``GET /api/wallboard``, the latest snapshot (the WebSocket that follows it
-live is ``/ws/wallboard``, in ``agent_desk.api.sockets``).
+live is ``/ws/wallboard``, in ``agent_desk.api.sockets``); ``GET /api/wallboard/standard``, today's GB/T 33358
+call figures from the call records (the reports' definitions, ``agent_desk.supervision.kpi``); ``GET
+/api/wallboard/asr``, the speech-recognition pool's state (``agent_desk.supervision.asr_pool``). The page
+polls the last two.
 
 The snapshot is written by the listener (``agent_desk/calls/listener.py``) to Redis; this process only reads
-it, so any desk process can serve the page. It holds no personal data (no caller numbers).
+it, so any desk process can serve the page. None of them holds personal data (no caller numbers).
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
 
-from agent_desk.api.deps import require
+from agent_desk.api.deps import require, unit_of_work
 from agent_desk.api.schemas import Reply
+from agent_desk.api.supervision_schemas import CallMetrics
 from agent_desk.auth.roles import WATCHERS
 from agent_desk.auth.sessions import Principal
 from agent_desk.errors import DeskError
+from agent_desk.settings import PROVINCE_TZ
+from agent_desk.supervision import asr_pool, kpi
+from agent_desk.supervision.periods import period_of
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, STATES
 
 log = logging.getLogger(__name__)
@@ -107,6 +115,50 @@ class WallboardSnapshot(Reply):
     agent_states: AgentStateCounts = Field(description="各状态的坐席人数")
     agents: list[AgentBoard] = Field(description="各坐席，按分机号排序")
 
+class StandardBoard(Reply):
+    """今天（省内时间）的国标话务指标（GB/T 33358），由通话记录计算，与报表同一口径。"""
+
+    day: dt.date = Field(description="统计日期（省内时间）")
+    generated_at: str = Field(description="计算时间（ISO 8601，省内时间）")
+    service_level_seconds: int = Field(description="服务水平阈值（秒）")
+    short_abandon_seconds: int = Field(description="短时放弃的界限（秒）：进入队列后这么多秒内挂机")
+    offered: int = Field(description="呼入量：进入队列且已接通、挂机或放弃的来电（仍在排队的不计）")
+    metrics: CallMetrics = Field(description="各项话务指标")
+
+
+AsrState = Literal[asr_pool.STATES]  # type: ignore[valid-type]
+
+
+class AsrWorkers(Reply):
+    known: int = Field(description="登记过心跳的转写进程数")
+    alive: int = Field(description=f"在线的转写进程数（{int(asr_pool.ALIVE_SECONDS)} 秒内有心跳）")
+    busy: int = Field(description="在线且正在转写的进程数")
+
+
+class AsrCounts(Reply):
+    jobs: int = Field(description="转写任务数")
+    ok: int = Field(description="转写完成")
+    shed: int = Field(description="因过载放弃转写（排队超过时限）")
+    lost: int = Field(description="丢失（多次投递仍无进程完成）")
+    failed: int = Field(description="转写出错")
+
+
+class AsrInterval(AsrCounts):
+    seconds: float = Field(description=f"所覆盖的秒数（约 {int(asr_pool.INTERVAL)} 秒；刚开始统计时更短）")
+
+
+class AsrPoolBoard(Reply):
+    """语音转写服务（转写进程池）的状态。"""
+
+    state: AsrState = Field(description="状态代码：absent 未接入、offline 转写中断（无在线进程）、busy 转写繁忙"
+                                        "（最近一段时间有转写因过载被放弃）、normal 转写正常")
+    state_label: str = Field(description="状态中文名称")
+    at: float = Field(description="读取时间（Unix 时间戳，秒）")
+    workers: AsrWorkers
+    totals: AsrCounts = Field(description="转写服务启动以来的累计数")
+    interval: AsrInterval | None = Field(description="最近一段时间（约 1 分钟）的数量；刚开始统计时为 null")
+
+
 UNAVAILABLE = "实时监控数据暂不可用：坐席服务尚未连接电话系统"
 
 
@@ -122,3 +174,29 @@ def snapshot(request: Request, who: Principal = Depends(require(*WATCHERS))) -> 
     if not raw:
         raise DeskError(503, "wallboard_unavailable", UNAVAILABLE)
     return WallboardSnapshot.model_validate_json(raw)
+
+
+@router.get("/wallboard/standard", summary="今日国标话务指标")
+def standard(request: Request, session: Session = Depends(unit_of_work, scope="function"),
+             who: Principal = Depends(require(*WATCHERS))) -> StandardBoard:
+    """今天（省内时间零点起）的 GB/T 33358 话务指标：接通率、服务水平（阈值内接通）、平均等待时长、来电至入队
+    平均时长、预填可用率、放弃率与 5 秒内放弃率、平均处理时长。由通话记录计算，口径与报表、考核指标相同。"""
+    ctx = kpi.Context.of(session, request.app.state.settings)
+    day = period_of("day")
+    figures = kpi.call_totals(session, ctx, day)
+    return StandardBoard.model_validate({
+        "day": day.start, "generated_at": dt.datetime.now(PROVINCE_TZ).isoformat(timespec="seconds"),
+        "service_level_seconds": ctx.service_level_seconds, "short_abandon_seconds": kpi.SHORT_ABANDON_SECONDS,
+        **figures})
+
+
+@router.get("/wallboard/asr", summary="语音转写服务状态")
+def asr_state(request: Request, who: Principal = Depends(require(*WATCHERS))) -> AsrPoolBoard:
+    """语音转写服务的状态：在线进程数、最近约 1 分钟的转写与放弃数量；过载放弃转写时为“转写繁忙”。
+    数据服务无法读取时返回 503。"""
+    try:
+        board = asr_pool.read(request.app.state.redis)
+    except RedisError as exc:
+        log.warning("ASR pool state not read: %s", exc)
+        raise DeskError(503, "asr_state_unavailable", "转写服务状态暂不可用，请稍后重试") from exc
+    return AsrPoolBoard.model_validate(board)

@@ -24,6 +24,15 @@ class CallFacts:
 
 
 @dataclass(frozen=True)
+class ChannelCreated:
+    """A channel came up (AMI Newchannel). Most are no citizen's call (agent legs, Local halves); the one whose
+    id a later QueueCallerJoin names as the call's is its arrival."""
+
+    uniqueid: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
 class QueueJoined:
     facts: CallFacts
     channel: str
@@ -77,7 +86,8 @@ class TransferRecorded:
     at: dt.datetime
 
 
-CallEvent = QueueJoined | AgentRinging | AgentAnswered | AgentFinished | Abandoned | CallEnded | TransferRecorded
+CallEvent = (ChannelCreated | QueueJoined | AgentRinging | AgentAnswered | AgentFinished | Abandoned | CallEnded
+             | TransferRecorded)
 
 _EXT = re.compile(r"^(?:PJSIP|SIP|Local)/(\d+)")
 
@@ -123,6 +133,9 @@ def _int(text: str) -> int:
 def parse(event: AmiEvent) -> CallEvent | None:
     """The typed event for an AMI event the desk cares about, else None. Never raises on odd input."""
     name = event.name
+    if name == "Newchannel":
+        # The dialplan has not tagged it yet (no HOTLINE_CALL_ID): the call's id is this channel's Uniqueid.
+        return ChannelCreated(event.get("Uniqueid"), _at(event)) if event.get("Uniqueid") else None
     if name == "QueueCallerJoin":
         return QueueJoined(_facts(event), event.get("Channel"), _at(event))
     if name == "AgentCalled":

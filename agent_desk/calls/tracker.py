@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections import OrderedDict
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -37,6 +38,16 @@ LIVE_CALL = "hotline:live:call:{call_id}"
 LIVE_CALLS = "hotline:live:calls"
 LIVE_AGENT = "hotline:live:agent:{agent}"
 LIVE_TTL = 6 * 3600
+# Channels seen coming up, kept until a queue join names one as a call's (its arrival) or they are this old or
+# this many: most channels are agent legs and Local halves that never do.
+ARRIVAL_KEPT = dt.timedelta(hours=2)
+ARRIVALS_MAX = 20_000
+
+
+def prefill_usable(prefill: Prefill | None) -> bool:
+    """The agent answers with a usable prefill (GB/T 33358 figure, issue 12): there is one, and it holds some of
+    the caller's words (a non-empty transcript, final or not yet)."""
+    return prefill is not None and bool(prefill.transcript.strip())
 
 
 class CallTracker:
@@ -46,6 +57,7 @@ class CallTracker:
         self.recordings = recordings  # where Asterisk records queued calls (the dialplan's HOTLINE_RECORDINGS)
         self.line_names, self.city_names = line_names or {}, city_names or {}
         self.agent_of_call: dict[str, int] = {}   # call id → agent user id, for live prefill updates
+        self.arrivals: OrderedDict[str, dt.datetime] = OrderedDict()   # channel Uniqueid → when it came up
         self.pops_sent = 0
 
     async def apply(self, event: ev.CallEvent) -> None:
@@ -53,8 +65,16 @@ class CallTracker:
         await handler(event)
 
     # ── events ───────────────────────────────────────────────────────────────
+    async def _on_ChannelCreated(self, e: ev.ChannelCreated) -> None:
+        self.arrivals[e.uniqueid] = e.at
+        self.arrivals.move_to_end(e.uniqueid)
+        while self.arrivals and (len(self.arrivals) > ARRIVALS_MAX
+                                 or next(iter(self.arrivals.values())) < e.at - ARRIVAL_KEPT):
+            self.arrivals.popitem(last=False)
+
     async def _on_QueueJoined(self, e: ev.QueueJoined) -> None:
-        await asyncio.to_thread(self._upsert, e.facts, queued_at=e.at)
+        arrived = self.arrivals.pop(e.facts.call_id, None)
+        await asyncio.to_thread(self._joined, e, arrived)
         await self._live_call(e.facts.call_id, state="waiting", queue=e.facts.queue, line=e.facts.line,
                               subplatform=e.facts.subplatform, since=e.at.isoformat())
 
@@ -80,6 +100,7 @@ class CallTracker:
         await asyncio.to_thread(self._update, e.call_id, outcome="abandoned")
 
     async def _on_CallEnded(self, e: ev.CallEnded) -> None:
+        self.arrivals.pop(e.facts.call_id, None)   # a call that ended in the IVR without queueing
         prefill = await self._prefill(e.facts.call_id)
         await asyncio.to_thread(self._ended, e, prefill)
         self.agent_of_call.pop(e.facts.call_id, None)
@@ -115,16 +136,20 @@ class CallTracker:
         return True
 
     # ── database ─────────────────────────────────────────────────────────────
-    def _upsert(self, facts: ev.CallFacts, **changes) -> None:
+    def _joined(self, e: ev.QueueJoined, arrived: dt.datetime | None) -> None:
+        """The first queue the caller joins starts the wait (an overflow to the next queue does not restart it);
+        the channel's arrival, when this desk saw it, starts the call."""
         with self.db.session() as session:
-            call = self._call(session, facts)
-            for key, value in changes.items():
-                setattr(call, key, value)
+            call = self._call(session, e.facts, arrived or e.at)
+            if call.queued_at is None:
+                call.queued_at = e.at
+            if arrived is not None and call.arrived_at is None:
+                call.arrived_at = arrived
 
-    def _call(self, session: Session, facts: ev.CallFacts) -> m.Call:
+    def _call(self, session: Session, facts: ev.CallFacts, started: dt.datetime | None = None) -> m.Call:
         call = session.scalar(select(m.Call).where(m.Call.call_id == facts.call_id))
         if call is None:
-            call = m.Call(call_id=facts.call_id, started_at=dt.datetime.now(dt.UTC))
+            call = m.Call(call_id=facts.call_id, started_at=started or dt.datetime.now(dt.UTC))
             session.add(call)
         for name in ("caller", "line", "line_class", "subplatform"):
             value = getattr(facts, name)
@@ -145,7 +170,7 @@ class CallTracker:
 
     def _answered(self, e: ev.AgentAnswered, prefill: Prefill | None) -> tuple[int | None, dict]:
         with self.db.session() as session:
-            call = self._call(session, e.facts)
+            call = self._call(session, e.facts, e.at)
             user_id = pop.agent_user(session, e.agent)
             call.agent_extension, call.agent_user_id = e.agent, user_id
             call.answered_at, call.outcome = e.at, "answered"
@@ -153,6 +178,8 @@ class CallTracker:
                 call.recording = recording_path(self.recordings, call.call_id)
             if prefill is not None:
                 call.prefill = prefill.to_dict()
+            if call.prefill_usable is None:   # as the first agent found it (a transfer answers again)
+                call.prefill_usable = prefill_usable(prefill)
             session.flush()
             message = pop.build(session, call, prefill, self.line_names, self.city_names)
             if user_id is not None and call.caller:
@@ -166,7 +193,7 @@ class CallTracker:
 
     def _ended(self, e: ev.CallEnded, prefill: Prefill | None) -> None:
         with self.db.session() as session:
-            call = self._call(session, e.facts)
+            call = self._call(session, e.facts, e.at)
             call.ended_at, call.hangup_cause = e.at, e.cause
             if call.outcome is None:
                 call.outcome = "abandoned" if call.queued_at else "ivr_only"

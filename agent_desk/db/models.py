@@ -131,13 +131,17 @@ class Call(Base):
     agent_extension: Mapped[str | None] = mapped_column(String(16), index=True)
     agent_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    queued_at: Mapped[dt.datetime | None]
+    arrived_at: Mapped[dt.datetime | None]   # the inbound channel's creation (AMI Newchannel); None: not seen
+    queued_at: Mapped[dt.datetime | None]    # when it first joined a queue (an overflow keeps this)
     answered_at: Mapped[dt.datetime | None]
     ended_at: Mapped[dt.datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(24))  # answered | abandoned | ivr_only | transferred
     hangup_cause: Mapped[str | None] = mapped_column(String(32))
     recording: Mapped[str | None] = mapped_column(String(256))
     prefill: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the agent answered with the caller's words already written down (a prefill with a transcript); None:
+    # not answered, or answered before the desk recorded this
+    prefill_usable: Mapped[bool | None] = mapped_column(Boolean)
     survey_result: Mapped[str | None] = mapped_column(String(24))
     survey_at: Mapped[dt.datetime | None]
     transfers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -27,17 +27,29 @@ separate tickets.
   ticket in.
 - 解决率 resolution = callback verdicts with ``solved`` true ÷ callback verdicts, excluded tickets removed (as
   above).
-- Call center, from ``calls`` by ``started_at`` in the period, only calls that reached a queue (``queued_at``
-  not null): 呼入量 offered; 接通率 answer = answered (``answered_at`` not null) ÷ offered; 服务水平
-  service_level = answered within the threshold (``DeskSettings.service_level_seconds``, default 20;
-  answered_at − queued_at ≤ threshold) ÷ offered; 放弃率 abandon = outcome 'abandoned' ÷ offered; 平均处理时长
-  aht seconds = mean(ended_at − answered_at) of answered calls that ended.
+- Call center (the GB/T 33358 figures of issue 12), from ``calls`` by ``started_at`` in the period.
+  呼入量 offered = calls that asked for a person: they reached a queue (``queued_at`` not null) and their
+  wait is over (answered, ended, or abandoned); a caller still waiting counts once answered or gone.
+  接通率 answer = answered (``answered_at`` not null) ÷ offered – GB/T 33358's 接通率, calls an agent answered
+  over calls that requested a human. A caller who hung up within ``SHORT_ABANDON_SECONDS`` (5 s) of joining
+  the queue is counted as offered and not answered, like any other abandon: the centre does not get to
+  decide that a quick hang-up was no real request; 5秒内放弃率 short_abandon (≤ 5 s from queue join to hang-up)
+  ÷ offered shows how much of the gap they are.
+  服务水平 service_level = answered within the threshold (``DeskSettings.service_level_seconds``, default 15;
+  answered_at − queued_at ≤ threshold) ÷ offered; 放弃率 abandon = outcome 'abandoned' ÷ offered;
+  预填可用率 prefill = answered calls whose agent had a usable prefill (a transcript) at the answer
+  (``prefill_usable``) ÷ answered calls.
+  Means in seconds (``{"seconds", "n"}``): 平均等待时长 wait = mean(answered_at − queued_at) of answered calls
+  (from the first queue joined, overflows included); 来电至入队平均时长 to_queue = mean(queued_at − arrived_at)
+  of offered calls whose arrival (the inbound channel's Newchannel) the desk saw; 平均处理时长 aht =
+  mean(ended_at − answered_at) of answered calls that ended.
 - A rate with a zero denominator is null (shown as "—"), never 0 or 100%.
 
-Every metric in JSON is ``{"num": int, "den": int, "rate": float|null}`` (aht: ``{"seconds": float|null,
-"n": int}``). Everything is counted in SQL (``SUM(CASE …)`` grouped by a column): ``aggregate`` is the one
-query builder, parameterised by the grouping columns; units and areas are grouped by their org unit in SQL and
-the (additive) counts rolled up the organisation tree in Python, which holds a few thousand nodes at most.
+Every metric in JSON is ``{"num": int, "den": int, "rate": float|null}`` (the means aht, wait, to_queue:
+``{"seconds": float|null, "n": int}``). Everything is counted in SQL (``SUM(CASE …)`` grouped by a column):
+``aggregate`` is the one query builder, parameterised by the grouping columns; units and areas are grouped by
+their org unit in SQL and the (additive) counts rolled up the organisation tree in Python, which holds a few
+thousand nodes at most.
 """
 
 from __future__ import annotations
@@ -47,13 +59,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Label, SQLColumnExpression, and_, case, func, literal_column, select
+from sqlalchemy import ColumnElement, Label, SQLColumnExpression, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.supervision.org import OrgIndex
 from agent_desk.settings import DeskSettings
+from hotline.numberplan import SERVICE_LEVEL_SECONDS
 from agent_desk.supervision.periods import Period
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.service import APPEAL_LABELS, CHANNEL_LABELS
@@ -61,14 +74,18 @@ from hotline.reference import topic_names as topic_names  # re-exported: reports
 
 TICKET_METRICS = ("response", "completion", "on_time", "callback", "satisfaction", "effective_satisfaction",
                   "resolution")
-CALL_METRICS = ("answer", "service_level", "abandon")
+CALL_METRICS = ("answer", "service_level", "abandon", "short_abandon", "prefill")
 METRICS = TICKET_METRICS + CALL_METRICS
 METRIC_LABELS = {"response": "响应率", "completion": "办结率", "on_time": "按时办结率", "callback": "回访率",
                  "satisfaction": "满意率", "effective_satisfaction": "实际参评满意率", "resolution": "解决率",
-                 "answer": "接通率", "service_level": "服务水平", "abandon": "放弃率", "aht": "平均处理时长"}
+                 "answer": "接通率", "service_level": "服务水平", "abandon": "放弃率",
+                 "short_abandon": "5秒内放弃率", "prefill": "预填可用率", "aht": "平均处理时长",
+                 "wait": "平均等待时长", "to_queue": "来电至入队平均时长"}
 COUNT_LABELS = {"accepted": "受理量", "direct": "直接办结量", "dispatched": "派单量", "refused": "不予受理量",
-                "offered": "呼入量"}
-LOWER_IS_BETTER = frozenset({"abandon"})
+                "offered": "呼入量", "answered": "接通量", "within_threshold": "阈值内接通量",
+                "abandoned": "放弃量", "short_abandoned": "5秒内放弃量", "prefilled": "带可用预填接通量"}
+LOWER_IS_BETTER = frozenset({"abandon", "short_abandon"})
+SHORT_ABANDON_SECONDS = 5
 # metric → (numerator, denominator) among the sums below
 RATIOS = {
     "response": ("responded", "dispatched"),
@@ -81,7 +98,12 @@ RATIOS = {
     "answer": ("answered", "offered"),
     "service_level": ("within_threshold", "offered"),
     "abandon": ("abandoned", "offered"),
+    "short_abandon": ("short_abandoned", "offered"),
+    "prefill": ("prefilled", "answered"),
 }
+# mean → (sum of seconds, how many) among the sums below
+MEANS = {"aht": ("talk_seconds", "talked"), "wait": ("wait_seconds", "answered"),
+         "to_queue": ("to_queue_seconds", "arrived")}
 COMPLETE_STATES = (lc.State.AWAITING_CALLBACK.value, lc.State.UNSATISFIED.value, lc.State.APPEALED.value,
                    lc.State.CLOSED.value)
 SATISFIED = (lc.Satisfaction.SATISFIED.value, lc.Satisfaction.BASICALLY_SATISFIED.value)
@@ -102,7 +124,7 @@ C = m.Call
 class Context:
     dialect: str
     response_window: dt.timedelta = dt.timedelta(hours=24)
-    service_level_seconds: int = 20
+    service_level_seconds: int = SERVICE_LEVEL_SECONDS
     line_names: dict[str, str] = field(default_factory=dict)
     city_names: dict[str, str] = field(default_factory=dict)
 
@@ -132,7 +154,9 @@ def ticket_population(period: Period) -> list[ColumnElement[bool]]:
 
 
 def call_population(period: Period) -> list[ColumnElement[bool]]:
-    return [C.started_at >= period.start_utc, C.started_at < period.end_utc, C.queued_at.is_not(None)]
+    """Offered calls: they reached a queue and their wait is over (answered, ended or abandoned)."""
+    settled = or_(C.answered_at.is_not(None), C.ended_at.is_not(None), C.outcome == "abandoned")
+    return [C.started_at >= period.start_utc, C.started_at < period.end_utc, C.queued_at.is_not(None), settled]
 
 
 def ticket_sums(ctx: Context, period: Period) -> dict[str, ColumnElement[Any]]:
@@ -175,12 +199,21 @@ def ticket_sums(ctx: Context, period: Period) -> dict[str, ColumnElement[Any]]:
 def call_sums(ctx: Context) -> dict[str, ColumnElement[Any]]:
     answered = C.answered_at.is_not(None)
     talked = and_(answered, C.ended_at.is_not(None))
+    abandoned = C.outcome == "abandoned"
+    arrived = C.arrived_at.is_not(None)
+    wait = seconds_between(ctx.dialect, C.queued_at, C.answered_at)
     return {
         "offered": func.count(),
         "answered": flag(answered),
-        "within_threshold": flag(and_(answered, seconds_between(ctx.dialect, C.queued_at, C.answered_at)
-                                       <= ctx.service_level_seconds)),
-        "abandoned": flag(C.outcome == "abandoned"),
+        "within_threshold": flag(and_(answered, wait <= ctx.service_level_seconds)),
+        "abandoned": flag(abandoned),
+        "short_abandoned": flag(and_(abandoned, C.ended_at.is_not(None),
+                                     seconds_between(ctx.dialect, C.queued_at, C.ended_at) <= SHORT_ABANDON_SECONDS)),
+        "prefilled": flag(and_(answered, C.prefill_usable.is_(True))),
+        "wait_seconds": func.sum(case((answered, wait), else_=None)),
+        "arrived": flag(arrived),
+        "to_queue_seconds": func.sum(case((arrived, seconds_between(ctx.dialect, C.arrived_at, C.queued_at)),
+                                          else_=None)),
         "talked": flag(talked),
         "talk_seconds": func.sum(case((talked, seconds_between(ctx.dialect, C.answered_at, C.ended_at)),
                                       else_=None)),
@@ -202,8 +235,8 @@ def aggregate(session: Session, sums: dict[str, ColumnElement[Any]], by: Sequenc
     out: dict[tuple[Any, ...], Counts] = {}
     width = len(labelled)
     for row in session.execute(stmt):
-        out[tuple(row[:width])] = {name: (float(value) if name == "talk_seconds" else int(value)) if value is not None
-                                   else 0 for name, value in zip(sums, row[width:])}
+        out[tuple(row[:width])] = {name: (float(value) if name.endswith("_seconds") else int(value))
+                                   if value is not None else 0 for name, value in zip(sums, row[width:])}
     return out
 
 
@@ -225,20 +258,27 @@ def ratio(num: float, den: float) -> dict[str, Any]:
     return {"num": int(num), "den": int(den), "rate": round(num / den, 6) if den else None}
 
 
+def mean(total: float, n: float) -> dict[str, Any]:
+    return {"seconds": round(total / n, 1) if n else None, "n": int(n)}
+
+
 def metrics(counts: Counts, calls: bool = True) -> dict[str, Any]:
-    """{metric: {num, den, rate}} plus aht; call metrics are None where calls do not apply."""
+    """{metric: {num, den, rate}} plus the means {seconds, n}; call metrics are None where calls do not apply."""
     out: dict[str, Any] = {}
     for name, (num, den) in RATIOS.items():
         if name in CALL_METRICS and not calls:
             out[name] = None
         else:
             out[name] = ratio(counts.get(num, 0), counts.get(den, 0))
-    if calls:
-        n = int(counts.get("talked", 0))
-        out["aht"] = {"seconds": round(counts.get("talk_seconds", 0) / n, 1) if n else None, "n": n}
-    else:
-        out["aht"] = None
+    for name, (total, n) in MEANS.items():
+        out[name] = mean(counts.get(total, 0), counts.get(n, 0)) if calls else None
     return out
+
+
+def call_metrics(counts: Counts) -> dict[str, Any]:
+    """Only the call center's metrics (the wallboard's standard figures)."""
+    every = metrics(counts)
+    return {name: every[name] for name in (*CALL_METRICS, *MEANS)}
 
 
 def totals_json(counts: Counts, calls: bool = True) -> dict[str, Any]:
@@ -423,6 +463,12 @@ def totals(session: Session, ctx: Context, period: Period, where: Sequence[Colum
     if with_calls and not (grouping is not None and grouping.has_calls):
         add(counts, aggregate(session, call_sums(ctx), [], call_population(period)).get((), {}))
     return totals_json(counts, with_calls)
+
+
+def call_totals(session: Session, ctx: Context, period: Period) -> dict[str, Any]:
+    """The call center's figures of the period alone (the wallboard's 国标指标): one query over ``calls``."""
+    counts = aggregate(session, call_sums(ctx), [], call_population(period)).get((), {})
+    return {"offered": int(counts.get("offered", 0)), "metrics": call_metrics(counts)}
 
 
 def unit_scope(index: OrgIndex, unit_id: int) -> list[ColumnElement[bool]]:

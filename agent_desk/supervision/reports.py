@@ -85,6 +85,36 @@ def _table(title: str, columns: Sequence[str], formats: Sequence[str], rows: lis
     return {"title": title, "kind": "table", "columns": list(columns), "formats": list(formats), "rows": rows}
 
 
+def service_level_name(ctx: Context) -> str:
+    return f"{kpi.METRIC_LABELS['service_level']}（{ctx.service_level_seconds}秒内接通）"
+
+
+def call_figures(ctx: Context, totals: dict[str, Any]) -> list[list[Any]]:
+    """The call center's key figures (GB/T 33358, issue 12), as [name, value, format] rows."""
+    metrics, label = totals["metrics"], kpi.METRIC_LABELS
+    return [[kpi.COUNT_LABELS["offered"], totals["offered"], "int"],
+            [label["answer"], metrics["answer"]["rate"], "rate"],
+            [service_level_name(ctx), metrics["service_level"]["rate"], "rate"],
+            [label["short_abandon"], metrics["short_abandon"]["rate"], "rate"],
+            [f"{label['wait']}（秒）", metrics["wait"]["seconds"], "seconds"],
+            [f"{label['to_queue']}（秒）", metrics["to_queue"]["seconds"], "seconds"],
+            [label["prefill"], metrics["prefill"]["rate"], "rate"]]
+
+
+def answer_chart(ctx: Context, counts: kpi.Counts) -> dict[str, Any]:
+    """How the offered calls ended: answered within the threshold, answered later, abandoned (the short
+    abandons apart), other (ended in the queue some other way, e.g. the queue's own timeout)."""
+    offered, answered = int(counts.get("offered", 0)), int(counts.get("answered", 0))
+    within, abandoned = int(counts.get("within_threshold", 0)), int(counts.get("abandoned", 0))
+    short = int(counts.get("short_abandoned", 0))
+    n = ctx.service_level_seconds
+    parts = [(f"{n}秒内接通", within), (f"{n}秒后接通", answered - within),
+             (f"{kpi.SHORT_ABANDON_SECONDS}秒内放弃", short), ("其余放弃", abandoned - short),
+             ("其他未接通", max(0, offered - answered - abandoned))]
+    return {"title": "来电接通情况", "type": "donut", "labels": [name for name, _ in parts],
+            "series": [{"name": kpi.COUNT_LABELS["offered"], "values": [value for _, value in parts]}]}
+
+
 def build(session: Session, ctx: Context, kind: str, period: Period, filters: Filters = Filters()) -> dict[str, Any]:
     if kind not in KINDS:
         raise DeskError(422, "invalid_report", "报表类型只能是 日报、周报、月报 或 专报")
@@ -119,8 +149,7 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
                ["实际参评满意率", rate("effective_satisfaction"), "rate"], ["响应率", rate("response"), "rate"],
                ["解决率", rate("resolution"), "rate"]]
     if calls:
-        figures += [["呼入量", totals["offered"], "int"], ["接通率", rate("answer"), "rate"],
-                    ["服务水平", rate("service_level"), "rate"]]
+        figures += call_figures(ctx, totals)
     sections = [{"title": "主要指标", "kind": "figures", "columns": ["指标", "数值"],
                  "formats": [f for _, _, f in figures], "rows": [[name, value] for name, value, _ in figures]}]
 
@@ -173,14 +202,18 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
     if calls:
         by_line = sorted((r for r in lines.rows if r.counts.get("offered")),
                          key=lambda r: (-r.counts.get("offered", 0), r.key))
+        label = kpi.METRIC_LABELS
         sections.append(_table("分热线话务",
-                               ["热线", "号码", "呼入量", "接通量", "接通率", "服务水平", "放弃率",
-                                "平均处理时长（秒）"],
-                               ["text", "text", "int", "int", "rate", "rate", "rate", "seconds"],
+                               ["热线", "号码", kpi.COUNT_LABELS["offered"], kpi.COUNT_LABELS["answered"],
+                                label["answer"], service_level_name(ctx), label["abandon"], label["prefill"],
+                                f"{label['wait']}（秒）", f"{label['aht']}（秒）"],
+                               ["text", "text", "int", "int", "rate", "rate", "rate", "rate", "seconds", "seconds"],
                                [[r.name, r.key, int(r.counts["offered"]), int(r.counts["answered"]),
                                  _rate(r.counts, "answer"), _rate(r.counts, "service_level"),
-                                 _rate(r.counts, "abandon"), kpi.metrics(r.counts)["aht"]["seconds"]]
+                                 _rate(r.counts, "abandon"), _rate(r.counts, "prefill"),
+                                 kpi.metrics(r.counts)["wait"]["seconds"], kpi.metrics(r.counts)["aht"]["seconds"]]
                                 for r in by_line]))
+        charts.append(answer_chart(ctx, lines.total))
 
     if kind != "daily":
         trend = views.trend(session, period, where)

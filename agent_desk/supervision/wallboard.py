@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from agent_desk.settings import PROVINCE_TZ
 from hotline import channelvars as v
 from hotline.ami import AmiEvent
-from hotline.numberplan import NumberPlan
+from hotline.numberplan import SERVICE_LEVEL_SECONDS, NumberPlan
 from hotline.site import DEFAULT_PAUSE_REASONS
 
 # Agent states, in the order the page lists them.
@@ -111,7 +111,7 @@ def _int(text: str) -> int:
 
 
 class Wallboard:
-    def __init__(self, queues: dict[str, tuple[str, int]], *, service_level_seconds: int = 20,
+    def __init__(self, queues: dict[str, tuple[str, int]], *, service_level_seconds: int = SERVICE_LEVEL_SECONDS,
                  line_names: dict[str, str] | None = None, city_names: dict[str, str] | None = None,
                  main_queues: Iterable[str] = (), pause_reasons: dict[str, str] | None = None,
                  clock: Callable[[], float] = time.time):
@@ -133,7 +133,8 @@ class Wallboard:
         self.last_rebuild: float | None = None
 
     @classmethod
-    def from_plan(cls, plan: NumberPlan, service_level_seconds: int = 20, **kwargs: Any) -> Wallboard:
+    def from_plan(cls, plan: NumberPlan, service_level_seconds: int = SERVICE_LEVEL_SECONDS,
+                  **kwargs: Any) -> Wallboard:
         return cls({name: (q.name, q.wrapup) for name, q in plan.all_queues().items()},
                    service_level_seconds=service_level_seconds,
                    line_names={line.number: getattr(line, "name", "") for line in plan.lines},

@@ -1,17 +1,24 @@
 """The wallboard page in Chromium against the real desk: snapshots made by the real ``Wallboard`` from AMI events
 recorded on the real Asterisk, published to the desk's Redis exactly as the listener does, plus an early-warning
-alert. Tiles, tables, agent grid, charts (SVG), alerts with their ticket links, and the disconnected banner."""
+alert. Tiles, tables, agent grid, charts (SVG), alerts with their ticket links, and the disconnected banner; today's
+GB/T 33358 figures and the speech service's state (转写繁忙), polled from the API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 
 import httpx
 import redis
 from playwright.sync_api import expect
 
-from agent_desk.supervision import warnings
+from sqlalchemy import insert
+
+from agent_desk.db import models as m
+from agent_desk.supervision import asr_pool, warnings
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
+from hotline.contracts import asr
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
 from tests.browser.conftest import PASSWORD
@@ -48,6 +55,23 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
     assert scanned.status_code == 200, scanned.text
     client.delete(warnings.ACTIVE)   # the session's Redis: alerts other tests stored are not this page's
     client.hset(warnings.ACTIVE, ALERT["id"], json.dumps(ALERT, ensure_ascii=False))
+    # Today's calls for the standard figures (other browser tests may add theirs: the page is compared with the
+    # API), and an ASR pool that shed phrases in the last minute.
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    with desk.db.session() as session:
+        session.execute(insert(m.Call), [
+            {"call_id": f"{desk.tag}-wb{i}", "started_at": start, "arrived_at": start,
+             "queued_at": start + dt.timedelta(seconds=5), "outcome": outcome, "transfers": [],
+             "answered_at": start + dt.timedelta(seconds=5 + wait) if wait is not None else None,
+             "ended_at": start + dt.timedelta(seconds=90), "prefill_usable": prefilled}
+            for i, (wait, outcome, prefilled) in enumerate([(8, "answered", True), (30, "answered", False),
+                                                            (None, "abandoned", None)])])
+    now = time.time()
+    client.delete(asr.STATS_KEY, asr.WORKERS_KEY, asr_pool.SAMPLES_KEY)
+    client.hset(asr.STATS_KEY, mapping={"jobs": 80, "ok": 70, "shed": 10, "lost": 0, "failed": 0})
+    client.hset(asr.WORKERS_KEY, "asr-1", json.dumps({"at": now + 3600, "done": 70, "busy": True}))  # alive all test
+    client.set(asr_pool.SAMPLES_KEY, json.dumps([{"at": now - 70, "jobs": 50, "ok": 46, "shed": 4, "lost": 0,
+                                                  "failed": 0}]))
     try:
         login(page, desk.users["boss"])
         expect(page.locator("#whoami")).to_be_visible()
@@ -75,6 +99,27 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         expect(page.locator("#c-sl svg path")).to_have_count(2)
         expect(page.locator("#c-sl svg")).to_contain_text("100.0%")
         expect(page.locator("#c-states svg [stroke='#bc4c00']")).to_have_count(1)
+        # 国标话务指标 and the speech service, polled from the API: the page shows what the API says.
+        standard = httpx.get(f"{desk.url}/api/v1/wallboard/standard", headers={"Authorization": f"Bearer {token}"},
+                             timeout=10).json()
+        assert standard["offered"] >= 3 and standard["service_level_seconds"] == 15
+        for code in ("answer", "service_level", "prefill"):
+            rate = standard["metrics"][code]["rate"]
+            expect(page.locator(f"#std-tiles [data-tile='{code}'] .wb-tile-value")).to_have_text(f"{rate * 100:.1f}%")
+        expect(page.locator("#std-tiles [data-tile='service_level'] .wb-tile-label")).to_have_text(
+            "服务水平（15秒内接通）")
+        expect(page.locator("#std-tiles [data-tile='to_queue'] .wb-tile-label")).to_have_text("来电至入队平均时长")
+        wait = standard["metrics"]["wait"]["seconds"]
+        expect(page.locator("#std-tiles [data-tile='wait'] .wb-tile-value")).to_have_text(f"{wait:.1f}秒")
+        expect(page.locator("#c-standard svg rect")).to_have_count(4)
+        expect(page.locator("#c-standard svg")).to_contain_text("预填可用率")
+        expect(page.locator("#asr-state")).to_have_text("转写繁忙")
+        expect(page.locator("#asr-state")).to_have_attribute("data-state", "busy")
+        expect(page.locator("#asr-msg")).to_contain_text("转写繁忙")
+        expect(page.locator("#asr-tiles [data-tile='shed'] .wb-tile-value")).to_have_text("6")
+        expect(page.locator("#asr-tiles [data-tile='shed'] .wb-tile-label")).to_contain_text("过载放弃")
+        expect(page.locator("#asr-tiles [data-tile='alive'] .wb-tile-value")).to_have_text("1 / 1")
+
         alert = page.locator(f"#wb-alerts li[data-id='{ALERT['id']}']")
         expect(alert).to_contain_text("自来水")
         expect(alert.locator("a")).to_have_count(5)
@@ -104,6 +149,7 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         expect(page.locator("#wb-conn")).to_have_text("已断开")
         assert_clean(page)
     finally:
+        client.delete(asr.STATS_KEY, asr.WORKERS_KEY, asr_pool.SAMPLES_KEY)
         client.delete(SNAPSHOT_KEY)
         client.hdel(warnings.ACTIVE, ALERT["id"])
         client.close()

@@ -11,9 +11,9 @@ from redis.exceptions import NoPermissionError
 
 from agent_desk.calls import pop, tracker
 from agent_desk.calls import transcript as relay
-from agent_desk.supervision import wallboard, warnings
+from agent_desk.supervision import asr_pool, wallboard, warnings
 from hotline import access
-from hotline.contracts import prefill, survey, ticket_status
+from hotline.contracts import asr, prefill, survey, ticket_status
 from ivr import flow
 from tests.support.redis_server import RedisServer
 
@@ -90,6 +90,9 @@ def test_the_desk_user_does_what_the_desk_needs_and_no_more(server):
         pass   # BUSYGROUP
     desk.xreadgroup(survey.DESK_GROUP, "listener", {survey.STREAM: ">"}, count=10)
     desk.xadd(survey.REJECTED_STREAM, {"v": "0"}, maxlen=10)
+    assert asr_pool.read(desk)["state"] in asr_pool.STATES   # the wallboard reads the ASR pool, keeps its readings
+    with pytest.raises(NoPermissionError):   # the pool's counters are the workers' to write
+        desk.hincrby(asr.STATS_KEY, "shed", 1)
     with pytest.raises(NoPermissionError):   # the prefill is the IVR's to write
         desk.set(prefill.key("c1"), "forged")
     with pytest.raises(NoPermissionError):   # callers' memory is the IVR's
@@ -106,7 +109,7 @@ def test_each_sides_names_fall_inside_its_acl():
     desk_keys = [tracker.LIVE_CALL.format(call_id="x"), tracker.LIVE_CALLS, tracker.LIVE_AGENT.format(agent="8001"),
                  wallboard.SNAPSHOT_KEY, warnings.ACTIVE, warnings.ACKED, survey.STREAM, survey.REJECTED_STREAM,
                  ticket_status.key("1"), prefill.key("x"), relay.LIVE_SPY.format(call_id="x"),
-                 relay.LIVE_SPY_LEG.format(channel_id="spy-x")]
+                 relay.LIVE_SPY_LEG.format(channel_id="spy-x"), asr_pool.SAMPLES_KEY, asr.STATS_KEY, asr.WORKERS_KEY]
     assert all(inside(k, list(access.DESK.keys), "~") for k in desk_keys), access.DESK.keys
     assert all(inside(c, list(access.DESK.channels), "&")
                for c in (pop.channel_for(1), warnings.CHANNEL, prefill.CHANNEL))

@@ -4,6 +4,7 @@ and the pop read back from the agent's WebSocket (the browser's path)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from types import MappingProxyType
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from agent_desk.calls import events as ev
 from agent_desk.calls.listener import CallListener, AmiSettings
-from agent_desk.calls.tracker import CallTracker
+from agent_desk.calls.tracker import ARRIVAL_KEPT, CallTracker
 from agent_desk.db.models import AuditEntry, Call, Ticket, User
 from hotline import channelvars as v
 from hotline.ami import AmiEvent
@@ -46,6 +47,56 @@ def test_parse_keeps_what_the_desk_needs_and_ignores_the_rest():
     assert ev.parse(ami("Hangup", {}, Uniqueid="1700000000.7", Channel="PJSIP/8001-0003")) is None
     assert ev.parse(ami("Newexten", facts)) is None
     assert ev.parse(ami("AgentConnect", {}, HoldTime="not-a-number", Uniqueid="x")).hold_seconds == 0
+
+
+async def test_arrival_first_queue_and_a_usable_prefill_are_recorded_for_the_standard_figures(rig, redis_server):
+    """GB/T 33358 figures start here: the inbound channel's creation (Newchannel) is the call's arrival, the
+    first queue it joins starts its wait (an overflow does not restart it), and the agent answering with a
+    transcript in the prefill is a usable prefill. A call without one, or with only an empty draft, is not."""
+    plain = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
+    tracker = CallTracker(rig.app.state.db, rig.app.state.settings.async_redis())
+    t0 = 1_800_000_000.0
+    calls = {"words": f"{rig.tag}.21", "empty": f"{rig.tag}.22", "none": f"{rig.tag}.23"}
+    plain.set(PREFILL_KEY.format(call_id=calls["words"]), json.dumps(
+        {"v": 1, "call_id": calls["words"], "status": "transcribing", "transcript": "路灯坏了"}, ensure_ascii=False))
+    plain.set(PREFILL_KEY.format(call_id=calls["empty"]), json.dumps(
+        {"v": 1, "call_id": calls["empty"], "status": "listening", "transcript": "  "}))
+    try:
+        for n, call_id in enumerate(calls.values()):
+            start = t0 + 100 * n
+            facts = {v.CALL_ID: call_id, v.LINE: "12345", v.SUBPLATFORM: "469002"}
+            stream = [ami("Newchannel", {}, Uniqueid=f"{call_id}.agent-leg", Timestamp=str(start - 50)),
+                      ami("Newchannel", {}, Uniqueid=call_id, Channel="PJSIP/carrier-9", Timestamp=str(start)),
+                      ami("QueueCallerJoin", facts, Uniqueid=call_id, Queue="sp-469002",
+                          Timestamp=str(start + 4.5)),
+                      ami("QueueCallerJoin", facts, Uniqueid=call_id, Queue="province", Timestamp=str(start + 30)),
+                      ami("AgentConnect", facts, Uniqueid=call_id, MemberName="8001", Queue="province",
+                          HoldTime="3", Timestamp=str(start + 33))]
+            for raw in stream:
+                await tracker.apply(ev.parse(raw))
+        assert all(call_id not in tracker.arrivals for call_id in calls.values())
+    finally:
+        await tracker.redis.aclose()
+    with rig.app.state.db.session() as session:
+        rows = {c.call_id: c for c in session.scalars(select(Call).where(Call.call_id.in_(calls.values())))}
+    for n, (kind, call_id) in enumerate(calls.items()):
+        call, start = rows[call_id], t0 + 100 * n
+        assert call.arrived_at.timestamp() == start and call.started_at.timestamp() == start
+        assert call.queued_at.timestamp() == start + 4.5 and call.queue == "province"   # first join, last queue
+        assert call.answered_at.timestamp() == start + 33
+        assert call.prefill_usable is (kind == "words"), kind
+
+
+def test_a_new_channel_is_an_arrival_the_tracker_forgets_when_no_call_claims_it():
+    created = ev.parse(ami("Newchannel", {}, Uniqueid="1700000000.5", Timestamp="1700000000.25"))
+    assert isinstance(created, ev.ChannelCreated) and created.uniqueid == "1700000000.5"
+    assert created.at.timestamp() == 1700000000.25
+    tracker = CallTracker(None, None)   # no database or Redis is touched for a channel coming up
+    t0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    for i in range(5):
+        asyncio.run(tracker.apply(ev.ChannelCreated(f"old.{i}", t0 + dt.timedelta(minutes=i))))
+    asyncio.run(tracker.apply(ev.ChannelCreated("late", t0 + ARRIVAL_KEPT + dt.timedelta(minutes=2, seconds=1))))
+    assert list(tracker.arrivals) == ["old.3", "old.4", "late"]   # older than ARRIVAL_KEPT: forgotten
 
 
 def test_panoramisk_repeated_chanvariable_headers_become_a_mapping():

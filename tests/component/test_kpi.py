@@ -151,22 +151,30 @@ def build_scenario(rig) -> Scenario:
         direct_id = s.query(m.Ticket.id).filter_by(number=sc.tickets["direct"]).scalar()
         s.execute(update(m.Ticket).where(m.Ticket.number == sc.tickets["linked"]).values(linked_to_id=direct_id))
 
-        def call(cid, line, started, queued_after=None, answered_after=None, talk=None, outcome=None):
+        def call(cid, line, started, queued_after=None, answered_after=None, talk=None, outcome=None,
+                 arrived=True, prefill=None, gone_after=None):
             row = {"call_id": f"{rig.tag}-{cid}", "line": line, "subplatform": "469002", "started_at": started,
-                   "outcome": outcome, "transfers": []}
+                   "outcome": outcome, "transfers": [], "arrived_at": started if arrived else None,
+                   "prefill_usable": prefill}
             if queued_after is not None:
                 row["queued_at"] = started + dt.timedelta(seconds=queued_after)
             if answered_after is not None:
                 row["answered_at"] = row["queued_at"] + dt.timedelta(seconds=answered_after)
                 row["ended_at"] = row["answered_at"] + dt.timedelta(seconds=talk)
+            if gone_after is not None:
+                row["ended_at"] = row["queued_at"] + dt.timedelta(seconds=gone_after)
             s.execute(insert(m.Call), [row])
 
-        # c1 is answered after exactly 20 s
-        call("c1", "12345", at(3, 2, 9), queued_after=15, answered_after=20, talk=100, outcome="answered")
-        call("c2", "12345", at(3, 2, 9, 5), queued_after=15, answered_after=21, talk=200, outcome="answered")
-        call("c3", "12318", at(3, 3, 9), queued_after=15, outcome="abandoned")
+        # c1 is answered after exactly 15 s (the default service level), with the caller's words prefilled
+        call("c1", "12345", at(3, 2, 9), queued_after=15, answered_after=15, talk=100, outcome="answered",
+             prefill=True)
+        call("c2", "12345", at(3, 2, 9, 5), queued_after=15, answered_after=16, talk=200, outcome="answered",
+             prefill=False, arrived=False)   # its arrival was not seen (the desk restarted)
+        call("c3", "12318", at(3, 3, 9), queued_after=15, outcome="abandoned")      # Hangup not seen: no ended_at
         call("c4", "12345", at(3, 3, 10), outcome="ivr_only")                    # never queued: not offered
         call("c5", "12345", at(4, 1, 0, 0, 5), queued_after=10, answered_after=5, talk=60, outcome="answered")
+        call("c6", "12318", at(3, 20, 9), queued_after=7, outcome="abandoned", gone_after=5)   # gone within 5 s
+        call("c7", "12345", at(3, 20, 10), queued_after=3)    # still waiting: not offered until answered or gone
     return sc
 
 
@@ -198,7 +206,7 @@ def test_every_metric_of_the_month(scenario):
     assert totals["accepted"] == 9 and totals["refused"] == 1 and totals["direct"] == 1
     # ontime, late, rejected, returned, open_future, done_early
     assert totals["dispatched"] == 6
-    assert totals["offered"] == 3  # c1, c2, c3 (c4 never queued, c5 in April)
+    assert totals["offered"] == 4  # c1, c2, c3, c6 (c4 never queued, c5 in April, c7 still waiting)
     got = totals["metrics"]
     # signed within 24 h of the (first) dispatch: ontime 2 h, rejected 1 h, open_future 1 h, done_early 1 h;
     # late signed after 30 h, returned signed 2 days after its first dispatch
@@ -216,11 +224,17 @@ def test_every_metric_of_the_month(scenario):
     assert got["effective_satisfaction"] == m_(2, 3)
     # solved among kept verdicts: direct only (ontime was basically satisfied but not solved) → 1 ÷ 3
     assert got["resolution"] == m_(1, 3)
-    # calls: c1 answered after exactly 20 s (within), c2 after 21 s (not), c3 abandoned
-    assert got["answer"] == m_(2, 3)
-    assert got["service_level"] == m_(1, 3)
-    assert got["abandon"] == m_(1, 3)
+    # calls: c1 answered after exactly 15 s (within), c2 after 16 s (not), c3 abandoned, c6 abandoned after 5 s
+    # (a short abandon, offered all the same: GB/T 33358's 接通率 is over every call that asked for a person)
+    assert got["answer"] == m_(2, 4)
+    assert got["service_level"] == m_(1, 4)
+    assert got["abandon"] == m_(2, 4)
+    assert got["short_abandon"] == m_(1, 4)
+    assert got["prefill"] == m_(1, 2)            # c1 of the answered c1, c2
     assert got["aht"] == {"seconds": pytest.approx(150.0), "n": 2}  # (100 + 200) ÷ 2
+    assert got["wait"] == {"seconds": pytest.approx(15.5), "n": 2}  # (15 + 16) ÷ 2
+    # arrival seen: c1 (15 s), c3 (15 s), c6 (7 s); c2's was not
+    assert got["to_queue"] == {"seconds": pytest.approx(12.3), "n": 3}   # 37 ÷ 3, one decimal
 
 
 def test_province_midnight_bounds_a_day(scenario):
@@ -278,11 +292,12 @@ def test_areas_lines_and_other_groupings(scenario):
 
     lines = {r["key"]: r for r in get(scenario, f"/api/v1/kpi?{MARCH}&by=line&metric=answer&min_volume=1")["rows"]}
     # 12345: refused, ontime, rejected, returned, open_future, done_early, edge_in = 7 tickets; c1, c2
-    # 12318: late; c3.   "": direct (wechat)
+    # 12318: late; c3, c6.   "": direct (wechat)
     assert {k: r["accepted"] for k, r in lines.items()} == {"12345": 7, "12318": 1, "": 1}
     assert lines["12345"]["metrics"]["answer"] == m_(2, 2) and lines["12345"]["metrics"]["service_level"] == m_(1, 2)
-    assert lines["12318"]["metrics"]["abandon"] == m_(1, 1)
-    # ranked by answer rate, volume = calls offered: 12345 (2/2) 1st, 12318 (0/1) 2nd, no calls → unranked
+    assert lines["12318"]["metrics"]["abandon"] == m_(2, 2) and lines["12318"]["metrics"]["short_abandon"] == m_(1, 2)
+    assert lines["12345"]["metrics"]["wait"] == {"seconds": pytest.approx(15.5), "n": 2}
+    # ranked by answer rate, volume = calls offered: 12345 (2/2) 1st, 12318 (0/2) 2nd, no calls → unranked
     assert (lines["12345"]["rank"], lines["12318"]["rank"], lines[""]["rank"]) == (1, 2, None)
     assert lines["12345"]["volume"] == 2
 
@@ -330,12 +345,13 @@ def test_views_overview_process_evaluation(scenario):
     # tickets created on March 1st: refused, direct; on the 31st: edge_in (23:59:59)
     assert trend["accepted"][0] == 2 and trend["accepted"][30] == 1 and sum(trend["accepted"]) == 9
     assert trend["offered"][1] == 2 and trend["answered"][1] == 2 and trend["offered"][2] == 1
+    assert trend["offered"][19] == 1   # March 20th: c6 (gone within 5 s); c7 is still waiting
     assert {i["key"]: i["value"] for i in overview["by_appeal_type"]} == {"complaint": 5, "consultation": 2,
                                                                           "suggestion": 2}
     assert overview["top_topics"] == [{"key": "03-water", "name": "供水排水", "value": 9}]
     assert {i["key"]: (i["value"], i["has_children"]) for i in overview["by_area"]} == {"469002": (8, True),
                                                                                        "": (1, False)}
-    assert {i["key"]: i["offered"] for i in overview["by_line"]} == {"12345": 2, "12318": 1, "": 0}
+    assert {i["key"]: i["offered"] for i in overview["by_line"]} == {"12345": 2, "12318": 2, "": 0}
     drilled = get(scenario, f"/api/v1/views/overview?{MARCH}&parent=469002")["by_area"]
     assert {i["key"]: i["value"] for i in drilled} == {"469002-嘉积镇": 2, "469002": 6}
 

@@ -39,11 +39,16 @@ def test_monthly_report_json(scenario):
     assert [s["title"] for s in report["sections"]] == SECTIONS + ["每日趋势"]
     got = figures(report)
     # the same month as test_kpi: 9 accepted, 1 direct, 6 dispatched; completion 5/8, on time 3/5,
-    # satisfaction 2/4, effective 2/3; calls answered 2/3
+    # satisfaction 2/4, effective 2/3; calls answered 2/4 (c6 hung up within 5 s: offered all the same)
     assert (got["受理量"], got["直接办结"], got["派单"], got["不予受理"]) == (9, 1, 6, 1)
     assert got["办结率"] == pytest.approx(5 / 8) and got["按时办结率"] == pytest.approx(3 / 5)
     assert got["满意率"] == pytest.approx(2 / 4) and got["实际参评满意率"] == pytest.approx(2 / 3)
-    assert got["接通率"] == pytest.approx(2 / 3)
+    assert got["接通率"] == pytest.approx(2 / 4) and got["呼入量"] == 4
+    # the GB/T 33358 figures: c1 within 15 s, c2 after 16 s; c6 a short abandon; c1 prefilled; waits 15 and
+    # 16 s; from arrival to queue 15, 15, 7 s (c2's arrival unseen)
+    assert got["服务水平（15秒内接通）"] == pytest.approx(1 / 4) and got["5秒内放弃率"] == pytest.approx(1 / 4)
+    assert got["预填可用率"] == pytest.approx(1 / 2)
+    assert got["平均等待时长（秒）"] == pytest.approx(15.5) and got["来电至入队平均时长（秒）"] == pytest.approx(12.3)
     by_title = {s["title"]: s for s in report["sections"]}
     types = {row[0]: row[1:3] for row in by_title["按诉求类型"]["rows"]}
     assert types == {"投诉举报": [5, pytest.approx(5 / 9)], "咨询": [2, pytest.approx(2 / 9)],
@@ -51,11 +56,17 @@ def test_monthly_report_json(scenario):
     # overdue units (not rolled up): D1 due ontime, rejected, returned → 2 on time; W1 due late, done_early → 1
     late = {row[0]: row[1:4] for row in by_title["超期单位（应办结而未按时办结）"]["rows"]}
     assert late == {"琼海市水务局": [3, 2, 1], "嘉积镇": [2, 1, 1]}
-    lines = {row[1]: row[2:4] for row in by_title["分热线话务"]["rows"]}
-    assert lines == {"12345": [2, 2], "12318": [1, 0]}
+    calls = by_title["分热线话务"]
+    assert calls["columns"][2:] == ["呼入量", "接通量", "接通率", "服务水平（15秒内接通）", "放弃率", "预填可用率",
+                                    "平均等待时长（秒）", "平均处理时长（秒）"]
+    lines = {row[1]: row[2:] for row in calls["rows"]}
+    assert lines == {"12345": [2, 2, 1.0, 0.5, 0.0, 0.5, 15.5, 150.0], "12318": [2, 0, 0.0, 0.0, 1.0, None, None, None]}
     trend = by_title["每日趋势"]["rows"]
     assert len(trend) == 31 and trend[0][:2] == ["3月1日", 2]
     assert {c["type"] for c in report["charts"]} == {"donut", "bars", "line"}
+    answered = next(c for c in report["charts"] if c["title"] == "来电接通情况")
+    assert dict(zip(answered["labels"], answered["series"][0]["values"])) == {
+        "15秒内接通": 1, "15秒后接通": 1, "5秒内放弃": 1, "其余放弃": 1, "其他未接通": 0}
     text = str(report)
     assert "13800138000" not in text and "王小明" not in text  # no citizen's data in a report
 

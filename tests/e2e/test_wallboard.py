@@ -1,7 +1,8 @@
 """The live wallboard end to end: the real Asterisk (the session's center), the desk under uvicorn with its
 listener (its own AMI connection) publishing to a real Redis, a supervisor's real WebSocket. Calls ring a test
 agent's softphone (the peer Asterisk, over SIP); one waits and is abandoned; the agent pauses with a reason;
-then Asterisk restarts under the board, which says it is disconnected and is rebuilt once Asterisk is back."""
+then Asterisk restarts under the board, which says it is disconnected and is rebuilt once Asterisk is back. The
+GB/T 33358 figures of the day (from the call records) count the call answered after its wait and the abandon."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import pytest
 import redis
 import websockets
 
+from sqlalchemy import select
+
+from agent_desk.db import models as m
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from agent_desk.telephony import LiveCall, agents
 from hotline import channelvars as v
@@ -23,6 +27,7 @@ from tests.support.center import Center
 from tests.support.desk import center_desk
 
 pytestmark = pytest.mark.asterisk
+WAIT_BEFORE_ANSWER = 3   # seconds the first call waits (its agent ringing) before the softphone answers
 
 
 class Board:
@@ -64,6 +69,29 @@ async def place_call(center: Center) -> str:
         variables={f"__{v.QUEUE}": GENERAL_QUEUE, f"__{v.CALL_ID}": cid, f"__{v.LINE}": "12318",
                    f"__{v.SUBPLATFORM}": "469002"})
     return cid
+
+
+async def standard_until(rig, check, what: str, timeout: float = 15) -> dict:
+    """Today's standard figures (GET /api/v1/wallboard/standard) once they satisfy ``check``: the listener
+    stores call events a moment after the board shows them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await asyncio.to_thread(rig.call, "boss", "GET", "/api/v1/wallboard/standard")
+        assert response.status_code == 200, response.text
+        figures = response.json()
+        if check(figures):
+            return figures
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the standard figures never showed {what}: {figures}")
+        await asyncio.sleep(0.2)
+
+
+def call_row(rig, call_id: str) -> m.Call:
+    with rig.app.state.db.session() as session:
+        row = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
+        assert row is not None, call_id
+        session.expunge(row)
+        return row
 
 
 async def ami_back(center: Center, timeout: float = 30) -> None:
@@ -119,9 +147,10 @@ async def watch_the_board(center: Center, rig, url: str, extension: str) -> None
                 try:
                     mark = center.peer_events.mark()
                     cid = await place_call(center)
-                    snap = await board.until(lambda s: province(s)["waiting"] == 1 and province(s)["longest_wait"] >= 1
+                    snap = await board.until(lambda s: province(s)["waiting"] == 1
+                                             and province(s)["longest_wait"] >= WAIT_BEFORE_ANSWER
                                              and agent(s, extension)["state"] == "ringing",
-                                             "a call waiting over a second while the agent rings")
+                                             f"a call waiting {WAIT_BEFORE_ANSWER} s while the agent rings")
                     assert snap["totals"]["waiting"] == 1
                     assert next(r for r in snap["lines"] if r["line"] == "12318")["waiting"] == 1
                     assert next(r for r in snap["subplatforms"] if r["code"] == "469002")["name"] == "琼海"
@@ -137,6 +166,23 @@ async def watch_the_board(center: Center, rig, url: str, extension: str) -> None
                 snap = await board.until(lambda s: agent(s, extension)["state"] == "on_call"
                                          and s["totals"]["answered"] == answered0 + 1, "the agent on the call")
                 assert province(snap)["waiting"] == 0 and snap["totals"]["waiting"] == 0
+                # The standard figures count it: answered after the wait Asterisk reports, within 15 s.
+                connect = await center.events.wait_for(
+                    lambda e: e.name == "AgentConnect" and e.vars.get(v.CALL_ID) == cid, 10, "the AgentConnect")
+                hold = int(connect["HoldTime"])
+                assert hold >= WAIT_BEFORE_ANSWER
+                std = await standard_until(rig, lambda f: f["metrics"]["answer"]["num"] == 1, "the answered call")
+                row = call_row(rig, cid)
+                waited = (row.answered_at - row.queued_at).total_seconds()
+                assert abs(waited - hold) <= 1, (waited, hold)   # the desk's clock is Asterisk's event stamps
+                assert row.arrived_at is not None and row.arrived_at <= row.queued_at   # the inbound channel's birth
+                assert row.prefill_usable is False   # no IVR before this queue: nothing prefilled
+                m = std["metrics"]
+                assert std["offered"] == 1 and m["answer"] == {"num": 1, "den": 1, "rate": 1.0}
+                assert m["service_level"]["num"] == (1 if waited <= std["service_level_seconds"] else 0)
+                assert m["wait"] == {"seconds": round(waited, 1), "n": 1}
+                assert m["to_queue"]["n"] == 1 and 0 <= m["to_queue"]["seconds"] < 5
+                assert m["prefill"] == {"num": 0, "den": 1, "rate": 0.0}
                 await hang_up_call(center, LiveCall(cid, "", ""))
                 snap = await board.until(lambda s: agent(s, extension)["state"] == "wrapup", "the wrap-up")
                 assert snap["totals"]["avg_handle_seconds"] is not None
@@ -150,6 +196,11 @@ async def watch_the_board(center: Center, rig, url: str, extension: str) -> None
                 await hang_up_call(center, LiveCall(cid2, "", ""))
                 snap = await board.until(lambda s: s["totals"]["abandoned"] == abandoned0 + 1, "the abandoned call")
                 assert province(snap)["waiting"] == 0 and snap["totals"]["answered"] == answered0 + 1
+                std = await standard_until(rig, lambda f: f["offered"] == 2, "the abandoned call offered")
+                gone = call_row(rig, cid2)
+                short = (gone.ended_at - gone.queued_at).total_seconds() <= std["short_abandon_seconds"]
+                assert std["metrics"]["answer"] == {"num": 1, "den": 2, "rate": 0.5}
+                assert std["metrics"]["abandon"]["num"] == 1 and std["metrics"]["short_abandon"]["num"] == int(short)
 
                 # 4. Asterisk restarts: the board says it lost the phone system, then is rebuilt from it.
                 await asyncio.to_thread(center.asterisk.down)

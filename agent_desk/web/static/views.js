@@ -15,9 +15,11 @@ import { label, labels } from "./vocab.js";
 const VIEWS = ["overview", "process", "evaluation"];
 const PERIODS = ["day", "week", "month", "year"];
 const REFRESH_MS = 60_000;
-// The rates, [code, name] in the desk's order; aht (a duration, not a rate) is shown on its own.
+// The rates, [code, name] in the desk's order; aht (a duration, not a rate) is shown on its own, and the other
+// durations ({seconds, n}: average wait, arrival to queue) are the wallboard's and the reports'.
 const AHT = "aht";
-const rates = () => Object.entries(labels("metrics")).filter(([key]) => key !== AHT);
+const DURATIONS = new Set([AHT, "wait", "to_queue"]);
+const rates = () => Object.entries(labels("metrics")).filter(([key]) => !DURATIONS.has(key));
 const metricName = (key) => label("metrics", key);
 const LOWER_IS_BETTER = new Set(["abandon"]);
 const HEADLINE = ["response", "completion", "on_time", "satisfaction", "answer"];

@@ -1,6 +1,9 @@
 /* 实时监控: the live wallboard over /ws/wallboard (snapshots from the desk's AMI listener, early-warning
-   alerts). Waits and times in state tick here from the snapshot's timestamps, between snapshots. */
+   alerts). Waits and times in state tick here from the snapshot's timestamps, between snapshots. Today's
+   GB/T 33358 figures (GET /wallboard/standard, from the call records like the reports) and the speech
+   service's state (GET /wallboard/asr) are fetched every POLL_MS. */
 
+import { api } from "./api.js";
 import * as Charts from "./charts.js";
 import { $, clear, el, message } from "./dom.js";
 import { start } from "./header.js";
@@ -11,6 +14,11 @@ import { label, labels } from "./vocab.js";
 const STATE_TONES = { idle: "#2da44e", ringing: "#d4a72c", on_call: "#1f6feb", wrapup: "#8250df", paused: "#bc4c00",
   unavailable: "#cf222e", logged_out: "#8c959f" };
 const DISCONNECTED = "与电话系统的连接已断开，正在重连…";
+const POLL_MS = 10000;
+// The standard figures in the order shown; their names come from the vocabulary (metrics).
+const STANDARD = ["answer", "service_level", "wait", "to_queue", "prefill", "short_abandon", "abandon"];
+const RATE_BARS = ["answer", "service_level", "prefill", "short_abandon"];
+const ASR_TONES = { normal: "live", busy: "down", offline: "down", absent: "" };
 
 let snapshot = null;
 let offset = 0;            // server clock − local clock, seconds
@@ -114,6 +122,65 @@ function tick() {
   }
 }
 
+// ── the standard figures and the speech service (polled) ─────────────────
+function tile(key, name, value, note) {
+  return el("div", { class: "wb-tile", "data-tile": key }, el("span", { class: "wb-tile-label" }, name),
+    el("span", { class: "wb-tile-value" }, value), note ? el("span", { class: "hint" }, note) : null);
+}
+
+function metricName(code, std) {
+  const name = label("metrics", code);
+  return code === "service_level" ? `${name}（${std.service_level_seconds}秒内接通）` : name;
+}
+
+function renderStandard(std) {
+  const m = std.metrics;
+  const tiles = clear($("#std-tiles"));
+  tiles.append(tile("offered", label("counts", "offered"), String(std.offered)));
+  for (const code of STANDARD) {
+    const v = m[code];
+    if ("rate" in v) tiles.append(tile(code, metricName(code, std), percent(v.rate), `${v.num} / ${v.den}`));
+    else tiles.append(tile(code, metricName(code, std), v.seconds === null ? "—" : `${v.seconds.toFixed(1)}秒`,
+      `${v.n}通`));
+  }
+  Charts.bars($("#c-standard"), RATE_BARS.map((code) => ({ label: metricName(code, std), value: m[code].rate || 0,
+    note: m[code].rate === null ? "（无来电）" : "" })), { title: "今日各项比率", max: 1, labelWidth: 220, width: 900,
+    format: (r) => `${(r * 100).toFixed(1)}%` });
+  $("#std-note").textContent = `${std.day} 零点起，按通话记录计算（与报表同一口径），更新于 ${fmtTime(std.generated_at)}`;
+}
+
+function renderAsr(pool) {
+  const badge = $("#asr-state");
+  badge.textContent = pool.state_label || label("asr_states", pool.state);
+  badge.className = `badge ${ASR_TONES[pool.state] || ""}`.trim();
+  badge.dataset.state = pool.state;
+  const busy = pool.state === "busy";
+  message($("#asr-msg"), busy ? "转写繁忙：部分录音因过载未转写，坐席页面的预填与实时转写可能不完整" :
+    pool.state === "offline" ? "转写中断：没有在线的转写进程，坐席页面暂无转写文字" : "", busy || pool.state === "offline" ? "error" : "info");
+  const tiles = clear($("#asr-tiles"));
+  tiles.append(tile("alive", "在线转写进程", `${pool.workers.alive} / ${pool.workers.known}`,
+    `正在转写 ${pool.workers.busy}`));
+  const recent = pool.interval;
+  const span = recent ? `最近${Math.round(recent.seconds)}秒` : "最近（统计中）";
+  for (const code of Object.keys(labels("asr_counters"))) {
+    tiles.append(tile(code, `${span}${label("asr_counters", code)}`, recent ? String(recent[code]) : "—",
+      `累计 ${pool.totals[code]}`));
+  }
+}
+
+async function poll() {
+  const [std, pool] = await Promise.allSettled([api("GET", "/wallboard/standard"), api("GET", "/wallboard/asr")]);
+  if (std.status === "fulfilled") renderStandard(std.value);
+  else $("#std-note").textContent = `国标话务指标暂不可用：${std.reason.message}`;
+  if (pool.status === "fulfilled") renderAsr(pool.value);
+  else {
+    $("#asr-state").textContent = "暂不可用";
+    $("#asr-state").className = "badge";
+    $("#asr-state").dataset.state = "";
+    message($("#asr-msg"), pool.reason.message, "error");
+  }
+}
+
 // ── alerts ──────────────────────────────────────────────────────────────
 function renderAlerts() {
   const list = $("#wb-alerts");
@@ -157,4 +224,6 @@ start(["supervisor", "admin"]).then(() => {
   // Each (re)connection gets the current snapshot and alerts first: nothing to ask for again.
   reconnecting("/wallboard", { onMessage: onBoardMessage, onStatus: onSocketStatus });
   setInterval(tick, 1000);
+  poll();
+  setInterval(poll, POLL_MS);
 }).catch(() => {});

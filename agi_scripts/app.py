@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from hotline.numberplan import NumberPlan
 from hotline.paths import Paths
 from hotline.secrets import SecretStore
 from hotline.site import Intake, Retention, SiteConfig
+from ivr.asr.client import AsrClient
 from ivr.flow import IvrServices, load_flows
 from ivr.listen import Transcriber
 from ivr.prefill_store import PrefillStore
@@ -51,6 +54,16 @@ def ivr_services(plan: NumberPlan, home: Path, redis: aioredis.Redis | None, *, 
     )
 
 
+def uses_menu(site: SiteConfig) -> bool:
+    """Whether any line takes calls through the menu flow (its description needs a speech engine here)."""
+    return site.intake.mode == "menu" or "menu" in site.intake.lines.values()
+
+
+def media_server_id(site: SiteConfig) -> str:
+    """This media server's name on the ASR pool (its reply stream): unique per process, readable in Redis."""
+    return f"{site.name}-{socket.gethostname()}-{os.getpid()}"
+
+
 def retention_rules(home: Path, retention: Retention) -> list[tuple[Path, int]]:
     """What the IVR side keeps on disk and for how long (site.yaml ``retention``)."""
     return [(home / "recordings" / "ivr", retention.ivr_recordings_days), (home / "spool", retention.spool_days)]
@@ -70,6 +83,7 @@ class AgiApp:
     audiosocket: AudioSocketServer
     redis: aioredis.Redis
     ivr: IvrServices
+    asr: AsrClient | None = None   # the live transcript's connection to the ASR pool
     drain_every: float = 30.0   # seconds between attempts to move spooled prefills and surveys into Redis
     retention: list[tuple[Path, int]] = field(default_factory=list)   # (directory, days) swept every hour
     _drainer: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -80,14 +94,19 @@ class AgiApp:
               speech: SpeechEngine | None = None, load_speech: bool = True) -> AgiApp:
         redis = redis_client(site.redis_url, secrets.get(access.REDIS_IVR_SECRET))
         audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port)
-        if speech is None and load_speech:
+        # The engine here serves the menu flow's description only; the live transcript is the ASR pool's work.
+        if speech is None and load_speech and uses_menu(site):
             speech = load_engine(paths.home, site.speech)
-        ivr = ivr_services(plan, paths.home, redis, speech=speech, audiosocket=audiosocket, retention=site.retention)
+        asr = AsrClient(redis, media_server_id(site)) if site.intake.live_transcript else None
+        ivr = ivr_services(plan, paths.home, redis, speech=speech, audiosocket=audiosocket, retention=site.retention,
+                           intake=site.intake, asr=asr)
         agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port)
-        return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr,
+        return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr, asr=asr,
                    retention=retention_rules(paths.home, site.retention))
 
     async def start(self) -> None:
+        if self.asr is not None:
+            await self.asr.start()
         await self.audiosocket.start()
         await self.agi.start()
         self._drainer = asyncio.create_task(self._drain_spools())
@@ -116,4 +135,6 @@ class AgiApp:
         await self.audiosocket.stop()
         for finalizing in list(self.ivr.background):  # let prefills in flight reach Redis or the spool
             await finalizing
+        if self.asr is not None:
+            await self.asr.stop()
         await self.redis.aclose()

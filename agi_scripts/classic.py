@@ -22,12 +22,13 @@ log = logging.getLogger("hotline.classic_agi")
 
 async def serve_one(agi: Any, settings: dict[str, Any], route_name: str) -> str:
     from agi_scripts.app import drain_spools, ivr_services, redis_client
+    from ivr.asr.client import AsrClient
     from agi_scripts.audiosocket import AudioSocketServer
     from agi_scripts.channel import ClassicAgiChannel
     from agi_scripts.routes import ROUTES, AgiCall, Services
     from agi_scripts.server import dispatch
     from hotline.numberplan import load_plan
-    from hotline.site import Speech
+    from hotline.site import Intake, Speech
     from ivr.speech.loader import load_engine
 
     plan = load_plan(Path(settings["plan"]))
@@ -36,9 +37,15 @@ async def serve_one(agi: Any, settings: dict[str, Any], route_name: str) -> str:
     redis = redis_client(settings["redis_url"], password, settings.get("redis_username"))
     audiosocket = AudioSocketServer(settings["audiosocket_host"], 0)
     await audiosocket.start()
-    # Only the entry route listens to the caller: the survey's process need not load a speech model.
-    speech = load_engine(home, Speech.model_validate(settings["speech"])) if route_name == "entry" else None
-    ivr = ivr_services(plan, home, redis, speech=speech, audiosocket=audiosocket)
+    intake = Intake.model_validate(settings.get("intake", {}))
+    # Only the menu flow's entry listens to the caller here; the live transcript (route listen) is the ASR pool's.
+    speech = (load_engine(home, Speech.model_validate(settings["speech"]))
+              if route_name == "entry" and (intake.mode == "menu" or "menu" in intake.lines.values()) else None)
+    # The entry route only needs to know the pool exists (to start listening legs); the listen route talks to it.
+    asr = AsrClient(redis, f"classic-{os.getpid()}") if intake.live_transcript else None
+    if asr is not None and route_name == "listen":
+        await asr.start()
+    ivr = ivr_services(plan, home, redis, speech=speech, audiosocket=audiosocket, intake=intake, asr=asr)
     try:
         call = AgiCall(channel=ClassicAgiChannel(agi), headers=agi.env, services=Services(plan=plan, ivr=ivr))
         status = await dispatch(ROUTES.get(route_name), route_name, call)
@@ -53,6 +60,8 @@ async def serve_one(agi: Any, settings: dict[str, Any], route_name: str) -> str:
         return status
     finally:
         await audiosocket.stop()
+        if asr is not None and route_name == "listen":
+            await asr.stop()
         await redis.aclose()
 
 

@@ -8,6 +8,7 @@ the center did is read from AMI and from Redis (the turns and the prefill, as th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import wave
@@ -22,7 +23,11 @@ from hotline.site import Intake
 from ivr import ticket_status as ts
 from tests.support.agents import hang_up_everything, logged_in, peer_mode, softphones
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
+from agent_desk.db.models import User
+from sqlalchemy import select
+import websockets
 from tests.support.caller import Citizen
+from tests.support.desk import center_desk
 from tests.support.center import Center
 from tests.support.cer import cer
 from tests.support.ivr import IvrRig, ivr_rig
@@ -72,6 +77,20 @@ async def wait_turns(rig: IvrRig, call_id: str, predicate, timeout: float = 60) 
             return seen
         await asyncio.sleep(0.2)
     raise AssertionError(f"turns of {call_id} never matched; last: {[(t.speaker, t.phase, t.text) for t in seen]}")
+
+
+@contextlib.asynccontextmanager
+async def agent_speaks(center: Center, extension: str, sample: str, after: int = 1):
+    """The agent's softphone answers, waits ``after`` seconds and speaks ``sample`` (a copy in the peer's sounds)."""
+    peer_sounds = center.peer.host_path(center.peer.instance_dir + "/sounds/caller")
+    peer_sounds.mkdir(parents=True, exist_ok=True)
+    (peer_sounds / f"{sample}.wav").write_bytes((center.paths.sounds / "caller" / f"{sample}.wav").read_bytes())
+    path = center.peer.instance_dir + "/sounds/caller/" + sample
+    await center.peer_ami.action({"Action": "DBPut", "Family": "softphone-say", "Key": extension, "Val": path})
+    await center.peer_ami.action({"Action": "DBPut", "Family": "softphone-say-delay", "Key": extension,
+                                  "Val": str(after)})
+    async with peer_mode(center, "softphone", extension, "say"):
+        yield
 
 
 async def prefill_of(rig: IvrRig, call_id: str) -> dict:
@@ -127,13 +146,6 @@ async def test_the_caller_is_routed_to_their_city_by_the_exchange_of_their_numbe
 async def test_what_the_caller_says_while_waiting_and_both_sides_of_the_conversation_become_turns(ivr: IvrRig):
     center = ivr.center
     extension = softphones(center)[0]
-    agent_file = center.site.instance_dir + "/sounds/caller/" + AGENT_SAMPLE
-    # The peer plays the agent's recording from its own instance: copy it there.
-    peer_sounds = center.peer.host_path(center.peer.instance_dir + "/sounds/caller")
-    peer_sounds.mkdir(parents=True, exist_ok=True)
-    source = center.paths.sounds / "caller" / f"{AGENT_SAMPLE}.wav"
-    (peer_sounds / f"{AGENT_SAMPLE}.wav").write_bytes(source.read_bytes())
-    agent_file = center.peer.instance_dir + "/sounds/caller/" + AGENT_SAMPLE
     answered = asyncio.Event()
 
     async def citizen(c: Citizen) -> None:
@@ -157,9 +169,7 @@ async def test_what_the_caller_says_while_waiting_and_both_sides_of_the_conversa
     assert prefill["status"] == "listening" and prefill["transcript"] == first.text
     assert prefill["topic"] and prefill["topic"]["code"] == "10-market"    # 食品商店 → 市场监管
 
-    await center.peer_ami.action({"Action": "DBPut", "Family": "softphone-say", "Key": extension, "Val": agent_file})
-    await center.peer_ami.action({"Action": "DBPut", "Family": "softphone-say-delay", "Key": extension, "Val": "1"})
-    async with peer_mode(center, "softphone", extension, "say"), logged_in(center, extension):
+    async with agent_speaks(center, extension, AGENT_SAMPLE), logged_in(center, extension):
         await center.events.wait_for(lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, 60,
                                      f"agent answers {cid}")
         answered.set()
@@ -283,3 +293,64 @@ async def test_key_5_while_waiting_reads_the_ticket_back_and_the_caller_returns_
     assert int(back["Position"]) == int(first_join["Position"]), (first_join, back)   # ahead of the later caller
     assert ivr.center.events.find(lambda e: e.name == "AGIExecStart" and e.get("Linkedid") == a
                                   and "ticket-state-dispatched" in e.get("Command"))
+
+
+# ── the agent's desk ───────────────────────────────────────────────────────────────────────────────────
+WAIT_BEFORE_ANSWER = 12   # seconds the caller waits (and describes the matter) before an agent logs in
+
+
+async def test_the_pop_carries_the_wait_and_both_sides_reach_the_agents_page_and_the_call_record(
+        ivr: IvrRig, new_database):
+    center = ivr.center
+    extension = softphones(center)[1]
+    answered = asyncio.Event()
+    async with center_desk(center, new_database("sqlite"), ivr.redis_server.user_url("desk")) as desk:
+        rig = desk.rig
+        with rig.app.state.db.session() as session:
+            session.scalar(select(User).where(User.username == rig.user("agent"))).extension = extension
+        async with websockets.connect(desk.url.replace("http", "ws") + "/ws/desk",
+                                      additional_headers=rig.as_("agent")) as socket:
+            assert json.loads(await socket.recv())["type"] == "hello"
+
+            async def citizen(c: Citizen) -> None:
+                await c.until_queued()
+                await c.quiet(1)
+                await c.say(WAITING_SAMPLE)
+                await c.quiet(2)
+                await answered.wait()
+                await c.quiet(8)                 # the agent speaks first
+                await c.say(WAITING_SAMPLE)
+                await c.quiet(3)
+                await asyncio.sleep(60)
+
+            cid = await ivr.citizens.call("12345", citizen, caller_id="13907550310")
+            call_id = ivr.call_id(cid)
+            await join_event(ivr, cid)
+            await asyncio.sleep(WAIT_BEFORE_ANSWER)
+            async with agent_speaks(center, extension, AGENT_SAMPLE), logged_in(center, extension):
+                pop = json.loads(await asyncio.wait_for(socket.recv(), 60))
+                assert pop["type"] == "pop" and pop["call"]["call_id"] == call_id, pop
+                answered.set()
+                # What the caller said while waiting is in the pop the agent gets at the answer.
+                assert pop["prefill"] is not None, pop
+                assert cer(pop["prefill"]["transcript"], ivr.refs[WAITING_SAMPLE]) <= CER_BOUND, pop["prefill"]
+                live: dict[str, list[dict]] = {"citizen": [], "agent": []}
+                deadline = time.monotonic() + 90
+                while time.monotonic() < deadline and not (
+                        live["agent"] and [t for t in live["citizen"] if t["phase"] == "conversation"]):
+                    message = json.loads(await asyncio.wait_for(socket.recv(), 90))
+                    if message["type"] == "turn" and message["call_id"] == call_id:
+                        live[message["turn"]["speaker"]].append(message["turn"])
+                assert live["agent"], live
+                assert [t for t in live["citizen"] if t["phase"] == "conversation"], live
+                await hang_up_everything(center)
+        await desk.listener.drain()
+        stored = rig.call("agent", "GET", f"/api/v1/calls/{call_id}/transcript")
+        assert stored.status_code == 200, stored.text
+        turns_ = stored.json()["turns"]
+        by = {s: [t for t in turns_ if t["speaker"] == s] for s in ("citizen", "agent")}
+        assert [t["phase"] for t in by["citizen"]][0] == "waiting"
+        assert cer("".join(t["text"] for t in by["agent"]), ivr.refs[AGENT_SAMPLE]) <= AGENT_CER_BOUND, by
+        said = "".join(t["text"] for t in by["citizen"] if t["phase"] == "conversation")
+        assert cer(said, ivr.refs[WAITING_SAMPLE]) <= CER_BOUND, by
+        assert [t["seq"] for t in by["agent"]] == [t["seq"] for t in live["agent"]]   # what the page saw is stored

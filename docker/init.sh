@@ -11,7 +11,7 @@ SecretStore(Paths.from_env().secrets).ensure(["postgres"])'
 hotline install
 
 # Redis and Postgres each get their own password in their own volume (read there as root). Redis also gets its
-# ACL users (hotline.access: default, ivr, desk; passwords as SHA-256), read as config on its stdin.
+# ACL users (hotline.access: default, ivr, desk, asr; passwords as SHA-256), read as config on its stdin.
 install -m 0400 "$home/secrets/redis" /export/redis/password
 python -c 'import sys; from hotline import access; from hotline.paths import Paths; from hotline.secrets import SecretStore
 s = SecretStore(Paths.from_env().secrets); sys.stdout.write(access.redis_acl({n: s.get(n) for n in access.REDIS_SECRETS}))' \

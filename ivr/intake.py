@@ -112,6 +112,9 @@ async def run_listening(channel: Channel, services: IvrServices) -> None:
         pass   # the call ended: the session finishes with what it heard
     finally:
         services.audiosocket.forget(key)
+    if not session.started:
+        log.info("call %s %s: the listening leg ended before its audio connected", call_id, side)
+        return
     try:
         result = await asyncio.wait_for(asyncio.shield(session.result), session.limits.drain_seconds + 5)
     except TimeoutError:

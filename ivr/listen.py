@@ -90,6 +90,7 @@ class ListenSession:
     today: dt.date | None = None
     result: asyncio.Future[ListenResult] = field(init=False)
     emergency: str = ""
+    started: bool = False   # the leg's audio connection arrived (consume ran)
     turns: list[Turn] = field(default_factory=list)
     _texts: list[str] = field(default_factory=list)
     _base_text: str = ""
@@ -106,6 +107,7 @@ class ListenSession:
 
     # ── audio in ────────────────────────────────────────────────────────────────────────────────────────
     async def consume(self, frames: AsyncIterator[Frame]) -> ListenResult:
+        self.started = True
         writer = asyncio.create_task(self._write_turns(), name=f"turns-{self.call_id}-{self.speaker}")
         cutter = _PhraseCutter(self.limits)
         ended_by = "hangup"

@@ -215,7 +215,14 @@ class ListenSession:
         if self.prefill is None or self.prefills is None:
             return
         if self.prefill.status == "listening":
-            self.prefill.status = "final" if self.prefill.transcript else "no_speech"
+            untranscribed = [t for t in self.turns if t.status != "ok"]
+            if self.prefill.transcript:
+                self.prefill.status = "final"
+            elif untranscribed:   # the caller spoke, but nothing came back: say so rather than "no speech"
+                self.prefill.status = "failed"
+                self.prefill.error = f"{len(untranscribed)} phrase(s) not transcribed ({untranscribed[0].status})"
+            else:
+                self.prefill.status = "no_speech"
         with contextlib.suppress(Exception):   # the store spools when Redis is down; never fail the leg's end
             await self.prefills.save(self.prefill)
 

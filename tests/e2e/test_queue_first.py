@@ -354,3 +354,53 @@ async def test_the_pop_carries_the_wait_and_both_sides_reach_the_agents_page_and
         said = "".join(t["text"] for t in by["citizen"] if t["phase"] == "conversation")
         assert cer(said, ivr.refs[WAITING_SAMPLE]) <= CER_BOUND, by
         assert [t["seq"] for t in by["agent"]] == [t["seq"] for t in live["agent"]]   # what the page saw is stored
+
+
+# ── faults: speech down, calls exactly as without it ───────────────────────────────────────────────────
+async def answered_after_queueing(rig: IvrRig, cid: str, extension: str) -> None:
+    await join_event(rig, cid)
+    async with logged_in(rig.center, extension):
+        await rig.center.events.wait_for(lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, 60,
+                                         f"agent answers {cid}")
+
+
+async def test_with_every_asr_worker_down_calls_queue_and_connect_and_the_phrases_are_marked_lost(ivr: IvrRig):
+    assert ivr.asr_pool is not None
+    greeting = seconds_of(ivr.center.paths.sounds / "line-12345-greeting.wav")
+
+    async def citizen(c: Citizen) -> None:
+        await c.until_queued()
+        await c.quiet(1)
+        await c.say(WAITING_SAMPLE)
+        await asyncio.sleep(120)
+
+    async with ivr.asr_pool.down():
+        cid = await ivr.citizens.call("12345", citizen, caller_id="13907550320")
+        join = await join_event(ivr, cid)
+        assert join.received - arrival(ivr, cid) <= greeting + GREETING_MARGIN
+        await asyncio.sleep(6)     # the caller has spoken; nobody transcribes it
+        await answered_after_queueing(ivr, cid, softphones(ivr.center)[2])
+        # The waiting phrase's class allows a minute in the queue; then it is answered lost, never blocking.
+        lost = await wait_turns(ivr, ivr.call_id(cid), lambda ts_: bool(ts_), timeout=120)
+    assert [(t.speaker, t.phase, t.status, t.text) for t in lost[:1]] == [("citizen", "waiting", "lost", "")]
+
+
+async def test_with_the_media_server_down_calls_queue_and_connect(ivr: IvrRig):
+    greeting = seconds_of(ivr.center.paths.sounds / "line-12345-greeting.wav")
+    audiosocket = ivr.services.audiosocket
+    assert audiosocket is not None
+
+    async def citizen(c: Citizen) -> None:
+        await c.until_queued()
+        await c.say(WAITING_SAMPLE)
+        await asyncio.sleep(60)
+
+    await audiosocket.stop()
+    try:
+        cid = await ivr.citizens.call("12345", citizen, caller_id="13907550321")
+        join = await join_event(ivr, cid)
+        assert join.received - arrival(ivr, cid) <= greeting + GREETING_MARGIN
+        await answered_after_queueing(ivr, cid, softphones(ivr.center)[2])
+    finally:
+        await audiosocket.start()
+    assert await turns(ivr, ivr.call_id(cid)) == []

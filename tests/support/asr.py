@@ -23,6 +23,18 @@ class Pool:
     workers: list[AsrWorker]
     tasks: list[asyncio.Task[None]]
 
+    @contextlib.asynccontextmanager
+    async def down(self) -> AsyncIterator[None]:
+        """Every worker stopped for the block (the pool's Redis and the client stay up), then started again."""
+        for worker in self.workers:
+            worker.stop()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            yield
+        finally:
+            self.workers = [AsrWorker(w.redis, w.engine, w.name) for w in self.workers]
+            self.tasks = [asyncio.create_task(w.run(), name=w.name) for w in self.workers]
+
 
 @contextlib.asynccontextmanager
 async def asr_pool(server: RedisServer, engine, workers: int = 1, name: str = "test") -> AsyncIterator[Pool]:
@@ -33,13 +45,14 @@ async def asr_pool(server: RedisServer, engine, workers: int = 1, name: str = "t
     tasks = [asyncio.create_task(w.run(), name=w.name) for w in pool_workers]
     client = AsrClient(ivr_redis, f"{name}-{os.getpid()}")
     await client.start()
+    pool = Pool(client, pool_workers, tasks)
     try:
-        yield Pool(client, pool_workers, tasks)
+        yield pool
     finally:
         await client.stop()
-        for worker in pool_workers:
+        for worker in pool.workers:
             worker.stop()
-        for task in tasks:
+        for task in pool.tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
         for r in [*worker_redis, ivr_redis]:

@@ -17,7 +17,7 @@ from hotline import access
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.site import Intake
 from ivr.flow import IvrServices
-from tests.support.asr import asr_pool
+from tests.support.asr import Pool, asr_pool
 from hotline.contracts.prefill import KEY
 from tests.support.caller import CALLER_DATA, Citizen, Citizens
 from tests.support.center import Center
@@ -33,6 +33,7 @@ class IvrRig:
                  citizens: Citizens, refs: dict[str, str], work: Path):
         self.center, self.services, self.redis = center, services, redis
         self.redis_server, self.citizens, self.refs, self.work = redis_server, citizens, refs, work
+        self.asr_pool: Pool | None = None
 
     async def prefill(self, call_id: str, status: tuple[str, ...] = ("final",), timeout: float = 30) -> dict:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -94,7 +95,7 @@ async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...], 
     audiosocket = AudioSocketServer("127.0.0.1", 0)
     await audiosocket.start()
     stack = contextlib.AsyncExitStack()
-    asr = None
+    asr = pool = None
     if asr_workers:
         pool = await stack.enter_async_context(asr_pool(redis_server, asr_engine, asr_workers))
         asr = pool.client
@@ -109,7 +110,9 @@ async def ivr_rig(center: Center, speech, work: Path, samples: tuple[str, ...], 
     original = center.agi.services
     center.agi.services = Services(plan=center.plan, ivr=services)
     try:
-        yield IvrRig(center, services, redis, redis_server, citizens, references(), work)
+        rig = IvrRig(center, services, redis, redis_server, citizens, references(), work)
+        rig.asr_pool = pool
+        yield rig
     finally:
         center.agi.services = original
         await citizens.stop()

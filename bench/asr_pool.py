@@ -62,10 +62,13 @@ class Level:
     calls: int
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"citizen": [], "agent": []})
     statuses: dict[str, int] = field(default_factory=dict)
-    unavailable: int = 0
+    unavailable: int = 0   # submits Redis did not take within the client's timeout
+    problems: list[str] = field(default_factory=list)
 
     def add(self, side: str, result: PhraseResult, latency: float) -> None:
         self.statuses[result.status] = self.statuses.get(result.status, 0) + 1
+        if result.status in ("lost", "failed"):
+            self.problems.append(f"{side} {result.status} after {latency:.1f} s: {result.error}")
         self.latencies[side].append(latency if result.status == "ok" else math.inf)
 
     @property
@@ -188,6 +191,9 @@ async def main(configs: list[tuple[int, int]], levels: list[int], seconds: float
                     for calls in levels:
                         level = await run_level(client, audio, calls, seconds, seed=calls)
                         print(row(name, level), flush=True)
+                        for problem in level.problems + [f"{level.unavailable} submits refused"] * bool(
+                                level.unavailable):
+                            print(f"#   {problem}", flush=True)
                         if level.passed:
                             best[name] = max(best.get(name, 0), calls)
                             failures = 0

@@ -45,8 +45,10 @@ class WorkerPool:
     async def _supervise(self, index: int) -> None:
         delay = self.restart_delay
         while not self._stopping:
+            # A session of its own: a terminal's Ctrl-C reaches the launcher, which stops the workers itself (a worker
+            # that got it too would exit before the launcher marked the pool stopping, and be restarted).
             proc = await asyncio.create_subprocess_exec(*LocalRedis.dies_with_parent(self.argvs[index]), env=self.env,
-                                                        stdin=asyncio.subprocess.DEVNULL)
+                                                        stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
             self.procs[index] = proc
             started = asyncio.get_running_loop().time()
             code = await proc.wait()
@@ -90,6 +92,8 @@ def asr_workers(paths: Paths, site: SiteConfig) -> WorkerPool:
     env = {**os.environ, "HOTLINE_HOME": str(paths.home), "HOTLINE_PLAN": str(paths.plan),
            "HOTLINE_SITE": str(paths.site)}
     host = socket.gethostname()
-    argvs = [[sys.executable, "-m", "launcher.cli", "asr", "worker", "--name", f"{host}-{site.name}-{i}"]
-             for i in range(count)]
+    # Niced: on the box that carries calls, Asterisk, Redis and the media server come first; transcription is
+    # what is shed under load.
+    argvs = [[sys.executable, "-m", "launcher.cli", "asr", "worker", "--name", f"{host}-{site.name}-{i}", "--nice",
+              "10"] for i in range(count)]
     return WorkerPool(argvs, env)

@@ -171,6 +171,8 @@ def cmd_asr_worker(ctx: Context, args: argparse.Namespace) -> int:
         print("error: no speech engine on this site: an ASR worker has nothing to transcribe with", file=sys.stderr)
         return 1
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
+    if args.nice:
+        os.nice(args.nice)   # on a machine shared with Asterisk and Redis: call audio and queues come first
 
     async def serve() -> None:
         redis = worker_redis(ctx.site.redis_url, password, access.REDIS_ASR_USER)
@@ -364,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = asr_sub.add_parser("worker", help="run one ASR worker (one phrase at a time) until stopped")
     worker.add_argument("--name", help="the worker's consumer name (default: host-pid); unique in the pool")
     worker.add_argument("--threads", type=int, help="engine threads (default: the site's speech.threads)")
+    worker.add_argument("--nice", type=int, default=0, help="lower the worker's CPU priority by this much (0-19)")
     worker.set_defaults(func=cmd_asr_worker)
     suggest = sub.add_parser("suggest", help="topic suggestions: train and measure the model")
     suggest_sub = suggest.add_subparsers(dest="action", required=True)

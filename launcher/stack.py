@@ -1,4 +1,5 @@
-"""The whole service on one box: Asterisk, Redis, the FastAGI server and the desk, plus ``stack.json``.
+"""The whole service on one box: Asterisk, Redis, the FastAGI server, the desk and the ASR workers, plus
+``stack.json``.
 
 ``stack.json`` (``var/run/stack.json`` by default) is how operators and external checks find the
 running stack: AMI host/port/user and the path of its secret, the FastAGI address, the desk URL,

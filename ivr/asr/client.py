@@ -139,13 +139,13 @@ class AsrClient:
             self._reader = asyncio.create_task(self._read_replies(), name=f"asr-replies-{self.server_id}")
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except asyncio.CancelledError:
-                pass
-            self._reader = None
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            while not reader.done():   # redis-py may turn a cancelled read into a connection error: insist
+                reader.cancel()
+                await asyncio.wait({reader}, timeout=1.0)
+            if not reader.cancelled() and reader.exception() is not None:
+                log.error("ASR replies: the reader had failed: %r", reader.exception())
         for job_id in list(self._outstanding):
             self._resolve_locally(job_id, "lost", "the media server stopped waiting")
         for task in list(self._background):
@@ -219,7 +219,7 @@ class AsrClient:
         return last
 
     async def _read_replies(self) -> None:
-        while True:
+        while self._reader is not None:
             try:
                 if self._last_id is None:
                     self._last_id = await self._first_id()

@@ -17,7 +17,7 @@ Each turn of the loop:
      claim's delay on top), else transcribed (``ok``, or ``failed`` if the engine raised); the result goes to
      the job's ``reply_to`` stream, and the job is acknowledged and deleted (its audio leaves Redis) in the same
      transaction, with the pool's counter.
-While a phrase is being transcribed its claim is renewed (XCLAIM JUSTID, which resets the idle time and not the
+While a worker holds jobs its claims are renewed (XCLAIM JUSTID, which resets the idle time and not the
 delivery count), so a long phrase on a live worker is not redone elsewhere; a killed worker stops renewing and
 its phrase is claimed by another worker ``claim_idle_ms`` later. Redis going away is waited out (retry every
 second); groups are recreated if the streams went with it.
@@ -37,6 +37,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from hotline import access
 from hotline.contracts.asr import (
     AUDIO_FIELD,
     CLAIM_IDLE_MS,
@@ -65,7 +66,7 @@ HEARTBEAT_TTL_SECONDS = 24 * 3600
 _MAX_AGE = {c.stream: c.max_age for c in JOB_CLASSES}
 
 
-def worker_redis(url: str, password: str | None, username: str | None = "asr") -> aioredis.Redis:
+def worker_redis(url: str, password: str | None, username: str | None = access.REDIS_ASR_USER) -> aioredis.Redis:
     """A worker's Redis connection (bytes: the audio is raw PCM), as the ``asr`` ACL user unless the URL has one."""
     return aioredis.from_url(url, username=username, password=password, socket_timeout=10,
                              socket_connect_timeout=2)
@@ -78,6 +79,7 @@ class _Entry:
     fields: dict[bytes, bytes]
     deliveries: int = 1
     reclaimed: bool = False
+    finished: bool = False
 
 
 def _text(value: bytes | str) -> str:
@@ -120,8 +122,9 @@ class AsrWorker:
                         next_claim = time.monotonic() + self.claim_idle_ms / 2000
                     if not entries:
                         entries = await self._next()
-                    for entry in entries:
-                        await self._handle(entry)
+                    async with self._renewing(entries):
+                        for entry in entries:
+                            await self._handle(entry)
                     if outage:
                         log.info("ASR worker %s: Redis is back", self.name)
                         outage = False
@@ -209,8 +212,7 @@ class AsrWorker:
             self._beat_now.set()
             started = time.monotonic()
             try:
-                async with self._renewing(entry):
-                    transcript = await self._transcribe(job, entry.fields.get(AUDIO_FIELD.encode(), b""))
+                transcript = await self._transcribe(job, entry.fields.get(AUDIO_FIELD.encode(), b""))
                 result = self._result(job, "ok", age, text=transcript.text, engine=transcript.engine,
                                       compute=time.monotonic() - started)
             except Exception as exc:   # the engine's failure is this phrase's, not the worker's
@@ -250,17 +252,20 @@ class AsrWorker:
             pipe.xdel(entry.stream, entry.entry_id)
             pipe.hincrby(STATS_KEY, status, 1)
             await pipe.execute()
+        entry.finished = True
 
     @contextlib.asynccontextmanager
-    async def _renewing(self, entry: _Entry) -> AsyncIterator[None]:
-        """Keep the job's idle time near zero while this worker is alive and working on it."""
+    async def _renewing(self, entries: list[_Entry]) -> AsyncIterator[None]:
+        """Keep the idle time of the jobs in hand near zero while this worker is alive and working through them."""
         async def renew() -> None:
             while True:
                 await asyncio.sleep(self.claim_idle_ms / 3000)
-                try:
-                    await self.redis.xclaim(entry.stream, GROUP, self.name, 0, [entry.entry_id], justid=True)
-                except (RedisError, OSError):
-                    pass   # the result's write will tell
+                for entry in entries:
+                    if not entry.finished:
+                        try:
+                            await self.redis.xclaim(entry.stream, GROUP, self.name, 0, [entry.entry_id], justid=True)
+                        except (RedisError, OSError):
+                            pass   # the result's write will tell
 
         task = asyncio.create_task(renew())
         try:

@@ -16,8 +16,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 
+from hotline.contracts.asr import WORKERS_KEY
 from launcher import asterisk as runner
 from hotline.paths import PROJECT_ROOT
 from tests.support.ports import free_port
@@ -122,6 +124,15 @@ def test_run_writes_connection_details_that_work_and_stops_cleanly(tmp_path):
             home, home / "secrets", home / "redis", home / "run", home / "redis" / "users.acl",
             tmp_path / "desk.sqlite3", home / "secrets" / "redis-desk")}
         assert modes == {path: 0o600 if path.is_file() else 0o700 for path in modes}, modes
+        # The stack's ASR worker (site.speech.workers, 1 by default) reaches Redis as the asr user: its heartbeat.
+        admin = redis.Redis.from_url(details["redis"]["url"], password=password)
+        try:
+            deadline = time.monotonic() + 60
+            while not admin.hkeys(WORKERS_KEY) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(admin.hkeys(WORKERS_KEY)) == 1
+        finally:
+            admin.close()
         redis_pids = children_running(proc.pid, "redis-server")
         assert len(redis_pids) == 1, redis_pids
         assert details["database"]["url"] == site["database_url"]

@@ -52,20 +52,29 @@ class RedisServer:
         workdir.mkdir(parents=True, exist_ok=True)
         acl = workdir / "users.acl"
         acl.write_text(access.redis_acl(passwords))
+        return cls(port, password, cls._spawn(port, workdir), passwords)
+
+    @staticmethod
+    def _spawn(port: int, workdir: Path) -> subprocess.Popen:
         proc = subprocess.Popen(LocalRedis.dies_with_parent(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--aclfile", str(acl),
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--aclfile", str(workdir / "users.acl"),
              "--save", "", "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return cls(port, password, proc, passwords)
+                return proc
             except OSError:
                 time.sleep(0.05)
         proc.kill()
         proc.wait()
         raise RuntimeError("redis-server did not start")
+
+    def restart(self, workdir: Path) -> None:
+        """A new, empty server on the same port with the same users (a Redis restart without persistence)."""
+        self.stop()
+        self.proc = self._spawn(self.port, workdir)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

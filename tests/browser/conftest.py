@@ -164,11 +164,11 @@ def browser():
 
 
 def cancelled_by_navigation(request) -> bool:
-    """A page's own script module the browser cancelled (``ERR_ABORTED``) because the page was left or reloaded
-    while it was still loading: not an error of the desk's. A module that really fails to load answers an error
-    status (counted in ``server_errors``) or leaves the page without its code (the page's own checks fail)."""
-    return (request.method == "GET" and request.failure == "net::ERR_ABORTED" and request.resource_type == "script"
-            and request.url.endswith(".js"))
+    """A page's own script module or style sheet the browser cancelled (``ERR_ABORTED``) because the page was left
+    or reloaded while it was still loading: not an error of the desk's. One that really fails to load answers an
+    error status (counted in ``server_errors``) or leaves the page without its code (the page's own checks fail)."""
+    return (request.method == "GET" and request.failure == "net::ERR_ABORTED"
+            and (request.resource_type, request.url.rsplit(".", 1)[-1]) in (("script", "js"), ("stylesheet", "css")))
 
 
 @dataclass

@@ -54,7 +54,8 @@ async def test_a_merged_line_call_pops_on_the_agents_page_and_becomes_a_ticket(i
                 await c.walk_to_description("2", city="06")   # 投诉举报, 琼海
                 await c.say(SAMPLE)
                 await c.quiet(3)
-                await asyncio.sleep(120)                       # stays on the line with the agent
+                for _ in range(12):                            # stays on the line with the agent; the line
+                    await c.quiet(10)                          # carries audio (a phone sends RTP throughout)
 
             caller = {"sqlite": "13907550199", "postgresql": "13907550198"}[backend]  # a first call: asked for the city
             cid = await ivr.citizens.call(MERGED_LINE, citizen, caller_id=caller)

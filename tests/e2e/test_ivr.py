@@ -22,7 +22,8 @@ from tests.support.caller import Citizen
 from tests.support.center import Center
 from tests.support.cer import cer
 from tests.support.events import app_ran, named, var_set
-from tests.support.ivr import IvrRig, ivr_rig, wait_queued_then_hang_up
+from hotline.site import Intake
+from tests.support.ivr import MENU, IvrRig, ivr_rig, wait_queued_then_hang_up
 
 pytestmark = pytest.mark.asterisk
 
@@ -229,7 +230,7 @@ async def test_the_same_ivr_runs_over_classic_agi_with_pyst2(ivr: IvrRig):
     center.asterisk.models_source = models
     center.secrets.ensure([access.REDIS_IVR_SECRET])   # classic AGI: the IVR's ACL user
     center.secrets.path(access.REDIS_IVR_SECRET).write_text(ivr.redis_server.passwords[access.REDIS_IVR_SECRET] + "\n")
-    center.apply_site(agi_transport="classic", redis_url=ivr.redis_server.url)
+    center.apply_site(agi_transport="classic", redis_url=ivr.redis_server.url, intake=MENU)
     try:
         async def citizen(c: Citizen) -> None:
             await c.walk_to_description("2", city="06")
@@ -246,4 +247,4 @@ async def test_the_same_ivr_runs_over_classic_agi_with_pyst2(ivr: IvrRig):
         assert cer(prefill["transcript"], ivr.refs[SAMPLE]) <= WHISPER_CER_BOUND, prefill["transcript"]
         assert center.asterisk.host_path(prefill["recording"]).stat().st_size > 16000
     finally:
-        center.apply_site(agi_transport="fastagi")
+        center.apply_site(agi_transport="fastagi", intake=Intake())

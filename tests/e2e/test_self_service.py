@@ -20,7 +20,8 @@ from tests.support.agent import hanging_up_agent
 from tests.support.caller import Citizen
 from tests.support.center import Center
 from tests.support.events import app_ran, named, var_set
-from tests.support.ivr import IvrRig, caller_sound_dirs, ivr_rig, wait_queued_then_hang_up
+from hotline.site import Intake
+from tests.support.ivr import MENU, IvrRig, caller_sound_dirs, ivr_rig, wait_queued_then_hang_up
 from tests.support.samples import synthesise
 
 pytestmark = pytest.mark.asterisk
@@ -239,7 +240,7 @@ async def test_progress_and_survey_run_over_classic_agi(ivr: IvrRig):
     await write_status(ivr, state="signed")
     center.secrets.ensure([access.REDIS_IVR_SECRET])   # classic AGI: the IVR's ACL user
     center.secrets.path(access.REDIS_IVR_SECRET).write_text(ivr.redis_server.passwords[access.REDIS_IVR_SECRET] + "\n")
-    center.apply_site(agi_transport="classic", redis_url=ivr.redis_server.url)
+    center.apply_site(agi_transport="classic", redis_url=ivr.redis_server.url, intake=MENU)
     try:
         async def citizen(c: Citizen) -> None:
             await c.until_center_runs("ivr-menu", timeout=60)
@@ -264,4 +265,4 @@ async def test_progress_and_survey_run_over_classic_agi(ivr: IvrRig):
         assert (entry["result"], entry["digits"], entry["line"]) == ("satisfied", "1", "12345")
         assert "ticket-state-signed" in played(ivr, cid)
     finally:
-        center.apply_site(agi_transport="fastagi")
+        center.apply_site(agi_transport="fastagi", intake=Intake())

@@ -30,6 +30,7 @@ SILENCE_FRAME = bytes([KIND_AUDIO]) + struct.pack(">H", 320) + bytes(320)
 KEEPALIVE_SECONDS = 0.5
 PACE_SECONDS = 0.1   # a listening leg's clock: 100 ms of silence every 100 ms
 PACED_FRAME = bytes([KIND_AUDIO]) + struct.pack(">H", 1600) + bytes(1600)
+PACE_CATCH_UP = 20   # ticks (2 s) a late pacer may send at once
 
 
 async def read_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -116,17 +117,20 @@ class AudioSocketServer:
 
     @staticmethod
     async def _pace(writer: asyncio.StreamWriter) -> None:
-        """Silence at real time on an absolute schedule; a late loop skips ticks rather than bursting."""
+        """Silence at real time on an absolute schedule. A late loop (this process starved of CPU) sends the ticks
+        it missed at once, up to ``PACE_CATCH_UP`` of them, so the spied audio buffered meanwhile in Asterisk
+        comes through instead of the leg falling behind for good."""
         loop = asyncio.get_running_loop()
         tick = loop.time()
         try:
             while True:
-                writer.write(PACED_FRAME)
+                due = min(PACE_CATCH_UP, 1 + int((loop.time() - tick) / PACE_SECONDS))
+                writer.write(PACED_FRAME * due)
                 await writer.drain()
-                tick += PACE_SECONDS
+                tick += due * PACE_SECONDS
                 now = loop.time()
-                if now > tick + PACE_SECONDS:
-                    tick = now
+                if now > tick + PACE_CATCH_UP * PACE_SECONDS:
+                    tick = now   # too far behind: what was missed beyond that is gone
                 await asyncio.sleep(max(0.0, tick - now))
         except (ConnectionError, asyncio.CancelledError):
             return

@@ -37,3 +37,11 @@ class Channel(Protocol):
     async def verbose(self, message: str, level: int = 1) -> None: ...
 
     async def hangup(self) -> None: ...
+
+
+async def still_up(channel: Channel) -> bool:
+    """Whether the channel is still up: an application that answered -1 may have failed, or the caller left."""
+    try:
+        return await channel.get_variable("CHANNEL(state)") == "Up"
+    except ChannelHangup:
+        return False

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE, NumberPlan
 from ivr.capture import CaptureLimits, CaptureResult, CaptureSession
-from ivr.channel import Channel, ChannelHangup
+from ivr.channel import Channel, ChannelHangup, still_up
 from ivr.entry import CallFacts
 from ivr.prefill import Prefill, city_from_speech, emergency_of, enrich
 from ivr.listen import ListenSession, Transcriber
@@ -279,7 +279,7 @@ async def _capture(channel: Channel, services: IvrServices, stream: SpeechStream
     except ChannelHangup:
         # AudioSocket() also answers -1 when its connection fails or times out: only a caller who
         # is really gone counts as a hang-up.
-        hung_up = not await _still_there(channel)
+        hung_up = not await still_up(channel)
     finally:
         services.audiosocket.forget(key)
     if not session.result.done():
@@ -289,13 +289,6 @@ async def _capture(channel: Channel, services: IvrServices, stream: SpeechStream
             log.warning("AudioSocket ended without a capture (recording %s)", recording.name)
             return None, hung_up
     return session.result.result(), hung_up
-
-
-async def _still_there(channel: Channel) -> bool:
-    try:
-        return await channel.get_variable("CHANNEL(state)") == "Up"
-    except ChannelHangup:
-        return False
 
 
 async def _describe(channel: Channel, services: IvrServices, facts: CallFacts, sounds: str,

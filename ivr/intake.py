@@ -22,13 +22,14 @@ from hotline import channelvars as v
 from hotline.contracts.prefill import Prefill
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.reference import subplatform_of_number
-from ivr.channel import Channel, ChannelHangup
+from ivr.channel import Channel, ChannelHangup, still_up
 from ivr.entry import CallFacts
 from ivr.flow import IvrServices, remembered_city
 from ivr.listen import ListenSession
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTIONS = 50   # audio connections one listening leg may make (it reconnects after a dropped one)
 MEMORY_WAIT = 0.3   # seconds the remembered city may take (a local Redis answers in well under a millisecond)
 
 
@@ -105,21 +106,25 @@ async def run_listening(channel: Channel, services: IvrServices) -> None:
     session = ListenSession(call_id=call_id, speaker="citizen" if side == "citizen" else "agent", asr=services.asr,
                             transcripts=services.transcripts, prefill=prefill, today=dt.date.today(),
                             prefills=services.store if prefill else None)
-    key = services.audiosocket.expect(session)
-    try:
-        await channel.exec("AudioSocket", f"{key},{services.audiosocket.address}")
-    except ChannelHangup:
-        pass   # the call ended: the session finishes with what it heard
-    finally:
-        services.audiosocket.forget(key)
+    for _attempt in range(MAX_CONNECTIONS):
+        key = services.audiosocket.expect(session)
+        connections = session.connections
+        try:
+            await channel.exec("AudioSocket", f"{key},{services.audiosocket.address}")
+        except ChannelHangup:
+            pass   # the call ended: the session finishes with what it heard
+        finally:
+            services.audiosocket.forget(key)
+        await session.idle()   # the server may still be taking the connection's last frames
+        if session.connections == connections or session.emergency or not await still_up(channel):
+            break
+        # The connection dropped while the leg is still up (AudioSocket() gives up after 2 s without traffic,
+        # e.g. when this process was starved of CPU): connect again and carry on with the same session.
+        log.warning("call %s %s: listening connection dropped; reconnecting", call_id, side)
     if not session.started:
         log.info("call %s %s: the listening leg ended before its audio connected", call_id, side)
         return
-    try:
-        result = await asyncio.wait_for(asyncio.shield(session.result), session.limits.drain_seconds + 5)
-    except TimeoutError:
-        log.warning("call %s %s: the listening session did not finish", call_id, side)
-        return
+    result = await session.finish()
     if result.emergency:
         try:
             await channel.set_variable(v.EMERGENCY, result.emergency)

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
-from hotline.contracts.asr import PhraseJob, PhraseResult, job_class, priority_of
+from hotline.contracts.asr import JOB_CLASSES, PhraseJob, PhraseResult, deadline, job_class, priority_of
 from hotline.contracts.prefill import Prefill
 from hotline.contracts.transcript import Phase, Speaker, Turn
 from hotline.contracts.transcript import Status as TurnStatus
@@ -56,7 +56,9 @@ class ListenLimits:
     min_speech: float = 0.25    # less speech than this is noise, not a phrase
     max_phrase: float = 12.0    # a phrase is cut here even without a pause (the pool transcribes it meanwhile)
     preroll: float = 0.3        # audio kept before the speech starts, so the first syllable is not clipped
-    drain_seconds: float = 30.0  # after the leg ends: how long the last phrases' text is awaited
+    # After the leg ends: how long the last phrases' text is awaited: the slowest class's deadline (a waiting
+    # caller's phrase may be answered up to its max age plus the compute allowance after it was sent).
+    drain_seconds: float = max(deadline(c.priority) for c in JOB_CLASSES) + 5
 
 
 @dataclass
@@ -91,6 +93,8 @@ class ListenSession:
     result: asyncio.Future[ListenResult] = field(init=False)
     emergency: str = ""
     started: bool = False   # the leg's audio connection arrived (consume ran)
+    connections: int = 0
+    ended_by: str = "hangup"
     turns: list[Turn] = field(default_factory=list)
     _texts: list[str] = field(default_factory=list)
     _base_text: str = ""
@@ -99,17 +103,28 @@ class ListenSession:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _pending: asyncio.Queue[_Pending | None] = field(default_factory=asyncio.Queue)
     _seq: int = 0
+    _writer: asyncio.Task[None] | None = None
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _cutter: _PhraseCutter = field(init=False)
 
     def __post_init__(self) -> None:
         self.result = asyncio.get_running_loop().create_future()
+        self._cutter = _PhraseCutter(self.limits)
+        self._idle.set()
         if self.prefill is not None:
             self._base_text = self.prefill.transcript   # the menu flow's description, if there was one
 
     # ── audio in ────────────────────────────────────────────────────────────────────────────────────────
-    async def consume(self, frames: AsyncIterator[Frame]) -> ListenResult:
+    async def consume(self, frames: AsyncIterator[Frame]) -> str:
+        """Take one audio connection's frames until it ends; returns how (hangup | error | emergency). A leg whose
+        connection dropped (AudioSocket() gives up after 2 s without traffic) may connect again to the same
+        session: phrases go on numbering, the prefill goes on filling. ``finish`` ends the session."""
         self.started = True
-        writer = asyncio.create_task(self._write_turns(), name=f"turns-{self.call_id}-{self.speaker}")
-        cutter = _PhraseCutter(self.limits)
+        self.connections += 1
+        self._idle.clear()
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_turns(), name=f"turns-{self.call_id}-{self.speaker}")
+        cutter = self._cutter
         ended_by = "hangup"
         inbox: asyncio.Queue[Frame] = asyncio.Queue()
         reader = asyncio.create_task(_pump(frames, inbox), name=f"audio-{self.call_id}-{self.speaker}")
@@ -128,24 +143,36 @@ class ListenSession:
                     await self._phrase(*phrase)   # keys (dtmf frames) are the dialplan's business
             if self._stop.is_set():
                 ended_by = "emergency"
-            elif (phrase := cutter.pause()) is not None:   # the leg ended mid-phrase: what was said still counts
+            elif (phrase := cutter.pause()) is not None:   # the connection ended mid-phrase: it still counts
                 await self._phrase(*phrase)
         except Exception:
             log.exception("listening to %s %s failed", self.call_id, self.speaker)
             ended_by = "error"
         finally:
             reader.cancel()
+            self.ended_by = ended_by
+            self._idle.set()
+        return ended_by
+
+    async def idle(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until no connection is being consumed."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def finish(self) -> ListenResult:
+        """The leg is over: wait (bounded) for the last phrases' text, close the prefill, give the result."""
+        if self._writer is not None:
             await self._pending.put(None)
             try:
-                await asyncio.wait_for(asyncio.shield(writer), self.limits.drain_seconds)
+                await asyncio.wait_for(asyncio.shield(self._writer), self.limits.drain_seconds)
             except TimeoutError:
-                writer.cancel()
+                self._writer.cancel()
                 log.warning("call %s %s: last phrases not transcribed within %.0f s", self.call_id, self.speaker,
                             self.limits.drain_seconds)
-            await self._finish_prefill()
-        log.debug("call %s %s: leg ended (%s) after %.1f s of audio, %d phrases", self.call_id, self.speaker, ended_by,
-                  cutter.position, self._seq)
-        result = ListenResult(ended_by=ended_by, phrases=self._seq, audio_seconds=round(cutter.position, 2),
+        await self._finish_prefill()
+        log.debug("call %s %s: leg ended (%s) after %.1f s of audio, %d phrases, %d connection(s)", self.call_id,
+                  self.speaker, self.ended_by, self._cutter.position, self._seq, self.connections)
+        result = ListenResult(ended_by=self.ended_by, phrases=self._seq, audio_seconds=round(self._cutter.position, 2),
                               emergency=self.emergency)
         if not self.result.done():
             self.result.set_result(result)

@@ -38,6 +38,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import traceback
 import time
 import wave
 from dataclasses import dataclass, field
@@ -48,7 +50,7 @@ from bench.stats import pct
 from hotline import access
 from hotline.ami import AmiEvent
 from hotline.channelvars import CTX_LISTEN
-from hotline.contracts.asr import STATS_KEY, WORKERS_KEY, PhraseJob, PhraseResult
+from hotline.contracts.asr import STATS_KEY, deadline as deadline_of, WORKERS_KEY, PhraseJob, PhraseResult
 from hotline.contracts.transcript import Turn
 from hotline.contracts.transcript import key as transcript_key
 from hotline.site import Intake
@@ -76,6 +78,52 @@ def proc_cpu(pid: int | None) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / CLK_TCK   # utime, stime (fields 14 and 15 of stat)
+
+
+def box_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat: every process, ours or not."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        values = [int(x) for x in fh.readline().split()[1:]]
+    idle = values[3] + values[4]   # idle + iowait
+    return (sum(values[:8]) - idle) / CLK_TCK, sum(values[:8]) / CLK_TCK
+
+
+class LoopLag:
+    """How late this process's event loop wakes up (the media server, the FastAGI server and the harness share
+    it): a stall of a second or two stops the listening legs' paced silence, and AudioSocket() gives up."""
+
+    def __init__(self, tick: float = 0.05):
+        self.tick = tick
+        self.lags: list[float] = []
+        self.stalls: list[tuple[float, float]] = []   # (when, seconds) of every lag over 0.5 s
+        self.stacks: collections.Counter[str] = collections.Counter()   # where the loop's thread was during stalls
+        self.beat = time.monotonic()
+        self._watching = threading.Event()
+
+    def watch(self) -> None:
+        """A thread that samples the loop thread's stack while the loop is more than 0.5 s late."""
+        loop_thread = threading.get_ident()
+
+        def sample() -> None:
+            while not self._watching.wait(0.1):
+                if time.monotonic() - self.beat > 0.5:
+                    frame = sys._current_frames().get(loop_thread)
+                    if frame is not None:
+                        self.stacks["".join(traceback.format_stack(frame)[-6:])] += 1
+
+        threading.Thread(target=sample, name="loop-watchdog", daemon=True).start()
+
+    def stop(self) -> None:
+        self._watching.set()
+
+    async def run(self, started: float) -> None:
+        while True:
+            before = self.beat = time.monotonic()
+            await asyncio.sleep(self.tick)
+            lag = time.monotonic() - before - self.tick
+            self.lags.append(lag)
+            if lag > 0.5:
+                self.stalls.append((time.monotonic() - started, lag))
 
 
 def self_cpu() -> float:
@@ -137,7 +185,9 @@ class Meter:
         self.client = client
         self.submitted = 0
         self.unavailable = 0
+        self.cancelled = 0
         self.results: list[tuple[PhraseJob, PhraseResult, float]] = []   # job, result, submit → result seconds
+        self.submitted_at: list[float] = []   # monotonic time of every submission
 
     @property
     def reply_stream(self) -> str:
@@ -145,7 +195,7 @@ class Meter:
 
     @property
     def outstanding(self) -> int:
-        return self.submitted - len(self.results)
+        return self.submitted - len(self.results) - self.cancelled
 
     async def submit(self, job: PhraseJob, audio: bytes) -> asyncio.Future[PhraseResult]:
         started = time.monotonic()
@@ -155,9 +205,12 @@ class Meter:
             self.unavailable += 1
             raise
         self.submitted += 1
+        self.submitted_at.append(started)
 
         def done(f: asyncio.Future[PhraseResult]) -> None:
-            if not f.cancelled() and f.exception() is None:
+            if f.cancelled():   # the listening session stopped waiting for it (its drain ran out)
+                self.cancelled += 1
+            elif f.exception() is None:
                 self.results.append((job, f.result(), time.monotonic() - started))
 
         future.add_done_callback(done)
@@ -319,7 +372,11 @@ async def measure(args, center, rig: IvrRig, meter: Meter, workers: list[subproc
         except Exception as exc:
             originate_errors.append(f"{cid}: {exc!r}")
 
-    progress = asyncio.create_task(report_progress(calls, meter, started))
+    lag = LoopLag()
+    lagging = asyncio.create_task(lag.run(started))
+    lag.watch()
+    box0 = box_cpu()
+    progress = asyncio.create_task(report_progress(calls, meter, started, lag))
     await asyncio.gather(*(arrive(i) for i in range(args.callers)))
     last_arrival = time.monotonic()
     await asyncio.sleep(max(0.0, last_arrival + args.hold - time.monotonic()))
@@ -331,12 +388,16 @@ async def measure(args, center, rig: IvrRig, meter: Meter, workers: list[subproc
     channels = (await asyncio.to_thread(center.asterisk.cli, "core show channels count", False)).strip().splitlines()
     cpu1 = {name: proc_cpu(pid) for name, pid in pids.items()}
     cpu1["python (this process)"] = self_cpu()
+    box1 = box_cpu()
     outstanding_at_end = meter.outstanding
     progress.cancel()
+    lagging.cancel()
+    lag.stop()
+    audiosocket_timeouts = center.messages_log().count("app_audiosocket.c: Reached timeout")
 
     # End the calls (each citizen hangs up), let the listening sessions write their last turns.
     end.set()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + deadline_of("waiting") + 10   # the client resolves every phrase by then
     while time.monotonic() < deadline and (meter.outstanding or len(calls.listen_legs_ended) < calls.listen_legs):
         await asyncio.sleep(0.5)
     await asyncio.sleep(2)
@@ -352,6 +413,11 @@ async def measure(args, center, rig: IvrRig, meter: Meter, workers: list[subproc
 
     statuses = collections.Counter(r.status for _j, r, _s in meter.results)
     ok_latency = [s for _j, r, s in meter.results if r.status == "ok"]
+    written = {(t.call_id, t.seq) for ts in turns.values() for t in ts}
+    no_turn = collections.Counter(r.status for j, r, _s in meter.results if (j.call_id, j.seq) not in written
+                                  and not (r.status == "ok" and not r.text.strip()))
+    last_word = max(spoke.values(), default=started)
+    late = sum(1 for t in meter.submitted_at if t > last_word + 2)
     ok_compute = [r.compute_seconds for _j, r, _s in meter.results if r.status == "ok"]
     queue_wait = [calls.joined[c] - calls.arrived[c] for c in calls.joined if c in calls.arrived]
     setup = [calls.arrived[c] - calls.originated[c] for c in calls.arrived]
@@ -365,13 +431,19 @@ async def measure(args, center, rig: IvrRig, meter: Meter, workers: list[subproc
         ("held at the end of the hold", f"{len(held)}  (AMI QueueSummary: {queue_callers} callers waiting; "
          f"{'; '.join(channels)})"),
         ("dropped (hung up before the end)", f"{len(dropped)}"),
-        ("listening legs started / ended early", f"{calls.listen_legs} / {len(legs_lost)}"),
+        ("listening legs started / ended early", f"{calls.listen_legs} / {len(legs_lost)}  (AudioSocket() timeouts "
+         f"in Asterisk's log: {audiosocket_timeouts})"),
         ("arrival → queue join p50 / p99 / max", f"{pct(queue_wait, 50):.2f} / {pct(queue_wait, 99):.2f} / "
          f"{max(queue_wait, default=float('nan')):.2f} s (greeting {greeting:.2f} s)"),
         ("originate → arrival p50 / p99", f"{pct(setup, 50):.2f} / {pct(setup, 99):.2f} s"),
         ("phrases submitted", f"{meter.submitted}  (+{meter.unavailable} not taken by Redis; "
          f"{outstanding_at_end} still out at the end of the hold)"),
-        ("  ok / shed / lost / failed", " / ".join(str(statuses.get(s, 0)) for s in ("ok", "shed", "lost", "failed"))),
+        ("  ok / shed / lost / failed", " / ".join(str(statuses.get(s, 0)) for s in ("ok", "shed", "lost", "failed"))
+         + f"  (as the media server got them; {meter.cancelled} given up by their session, no turn)"),
+        ("  resolved but no turn written", ", ".join(f"{k} {v}" for k, v in sorted(no_turn.items())) or "0"),
+        ("citizens done speaking (after start)", f"p50 {pct([t - started for t in spoke.values()], 50):.0f} s, "
+         f"last {last_word - started:.0f} s; {len(spoke)} of {len(calls.cids)} said everything"),
+        ("phrases submitted > 2 s after the last word", f"{late}  (the listening legs' audio running behind)"),
         ("  pool counters (hotline:asr:stats)", ", ".join(f"{k} {v}" for k, v in sorted(pool_stats.items()))),
         ("  turns in Redis ok / shed / lost", " / ".join(str(turn_status.get(s, 0)) for s in ("ok", "shed", "lost"))
          + "  (an ok phrase with no words writes no turn)"),
@@ -383,6 +455,14 @@ async def measure(args, center, rig: IvrRig, meter: Meter, workers: list[subproc
     for name in cpu0:
         used = cpu1[name] - cpu0[name]
         rows.append((f"CPU {name}", f"{used:7.1f} s  ({used / span:.0%} of one core)"))
+    ours = sum(cpu1[n] - cpu0[n] for n in cpu0)
+    busy, total = box1[0] - box0[0], box1[1] - box0[1]
+    rows.append(("CPU all other processes on the box", f"{busy - ours:7.1f} s  (the box was {busy / total:.0%} busy "
+                                                       f"over {os.cpu_count()} cores)"))
+    rows.append(("media server event loop lag p50 / p99 / max",
+                 f"{pct(lag.lags, 50) * 1000:.0f} / {pct(lag.lags, 99) * 1000:.0f} / "
+                 f"{max(lag.lags, default=0) * 1000:.0f} ms; {len(lag.stalls)} stalls over 0.5 s"
+                 + (f" (at {', '.join(f'{t:.0f} s: {d:.1f} s' for t, d in lag.stalls[:8])})" if lag.stalls else "")))
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"{label:<{width}} | {value}")
@@ -397,6 +477,10 @@ async def measure(args, center, rig: IvrRig, meter: Meter, workers: list[subproc
     never = [c for c in calls.cids if c not in calls.joined]
     if never:
         print(f"# {len(never)} calls never joined a queue; first: {never[0]}\n{rig.trail(never[0])}")
+    if lag.stacks:
+        print("\n# where the event loop's thread was while it was over 0.5 s late (samples every 0.1 s, top 3):")
+        for stack, count in lag.stacks.most_common(3):
+            print(f"--- {count} samples\n{stack}")
     if problems.counts:
         print("\n# warnings and errors logged by this process (count, first 140 characters of the message):")
         for message, count in problems.counts.most_common(12):
@@ -404,14 +488,19 @@ async def measure(args, center, rig: IvrRig, meter: Meter, workers: list[subproc
     print(f"\n# logs: {artifacts} (python-warnings.log, the workers' logs; Asterisk's after the center stops)")
 
 
-async def report_progress(calls: Calls, meter: Meter, started: float) -> None:
+async def report_progress(calls: Calls, meter: Meter, started: float, lag: LoopLag) -> None:
+    box = box_cpu()
     while True:
         await asyncio.sleep(10)
+        now = box_cpu()
+        busy, box = (now[0] - box[0]) / (now[1] - box[1]), now
+        recent = lag.lags[-200:]
         waiting = len([c for c in calls.joined if c not in calls.left and c not in calls.hung_up])
         statuses = collections.Counter(r.status for _j, r, _s in meter.results)
         print(f"  t={time.monotonic() - started:5.0f} s  arrived {len(calls.arrived):4d}  waiting {waiting:4d}  "
               f"hung up {len(calls.hung_up):3d}  phrases {meter.submitted:4d} (ok {statuses.get('ok', 0)}, "
-              f"shed {statuses.get('shed', 0)}, lost {statuses.get('lost', 0)}, out {meter.outstanding})",
+              f"shed {statuses.get('shed', 0)}, lost {statuses.get('lost', 0)}, out {meter.outstanding})  "
+              f"box {busy:.0%} busy, loop lag max {max(recent, default=0):.2f} s",
               flush=True)
 
 

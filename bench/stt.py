@@ -3,14 +3,15 @@ before and after the accuracy work in one run, and how many concurrent callers o
 real time.
 
     .venv/bin/python -m bench.stt [--engines whisper,vosk-ko] [--concurrency 1,2,4] [--ablation]
-                                  [--vocabulary] [--corpus] [--transcripts FILE]
+                                  [--corpus] [--transcripts FILE]
 
 Rows: ``whisper before`` is the engine as it was (beam 1, the old prompt, traditional → simplified only);
-``whisper after`` is the engine as configured now (``Decoding()``: beam 5, the short prompt, the echo guard
-and the correction pass ``ivr.speech.postprocess.clean``). ``--ablation`` adds the steps between them,
-``--vocabulary`` a row with the gazetteer's cities and the topics' words in the prompt (measured, not
-kept), ``--corpus`` runs the correction pass over the real citizen messages of shared/datasets and
-prints every place or unit name it changes (there, every change is a false correction).
+``whisper after`` is the engine as configured now (``Decoding()``: beam 5, the cities and topic words before
+the short prompt, the echo guard and the correction pass ``ivr.speech.postprocess.clean``).
+``--ablation`` adds the steps between them (beam 5; the short prompt; the guard and the correction
+pass; the vocabulary is the last step), ``--corpus`` runs the correction pass over the real citizen
+messages of shared/datasets and prints every place or unit name it changes (there, every change is a
+false correction).
 
 CER ignores punctuation and spaces and reads Arabic numerals as they are spoken (29 = 二十九,
 1990年 = 一九九零年, 1.5 = 一点五, 80% = 百分之八十). Entities are what the prefill (``ivr.prefill``)
@@ -39,7 +40,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hotline.reference import gazetteer, topics
 from ivr.prefill import find_dates, find_phones, find_places
 from ivr.speech import postprocess
 from ivr.speech.vosk_engine import VoskEngine
@@ -75,13 +75,6 @@ def entities(text: str) -> dict[str, set[str]]:
             "dates": set(find_dates(text, TODAY))}
 
 
-def vocabulary_prompt() -> str:
-    """The cities and the topics' words as a prompt (measured with --vocabulary; not the default)."""
-    cities = "、".join(city["aliases"][0] if city.get("aliases") else city["name"] for city in gazetteer())
-    words = "、".join(topic["keywords"][0] for topic in topics())
-    return f"海南省12345热线：{cities}；{words}。{PROMPT}"
-
-
 def engines(args, home: Path) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if "whisper" in args.engines:
@@ -89,10 +82,9 @@ def engines(args, home: Path) -> dict[str, Any]:
         rows = [("whisper before", BASELINE)]
         if args.ablation:
             rows += [("+ beam 5", Decoding(beam_size=5, prompt=OLD_PROMPT, clean=False)),
-                     ("+ short prompt", Decoding(beam_size=5, prompt=PROMPT, clean=False))]
+                     ("+ short prompt", Decoding(beam_size=5, prompt=PROMPT, clean=False)),
+                     ("+ clean", Decoding(beam_size=5, prompt=PROMPT, clean=True))]
         rows.append(("whisper after", Decoding()))
-        if args.vocabulary:
-            rows.append(("after + vocab", Decoding(prompt=vocabulary_prompt())))
         for name, decoding in rows:
             found[name] = WhisperEngine(model, decoding=decoding)
     if "vosk-ko" in args.engines:
@@ -192,7 +184,6 @@ if __name__ == "__main__":
     parser.add_argument("--vosk-model")
     parser.add_argument("--concurrency", default="1,2,4,8")
     parser.add_argument("--ablation", action="store_true", help="rows for each step between before and after")
-    parser.add_argument("--vocabulary", action="store_true", help="a row with the gazetteer and topics in the prompt")
     parser.add_argument("--corpus", action="store_true", help="the correction pass over real citizen messages")
     parser.add_argument("--transcripts", help="write every row's transcripts to this JSON file")
     a = parser.parse_args()

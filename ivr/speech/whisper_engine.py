@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,18 @@ PROMPT = "以下是普通话的句子。"
 OLD_PROMPT = "以下是普通话的句子，使用简体中文。"
 
 
+def vocabulary_prompt() -> str:
+    """The site's prompt: the province's cities and counties (gazetteer) and a word for each appeal topic
+    before the short prompt. Measured on the 87 recordings (bench/stt.py --ablation): CER 0.227 → 0.209 with
+    the same dither, 0.207-0.209 against 0.218-0.233 over three; no place or number that was not said came
+    out of it there."""
+    from hotline.reference import gazetteer, topics
+
+    cities = "、".join(city["aliases"][0] if city.get("aliases") else city["name"] for city in gazetteer())
+    words = "、".join(topic["keywords"][0] for topic in topics())
+    return f"海南省12345热线：{cities}；{words}。{PROMPT}"
+
+
 @dataclass(frozen=True)
 class Decoding:
     """How Whisper decodes a phrase, and whether its text goes through the correction pass.
@@ -41,7 +53,8 @@ class Decoding:
     """
 
     beam_size: int = 5
-    prompt: str = PROMPT      # the site's fixed initial prompt; a caller's ``open(prompt=...)`` is added to it
+    # the site's fixed initial prompt; a caller's ``open(prompt=...)`` is added to it
+    prompt: str = field(default_factory=vocabulary_prompt)
     clean: bool = True        # drop_echo, then postprocess.clean (simplified, numbers, place and unit names)
 
 

@@ -10,11 +10,12 @@ What it does, in order, and only where the text leaves no doubt:
    digit by digit before 年 (二零二四年) becomes 2024年, a month with its day (三月五号) 3月5号;
 4. near-miss names of places (the gazetteer: cities, counties, districts, towns) and of handling units
    (the topics' units) are snapped to the right characters when they sound the same: ``海扣市`` → 海口市,
-   ``水污局`` → 水务局. A name is snapped only with its own last character (市 县 区 镇 局 厅 …) heard
-   exactly, its other syllables equal in pinyin (tones ignored; zh/z, ch/c, sh/s, l/n, -ng/-n taken as
-   one, the confusions of Hainan callers and of the model), and, unless the pinyin is exactly equal,
-   at least one of its characters right. Short names without such an ending (海口, 昌江) are never
-   snapped: too many words sound like them (长江).
+   ``水污局`` → 水务局. A name is snapped only when its last character (市 县 区 镇 局 厅 …) is heard
+   exactly, at least one other character is right, and the rest have the same pinyin as read in context
+   (tones ignored); for names of four characters or more with half of them right, zh/z, ch/c, sh/s, l/n
+   and -ng/-n count as the same too (Hainan callers' and the model's confusions). Names heard right, and
+   other departments' names (税务局 is no near miss of 水务局), are never overlapped by a correction. Short
+   names without such an ending (海口, 昌江) are never snapped: too many words sound like them (长江).
 """
 
 from __future__ import annotations

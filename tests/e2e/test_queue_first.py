@@ -93,6 +93,21 @@ async def agent_speaks(center: Center, extension: str, sample: str, after: int =
         yield
 
 
+def describe_then_talk(answered: asyncio.Event):
+    """A caller who describes the matter while waiting, then, once answered and the agent has spoken, says it again."""
+    async def citizen(c: Citizen) -> None:
+        await c.until_queued()
+        await c.quiet(1)
+        await c.say(WAITING_SAMPLE)
+        await c.quiet(2)
+        await answered.wait()
+        await c.quiet(8)          # the agent speaks first
+        await c.say(WAITING_SAMPLE)
+        await c.quiet(3)
+        await asyncio.sleep(60)
+    return citizen
+
+
 async def prefill_of(rig: IvrRig, call_id: str) -> dict:
     raw = await rig.redis.get(prefill_key(call_id))
     return json.loads(raw) if raw else {}
@@ -148,18 +163,7 @@ async def test_what_the_caller_says_while_waiting_and_both_sides_of_the_conversa
     extension = softphones(center)[0]
     answered = asyncio.Event()
 
-    async def citizen(c: Citizen) -> None:
-        await c.until_queued()
-        await c.quiet(1)
-        await c.say(WAITING_SAMPLE)
-        await c.quiet(2)
-        await answered.wait()
-        await c.quiet(8)          # the agent speaks first
-        await c.say(WAITING_SAMPLE)
-        await c.quiet(3)
-        await asyncio.sleep(60)
-
-    cid = await ivr.citizens.call("12345", citizen, caller_id="13907550302")
+    cid = await ivr.citizens.call("12345", describe_then_talk(answered), caller_id="13907550302")
     call_id = ivr.call_id(cid)
     waiting = await wait_turns(ivr, call_id, lambda ts_: any(t.phase == "waiting" for t in ts_))
     first = waiting[0]
@@ -312,18 +316,7 @@ async def test_the_pop_carries_the_wait_and_both_sides_reach_the_agents_page_and
                                       additional_headers=rig.as_("agent")) as socket:
             assert json.loads(await socket.recv())["type"] == "hello"
 
-            async def citizen(c: Citizen) -> None:
-                await c.until_queued()
-                await c.quiet(1)
-                await c.say(WAITING_SAMPLE)
-                await c.quiet(2)
-                await answered.wait()
-                await c.quiet(8)                 # the agent speaks first
-                await c.say(WAITING_SAMPLE)
-                await c.quiet(3)
-                await asyncio.sleep(60)
-
-            cid = await ivr.citizens.call("12345", citizen, caller_id="13907550310")
+            cid = await ivr.citizens.call("12345", describe_then_talk(answered), caller_id="13907550310")
             call_id = ivr.call_id(cid)
             await join_event(ivr, cid)
             await asyncio.sleep(WAIT_BEFORE_ANSWER)

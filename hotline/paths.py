@@ -54,6 +54,12 @@ class Paths:
         return self.home / "log"
 
     @property
+    def suggest_models(self) -> Path:
+        """The suggestion models learnt from the center's own tickets: ``topic.model`` and ``unit.model`` are the
+        ones in use, ``history/`` keeps every version trained (issue 13)."""
+        return self.home / "models" / "suggest"
+
+    @property
     def stack_json(self) -> Path:
         """The running stack's connection details (AMI, FastAGI, desk, Redis, database)."""
         return self.run / "stack.json"

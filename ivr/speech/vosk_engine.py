@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ivr.speech import SAMPLE_RATE, EngineUnavailable, Transcript
+from ivr.speech import SAMPLE_RATE, EngineUnavailable, Transcript, postprocess
 
 
 class VoskEngine:
@@ -88,5 +88,5 @@ class VoskStream:
             self._partial = ""
 
         await asyncio.get_running_loop().run_in_executor(self.engine.executor, final)
-        return Transcript(text=" ".join(self._finals), engine=self.engine.name,
+        return Transcript(text=postprocess.clean(" ".join(self._finals)), engine=self.engine.name,
                           audio_seconds=self._audio_bytes / 2 / SAMPLE_RATE, compute_seconds=self._compute)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import shutil
 import sys
 import threading
@@ -16,14 +17,65 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from ivr.speech import SAMPLE_RATE, EngineUnavailable, Transcript
+from ivr.speech import SAMPLE_RATE, EngineUnavailable, Transcript, postprocess
 from ivr.speech.audio import PauseDetector, pcm_to_float, upsample_8k_to_16k
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.json")
 MODEL_BYTES = 145_217_607
-PROMPT = "以下是普通话的句子，使用简体中文。"  # nudges Whisper to simplified characters and punctuation
+# The initial prompt nudges Whisper to Mandarin in simplified characters with punctuation. The longer one it
+# replaced (…，使用简体中文。) was echoed into transcripts ("还是外形，使用简体中文。") and measured worse.
+PROMPT = "以下是普通话的句子。"
+OLD_PROMPT = "以下是普通话的句子，使用简体中文。"
+
+
+def vocabulary_prompt() -> str:
+    """The site's prompt: the province's cities and counties (gazetteer) and a word for each appeal topic
+    before the short prompt. Measured on the 87 recordings (bench/stt.py --ablation): CER 0.227 → 0.209 with
+    the same dither, 0.207-0.209 against 0.218-0.233 over three; no place or number that was not said came
+    out of it there."""
+    from hotline.reference import gazetteer, topics
+
+    cities = "、".join(city["aliases"][0] if city.get("aliases") else city["name"] for city in gazetteer())
+    words = "、".join(topic["keywords"][0] for topic in topics())
+    return f"海南省12345热线：{cities}；{words}。{PROMPT}"
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How Whisper decodes a phrase, and whether its text goes through the correction pass.
+
+    The defaults are the measured best on shared/stt-samples at 8 kHz (bench/stt.py, BENCHMARKS.md);
+    ``BASELINE`` is what the engine did before, kept so the benchmark can show both in one run.
+    """
+
+    beam_size: int = 5
+    # the site's fixed initial prompt; a caller's ``open(prompt=...)`` is added to it
+    prompt: str = field(default_factory=vocabulary_prompt)
+    clean: bool = True        # drop_echo, then postprocess.clean (simplified, numbers, place and unit names)
+
+
+BASELINE = Decoding(beam_size=1, prompt=OLD_PROMPT, clean=False)
+
+_PROMPT_PIECE = re.compile(r"[^，。、；：！？,.;:!?]{4,}")
+_REPEATED = re.compile(r"(.{1,4}?)([、，,\s]?)(?:\1\2){3,}\1")  # one word five times or more, one separator
+
+
+def drop_echo(text: str, prompt: str) -> str:
+    """Remove what Whisper makes up rather than hears: the prompt's own words echoed back (以下是普通话的句子。
+    for a phrase it cannot make out) and a loop of one word (三亚、三亚、三亚、…, 上次上次上次…: five times or
+    more), which is kept once. Runs of digits are never collapsed: 1111 may be part of a phone number."""
+    for piece in _PROMPT_PIECE.findall(prompt):
+        text = re.sub(re.escape(piece) + r"[，。、；：！？,.;:!?]?", "", text)
+
+    def once(match: re.Match[str]) -> str:
+        unit = match.group(1)
+        return match.group() if re.fullmatch(r"[\d零〇洞一幺二两三四五六七八九\s]+", unit) else unit
+
+    return _REPEATED.sub(once, text).strip()
 
 
 def grammar_prompt(grammar: list[str] | None) -> str:
@@ -68,15 +120,13 @@ def assemble_model(target: Path) -> Path:
 class WhisperEngine:
     name = "whisper-base"
 
-    def __init__(self, model_dir: Path, threads: int = 2):
+    def __init__(self, model_dir: Path, threads: int = 2, decoding: Decoding | None = None):
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
             raise EngineUnavailable("faster-whisper is not installed") from exc
-        from zhconv import zhconv
-
-        # Load the simplified/traditional table with a path (zhconv's default loader leaks the file).
-        zhconv.loaddict(str(Path(zhconv.__file__).with_name("zhcdict.json")))
+        self.decoding = decoding or Decoding()
+        postprocess.warm_up()  # load the conversion tables and pinyin now, not in the first caller's phrase
         started = time.monotonic()
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads,
                                   num_workers=1, local_files_only=True)
@@ -85,23 +135,29 @@ class WhisperEngine:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
         self._lock = threading.Lock()
 
-    def transcribe_16k(self, samples: np.ndarray, prompt: str = PROMPT) -> str:
-        from zhconv import convert
-
+    def transcribe_16k(self, samples: np.ndarray, prompt: str | None = None) -> str:
+        """One phrase as text: decoded with ``self.decoding``, then cleaned (or, as before, only simplified)."""
+        prompt = self.decoding.prompt if prompt is None else prompt
         with self._lock:
             segments, _info = self.model.transcribe(
-                samples, language="zh", beam_size=1, best_of=1, temperature=0.0, vad_filter=False,
-                condition_on_previous_text=False, initial_prompt=prompt, without_timestamps=True,
+                samples, language="zh", beam_size=self.decoding.beam_size, best_of=1, temperature=0.0,
+                vad_filter=False, condition_on_previous_text=False, initial_prompt=prompt, without_timestamps=True,
             )
             text = "".join(segment.text for segment in segments).strip()
-        return str(convert(text, "zh-cn"))
+        if not self.decoding.clean:
+            return postprocess.to_simplified(text)
+        return postprocess.clean(drop_echo(postprocess.to_simplified(text), prompt))
 
     def open(self, grammar: list[str] | None = None, *, prompt: str = "") -> WhisperStream:
-        return WhisperStream(self, grammar_prompt(grammar))
+        """A grammar replaces the site's prompt with its phrases (Whisper cannot restrict, only hint); the
+        caller's ``prompt`` (words likely in this call) goes before it, so the sentence the model continues
+        from stays the site's."""
+        base = grammar_prompt(grammar) if grammar else self.decoding.prompt
+        return WhisperStream(self, f"{prompt.strip()}。{base}" if prompt.strip() else base)
 
 
 class WhisperStream:
-    def __init__(self, engine: WhisperEngine, prompt: str = PROMPT):
+    def __init__(self, engine: WhisperEngine, prompt: str):
         self.engine = engine
         self.prompt = prompt
         self.detector = PauseDetector()
@@ -151,5 +207,8 @@ class WhisperStream:
         self._submit()
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        return Transcript(text=self.partial, engine=self.engine.name,
+        # Phrases are cleaned one by one (the partial) and once more joined: a phone number spoken across a
+        # pause is one number.
+        text = postprocess.clean(self.partial) if self.engine.decoding.clean else self.partial
+        return Transcript(text=text, engine=self.engine.name,
                           audio_seconds=self._audio_bytes / 2 / SAMPLE_RATE, compute_seconds=self._compute)

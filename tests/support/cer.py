@@ -28,8 +28,21 @@ def _chinese_number(number: str) -> str:
     return out or "零"
 
 
+def _digit_by_digit(number: str) -> str:
+    return "".join(_DIGITS[int(d)] for d in number)
+
+
+def _read_numerals(text: str) -> str:
+    """Arabic numerals as a reader says them: a year digit by digit (1990年 = 一九九零年), a decimal with 点
+    (3.30 = 三点三零), a percentage (80% = 百分之八十), any other number as a cardinal (29 = 二十九)."""
+    text = re.sub(r"(\d+)\.(\d+)", lambda m: _chinese_number(m.group(1)) + "点" + _digit_by_digit(m.group(2)), text)
+    text = re.sub(r"(\d+)%", lambda m: "百分之" + _chinese_number(m.group(1)), text)
+    text = re.sub(r"(?<!\d)(\d{4})(?=年)", lambda m: _digit_by_digit(m.group(1)), text)
+    return re.sub(r"\d+", lambda m: _chinese_number(m.group()), text)
+
+
 def normalise(text: str) -> str:
-    return _DROP.sub("", re.sub(r"\d+", lambda m: _chinese_number(m.group()), text))
+    return _DROP.sub("", _read_numerals(text))
 
 
 def cer(hypothesis: str, reference: str) -> float:

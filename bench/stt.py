@@ -6,10 +6,10 @@ real time.
                                   [--corpus] [--transcripts FILE]
 
 Rows: ``whisper before`` is the engine as it was (beam 1, the old prompt, traditional → simplified only);
-``whisper after`` is the engine as configured now (``Decoding()``: beam 5, the cities and topic words before
-the short prompt, the echo guard and the correction pass ``ivr.speech.postprocess.clean``).
-``--ablation`` adds the steps between them (beam 5; the short prompt; the guard and the correction
-pass; the vocabulary is the last step), ``--corpus`` runs the correction pass over the real citizen
+``whisper after`` is the engine as configured by default (``Decoding()``: beam 5, the short prompt, the echo
+guard and the correction pass ``ivr.speech.postprocess.clean``).
+``--ablation`` adds the steps between them (beam 5; the short prompt) and the site option left off by default
+(``speech.vocabulary_prompt``: the cities and topic words before the short prompt), ``--corpus`` runs the correction pass over the real citizen
 messages of shared/datasets and prints every place or unit name it changes (there, every change is a
 false correction).
 
@@ -43,7 +43,8 @@ from typing import Any
 from ivr.prefill import find_dates, find_phones, find_places
 from ivr.speech import postprocess
 from ivr.speech.vosk_engine import VoskEngine
-from ivr.speech.whisper_engine import BASELINE, OLD_PROMPT, PROMPT, Decoding, WhisperEngine, assemble_model
+from ivr.speech.whisper_engine import (BASELINE, OLD_PROMPT, PROMPT, Decoding, WhisperEngine, assemble_model,
+                                      vocabulary_prompt)
 from tests.support.cer import cer, normalise
 from tests.support.samples import SAMPLES, references, to_8k
 
@@ -83,7 +84,7 @@ def engines(args, home: Path) -> dict[str, Any]:
         if args.ablation:
             rows += [("+ beam 5", Decoding(beam_size=5, prompt=OLD_PROMPT, clean=False)),
                      ("+ short prompt", Decoding(beam_size=5, prompt=PROMPT, clean=False)),
-                     ("+ clean", Decoding(beam_size=5, prompt=PROMPT, clean=True))]
+                     ("+ vocabulary prompt (site option)", Decoding(prompt=vocabulary_prompt()))]
         rows.append(("whisper after", Decoding()))
         for name, decoding in rows:
             found[name] = WhisperEngine(model, decoding=decoding)

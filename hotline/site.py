@@ -124,6 +124,10 @@ class Speech(Strict):
     threads: int = Field(2, ge=1, le=64)
     workers: int = Field(1, ge=0, le=64, description="ASR worker processes `hotline run` starts here (0: none; "
                                                      "other machines add capacity with `hotline asr worker`)")
+    beam_size: int = Field(5, ge=1, le=10, description="Whisper beam width (5 measured best at 8 kHz; 1 is faster)")
+    vocabulary_prompt: bool = Field(
+        False, description="put the province's cities and a word per topic in Whisper's prompt: CER 0.227 → 0.209 on "
+                           "the recordings, but it misheard a phoned-in 起火 as 几火 (BENCHMARKS.md)")
 
 
 class Intake(Strict):

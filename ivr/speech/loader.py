@@ -36,9 +36,10 @@ def load_engine(home: Path, cfg: Speech) -> SpeechEngine | None:
     print(f"[speech] loading the {cfg.engine} model ...", file=sys.stderr, flush=True)
     try:
         if cfg.engine == "whisper":
-            from ivr.speech.whisper_engine import WhisperEngine, assemble_model
+            from ivr.speech.whisper_engine import Decoding, WhisperEngine, assemble_model
 
-            engine: SpeechEngine = WhisperEngine(assemble_model(whisper_model_dir(home, cfg)), threads=cfg.threads)
+            engine: SpeechEngine = WhisperEngine(assemble_model(whisper_model_dir(home, cfg)), threads=cfg.threads,
+                                                 decoding=Decoding.for_site(cfg))
         else:
             from ivr.speech.vosk_engine import VoskEngine
 

@@ -17,10 +17,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from hotline.site import Speech
 from ivr.speech import SAMPLE_RATE, EngineUnavailable, Transcript, postprocess
 from ivr.speech.audio import PauseDetector, pcm_to_float, upsample_8k_to_16k
 
@@ -33,10 +34,11 @@ OLD_PROMPT = "以下是普通话的句子，使用简体中文。"
 
 
 def vocabulary_prompt() -> str:
-    """The site's prompt: the province's cities and counties (gazetteer) and a word for each appeal topic
-    before the short prompt. Measured on the 87 recordings (bench/stt.py --ablation): CER 0.227 → 0.209 with
-    the same dither, 0.207-0.209 against 0.218-0.233 over three; no place or number that was not said came
-    out of it there."""
+    """The province's cities and counties (gazetteer) and a word for each appeal topic before the short prompt
+    (site option ``speech.vocabulary_prompt``, off by default). Measured on the 87 recordings (bench/stt.py
+    --ablation): CER 0.227 → 0.209 with the same dither, within the spread between dithers. Off by default
+    because on the fire report as it arrives over the phone (SIP legs, ChanSpy) it turned 起火 into 几火, and the
+    emergency words of a waiting caller matter more than 1.8 points of CER."""
     from hotline.reference import gazetteer, topics
 
     cities = "、".join(city["aliases"][0] if city.get("aliases") else city["name"] for city in gazetteer())
@@ -50,12 +52,18 @@ class Decoding:
 
     The defaults are the measured best on shared/stt-samples at 8 kHz (bench/stt.py, BENCHMARKS.md);
     ``BASELINE`` is what the engine did before, kept so the benchmark can show both in one run.
+    ``for_site`` reads the site's choices (``speech.beam_size``, ``speech.vocabulary_prompt``).
     """
 
     beam_size: int = 5
     # the site's fixed initial prompt; a caller's ``open(prompt=...)`` is added to it
-    prompt: str = field(default_factory=vocabulary_prompt)
+    prompt: str = PROMPT
     clean: bool = True        # drop_echo, then postprocess.clean (simplified, numbers, place and unit names)
+
+
+    @classmethod
+    def for_site(cls, cfg: Speech) -> Decoding:
+        return cls(beam_size=cfg.beam_size, prompt=vocabulary_prompt() if cfg.vocabulary_prompt else PROMPT)
 
 
 BASELINE = Decoding(beam_size=1, prompt=OLD_PROMPT, clean=False)

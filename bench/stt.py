@@ -9,9 +9,9 @@ Rows: ``whisper before`` is the engine as it was (beam 1, the old prompt, tradit
 ``whisper after`` is the engine as configured by default (``Decoding()``: beam 5, the short prompt, the echo
 guard and the correction pass ``ivr.speech.postprocess.clean``).
 ``--ablation`` adds the steps between them (beam 5; the short prompt) and the site option left off by default
-(``speech.vocabulary_prompt``: the cities and topic words before the short prompt), ``--corpus`` runs the correction pass over the real citizen
-messages of shared/datasets and prints every place or unit name it changes (there, every change is a
-false correction).
+(``speech.vocabulary_prompt``: the cities and topic words before the short prompt), ``--corpus`` runs the
+correction pass over the real citizen messages of shared/datasets and prints every place or unit name it
+changes (there, every change is a false correction).
 
 CER ignores punctuation and spaces and reads Arabic numerals as they are spoken (29 = 二十九,
 1990年 = 一九九零年, 1.5 = 一点五, 80% = 百分之八十). Entities are what the prefill (``ivr.prefill``)

@@ -116,7 +116,7 @@ def test_a_callers_prompt_goes_before_the_sites(whisper):
     assert site == PROMPT == Decoding.for_site(Speech()).prompt
     with_vocabulary = Decoding.for_site(Speech(vocabulary_prompt=True, beam_size=3))
     assert with_vocabulary.beam_size == 3 and with_vocabulary.prompt.endswith(PROMPT)
-    assert "琼海" in with_vocabulary.prompt and "停电" in with_vocabulary.prompt  # the cities and topic words, then PROMPT
+    assert "琼海" in with_vocabulary.prompt and "停电" in with_vocabulary.prompt  # cities, topic words, then PROMPT
     assert whisper.open().prompt == site
     assert whisper.open(prompt="龙华区、秀英区").prompt == f"龙华区、秀英区。{site}"
     assert "海口" in whisper.open(grammar=["海口", "文昌"], prompt="x").prompt

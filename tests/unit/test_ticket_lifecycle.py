@@ -128,7 +128,8 @@ ACTIONS = {
     "reopen": (lambda k: k.reopen("群众不满意", t(40), "p", P), {State.UNSATISFIED}),
     "close_unsatisfied": (lambda k: k.close_unsatisfied(t(40), "p", P), {State.UNSATISFIED}),
     "seal_final_opinion": (lambda k: k.seal_final_opinion("维持原处理意见", t(40), "p", P), {State.CLOSED}),
-    "supervise": (lambda k: k.supervise("请加快办理", t(40), "p", P), set(State) - {State.REFUSED, State.CLOSED, State.MERGED}),
+    "supervise": (lambda k: k.supervise("请加快办理", t(40), "p", P),
+                  set(State) - {State.REFUSED, State.CLOSED, State.MERGED}),
 }
 
 

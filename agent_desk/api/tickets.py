@@ -25,6 +25,8 @@ class Created(Reply):
     state: str | None = Field(None, description="新工单的状态（已受理）")
     linked_to: str | None = Field(None, description="关联到的已有工单编号")
     message: str | None = Field(None, description="关联时的中文说明")
+    merged_into: str | None = Field(None, description="并单：新工单已并入的主工单编号")
+    merge_error: str | None = Field(None, description="要求并单但未能并单的中文原因（工单已照常受理）")
 
 
 class TicketSummary(Reply):
@@ -97,6 +99,8 @@ class TicketDetail(TicketSummary):
     returns: int
     history: list[HistoryEntry]
     allowed_actions: list[str] = Field(description="当前用户现在可以尝试的操作代码")
+    merged_into: str | None = Field(description="并单：本工单已并入的主工单编号（随主工单办理）")
+    merged_tickets: list[str] = Field(description="并单：并入本工单的工单编号")
     access_reason: str = Field(description="本次可以查看的理由代码")
     access_reason_label: str
 
@@ -117,7 +121,8 @@ def create(draft: TicketDraft, request: Request, who: Principal = Depends(princi
         why = "该诉求已有最终处理意见" if result.ticket.final_opinion else "来电已关联至未办结工单"
         return Created(created=False, linked_to=result.linked_to,
                        message=f"{why}，已关联至工单{result.linked_to}")
-    return Created(created=True, number=result.ticket.number, state=result.ticket.state)
+    return Created(created=True, number=result.ticket.number, state=result.ticket.state,
+                   merged_into=result.merged_into, merge_error=result.merge_error)
 
 
 @router.get("", summary="查询工单")
@@ -167,3 +172,25 @@ def _action_route(name: str, body_model: type[BaseModel] | None) -> None:
 
 for _name, _spec in service.ACTIONS.items():
     _action_route(_name, _spec.body)
+
+
+# ── 并单 merge: two tickets at once, so not in service.ACTIONS; same URL shape, so the ticket page treats them alike
+@router.post("/{number}/actions/merge", summary="办理：并单")
+def merge(request: Request, body: service.MergeBody, number: str = NUMBER, who: Principal = Depends(principal),
+          session: Session = Depends(unit_of_work, scope="function")) -> ActionResult:
+    """把本工单并入主工单（同一事项的重复诉求）：本工单状态变为“已并单”，不再单独派单、答复或办结；主工单答复后，
+    答复同样送达本工单的市民，本工单进入待回访，回访结果记在本工单上。话务员只能并单本人可办理的“已受理”工单，平台人员
+    可并单尚未答复的在办工单。不能并入已并单、已答复或已办结的工单，已有并入工单的主工单也不能再并入其他工单。"""
+    row = service.merge(session, who, number, body.host, body.reason)
+    request.state.changed = [row.number, body.host]
+    return ActionResult(number=row.number, state=row.state)
+
+
+@router.post("/{number}/actions/unmerge", summary="办理：撤销并单")
+def unmerge(request: Request, body: service.UnmergeBody, number: str = NUMBER, who: Principal = Depends(principal),
+            session: Session = Depends(unit_of_work, scope="function")) -> ActionResult:
+    """仅平台管理员：撤销并单（必须说明理由，记入办理记录和审计日志），本工单回到“已受理”，可重新派单；主工单的答复
+    已送达本工单后不能撤销。"""
+    row = service.unmerge(session, who, number, body.reason, client=client_of(request))
+    request.state.changed = [row.number]
+    return ActionResult(number=row.number, state=row.state)

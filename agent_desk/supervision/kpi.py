@@ -424,7 +424,8 @@ def name_lookup(session: Session, ctx: Context, by: str) -> dict[str, str]:
     if by == "channel":
         return CHANNEL_LABELS
     if by == "subplatform":
-        units = dict(session.execute(select(m.OrgUnit.code, m.OrgUnit.name).where(m.OrgUnit.kind == "subplatform")))
+        units = dict(session.execute(select(m.OrgUnit.code, m.OrgUnit.name).where(m.OrgUnit.kind == "subplatform"))
+                     .all())   # dict(Result) would call Result.keys() (the column names)
         return units | ctx.city_names
     return {}
 

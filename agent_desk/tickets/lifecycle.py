@@ -128,7 +128,8 @@ class Ticket:
 
     # ── bookkeeping ──────────────────────────────────────────────────────────
     def _require(self, action: str, allowed: set[State] | frozenset[State]) -> None:
-        if self.merged_into is not None and action not in MERGED_ALLOWED:
+        waiting_on_host = self.state == State.MERGED and self.state not in allowed
+        if self.merged_into is not None and (action not in MERGED_ALLOWED or waiting_on_host):
             raise TransitionError(
                 "invalid_transition",
                 f"工单{self.number}已并入工单{self.merged_into}，不能单独“{ACTION_LABELS[action]}”，请在主工单上办理",

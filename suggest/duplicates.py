@@ -26,6 +26,9 @@ The rule, in order:
    tickets) where there is one; without it a space is fitted on the new appeal and the candidates in place and
    window, which works but weighs words by a handful of texts.
 
+``ignore`` (optional): words cut out of the texts before comparing, e.g. the names of the place (嘉积镇), which
+the place rule has already matched.
+
 The new appeal itself (same ``id``) is never its own candidate. Bad input never raises: empty or foreign-script
 text has no n-grams and is similar to nothing (no candidates).
 """
@@ -68,25 +71,36 @@ def same_place(a: Appeal, b: Appeal) -> bool:
     return False
 
 
+def _without(text: str, words: Sequence[str]) -> str:
+    for word in sorted(words, key=len, reverse=True):
+        if word:
+            text = text.replace(word, " ")
+    return text
+
+
 def within(a: Appeal, b: Appeal, window: dt.timedelta = WINDOW) -> bool:
     return a.at is not None and b.at is not None and abs(a.at - b.at) <= window
 
 
 def candidates(new: Appeal, open: Sequence[Appeal], *, space: TextSpace | None = None, limit: int = 5,
-               window: dt.timedelta = WINDOW, threshold: float = SAME_MATTER) -> list[Candidate]:
-    """The open appeals that may be the same matter as ``new``, best first, at most ``limit``."""
+               window: dt.timedelta = WINDOW, threshold: float = SAME_MATTER,
+               ignore: Sequence[str] = ()) -> list[Candidate]:
+    """The open appeals that may be the same matter as ``new``, best first, at most ``limit``. ``ignore``:
+    words cut out of every text before comparing (the place's own names: already matched by the place rule,
+    they would otherwise make every appeal of a town look alike)."""
     if limit <= 0:
         return []
     near = [a for a in open if a.id != new.id and same_place(new, a) and within(new, a, window)]
     if not near:
         return []
     if space is None:
-        space = TextSpace.fit([new.text, *(a.text for a in near)])
-    query = space.transform([new.text])
+        space = TextSpace.fit([_without(new.text, ignore), *(_without(a.text, ignore) for a in near)])
+    new_text, texts = _without(new.text, ignore), [_without(a.text, ignore) for a in near]
+    query = space.transform([new_text])
     if not query.nnz:
         return []
-    rows = space.transform([a.text for a in near])
+    rows = space.transform(texts)
     scores = cosine(query, rows).toarray()[0]
     order = sorted((i for i, s in enumerate(scores) if s >= threshold), key=lambda i: (-scores[i], i))[:limit]
-    return [Candidate(near[i].id, round(float(scores[i]), 4), tuple(space.shared_terms(query, rows[i], REASONS)))
+    return [Candidate(near[i].id, round(float(scores[i]), 4), tuple(space.shared_terms(new_text, texts[i], REASONS, (query, rows[i]))))
             for i in order]

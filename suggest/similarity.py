@@ -67,6 +67,7 @@ SAME_MATTER = 0.3           # duplicate appeals, early-warning clusters (see the
 RELATED = 0.2               # knowledge articles for a transcript
 BOILERPLATE_SHARE = 0.1
 BOILERPLATE_MIN_DOCS = 200
+SHARED_TERMS = 12           # shared n-grams a reason is built from
 CHUNK = 2048                # rows per sparse product: bounds the memory of one step
 _RUNS = re.compile(r"[^\W_]+")  # letters and digits (Han characters are letters); punctuation and spaces split
 
@@ -133,26 +134,35 @@ class TextSpace:
     def vector(self, text: str) -> sp.csr_matrix:
         return self.transform([text])
 
-    def shared_terms(self, a: sp.csr_matrix | str, b: sp.csr_matrix | str, limit: int = 3) -> list[str]:
-        """The n-grams both texts hold, heaviest (product of their weights) first, preferring the longer
-        where one holds another (自来水 over 来水), at most ``limit``."""
-        ra = self.vector(a) if isinstance(a, str) else a
-        rb = self.vector(b) if isinstance(b, str) else b
+    def shared_terms(self, a: str, b: str, limit: int = 3, rows: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
+                     ) -> list[str]:
+        """What two texts share that weighs most, as the words people say: the shared n-grams (among the
+        ``SHARED_TERMS`` heaviest, weight = product of the two rows') joined where they overlap in ``a``'s runs
+        (自来 + 来水 + 水发 + 发黄 → 自来水发黄), heaviest phrase first, at most ``limit``. ``rows``: the two
+        texts' rows if already transformed."""
+        ra, rb = rows if rows is not None else (self.vector(a), self.vector(b))
         product = ra.multiply(rb).tocoo()
         if not product.nnz:
             return []
-        # the longest first at equal weight (a 3-gram's 2-grams weigh about as much), then the weight
-        order = sorted(zip(product.col.tolist(), product.data.tolist()),
-                       key=lambda cw: (-cw[1] * (1 + 0.5 * (len(self._terms[cw[0]]) - 2)), self._terms[cw[0]]))
-        chosen: list[str] = []
-        for col, _ in order:
-            term = str(self._terms[col])
-            if any(term in c or c in term for c in chosen):
-                continue
-            chosen.append(term)
-            if len(chosen) == limit:
-                break
-        return chosen
+        heaviest = sorted(zip(product.data.tolist(), product.col.tolist()), reverse=True)[:SHARED_TERMS]
+        weight = {str(self._terms[col]): w for w, col in heaviest}
+        low, high = NGRAM_RANGE
+        phrases: dict[str, float] = {}
+        for run in runs(a):
+            spans = sorted((i, i + n, weight[run[i:i + n]]) for n in range(low, high + 1)
+                           for i in range(len(run) - n + 1) if run[i:i + n] in weight)
+            merged: list[list[float]] = []   # [start, end, weight]: spans joined only where they overlap
+            for begin, finish, w in spans:
+                if merged and begin < merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], finish)
+                    merged[-1][2] += w
+                else:
+                    merged.append([begin, finish, w])
+            for begin, finish, w in merged:
+                phrase = run[int(begin):int(finish)]
+                phrases[phrase] = max(phrases.get(phrase, 0.0), w)
+        chosen = sorted(phrases, key=lambda p: (-phrases[p], p))
+        return chosen[:limit]
 
 
 def cosine(a: sp.spmatrix, b: sp.spmatrix) -> sp.csr_matrix:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from agent_desk.api.deps import client_of, principal, unit_of_work
 from agent_desk.api.schemas import Reply
 from agent_desk.auth.sessions import Principal
-from agent_desk.tickets import lifecycle as lc
+from agent_desk.tickets import duplicates, lifecycle as lc
 from agent_desk.tickets import service
 from agent_desk.tickets.service import SearchQuery, TicketDraft
 
@@ -123,6 +123,38 @@ def create(draft: TicketDraft, request: Request, who: Principal = Depends(princi
                        message=f"{why}，已关联至工单{result.linked_to}")
     return Created(created=True, number=result.ticket.number, state=result.ticket.state,
                    merged_into=result.merged_into, merge_error=result.merge_error)
+
+
+class DuplicateCandidate(Reply):
+    """一张可能重复的在办工单：只给出判断是否并单所需的内容，联系方式脱敏。"""
+
+    number: str
+    title: str
+    place: str | None = Field(description="所在区县、镇街")
+    location: str = Field(description="地点（门牌等数字已隐去）")
+    created_at: str = Field(description="受理时间（ISO 8601）")
+    state: str = Field(description="状态代码（词表 ticket_states）")
+    state_label: str
+    score: float = Field(description="内容相似度（0–1）")
+    reasons: list[str] = Field(description="两份诉求共有的关键词语")
+    citizen_name: str
+    citizen_phone: str
+    contact_masked: bool
+
+
+class Duplicates(Reply):
+    items: list[DuplicateCandidate] = Field(description="最相似的在前")
+    place_known: bool = Field(description="是否有地点可供比对（没有地点不查找）")
+    window_days: int = Field(description="只比对这么多天内受理的工单")
+    note: str | None = Field(description="没有查找时的中文说明")
+
+
+@router.post("/duplicates", summary="可能重复的诉求（并单候选）")
+def find_duplicates(query: duplicates.DuplicateQuery, request: Request, who: Principal = Depends(principal),
+                    session: Session = Depends(unit_of_work, scope="function")) -> Duplicates:
+    """保存新工单前，按地点相同、时间相近、内容相似，列出可以并单的在办工单（任何来电人）。仅话务员和平台人员；
+    每次查找都记入审计日志（列出的工单编号和理由）。不保存任何内容。"""
+    return Duplicates.model_validate(duplicates.find(session, who, query, client_of(request)))
 
 
 @router.get("", summary="查询工单")

@@ -8,9 +8,9 @@ import datetime as dt
 import json
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from agent_desk.db.models import AuditEntry, Call
+from agent_desk.db.models import AuditEntry, Call, OrgUnit, Ticket
 from agent_desk.settings import PROVINCE_TZ
 
 
@@ -230,3 +230,72 @@ def test_unmerge_by_a_supervisor_only_audited_back_to_accepted(rig):
     assert read(rig, merged)["state"] == "dispatched"
     today = dt.datetime.now(PROVINCE_TZ).date().isoformat()
     assert kpi_row(rig, today)["accepted"] == 2
+
+
+# ── candidates before saving ─────────────────────────────────────────────────────────────────────────
+def towns(rig) -> tuple[str, str]:
+    """A sub-platform ``s<tag>`` with two towns of its own (codes unique to the rig)."""
+    with rig.app.state.db.session() as session:
+        city = OrgUnit(code=f"{rig.tag}-city", name="测试市12345热线分平台", kind="subplatform", level="city",
+                       subplatform=f"s{rig.tag}")
+        session.add(city)
+        session.flush()
+        for short, name in (("t1", "银海镇"), ("t2", "金湖镇")):
+            session.add(OrgUnit(code=f"{rig.tag}-{short}", name=name, kind="town", level="town", parent_id=city.id,
+                                subplatform=f"s{rig.tag}"))
+        session.commit()
+    return f"{rig.tag}-t1", f"{rig.tag}-t2"
+
+
+def test_candidates_are_open_tickets_of_the_same_place_and_matter_masked_and_audited(rig):
+    t1, t2 = towns(rig)
+    water = "银海镇银海路88号路口下雨后积水很深，行人和电动车都无法通过，排水井被堵住了。"
+    same = new_ticket(rig, "agent2", citizen_name="李四", citizen_phone="13900000021", location_unit=t1,
+                      location="银海镇银海路88号", title="银海路路口积水", content=water)
+    new_ticket(rig, "agent2", location_unit=t1, title="噪音扰民", content="银海镇工地夜间施工噪音很大，影响休息。")
+    new_ticket(rig, "agent2", location_unit=t2, title="银海路路口积水", content=water)   # another town
+    closed = new_ticket(rig, "agent2", location_unit=t1, title="银海路路口积水", content=water)
+    act(rig, "agent2", closed, "refuse", {"reason": "litigation", "explanation": "说明"})
+    merged = new_ticket(rig, "agent2", location_unit=t1, title="银海路路口积水", content=water, merge_into=same)
+    old = new_ticket(rig, "agent2", location_unit=t1, title="银海路路口积水", content=water)
+    with rig.app.state.db.session() as session:   # accepted ten days ago: outside the window
+        session.execute(update(Ticket).where(Ticket.number == old)
+                        .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=10)))
+        session.commit()
+
+    query = {"title": "路口积水", "content": "银海路路口积水，排水井堵了，走不过去", "subplatform": f"s{rig.tag}",
+             "location_unit": t1}
+    body = ok(rig.call("agent", "POST", "/api/v1/tickets/duplicates", json=query))
+    assert [item["number"] for item in body["items"]] == [same], body
+    item = body["items"][0]
+    assert item["citizen_name"] == "李*" and "13900000021" not in item["citizen_phone"] and item["contact_masked"]
+    assert item["location"] == "银海镇银海路**号" and item["place"] == "测试市银海镇"
+    assert 0.3 <= item["score"] <= 1 and item["reasons"] and all(r in "银海路路口积水" + water for r in item["reasons"])
+    assert item["state"] == "accepted" and item["state_label"] == "已受理"
+    assert set(item) == {"number", "title", "place", "location", "created_at", "state", "state_label", "score",
+                         "reasons", "citizen_name", "citizen_phone", "contact_masked"}, "nothing more than deciding needs"
+    with rig.app.state.db.session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.username == rig.user("agent"),
+                                                         AuditEntry.action == "read_duplicate_candidates")).one()
+    assert json.loads(entry.detail)["numbers"] == [same]
+    assert entry.reason.startswith("duplicate_candidates subplatform=")
+    # the ticket itself is left out when checking a saved one; a merged ticket is never a candidate
+    assert ok(rig.call("boss", "POST", "/api/v1/tickets/duplicates", json=query | {"exclude": same}))["items"] == []
+    assert merged not in str(body)
+
+
+def test_candidates_bad_input_and_roles(rig):
+    t1, _ = towns(rig)
+    nowhere = ok(rig.call("agent", "POST", "/api/v1/tickets/duplicates", json={"title": "积水", "content": "积水"}))
+    assert nowhere["items"] == [] and nowhere["place_known"] is False and "地点" in nowhere["note"]
+    empty = ok(rig.call("agent", "POST", "/api/v1/tickets/duplicates", json={"location_unit": t1}))
+    assert empty["items"] == [] and empty["place_known"] is True and empty["note"]
+    foreign = ok(rig.call("agent", "POST", "/api/v1/tickets/duplicates",
+                          json={"location_unit": t1, "content": "The road is flooded"}))
+    assert foreign["items"] == []
+    unknown = rig.call("agent", "POST", "/api/v1/tickets/duplicates", json={"location_unit": "no-such", "content": "x"})
+    assert unknown.status_code == 422 and "组织架构" in unknown.json()["message"]
+    assert rig.call("agent", "POST", "/api/v1/tickets/duplicates", json={"limit": 99}).status_code == 422
+    for who in ("water", "admin", "gateway"):
+        assert rig.call(who, "POST", "/api/v1/tickets/duplicates", json={"content": "x"}).status_code == 403
+    assert rig.client.post("/api/v1/tickets/duplicates", json={"content": "x"}).status_code == 401

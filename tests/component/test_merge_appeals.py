@@ -273,7 +273,7 @@ def test_candidates_are_open_tickets_of_the_same_place_and_matter_masked_and_aud
     assert 0.3 <= item["score"] <= 1 and item["reasons"] and all(r in "银海路路口积水" + water for r in item["reasons"])
     assert item["state"] == "accepted" and item["state_label"] == "已受理"
     assert set(item) == {"number", "title", "place", "location", "created_at", "state", "state_label", "score",
-                         "reasons", "citizen_name", "citizen_phone", "contact_masked"}, "nothing more than deciding needs"
+                         "reasons", "citizen_name", "citizen_phone", "contact_masked"}, "only what deciding needs"
     with rig.app.state.db.session() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.username == rig.user("agent"),
                                                          AuditEntry.action == "read_duplicate_candidates")).one()

@@ -7,6 +7,7 @@
 
 import { api } from "./api.js";
 import { $, clear, dash, el, message, show } from "./dom.js";
+import { watchDuplicates } from "./duplicates.js";
 import { start } from "./header.js";
 import * as Softphone from "./softphone.js";
 import { reconnecting } from "./socket.js";
@@ -18,6 +19,7 @@ import { known, label, labels } from "./vocab.js";
 
 const form = $("#ticket-form");
 const formMsg = $("#form-msg");
+const duplicates = watchDuplicates(form, $("#duplicates"));   // 并单: 可能重复的诉求 (duplicates.js)
 const EMERGENCY = { 110: "110（公安）", 119: "119（消防）", 120: "120（急救）", 122: "122（交通事故）" };
 
 let call = null;          // the current pop's call
@@ -210,6 +212,7 @@ function unlink() {
 
 function resetForm() {
   form.reset();
+  duplicates.reset();
   auto = {};
   typed = new Set();
   message($("#adopt-msg"), "", "info");
@@ -238,6 +241,7 @@ function draftOf() {
     confidential: f.confidential.checked, occurred: f.occurred.value.trim(), location: f.location.value.trim(),
     title: f.title.value.trim(), content: f.content.value.trim(), demand: f.demand.value.trim(),
     appeal_type: f.appeal_type.value, topic: f.topic.value, urgency: f.urgency.value,
+    merge_into: duplicates.chosen(),
   };
 }
 
@@ -264,7 +268,8 @@ form.addEventListener("submit", async (ev) => {
     const result = await api("POST", "/tickets", draft);
     if (result.created) {
       savedNumber = result.number;
-      message(formMsg, `工单已保存，编号 ${result.number}（${label("ticket_states", result.state)}）`, "ok");
+      message(formMsg, duplicates.savedText(result) || `工单已保存，编号 ${result.number}（${label("ticket_states", result.state)}）`,
+        result.merge_error ? "error" : "ok");
     } else {
       savedNumber = result.linked_to;
       message(formMsg, result.message || `已关联至工单 ${result.linked_to}`, "ok");

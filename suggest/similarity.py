@@ -67,7 +67,6 @@ SAME_MATTER = 0.3           # duplicate appeals, early-warning clusters (see the
 RELATED = 0.2               # knowledge articles for a transcript
 BOILERPLATE_SHARE = 0.1
 BOILERPLATE_MIN_DOCS = 200
-SHARED_TERMS = 12           # shared n-grams a reason is built from
 CHUNK = 2048                # rows per sparse product: bounds the memory of one step
 _RUNS = re.compile(r"[^\W_]+")  # letters and digits (Han characters are letters); punctuation and spaces split
 
@@ -136,16 +135,15 @@ class TextSpace:
 
     def shared_terms(self, a: str, b: str, limit: int = 3, rows: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
                      ) -> list[str]:
-        """What two texts share that weighs most, as the words people say: the shared n-grams (among the
-        ``SHARED_TERMS`` heaviest, weight = product of the two rows') joined where they overlap in ``a``'s runs
-        (自来 + 来水 + 水发 + 发黄 → 自来水发黄), heaviest phrase first, at most ``limit``. ``rows``: the two
-        texts' rows if already transformed."""
+        """What two texts share that weighs most, as the words people say: the shared n-grams joined where
+        they overlap in ``a``'s runs (自来 + 来水 + 水发 + 发黄 → 自来水发黄), heaviest phrase first (weight: the
+        sum of its n-grams' products of the two rows), at most ``limit``. ``rows``: the two texts' rows if
+        already transformed."""
         ra, rb = rows if rows is not None else (self.vector(a), self.vector(b))
         product = ra.multiply(rb).tocoo()
         if not product.nnz:
             return []
-        heaviest = sorted(zip(product.data.tolist(), product.col.tolist()), reverse=True)[:SHARED_TERMS]
-        weight = {str(self._terms[col]): w for w, col in heaviest}
+        weight = {str(self._terms[col]): w for w, col in zip(product.data.tolist(), product.col.tolist())}
         low, high = NGRAM_RANGE
         phrases: dict[str, float] = {}
         for run in runs(a):
@@ -158,9 +156,9 @@ class TextSpace:
                     merged[-1][2] += w
                 else:
                     merged.append([begin, finish, w])
-            for begin, finish, w in merged:
-                phrase = run[int(begin):int(finish)]
-                phrases[phrase] = max(phrases.get(phrase, 0.0), w)
+            for start, end, total in merged:
+                phrase = run[int(start):int(end)]
+                phrases[phrase] = max(phrases.get(phrase, 0.0), total)
         chosen = sorted(phrases, key=lambda p: (-phrases[p], p))
         return chosen[:limit]
 
@@ -187,12 +185,12 @@ def neighbours(queries: sp.spmatrix, corpus: sp.spmatrix, *, k: int = 5,
 
 
 def _edges_between(rows: sp.csr_matrix, left: np.ndarray[Any, Any], right: np.ndarray[Any, Any],
-                   threshold: float) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+                   threshold: float, chunk: int = CHUNK) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Pairs (i, j), i from ``left``, j from ``right`` (global indexes), i < j, cosine ≥ threshold."""
     found_i, found_j = [], []
     target = rows[right].T.tocsc()
-    for start in range(0, len(left), CHUNK):
-        part = left[start:start + CHUNK]
+    for start in range(0, len(left), chunk):
+        part = left[start:start + chunk]
         product = (rows[part] @ target).tocoo()
         keep = product.data >= threshold
         gi, gj = part[product.row[keep]], right[product.col[keep]]
@@ -205,7 +203,7 @@ def _edges_between(rows: sp.csr_matrix, left: np.ndarray[Any, Any], right: np.nd
 
 
 def similar_pairs(rows: sp.csr_matrix, threshold: float = SAME_MATTER, *, blocks: Sequence[Hashable] | None = None,
-                  times: Sequence[float] | None = None, window: float | None = None
+                  times: Sequence[float] | None = None, window: float | None = None, chunk: int = CHUNK
                   ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Every pair (i < j) of rows with cosine ≥ ``threshold``, looked for only inside a block and, with
     ``times`` (seconds) and ``window``, only between rows at most ``window`` apart. Cost: per block, each time
@@ -234,11 +232,11 @@ def similar_pairs(rows: sp.csr_matrix, threshold: float = SAME_MATTER, *, blocks
         for a, b in pairs:
             left, right = buckets[a], buckets[b]
             if a != b:   # adjacent buckets: both directions, so i < j holds whichever bucket i is in
-                gi, gj = _edges_between(rows, left, right, threshold)
-                hi, hj = _edges_between(rows, right, left, threshold)
+                gi, gj = _edges_between(rows, left, right, threshold, chunk)
+                hi, hj = _edges_between(rows, right, left, threshold, chunk)
                 gi, gj = np.concatenate([gi, hi]), np.concatenate([gj, hj])
             else:
-                gi, gj = _edges_between(rows, left, right, threshold)
+                gi, gj = _edges_between(rows, left, right, threshold, chunk)
             if stamp is not None and window is not None and window > 0 and len(gi):
                 near = np.abs(stamp[gi] - stamp[gj]) <= window
                 gi, gj = gi[near], gj[near]

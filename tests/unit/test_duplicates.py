@@ -14,7 +14,8 @@ from tests.support.datasets import TIPDM_TRAIN
 
 NOW = dt.datetime(2026, 5, 20, 12, 0, tzinfo=dt.UTC)
 HISTORY = [  # the center's own texts the space is fitted on
-    "金海岸小区自来水发黄，有铁锈味。", "家里水龙头出来的自来水发黄浑浊，不敢饮用。", "银海路路面坑洼，雨天积水，车辆难行。",
+    "金海岸小区自来水发黄，有铁锈味。", "家里水龙头出来的自来水发黄浑浊，不敢饮用。",
+    "银海路路面坑洼，雨天积水，车辆难行。",
     "某工地拖欠工资三个月，劳动监察不管。", "夜间施工噪音扰民到凌晨。", "孩子入学报名没有学位，学校不收。",
     "幼儿园乱收费，学费太贵。", "社保卡丢了怎么挂失补办？", "小区停水两天了，自来水一直没来。", "路灯不亮，晚上很黑。",
 ]
@@ -64,7 +65,7 @@ def test_a_county_level_appeal_meets_the_towns_of_its_county(space: TextSpace):
 
 
 def test_the_window_is_seven_days_either_side(space: TextSpace):
-    assert WINDOW == dt.timedelta(days=7)
+    assert dt.timedelta(days=7) == WINDOW
     new = appeal("new", "金海岸小区自来水发黄，有铁锈味", hours=0)
     later = [appeal("t7", "金海岸小区自来水发黄，有铁锈味", hours=-24 * 6)]   # an open ticket 6 days after
     assert [c.id for c in candidates(new, later, space=space)] == ["t7"]

@@ -101,3 +101,20 @@ def test_the_reason_is_the_phrase_two_texts_share(space: TextSpace):
 
 def test_thresholds_are_ordered():
     assert 0 < RELATED < SAME_MATTER < 1
+
+
+def test_the_numpy_counting_finds_exactly_the_ngrams_of_the_python_analyzer():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from suggest.similarity import _counts, _decode, _ngram_codes
+
+    texts = YELLOW + OTHER + ["水", "停水，水。", "ＡＢＣ１２ abc", "", "。。", "Привет мир", "a_b水-c", "𠀀𠀁𠀂 emoji 😀😀"]
+    reference = CountVectorizer(analyzer=ngrams, lowercase=False)
+    expected = reference.fit_transform(texts).toarray()
+    doc, codes = _ngram_codes(texts)
+    vocabulary, columns = np.unique(codes, return_inverse=True)
+    got = _counts(doc, columns.ravel(), len(texts), len(vocabulary)).toarray()
+    terms = [_decode(int(c)) for c in vocabulary]
+    assert sorted(terms) == sorted(reference.get_feature_names_out())
+    order = [terms.index(t) for t in reference.get_feature_names_out()]
+    assert (got[:, order] == expected).all()

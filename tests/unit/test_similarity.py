@@ -108,7 +108,8 @@ def test_the_numpy_counting_finds_exactly_the_ngrams_of_the_python_analyzer():
 
     from suggest.similarity import _counts, _decode, _ngram_codes
 
-    texts = YELLOW + OTHER + ["水", "停水，水。", "ＡＢＣ１２ abc", "", "。。", "Привет мир", "a_b水-c", "𠀀𠀁𠀂 emoji 😀😀"]
+    texts = YELLOW + OTHER + ["水", "停水，水。", "ＡＢＣ１２ abc", "", "。。", "Привет мир", "a_b水-c",
+                              "𠀀𠀁𠀂 emoji 😀😀"]
     reference = CountVectorizer(analyzer=ngrams, lowercase=False)
     expected = reference.fit_transform(texts).toarray()
     doc, codes = _ngram_codes(texts)

@@ -102,5 +102,5 @@ def candidates(new: Appeal, open: Sequence[Appeal], *, space: TextSpace | None =
     rows = space.transform(texts)
     scores = cosine(query, rows).toarray()[0]
     order = sorted((i for i, s in enumerate(scores) if s >= threshold), key=lambda i: (-scores[i], i))[:limit]
-    return [Candidate(near[i].id, round(float(scores[i]), 4), tuple(space.shared_terms(new_text, texts[i], REASONS, (query, rows[i]))))
-            for i in order]
+    return [Candidate(near[i].id, round(float(scores[i]), 4),
+                      tuple(space.shared_terms(new_text, texts[i], REASONS, (query, rows[i])))) for i in order]

@@ -9,9 +9,11 @@ Differences from the topic model's features, each for similarity's sake:
 
 * n-grams never cross punctuation or spaces (``，`` ``。`` join nothing), and single characters are left out:
   2- and 3-grams (发黄, 自来水) say what a matter is; single characters (水, 的) link everything to everything;
+* below ``BOILERPLATE_MIN_DOCS`` texts, document frequencies say little (in nine texts, the word five of them
+  share would weigh *less* than one text's noise): an n-gram then weighs by its (sub-linear) count alone;
 * on a corpus of at least ``BOILERPLATE_MIN_DOCS`` texts, n-grams in more than ``BOILERPLATE_SHARE`` of them
-  are the center's boilerplate (反映, 问题, 我们) and dropped: besides what they say, they are what would make
-  the sparse products dense.
+  are the center's boilerplate (反映, 问题, 我们) and weigh nothing (``space.boilerplate`` names them): besides
+  what they say, they are what would make the sparse products dense.
 
 Operations:
 
@@ -58,7 +60,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer
 
 from suggest.features import normalize
 
@@ -67,7 +69,6 @@ SAME_MATTER = 0.3           # duplicate appeals, early-warning clusters (see the
 RELATED = 0.2               # knowledge articles for a transcript
 BOILERPLATE_SHARE = 0.1
 BOILERPLATE_MIN_DOCS = 200
-SHARED_TERMS = 12           # shared n-grams a reason is built from
 CHUNK = 2048                # rows per sparse product: bounds the memory of one step
 _RUNS = re.compile(r"[^\W_]+")  # letters and digits (Han characters are letters); punctuation and spaces split
 
@@ -97,55 +98,128 @@ class Neighbour:
     score: float    # cosine, 0..1
 
 
-class TextSpace:
-    """A fitted representation: text → L2-normalised TF-IDF row over character 2-3-grams."""
+_BITS = 21                        # a code point fits in 21 bits: an n-gram (n ≤ 3) is one uint64
+_WORD = re.compile(r"[^\W_]")
 
-    def __init__(self, vectorizer: TfidfVectorizer | None):
-        self.vectorizer = vectorizer   # None: nothing to learn from (no n-gram in any text)
-        self._terms: np.ndarray[Any, Any] = (vectorizer.get_feature_names_out() if vectorizer is not None
-                                             else np.empty(0, dtype=object))
+
+def _ngram_codes(texts: Sequence[str]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Every n-gram of every text as (text index, code): exactly ``ngrams``' n-grams, counted with numpy rather
+    than string slicing (a scan reads ~56,000 tickets; ``ngrams`` in Python costs 5x more). Code of
+    c1 c2 c3 = c1 << 42 | c2 << 21 | c3, of a lone character its code point: distinct for every n-gram."""
+    low, high = NGRAM_RANGE
+    assert low == 2 and high <= 3, NGRAM_RANGE   # what the codes and the lone-character rule below hold for
+    norm = [normalize(t).replace("\x00", " ") for t in texts]
+    if not norm:
+        return np.empty(0, np.int64), np.empty(0, np.uint64)
+    cps = np.frombuffer(("\x00".join(norm) + "\x00").encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    doc = np.repeat(np.arange(len(norm), dtype=np.int64), [len(t) + 1 for t in norm])
+    distinct = np.unique(cps)
+    wordy = np.fromiter((_WORD.match(chr(c)) is not None for c in distinct.tolist()), bool, len(distinct))
+    word = wordy[np.searchsorted(distinct, cps)]
+    docs, codes = [], []
+    padded = np.concatenate([[False], word, [False]])
+    lone = word & ~padded[:-2] & ~padded[2:]                 # a run of one character: kept whole
+    docs.append(doc[lone])
+    codes.append(cps[lone])
+    for n in range(low, high + 1):
+        m = max(0, len(cps) - n + 1)
+        valid = np.ones(m, bool)
+        code = np.zeros(m, np.uint64)
+        for k in range(n):
+            valid &= word[k:k + m]
+            code = (code << np.uint64(_BITS)) | cps[k:k + m]
+        docs.append(doc[:m][valid])
+        codes.append(code[valid])
+    return np.concatenate(docs), np.concatenate(codes)
+
+
+def _decode(code: int) -> str:
+    chars = []
+    while code:
+        chars.append(chr(code & ((1 << _BITS) - 1)))
+        code >>= _BITS
+    return "".join(reversed(chars))
+
+
+class TextSpace:
+    """A fitted representation: text → L2-normalised TF-IDF row over character 2-3-grams. The counting is
+    ``_ngram_codes`` (numpy); the weighting is scikit-learn's ``TfidfTransformer``."""
+
+    def __init__(self, vocabulary: np.ndarray[Any, Any] | None = None, tfidf: TfidfTransformer | None = None,
+                 boilerplate: frozenset[str] = frozenset()):
+        # None: nothing to learn from (no n-gram in any text): every text is a zero row
+        self._vocabulary = vocabulary if vocabulary is not None else np.empty(0, np.uint64)   # sorted codes
+        self._tfidf = tfidf
+        self.boilerplate = boilerplate  # n-grams in more than BOILERPLATE_SHARE of the texts: weight 0
 
     @classmethod
     def fit(cls, texts: Iterable[str]) -> TextSpace:
         """Fit on the center's own texts. Any number of texts works, none too: an unfitted vocabulary is
         empty and every text is then a zero row (similar to nothing), never an error."""
+        return cls.fit_transform(texts)[0]
+
+    @classmethod
+    def fit_transform(cls, texts: Iterable[str]) -> tuple[TextSpace, sp.csr_matrix]:
+        """The space fitted on ``texts`` and their rows (one pass over the texts)."""
         docs = list(texts)
         many = len(docs) >= BOILERPLATE_MIN_DOCS
-        vectorizer = TfidfVectorizer(analyzer=ngrams, sublinear_tf=True, norm="l2", dtype=np.float32,
-                                     min_df=2 if many else 1, max_df=BOILERPLATE_SHARE if many else 1.0)
-        if not any(ngrams(doc) for doc in docs):
-            return cls(None)   # no texts, or only punctuation: an empty vocabulary
-        try:
-            vectorizer.fit(docs)
-        except ValueError:     # every n-gram pruned (e.g. max_df over a corpus of one repeated text)
-            return cls(None)
-        return cls(vectorizer)
+        doc, codes = _ngram_codes(docs)
+        vocabulary, columns = np.unique(codes, return_inverse=True)
+        counts = _counts(doc, columns.ravel(), len(docs), len(vocabulary))
+        df = np.diff(counts.tocsc().indptr)
+        keep = df >= (2 if many else 1)
+        if not keep.any():
+            return cls(), sp.csr_matrix((len(docs), 0), dtype=np.float32)
+        vocabulary, counts, df = vocabulary[keep], counts[:, keep], df[keep]
+        tfidf = TfidfTransformer(sublinear_tf=True, use_idf=many, norm="l2").fit(counts)
+        common: frozenset[str] = frozenset()
+        cut = df > BOILERPLATE_SHARE * len(docs)
+        if many and cut.any():
+            # boilerplate keeps its column with weight 0: known (not a new word), but worth nothing
+            idf = tfidf.idf_.copy()
+            idf[cut] = 0.0
+            tfidf.idf_ = idf
+            common = frozenset(_decode(int(c)) for c in vocabulary[cut])
+        space = cls(vocabulary, tfidf, common)
+        return space, space._weigh(counts)
 
     @property
     def size(self) -> int:
-        return len(self._terms)
+        return len(self._vocabulary)
+
+    def term(self, column: int) -> str:
+        return _decode(int(self._vocabulary[column]))
 
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
         docs = list(texts)
-        if self.vectorizer is None:
+        if self._tfidf is None:
             return sp.csr_matrix((len(docs), 0), dtype=np.float32)
-        return sp.csr_matrix(self.vectorizer.transform(docs), dtype=np.float32)
+        doc, codes = _ngram_codes(docs)
+        columns = np.searchsorted(self._vocabulary, codes)
+        known = columns < len(self._vocabulary)
+        known[known] = self._vocabulary[columns[known]] == codes[known]
+        return self._weigh(_counts(doc[known], columns[known], len(docs), len(self._vocabulary)))
+
+    def _weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        assert self._tfidf is not None
+        rows = sp.csr_matrix(self._tfidf.transform(counts), dtype=np.float32)
+        rows.eliminate_zeros()   # boilerplate's zero weights: kept out of the sparse products
+        return rows
 
     def vector(self, text: str) -> sp.csr_matrix:
         return self.transform([text])
 
     def shared_terms(self, a: str, b: str, limit: int = 3, rows: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
                      ) -> list[str]:
-        """What two texts share that weighs most, as the words people say: the shared n-grams (among the
-        ``SHARED_TERMS`` heaviest, weight = product of the two rows') joined where they overlap in ``a``'s runs
-        (自来 + 来水 + 水发 + 发黄 → 自来水发黄), heaviest phrase first, at most ``limit``. ``rows``: the two
-        texts' rows if already transformed."""
+        """What two texts share that weighs most, as the words people say: the shared n-grams joined where
+        they overlap in ``a``'s runs (自来 + 来水 + 水发 + 发黄 → 自来水发黄), heaviest phrase first (weight: the
+        sum of its n-grams' products of the two rows), at most ``limit``. ``rows``: the two texts' rows if
+        already transformed."""
         ra, rb = rows if rows is not None else (self.vector(a), self.vector(b))
         product = ra.multiply(rb).tocoo()
         if not product.nnz:
             return []
-        heaviest = sorted(zip(product.data.tolist(), product.col.tolist()), reverse=True)[:SHARED_TERMS]
-        weight = {str(self._terms[col]): w for w, col in heaviest}
+        weight = {self.term(col): w for w, col in zip(product.data.tolist(), product.col.tolist())}
         low, high = NGRAM_RANGE
         phrases: dict[str, float] = {}
         for run in runs(a):
@@ -158,11 +232,17 @@ class TextSpace:
                     merged[-1][2] += w
                 else:
                     merged.append([begin, finish, w])
-            for begin, finish, w in merged:
-                phrase = run[int(begin):int(finish)]
-                phrases[phrase] = max(phrases.get(phrase, 0.0), w)
+            for start, end, total in merged:
+                phrase = run[int(start):int(end)]
+                phrases[phrase] = max(phrases.get(phrase, 0.0), total)
         chosen = sorted(phrases, key=lambda p: (-phrases[p], p))
         return chosen[:limit]
+
+
+def _counts(doc: np.ndarray[Any, Any], columns: np.ndarray[Any, Any], n_docs: int, n_terms: int) -> sp.csr_matrix:
+    """The count matrix (texts × n-grams) of (text, column) occurrences: duplicates summed."""
+    data = np.ones(len(doc), dtype=np.float64)
+    return sp.csr_matrix((data, (doc, columns)), shape=(n_docs, n_terms))
 
 
 def cosine(a: sp.spmatrix, b: sp.spmatrix) -> sp.csr_matrix:
@@ -187,12 +267,12 @@ def neighbours(queries: sp.spmatrix, corpus: sp.spmatrix, *, k: int = 5,
 
 
 def _edges_between(rows: sp.csr_matrix, left: np.ndarray[Any, Any], right: np.ndarray[Any, Any],
-                   threshold: float) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+                   threshold: float, chunk: int = CHUNK) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Pairs (i, j), i from ``left``, j from ``right`` (global indexes), i < j, cosine ≥ threshold."""
     found_i, found_j = [], []
     target = rows[right].T.tocsc()
-    for start in range(0, len(left), CHUNK):
-        part = left[start:start + CHUNK]
+    for start in range(0, len(left), chunk):
+        part = left[start:start + chunk]
         product = (rows[part] @ target).tocoo()
         keep = product.data >= threshold
         gi, gj = part[product.row[keep]], right[product.col[keep]]
@@ -205,7 +285,7 @@ def _edges_between(rows: sp.csr_matrix, left: np.ndarray[Any, Any], right: np.nd
 
 
 def similar_pairs(rows: sp.csr_matrix, threshold: float = SAME_MATTER, *, blocks: Sequence[Hashable] | None = None,
-                  times: Sequence[float] | None = None, window: float | None = None
+                  times: Sequence[float] | None = None, window: float | None = None, chunk: int = CHUNK
                   ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Every pair (i < j) of rows with cosine ≥ ``threshold``, looked for only inside a block and, with
     ``times`` (seconds) and ``window``, only between rows at most ``window`` apart. Cost: per block, each time
@@ -234,11 +314,11 @@ def similar_pairs(rows: sp.csr_matrix, threshold: float = SAME_MATTER, *, blocks
         for a, b in pairs:
             left, right = buckets[a], buckets[b]
             if a != b:   # adjacent buckets: both directions, so i < j holds whichever bucket i is in
-                gi, gj = _edges_between(rows, left, right, threshold)
-                hi, hj = _edges_between(rows, right, left, threshold)
+                gi, gj = _edges_between(rows, left, right, threshold, chunk)
+                hi, hj = _edges_between(rows, right, left, threshold, chunk)
                 gi, gj = np.concatenate([gi, hi]), np.concatenate([gj, hj])
             else:
-                gi, gj = _edges_between(rows, left, right, threshold)
+                gi, gj = _edges_between(rows, left, right, threshold, chunk)
             if stamp is not None and window is not None and window > 0 and len(gi):
                 near = np.abs(stamp[gi] - stamp[gj]) <= window
                 gi, gj = gi[near], gj[near]

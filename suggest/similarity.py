@@ -173,14 +173,15 @@ class TextSpace:
         if not keep.any():
             return cls(), sp.csr_matrix((len(docs), 0), dtype=np.float32)
         vocabulary, counts, df = vocabulary[keep], counts[:, keep], df[keep]
-        tfidf = TfidfTransformer(sublinear_tf=True, use_idf=many if idf is None else idf, norm="l2").fit(counts)
+        use_idf = many if idf is None else idf
+        tfidf = TfidfTransformer(sublinear_tf=True, use_idf=use_idf, norm="l2").fit(counts)
         common: frozenset[str] = frozenset()
         cut = df > BOILERPLATE_SHARE * len(docs)
-        if many and cut.any():
+        if many and use_idf and cut.any():
             # boilerplate keeps its column with weight 0: known (not a new word), but worth nothing
-            idf = tfidf.idf_.copy()
-            idf[cut] = 0.0
-            tfidf.idf_ = idf
+            weights = tfidf.idf_.copy()
+            weights[cut] = 0.0
+            tfidf.idf_ = weights
             common = frozenset(_decode(int(c)) for c in vocabulary[cut])
         space = cls(vocabulary, tfidf, common)
         return space, space._weigh(counts)

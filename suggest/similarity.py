@@ -153,13 +153,15 @@ class TextSpace:
         self.boilerplate = boilerplate  # n-grams in more than BOILERPLATE_SHARE of the texts: weight 0
 
     @classmethod
-    def fit(cls, texts: Iterable[str]) -> TextSpace:
+    def fit(cls, texts: Iterable[str], *, idf: bool | None = None) -> TextSpace:
         """Fit on the center's own texts. Any number of texts works, none too: an unfitted vocabulary is
-        empty and every text is then a zero row (similar to nothing), never an error."""
-        return cls.fit_transform(texts)[0]
+        empty and every text is then a zero row (similar to nothing), never an error. ``idf``: weigh n-grams by
+        their document frequency (default: from ``BOILERPLATE_MIN_DOCS`` texts on; a caller comparing *other*
+        texts against a small fixed set, like knowledge articles, wants it whatever the number)."""
+        return cls.fit_transform(texts, idf=idf)[0]
 
     @classmethod
-    def fit_transform(cls, texts: Iterable[str]) -> tuple[TextSpace, sp.csr_matrix]:
+    def fit_transform(cls, texts: Iterable[str], *, idf: bool | None = None) -> tuple[TextSpace, sp.csr_matrix]:
         """The space fitted on ``texts`` and their rows (one pass over the texts)."""
         docs = list(texts)
         many = len(docs) >= BOILERPLATE_MIN_DOCS
@@ -171,14 +173,15 @@ class TextSpace:
         if not keep.any():
             return cls(), sp.csr_matrix((len(docs), 0), dtype=np.float32)
         vocabulary, counts, df = vocabulary[keep], counts[:, keep], df[keep]
-        tfidf = TfidfTransformer(sublinear_tf=True, use_idf=many, norm="l2").fit(counts)
+        use_idf = many if idf is None else idf
+        tfidf = TfidfTransformer(sublinear_tf=True, use_idf=use_idf, norm="l2").fit(counts)
         common: frozenset[str] = frozenset()
         cut = df > BOILERPLATE_SHARE * len(docs)
-        if many and cut.any():
+        if many and use_idf and cut.any():
             # boilerplate keeps its column with weight 0: known (not a new word), but worth nothing
-            idf = tfidf.idf_.copy()
-            idf[cut] = 0.0
-            tfidf.idf_ = idf
+            weights = tfidf.idf_.copy()
+            weights[cut] = 0.0
+            tfidf.idf_ = weights
             common = frozenset(_decode(int(c)) for c in vocabulary[cut])
         space = cls(vocabulary, tfidf, common)
         return space, space._weigh(counts)

@@ -13,6 +13,7 @@ import * as Softphone from "./softphone.js";
 import { reconnecting } from "./socket.js";
 import { renderTicket } from "./ticket.js";
 import { overdueBadge, stateBadge } from "./ticket-view.js";
+import { answersPanel } from "./knowledge.js";
 import { fmtTime } from "./time.js";
 import { transcriptPanel } from "./transcript.js";
 import { known, label, labels } from "./vocab.js";
@@ -28,6 +29,9 @@ let auto = {};            // field → the value the prefill last suggested for 
 let typed = new Set();    // fields the agent filled itself: prefill updates leave them alone
 const APPENDED = new Set(["location", "occurred"]);   // 采用 adds to what the agent wrote there
 const live = transcriptPanel($("#turns"), { empty: $("#turns-empty"), busy: $("#transcript-busy") });
+// 可直接答复: what the caller said (the transcript's citizen turns) and what the form says
+answersPanel($("#answers"), $("#answers-note"), () => [form.elements.title.value, form.elements.content.value,
+  ...Array.from(document.querySelectorAll("#turns .turn.citizen .said"), (n) => n.textContent)].join("\n"));
 let savedNumber = null;
 
 // ── the pop ─────────────────────────────────────────────────────────────

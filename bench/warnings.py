@@ -79,7 +79,10 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=8000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--similarity", type=float, default=None, help="every rule's cosine threshold instead")
     args = parser.parse_args()
+    rules = DEFAULT_RULES if args.similarity is None else tuple(
+        r.model_copy(update={"similarity": args.similarity}) for r in DEFAULT_RULES)
     now = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer.start(Path(tmp) / "redis")
@@ -92,19 +95,18 @@ def main() -> None:
             print(f"tickets: {args.per_day * args.days} over {args.days} days ({placed} placed in a town/district) "
                   f"+ 6 injected; filled in {time.perf_counter() - began:.1f} s")
             client = __import__("redis").Redis.from_url(redis.authenticated_url, decode_responses=True)
-            for label, rules in (("default rules", DEFAULT_RULES),
-                                 ("link_topic on", tuple(r.model_copy(update={"link_topic": True})
-                                                         for r in DEFAULT_RULES))):
+            for label, variant in (("default rules", rules),
+                                   ("link_topic on", tuple(r.model_copy(update={"link_topic": True}) for r in rules))):
                 client.flushdb()
-                detector = EarlyWarning(db.sessions, client, rules, clock=lambda: now)
+                detector = EarlyWarning(db.sessions, client, variant, clock=lambda: now)
                 result = detector.scan()
-                per_rule = {r.name: sum(a["rule"] == r.name for a in result.alerts) for r in rules}
+                per_rule = {r.name: sum(a["rule"] == r.name for a in result.alerts) for r in variant}
                 found = any(set(yellow) <= set(a["tickets"]) for a in result.alerts)
                 print(f"full scan, {label}: {result.elapsed_ms:.0f} ms over {result.tickets} tickets; "
                       f"alerts {per_rule}; injected cluster found: {found}")
                 for alert in result.alerts[:3]:
                     print("   ", alert["title"], alert["keywords"])
-            detector = EarlyWarning(db.sessions, client, DEFAULT_RULES, clock=lambda: now)
+            detector = EarlyWarning(db.sessions, client, rules, clock=lambda: now)
             detector.scan()
             with db.session() as session:
                 ids = session.scalars(select(m.Ticket.id).where(

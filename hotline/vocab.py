@@ -40,6 +40,7 @@ class TicketState(Term):
     UNSATISFIED = "unsatisfied", "回访不满意"
     APPEALED = "appealed", "申诉中"
     CLOSED = "closed", "已办结"
+    MERGED = "merged", "已并单"                          # 并单: handled as another ticket (its host), linked to it
 
 
 class AppealType(Term):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from agent_desk.api.deps import client_of, principal, unit_of_work
 from agent_desk.api.schemas import Reply
 from agent_desk.auth.sessions import Principal
-from agent_desk.tickets import lifecycle as lc
+from agent_desk.tickets import duplicates, lifecycle as lc
 from agent_desk.tickets import service
 from agent_desk.tickets.service import SearchQuery, TicketDraft
 
@@ -25,6 +25,8 @@ class Created(Reply):
     state: str | None = Field(None, description="新工单的状态（已受理）")
     linked_to: str | None = Field(None, description="关联到的已有工单编号")
     message: str | None = Field(None, description="关联时的中文说明")
+    merged_into: str | None = Field(None, description="并单：新工单已并入的主工单编号")
+    merge_error: str | None = Field(None, description="要求并单但未能并单的中文原因（工单已照常受理）")
 
 
 class TicketSummary(Reply):
@@ -97,6 +99,8 @@ class TicketDetail(TicketSummary):
     returns: int
     history: list[HistoryEntry]
     allowed_actions: list[str] = Field(description="当前用户现在可以尝试的操作代码")
+    merged_into: str | None = Field(description="并单：本工单已并入的主工单编号（随主工单办理）")
+    merged_tickets: list[str] = Field(description="并单：并入本工单的工单编号")
     access_reason: str = Field(description="本次可以查看的理由代码")
     access_reason_label: str
 
@@ -117,7 +121,40 @@ def create(draft: TicketDraft, request: Request, who: Principal = Depends(princi
         why = "该诉求已有最终处理意见" if result.ticket.final_opinion else "来电已关联至未办结工单"
         return Created(created=False, linked_to=result.linked_to,
                        message=f"{why}，已关联至工单{result.linked_to}")
-    return Created(created=True, number=result.ticket.number, state=result.ticket.state)
+    return Created(created=True, number=result.ticket.number, state=result.ticket.state,
+                   merged_into=result.merged_into, merge_error=result.merge_error)
+
+
+class DuplicateCandidate(Reply):
+    """一张可能重复的在办工单：只给出判断是否并单所需的内容，联系方式脱敏。"""
+
+    number: str
+    title: str
+    place: str | None = Field(description="所在区县、镇街")
+    location: str = Field(description="地点（门牌等数字已隐去）")
+    created_at: str = Field(description="受理时间（ISO 8601）")
+    state: str = Field(description="状态代码（词表 ticket_states）")
+    state_label: str
+    score: float = Field(description="内容相似度（0–1）")
+    reasons: list[str] = Field(description="两份诉求共有的关键词语")
+    citizen_name: str
+    citizen_phone: str
+    contact_masked: bool
+
+
+class Duplicates(Reply):
+    items: list[DuplicateCandidate] = Field(description="最相似的在前")
+    place_known: bool = Field(description="是否有地点可供比对（没有地点不查找）")
+    window_days: int = Field(description="只比对这么多天内受理的工单")
+    note: str | None = Field(description="没有查找时的中文说明")
+
+
+@router.post("/duplicates", summary="可能重复的诉求（并单候选）")
+def find_duplicates(query: duplicates.DuplicateQuery, request: Request, who: Principal = Depends(principal),
+                    session: Session = Depends(unit_of_work, scope="function")) -> Duplicates:
+    """保存新工单前，按地点相同、时间相近、内容相似，列出可以并单的在办工单（任何来电人）。仅话务员和平台人员；
+    每次查找都记入审计日志（列出的工单编号和理由）。不保存任何内容。"""
+    return Duplicates.model_validate(duplicates.find(session, who, query, client_of(request)))
 
 
 @router.get("", summary="查询工单")
@@ -167,3 +204,25 @@ def _action_route(name: str, body_model: type[BaseModel] | None) -> None:
 
 for _name, _spec in service.ACTIONS.items():
     _action_route(_name, _spec.body)
+
+
+# ── 并单 merge: two tickets at once, so not in service.ACTIONS; same URL shape, so the ticket page treats them alike
+@router.post("/{number}/actions/merge", summary="办理：并单")
+def merge(request: Request, body: service.MergeBody, number: str = NUMBER, who: Principal = Depends(principal),
+          session: Session = Depends(unit_of_work, scope="function")) -> ActionResult:
+    """把本工单并入主工单（同一事项的重复诉求）：本工单状态变为“已并单”，不再单独派单、答复或办结；主工单答复后，
+    答复同样送达本工单的市民，本工单进入待回访，回访结果记在本工单上。话务员只能并单本人可办理的“已受理”工单，平台人员
+    可并单尚未答复的在办工单。不能并入已并单、已答复或已办结的工单，已有并入工单的主工单也不能再并入其他工单。"""
+    row = service.merge(session, who, number, body.host, body.reason)
+    request.state.changed = [row.number, body.host]
+    return ActionResult(number=row.number, state=row.state)
+
+
+@router.post("/{number}/actions/unmerge", summary="办理：撤销并单")
+def unmerge(request: Request, body: service.UnmergeBody, number: str = NUMBER, who: Principal = Depends(principal),
+            session: Session = Depends(unit_of_work, scope="function")) -> ActionResult:
+    """仅平台管理员：撤销并单（必须说明理由，记入办理记录和审计日志），本工单回到“已受理”，可重新派单；主工单的答复
+    已送达本工单后不能撤销。"""
+    row = service.unmerge(session, who, number, body.reason, client=client_of(request))
+    request.state.changed = [row.number]
+    return ActionResult(number=row.number, state=row.state)

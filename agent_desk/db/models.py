@@ -222,6 +222,10 @@ class Ticket(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # 并单 (migration 0012): the host ticket this one is merged into, and when. A merged ticket follows its host
+    # (``tickets.lifecycle``, "并单") and is not a matter of its own in the KPIs (``supervision.kpi``).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    merged_at: Mapped[dt.datetime | None]
 
     __mapper_args__ = {"version_id_col": version}
 

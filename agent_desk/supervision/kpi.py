@@ -6,6 +6,14 @@ Population: tickets by ``created_at`` (受理时间) in the period, province tim
 ``refused``) count in 受理量 but in none of the rates below. Tickets linked as repeats (``linked_to``) are not
 separate tickets.
 
+并单 (merged duplicate appeals) count the matter once: a ticket merged into a host (``merged_into_id`` not null)
+is in no ticket figure: not in 受理量, 派单量, the completion, on-time, callback or satisfaction rates, nor in the
+process view's open and overdue counts. The matter is counted through its host alone, with the host's own
+dates, deadline and callback verdict; the merged citizens' callback verdicts are recorded on their own tickets
+(they are read there) and do not add verdicts. Calls are calls: a call whose ticket was merged still counts in
+every call figure (呼入量, 接通率 …), which are read from ``calls``. A ticket unmerged by a supervisor is a
+matter of its own again from then on (it counts, in the period of its own 受理 date).
+
 - 受理量 accepted: every ticket of the population; 直接办结量 direct (``direct_resolution``); 派单量 dispatched
   (``dispatched_at`` not null); 不予受理量 refused.
 - 响应率 response = dispatched tickets whose host unit signed (签收 event) within the response window
@@ -150,7 +158,8 @@ def flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 
 # ── what is counted ──────────────────────────────────────────────────────────────────────────────────
 def ticket_population(period: Period) -> list[ColumnElement[bool]]:
-    return [T.created_at >= period.start_utc, T.created_at < period.end_utc, T.linked_to_id.is_(None)]
+    return [T.created_at >= period.start_utc, T.created_at < period.end_utc, T.linked_to_id.is_(None),
+            T.merged_into_id.is_(None)]   # 并单: the matter counts once, through its host
 
 
 def call_population(period: Period) -> list[ColumnElement[bool]]:
@@ -415,7 +424,8 @@ def name_lookup(session: Session, ctx: Context, by: str) -> dict[str, str]:
     if by == "channel":
         return CHANNEL_LABELS
     if by == "subplatform":
-        units = dict(session.execute(select(m.OrgUnit.code, m.OrgUnit.name).where(m.OrgUnit.kind == "subplatform")))
+        units = dict(session.execute(select(m.OrgUnit.code, m.OrgUnit.name).where(m.OrgUnit.kind == "subplatform"))
+                     .all())   # dict(Result) would call Result.keys() (the column names)
         return units | ctx.city_names
     return {}
 

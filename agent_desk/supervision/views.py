@@ -25,7 +25,7 @@ from agent_desk.tickets import lifecycle as lc
 RANKED_METRICS = ("satisfaction", "effective_satisfaction", "on_time", "response", "resolution", "completion")
 LEVEL_LABELS = {lc.Level.TOWN: "小环（镇街办理）", lc.Level.COUNTY: "中环（县区协调）",
                 lc.Level.CITY: "大环（市级攻坚）", lc.Level.PROVINCE: "大环（省级攻坚）"}
-OPEN = sorted(s.value for s in lc.OPEN_STATES)
+OPEN = sorted(s.value for s in lc.OPEN_STATES - {lc.State.MERGED})   # merged tickets are counted by their host
 HANDLING = sorted(s.value for s in lc.UNIT_HANDLING)
 DUE_SOON = dt.timedelta(hours=24)
 
@@ -99,7 +99,7 @@ def process(session: Session, ctx: Context, period: Period, parent: str | None =
     and supervisions (督办) of the period."""
     now = now or dt.datetime.now(dt.UTC)
     index = OrgIndex.load(session)
-    open_now = [T.state.in_(OPEN), T.linked_to_id.is_(None)]
+    open_now = [T.state.in_(OPEN), T.linked_to_id.is_(None), T.merged_into_id.is_(None)]   # 并单: once (kpi)
     handling = T.state.in_(HANDLING)
     sums = {"open": func.count(),
             "overdue": kpi.flag(and_(handling, T.due_at < now)),
@@ -135,7 +135,7 @@ def process(session: Session, ctx: Context, period: Period, parent: str | None =
 
     late = session.execute(select(T.number, T.title, m.OrgUnit.name, T.due_at)
                            .join(m.OrgUnit, m.OrgUnit.id == T.host_unit_id, isouter=True)
-                           .where(handling, T.due_at < now, T.linked_to_id.is_(None))
+                           .where(handling, T.due_at < now, T.linked_to_id.is_(None), T.merged_into_id.is_(None))
                            .order_by(T.due_at, T.id).limit(50))
     overdue_tickets = []
     for number, title, unit, due in late:

@@ -6,7 +6,8 @@ limit, reviewed by the platform), 会商 consultation that settles responsibilit
 longer return it: 首接负责，不予回退), 申诉 appeal of an unsatisfied verdict (approved appeals are
 excluded from the effective satisfaction rate with a stated basis), 重办 reopen, 督办 supervision,
 escalation town → county → city/province, 不予受理 refusal with its reason, and the sealed 最终处理意见
-after which the same appeal links to this ticket instead of opening a new one.
+after which the same appeal links to this ticket instead of opening a new one. 并单 (merge): a duplicate appeal is
+merged into a host ticket and follows it (the rules are in the section "并单" below).
 
 Every change appends an ``Event`` (who, when, what); the history is never rewritten.
 """
@@ -117,6 +118,8 @@ class Ticket:
     direct_resolution: bool = False
     final_opinion: str = ""
     linked_to: str | None = None
+    merged_into: str | None = None           # 并单: the host ticket this one is merged into
+    merged: tuple[str, ...] = ()             # 并单: the tickets merged into this one (it is their host)
     level: Level = Level.TOWN
     supervisions: int = 0
     returns: int = 0
@@ -125,6 +128,12 @@ class Ticket:
 
     # ── bookkeeping ──────────────────────────────────────────────────────────
     def _require(self, action: str, allowed: set[State] | frozenset[State]) -> None:
+        waiting_on_host = self.state == State.MERGED and self.state not in allowed
+        if self.merged_into is not None and (action not in MERGED_ALLOWED or waiting_on_host):
+            raise TransitionError(
+                "invalid_transition",
+                f"工单{self.number}已并入工单{self.merged_into}，不能单独“{ACTION_LABELS[action]}”，请在主工单上办理",
+            )
         if self.state not in allowed:
             raise TransitionError(
                 "invalid_transition",
@@ -357,6 +366,69 @@ class Ticket:
         self._record(now, actor, role, "escalate", self.state, **{"from": previous.value, "to": to.value,
                                                                    "reason": reason})
 
+    # ── 并单 merge ───────────────────────────────────────────────────────────
+    # A duplicate appeal (same matter, any caller) is merged into a host ticket. The merged ticket waits in
+    # state 已并单 (``merged``) while the host is handled; nothing is done to it on its own: no dispatch, no
+    # reply, no close, no 督办 or escalation (``_require`` refuses every action but MERGED_ALLOWED). When the host's
+    # reply is approved (or it is resolved directly) each waiting merged ticket gets the same reply and goes to
+    # 待回访, so its own citizen is called back and that verdict is recorded on it (``follow_host``); a refused host
+    # takes its merged tickets with it. No chains: a ticket that is itself merged cannot be a host (refused, naming
+    # its host), and a host with merged tickets cannot be merged into another ticket.
+    def merge_into(self, host: Ticket, reason: str, now: dt.datetime, actor: str, role: Role) -> None:
+        """并单: this ticket (new, or open and not yet answered) is merged into ``host``."""
+        self._require_role(role, Role.AGENT, Role.PLATFORM)
+        if host.number == self.number:
+            raise TransitionError("merge_self", "工单不能并入自身")
+        self._require("merge", MERGEABLE[role])
+        if self.merged:
+            raise TransitionError("merge_has_merged", f"工单{self.number}已有并入的工单（{'、'.join(self.merged)}），"
+                                                      "不能再并入其他工单")
+        if host.merged_into is not None:
+            raise TransitionError("host_merged", f"工单{host.number}已并入工单{host.merged_into}，"
+                                                 f"请并入主工单{host.merged_into}")
+        if host.state not in HOST_STATES:
+            what = "已办结" if host.state in (State.CLOSED, State.REFUSED) else "已答复"
+            raise TransitionError("host_not_open", f"工单{host.number}{what}（{STATE_LABELS[host.state]}），"
+                                                   "不能再并入，请单独办理")
+        self.host_unit, self.co_units = None, ()   # the unit it was dispatched to no longer handles it
+        self.merged_into = host.number
+        self._record(now, actor, role, "merge", State.MERGED, host_ticket=host.number, reason=reason)
+        host.merged = (*host.merged, self.number)
+        host._record(now, actor, role, "merge_in", host.state, merged_ticket=self.number, reason=reason)
+
+    def follow_host(self, host: Ticket, now: dt.datetime, actor: str) -> None:
+        """The host's answer reaches this merged ticket: its reply (→ 待回访, this citizen's own callback) or its
+        refusal (→ 不予受理, with the same reason)."""
+        self._require("follow_host", {State.MERGED})
+        if host.number != self.merged_into:
+            raise TransitionError("not_host_ticket", f"工单{host.number}不是工单{self.number}的主工单")
+        if host.state == State.AWAITING_CALLBACK:
+            answer = next(e for e in reversed(host.history) if e.action in ("reply", "resolve_directly"))
+            self.closed_on_time = host.closed_on_time
+            self._record(now, actor, Role.SYSTEM, "host_reply", State.AWAITING_CALLBACK, host_ticket=host.number,
+                         content=answer.data.get("content") or answer.data.get("answer", ""))
+        elif host.state == State.REFUSED:
+            refusal = next(e for e in reversed(host.history) if e.action == "refuse")
+            self.refusal, self.closed_at = host.refusal, now
+            self._record(now, actor, Role.SYSTEM, "host_refused", State.REFUSED, host_ticket=host.number,
+                         reason=refusal.data["reason"], explanation=refusal.data["explanation"])
+        else:
+            raise TransitionError("host_not_answered", f"主工单{host.number}尚未答复")
+
+    def unmerge(self, host: Ticket, reason: str, now: dt.datetime, actor: str, role: Role) -> None:
+        """撤销并单 by the platform, with its reason, while the ticket still waits for its host: back to 已受理
+        (``accepted``), from where it is dispatched (a deadline it had keeps running) or resolved on its own."""
+        self._require_role(role, Role.PLATFORM)
+        self._require("unmerge", {State.MERGED})
+        if host.number != self.merged_into:
+            raise TransitionError("not_host_ticket", f"工单{host.number}不是工单{self.number}的主工单")
+        if not reason.strip():
+            raise TransitionError("reason_required", "撤销并单必须说明理由")
+        self.merged_into = None
+        self._record(now, actor, role, "unmerge", State.ACCEPTED, host_ticket=host.number, reason=reason)
+        host.merged = tuple(n for n in host.merged if n != self.number)
+        host._record(now, actor, role, "unmerge_out", host.state, merged_ticket=self.number, reason=reason)
+
 
 def repeat_of(existing: list[Ticket], matter_key: str, keys: dict[str, str]) -> Ticket | None:
     """The sealed ticket a new appeal repeats, if any (``keys`` maps ticket number → matter key)."""
@@ -367,6 +439,12 @@ def repeat_of(existing: list[Ticket], matter_key: str, keys: dict[str, str]) -> 
 
 
 STATE_LABELS = {state: state.label for state in State}
+# 并单: what may be merged by whom, what may host, and the only actions a merged ticket allows.
+MERGEABLE = {Role.AGENT: frozenset({State.ACCEPTED}),   # an agent merges the ticket it is saving (or just saved)
+             Role.PLATFORM: frozenset({State.ACCEPTED, State.RETURNED, State.DISPATCHED, State.SIGNED})}
+HOST_STATES = frozenset({State.ACCEPTED, State.DISPATCHED, State.SIGNED, State.RETURN_REQUESTED, State.RETURNED,
+                         State.CONSULTATION, State.REPLIED})   # open, and its answer still to come
+MERGED_ALLOWED = frozenset({"follow_host", "unmerge", "callback", "close_unsatisfied"})
 ACTION_LABELS = {
     "accept": "受理", "refuse": "不予受理", "resolve_directly": "直接办结", "dispatch": "派单", "sign": "签收",
     "request_return": "退单", "approve_return": "同意退单", "reject_return": "驳回退单",
@@ -375,6 +453,8 @@ ACTION_LABELS = {
     "reject_appeal": "驳回申诉", "reopen": "重办", "close_unsatisfied": "不满意办结",
     "seal_final_opinion": "封存最终处理意见", "supervise": "督办", "escalate": "升级",
     "repeat_linked": "重复诉求关联", "survey": "来电满意度评价", "transfer": "转接/联动",
+    "merge": "并单", "merge_in": "并入工单", "follow_host": "随主工单办理", "host_reply": "主工单答复",
+    "host_refused": "主工单不予受理", "unmerge": "撤销并单", "unmerge_out": "撤销并入",
 }
 # What the fields of a history entry's data are called (办理记录的说明).
 EVENT_FIELD_LABELS = {
@@ -388,6 +468,7 @@ EVENT_FIELD_LABELS = {
     "Kind": "转接类型", "Target": "转接目标", "Outcome": "结果", "DialStatus": "呼叫状态", "Fallback": "未接通时",
     "Conference": "三方会议", "Agent": "坐席", "Trunk": "中继", "SetupMs": "接通耗时（毫秒）",
     "TransferID": "转接编号", "CallID": "通话", "at": "时间",
+    "host_ticket": "主工单", "merged_ticket": "并入的工单",
 }
 
 

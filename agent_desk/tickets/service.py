@@ -64,6 +64,8 @@ class TicketDraft(Strict):
     urgency: Literal["normal", "urgent", "very_urgent"] = "normal"
     subplatform: str | None = Field(None, max_length=32)
     repeat_of: str | None = Field(None, pattern=r"^\d{14}$", description="the agent links this call to a ticket")
+    merge_into: str | None = Field(None, pattern=r"^\d{14}$",
+                                   description="并单：保存后并入这张工单（话务员从“可能重复的诉求”中选定）")
 
     @field_validator("topic")
     @classmethod
@@ -79,6 +81,8 @@ class Created:
     ticket: m.Ticket
     created: bool              # False: a repeat of a sealed appeal, linked to the existing ticket instead
     linked_to: str | None = None
+    merged_into: str | None = None   # 并单 done with the save
+    merge_error: str | None = None   # 并单 asked for and refused: the ticket is saved all the same
 
 
 def matter_key(phone: str, topic: str, location: str) -> str:
@@ -94,7 +98,7 @@ def _now() -> dt.datetime:
 def create(session: Session, who: Principal, draft: TicketDraft, now: dt.datetime | None = None) -> Created:
     if who.role not in (Role.AGENT, Role.SUPERVISOR, Role.GATEWAY):
         raise DeskError(403, "forbidden_role", "只有话务员、平台人员和渠道接入可以登记工单")
-    if who.role == Role.GATEWAY and (draft.channel == "phone" or draft.call_id or draft.repeat_of):
+    if who.role == Role.GATEWAY and (draft.channel == "phone" or draft.call_id or draft.repeat_of or draft.merge_into):
         raise DeskError(422, "gateway_channel", "渠道接入只能登记网站、微信、短信、电子邮件或移动端工单")
     now = now or _now()
     units = UnitCodes(session)
@@ -128,6 +132,14 @@ def create(session: Session, who: Principal, draft: TicketDraft, now: dt.datetim
     if call is not None and call.transfers:
         transfers.copy_to_new_ticket(session, row, call)  # its hand-offs so far belong to the ticket's history
     remember(session, row.number)
+    if draft.merge_into:
+        # The merge is checked in full before anything is written (lifecycle first): when it is refused (the
+        # host was closed meanwhile…) the ticket is saved unmerged and the agent is told why.
+        try:
+            merge(session, who, row.number, draft.merge_into, "", now)
+        except DeskError as exc:
+            return Created(row, created=True, merge_error=exc.message)
+        return Created(row, created=True, merged_into=draft.merge_into)
     return Created(row, created=True)
 
 
@@ -295,16 +307,117 @@ def act(session: Session, who: Principal, settings: DeskSettings, number: str, a
     now = now or _now()
     units = UnitCodes(session)
     domain = to_domain(row, units)
+    before = domain.state
     try:
         spec.run(domain, body, Ctx(now, who.username, LIFECYCLE_ROLE[who.role], who.unit_code, settings))
         save(session, row, domain, units, now)
         remember(session, row.number)
+        if domain.merged and domain.state != before and domain.state in FOLLOWED_STATES:
+            _reach_merged(session, row, domain, units, now, who.username)
     except lc.TransitionError as exc:
-        status = 403 if exc.code in ("forbidden_role", "not_host_unit") else 409
-        if exc.code == "unknown_unit":
-            status = 422
-        raise DeskError(status, exc.code, exc.message) from None
+        _transition_refused(exc)
     return row
+
+
+def _transition_refused(exc: lc.TransitionError) -> NoReturn:
+    status = 403 if exc.code in ("forbidden_role", "not_host_unit") else 409
+    if exc.code == "unknown_unit":
+        status = 422
+    raise DeskError(status, exc.code, exc.message) from None
+
+
+# ── 并单 merge ─────────────────────────────────────────────────────────────────
+# How the host's answer reaches every merged citizen: when the host's reply is approved or it is resolved directly
+# (→ 待回访), or it is refused, each ticket merged into it and still waiting (已并单) follows it in the same unit of
+# work: the reply is copied into its history (``host_reply``) and it goes to 待回访 itself, so the callback list
+# holds one entry per citizen and each verdict is recorded on that citizen's own ticket (``callback``).
+FOLLOWED_STATES = frozenset({lc.State.AWAITING_CALLBACK, lc.State.REFUSED})
+
+
+class MergeBody(Strict):
+    host: str = Field(..., pattern=r"^\d{14}$", description="主工单编号：本工单并入这张工单，随它办理")
+    reason: str = Field("", max_length=2000, description="并单说明（可选）")
+
+
+class UnmergeBody(Strict):
+    reason: str = Field(..., min_length=1, max_length=2000, description="撤销并单的理由（必填，记入审计）")
+
+
+def merge(session: Session, who: Principal, number: str, host_number: str, reason: str,
+          now: dt.datetime | None = None) -> m.Ticket:
+    """并单: ticket ``number`` is merged into ``host_number`` (agents: a ticket they may act on, still 已受理;
+    the platform: any open ticket not yet answered). Both histories record it."""
+    if who.role not in (Role.AGENT, Role.SUPERVISOR):
+        raise DeskError(403, "forbidden_role", "只有话务员和平台人员可以并单")
+    row = _load(session, number)
+    if who.role == Role.AGENT and ntk.ticket_grant(session, who, row, by_number=True) is None:
+        _refuse(session, who, "ticket", number, "action merge", "", 403, "forbidden_ticket", ntk.REFUSED_MESSAGE)
+    host_row = _find(session, host_number)
+    if host_row is None:
+        raise DeskError(404, "unknown_ticket", f"主工单“{host_number}”不存在")
+    now = now or _now()
+    units = UnitCodes(session)
+    ticket, host = to_domain(row, units), to_domain(host_row, units)
+    try:
+        ticket.merge_into(host, reason, now, who.username, LIFECYCLE_ROLE[who.role])
+    except lc.TransitionError as exc:
+        _transition_refused(exc)
+    row.merged_into_id, row.merged_at = host_row.id, now
+    save(session, row, ticket, units, now)
+    save(session, host_row, host, units, now)
+    remember(session, row.number)
+    remember(session, host_row.number)
+    return row
+
+
+def unmerge(session: Session, who: Principal, number: str, reason: str, now: dt.datetime | None = None,
+            client: str = "") -> m.Ticket:
+    """撤销并单, by the platform only, with a reason: the ticket goes back to 已受理; both histories and the audit
+    log say who, when and why."""
+    if who.role != Role.SUPERVISOR:
+        raise DeskError(403, "forbidden_role", "只有平台管理员可以撤销并单")
+    row = _load(session, number)
+    if row.merged_into_id is None:
+        raise DeskError(409, "not_merged", f"工单{number}未并单")
+    host_row = session.get(m.Ticket, row.merged_into_id)
+    assert host_row is not None   # a foreign key
+    now = now or _now()
+    units = UnitCodes(session)
+    ticket, host = to_domain(row, units), to_domain(host_row, units)
+    try:
+        ticket.unmerge(host, reason, now, who.username, LIFECYCLE_ROLE[who.role])
+    except lc.TransitionError as exc:
+        _transition_refused(exc)
+    row.merged_into_id, row.merged_at = None, None
+    save(session, row, ticket, units, now)
+    save(session, host_row, host, units, now)
+    audit(session, who, "unmerge", "ticket", row.number, _json({"host": host_row.number, "reason": reason}), client,
+          "platform")
+    remember(session, row.number)
+    remember(session, host_row.number)
+    return row
+
+
+def _reach_merged(session: Session, host_row: m.Ticket, host: lc.Ticket, units: UnitCodes, now: dt.datetime,
+                  actor: str) -> None:
+    waiting = session.scalars(select(m.Ticket).where(m.Ticket.merged_into_id == host_row.id,
+                                                     m.Ticket.state == lc.State.MERGED.value)
+                              .order_by(m.Ticket.id)
+                              .options(selectinload(m.Ticket.events), selectinload(m.Ticket.co_units))).all()
+    for row in waiting:
+        ticket = to_domain(row, units)
+        ticket.follow_host(host, now, actor)
+        save(session, row, ticket, units, now)
+        remember(session, row.number)
+
+
+def merge_links(session: Session, row: m.Ticket) -> dict[str, Any]:
+    """The ticket view's 并单 links: the host it is merged into, the tickets merged into it (numbers only)."""
+    host = (session.scalar(select(m.Ticket.number).where(m.Ticket.id == row.merged_into_id))
+            if row.merged_into_id is not None else None)
+    merged = list(session.scalars(select(m.Ticket.number).where(m.Ticket.merged_into_id == row.id)
+                                  .order_by(m.Ticket.id)))
+    return {"merged_into": host, "merged_tickets": merged}
 
 
 def _find(session: Session, number: str) -> m.Ticket | None:
@@ -361,6 +474,7 @@ def detail(session: Session, who: Principal, number: str, client: str = "") -> d
                   "action_label": lc.ACTION_LABELS.get(e.action, e.action), "from_state": e.from_state,
                   "to_state": e.to_state, "data": e.data} for e in row.events],
         allowed_actions=allowed_actions(row, who),
+        **merge_links(session, row),
         access_reason=grant.reason, access_reason_label=ntk.REASON_LABELS[grant.reason],
     )
     return out
@@ -401,13 +515,18 @@ def allowed_actions(row: m.Ticket, who: Principal) -> list[str]:
         lc.State.APPEALED: ["approve_appeal", "reject_appeal"],
         lc.State.CLOSED: [] if row.final_opinion else ["seal_final_opinion"],
         lc.State.REFUSED: [],
+        lc.State.MERGED: ["unmerge"],
     }[lc.State(row.state)]
     if lc.State(row.state) in lc.OPEN_STATES:
         probe = probe + ["supervise", "escalate"]
+    if row.merged_into_id is not None:   # 并单: a merged ticket follows its host
+        probe = [a for a in probe if a in lc.MERGED_ALLOWED]
+    elif lc.State(row.state) in lc.MERGEABLE.get(role, ()):
+        probe = probe + ["merge"]
     is_unit = who.role == Role.UNIT
     allowed = [a for a in probe if (a in UNIT_ACTIONS) == is_unit]
     if role == lc.Role.AGENT:
-        allowed = [a for a in allowed if a in ("dispatch", "resolve_directly", "refuse", "callback")]
+        allowed = [a for a in allowed if a in ("dispatch", "resolve_directly", "refuse", "callback", "merge")]
     return allowed
 
 

@@ -3,6 +3,9 @@
 After every commit that changed tickets, their status (state, its Chinese label, the host unit's name and the
 deadline: nothing personal) is written to Redis. If Redis is down the change is logged and the IVR sends the
 caller to an agent; ``rebuild`` rewrites every ticket's status (``hotline run`` does it at start).
+
+并单: a merged ticket still waiting for its host reads 已并单 with the host's unit and deadline (the citizen
+hears who handles the matter and by when), and is projected again whenever its host changes.
 """
 
 from __future__ import annotations
@@ -30,10 +33,28 @@ def remember(session: Session, number: str) -> None:
     session.info.setdefault(PENDING, set()).add(number)
 
 
-def fields_of(row: m.Ticket) -> dict[str, str]:
+def fields_of(row: m.Ticket, host: m.Ticket | None = None) -> dict[str, str]:
+    """``host``: the ticket a merged ticket waits for, whose unit and deadline it reads."""
+    handled = host if host is not None and row.state == lc.State.MERGED.value else row
     return contract.TicketStatus(state=row.state, state_label=lc.STATE_LABELS[lc.State(row.state)],
-                                 unit_name=row.host_unit.name if row.host_unit else "", due_at=row.due_at,
-                                 updated_at=row.updated_at).to_hash()
+                                 unit_name=handled.host_unit.name if handled.host_unit else "",
+                                 due_at=handled.due_at, updated_at=row.updated_at).to_hash()
+
+
+def _with_hosts(session: Session, rows: Sequence[m.Ticket]) -> dict[str, dict[str, str]]:
+    """The status of ``rows`` and of the tickets still waiting on any of them (并单), each merged one with its host."""
+    ids = [row.id for row in rows]
+    waiting = session.scalars(select(m.Ticket).where(m.Ticket.merged_into_id.in_(ids),
+                                                     m.Ticket.state == lc.State.MERGED.value)).all() if ids else []
+    everything = {row.id: row for row in [*rows, *waiting]}
+    host_ids = {row.merged_into_id for row in everything.values() if row.merged_into_id is not None}
+    missing = host_ids - everything.keys()
+    hosts = dict(everything)
+    if missing:
+        hosts.update({row.id: row for row in session.scalars(select(m.Ticket).options(selectinload(m.Ticket.host_unit))
+                                                             .where(m.Ticket.id.in_(missing)))})
+    return {row.number: fields_of(row, hosts.get(row.merged_into_id) if row.merged_into_id else None)
+            for row in everything.values()}
 
 
 class StatusProjection:
@@ -53,7 +74,7 @@ class StatusProjection:
             return
         rows = session.scalars(select(m.Ticket).options(selectinload(m.Ticket.host_unit))
                                .where(m.Ticket.number.in_(numbers))).all()
-        session.info[READY] = {row.number: fields_of(row) for row in rows}
+        session.info[READY] = _with_hosts(session, rows)
 
     def _after_commit(self, session: Session) -> None:
         ready = session.info.pop(READY, None)
@@ -84,5 +105,6 @@ class StatusProjection:
                                    .where(m.Ticket.id > last).order_by(m.Ticket.id).limit(batch)).all()
             if not rows:
                 return done
-            done += self.write(rows)
+            done += self._write({number: fields for number, fields in _with_hosts(session, rows).items()
+                                 if number in {row.number for row in rows}})
             last = rows[-1].id

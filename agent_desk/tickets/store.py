@@ -80,6 +80,11 @@ def to_domain(row: m.Ticket, units: UnitCodes) -> lc.Ticket:
     ticket.refusal = lc.OutOfScope(row.refusal) if row.refusal else None
     ticket.level = lc.Level(row.level)
     ticket._state_before_return = lc.State(row.state_before_return) if row.state_before_return else None
+    # 并单: the host it follows and the tickets that follow it, by number (the index on merged_into_id serves both)
+    if row.merged_into_id is not None:
+        ticket.merged_into = units.session.scalar(select(m.Ticket.number).where(m.Ticket.id == row.merged_into_id))
+    ticket.merged = tuple(units.session.scalars(select(m.Ticket.number).where(m.Ticket.merged_into_id == row.id)
+                                                .order_by(m.Ticket.id)))
     ticket.history = [
         lc.Event(e.at, e.actor, lc.Role(e.role), e.action, lc.State(e.from_state) if e.from_state else None,
                  lc.State(e.to_state), e.data)

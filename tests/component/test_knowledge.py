@@ -152,3 +152,96 @@ def test_the_database_index_is_used(kb):
             plan = " ".join(str(row) for row in session.execute(text(
                 "EXPLAIN QUERY PLAN SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH '\"社保\"'")))
             assert "VIRTUAL TABLE INDEX" in plan
+
+
+# ── knowledge at hand (可直接答复): articles ranked by the shared representation ───────────────────────
+from agent_desk.knowledge.suggestions import THRESHOLD, suggest_articles  # noqa: E402
+from agent_desk.seed import load_reference_data  # noqa: E402
+from tests.conftest import BACKENDS  # noqa: E402
+from tests.support.desk import close_rig, make_rig  # noqa: E402
+
+# What callers say, and the seeded article (agent_desk/data/knowledge.yaml) that answers it.
+ASKED = [("我家的自来水发黄了，有铁锈味，怎么办", "water-quality"), ("社保卡丢了要怎么补办", "sbk-loss"),
+         ("公司拖欠我三个月工资了", "wage-arrears"), ("我想提取公积金买房", "gjj-withdrawal"),
+         ("楼下装修噪音很大，晚上也不停", "noise-complaint"), ("小孩明年上小学，要怎么报名", "school-enrollment"),
+         ("市民来电反映：本人在海口市龙华区工作，想把户口从老家迁过来，需要什么材料", "hukou-migration"),
+         ("我要投诉一个出租车司机绕路", "taxi-complaint"),
+         ("市民来电反映：某小区电梯经常坏，物业不管", "property-management")]
+UNANSWERED = ["你好，我想问一下", "我家门口的大树被台风吹倒了，压住了电动车", "", "。。。", "水",
+              "Hello, is anyone there?", "Вода жёлтая", "' OR 1=1 --", "<script>alert(1)</script>"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request, new_database) -> Database:
+    """A database of its own holding exactly the seeded knowledge base (suggestions rank every active article)."""
+    database = Database(new_database(request.param))
+    with database.session() as session:
+        load_reference_data(session)
+    yield database
+    database.dispose()
+
+
+def _codes_by_title(db: Database) -> dict[str, str]:
+    with db.session() as session:
+        return {a.title: a.code for a in session.scalars(select(KnowledgeArticle))}
+
+
+@pytest.mark.parametrize("text, code", ASKED)
+def test_what_the_caller_says_finds_the_article_that_answers_it_first(seeded, text, code):
+    with seeded.session() as session:
+        found = suggest_articles(session, text)
+    assert found, text
+    assert code in _codes_by_title(seeded).values(), f"seed article {code} is gone"
+    assert found[0].code == code, [(s.code, s.score) for s in found]
+    assert found[0].score >= THRESHOLD and found[0].reasons and found[0].snippet
+    assert all(a.score >= b.score for a, b in zip(found, found[1:]))
+
+
+@pytest.mark.parametrize("text", UNANSWERED)
+def test_small_talk_an_unrelated_matter_and_bad_input_suggest_nothing(seeded, text):
+    with seeded.session() as session:
+        assert suggest_articles(session, text) == []
+
+
+def test_the_suggestions_follow_every_change_of_the_articles(seeded):
+    text = "我们村的荔枝园被野猪拱了，损失很大，谁来赔偿"
+    with seeded.session() as session:
+        assert suggest_articles(session, text) == []
+        upsert_article(session, code="t-boar", title="野猪毁坏农作物的补偿",
+                       body="野猪等野生动物造成农作物损失的，可向当地林业部门报告，按野生动物致害补偿办法申请补偿。")
+    with seeded.session() as session:
+        [hit] = suggest_articles(session, text)
+        assert hit.code == "t-boar" and "野猪" in hit.reasons
+        upsert_article(session, code="t-boar", title="渔船年检",
+                       body="渔船应按期到渔业船舶检验机构年检，逾期未检不得出海。")
+    with seeded.session() as session:
+        assert suggest_articles(session, text) == []                             # edited: no longer about boars
+        upsert_article(session, code="t-boar", title="野猪毁坏农作物的补偿",
+                       body="野猪等野生动物造成农作物损失的，可向当地林业部门报告申请补偿。", active=False)
+    with seeded.session() as session:
+        assert suggest_articles(session, text) == []                             # retired
+        session.execute(KnowledgeArticle.__table__.delete().where(KnowledgeArticle.code == "t-boar"))
+
+
+def test_the_api_answers_agents_and_supervisors_only(new_database, redis_server):
+    rig = make_rig(new_database("sqlite"), redis_server.authenticated_url)
+    try:
+        with rig.app.state.db.session() as session:
+            load_reference_data(session)
+        path = "/api/v1/knowledge/suggestions"
+        for role in ("agent", "boss"):
+            response = rig.call(role, "POST", path, json={"text": "我家的自来水发黄了，有铁锈味", "limit": 2})
+            assert response.status_code == 200, response.text
+            [first, *rest] = response.json()
+            assert first["code"] == "water-quality" and first["title"] == "自来水发黄、浑浊"
+            assert "自来水发黄" in first["reasons"] and 0 < first["score"] <= 1 and len(rest) <= 1
+        assert rig.call("agent", "POST", path, json={"text": ""}).json() == []
+        for role in ("water", "gateway", "admin"):
+            assert rig.call(role, "POST", path, json={"text": "自来水发黄"}).status_code == 403, role
+        assert rig.client.post(path, json={"text": "自来水发黄"}).status_code == 401
+        bad = rig.call("agent", "POST", path, json={"text": "x" * 20001})
+        assert bad.status_code == 422 and bad.json()["error"]
+        assert rig.call("agent", "POST", path, json={"text": "自来水", "limit": 0}).status_code == 422
+        assert rig.call("agent", "POST", path, json={"text": "自来水", "extra": 1}).status_code == 422
+    finally:
+        close_rig(rig)

@@ -92,11 +92,18 @@ def closed() -> Ticket:
     return ticket
 
 
+def merged() -> Ticket:   # 并单 (rules: tests/unit/test_merge_rules.py)
+    ticket, host = accepted(), dispatched()
+    host.number = "GD002"
+    ticket.merge_into(host, "", t(0.2), "agent-8001", A)
+    return ticket
+
+
 BUILDERS = {
     State.ACCEPTED: accepted, State.REFUSED: refused, State.DISPATCHED: dispatched, State.SIGNED: signed,
     State.RETURN_REQUESTED: return_requested, State.RETURNED: returned, State.CONSULTATION: consultation,
     State.REPLIED: replied, State.AWAITING_CALLBACK: awaiting_callback, State.UNSATISFIED: unsatisfied,
-    State.APPEALED: appealed, State.CLOSED: closed,
+    State.APPEALED: appealed, State.CLOSED: closed, State.MERGED: merged,
 }
 
 # Every action with plausible arguments, and the states it is allowed from (the rules, restated).
@@ -121,7 +128,8 @@ ACTIONS = {
     "reopen": (lambda k: k.reopen("群众不满意", t(40), "p", P), {State.UNSATISFIED}),
     "close_unsatisfied": (lambda k: k.close_unsatisfied(t(40), "p", P), {State.UNSATISFIED}),
     "seal_final_opinion": (lambda k: k.seal_final_opinion("维持原处理意见", t(40), "p", P), {State.CLOSED}),
-    "supervise": (lambda k: k.supervise("请加快办理", t(40), "p", P), set(State) - {State.REFUSED, State.CLOSED}),
+    "supervise": (lambda k: k.supervise("请加快办理", t(40), "p", P),
+                  set(State) - {State.REFUSED, State.CLOSED, State.MERGED}),
 }
 
 

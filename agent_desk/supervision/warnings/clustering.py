@@ -1,5 +1,7 @@
-"""Finding clusters of similar appeals (pure: no I/O): Chinese bigrams of title + content, single-link clustering
-inside a rule's window and area, the keywords a cluster shares, and the alert that says so."""
+"""Finding clusters of similar appeals (pure: no I/O): title + content in the desk's one representation of text
+(``suggest.similarity``: TF-IDF over character 2-3-grams, cosine), single-link clustering inside a rule's window
+and area (sparse products per area, connected components: not quadratic in Python), the keywords a cluster
+shares (Chinese bigrams chained into the words people say), and the alert that says so."""
 
 from __future__ import annotations
 
@@ -9,13 +11,17 @@ import hashlib
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import scipy.sparse as sp
 
 from agent_desk.knowledge import terms
 from agent_desk.supervision.org import OrgIndex
 from agent_desk.supervision.warnings.rules import WarningRule
 from hotline.reference import topic_names
+from suggest import similarity
+from suggest.similarity import TextSpace
 
 CONTENT_CHARS = 400          # of a ticket's content compared (the matter is stated first; keeps scans cheap)
 KEYWORD_SHARE = 0.5          # a keyword is shared by at least this share of the cluster's tickets
@@ -28,8 +34,6 @@ FILLER = frozenset({
     "咨询", "建议", "请问", "了解", "是否", "怎么", "如何", "什么", "可以", "不能", "不是", "非常", "严重",
     "影响", "生活", "居民", "群众", "今天", "昨天", "最近", "近期", "几天", "这两", "两天", "时间", "每天",
 })
-COMMON_SHARE = 0.05          # a bigram in this share of all recent tickets is how the center writes, not a matter
-COMMON_MIN_TICKETS = 1000    # ... measured only over at least this many tickets
 _LABEL_PREFIX = re.compile(r"^\s*【[^】]*】")  # the desk's own "【供水排水】…" title prefix: the topic, not words
 
 
@@ -57,52 +61,25 @@ def bigrams(text: str, drop: frozenset[str] = frozenset()) -> frozenset[str]:
                      if len(t) == 2 and not t.isascii() and t not in FILLER and t not in drop)
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    shared = len(a & b)
-    return shared / (len(a) + len(b) - shared)
-
-
-def clusters(records: list[Record], sets: list[frozenset[str]], rule: WarningRule) -> list[list[int]]:
-    """Single-link clusters (indexes into ``records``) of at least ``rule.min_count``."""
+def clusters(records: list[Record], rows: sp.csr_matrix, rule: WarningRule) -> list[list[int]]:
+    """Single-link clusters (indexes into ``records``) of at least ``rule.min_count``: two appeals are linked
+    when the cosine of their rows (``suggest.similarity``) is at least ``rule.similarity``, or (as the rule
+    says) they share a topic or a matter key. Sparse products and connected components: no pair loop."""
     n = len(records)
     if n < rule.min_count:
         return []
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-
+    links: list[tuple[int, int]] = []
     for enabled, key in ((rule.link_topic, "topic"), (rule.link_matter, "matter_key")):
         if enabled:
             first: dict[str, int] = {}
             for i, r in enumerate(records):
                 value = getattr(r, key)
                 if value:
-                    union(first.setdefault(value, i), i)
-    t = rule.similarity
-    sizes = [len(s) for s in sets]
-    for i in range(n):
-        if not sizes[i]:
-            continue
-        for j in range(i + 1, n):
-            # |a∩b|/|a∪b| ≥ t needs min/max size ≥ t: most pairs end here without a set operation
-            if not sizes[j] or min(sizes[i], sizes[j]) < t * max(sizes[i], sizes[j]) or find(i) == find(j):
-                continue
-            if _jaccard(sets[i], sets[j]) >= t:
-                union(i, j)
+                    links.append((first.setdefault(value, i), i))
+    labels = similarity.clusters(rows, rule.similarity, links=links)
     groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
+    for i, label in enumerate(labels.tolist()):
+        groups.setdefault(label, []).append(i)
     return [g for g in groups.values() if len(g) >= rule.min_count]
 
 
@@ -166,19 +143,63 @@ def _place_names(names: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 
 
-def common_bigrams(records: list[Record]) -> frozenset[str]:
-    """Bigrams in at least ``COMMON_SHARE`` of the tickets: the center's boilerplate (来电人反映, 一带, 此前),
-    common words (小区) – never what makes a cluster. Empty below ``COMMON_MIN_TICKETS`` tickets."""
-    if len(records) < COMMON_MIN_TICKETS:
-        return frozenset()
-    df = Counter(b for r in records for b in bigrams(r.text))
-    return frozenset(b for b, c in df.items() if c >= COMMON_SHARE * len(records))
+@dataclass(frozen=True)
+class Prepared:
+    """Records in the representation, computed once per evaluation and shared by every rule: each text with its
+    own place names cut out, and its row."""
+
+    space: TextSpace
+    texts: list[str]
+    rows: sp.csr_matrix
+    index: dict[str, int]      # ticket number → row
+    _bigrams: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    def bigrams(self, row: int) -> frozenset[str]:
+        """The row's bigrams for keywords (computed once, whichever rule asks)."""
+        if row not in self._bigrams:
+            self._bigrams[row] = bigrams(self.texts[row], self.space.boilerplate)
+        return self._bigrams[row]
+
+
+def prepare(records: list[Record], org: OrgIndex, space: TextSpace | None = None) -> Prepared:
+    """The texts (place names cut) and rows of ``records``; ``space`` fitted on them if none is given."""
+    patterns: dict[int | None, re.Pattern[str] | None] = {}
+
+    def cut(r: Record) -> str:
+        if r.unit_id not in patterns:
+            patterns[r.unit_id] = _names_of(org, r.unit_id)
+        pattern = patterns[r.unit_id]
+        return pattern.sub(" ", r.text) if pattern is not None else r.text
+
+    texts = [cut(r) for r in records]
+    if space is None:
+        space, rows = TextSpace.fit_transform(texts)
+    else:
+        rows = space.transform(texts)
+    return Prepared(space, texts, rows, {r.number: i for i, r in enumerate(records)})
+
+
+def _names_of(org: OrgIndex, unit_id: int | None) -> re.Pattern[str] | None:
+    """The names that say where a ticket is, not what: its place and the places above it (村, 镇, 市), and
+    every place inside its town (or county) – shared by the tickets there, never a reason to join two."""
+    node = org.nodes.get(unit_id) if unit_id is not None else None
+    if node is None:
+        return None
+    area = org.area_of(node.id, "town") or org.area_of(node.id, "county") or node
+    return _place_names(org.names_around(node) + [org.nodes[u].name for u in org.subtree(area.id)])
+
+
+def space_for(records: list[Record], org: OrgIndex) -> TextSpace:
+    """The representation fitted on these tickets' texts (the center's own: what is common here weighs little)."""
+    return prepare(records, org).space
 
 
 def detect(records: list[Record], org: OrgIndex, rule: WarningRule, now: dt.datetime,
-           areas: set[int] | None = None, common: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """The alerts of ``rule`` at ``now`` over ``records`` (only in ``areas`` if given), ``common`` bigrams
-    left out. Pure: no I/O."""
+           areas: set[int] | None = None, space: TextSpace | None = None,
+           prepared: Prepared | None = None) -> list[dict[str, Any]]:
+    """The alerts of ``rule`` at ``now`` over ``records`` (only in ``areas`` if given), compared in ``space``
+    (default: one fitted on the records in the window). ``prepared``: the records' texts and rows if already
+    computed (a scan computes them once for every rule). Pure: no I/O."""
     start = now - rule.window
     by_area: dict[int, list[Record]] = {}
     for r in records:
@@ -186,20 +207,20 @@ def detect(records: list[Record], org: OrgIndex, rule: WarningRule, now: dt.date
             area = org.area_of(r.unit_id, rule.area)
             if area is not None and (areas is None or area.id in areas):
                 by_area.setdefault(area.id, []).append(r)
+    if prepared is None:
+        prepared = prepare([r for group in by_area.values() for r in group], org, space)
     topic_label = topic_names()
     alerts = []
     for area_id, group in by_area.items():
         if len(group) < rule.min_count:
             continue
         area = org.nodes[area_id]
-        # the area's own names and its places' (towns of a county) say where, not what: cut out, not words
-        names = _place_names(org.names_around(area) + [org.nodes[u].name for u in org.subtree(area_id)])
-        texts = [names.sub(" ", r.text) for r in sorted(group, key=lambda r: (r.created_at, r.number))]
         group.sort(key=lambda r: (r.created_at, r.number))
-        sets = [bigrams(text, common) for text in texts]
-        for members in clusters(group, sets, rule):
+        at = [prepared.index[r.number] for r in group]
+        for members in clusters(group, prepared.rows[at], rule):
             rows = [group[i] for i in members]
-            words = keywords([texts[i] for i in members], [sets[i] for i in members])
+            chosen = [prepared.texts[at[i]] for i in members]
+            words = keywords(chosen, [prepared.bigrams(at[i]) for i in members])
             if not words and not rule.link_topic:
                 continue  # a loose chain with no words most of it shares: nothing to say why, no alert
             topic = (Counter(r.topic for r in rows if r.topic).most_common(1) or [("", 0)])[0][0]

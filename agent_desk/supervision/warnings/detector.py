@@ -19,15 +19,21 @@ from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from agent_desk.db import models as m
 from agent_desk.supervision.org import OrgIndex
-from agent_desk.supervision.warnings.clustering import CONTENT_CHARS, Record, common_bigrams, detect
+from agent_desk.supervision.warnings.clustering import CONTENT_CHARS, Record, detect, prepare
 from agent_desk.supervision.warnings.rules import WarningRule, rules_from
 from agent_desk.supervision.warnings.store import Scope, WarningStore
+from suggest.similarity import TextSpace
 
 log = logging.getLogger(__name__)
 
 
 # ── the detector: session hooks, one background thread, the full scan ──────────
 NEW_TICKETS = "hotline_new_tickets"
+# The space is fitted again after REFIT_AFTER new tickets, or sooner on a small desk (a tenth of what it was
+# fitted on: a desk's first tickets refit it every time, cheaply). Between fits, n-grams the space has not seen
+# weigh nothing; at province volume nearly every Chinese 2-gram has been seen, only new names wait.
+REFIT_AFTER = 500
+REFIT_SHARE = 0.1
 READY_TICKETS = "hotline_new_tickets_ready"
 
 
@@ -53,7 +59,11 @@ class EarlyWarning:
         self.rules = rules_from(rules)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._org: OrgIndex | None = None
-        self.common: frozenset[str] = frozenset()   # refreshed by every full scan
+        # the representation every evaluation compares in: fitted on the tickets of the longest window by every
+        # full scan, and again after REFIT_AFTER new tickets (so new words weigh; scan and per-ticket evaluation
+        # compare in the same space)
+        self.space: TextSpace | None = None
+        self._since_fit = self._fitted_on = 0
         self._lock = threading.Lock()           # one evaluation at a time (thread and API scan)
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -153,6 +163,11 @@ class EarlyWarning:
         with self._lock, self.sessions() as session:
             rows = session.execute(select(m.Ticket.location_unit_id).where(m.Ticket.id.in_(ids))).scalars().all()
             org = self._org_for(session, rows)
+            self._since_fit += len(ids)
+            if self.space is None or self._since_fit >= min(REFIT_AFTER, REFIT_SHARE * self._fitted_on):
+                window = self._records(session, now - self._longest, now)
+                self._refit(prepare(window, org).space, len(window))
+            space = self.space
             found, scopes, count = [], set(), 0
             for rule in self.rules:
                 areas = {a.id for a in (org.area_of(u, rule.area) for u in rows) if a is not None}
@@ -160,7 +175,7 @@ class EarlyWarning:
                     scopes.add((rule.name, org.nodes[area].code))
                     records = self._records(session, now - rule.window, now, sorted(org.subtree(area)))
                     count += len(records)
-                    found.extend(detect(records, org, rule, now, {area}, self.common))
+                    found.extend(detect(records, org, rule, now, {area}, space))
             session.rollback()
         return self._store(found, lambda a: (a["rule"], a["area"]) in scopes, now, count, began)
 
@@ -168,16 +183,24 @@ class EarlyWarning:
         """Every rule over every area: what is active now, and expire what no longer is."""
         began = time.perf_counter()
         now = self.clock()
-        longest = max((r.window for r in self.rules), default=dt.timedelta())
         with self._lock, self.sessions() as session:
-            records = self._records(session, now - longest, now)
+            records = self._records(session, now - self._longest, now)
             self._org = org = OrgIndex.load(session)
-            self.common = common_bigrams(records)
-            found = [alert for rule in self.rules for alert in detect(records, org, rule, now, common=self.common)]
+            prepared = prepare(records, org)   # each text read once, for every rule
+            self._refit(prepared.space, len(records))
+            found = [alert for rule in self.rules for alert in detect(records, org, rule, now, prepared=prepared)]
             session.rollback()
         # expires what this database's areas no longer show (another desk database may share the Redis)
         codes = {p.code for p in org.nodes.values()}
         return self._store(found, lambda a: a.get("area") in codes, now, len(records), began)
+
+    @property
+    def _longest(self) -> dt.timedelta:
+        return max((r.window for r in self.rules), default=dt.timedelta())
+
+    def _refit(self, space: TextSpace, fitted_on: int) -> None:
+        self.space = space
+        self._since_fit, self._fitted_on = 0, fitted_on
 
     def _store(self, found: list[dict[str, Any]], scope: Scope, now: dt.datetime, tickets: int,
                began: float) -> ScanResult:

@@ -7,17 +7,20 @@
 
 import { api } from "./api.js";
 import { $, clear, dash, el, message, show } from "./dom.js";
+import { watchDuplicates } from "./duplicates.js";
 import { start } from "./header.js";
 import * as Softphone from "./softphone.js";
 import { reconnecting } from "./socket.js";
 import { renderTicket } from "./ticket.js";
 import { overdueBadge, stateBadge } from "./ticket-view.js";
+import { answersPanel } from "./knowledge.js";
 import { fmtTime } from "./time.js";
 import { transcriptPanel } from "./transcript.js";
 import { known, label, labels } from "./vocab.js";
 
 const form = $("#ticket-form");
 const formMsg = $("#form-msg");
+const duplicates = watchDuplicates(form, $("#duplicates"));   // 并单: 可能重复的诉求 (duplicates.js)
 const EMERGENCY = { 110: "110（公安）", 119: "119（消防）", 120: "120（急救）", 122: "122（交通事故）" };
 
 let call = null;          // the current pop's call
@@ -26,6 +29,9 @@ let auto = {};            // field → the value the prefill last suggested for 
 let typed = new Set();    // fields the agent filled itself: prefill updates leave them alone
 const APPENDED = new Set(["location", "occurred"]);   // 采用 adds to what the agent wrote there
 const live = transcriptPanel($("#turns"), { empty: $("#turns-empty"), busy: $("#transcript-busy") });
+// 可直接答复: what the caller said (the transcript's citizen turns) and what the form says
+answersPanel($("#answers"), $("#answers-note"), () => [form.elements.title.value, form.elements.content.value,
+  ...Array.from(document.querySelectorAll("#turns .turn.citizen .said"), (n) => n.textContent)].join("\n"));
 let savedNumber = null;
 
 // ── the pop ─────────────────────────────────────────────────────────────
@@ -210,6 +216,7 @@ function unlink() {
 
 function resetForm() {
   form.reset();
+  duplicates.reset();
   auto = {};
   typed = new Set();
   message($("#adopt-msg"), "", "info");
@@ -238,6 +245,7 @@ function draftOf() {
     confidential: f.confidential.checked, occurred: f.occurred.value.trim(), location: f.location.value.trim(),
     title: f.title.value.trim(), content: f.content.value.trim(), demand: f.demand.value.trim(),
     appeal_type: f.appeal_type.value, topic: f.topic.value, urgency: f.urgency.value,
+    merge_into: duplicates.chosen(),
   };
 }
 
@@ -264,7 +272,8 @@ form.addEventListener("submit", async (ev) => {
     const result = await api("POST", "/tickets", draft);
     if (result.created) {
       savedNumber = result.number;
-      message(formMsg, `工单已保存，编号 ${result.number}（${label("ticket_states", result.state)}）`, "ok");
+      message(formMsg, duplicates.savedText(result) || `工单已保存，编号 ${result.number}（${label("ticket_states", result.state)}）`,
+        result.merge_error ? "error" : "ok");
     } else {
       savedNumber = result.linked_to;
       message(formMsg, result.message || `已关联至工单 ${result.linked_to}`, "ok");

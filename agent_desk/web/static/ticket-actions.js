@@ -55,6 +55,15 @@ const FORMS = {
   reopen: async () => [field("重办理由", text("reason"))],
   close_unsatisfied: async () => [hint("按不满意办结，计入满意率统计。")],
   seal_final_opinion: async () => [field("最终处理意见", text("opinion", { required: true, max: 5000 }), "封存后同一诉求再次来电将关联至本工单")],
+  merge: async () => [   // 并单
+    hint("本工单并入主工单后不再单独办理；主工单的答复同样告知本市民，并为本市民单独回访。"),
+    field("主工单编号", el("input", { type: "text", name: "host", required: true, maxlength: 14, pattern: "\\d{14}", inputmode: "numeric" }), "14位工单编号"),
+    field("并单说明（可选）", text("reason")),
+  ],
+  unmerge: async () => [
+    hint("撤销并单后本工单回到“已受理”，需重新派单或直接办结；已有的办理时限继续计算。"),
+    field("撤销理由", text("reason", { required: true })),
+  ],
   supervise: async () => [field("督办意见", text("note", { required: true }))],
   escalate: async () => [
     field("升级至", choice("to", "levels")),

@@ -56,6 +56,13 @@ export function historyTable(history) {
       el("td", {}, summariseData(event.data)))))));
 }
 
+/** 并单: "已并入 N" on a merged ticket, "并单：M1、M2" on its host (null when neither). */
+export function mergeLinks(ticket) {
+  if (ticket.merged_into) return `已并入 ${ticket.merged_into}（随主工单办理）`;
+  if (ticket.merged_tickets && ticket.merged_tickets.length) return `并单：${ticket.merged_tickets.join("、")}`;
+  return null;
+}
+
 const yesNo = (value) => (value === undefined || value === null ? null : (value ? "是" : "否"));
 
 /** The ticket's facts as a description list; the contact marked when masked. */
@@ -75,6 +82,7 @@ export function ticketFacts(ticket) {
     ["回访结果", label("satisfaction", ticket.satisfaction)],
     ["不予受理原因", label("refusal_reasons", ticket.refusal)], ["最终处理意见", ticket.final_opinion],
     ["督办次数", ticket.supervisions || null], ["退单次数", ticket.returns || null],
+    ["并单", mergeLinks(ticket)],
   ];
   const dl = el("dl", { class: "kv" });
   for (const [name, value] of rows) {

@@ -13,6 +13,7 @@ import { reconnecting } from "./socket.js";
 import { renderTicket } from "./ticket.js";
 import { overdueBadge, stateBadge } from "./ticket-view.js";
 import { fmtTime } from "./time.js";
+import { suggestionsPanel } from "./suggestions.js";
 import { transcriptPanel } from "./transcript.js";
 import { known, label, labels } from "./vocab.js";
 
@@ -27,6 +28,7 @@ let typed = new Set();    // fields the agent filled itself: prefill updates lea
 const APPENDED = new Set(["location", "occurred"]);   // 采用 adds to what the agent wrote there
 const live = transcriptPanel($("#turns"), { empty: $("#turns-empty"), busy: $("#transcript-busy") });
 let savedNumber = null;
+const hints = suggestionsPanel(form, $("#smart-card"), { onApplied: (text) => message($("#adopt-msg"), text, "ok") });
 
 // ── the pop ─────────────────────────────────────────────────────────────
 function onPop(pop) {
@@ -46,6 +48,7 @@ function onPop(pop) {
   form.elements.subplatform.value = call.subplatform || "";
   if (/^[0-9+\-]+$/.test(call.caller || "")) setAuto("citizen_phone", call.caller);
   renderPrefill(pop.prefill);
+  hints.refresh();
   openTranscript(call.call_id);
   renderCallerTickets(pop.tickets || []);
   showPhone();
@@ -63,12 +66,13 @@ async function openTranscript(callId) {
 }
 
 function onTurn(data) {
-  if (call && data.call_id === call.call_id) live.add(data.turn);
+  if (call && data.call_id === call.call_id) { live.add(data.turn); hints.turn(data.turn); }
 }
 
 function onPrefill(update) {
   if (!call || !update || update.call_id !== call.call_id) return;
   renderPrefill(update.prefill);
+  hints.refresh();
 }
 
 function renderPrefill(prefill) {
@@ -214,6 +218,7 @@ function resetForm() {
   typed = new Set();
   message($("#adopt-msg"), "", "info");
   savedNumber = null;
+  hints.reset();
   unlink();
   $("#topic-hint").textContent = "";
   $("#save-ticket").disabled = false;
@@ -264,6 +269,7 @@ form.addEventListener("submit", async (ev) => {
     const result = await api("POST", "/tickets", draft);
     if (result.created) {
       savedNumber = result.number;
+      hints.saved(result.number);
       message(formMsg, `工单已保存，编号 ${result.number}（${label("ticket_states", result.state)}）`, "ok");
     } else {
       savedNumber = result.linked_to;

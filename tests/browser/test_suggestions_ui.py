@@ -1,0 +1,71 @@
+"""智能建议 on the agent page in a real Chromium against the real desk: a typed description brings the top topics
+and units with the rule marked, a click applies one to the form, and saving records that the first suggestion
+was accepted. Screenshots go to tests/artifacts/browser/. No 5xx, failed request or console error."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from agent_desk.db import models as m
+from agent_desk.suggestions.models import SuggestionOutcome
+from tests.browser.test_desk_ui import assert_clean, login
+
+
+def test_typed_description_suggests_a_click_applies_and_saving_records_it(page, desk, shoot):
+    with desk.db.session() as session:
+        # a province-wide 派单目录 entry, so a form without a call (no sub-platform) still has a unit rule
+        housing = session.scalar(select(m.OrgUnit.id).where(m.OrgUnit.code == desk.units["housing"]))
+        session.add(m.DispatchRule(kind="catalogue", topic="03-water", keywords=[], subplatform=None, unit_id=housing,
+                                   basis="测试：全省供水事项"))
+
+    login(page, desk.users["agent"])
+    expect(page).to_have_url(desk.url + "/agent.html")
+    card = page.locator("#smart-card")
+    expect(card.get_by_role("heading", name="智能建议")).to_be_visible()
+    expect(card.locator("[data-list='topics']")).to_contain_text("输入或转写诉求描述后显示建议")
+
+    page.get_by_label("标题（必填）").fill("小区停水")
+    page.get_by_label("诉求内容（必填）").fill("金海岸小区停水两天了，自来水一直没来，水压也很低。")
+    first_topic = card.locator("[data-list='topics'] li[data-rank='1']")
+    expect(first_topic).to_have_attribute("data-code", "03-water")
+    expect(first_topic).to_contain_text("供水排水")
+    expect(first_topic.locator(".badge.rule")).to_have_text("规则")
+    expect(first_topic).to_contain_text("依据：")
+    expect(first_topic).to_contain_text("分类关键词规则")
+    first_unit = card.locator("[data-list='units'] li[data-rank='1']")
+    expect(first_unit).to_have_attribute("data-code", desk.units["housing"])
+    expect(first_unit).to_contain_text("派单目录")
+    expect(card.locator("[data-role='status']")).to_contain_text("来源：")
+    shoot(page, "suggested")
+
+    first_topic.get_by_role("button", name="采用供水排水").click()
+    expect(page.get_by_label("业务分类")).to_have_value("03-water")
+    first_unit.get_by_role("button", name="采用琼海市住房和城乡建设局").click()
+    expect(page.get_by_label("拟派承办单位")).to_have_value("琼海市住房和城乡建设局")
+    expect(page.locator("#adopt-msg")).to_contain_text("已采用建议承办单位“琼海市住房和城乡建设局”")
+
+    page.get_by_label("诉求类型（必填）").select_option("complaint")
+    page.get_by_role("button", name="保存工单").click()
+    expect(page.locator("#form-msg")).to_contain_text("工单已保存")
+    number = page.locator("#form-msg").inner_text().split("编号 ")[1][:14]
+    shoot(page, "saved")
+
+    deadline = time.monotonic() + 15
+    row = None
+    while row is None and time.monotonic() < deadline:
+        with desk.db.session() as session:
+            row = session.scalar(select(SuggestionOutcome).join(m.Ticket, m.Ticket.id == SuggestionOutcome.ticket_id)
+                                 .where(m.Ticket.number == number))
+            if row is not None:
+                session.expunge(row)
+        if row is None:
+            time.sleep(0.2)
+    assert row is not None, "saving the ticket recorded no suggestion outcome"
+    assert (row.topic_outcome, row.unit_outcome) == ("top1", "top1")
+    assert row.topic_chosen == "03-water" and row.unit_chosen == desk.units["housing"]
+    assert row.topics[0]["code"] == "03-water" and row.topics[0]["rule"] is True
+    page.wait_for_load_state("networkidle")
+    assert_clean(page)

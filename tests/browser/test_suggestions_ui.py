@@ -12,6 +12,7 @@ from sqlalchemy import select
 from agent_desk.db import models as m
 from agent_desk.suggestions.models import SuggestionOutcome
 from tests.browser.test_desk_ui import assert_clean, login
+from tests.browser.test_supervisor_views import sign_in
 
 
 def test_typed_description_suggests_a_click_applies_and_saving_records_it(page, desk, shoot):
@@ -67,5 +68,37 @@ def test_typed_description_suggests_a_click_applies_and_saving_records_it(page, 
     assert (row.topic_outcome, row.unit_outcome) == ("top1", "top1")
     assert row.topic_chosen == "03-water" and row.unit_chosen == desk.units["housing"]
     assert row.topics[0]["code"] == "03-water" and row.topics[0]["rule"] is True
+    page.wait_for_load_state("networkidle")
+    assert_clean(page)
+
+
+def test_supervisors_see_the_acceptance_rate_on_the_evaluation_view(page, desk, shoot):
+    import httpx
+
+    from tests.browser.conftest import PASSWORD
+
+    with httpx.Client(base_url=desk.url) as client:
+        token = client.post("/api/v1/auth/login", json={"username": desk.users["agent"], "password": PASSWORD}
+                            ).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        saved = client.post("/api/v1/tickets", headers=auth, json={
+            "channel": "phone", "title": "工资拖欠", "content": "老板拖欠工资三个月", "appeal_type": "complaint",
+            "topic": "03-housing", "citizen_phone": "13900000123"})
+        assert saved.status_code == 201, saved.text
+        recorded = client.post("/api/v1/suggestions/outcomes", headers=auth, json={
+            "ticket": saved.json()["number"], "source": "rules",
+            "topics": [{"code": "08-labour", "rule": True}, {"code": "03-housing"}], "units": []})
+        assert recorded.status_code == 200 and recorded.json()["topic_outcome"] == "other", recorded.text
+
+    sign_in(page, desk.users["boss"], "/views.html?view=evaluation")
+    card = page.locator("#ev-acceptance")
+    expect(card.get_by_role("heading", name="智能建议采纳率")).to_be_visible()
+    expect(card.locator("#acc-msg")).to_contain_text("有建议记录的工单")
+    expect(card.locator("#acc-msg")).to_contain_text("分类第一建议采纳率")
+    expect(card.locator("#acc-trend svg > title")).to_have_text("建议采纳率趋势")
+    expect(card.locator("#acc-topics")).to_contain_text("劳动社保")
+    card.get_by_label("按周").check()
+    expect(card.locator("#acc-trend svg polyline")).to_have_count(3)
+    shoot(page, "acceptance")
     page.wait_for_load_state("networkidle")
     assert_clean(page)

@@ -40,7 +40,7 @@ class SuggestionQuery(Body):
     call_id: str | None = Field(None, max_length=64, description="所属通话（记入审计日志）")
 
 
-class TopicSuggestion(Reply):
+class SuggestedTopic(Reply):
     code: str = Field(description="业务分类代码")
     name: str
     confidence: float | None = Field(description="模型置信度（0～1）；仅规则、模型未排到时为 null")
@@ -49,7 +49,7 @@ class TopicSuggestion(Reply):
     why: str = Field(description="中文理由")
 
 
-class UnitSuggestion(TopicSuggestion):
+class SuggestedUnit(SuggestedTopic):
     id: int | None = Field(description="单位 id")
     code: str = Field(description="单位代码（组织机构树）")
     rule: bool = Field(description="true：直派清单或派单目录命中，排在前面")
@@ -58,8 +58,8 @@ class UnitSuggestion(TopicSuggestion):
 class Suggestions(Reply):
     source: Literal["model", "rules"] = Field(description="model：学习模型参与排序；rules：仅按规则")
     model_version: str = Field(description="所用模型的版本；仅规则时为空")
-    topics: list[TopicSuggestion] = Field(description="建议的业务分类，最多 3 个，规则在前")
-    units: list[UnitSuggestion] = Field(description="建议的承办单位，最多 3 个，规则在前；只含在用单位")
+    topics: list[SuggestedTopic] = Field(description="建议的业务分类，最多 3 个，规则在前")
+    units: list[SuggestedUnit] = Field(description="建议的承办单位，最多 3 个，规则在前；只含在用单位")
     notes: list[str] = Field(description="给坐席的中文提示（描述太短、地点未知、模型不可用等）")
 
 
@@ -86,7 +86,7 @@ class OutcomeReply(Reply):
     warnings: list[str] = Field(description="被舍弃的内容（不存在或已撤销的代码等），中文")
 
 
-class Rate(Reply):
+class AcceptanceRate(Reply):
     decided: int = Field(description="坐席作出选择的工单数")
     top1: int
     other: int
@@ -96,18 +96,18 @@ class Rate(Reply):
     top3_rate: float | None = Field(description="采纳前三建议之一的比例")
 
 
-class RateBucket(Reply):
+class AcceptanceBucket(Reply):
     start: str = Field(description="该日（或该周周一）的日期")
-    topics: Rate
-    units: Rate
+    topics: AcceptanceRate
+    units: AcceptanceRate
 
 
-class RateTotals(Reply):
-    topics: Rate
-    units: Rate
+class AcceptanceTotals(Reply):
+    topics: AcceptanceRate
+    units: AcceptanceRate
 
 
-class RateBy(Rate):
+class AcceptanceBy(AcceptanceRate):
     code: str = Field(description="建议的第一分类（或第一单位）代码")
     name: str
 
@@ -118,10 +118,10 @@ class Acceptance(Reply):
     end: str
     tickets: int = Field(description="有建议记录的工单数")
     changed_after_save: int = Field(description="保存后承办单位被改派（退回后改派等）的工单数")
-    totals: RateTotals
-    series: list[RateBucket]
-    by_topic: list[RateBy]
-    by_unit: list[RateBy]
+    totals: AcceptanceTotals
+    series: list[AcceptanceBucket]
+    by_topic: list[AcceptanceBy]
+    by_unit: list[AcceptanceBy]
 
 
 def models(request: Request) -> service.ModelSource:
@@ -145,9 +145,9 @@ def suggest(query: SuggestionQuery, request: Request, who: Principal = Depends(r
           f"字数={len(query.text)} 来源={answer.source}", client_of(request))
     return Suggestions(
         source=answer.source, model_version=answer.model_version, notes=answer.notes,
-        topics=[TopicSuggestion(code=i.code, name=i.name, confidence=i.confidence, rule=i.rule,
+        topics=[SuggestedTopic(code=i.code, name=i.name, confidence=i.confidence, rule=i.rule,
                                 reasons=list(i.reasons), why=i.why) for i in answer.topics],
-        units=[UnitSuggestion(id=i.id, code=i.code, name=i.name, confidence=i.confidence, rule=i.rule,
+        units=[SuggestedUnit(id=i.id, code=i.code, name=i.name, confidence=i.confidence, rule=i.rule,
                               reasons=list(i.reasons), why=i.why) for i in answer.units])
 
 

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from suggest.features import Context
     from suggest.model import Model
 
 
 def top_k_accuracy(model: Model, texts: Sequence[str], labels: Sequence[str],
-                   ks: Sequence[int] = (1, 3)) -> dict[str, float]:
+                   ks: Sequence[int] = (1, 3), contexts: Sequence[Context] | None = None) -> dict[str, float]:
     """``{"top1": …, "top3": …, "n": …}``; a label the model never saw counts as a miss."""
-    proba = model.probabilities(texts)
+    proba = model.probabilities(texts, contexts)
     ranked = np.asarray(model.labels)[np.argsort(-proba, axis=1, kind="stable")]
     truth = np.asarray(labels)[:, None]
     scores: dict[str, float] = {f"top{k}": float(np.mean(np.any(ranked[:, :k] == truth, axis=1))) for k in ks}

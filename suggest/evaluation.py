@@ -21,3 +21,13 @@ def top_k_accuracy(model: Model, texts: Sequence[str], labels: Sequence[str],
     scores: dict[str, float] = {f"top{k}": float(np.mean(np.any(ranked[:, :k] == truth, axis=1))) for k in ks}
     scores["n"] = len(labels)
     return scores
+
+
+def top1_hits(model: Model, texts: Sequence[str], labels: Sequence[str],
+              contexts: Sequence[Context] | None = None) -> list[bool]:
+    """Per example: is the model's first suggestion the label? (To compare two models on the same examples.)"""
+    if not texts:
+        return []
+    proba = model.probabilities(texts, contexts)
+    first = np.asarray(model.labels)[np.argmax(proba, axis=1)]
+    return [bool(hit) for hit in first == np.asarray(labels)]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sklearn.model_selection import train_test_split
 
 from suggest.classifier import classifier
-from suggest.evaluation import top_k_accuracy
+from suggest.evaluation import top1_hits, top_k_accuracy
 from suggest.features import Context, Features
 from suggest.model import Model
 
@@ -45,6 +45,8 @@ class HeldOut:
     texts: list[str]
     labels: list[str]
     contexts: list[Context] | None
+    index: list[int]    # their positions in the examples given to training
+    hits: list[bool]    # whether the trial model's first suggestion was right, one per held-out example
 
 
 def fit(texts: Sequence[str], labels: Sequence[str], contexts: Sequence[Context] | None = None) -> Model:
@@ -76,12 +78,14 @@ def train_held_out(texts: Sequence[str], labels: Sequence[str], progress: Callab
     index = list(range(len(texts)))
     fit_index, held_index = train_test_split(index, test_size=HELD_OUT_SHARE, stratify=list(labels),
                                              random_state=SEED)
-    held = HeldOut([texts[i] for i in held_index], [labels[i] for i in held_index],
-                   None if contexts is None else [contexts[i] for i in held_index])
+    held_texts, held_labels = [texts[i] for i in held_index], [labels[i] for i in held_index]
+    held_contexts = None if contexts is None else [contexts[i] for i in held_index]
     progress(f"measuring on a held-out {len(held_index)} of {len(texts)} examples")
     trial = _fit([texts[i] for i in fit_index], [labels[i] for i in fit_index],  # the minimums hold for the
                  None if contexts is None else [contexts[i] for i in fit_index])  # whole, not for this 80 %
-    held_out = top_k_accuracy(trial, held.texts, held.labels, contexts=held.contexts)
+    held_out = top_k_accuracy(trial, held_texts, held_labels, contexts=held_contexts)
+    held = HeldOut(held_texts, held_labels, held_contexts, list(held_index),
+                   top1_hits(trial, held_texts, held_labels, held_contexts))
     progress(f"held out: top1={held_out['top1']:.3f} top3={held_out['top3']:.3f}; fitting on all {len(texts)}")
     model = _fit(texts, labels, contexts)
     model.held_out = held_out

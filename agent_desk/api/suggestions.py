@@ -8,6 +8,7 @@ belongs to and the text's length, never the text itself (the audit log must not 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -125,10 +126,13 @@ class Acceptance(Reply):
 
 
 def models(request: Request) -> service.ModelSource:
-    """The models in use (``Paths.suggest_models``), or what the app was given (tests, a site's own source)."""
+    """The models in use: in the settings' ``suggest_models`` folder, else ``Paths.suggest_models`` (the same
+    default training writes to); or the source the app was given (tests)."""
     source = getattr(request.app.state, "suggestion_models", None)
     if source is None:
-        source = request.app.state.suggestion_models = service.CurrentModels(Paths.from_env())
+        folder = request.app.state.settings.suggest_models
+        source = service.CurrentModels(Path(folder) if folder else Paths.from_env().suggest_models)
+        request.app.state.suggestion_models = source
     return source
 
 

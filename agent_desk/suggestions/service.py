@@ -10,10 +10,10 @@ so a model trained before a unit was retired never puts it in front of an agent.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from agent_desk.db.models import OrgUnit
 from agent_desk.dispatch import suggest_units
+from agent_desk.learning import Target, current_model, model_path
 from agent_desk.suggestions import text as T
-from hotline.paths import Paths
 from hotline.reference import topic_names, topics
+from suggest.store import read_header
 
 log = logging.getLogger(__name__)
 
@@ -90,41 +91,50 @@ class Answer:
 
 # ── the seam to the learnt models ──────────────────────────────────────────
 
-def model_ranking(model: Any, text: str, place: Place, k: int) -> list[Ranked]:
+def model_ranking(model: Any, text: str, place: Place, k: int, only: Collection[str] | None = None) -> list[Ranked]:
     """The one call into a learnt model (``suggest.Model.top_k``): its k likeliest labels for ``text`` in
-    ``place``. A model from before the place features takes the text alone."""
-    if "context" in inspect.signature(model.top_k).parameters:
-        return list(model.top_k(text, k=k, context=place.context()))
-    return list(model.top_k(text, k=k))
+    ``place``, among ``only`` (the labels that still exist; None: all)."""
+    return list(model.top_k(text, k=k, context=place.context(), only=only))
 
 
-def model_version(model: Any) -> str:
-    """How the model names itself: its version if it has one, else its size and held-out accuracy."""
-    version = getattr(model, "version", None)
-    if version:
-        return str(version)[:64]
+def model_version(model: Any, head: Mapping[str, Any] | None = None) -> str:
+    """How the model names itself: the version its file header gives (the desk's training numbers them), else its
+    size and held-out accuracy."""
+    version = (head or {}).get("version")
+    if isinstance(version, int):
+        return f"v{version:04d}"
     held = getattr(model, "held_out", None) or {}
     top1 = held.get("top1")
     return f"n={getattr(model, 'n_examples', '?')}" + (f" top1={top1:.3f}" if isinstance(top1, float) else "")
 
 
 class CurrentModels:
-    """The models in use, as ``agent_desk.learning`` keeps them under ``Paths.suggest_models``."""
+    """The models in use in ``folder`` (``Paths.suggest_models``), as ``agent_desk.learning`` loads them: a missing,
+    corrupt or outdated file is None there (logged once), and the desk suggests by rules."""
 
-    def __init__(self, paths: Paths) -> None:
-        self.paths = paths
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._versions: dict[str, tuple[Any, str]] = {}   # kind → (the model object, its version)
 
     def get(self, kind: str) -> LoadedModel | None:
+        target: Target = "topic" if kind == "topic" else "unit"
         try:
-            from agent_desk.learning import current_model
-        except ImportError:   # a desk without the learning part: rules only
-            return None
-        try:
-            model = current_model(self.paths, kind)
-        except Exception:     # a corrupt or unreadable file must never cost the agent the rules
+            model = current_model(self.folder, target)
+        except Exception:     # whatever goes wrong reading it must never cost the agent the rules
             log.warning("suggestion model %r could not be loaded; rules only", kind, exc_info=True)
             return None
-        return None if model is None else LoadedModel(model, model_version(model))
+        if model is None:
+            return None
+        known = self._versions.get(kind)
+        if known is None or known[0] is not model:
+            try:
+                head: dict[str, Any] | None = read_header(model_path(self.folder, target))
+            except Exception:  # replaced or removed since: name it by what it holds
+                head = None
+            if head is not None and head.get("n_examples") != model.n_examples:
+                head = None    # the file changed after the model was read: its header is another model's
+            known = self._versions[kind] = (model, model_version(model, head))
+        return LoadedModel(model, known[1])
 
 
 class NoModels:
@@ -196,7 +206,10 @@ def suggest(session: Session, models: ModelSource, text: str, place: Place = Pla
         if model is None:
             continue
         try:
-            ranked[kind] = model_ranking(model.model, text, place, MODEL_DEPTH)
+            labels = getattr(model.model, "labels", None)
+            only = (set(topic_names()) if kind == "topic"
+                    else set(_active_units(session, list(labels))) if labels is not None else None)
+            ranked[kind] = model_ranking(model.model, text, place, MODEL_DEPTH, only)
         except Exception:   # a model that fails on this text: the rules still stand
             log.warning("suggestion model %r failed; rules only", kind, exc_info=True)
     if text and not ranked:

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from agent_desk.db.models import AuditEntry, OrgUnit, Ticket
 from agent_desk.seed import load_reference_data
 from agent_desk.suggestions.models import SuggestionOutcome
-from agent_desk.suggestions.service import NoModels
+import suggest
+from agent_desk.suggestions.service import CurrentModels, NoModels
 from agent_desk.supervision.periods import today
 from tests.conftest import BACKENDS
 from tests.support.desk import close_rig, make_rig
@@ -137,6 +138,21 @@ def test_a_model_that_fails_leaves_the_rules(seeded):
     reply = ok(seeded.call("agent", "POST", URL, json={"text": "家里停电了", "subplatform": "469002"}))
     assert reply["source"] == "rules" and "学习模型暂时无法使用，仅按规则建议" in reply["notes"]
     assert reply["topics"][0]["code"] == "03-power" and reply["units"][0]["name"] == "海南电网公司"
+
+
+def test_the_models_in_the_folder_are_used_and_a_damaged_one_falls_back_to_rules(seeded, topic_model, tmp_path):
+    suggest.save(topic_model, tmp_path / "topic.model", target="topic", version=3)
+    seeded.app.state.suggestion_models = CurrentModels(tmp_path)   # no unit model there: units by rules
+    body = {"text": "家里停水了，自来水一直没来", "subplatform": "469002"}
+    reply = ok(seeded.call("agent", "POST", URL, json=body))
+    assert reply["source"] == "model" and reply["model_version"] == "topic:v0003"
+    assert reply["topics"][0]["code"] == "03-water" and reply["topics"][0]["confidence"] > 0.5
+    assert [u["rule"] for u in reply["units"]] == [True] * len(reply["units"]) and reply["units"]
+
+    (tmp_path / "topic.model").write_bytes(b"not a model at all")
+    reply = ok(seeded.call("agent", "POST", URL, json=body))
+    assert reply["source"] == "rules" and "暂无可用的学习模型，仅按规则建议" in reply["notes"]
+    assert reply["topics"][0]["code"] == "03-water" and reply["topics"][0]["rule"] is True
 
 
 # ── outcomes ───────────────────────────────────────────────────────────────

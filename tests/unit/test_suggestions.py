@@ -92,26 +92,31 @@ def test_each_code_once_at_most_three():
     assert [i.code for i in items] == ["03-water", "08-labour", "01-education"]
 
 
-def test_place_is_passed_to_a_model_that_takes_it():
+def test_place_and_the_labels_still_in_use_go_to_the_model():
     seen = {}
 
-    class Placed:
-        def top_k(self, text, k=3, context=None):
-            seen.update(text=text, k=k, context=context)
+    class Recording:
+        """Records the one call the desk makes; anything else it is asked raises."""
+
+        def top_k(self, text, k=3, context=None, only=None):
+            seen.update(text=text, k=k, context=context, only=only)
             return []
 
-    class TextOnly:
-        def top_k(self, text, k=3):
-            seen.update(text_only=(text, k))
-            return []
+        def __getattr__(self, name):
+            raise AssertionError(f"unexpected use of the model: {name}")
 
-    model_ranking(Placed(), "停水", Place("460100", "460105", "460100-长流镇", "12345"), 10)
-    assert seen["context"] == {"subplatform": "460100", "county": "460105", "town": "460100-长流镇", "line": "12345"}
-    model_ranking(TextOnly(), "停水", Place("460100"), 10)
-    assert seen["text_only"] == ("停水", 10)
+    model_ranking(Recording(), "停水", Place("460100", "460105", "460100-长流镇", "12345"), 10, {"03-water"})
+    assert seen == {"text": "停水", "k": 10, "only": {"03-water"},
+                    "context": {"subplatform": "460100", "county": "460105", "town": "460100-长流镇", "line": "12345"}}
+
+
+def test_the_model_never_ranks_a_label_left_out(model):
+    ranked = model_ranking(model, "老板拖欠工资不发", Place(), 10, {"03-water", "01-education"})
+    assert {r.label for r in ranked} == {"03-water", "01-education"}
 
 
 def test_model_version_names_the_model(model):
+    assert model_version(model, {"version": 7}) == "v0007"
     assert model_version(model).startswith(f"n={model.n_examples} top1=")
 
 

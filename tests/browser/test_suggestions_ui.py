@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from agent_desk.db import models as m
 from agent_desk.suggestions.models import SuggestionOutcome
-from tests.browser.test_desk_ui import assert_clean, login
+from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.browser.test_live_transcript_ui import desk_side, prefill_of, rclient  # noqa: F401  (fixtures)
 from tests.browser.test_supervisor_views import sign_in
 
 
@@ -100,5 +101,76 @@ def test_supervisors_see_the_acceptance_rate_on_the_evaluation_view(page, desk, 
     card.get_by_label("按周").check()
     expect(card.locator("#acc-trend svg polyline")).to_have_count(3)
     shoot(page, "acceptance")
+    page.wait_for_load_state("networkidle")
+    assert_clean(page)
+
+
+def test_the_call_brings_suggestions_and_they_follow_the_conversation(page, desk, rclient, desk_side,  # noqa: F811
+                                                                      loop_thread, shoot):
+    import datetime as dt
+    import json
+
+    from agent_desk.calls import events as ev
+    from agent_desk.calls import pop
+    from hotline.contracts.prefill import KEY as PREFILL_KEY
+    from hotline.contracts.transcript import Turn
+    from tests.support import transcripts
+
+    tracker, _relay = desk_side
+    with desk.db.session() as session:   # this desk's org tree has no sub-platforms: 琼海's, as the seed makes it
+        if session.scalar(select(m.OrgUnit.id).where(m.OrgUnit.code == "469002")) is None:
+            session.add(m.OrgUnit(code="469002", name="琼海市12345热线分平台", kind="subplatform", level="city",
+                                  subplatform="469002"))
+    login(page, desk.users["agent"])
+    expect(page.locator("#ws-state")).to_have_text("已连接")
+    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+
+    # the queue's description names a place but no matter yet: nothing to suggest
+    call_id = f"{desk.tag}.smart"
+    opening = "我要反映，嘉积镇金海岸那边的"
+    rclient.set(PREFILL_KEY.format(call_id=call_id), json.dumps(prefill_of(call_id, opening, "final")))
+    facts = ev.CallFacts(call_id=call_id, caller="13876540000", line="12345", line_class="main", subplatform="469002",
+                         queue="hotline-469002", appeal_type="complaint")
+    now = dt.datetime.now(dt.UTC)
+
+    async def answer():
+        await tracker.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000009", now - dt.timedelta(seconds=20)))
+        await tracker.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000010", 20, now))
+
+    loop_thread.run(answer())
+    card = page.locator("#smart-card")
+    expect(page.get_by_label("诉求内容（必填）")).to_have_value(opening)
+    expect(card.locator("[data-list='topics']")).to_contain_text("暂无建议")
+
+    # the citizen says what the matter is: the suggestions follow, with the city's catalogue unit (the call's
+    # sub-platform is 琼海)
+    transcripts.append(rclient, Turn(call_id=call_id, speaker="citizen", seq=1, text="家里停水两天了，水压也很低",
+                                     start=23.0, end=27.0))
+    first_topic = card.locator("[data-list='topics'] li[data-rank='1']")
+    expect(first_topic).to_have_attribute("data-code", "03-water")
+    first_unit = card.locator("[data-list='units'] li[data-rank='1']")
+    expect(first_unit).to_have_attribute("data-code", desk.units["water"])
+    expect(first_unit).to_contain_text("城乡供水由水务部门主管")
+    shoot(page, "from-the-call")
+
+    first_unit.get_by_role("button", name="采用琼海市水务局").click()
+    expect(page.get_by_label("拟派承办单位")).to_have_value("琼海市水务局")
+    page.get_by_label("业务分类").select_option("03-housing")   # the agent overrides the topic
+    page.get_by_label("诉求类型（必填）").select_option("complaint")
+    page.get_by_role("button", name="保存工单").click()
+    expect(page.locator("#form-msg")).to_contain_text("工单已保存")
+    number = page.locator("#form-msg").inner_text().split("编号 ")[1][:14]
+
+    deadline = time.monotonic() + 15
+    row = None
+    while row is None and time.monotonic() < deadline:
+        with desk.db.session() as session:
+            row = session.scalar(select(SuggestionOutcome).join(m.Ticket, m.Ticket.id == SuggestionOutcome.ticket_id)
+                                 .where(m.Ticket.number == number))
+        if row is None:
+            time.sleep(0.2)
+    assert row is not None, "saving the ticket recorded no suggestion outcome"
+    assert (row.topic_outcome, row.unit_outcome) in (("overridden", "top1"), ("other", "top1"))
+    assert row.unit_chosen == desk.units["water"]
     page.wait_for_load_state("networkidle")
     assert_clean(page)

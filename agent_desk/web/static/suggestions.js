@@ -49,7 +49,9 @@ export function suggestionsPanel(form, card, { onApplied } = {}) {
 
   function textOf() {
     const f = form.elements;
-    const parts = [f.title.value, f.content.value, f.demand.value].map((v) => v.trim()).filter(Boolean);
+    // The prefill's title starts with its topic's name (【住房物业】…): not the citizen's words, left out.
+    const title = f.title.value.replace(/^【[^】]*】/, "");
+    const parts = [title, f.content.value, f.demand.value].map((v) => v.trim()).filter(Boolean);
     const written = parts.join("。");
     for (const text of said.values()) if (text && !written.includes(text)) parts.push(text);
     return parts.join("。");

@@ -27,18 +27,23 @@ from hotline.paths import Paths
 
 router = APIRouter(prefix="/suggestions")
 STAFF = (Role.AGENT, Role.SUPERVISOR)
+# Codes of the org tree and topics.yaml (460100, 460100-长流镇, 03-water): anything else is refused before it reaches
+# a query (a NUL byte, which PostgreSQL refuses, would otherwise be a 500).
 CODE = r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,64}$"
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 LONGEST_REPORT = dt.timedelta(days=366)
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)   # beyond: a typo, and date arithmetic overflows
 
 
 class SuggestionQuery(Body):
     text: str = Field("", max_length=20_000, description="目前的诉求描述：表单内容或通话转写；可为空")
-    subplatform: str | None = Field(None, max_length=64, description="市县分平台代码（如 460100）")
-    county: str | None = Field(None, max_length=64, description="区县代码（组织机构树）")
-    town: str | None = Field(None, max_length=64, description="乡镇代码（组织机构树）")
+    subplatform: str | None = Field(None, pattern=CODE, description="市县分平台代码（如 460100）")
+    county: str | None = Field(None, pattern=CODE, description="区县代码（组织机构树）")
+    town: str | None = Field(None, pattern=CODE, description="乡镇代码（组织机构树）")
     line: str | None = Field(None, pattern=r"^\d{3,8}$", description="呼入热线号码")
-    topic: str = Field("", max_length=64, description="表单上已选的业务分类：派单目录按它建议单位")
-    call_id: str | None = Field(None, max_length=64, description="所属通话（记入审计日志）")
+    topic: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.\-]*$",
+                       description="表单上已选的业务分类：派单目录按它建议单位")
+    call_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._\-]{1,64}$", description="所属通话（记入审计日志）")
 
 
 class SuggestedTopic(Reply):
@@ -65,18 +70,19 @@ class Suggestions(Reply):
 
 
 class ShownItem(Body):
-    code: str = Field(..., max_length=64)
+    code: str = Field(..., pattern=CODE)
     confidence: float | None = Field(None, ge=0, le=1)
     rule: bool = False
 
 
 class OutcomeRecord(Body):
     ticket: str = Field(..., pattern=r"^\d{14}$", description="刚保存的工单编号（本人受理）")
-    source: str = Field(..., max_length=16, description="建议来源：model 或 rules")
-    model_version: str = Field("", max_length=64)
+    source: str = Field(..., max_length=16, pattern=PRINTABLE, description="建议来源：model 或 rules")
+    model_version: str = Field("", max_length=64, pattern=PRINTABLE)
     topics: list[ShownItem] = Field(default_factory=list, max_length=10, description="保存时显示的分类建议，最好的在前")
     units: list[ShownItem] = Field(default_factory=list, max_length=10, description="保存时显示的单位建议，最好的在前")
-    unit_chosen: str = Field("", max_length=64, description="表单上拟派承办单位的代码（采用建议时）；空表示未选")
+    unit_chosen: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.\-\u4e00-\u9fff]*$",
+                             description="表单上拟派承办单位的代码（采用建议时）；空表示未选")
 
 
 class OutcomeReply(Reply):
@@ -176,6 +182,8 @@ def acceptance(start: dt.date | None = Query(None, description="起始日期，�
     """按建议的第一分类、第一承办单位统计坐席采纳建议的比例，并按日或按周给出趋势。单位以派单后（含退回改派）的
     主办单位为准，未派单时以保存时表单上的拟派单位为准。"""
     end = end or today()
+    if not FIRST_DAY <= end <= LAST_DAY or (start is not None and not FIRST_DAY <= start <= LAST_DAY):
+        raise DeskError(422, "invalid_period", f"日期须在 {FIRST_DAY} 至 {LAST_DAY} 之间")
     start = start or end - dt.timedelta(days=29)
     if start > end:
         raise DeskError(422, "invalid_period", "起始日期不能晚于截止日期")

@@ -250,5 +250,7 @@ def test_acceptance_by_topic_and_unit_over_time(new_database, redis_server, back
         assert ok(rig.call("boss", "GET", f"{URL}/acceptance", params={"start": "2026-02-01", "end": "2026-01-01"}),
                   422)["error"] == "invalid_period"
         assert rig.call("boss", "GET", f"{URL}/acceptance", params={"period": "year"}).status_code == 422
+        for far in ({"end": "0001-01-01"}, {"start": "9999-12-31"}, {"end": "9999-12-31"}):
+            assert ok(rig.call("boss", "GET", f"{URL}/acceptance", params=far), 422)["error"] == "invalid_period"
     finally:
         close_rig(rig)

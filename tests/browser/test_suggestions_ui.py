@@ -47,7 +47,7 @@ def test_typed_description_suggests_a_click_applies_and_saving_records_it(page, 
     expect(page.get_by_label("业务分类")).to_have_value("03-water")
     first_unit.get_by_role("button", name="采用琼海市住房和城乡建设局").click()
     expect(page.get_by_label("拟派承办单位")).to_have_value("琼海市住房和城乡建设局")
-    expect(page.locator("#adopt-msg")).to_contain_text("已采用建议承办单位“琼海市住房和城乡建设局”")
+    expect(card.locator("[data-role='applied']")).to_have_text("已采用建议承办单位“琼海市住房和城乡建设局”")
 
     page.get_by_label("诉求类型（必填）").select_option("complaint")
     page.get_by_role("button", name="保存工单").click()

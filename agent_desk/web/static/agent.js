@@ -28,7 +28,7 @@ let typed = new Set();    // fields the agent filled itself: prefill updates lea
 const APPENDED = new Set(["location", "occurred"]);   // 采用 adds to what the agent wrote there
 const live = transcriptPanel($("#turns"), { empty: $("#turns-empty"), busy: $("#transcript-busy") });
 let savedNumber = null;
-const hints = suggestionsPanel(form, $("#smart-card"), { onApplied: (text) => message($("#adopt-msg"), text, "ok") });
+const hints = suggestionsPanel(form, $("#smart-card"));
 
 // ── the pop ─────────────────────────────────────────────────────────────
 function onPop(pop) {

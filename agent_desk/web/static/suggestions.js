@@ -12,7 +12,7 @@
      reset()           a new call or an emptied form */
 
 import { api } from "./api.js";
-import { $, clear, el, show } from "./dom.js";
+import { $, clear, el, message, show } from "./dom.js";
 
 const TEXT = {
   title: "智能建议",
@@ -32,14 +32,12 @@ const TEXT = {
 const DEBOUNCE_MS = 400;
 const CITIZEN = "citizen";
 
-/**
- * The panel in ``card`` for ``form`` (the agent page's #ticket-form). ``onApplied(text)`` tells the page
- * what was applied (its status line).
- */
-export function suggestionsPanel(form, card, { onApplied } = {}) {
+/** The panel in ``card`` for ``form`` (the agent page's #ticket-form). */
+export function suggestionsPanel(form, card) {
   const topicsList = $("[data-list='topics']", card);
   const unitsList = $("[data-list='units']", card);
   const status = $("[data-role='status']", card);
+  const applied = $("[data-role='applied']", card);
   let timer = null;
   let asked = 0;            // the number of the newest request: older answers are dropped
   let last = null;          // the answer on screen
@@ -126,7 +124,7 @@ export function suggestionsPanel(form, card, { onApplied } = {}) {
     control.value = kind === "topic" ? item.code : item.name;
     if (kind === "unit") chosenUnit = { code: item.code, name: item.name };
     control.dispatchEvent(new Event("change", { bubbles: true }));
-    if (onApplied) onApplied(TEXT.applied(`${kind === "topic" ? TEXT.topics : TEXT.units}“${item.name}”`));
+    message(applied, TEXT.applied(`${kind === "topic" ? TEXT.topics : TEXT.units}“${item.name}”`), "ok");
   }
 
   function turn(t) {
@@ -162,6 +160,7 @@ export function suggestionsPanel(form, card, { onApplied } = {}) {
     clear(unitsList);
     topicsList.append(el("li", { class: "empty" }, TEXT.waiting));
     status.textContent = "";
+    message(applied, "", "info");
   }
 
   for (const kind of ["input", "change"]) {

@@ -1,7 +1,7 @@
 /* 建议采纳率 on the 评 (evaluation) view: how often agents took the desk's topic and unit suggestions, per day
    or week (GET /api/v1/suggestions/acceptance), drawn with the supervisors' chart helper (charts.js): the rates
    over time as lines, and the rate by suggested topic and by suggested unit as bars. Only 平台 (supervisor)
-   users may read it; other roles on this page see a note instead. */
+   users may read it; for other roles the card is removed. */
 
 import { api, qs } from "./api.js";
 import * as Charts from "./charts.js";
@@ -18,7 +18,6 @@ const TEXT = {
   summary: (r) => `近 30 天：有建议记录的工单 ${r.tickets} 件；分类第一建议采纳率 ${pct(r.totals.topics.top1_rate)}，`
     + `前三 ${pct(r.totals.topics.top3_rate)}；单位第一建议采纳率 ${pct(r.totals.units.top1_rate)}；`
     + `保存后被改派的 ${r.changed_after_save} 件`,
-  forbidden: "建议采纳率仅平台人员可查看",
 };
 const pct = (rate) => (rate === null || rate === undefined ? "—" : `${Math.round(rate * 1000) / 10}%`);
 const TOP = 10;
@@ -45,11 +44,24 @@ async function load() {
     Charts.bars($("#acc-units"), items(report.by_unit), { title: TEXT.byUnit, max: 1, format: pct, labelWidth: 220 });
   } catch (err) {
     for (const id of ["#acc-trend", "#acc-topics", "#acc-units"]) clear($(id));
-    message(status, err.status === 403 ? TEXT.forbidden : err.message, err.status === 403 ? "info" : "error");
+    message(status, err.message, "error");
   }
 }
 
-if (card) {
+/** Supervisors only: for anyone else (an administrator on this page, a role the page turns away) the card goes. */
+async function init() {
+  let who = null;
+  try {
+    who = await api("GET", "/me", undefined, { redirectOn401: false });
+  } catch (err) {
+    who = null;   // not signed in: views.js sends the page to the login
+  }
+  if (!who || who.role !== "supervisor") {
+    card.remove();
+    return;
+  }
   for (const radio of card.querySelectorAll("input[name='acceptance-period']")) radio.addEventListener("change", load);
   load();
 }
+
+if (card) init();

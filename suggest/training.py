@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sklearn.model_selection import train_test_split
 
-from suggest.classifier import classifier
+from suggest.classifier import fit_classifier
 from suggest.evaluation import top1_hits, top_k_accuracy
 from suggest.features import Context, Features
 from suggest.model import Model
@@ -59,7 +59,7 @@ def _fit(texts: Sequence[str], labels: Sequence[str], contexts: Sequence[Context
     counts = Counter(labels)
     features = Features()
     x = features.fit_transform(texts, contexts)
-    clf = classifier(min(counts.values())).fit(x, list(labels))
+    clf = fit_classifier(x, list(labels), min(counts.values()))
     return Model(features, clf, n_examples=len(texts))
 
 

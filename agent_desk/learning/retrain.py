@@ -1,5 +1,7 @@
-"""Background retraining in the desk process: after ``every_closed`` new closed tickets since the last training,
-or once a day after ``nightly_hour`` (local time), in a thread of its own, so no request waits for it.
+"""Background retraining for the desk: after ``every_closed`` new closed tickets since the last training, or once a
+day after ``nightly_hour`` (local time). A thread of the desk decides; the training itself runs in a child process
+at a lower CPU priority (``python -m agent_desk.learning``), so no request waits for it nor shares its interpreter
+lock with it, and a crash or runaway memory there cannot take the desk down.
 
 The decision is a pure function (:func:`due`) of the clock, the number of closed tickets now and the last
 training's record (versions.json). A failed or refused training logs a warning and leaves the model in use
@@ -10,6 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from typing import TYPE_CHECKING
 
-from agent_desk.learning.training import (DEFAULT_MIN_TICKETS, TrainingBusy, count_closed, read_index,
-                                          train_desk)
+from agent_desk.learning.training import DEFAULT_MIN_TICKETS, count_closed, read_index
 
 if TYPE_CHECKING:
     from agent_desk.settings import DeskSettings
+
+DATABASE_URL = "HOTLINE_LEARNING_DATABASE_URL"   # agent_desk.learning.__main__ reads it
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,7 @@ class Policy:
     check_every: dt.timedelta = dt.timedelta(minutes=10)
     min_tickets: int = DEFAULT_MIN_TICKETS
     timezone: str = "Asia/Shanghai"
+    timeout: dt.timedelta = dt.timedelta(hours=2)   # a training still running then is stopped
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ class Retrainer:
         self._thread: threading.Thread | None = None
         self._last_attempt: LastTraining | None = None   # refused or failed attempts are not in versions.json
         self.trainings = 0   # completed trainings (tests)
+        self.command = [sys.executable, "-m", "agent_desk.learning", "--models", str(models_dir),
+                        "--min-tickets", str(policy.min_tickets)]
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -99,6 +108,12 @@ class Retrainer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def _train(self) -> subprocess.CompletedProcess[str]:
+        bind = self.sessions.kw["bind"]
+        env = {**os.environ, DATABASE_URL: bind.url.render_as_string(hide_password=False)}
+        return subprocess.run(self.command, env=env, capture_output=True, text=True, check=False,
+                              timeout=self.policy.timeout.total_seconds())
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -119,18 +134,20 @@ class Retrainer:
                 return None
             self._last_attempt = LastTraining(now, closed)
             log.info("suggestion models: retraining (%s; %d closed tickets)", reason, closed)
-            outcomes = train_desk(self.sessions, self.models_dir, min_tickets=self.policy.min_tickets, now=now,
-                                  progress=lambda message: log.debug("suggestion models: %s", message))
-            for outcome in outcomes:
-                if outcome.refused:
-                    log.warning("suggestion models: %s", outcome.refused)
-                else:
-                    log.info("suggestion models: %s v%04d top1=%.3f %s", outcome.target, outcome.version or 0,
-                             outcome.held_out.get("top1", 0.0), "promoted" if outcome.promoted else "not promoted")
-            self.trainings += 1
-            return reason
-        except TrainingBusy as exc:
-            log.info("suggestion models: %s", exc)
+            done = self._train()
+            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+            if done.returncode == 0:
+                log.info("suggestion models: trained: %s", " | ".join(done.stdout.strip().splitlines()))
+                self.trainings += 1
+                return reason
+            if done.returncode == 2:
+                log.warning("suggestion models: not retrained: %s", tail)
+            else:
+                log.warning("suggestion models: retraining failed (exit %s): %s; the model in use stays",
+                            done.returncode, tail)
+        except subprocess.TimeoutExpired:
+            log.warning("suggestion models: retraining took longer than %s and was stopped; the model in use stays",
+                        self.policy.timeout)
         except Exception:  # noqa: BLE001 - the desk goes on with the model in use
             log.warning("suggestion models: retraining failed; the model in use stays", exc_info=True)
         return None

@@ -13,6 +13,7 @@ import json
 import logging
 import pickle
 import secrets
+import sys
 from collections import Counter
 from dataclasses import dataclass
 
@@ -221,7 +222,7 @@ def test_the_background_retrainer_trains_after_enough_new_closed_tickets(center,
     models = tmp_path / "models"
     now = [dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)]
     retrainer = Retrainer(center.db.sessions, models, Policy(every_closed=100, nightly_hour=None, min_tickets=200),
-                          clock=lambda: now[0])
+                          clock=lambda: now[0])   # trains in a child process, as in the desk
     close_tickets(center, 20, T0)             # 140 closed: below the minimum, nothing to do
     assert retrainer.check() is None and not models.exists()
     close_tickets(center, 20, T0 + dt.timedelta(days=1))    # 280: the first model
@@ -237,23 +238,20 @@ def test_the_background_retrainer_trains_after_enough_new_closed_tickets(center,
     assert retrainer.trainings == 2
 
 
-def test_a_failing_retraining_keeps_the_model_in_use_and_warns(center, tmp_path, caplog, monkeypatch):
+def test_a_failing_retraining_keeps_the_model_in_use_and_warns(center, tmp_path, caplog):
     models = tmp_path / "models"
     close_tickets(center, 40, T0)
     train_desk(center.db.sessions, models)
     before = model_path(models, "topic").read_bytes()
     close_tickets(center, 20, T0 + dt.timedelta(days=1))
-
-    def broken(*_args, **_kwargs):
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr("agent_desk.learning.retrain.train_desk", broken)
     caplog.set_level(logging.WARNING, "agent_desk.learning.retrain")
     retrainer = Retrainer(center.db.sessions, models, Policy(every_closed=100, nightly_hour=None))
+    retrainer.command = [sys.executable, "-c", "import sys; sys.exit('OSError: disk full')"]
     assert retrainer.check() is None
-    assert any("retraining failed" in r.getMessage() for r in caplog.records)
+    assert any("retraining failed (exit 1): OSError: disk full" in r.getMessage() for r in caplog.records)
     assert model_path(models, "topic").read_bytes() == before
     assert current_model(models, "topic") is not None
+    assert retrainer.check() is None and retrainer.trainings == 0   # not retried until the next trigger
 
 
 def test_examples_read_the_final_host_and_the_place(center):

@@ -11,13 +11,14 @@ from hotline.paths import PROJECT_ROOT
 from tests.support.datasets import TIPDM_TEST, TIPDM_TRAIN
 
 LAST_LINE = re.compile(r"top1=(\d\.\d{3}) top3=(\d\.\d{3}) n=(\d+)")
-# The target is 0.90 / 0.97. The model chosen by cross-validation on the training split alone reaches
-# top1=0.890 top3=0.991 here (deterministic); the floor is what it reaches minus 0.01, not the target.
-MIN_TOP1 = 0.88
-MIN_TOP3 = 0.97
+# The target is 0.90 / 0.97. The model chosen by cross-validation on the training split alone (with the title's
+# own n-grams, issue 13) reaches top1=0.902 top3=0.992 here (deterministic); the floor is what it reaches minus
+# 0.01, not the target.
+MIN_TOP1 = 0.89
+MIN_TOP3 = 0.98
 
 
-def test_the_model_suggests_the_right_topic_first_almost_nine_times_in_ten():
+def test_the_model_suggests_the_right_topic_first_nine_times_in_ten():
     done = subprocess.run(
         [sys.executable, "-m", "launcher.cli", "suggest", "evaluate",
          "--train", str(TIPDM_TRAIN), "--test", str(TIPDM_TEST)],

@@ -125,3 +125,14 @@ def test_only_keeps_retired_labels_out(model):
     found = model.top_k("公司拖欠工资", k=3, only={"供水", "教育"})
     assert [s.label for s in found] and {s.label for s in found} <= {"供水", "教育"}
     assert model.top_k("公司拖欠工资", k=3, only=set()) == []
+
+
+def test_many_examples_take_one_fit_and_a_held_out_calibration(monkeypatch):
+    from suggest import classifier
+    monkeypatch.setattr(classifier, "LARGE", 20)
+    texts, labels = examples()
+    model = training.fit(texts, labels)
+    assert len(model.classifier.calibrated_classifiers_) == 1
+    best = model.top_k("老板拖欠我的工资，还不给交社保", k=3)
+    assert best[0].label == "劳动社保" and best[0].reasons
+    assert abs(sum(s.confidence for s in model.top_k("停水", k=3)) - 1.0) < 1e-5

@@ -65,8 +65,10 @@ class Place:
     line: str | None = None
 
     def context(self) -> dict[str, str]:
-        return {"subplatform": self.subplatform or "", "county": self.county or "", "town": self.town or "",
-                "line": self.line or ""}
+        """The model's ``context``, shaped as ``agent_desk.learning.context_of`` gives it in training: the known
+        keys only."""
+        given = {"subplatform": self.subplatform, "county": self.county, "town": self.town, "line": self.line}
+        return {key: value for key, value in given.items() if value}
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,8 @@ def test_place_and_the_labels_still_in_use_go_to_the_model():
     model_ranking(Recording(), "停水", Place("460100", "460105", "460100-长流镇", "12345"), 10, {"03-water"})
     assert seen == {"text": "停水", "k": 10, "only": {"03-water"},
                     "context": {"subplatform": "460100", "county": "460105", "town": "460100-长流镇", "line": "12345"}}
+    model_ranking(Recording(), "停水", Place(subplatform="460100"), 3)
+    assert seen["context"] == {"subplatform": "460100"}   # as training reads a ticket without a town or line
 
 
 def test_the_model_never_ranks_a_label_left_out(model):

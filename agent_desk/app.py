@@ -17,6 +17,7 @@ from agent_desk.api.errors import BodyLimit, NoStore, install as install_errors
 from agent_desk.calls.handoff import Handoffs
 from agent_desk.db.migrate import upgrade
 from agent_desk.db.session import Database
+from agent_desk.learning.retrain import retrainer_for
 from agent_desk.settings import DeskSettings
 from agent_desk.tickets.status import StatusProjection
 
@@ -29,7 +30,11 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
         if migrate:
             upgrade(settings.database_url)
         app.state.warnings.start()  # 未诉先办: one full scan in the background
+        if app.state.retrainer is not None:
+            app.state.retrainer.start()  # suggestion models: retrained in the background when due
         yield
+        if app.state.retrainer is not None:
+            app.state.retrainer.stop()
         app.state.warnings.stop()
         app.state.db.dispose()
         app.state.redis.close()
@@ -43,6 +48,7 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
     app.state.redis = settings.sync_redis()
     StatusProjection(app.state.redis).install(app.state.db.sessions)
     warnings_api.install(app)  # early-warning detection after ticket commits (never inside them)
+    app.state.retrainer = retrainer_for(settings, app.state.db.sessions)  # None: no models folder set
     install_errors(app)
 
     routes.install(app)

@@ -55,6 +55,11 @@ class DeskSettings:
     socket_recheck: dt.timedelta = dt.timedelta(seconds=5)   # an open WebSocket re-checks its session this often
     allowed_origins: tuple[str, ...] = ()   # pages served from elsewhere (a proxy's public name) may open sockets
     pause_reasons: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PAUSE_REASONS))  # 置忙原因 (site)
+    # Suggestion models (issue 13): their folder (Paths.suggest_models; "": no background retraining), retrained
+    # after this many new closed tickets (0: not for that) and nightly after this local hour (None: no schedule).
+    suggest_models: str = ""
+    retrain_after_closed: int = 500
+    retrain_nightly_hour: int | None = 3
 
     def sync_redis(self) -> redis.Redis:
         import redis

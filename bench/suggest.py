@@ -5,7 +5,9 @@ both are measured on test.csv (888 messages, 7 level-1 classes) that the model n
 topics (hotline/data/topics.yaml) are mapped by hand to the closest TipDM class (RULE_CLASS below);
 a topic whose matters fall under a class outside those 7 (政法, 农村农业, 经济管理, 党务政务) maps to none
 and counts as a miss, as does a message where no keyword hits. Top-3 of the rules: the topics ranked
-by keyword hits, as classes, repeats removed. Latency: one ``Model.top_k(text, k=3)`` per test message.
+by keyword hits, as classes, repeats removed. Latency: one ``Model.top_k(text, k=3)`` per test message, then
+one ``Model.top_k(text, k=3, reasons=REASONS, context=…)`` (the desk's call: the context is the message's first
+place code as ``county``, a sub-platform and a line) per test message; p50/p99 over ``--repeat`` passes.
 
     .venv/bin/python -m bench.suggest [--repeat 3]
 """
@@ -13,6 +15,7 @@ by keyword hits, as classes, repeats removed. Latency: one ``Model.top_k(text, k
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import time
@@ -21,6 +24,7 @@ from bench.stats import pct
 from hotline.reference import topics
 from suggest.evaluation import top_k_accuracy
 from suggest.examples import read_examples
+from suggest.model import REASONS
 from suggest.training import train
 from tests.support.datasets import TIPDM_TEST, TIPDM_TRAIN
 
@@ -60,12 +64,17 @@ def main(repeat: int) -> None:
     trained_s = time.perf_counter() - started
     scores = top_k_accuracy(model, test_texts, test_labels)
     model.top_k(test_texts[0])  # warm-up
-    latencies = []
+    latencies, with_context = [], []
+    contexts = [context_of(text) for text in test_texts]
     for _ in range(repeat):
         for text in test_texts:
             t0 = time.perf_counter()
             model.top_k(text, k=3)
             latencies.append((time.perf_counter() - t0) * 1000)
+        for text, context in zip(test_texts, contexts, strict=True):
+            t0 = time.perf_counter()
+            model.top_k(text, k=3, reasons=REASONS, context=context)
+            with_context.append((time.perf_counter() - t0) * 1000)
     print(f"{'':14} | top1  | top3")
     print(f"{'keyword rules':14} | {rules['top1']:.3f} | {rules['top3']:.3f}")
     print(f"{'model':14} | {scores['top1']:.3f} | {scores['top3']:.3f}")
@@ -74,6 +83,19 @@ def main(repeat: int) -> None:
     print(f"# training (held-out trial + final fit): {trained_s:.1f} s")
     print(f"# top_k(text, k=3) latency over {len(latencies)} calls: p50={pct(latencies, 50):.2f} ms "
           f"p99={pct(latencies, 99):.2f} ms max={max(latencies):.2f} ms")
+    print(f"# top_k(text, k=3, reasons={REASONS}, context) latency over {len(with_context)} calls: "
+          f"p50={pct(with_context, 50):.2f} ms p99={pct(with_context, 99):.2f} ms max={max(with_context):.2f} ms")
+    lengths = sorted(len(t) for t in test_texts)
+    print(f"# message length: median {lengths[len(lengths) // 2]} chars, longest {lengths[-1]} chars")
+
+
+PLACE = re.compile(r"[A-Z]\d*(?:市|区|县)")
+
+
+def context_of(text: str) -> dict[str, str]:
+    """What the desk would pass: the place (TipDM's anonymised place code) and where the call came in."""
+    place = PLACE.search(text)
+    return {"county": place.group(0) if place else "", "subplatform": "haikou", "line": "12345"}
 
 
 if __name__ == "__main__":

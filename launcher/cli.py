@@ -10,6 +10,7 @@
     hotline run                     the whole service, in the foreground
     hotline asr worker              one ASR worker of the pool (any machine that reaches the center's Redis)
     hotline suggest evaluate --train CSV --test CSV   train the topic suggester, print top-1/top-3
+    hotline desk train              train the topic and unit suggestion models from the desk's closed tickets
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def cmd_desk_serve(ctx: Context, args: argparse.Namespace) -> int:
     from agent_desk.process import build_desk
 
     async def serve() -> None:
-        desk = build_desk(ctx.site, ctx.plan, ctx.secrets)
+        desk = build_desk(ctx.site, ctx.plan, ctx.secrets, suggest_models=str(ctx.paths.suggest_models))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -294,6 +295,12 @@ def _with_accounts(ctx: Context, work):
         db.dispose()
 
 
+def cmd_desk_train(ctx: Context, args: argparse.Namespace) -> int:
+    from agent_desk.bootstrap import desk_settings
+    from agent_desk.learning.cli import train  # scikit-learn loads only for this command
+    return train(desk_settings(ctx.site, ctx.plan, ctx.secrets).database_url, ctx.paths.suggest_models, args)
+
+
 def cmd_suggest_evaluate(ctx: Context, args: argparse.Namespace) -> int:
     from suggest.cli import evaluate  # scikit-learn loads only for this command
     return evaluate(args)
@@ -359,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = desk_sub.add_parser("openapi", help="write the API document (OpenAPI) published in the repository")
     openapi.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "openapi.json"))
     openapi.set_defaults(func=cmd_desk_openapi)
+    train = desk_sub.add_parser("train", help="train the topic and unit suggestion models from the closed tickets")
+    train.add_argument("--min-tickets", type=int, help="refuse with fewer usable closed tickets (default 200)")
+    train.add_argument("--target", choices=["topic", "unit"], action="append", help="only this model (repeatable)")
+    train.set_defaults(func=cmd_desk_train)
 
     sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
     asr = sub.add_parser("asr", help="speech as a service: the ASR worker pool")

@@ -80,7 +80,8 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
     asterisk = asterisk_instance(paths, site, secrets)
     redis = local_redis(paths, site, secrets)
     agi = AgiApp.build(paths, site, plan, secrets)
-    desk = build_desk(site, plan, secrets, recordings_host_dir=str(asterisk.host_path(recordings_dir(site))))
+    desk = build_desk(site, plan, secrets, recordings_host_dir=str(asterisk.host_path(recordings_dir(site))),
+                      suggest_models=str(paths.suggest_models))
     asr = asr_workers(paths, site)   # site.speech.workers processes of `hotline asr worker`, supervised
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

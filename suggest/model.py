@@ -1,22 +1,22 @@
-"""A trained suggester: the k likeliest labels for a text, each with a confidence and its reasons.
+"""A trained suggester: the k likeliest labels for a text (and where it came from), each with a confidence and
+its reasons.
 
 A reason is an n-gram of the text that pushed hardest toward the label (its TF-IDF value times the
-label's weight for it), so the agent sees *why*: "工资", "拖欠" for 劳动和社会保障.
+label's weight for it), so the agent sees *why*: "工资", "拖欠" for 劳动和社会保障. The context (place, line)
+weighs in the ranking but is not given as a reason: the agent sees the place on the form already.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from suggest.classifier import label_weights
+from suggest.features import Context, Features
 
 REASONS = 5
 _NOT_WORDS = " \t\r\n，。！？、；：,.!?;:“”‘’\"'（）()【】《》-—…·"
@@ -30,7 +30,7 @@ class Suggestion(NamedTuple):
 
 @dataclass
 class Model:
-    vectorizer: TfidfVectorizer
+    features: Features
     classifier: CalibratedClassifierCV
     n_examples: int
     held_out: dict[str, float] = field(default_factory=dict)  # top1, top3, n on examples kept out of training
@@ -38,31 +38,37 @@ class Model:
     def __post_init__(self) -> None:
         self.labels: list[str] = [str(c) for c in self.classifier.classes_]
         self._weights = label_weights(self.classifier)
-        self._ngrams = self.vectorizer.get_feature_names_out()
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+    def probabilities(self, texts: Sequence[str], contexts: Sequence[Context] | None = None) -> np.ndarray:
         """One row per text, one column per label (``self.labels`` order)."""
-        proba: np.ndarray = self.classifier.predict_proba(self.vectorizer.transform(texts))
+        proba: np.ndarray = self.classifier.predict_proba(self.features.transform(texts, contexts))
         return proba
 
-    def top_k(self, text: str, k: int = 3, reasons: int = REASONS) -> list[Suggestion]:
-        """The k likeliest labels for ``text``, likeliest first."""
-        x = self.vectorizer.transform([text])
+    def top_k(self, text: str, k: int = 3, reasons: int = REASONS, context: Mapping[str, str] | None = None, *,
+              only: Collection[str] | None = None) -> list[Suggestion]:
+        """The k likeliest labels for ``text``, likeliest first. ``context``: where the appeal came from (keys
+        ``subplatform``, ``county``, ``town``, ``line``; others ignored). ``only``: the labels that may still be
+        suggested (e.g. the units still active in the org tree); None: all. Empty or foreign text gives
+        low-confidence answers (the labels' prior), never an error."""
+        x = self.features.transform([text if isinstance(text, str) else ""], [context])
         proba = self.classifier.predict_proba(x)[0]
-        order = np.argsort(-proba, kind="stable")[:k]
-        return [Suggestion(self.labels[i], float(proba[i]), self._reasons(x, i, reasons)) for i in order]
+        order = np.argsort(-proba, kind="stable")
+        if only is not None:
+            order = np.array([i for i in order if self.labels[i] in only], dtype=int)
+        return [Suggestion(self.labels[i], float(proba[i]), self._reasons(x, i, reasons)) for i in order[:max(k, 0)]]
 
     def _reasons(self, x: Any, label: int, limit: int) -> tuple[str, ...]:   # x: a scipy sparse row
         """The n-grams of ``x`` with the largest positive pull toward ``label``, without repeats for a
         reader: an n-gram inside one already chosen (资 after 工资) is skipped, and a longer one takes the
         place of the shorter ones it holds (出租车 replaces 租车)."""
-        columns = x.indices
-        pull = x.data * self._weights[label, columns]
+        words = x.indices < self.features.n_words
+        columns = x.indices[words]
+        pull = x.data[words] * self._weights[label, columns]
         chosen: list[str] = []
         for j in np.argsort(-pull, kind="stable"):
             if pull[j] <= 0 or len(chosen) == limit:
                 break
-            ngram = str(self._ngrams[columns[j]]).strip(_NOT_WORDS)
+            ngram = str(self.features.names[columns[j]]).strip(_NOT_WORDS)
             if not ngram or any(ngram in c for c in chosen):
                 continue
             held = [i for i, c in enumerate(chosen) if c in ngram]

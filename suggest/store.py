@@ -8,7 +8,9 @@ Only load files this project wrote: unpickling runs code chosen by whoever wrote
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pickle
+import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,28 +20,37 @@ import sklearn
 from suggest.model import Model
 
 KIND = "hotline-suggest"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: features with the opening and the context (issue 13)
 
 
 class ModelFileError(ValueError):
     """The file is not a suggestion model this code can use."""
 
 
-def header(model: Model) -> dict[str, Any]:
-    return {"kind": KIND, "format": FORMAT_VERSION, "sklearn": sklearn.__version__,
+def header(model: Model, **extra: Any) -> dict[str, Any]:
+    """What the file says about itself; ``extra`` adds fields (the desk's training: target, version)."""
+    return {**extra, "kind": KIND, "format": FORMAT_VERSION, "sklearn": sklearn.__version__,
             "labels": list(model.labels), "n_examples": model.n_examples, "held_out": dict(model.held_out),
             "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 
-def save(model: Model, path: str | Path) -> dict[str, Any]:
+def save(model: Model, path: str | Path, **extra: Any) -> dict[str, Any]:
+    """Write atomically: a reader sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    head = header(model)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        pickle.dump(head, f, protocol=pickle.HIGHEST_PROTOCOL)
-        joblib.dump(model, f, compress=3)
-    tmp.replace(path)
+    head = header(model, **extra)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(head, f, protocol=pickle.HIGHEST_PROTOCOL)
+            joblib.dump(model, f, compress=3)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return head
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sklearn.model_selection import train_test_split
 
-from suggest.classifier import classifier
-from suggest.evaluation import top_k_accuracy
-from suggest.features import vectorizer
+from suggest.classifier import fit_classifier
+from suggest.evaluation import top1_hits, top_k_accuracy
+from suggest.features import Context, Features
 from suggest.model import Model
 
 MIN_EXAMPLES = 50
@@ -37,29 +38,55 @@ def check_examples(texts: Sequence[str], labels: Sequence[str]) -> Counter[str]:
     return counts
 
 
-def fit(texts: Sequence[str], labels: Sequence[str]) -> Model:
+@dataclass(frozen=True)
+class HeldOut:
+    """The examples kept out of the trial fit, to measure it (and any other model on the same examples)."""
+
+    texts: list[str]
+    labels: list[str]
+    contexts: list[Context] | None
+    index: list[int]    # their positions in the examples given to training
+    hits: list[bool]    # whether the trial model's first suggestion was right, one per held-out example
+
+
+def fit(texts: Sequence[str], labels: Sequence[str], contexts: Sequence[Context] | None = None) -> Model:
     """Fit on all the examples given, without measuring."""
     check_examples(texts, labels)
-    return _fit(texts, labels)
+    return _fit(texts, labels, contexts)
 
 
-def _fit(texts: Sequence[str], labels: Sequence[str]) -> Model:
+def _fit(texts: Sequence[str], labels: Sequence[str], contexts: Sequence[Context] | None = None) -> Model:
     counts = Counter(labels)
-    vec = vectorizer()
-    x = vec.fit_transform(texts)
-    clf = classifier(min(counts.values())).fit(x, list(labels))
-    return Model(vec, clf, n_examples=len(texts))
+    features = Features()
+    x = features.fit_transform(texts, contexts)
+    clf = fit_classifier(x, list(labels), min(counts.values()))
+    return Model(features, clf, n_examples=len(texts))
 
 
-def train(texts: Sequence[str], labels: Sequence[str], progress: Callable[[str], None] = lambda _: None) -> Model:
+def train(texts: Sequence[str], labels: Sequence[str], progress: Callable[[str], None] = lambda _: None,
+          contexts: Sequence[Context] | None = None) -> Model:
     """Measure top-1/top-3 on a stratified held-out 20 %, then fit the kept model on every example."""
+    return train_held_out(texts, labels, progress, contexts)[0]
+
+
+def train_held_out(texts: Sequence[str], labels: Sequence[str], progress: Callable[[str], None] = lambda _: None,
+                   contexts: Sequence[Context] | None = None) -> tuple[Model, HeldOut]:
+    """:func:`train`, also giving back the held-out examples it was measured on."""
     check_examples(texts, labels)
-    fit_texts, held_texts, fit_labels, held_labels = train_test_split(
-        list(texts), list(labels), test_size=HELD_OUT_SHARE, stratify=list(labels), random_state=SEED)
-    progress(f"measuring on a held-out {len(held_texts)} of {len(texts)} examples")
-    trial = _fit(fit_texts, fit_labels)  # the minimums hold for the whole, not for this 80 %
-    held_out = top_k_accuracy(trial, held_texts, held_labels)
+    if contexts is not None and len(contexts) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(contexts)} contexts")
+    index = list(range(len(texts)))
+    fit_index, held_index = train_test_split(index, test_size=HELD_OUT_SHARE, stratify=list(labels),
+                                             random_state=SEED)
+    held_texts, held_labels = [texts[i] for i in held_index], [labels[i] for i in held_index]
+    held_contexts = None if contexts is None else [contexts[i] for i in held_index]
+    progress(f"measuring on a held-out {len(held_index)} of {len(texts)} examples")
+    trial = _fit([texts[i] for i in fit_index], [labels[i] for i in fit_index],  # the minimums hold for the
+                 None if contexts is None else [contexts[i] for i in fit_index])  # whole, not for this 80 %
+    held_out = top_k_accuracy(trial, held_texts, held_labels, contexts=held_contexts)
+    held = HeldOut(held_texts, held_labels, held_contexts, list(held_index),
+                   top1_hits(trial, held_texts, held_labels, held_contexts))
     progress(f"held out: top1={held_out['top1']:.3f} top3={held_out['top3']:.3f}; fitting on all {len(texts)}")
-    model = _fit(texts, labels)
+    model = _fit(texts, labels, contexts)
     model.held_out = held_out
-    return model
+    return model, held

@@ -315,3 +315,4 @@ Index("ix_tickets_subplatform_state_id", Ticket.subplatform, Ticket.state, Ticke
 # KPIs: a ticket's 签收 / 审核通过 events and their time, one covering probe (agent_desk/supervision/kpi.py).
 Index("ix_ticket_events_ticket_action_at", TicketEvent.ticket_id, TicketEvent.action, TicketEvent.at)
 from agent_desk.knowledge import models as _knowledge  # noqa: E402,F401  (registers the table)
+from agent_desk.suggestions import models as _suggestions  # noqa: E402,F401  (registers the table)

@@ -15,6 +15,7 @@ import { renderTicket } from "./ticket.js";
 import { overdueBadge, stateBadge } from "./ticket-view.js";
 import { answersPanel } from "./knowledge.js";
 import { fmtTime } from "./time.js";
+import { suggestionsPanel } from "./suggestions.js";
 import { transcriptPanel } from "./transcript.js";
 import { known, label, labels } from "./vocab.js";
 
@@ -33,6 +34,7 @@ const live = transcriptPanel($("#turns"), { empty: $("#turns-empty"), busy: $("#
 answersPanel($("#answers"), $("#answers-note"), () => [form.elements.title.value, form.elements.content.value,
   ...Array.from(document.querySelectorAll("#turns .turn.citizen .said"), (n) => n.textContent)].join("\n"));
 let savedNumber = null;
+const hints = suggestionsPanel(form, $("#smart-card"));
 
 // ── the pop ─────────────────────────────────────────────────────────────
 function onPop(pop) {
@@ -52,6 +54,7 @@ function onPop(pop) {
   form.elements.subplatform.value = call.subplatform || "";
   if (/^[0-9+\-]+$/.test(call.caller || "")) setAuto("citizen_phone", call.caller);
   renderPrefill(pop.prefill);
+  hints.refresh();
   openTranscript(call.call_id);
   renderCallerTickets(pop.tickets || []);
   showPhone();
@@ -69,12 +72,13 @@ async function openTranscript(callId) {
 }
 
 function onTurn(data) {
-  if (call && data.call_id === call.call_id) live.add(data.turn);
+  if (call && data.call_id === call.call_id) { live.add(data.turn); hints.turn(data.turn); }
 }
 
 function onPrefill(update) {
   if (!call || !update || update.call_id !== call.call_id) return;
   renderPrefill(update.prefill);
+  hints.refresh();
 }
 
 function renderPrefill(prefill) {
@@ -221,6 +225,7 @@ function resetForm() {
   typed = new Set();
   message($("#adopt-msg"), "", "info");
   savedNumber = null;
+  hints.reset();
   unlink();
   $("#topic-hint").textContent = "";
   $("#save-ticket").disabled = false;
@@ -272,6 +277,7 @@ form.addEventListener("submit", async (ev) => {
     const result = await api("POST", "/tickets", draft);
     if (result.created) {
       savedNumber = result.number;
+      hints.saved(result.number);
       message(formMsg, duplicates.savedText(result) || `工单已保存，编号 ${result.number}（${label("ticket_states", result.state)}）`,
         result.merge_error ? "error" : "ok");
     } else {

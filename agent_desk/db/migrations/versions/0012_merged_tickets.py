@@ -6,13 +6,13 @@ The index serves the two reads a merge needs: a host's merged tickets (the reply
 of them) and the ticket view's "并单: M1, M2".
 
 Revision ID: 0012
-Revises: 0010 (branch merge-appeals; when merged after 0011, only ``down_revision`` changes)
+Revises: 0011
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

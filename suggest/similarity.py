@@ -193,6 +193,14 @@ class TextSpace:
     def term(self, column: int) -> str:
         return _decode(int(self._vocabulary[column]))
 
+    def terms_of(self, row: sp.csr_matrix, n: int | None = None) -> list[str]:
+        """The n-grams (of length ``n`` if given) a row weighs: boilerplate and unseen n-grams are not in it."""
+        codes = self._vocabulary[sp.csr_matrix(row).indices]
+        if n is not None:
+            low, high = 1 << (_BITS * (n - 1)), 1 << (_BITS * n)
+            codes = codes[(codes >= low) & (codes < high)]
+        return [_decode(int(c)) for c in codes]
+
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
         docs = list(texts)
         if self._tfidf is None:

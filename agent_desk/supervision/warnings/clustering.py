@@ -155,9 +155,11 @@ class Prepared:
     _bigrams: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def bigrams(self, row: int) -> frozenset[str]:
-        """The row's bigrams for keywords (computed once, whichever rule asks)."""
+        """The row's Chinese bigrams for keywords, without filler (computed once, whichever rule asks). Read
+        off the row: boilerplate is not in it, as it weighs nothing in the similarity."""
         if row not in self._bigrams:
-            self._bigrams[row] = bigrams(self.texts[row], self.space.boilerplate)
+            self._bigrams[row] = frozenset(t for t in self.space.terms_of(self.rows[row], 2)
+                                           if not t.isascii() and t not in FILLER)
         return self._bigrams[row]
 
 

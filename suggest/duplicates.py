@@ -23,8 +23,10 @@ The rule, in order:
    while a complaint that recurs next month is a new matter (its old ticket is usually closed by then).
 3. **Similar content**: cosine ≥ ``threshold`` (``suggest.similarity.SAME_MATTER``, chosen on TipDM train
    data, see there) in ``space``. Pass the desk's own :class:`~suggest.similarity.TextSpace` (fitted on its
-   tickets) where there is one; without it a space is fitted on the new appeal and the candidates in place and
-   window, which works but weighs words by a handful of texts.
+   tickets) where there is one: the early-warning detector keeps one fitted on the last week's tickets
+   (``agent_desk.supervision.warnings.EarlyWarning.space``, None until its first evaluation); without it a
+   space is fitted on the new appeal and the candidates in place and window, which works but weighs words by a
+   handful of texts.
 
 ``ignore`` (optional): words cut out of the texts before comparing, e.g. the names of the place (嘉积镇), which
 the place rule has already matched.

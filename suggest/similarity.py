@@ -110,11 +110,14 @@ def _ngram_codes(texts: Sequence[str]) -> tuple[np.ndarray[Any, Any], np.ndarray
     norm = [normalize(t).replace("\x00", " ") for t in texts]
     if not norm:
         return np.empty(0, np.int64), np.empty(0, np.uint64)
-    cps = np.frombuffer(("\x00".join(norm) + "\x00").encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    points = np.frombuffer(("\x00".join(norm) + "\x00").encode("utf-32-le"), dtype=np.uint32)
     doc = np.repeat(np.arange(len(norm), dtype=np.int64), [len(t) + 1 for t in norm])
-    distinct = np.unique(cps)
-    wordy = np.fromiter((_WORD.match(chr(c)) is not None for c in distinct.tolist()), bool, len(distinct))
-    word = wordy[np.searchsorted(distinct, cps)]
+    # which characters are letters or digits: asked once per distinct character (a table, no sort)
+    distinct = np.flatnonzero(np.bincount(points))
+    table = np.zeros(int(distinct[-1]) + 1, dtype=bool)
+    table[distinct] = [_WORD.match(chr(c)) is not None for c in distinct.tolist()]
+    word = table[points]
+    cps = points.astype(np.uint64)
     docs, codes = [], []
     padded = np.concatenate([[False], word, [False]])
     lone = word & ~padded[:-2] & ~padded[2:]                 # a run of one character: kept whole

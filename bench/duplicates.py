@@ -38,7 +38,7 @@ Kinds of queries (new appeal → what must be shown):
 Precision = shown candidates that are right / all shown; recall = right candidates shown / all expected;
 per kind, then overall. ``limit`` = 5 candidates shown, as the desk shows them.
 
-    .venv/bin/python -m bench.duplicates [--calibrate] [--per-kind 300]
+    .venv/bin/python -m bench.duplicates [--calibrate] [--per-kind 150]
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def calibrate(train: list[Message], rng: random.Random) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calibrate", action="store_true", help="threshold table on the train split only")
-    parser.add_argument("--per-kind", type=int, default=300)
+    parser.add_argument("--per-kind", type=int, default=150)
     parser.add_argument("--threshold", type=float, default=SAME_MATTER)
     args = parser.parse_args()
     rng = random.Random(13)

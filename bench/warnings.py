@@ -6,6 +6,7 @@ district, plus one injected cluster: six wordings of "自来水发黄" in 琼海
 Prints the full scan's time (default rules, and with ``link_topic`` on every rule) and its alerts, whether
 the injected cluster was found, and the time of evaluating one new ticket's areas (what runs after each
 ticket commit, in the background thread), p50/p95 over SAMPLES tickets. Real Redis (alerts stored).
+``--similarity`` sets every rule's cosine threshold (``suggest.similarity``) to see how the alerts move.
 
     .venv/bin/python -m bench.warnings [--per-day 8000] [--days 7] [--samples 50]
 """

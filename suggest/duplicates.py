@@ -5,13 +5,14 @@
     new = Appeal(id="new", text="嘉积镇金海岸小区自来水发黄", subplatform="469002", county="469002",
                  town="469002-嘉积镇", at=now)
     found: list[Candidate] = candidates(new, open_tickets, space=space, limit=5)
-    # [Candidate(id=..., score=0.61, reasons=("自来水", "发黄", "金海岸"))], best first
+    # [Candidate(id=..., score=0.61, reasons=("金海岸小区", "自来水发黄"))], best first
 
 ``Appeal(id, text, subplatform, county, town, at)``: ``text`` is what the matter is (title + content), the place
-codes are as fine as known ("" where unknown), ``at`` is an aware datetime. ``Candidate(id, score, reasons)``:
-``score`` is the cosine of the two texts in ``suggest.similarity`` (0..1), ``reasons`` the words they share
-that weigh most (what the agent reads to judge). Any caller: the citizen's identity plays no part (the same
-matter from different callers is exactly what 并单 is for).
+codes are as fine as known ("" where unknown), ``at`` is a datetime (naive ones are taken as UTC).
+``Candidate(id, score, reasons)``: ``score`` is the cosine of the two texts in ``suggest.similarity`` (0..1),
+``reasons`` the phrases they share that weigh most (what the agent reads to judge: 自来水发黄, 铁锈味). Any
+caller: the citizen's identity plays no part (the same matter from different callers is exactly what 并单 is
+for).
 
 The rule, in order:
 
@@ -23,8 +24,10 @@ The rule, in order:
    while a complaint that recurs next month is a new matter (its old ticket is usually closed by then).
 3. **Similar content**: cosine ≥ ``threshold`` (``suggest.similarity.SAME_MATTER``, chosen on TipDM train
    data, see there) in ``space``. Pass the desk's own :class:`~suggest.similarity.TextSpace` (fitted on its
-   tickets) where there is one; without it a space is fitted on the new appeal and the candidates in place and
-   window, which works but weighs words by a handful of texts.
+   tickets) where there is one: the early-warning detector keeps one fitted on the last week's tickets
+   (``agent_desk.supervision.warnings.EarlyWarning.space``, None until its first evaluation); without it a
+   space is fitted on the new appeal and the candidates in place and window, which works but weighs words by a
+   handful of texts.
 
 ``ignore`` (optional): words cut out of the texts before comparing, e.g. the names of the place (嘉积镇), which
 the place rule has already matched.
@@ -78,8 +81,13 @@ def _without(text: str, words: Sequence[str]) -> str:
     return text
 
 
+def _aware(at: dt.datetime) -> dt.datetime:
+    """A naive time is taken as UTC (the desk stores UTC), so a caller mixing both never gets a TypeError."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
 def within(a: Appeal, b: Appeal, window: dt.timedelta = WINDOW) -> bool:
-    return a.at is not None and b.at is not None and abs(a.at - b.at) <= window
+    return a.at is not None and b.at is not None and abs(_aware(a.at) - _aware(b.at)) <= window
 
 
 def candidates(new: Appeal, open: Sequence[Appeal], *, space: TextSpace | None = None, limit: int = 5,

@@ -27,8 +27,8 @@ Operations:
   between texts at most ``window`` apart. Not quadratic over all texts: the products are computed per block
   and per pair of adjacent time buckets, in chunks, and kept sparse (only entries ≥ threshold survive);
   ``scipy.sparse.csgraph.connected_components`` joins them;
-* ``space.shared_terms(a, b)`` → the n-grams two texts share that weigh most, longest first, none inside
-  another: the reason shown to an agent (自来水, 发黄).
+* ``space.shared_terms(a, b)`` → the phrases two texts share that weigh most (shared n-grams joined where they
+  overlap: 自来水发黄): the reason shown to an agent.
 
 Thresholds (cosine, this representation), chosen on the TipDM 2020 *train* split only; ``python -m bench.duplicates
 --calibrate`` prints the table they were read from (1,392 train messages naming a county; 3,542 rephrasings of
@@ -45,9 +45,9 @@ the other messages of its county and level-1 class):
 ``SAME_MATTER`` = 0.3: 96 % of rephrasings found; the near-miss rate hardly falls above it, because 4.4 % of the
 "near misses" are ≥ 0.5, and those are the same message posted twice (TipDM holds re-postings), not errors
 the threshold can fix. The same table with 1-3-grams, 2-4-grams or without the boilerplate cut moved no
-figure by more than 0.01: 2-3-grams are kept as the cheapest. ``RELATED`` = 0.2 is the looser "about the same
-thing" for knowledge articles, where a short question meets a long answer (99 % of rephrasings, which include
-title + one sentence against a whole message, are above it).
+figure by more than 0.01: 2-3-grams are kept as the cheapest. Callers comparing other kinds of text choose their
+own threshold on the same scale: early-warning rules link a cluster looser (0.15, single link), knowledge
+suggestions a short question against a whole answer at 0.1 (``agent_desk.knowledge.suggestions``).
 """
 
 from __future__ import annotations
@@ -65,8 +65,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from suggest.features import normalize
 
 NGRAM_RANGE = (2, 3)
-SAME_MATTER = 0.3           # duplicate appeals, early-warning clusters (see the module docstring)
-RELATED = 0.2               # knowledge articles for a transcript
+SAME_MATTER = 0.3           # two appeals are the same matter (并单; see the module docstring)
 BOILERPLATE_SHARE = 0.1
 BOILERPLATE_MIN_DOCS = 200
 CHUNK = 2048                # rows per sparse product: bounds the memory of one step
@@ -111,11 +110,14 @@ def _ngram_codes(texts: Sequence[str]) -> tuple[np.ndarray[Any, Any], np.ndarray
     norm = [normalize(t).replace("\x00", " ") for t in texts]
     if not norm:
         return np.empty(0, np.int64), np.empty(0, np.uint64)
-    cps = np.frombuffer(("\x00".join(norm) + "\x00").encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    points = np.frombuffer(("\x00".join(norm) + "\x00").encode("utf-32-le"), dtype=np.uint32)
     doc = np.repeat(np.arange(len(norm), dtype=np.int64), [len(t) + 1 for t in norm])
-    distinct = np.unique(cps)
-    wordy = np.fromiter((_WORD.match(chr(c)) is not None for c in distinct.tolist()), bool, len(distinct))
-    word = wordy[np.searchsorted(distinct, cps)]
+    # which characters are letters or digits: asked once per distinct character (a table, no sort)
+    distinct = np.flatnonzero(np.bincount(points))
+    table = np.zeros(int(distinct[-1]) + 1, dtype=bool)
+    table[distinct] = [_WORD.match(chr(c)) is not None for c in distinct.tolist()]
+    word = table[points]
+    cps = points.astype(np.uint64)
     docs, codes = [], []
     padded = np.concatenate([[False], word, [False]])
     lone = word & ~padded[:-2] & ~padded[2:]                 # a run of one character: kept whole
@@ -192,6 +194,14 @@ class TextSpace:
 
     def term(self, column: int) -> str:
         return _decode(int(self._vocabulary[column]))
+
+    def terms_of(self, row: sp.csr_matrix, n: int | None = None) -> list[str]:
+        """The n-grams (of length ``n`` if given) a row weighs: boilerplate and unseen n-grams are not in it."""
+        codes = self._vocabulary[sp.csr_matrix(row).indices]
+        if n is not None:
+            low, high = 1 << (_BITS * (n - 1)), 1 << (_BITS * n)
+            codes = codes[(codes >= low) & (codes < high)]
+        return [_decode(int(c)) for c in codes]
 
     def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
         docs = list(texts)

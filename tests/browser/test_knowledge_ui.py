@@ -1,15 +1,26 @@
 """可直接答复 on the agent's page, in a real Chromium against the real desk: as the agent types the citizen's
 description, the panel shows the knowledge article that answers it (POST /api/v1/knowledge/suggestions), follows
-the text when it changes, and opens the article's full text."""
+the text when it changes, and opens the article's full text; during a call it follows the live transcript (turns
+written to Redis as the IVR side writes them, relayed by the desk's own relay and tracker)."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import re
 
+import pytest
+import redis
 from playwright.sync_api import expect
 
+from agent_desk.calls import events as ev
+from agent_desk.calls import pop
+from agent_desk.calls.tracker import CallTracker
+from agent_desk.calls.transcript import TranscriptRelay
 from agent_desk.knowledge.search import upsert_article
-from tests.browser.test_desk_ui import assert_clean, login
+from hotline.contracts.transcript import Turn
+from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.support import transcripts
 
 
 def test_typing_a_description_shows_the_article_that_answers_it(page, desk, shoot):
@@ -52,5 +63,69 @@ def test_typing_a_description_shows_the_article_that_answers_it(page, desk, shoo
     expect(page.locator("#answers-note")).to_have_text("暂无相关知识条目。")
     expect(page.locator("#answers li")).to_have_count(0)
     shoot(page, "answers-none")
+    page.wait_for_load_state("networkidle")
+    assert_clean(page)
+
+
+@pytest.fixture
+def rclient(redis_server):
+    client = redis.Redis.from_url(redis_server.url, password=redis_server.password, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def desk_side(desk, loop_thread):
+    """The call tracker and the transcript relay, on the helper loop, as the desk's listener runs them."""
+
+    async def make():
+        tracker = CallTracker(desk.db, desk.settings.async_redis(), desk.settings.line_names, desk.settings.city_names)
+        relay = TranscriptRelay(desk.db, desk.settings.async_redis(), tracker.agent_of_call)
+        return tracker, relay, asyncio.get_running_loop().create_task(relay.run())
+
+    tracker, relay, running = loop_thread.run(make())
+    loop_thread.run(asyncio.wait_for(relay.synced.wait(), 20))
+    yield tracker
+
+    async def stop():
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await tracker.redis.aclose()
+        await relay.redis.aclose()
+
+    loop_thread.run(stop())
+
+
+def test_during_a_call_the_panel_follows_what_the_citizen_says(page, desk, rclient, desk_side, loop_thread, shoot):
+    taxi = f"{desk.tag}-taxi"
+    with desk.db.session() as session:
+        upsert_article(session, code=taxi, title="出租车、网约车投诉",
+                       body="出租车绕路、拒载、乱收费，请提供车牌号、乘车时间和上下车地点，向交通运输部门投诉。")
+    login(page, desk.users["agent"])
+    expect(page.locator("#ws-state")).to_have_text("已连接")
+    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+    call_id = f"{desk.tag}.kb"
+    facts = ev.CallFacts(call_id=call_id, caller="13876500000", line="12345", line_class="main",
+                         subplatform="469002", queue="hotline-469002", appeal_type="complaint")
+    now = dt.datetime.now(dt.UTC)
+
+    async def answer():
+        await desk_side.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000009", now - dt.timedelta(seconds=5)))
+        await desk_side.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000010", 5, now))
+
+    loop_thread.run(answer())
+    expect(page.locator("#call-caller")).to_have_text("13876500000")
+    expect(page.get_by_label("诉求内容（必填）")).to_have_value("")   # no prefill: only the turns speak
+    transcripts.append(rclient, Turn(call_id=call_id, speaker="agent", seq=0, text="您好，12345热线，请讲",
+                                     start=5.0, end=7.0))
+    transcripts.append(rclient, Turn(call_id=call_id, speaker="citizen", seq=0, text="我刚才坐出租车",
+                                     start=8.0, end=10.0))
+    expect(page.locator("#turns li")).to_have_count(2)
+    transcripts.append(rclient, Turn(call_id=call_id, speaker="citizen", seq=1,
+                                     text="司机故意绕路多收了我三十块钱", start=11.0, end=14.0))
+    first = page.locator("#answers li").first
+    expect(first).to_have_attribute("data-code", taxi)
+    expect(first).to_contain_text("绕路")
+    shoot(page, "answers-transcript")
     page.wait_for_load_state("networkidle")
     assert_clean(page)

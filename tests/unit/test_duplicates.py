@@ -72,6 +72,9 @@ def test_the_window_is_seven_days_either_side(space: TextSpace):
     assert candidates(new, later, space=space, window=dt.timedelta(days=5)) == []
     untimed = [Appeal("t8", "金海岸小区自来水发黄，有铁锈味", "469002", "469002", "469002-嘉积镇", None)]
     assert candidates(new, untimed, space=space) == []
+    naive = [Appeal("t9", "金海岸小区自来水发黄，有铁锈味", "469002", "469002", "469002-嘉积镇",
+                    (NOW - dt.timedelta(hours=3)).replace(tzinfo=None))]   # naive: taken as UTC
+    assert [c.id for c in candidates(new, naive, space=space)] == ["t9"]
 
 
 def test_bad_input_gives_no_candidates_and_never_raises(space: TextSpace):

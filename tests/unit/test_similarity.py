@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from suggest.similarity import (RELATED, SAME_MATTER, TextSpace, clusters, cosine, neighbours, ngrams,
-                                similar_pairs)
+from suggest.similarity import SAME_MATTER, TextSpace, clusters, cosine, neighbours, ngrams, similar_pairs
 
 YELLOW = ["金海岸小区自来水发黄，有铁锈味。", "家里水龙头出来的自来水发黄浑浊，不敢饮用。",
           "今天早上开始自来水浑浊发黄，烧开后有沉淀。", "小区自来水发黄已经两天了，请水务部门核查。"]
@@ -99,8 +98,8 @@ def test_the_reason_is_the_phrase_two_texts_share(space: TextSpace):
     assert space.shared_terms(YELLOW[0], OTHER[1]) == []
 
 
-def test_thresholds_are_ordered():
-    assert 0 < RELATED < SAME_MATTER < 1
+def test_the_same_matter_threshold_is_the_one_calibrated_on_tipdm_train():
+    assert SAME_MATTER == 0.3   # bench/duplicates.py --calibrate; change both together
 
 
 def test_the_numpy_counting_finds_exactly_the_ngrams_of_the_python_analyzer():

@@ -26,7 +26,8 @@ from suggest.similarity import TextSpace
 CONTENT_CHARS = 400          # of a ticket's content compared (the matter is stated first; keeps scans cheap)
 KEYWORD_SHARE = 0.5          # a keyword is shared by at least this share of the cluster's tickets
 MAX_KEYWORDS = 3
-# How hotline tickets are worded, not what they are about: never a reason to join two appeals.
+# How hotline tickets are worded, not what they are about: never a reason to join two appeals (cut from the texts
+# before they are compared) nor a keyword.
 FILLER = frozenset({
     "市民", "来电", "反映", "反应", "称", "表示", "要求", "希望", "诉求", "相关", "部门", "处理", "尽快", "解决",
     "问题", "情况", "目前", "现在", "已经", "一直", "没有", "我们", "他们", "自己", "这个", "那个", "一个",
@@ -34,6 +35,7 @@ FILLER = frozenset({
     "咨询", "建议", "请问", "了解", "是否", "怎么", "如何", "什么", "可以", "不能", "不是", "非常", "严重",
     "影响", "生活", "居民", "群众", "今天", "昨天", "最近", "近期", "几天", "这两", "两天", "时间", "每天",
 })
+_FILLER = re.compile("|".join(sorted(FILLER, key=len, reverse=True)))
 _LABEL_PREFIX = re.compile(r"^\s*【[^】]*】")  # the desk's own "【供水排水】…" title prefix: the topic, not words
 
 
@@ -146,7 +148,7 @@ def _place_names(names: list[str]) -> re.Pattern[str]:
 @dataclass(frozen=True)
 class Prepared:
     """Records in the representation, computed once per evaluation and shared by every rule: each text with its
-    own place names cut out, and its row."""
+    own place names and the filler cut out, and its row."""
 
     space: TextSpace
     texts: list[str]
@@ -155,21 +157,23 @@ class Prepared:
     _bigrams: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def bigrams(self, row: int) -> frozenset[str]:
-        """The row's bigrams for keywords (computed once, whichever rule asks)."""
+        """The row's Chinese bigrams for keywords, without filler (computed once, whichever rule asks). Read
+        off the row: boilerplate is not in it, as it weighs nothing in the similarity."""
         if row not in self._bigrams:
-            self._bigrams[row] = bigrams(self.texts[row], self.space.boilerplate)
+            self._bigrams[row] = frozenset(t for t in self.space.terms_of(self.rows[row], 2)
+                                           if not t.isascii() and t not in FILLER)
         return self._bigrams[row]
 
 
 def prepare(records: list[Record], org: OrgIndex, space: TextSpace | None = None) -> Prepared:
-    """The texts (place names cut) and rows of ``records``; ``space`` fitted on them if none is given."""
+    """The texts (place names and filler cut) and rows of ``records``; ``space`` fitted on them if none is given."""
     patterns: dict[int | None, re.Pattern[str] | None] = {}
 
     def cut(r: Record) -> str:
         if r.unit_id not in patterns:
             patterns[r.unit_id] = _names_of(org, r.unit_id)
         pattern = patterns[r.unit_id]
-        return pattern.sub(" ", r.text) if pattern is not None else r.text
+        return _FILLER.sub(" ", pattern.sub(" ", r.text) if pattern is not None else r.text)
 
     texts = [cut(r) for r in records]
     if space is None:

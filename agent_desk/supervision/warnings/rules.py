@@ -39,7 +39,7 @@ class WarningRule(BaseModel):
 # with fine-grained topics (自来水水质) can set link_topic. Similarity is the cosine of suggest.similarity (the
 # representation 并单 and knowledge use; 并单 shows a pair as the same matter at 0.3). A cluster links looser
 # than a pair (single link: each appeal need only be near one other): 0.15, 0.2 over a week. With a desk's
-# first few tickets (under 200, no document frequencies yet) six wordings of "自来水发黄" are 0.19-0.61 apart,
+# first few tickets (under 200, no document frequencies yet) six wordings of "自来水发黄" are 0.19-0.75 apart,
 # unrelated ones ≤ 0.09; at province volume (bench/warnings.py, 56k tickets) the injected cluster is found.
 DEFAULT_RULES: tuple[WarningRule, ...] = (
     WarningRule(name="town-24h", label="乡镇聚集", area="town", window_hours=24, min_count=5),

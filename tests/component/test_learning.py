@@ -256,9 +256,20 @@ def test_a_failing_retraining_keeps_the_model_in_use_and_warns(center, tmp_path,
 
 def test_examples_read_the_final_host_and_the_place(center):
     close_tickets(center, 6, T0)
+    with center.db.engine.begin() as conn:
+        ids = conn.execute(select(m.Ticket.id).order_by(m.Ticket.id)).scalars().all()
+        conn.execute(update(m.Ticket).where(m.Ticket.id == ids[0]).values(topic=""))
+        conn.execute(update(m.Ticket).where(m.Ticket.id == ids[1]).values(topic="99-gone"))
+        conn.execute(update(m.Ticket).where(m.Ticket.id == ids[2]).values(host_unit_id=None))   # 直接办结
+        conn.execute(update(m.Ticket).where(m.Ticket.id == ids[3]).values(state="replied"))     # not closed
     with center.db.session() as s:
         found = closed_ticket_examples(s)
-    assert Counter(found["unit"].labels)[center.code("housing-east")] == 3
+    assert found["topic"].skipped == {"no_topic": 1, "topic_retired": 1}
+    assert found["unit"].skipped == {"no_host_unit": 1}
+    assert len(found["topic"].texts) == 42 - 1 - 2 and len(found["unit"].texts) == 42 - 1 - 1
+    assert ids[3] not in found["topic"].ticket_ids
+    units = Counter(found["unit"].labels)   # the first six are 城乡建设: odd ones east, even ones west
+    assert (units[center.code("housing-east")], units[center.code("housing-west")]) == (2, 2)
     contexts = {tuple(sorted(c.items())) for c in found["topic"].contexts}
     assert {dict(c)["county"] for c in contexts} == {center.code("east"), center.code("west")}
     assert all(dict(c)["line"] == "12345" and dict(c)["subplatform"] == f"{center.tag}-sp" for c in contexts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.nice:
         os.nice(args.nice)
+    # stopped with the desk: unwind (temporary files removed, the lock released), the model in use stays
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return train(url, Path(args.models), argparse.Namespace(target=None, min_tickets=args.min_tickets))
 

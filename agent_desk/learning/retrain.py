@@ -94,6 +94,7 @@ class Retrainer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_attempt: LastTraining | None = None   # refused or failed attempts are not in versions.json
+        self._child: subprocess.Popen[str] | None = None
         self.trainings = 0   # completed trainings (tests)
         self.command = [sys.executable, "-m", "agent_desk.learning", "--models", str(models_dir),
                         "--min-tickets", str(policy.min_tickets)]
@@ -105,15 +106,29 @@ class Retrainer:
             self._thread.start()
 
     def stop(self, timeout: float = 10) -> None:
+        """Stop checking; a training under way is stopped too (the model in use stays: nothing half-written)."""
         self._stop.set()
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.terminate()
         if self._thread is not None:
             self._thread.join(timeout)
 
     def _train(self) -> subprocess.CompletedProcess[str]:
         bind = self.sessions.kw["bind"]
         env = {**os.environ, DATABASE_URL: bind.url.render_as_string(hide_password=False)}
-        return subprocess.run(self.command, env=env, capture_output=True, text=True, check=False,
-                              timeout=self.policy.timeout.total_seconds())
+        with subprocess.Popen(self.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as child:
+            self._child = child
+            try:
+                out, err = child.communicate(timeout=self.policy.timeout.total_seconds())
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.communicate()
+                raise
+            finally:
+                self._child = None
+        return subprocess.CompletedProcess(self.command, child.returncode, out, err)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -140,7 +155,9 @@ class Retrainer:
                 log.info("suggestion models: trained: %s", " | ".join(done.stdout.strip().splitlines()))
                 self.trainings += 1
                 return reason
-            if done.returncode == 2:
+            if self._stop.is_set():
+                log.info("suggestion models: retraining stopped with the desk")
+            elif done.returncode == 2:
                 log.warning("suggestion models: not retrained: %s", tail)
             else:
                 log.warning("suggestion models: retraining failed (exit %s): %s; the model in use stays",

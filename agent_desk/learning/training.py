@@ -38,7 +38,7 @@ from agent_desk.db import models as m
 
 from agent_desk.learning.examples import Examples, closed_ticket_examples
 from agent_desk.learning.loader import TARGETS, Target, model_path
-from suggest import ModelFileError, load, save
+from suggest import load, save
 from suggest.evaluation import top1_hits
 from suggest.store import read_header
 from hotline.vocab import TicketState
@@ -146,7 +146,7 @@ def _current(path: Path) -> tuple[Any, dict[str, Any]] | None:
         return load(path), read_header(path)
     except FileNotFoundError:
         return None
-    except (ModelFileError, Exception) as exc:  # noqa: BLE001 - an unusable model in use is simply replaced
+    except Exception as exc:  # noqa: BLE001 - ModelFileError or a damaged file: an unusable model is replaced
         log.warning("%s: the model in use cannot be read (%s); a new one replaces it", path, exc)
         return None
 

@@ -256,10 +256,63 @@ def test_a_failing_retraining_keeps_the_model_in_use_and_warns(center, tmp_path,
 
 def test_examples_read_the_final_host_and_the_place(center):
     close_tickets(center, 6, T0)
+    with center.db.engine.begin() as conn:
+        ids = conn.execute(select(m.Ticket.id).order_by(m.Ticket.id)).scalars().all()
+        conn.execute(update(m.Ticket).where(m.Ticket.id == ids[0]).values(topic=""))
+        conn.execute(update(m.Ticket).where(m.Ticket.id == ids[1]).values(topic="99-gone"))
+        conn.execute(update(m.Ticket).where(m.Ticket.id == ids[2]).values(host_unit_id=None))   # 直接办结
+        conn.execute(update(m.Ticket).where(m.Ticket.id == ids[3]).values(state="replied"))     # not closed
     with center.db.session() as s:
         found = closed_ticket_examples(s)
-    assert Counter(found["unit"].labels)[center.code("housing-east")] == 3
+    assert found["topic"].skipped == {"no_topic": 1, "topic_retired": 1}
+    assert found["unit"].skipped == {"no_host_unit": 1}
+    assert len(found["topic"].texts) == 42 - 1 - 2 and len(found["unit"].texts) == 42 - 1 - 1
+    assert ids[3] not in found["topic"].ticket_ids
+    units = Counter(found["unit"].labels)   # the first six are 城乡建设: odd ones east, even ones west
+    assert (units[center.code("housing-east")], units[center.code("housing-west")]) == (2, 2)
     contexts = {tuple(sorted(c.items())) for c in found["topic"].contexts}
     assert {dict(c)["county"] for c in contexts} == {center.code("east"), center.code("west")}
     assert all(dict(c)["line"] == "12345" and dict(c)["subplatform"] == f"{center.tag}-sp" for c in contexts)
     assert {dict(c)["town"] for c in contexts} == {center.code("town-east"), center.code("town-west")}
+
+
+def test_the_desk_runs_the_retrainer_only_when_it_has_a_models_folder(database_url, redis_server, tmp_path):
+    from tests.support.desk import close_rig, make_rig
+
+    plain = make_rig(database_url, redis_server.authenticated_url)
+    try:
+        assert plain.app.state.retrainer is None
+    finally:
+        close_rig(plain)
+    models = tmp_path / "models"
+    rig = make_rig(database_url, redis_server.authenticated_url, suggest_models=str(models),
+                   retrain_after_closed=1000, retrain_nightly_hour=None)
+    retrainer = rig.app.state.retrainer
+    try:
+        assert isinstance(retrainer, Retrainer) and retrainer.models_dir == models
+        assert retrainer.policy.every_closed == 1000 and retrainer.policy.nightly_hour is None
+        assert retrainer._thread is not None and retrainer._thread.is_alive()   # started with the desk
+        assert rig.client.get("/healthz").status_code == 200
+    finally:
+        close_rig(rig)
+    retrainer._thread.join(10)
+    assert not retrainer._thread.is_alive()   # stopped with it
+
+
+def test_stopping_the_desk_stops_a_training_under_way(center, tmp_path):
+    import time
+
+    close_tickets(center, 1, T0)
+    retrainer = Retrainer(center.db.sessions, tmp_path / "models", Policy(min_tickets=1, nightly_hour=None))
+    retrainer.command = [sys.executable, "-c", "import time; time.sleep(120)"]
+    retrainer.start()
+    deadline = time.monotonic() + 30
+    while retrainer._child is None:
+        assert time.monotonic() < deadline, "the training never started"
+        time.sleep(0.05)
+    child = retrainer._child
+    started = time.monotonic()
+    retrainer.stop()
+    assert time.monotonic() - started < 10
+    assert child.poll() is not None and not retrainer._thread.is_alive()
+    assert retrainer.trainings == 0

@@ -22,7 +22,6 @@ import fcntl
 import json
 import logging
 import os
-import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -103,16 +102,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(name).replace(target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    _write_atomically(target, source.read_bytes())
 
 
 @contextmanager

@@ -11,7 +11,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import pickle
 import secrets
 import sys
 from collections import Counter
@@ -32,6 +31,7 @@ from suggest import store
 from suggest.examples import read_examples
 from tests.conftest import BACKENDS
 from tests.support.datasets import TIPDM_TRAIN
+from tests.support.suggestions import rewrite_header
 
 CLASS_TOPIC = {"城乡建设": "03-housing", "环境保护": "04-environment", "交通运输": "05-transport",
                "劳动和社会保障": "08-labour", "卫生计生": "02-health", "教育文体": "01-education",
@@ -158,16 +158,6 @@ def test_training_learns_topics_and_final_host_units_and_promotes_them(center, t
     assert topics is not None and topics.top_k("孩子上学学位不够，学校乱收费", k=1)[0].label == "01-education"
 
 
-def _rewrite_header(path, **changes):
-    with path.open("rb") as f:
-        head = pickle.load(f)
-        rest = f.read()
-    head.update(changes)
-    with path.open("wb") as f:
-        pickle.dump(head, f)
-        f.write(rest)
-
-
 def test_a_new_version_replaces_the_model_in_use_only_if_not_worse(center, tmp_path):
     models = tmp_path / "models"
     close_tickets(center, PER_CLASS, T0)
@@ -179,7 +169,7 @@ def test_a_new_version_replaces_the_model_in_use_only_if_not_worse(center, tmp_p
 
     # a model in use that claims a perfect held-out score is not replaced by a merely good one
     in_use = model_path(models, "unit")
-    _rewrite_header(in_use, held_out={"top1": 1.0, "top3": 1.0, "n": 99})
+    rewrite_header(in_use, held_out={"top1": 1.0, "top3": 1.0, "n": 99})
     before = in_use.read_bytes()
     kept = train_desk(center.db.sessions, models, targets=("unit",))[0]
     assert kept.version == 3 and not kept.promoted and in_use.read_bytes() == before

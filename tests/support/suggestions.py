@@ -3,6 +3,7 @@ said several ways, in ten places of the province."""
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 
 import suggest
@@ -44,3 +45,14 @@ class Trained:
 
         model = self.models.get(kind)
         return None if model is None else LoadedModel(model, f"test-{kind}")
+
+
+def rewrite_header(path, **changes) -> None:
+    """Change fields of a saved model file's header in place (tests of the checks made before unpickling)."""
+    with path.open("rb") as f:
+        head = pickle.load(f)
+        rest = f.read()
+    head.update(changes)
+    with path.open("wb") as f:
+        pickle.dump(head, f)
+        f.write(rest)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import pickle
 import re
 
 import joblib
@@ -13,6 +12,7 @@ import pytest
 import suggest
 from suggest import store
 from suggest.training import MIN_EXAMPLES, MIN_PER_LABEL
+from tests.support.suggestions import rewrite_header
 
 PLACES = ["海口市龙华区", "三亚市吉阳区", "琼海市嘉积镇", "儋州市那大镇", "文昌市文城镇", "万宁市万城镇",
           "五指山市", "东方市八所镇", "陵水县椰林镇", "澄迈县金江镇"]
@@ -108,20 +108,10 @@ def test_save_and_load_give_back_the_same_suggestions(model, tmp_path):
         assert loaded.top_k(text) == model.top_k(text)
 
 
-def _rewrite_header(path, **changes):
-    with path.open("rb") as f:
-        head = pickle.load(f)
-        rest = f.read()
-    head.update(changes)
-    with path.open("wb") as f:
-        pickle.dump(head, f)
-        f.write(rest)
-
-
 def test_another_format_version_is_refused(model, tmp_path):
     path = tmp_path / "suggest.joblib"
     suggest.save(model, path)
-    _rewrite_header(path, format=store.FORMAT_VERSION + 1)
+    rewrite_header(path, format=store.FORMAT_VERSION + 1)
     with pytest.raises(suggest.ModelFileError, match="format .*train the model again"):
         suggest.load(path)
 
@@ -129,7 +119,7 @@ def test_another_format_version_is_refused(model, tmp_path):
 def test_another_scikit_learn_is_refused_before_unpickling_the_model(model, tmp_path, monkeypatch):
     path = tmp_path / "suggest.joblib"
     suggest.save(model, path)
-    _rewrite_header(path, sklearn="0.1")
+    rewrite_header(path, sklearn="0.1")
     monkeypatch.setattr(joblib, "load", lambda *_: pytest.fail("the model was unpickled"))
     with pytest.raises(suggest.ModelFileError, match="scikit-learn 0.1"):
         suggest.load(path)

@@ -23,6 +23,7 @@ from agent_desk.auth.sessions import Principal
 from agent_desk.errors import DeskError
 from agent_desk.suggestions import outcomes, service
 from agent_desk.supervision.periods import today
+from agent_desk.text import ONE_LINE
 from hotline.paths import Paths
 
 router = APIRouter(prefix="/suggestions")
@@ -30,7 +31,6 @@ STAFF = (Role.AGENT, Role.SUPERVISOR)
 # Codes of the org tree and topics.yaml (460100, 460100-长流镇, 03-water): anything else is refused before it reaches
 # a query (a NUL byte, which PostgreSQL refuses, would otherwise be a 500).
 CODE = r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,64}$"
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 LONGEST_REPORT = dt.timedelta(days=366)
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)   # beyond: a typo, and date arithmetic overflows
 
@@ -77,8 +77,8 @@ class ShownItem(Body):
 
 class OutcomeRecord(Body):
     ticket: str = Field(..., pattern=r"^\d{14}$", description="刚保存的工单编号（本人受理）")
-    source: str = Field(..., max_length=16, pattern=PRINTABLE, description="建议来源：model 或 rules")
-    model_version: str = Field("", max_length=64, pattern=PRINTABLE)
+    source: str = Field(..., max_length=16, pattern=ONE_LINE, description="建议来源：model 或 rules")
+    model_version: str = Field("", max_length=64, pattern=ONE_LINE)
     topics: list[ShownItem] = Field(default_factory=list, max_length=10, description="保存时显示的分类建议，最好的在前")
     units: list[ShownItem] = Field(default_factory=list, max_length=10, description="保存时显示的单位建议，最好的在前")
     unit_chosen: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.\-\u4e00-\u9fff]*$",

@@ -27,6 +27,7 @@ from agent_desk.auth.sessions import Principal
 from agent_desk.calls import transcript
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
+from agent_desk.text import ONE_LINE
 from agent_desk.settings import PROVINCE_TZ
 from agent_desk.supervision.periods import Day
 from hotline.contracts.transcript import Phase, Speaker, Status, Turn
@@ -66,7 +67,7 @@ class TranscriptQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     # no control characters: PostgreSQL refuses a NUL in text outright (a 500, not an answer)
-    q: str = Field("", max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$", description="所说内容包含的文字")
+    q: str = Field("", max_length=64, pattern=ONE_LINE, description="所说内容包含的文字")
     speaker: Speaker | None = Field(None, description="只查市民（citizen）或坐席（agent）所说")
     phase: Phase | None = Field(None, description="只查排队时所述（waiting）或通话中（conversation）")
     call_id: str | None = Field(None, pattern=r"^[0-9A-Za-z.\-_]{1,64}$", description="只查这一通话")

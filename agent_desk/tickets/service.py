@@ -32,6 +32,7 @@ from hotline.reference import topic_names
 from hotline.vocab import AppealType
 from agent_desk.tickets.status import remember
 from agent_desk.tickets.store import UnitCodes, next_number, save, to_domain
+from agent_desk.text import ONE_LINE
 
 CHANNELS = ("phone", "web", "wechat", "sms", "email", "app")
 APPEAL_TYPES = tuple(AppealType)
@@ -531,14 +532,14 @@ def allowed_actions(row: m.Ticket, who: Principal) -> list[str]:
 
 
 class SearchQuery(Strict):
-    q: str = Field("", max_length=64, description="words in the title or content")
+    q: str = Field("", max_length=64, pattern=ONE_LINE, description="words in the title or content")
     number: str | None = Field(None, pattern=r"^\d{1,14}$")
     phone: str | None = Field(None, pattern=r"^[0-9+\-]{3,32}$")
     state: lc.State | None = None
     appeal_type: Literal["consultation", "help", "complaint", "suggestion", "other"] | None = None
-    topic: str | None = Field(None, max_length=64)
-    subplatform: str | None = Field(None, max_length=32)
-    host_unit: str | None = Field(None, max_length=64)
+    topic: str | None = Field(None, max_length=64, pattern=ONE_LINE)
+    subplatform: str | None = Field(None, max_length=32, pattern=ONE_LINE)
+    host_unit: str | None = Field(None, max_length=64, pattern=ONE_LINE)
     overdue: bool | None = None
     created_from: Day | None = None
     created_to: Day | None = None

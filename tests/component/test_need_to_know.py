@@ -171,6 +171,12 @@ def test_each_search_is_audited_with_the_numbers_it_returned(rig):
     assert json.loads(row.detail) == {"numbers": [second, first], "filters": {"phone": citizen, "limit": 5}}
 
 
+@pytest.mark.parametrize("field", ["q", "topic", "subplatform", "host_unit"])
+def test_a_search_with_a_control_character_is_a_clear_422_on_every_database(rig, field):
+    reply = rig.call("boss", "GET", "/api/v1/tickets", params={field: "自来水\x00"})   # PostgreSQL refuses NUL
+    assert reply.status_code == 422, reply.text
+
+
 def test_the_auditor_reads_and_exports_the_log_and_no_one_else_does(rig):
     number = new_ticket(rig, "agent", phone(rig, 8))
     ok(rig.call("agent", "GET", f"/api/v1/tickets/{number}"))

@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import create_user
+from agent_desk.calls.tracker import CallTracker
+from agent_desk.calls.transcript import TranscriptRelay
 from agent_desk.db.models import DispatchRule, OrgUnit
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
@@ -234,3 +237,32 @@ def shoot(artifacts, request):
         return path
 
     return take
+
+
+@pytest.fixture
+def rclient(redis_server):
+    client = redis.Redis.from_url(redis_server.url, password=redis_server.password, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def desk_side(desk, loop_thread):
+    """The call tracker and the transcript relay, on the helper loop, as the desk's listener runs them."""
+
+    async def make():
+        tracker = CallTracker(desk.db, desk.settings.async_redis(), desk.settings.line_names, desk.settings.city_names)
+        relay = TranscriptRelay(desk.db, desk.settings.async_redis(), tracker.agent_of_call)
+        return tracker, relay, asyncio.get_running_loop().create_task(relay.run())
+
+    tracker, relay, running = loop_thread.run(make())
+    loop_thread.run(asyncio.wait_for(relay.synced.wait(), 20))
+    yield tracker, relay
+
+    async def stop():
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await tracker.redis.aclose()
+        await relay.redis.aclose()
+
+    loop_thread.run(stop())

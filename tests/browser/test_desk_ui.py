@@ -96,13 +96,6 @@ def client(desk):
 
 
 @pytest.fixture
-def rclient(redis_server):
-    client = redis.Redis.from_url(redis_server.url, password=redis_server.password, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def tracker(desk, loop_thread):
     """The desk's call tracker, with its own async Redis client, on the helper loop (as the listener runs it)."""
 

@@ -5,18 +5,13 @@ written to Redis as the IVR side writes them, relayed by the desk's own relay an
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 
-import pytest
-import redis
 from playwright.sync_api import expect
 
 from agent_desk.calls import events as ev
 from agent_desk.calls import pop
-from agent_desk.calls.tracker import CallTracker
-from agent_desk.calls.transcript import TranscriptRelay
 from agent_desk.knowledge.search import upsert_article
 from hotline.contracts.transcript import Turn
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
@@ -67,36 +62,8 @@ def test_typing_a_description_shows_the_article_that_answers_it(page, desk, shoo
     assert_clean(page)
 
 
-@pytest.fixture
-def rclient(redis_server):
-    client = redis.Redis.from_url(redis_server.url, password=redis_server.password, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def desk_side(desk, loop_thread):
-    """The call tracker and the transcript relay, on the helper loop, as the desk's listener runs them."""
-
-    async def make():
-        tracker = CallTracker(desk.db, desk.settings.async_redis(), desk.settings.line_names, desk.settings.city_names)
-        relay = TranscriptRelay(desk.db, desk.settings.async_redis(), tracker.agent_of_call)
-        return tracker, relay, asyncio.get_running_loop().create_task(relay.run())
-
-    tracker, relay, running = loop_thread.run(make())
-    loop_thread.run(asyncio.wait_for(relay.synced.wait(), 20))
-    yield tracker
-
-    async def stop():
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await tracker.redis.aclose()
-        await relay.redis.aclose()
-
-    loop_thread.run(stop())
-
-
 def test_during_a_call_the_panel_follows_what_the_citizen_says(page, desk, rclient, desk_side, loop_thread, shoot):
+    tracker, _relay = desk_side
     taxi = f"{desk.tag}-taxi"
     with desk.db.session() as session:
         upsert_article(session, code=taxi, title="出租车、网约车投诉",
@@ -110,8 +77,8 @@ def test_during_a_call_the_panel_follows_what_the_citizen_says(page, desk, rclie
     now = dt.datetime.now(dt.UTC)
 
     async def answer():
-        await desk_side.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000009", now - dt.timedelta(seconds=5)))
-        await desk_side.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000010", 5, now))
+        await tracker.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000009", now - dt.timedelta(seconds=5)))
+        await tracker.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000010", 5, now))
 
     loop_thread.run(answer())
     expect(page.locator("#call-caller")).to_have_text("13876500000")

@@ -8,18 +8,13 @@ the form field; a field the agent typed into or chose is not overwritten by a la
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 
-import pytest
-import redis
 from playwright.sync_api import expect
 
 from agent_desk.calls import events as ev
 from agent_desk.calls import pop
-from agent_desk.calls.tracker import CallTracker
-from agent_desk.calls.transcript import TranscriptRelay
 from hotline.contracts.prefill import KEY as PREFILL_KEY
 from hotline.contracts.prefill import Prefill as PrefillPayload
 from hotline.contracts.transcript import Turn
@@ -38,35 +33,6 @@ def prefill_of(call_id: str, transcript: str, status: str) -> dict:
     draft = Prefill(call_id=call_id, line="12345", caller=CALLER, menu_choice="2", subplatform="469002",
                     status=status, engine="whisper")
     return enrich(draft, transcript, today=dt.date(2024, 6, 5)).to_dict()
-
-
-@pytest.fixture
-def rclient(redis_server):
-    client = redis.Redis.from_url(redis_server.url, password=redis_server.password, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def desk_side(desk, loop_thread):
-    """The call tracker and the transcript relay, on the helper loop, as the desk's listener runs them."""
-
-    async def make():
-        tracker = CallTracker(desk.db, desk.settings.async_redis(), desk.settings.line_names, desk.settings.city_names)
-        relay = TranscriptRelay(desk.db, desk.settings.async_redis(), tracker.agent_of_call)
-        return tracker, relay, asyncio.get_running_loop().create_task(relay.run())
-
-    tracker, relay, running = loop_thread.run(make())
-    loop_thread.run(asyncio.wait_for(relay.synced.wait(), 20))
-    yield tracker, relay
-
-    async def stop():
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await tracker.redis.aclose()
-        await relay.redis.aclose()
-
-    loop_thread.run(stop())
 
 
 def test_the_agent_follows_the_call_live_and_adopts_suggestions_in_one_click(page, desk, rclient, desk_side,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from agent_desk.db import models as m
 from agent_desk.suggestions.models import SuggestionOutcome
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
-from tests.browser.test_live_transcript_ui import desk_side, prefill_of, rclient  # noqa: F401  (fixtures)
+from tests.browser.test_live_transcript_ui import prefill_of
 from tests.browser.test_supervisor_views import sign_in
 
 

@@ -40,7 +40,8 @@ def audited(rig) -> list[tuple[str, str, str]]:
     with rig.app.state.db.session() as session:
         return [(e.username, e.object_id, e.detail) for e in session.scalars(
             select(m.AuditEntry).where(m.AuditEntry.action == "softphone_credentials",
-                                       m.AuditEntry.username.like(f"{rig.tag}-%")))]
+                                       m.AuditEntry.username.like(f"{rig.tag}-%"))
+        .order_by(m.AuditEntry.id))]   # without an order PostgreSQL may answer in any
 
 
 def test_an_agent_gets_its_own_extension_and_the_hand_out_is_audited(rig, phones, ext):

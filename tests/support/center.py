@@ -58,7 +58,9 @@ class Center:
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def new_call_id(self) -> str:
-        return f"t{os.getpid()}-{next(self._ids)}"
+        """Fixed width: Asterisk refuses a new channel id that begins another live channel's id (t1-1 while t1-10
+        is up), which looked like a lost call under load (bench/dialplan_agi_cps.py, BENCHMARKS.md)."""
+        return f"t{os.getpid()}-{next(self._ids):06d}"
 
     def set_today(self, day: dt.date) -> None:
         """Pin the dialplan's date through the site config (not the clock) and reload the dialplan."""

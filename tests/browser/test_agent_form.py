@@ -150,6 +150,13 @@ def test_a_pop_preselects_the_place_and_only_the_save_button_saves(page, places,
     assert count_tickets(desk) == before + 1
     assert_clean(page)
 
+    async def hang_up():   # the next test types a ticket with no call on
+        ended = dt.datetime.now(dt.UTC)
+        await tracker.apply(ev.AgentFinished(call_id, desk.extension, 30, "caller", ended))
+        await tracker.apply(ev.CallEnded(facts, "normal", ended))
+
+    loop_thread.run(hang_up())
+
 
 def test_a_typed_haikou_ticket_gets_haikous_unit_and_can_be_edited(page, places, shoot):
     desk = places
@@ -157,6 +164,8 @@ def test_a_typed_haikou_ticket_gets_haikous_unit_and_can_be_edited(page, places,
     login(page, desk.users["agent"])
     expect(page).to_have_url(desk.url + "/agent.html")
     expect(page.locator("#place-city option[value='460100']")).to_have_text("海口市")
+    expect(page.locator("#no-call")).to_be_visible()   # no call: the agent types the ticket
+    expect(page.get_by_label("所属市县")).to_have_value("")
     page.get_by_label("所属市县").select_option(label="海口市")
     expect(page.locator("#place-district option")).to_have_text(["请选择", "龙华区", "美兰区"])   # pinyin order
     page.get_by_label("区", exact=True).select_option(label="龙华区")

@@ -98,7 +98,7 @@ function renderPrefill(prefill) {
   $("#pf-places").textContent = dash(places.join("、"));
   $("#pf-phones").textContent = dash((prefill.phones || []).join("、"));
   $("#pf-dates").textContent = dash((prefill.dates || []).join("、"));
-  $("#pf-topic").textContent = prefill.topic ? prefill.topic.name : "—";
+  $("#pf-topic").textContent = prefill.topic ? `${prefill.topic.name}（${prefill.topic.code}）` : "—";
   suggestedUnit = prefill.suggested_unit || "";
   $("#pf-unit").textContent = dash(suggestedUnit);
   renderSuggestions(prefill);

@@ -163,6 +163,7 @@ function adopt(name, value, what) {
     control.value = value;
   }
   typed.add(name);
+  countAll();
   if (name === "topic") $("#topic-hint").textContent = "";
   message($("#adopt-msg"), `已采用${what}`, "ok");
 }
@@ -184,6 +185,7 @@ function setAuto(name, value) {
   if (!control || value === undefined || value === null || saved) return;   // saved: the form is the ticket now
   auto[name] = value;
   if (!typed.has(name)) control.value = value;
+  countAll();
 }
 
 function renderCallerTickets(tickets) {
@@ -245,6 +247,7 @@ function resetForm() {
   }
   places.reset(call ? call.subplatform : "");
   filterTopics("");
+  countAll();
 }
 
 // ── saving the ticket ───────────────────────────────────────────────────
@@ -262,6 +265,26 @@ function draftOf() {
     merge_into: duplicates.chosen(),
   };
 }
+
+// Length limits shown as the agent types (the field stops at its limit; the counter says so, in Chinese).
+const counters = new Map();
+for (const control of form.querySelectorAll("[data-count]")) {
+  const counter = el("span", { class: "hint counter", id: `${control.id}-count`, "aria-live": "polite" });
+  control.after(counter);
+  control.setAttribute("aria-describedby", [control.getAttribute("aria-describedby"), counter.id].filter(Boolean).join(" "));
+  counters.set(control, counter);
+}
+
+function countAll() {
+  for (const [control, counter] of counters) {
+    const max = Number(control.maxLength);
+    const used = control.value.length;
+    counter.textContent = used >= max ? `已达上限 ${max} 字，超出部分无法输入` : `${used}/${max} 字`;
+    counter.classList.toggle("over", used >= max);
+  }
+}
+form.addEventListener("input", countAll);
+countAll();
 
 // Only the 保存工单 button saves: Enter in a one-line field (a browser's implicit submission) does nothing.
 form.addEventListener("keydown", (ev) => {

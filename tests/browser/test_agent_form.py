@@ -6,7 +6,6 @@ at 1440×900 and 1920×1080 go to tests/artifacts/browser/. No 5xx, failed reque
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 
@@ -27,8 +26,9 @@ SIZES = {"1440": {"width": 1440, "height": 900}, "1920": {"width": 1920, "height
 
 @pytest.fixture(scope="module")
 def places(desk):
-    """(Once for the module's desk.) 琼海 and 海口 in the org tree, with a few districts and towns; water in 海口 goes to 海口市水务局, anywhere
-    without a city rule to 海南省水务厅 (the fixture's own rule sends 琼海's to 琼海市水务局)."""
+    """(Once for the module's desk.) 琼海 and 海口 in the org tree, with a few districts and towns; water in 海口
+    goes to 海口市水务局, anywhere without a city rule to 海南省水务厅 (the fixture's own rule sends 琼海's to
+    琼海市水务局)."""
     with desk.db.session() as session:
         province = session.scalar(select(m.OrgUnit).where(m.OrgUnit.code == f"{desk.tag}-prov"))
         ids = {}
@@ -93,8 +93,8 @@ def count_tickets(desk) -> int:
         return len(session.scalars(select(m.Ticket.id)).all())
 
 
-def test_a_pop_preselects_the_place_and_only_the_save_button_saves(page, places, rclient, tracker, loop_thread,
-                                                                   shoot):
+def test_a_pop_preselects_the_place_and_only_the_save_button_saves(page, places, rclient,  # noqa: F811
+                                                                   tracker, loop_thread, shoot):
     desk = places
     page.set_viewport_size(SIZES["1440"])
     login(page, desk.users["agent"])

@@ -161,6 +161,14 @@ def test_a_pop_preselects_the_place_and_only_the_save_button_saves(page, places,
 def test_a_typed_haikou_ticket_gets_haikous_unit_and_can_be_edited(page, places, shoot):
     desk = places
     page.set_viewport_size(SIZES["1920"])
+    asked: dict[str, list[dict]] = {"/api/v1/tickets/duplicates": [], "/api/v1/suggestions": []}
+
+    def record(request):
+        for path, bodies in asked.items():
+            if request.method == "POST" and request.url == desk.url + path:
+                bodies.append(request.post_data_json)
+
+    page.on("request", record)
     login(page, desk.users["agent"])
     expect(page).to_have_url(desk.url + "/agent.html")
     expect(page.locator("#place-city option[value='460100']")).to_have_text("海口市")
@@ -177,10 +185,16 @@ def test_a_typed_haikou_ticket_gets_haikous_unit_and_can_be_edited(page, places,
     expect(page.locator("#title-count")).to_have_text("4/128 字")
     page.get_by_label("诉求内容（必填）").fill("龙华区金盘小区停水两天了，自来水一直没来，水压也很低。")
     expect(page.locator("#content-count")).to_have_text("27/20000 字")
+    # the panels are asked with the chosen place
+    expect(page.locator("#duplicates-panel")).to_be_visible()
+    assert asked["/api/v1/tickets/duplicates"][-1]["subplatform"] == "460100"
+    assert asked["/api/v1/tickets/duplicates"][-1]["location_unit"] == "460100-龙华区"
     card = page.locator("#smart-card")
     first_unit = card.locator("[data-list='units'] li[data-rank='1']")
     expect(first_unit).to_contain_text("海口市水务局")
     expect(card.locator("[data-list='units']")).not_to_contain_text("海南省水务厅")
+    question = asked["/api/v1/suggestions"][-1]
+    assert question["subplatform"] == "460100" and question["county"] == "460100-龙华区" and question["town"] is None
     # 业务分类: the suggestion's top-1 is pre-selected (the agent has not picked one)
     topic = page.get_by_label("业务分类")
     expect(topic).to_have_value("03-water")

@@ -37,7 +37,10 @@ answersPanel($("#answers"), $("#answers-note"), () => [form.elements.title.value
 let savedNumber = null;
 const hints = suggestionsPanel(form, $("#smart-card"), { onAnswer: preselectTopic });
 // 市县 → 区 → 镇 (places.js): the ticket's sub-platform and place; the panels are told when they change
-const places = placePickers(form, $("#place-pickers"), () => hints.refresh());
+// (an empty form is not asked about: each question is audited)
+const places = placePickers(form, $("#place-pickers"), () => {
+  if (form.elements.title.value.trim() || form.elements.content.value.trim()) hints.refresh();
+});
 
 // ── the pop ─────────────────────────────────────────────────────────────
 function onPop(pop) {

@@ -77,6 +77,8 @@ class TicketDetail(TicketSummary):
 
     occurred: str
     location: str
+    location_unit: str | None = Field(description="地点所在单位代码（市县、区、镇）；未选为空")
+    location_unit_name: str | None
     content: str
     demand: str
     confidential: bool = Field(description="保密工单")
@@ -170,6 +172,24 @@ def read(request: Request, number: str = NUMBER, who: Principal = Depends(princi
          session: Session = Depends(unit_of_work, scope="function")) -> TicketDetail:
     """工单的全部内容与办理记录。每次查看（包括被拒绝的尝试）都记入审计日志。"""
     return TicketDetail.model_validate(service.detail(session, who, number, client_of(request)))
+
+
+# ── 修改工单: edit after save ─────────────────────────────────────────────────
+class Edited(Reply):
+    number: str
+    state: str = Field(description="状态代码（修改不改变状态）")
+    changed: list[str] = Field(description="修改了的字段")
+
+
+@router.patch("/{number}", summary="修改工单")
+def edit(request: Request, change: service.TicketEdit, number: str = NUMBER, who: Principal = Depends(principal),
+         session: Session = Depends(unit_of_work, scope="function")) -> Edited:
+    """登记工单的话务员在派单前（状态“已受理”）修改标题、诉求内容、市民诉求、发生时间、地点、所属市县、业务分类和联系人；
+    只传要修改的字段。修改记入办理记录（谁、何时、哪些字段）和审计日志；派单后不能修改（409），非本人登记的工单不能
+    修改（403，记入审计日志）。"""
+    row, changed = service.edit(session, who, number, change, client_of(request))
+    request.state.changed = [row.number]
+    return Edited(number=row.number, state=row.state, changed=changed)
 
 
 def _action_route(name: str, body_model: type[BaseModel] | None) -> None:

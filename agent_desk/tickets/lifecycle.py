@@ -430,6 +430,18 @@ class Ticket:
         host._record(now, actor, role, "unmerge_out", host.state, merged_ticket=self.number, reason=reason)
 
 
+    # ── 修改工单: edit after save ─────────────────────────────────────────────
+    def edit(self, fields: tuple[str, ...], now: dt.datetime, actor: str, role: Role) -> None:
+        """修改工单 by the agent who registered it, while it is still 已受理 (``EDITABLE``): before 派单 no unit has
+        seen it, so what it reads is what the agent last saved. The history names the fields changed (their
+        Chinese names); the state stays."""
+        self._require_role(role, Role.AGENT)
+        self._require("edit", EDITABLE)
+        if not fields:
+            raise TransitionError("nothing_changed", "没有修改任何内容")
+        self._record(now, actor, role, "edit", self.state, fields="、".join(fields))
+
+
 def repeat_of(existing: list[Ticket], matter_key: str, keys: dict[str, str]) -> Ticket | None:
     """The sealed ticket a new appeal repeats, if any (``keys`` maps ticket number → matter key)."""
     for ticket in existing:
@@ -455,7 +467,10 @@ ACTION_LABELS = {
     "repeat_linked": "重复诉求关联", "survey": "来电满意度评价", "transfer": "转接/联动",
     "merge": "并单", "merge_in": "并入工单", "follow_host": "随主工单办理", "host_reply": "主工单答复",
     "host_refused": "主工单不予受理", "unmerge": "撤销并单", "unmerge_out": "撤销并入",
+    "edit": "修改工单",
 }
+# 修改工单: only before 派单 (no unit has read the ticket yet; after that a change goes through 退单/重办).
+EDITABLE = frozenset({State.ACCEPTED})
 # What the fields of a history entry's data are called (办理记录的说明).
 EVENT_FIELD_LABELS = {
     "host_unit": "主办单位", "host": "主办单位", "unit": "承办单位", "co_units": "协办单位", "reason": "理由",
@@ -468,6 +483,7 @@ EVENT_FIELD_LABELS = {
     "Kind": "转接类型", "Target": "转接目标", "Outcome": "结果", "DialStatus": "呼叫状态", "Fallback": "未接通时",
     "Conference": "三方会议", "Agent": "坐席", "Trunk": "中继", "SetupMs": "接通耗时（毫秒）",
     "TransferID": "转接编号", "CallID": "通话", "at": "时间",
+    "fields": "修改内容",
     "host_ticket": "主工单", "merged_ticket": "并入的工单",
 }
 

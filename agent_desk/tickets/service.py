@@ -144,6 +144,86 @@ def create(session: Session, who: Principal, draft: TicketDraft, now: dt.datetim
     return Created(row, created=True)
 
 
+
+# ── 修改工单: edit after save ─────────────────────────────────────────────────
+class TicketEdit(Strict):
+    """修改工单: the fields sent are the ticket's new values; a field left out stays as it is."""
+
+    title: str | None = Field(None, min_length=1, max_length=128)
+    content: str | None = Field(None, min_length=1, max_length=20_000)
+    demand: str | None = Field(None, max_length=5_000)
+    occurred: str | None = Field(None, max_length=64)
+    location: str | None = Field(None, max_length=256)
+    subplatform: str | None = Field(None, max_length=32, description="市县分平台代码；空字符串表示未知")
+    location_unit: str | None = Field(None, max_length=64,
+                                      description="地点所在单位代码（市县、区、镇）；空字符串表示未选")
+    topic: str | None = Field(None, max_length=64, description="事项分类代码（分类表），空字符串表示未分类")
+    citizen_name: str | None = Field(None, max_length=64)
+    citizen_phone: str | None = Field(None, max_length=32, pattern=r"^[0-9+\-]*$")
+
+    @field_validator("topic")
+    @classmethod
+    def _known_topic(cls, value: str | None) -> str | None:
+        return TicketDraft._known_topic(value) if value else value
+
+
+# What the history calls each editable field (修改内容: names, never the values, which may be personal data).
+EDIT_LABELS = {"title": "标题", "content": "诉求内容", "demand": "市民诉求", "occurred": "发生时间", "location": "地点",
+               "subplatform": "所属市县", "location_unit": "地点（区、镇）", "topic": "业务分类",
+               "citizen_name": "市民姓名", "citizen_phone": "联系电话"}
+
+
+def edit(session: Session, who: Principal, number: str, change: TicketEdit, client: str = "",
+         now: dt.datetime | None = None) -> tuple[m.Ticket, list[str]]:
+    """修改工单 by the agent who registered it, before 派单 (``lifecycle.EDITABLE``). Refusals are audited like a
+    refused read; the edit is recorded in the history (who, when, which fields) and in the audit log (the field
+    names only). Returns the ticket and the fields changed."""
+    if who.role != Role.AGENT:
+        _refuse(session, who, "ticket", number, "edit", client, 403, "forbidden_role",
+                "只有登记工单的话务员可以修改工单")
+    row = _find(session, number)
+    if row is None:
+        _refuse(session, who, "ticket", number, "edit", client, 404, "unknown_ticket", f"工单“{number}”不存在")
+    if row.created_by_id != who.user_id:
+        _refuse(session, who, "ticket", number, "edit", client, 403, "not_own_ticket", "只能修改本人登记的工单")
+    now = now or _now()
+    units = UnitCodes(session)
+    wanted = change.model_dump(exclude_unset=True)
+    if wanted.get("subplatform"):
+        known = session.scalar(select(m.OrgUnit.id).where(m.OrgUnit.code == wanted["subplatform"],
+                                                          m.OrgUnit.kind == "subplatform"))
+        if known is None:
+            raise DeskError(422, "unknown_subplatform", f"市县“{wanted['subplatform'][:20]}”不存在")
+    new: dict[str, Any] = {}   # column → value, of the fields that change
+    for name, value in wanted.items():
+        if value is None:
+            continue
+        if name == "location_unit":
+            try:
+                unit_id = units.id(value or None)
+            except lc.TransitionError as exc:
+                raise DeskError(422, exc.code, exc.message) from None
+            if unit_id != row.location_unit_id:
+                new["location_unit_id"] = unit_id
+        elif getattr(row, name) != ((value or None) if name == "subplatform" else value):
+            new[name] = (value or None) if name == "subplatform" else value
+    changed = [name.removesuffix("_id") for name in new]
+    ticket = to_domain(row, units)
+    try:   # the lifecycle first: nothing is written when the ticket may no longer be edited
+        ticket.edit(tuple(EDIT_LABELS[name] for name in changed), now, who.username, LIFECYCLE_ROLE[who.role])
+    except lc.TransitionError as exc:
+        if exc.code == "nothing_changed":
+            raise DeskError(422, exc.code, exc.message) from None
+        _transition_refused(exc)
+    for column, value in new.items():
+        setattr(row, column, value)
+    row.matter_key = matter_key(row.citizen_phone, row.topic, row.location) if row.citizen_phone else ""
+    save(session, row, ticket, units, now)
+    audit(session, who, "edit_ticket", "ticket", row.number, ",".join(changed), client, "own_ticket")
+    remember(session, row.number)
+    return row, changed
+
+
 def _sealed_repeat(session: Session, draft: TicketDraft, key: str) -> m.Ticket | None:
     """The ticket a new appeal joins instead of opening one: a sealed appeal (最终处理意见: named by the agent,
     or the same citizen, topic and place), or the open ticket the agent chose to link the call to."""
@@ -464,6 +544,8 @@ def detail(session: Session, who: Principal, number: str, client: str = "") -> d
     units = UnitCodes(session)
     out.update(
         occurred=row.occurred, location=row.location, content=row.content, demand=row.demand,
+        location_unit=units.code(row.location_unit_id),
+        location_unit_name=_unit_name(session, row.location_unit_id),
         confidential=row.confidential, urgency=row.urgency, channel=row.channel,
         call_id=row.call.call_id if row.call else None, recording=row.call.recording if row.call else None,
         host_unit=units.code(row.host_unit_id), co_units=[units.code(i) for i in row.co_unit_ids],
@@ -479,6 +561,11 @@ def detail(session: Session, who: Principal, number: str, client: str = "") -> d
         access_reason=grant.reason, access_reason_label=ntk.REASON_LABELS[grant.reason],
     )
     return out
+
+
+def _unit_name(session: Session, unit_id: int | None) -> str | None:
+    unit = session.get(m.OrgUnit, unit_id) if unit_id is not None else None
+    return unit.name if unit is not None else None
 
 
 def summary(row: m.Ticket, unmasked: bool = False) -> dict[str, Any]:

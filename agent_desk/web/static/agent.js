@@ -5,7 +5,7 @@
    The form remembers what the agent did: a field the agent typed into, chose, or adopted a suggestion into is
    never changed by a later prefill update (only by the agent, e.g. another 采用). */
 
-import { api } from "./api.js";
+import { api, qs } from "./api.js";
 import { $, clear, dash, el, message, show } from "./dom.js";
 import { watchDuplicates } from "./duplicates.js";
 import { start } from "./header.js";
@@ -13,6 +13,7 @@ import * as Softphone from "./softphone.js";
 import { reconnecting } from "./socket.js";
 import { renderTicket } from "./ticket.js";
 import { overdueBadge, stateBadge } from "./ticket-view.js";
+import { placePickers } from "./places.js";
 import { answersPanel } from "./knowledge.js";
 import { fmtTime } from "./time.js";
 import { suggestionsPanel } from "./suggestions.js";
@@ -34,7 +35,12 @@ const live = transcriptPanel($("#turns"), { empty: $("#turns-empty"), busy: $("#
 answersPanel($("#answers"), $("#answers-note"), () => [form.elements.title.value, form.elements.content.value,
   ...Array.from(document.querySelectorAll("#turns .turn.citizen .said"), (n) => n.textContent)].join("\n"));
 let savedNumber = null;
-const hints = suggestionsPanel(form, $("#smart-card"));
+const hints = suggestionsPanel(form, $("#smart-card"), { onAnswer: preselectTopic });
+// 市县 → 区 → 镇 (places.js): the ticket's sub-platform and place; the panels are told when they change
+// (an empty form is not asked about: each question is audited)
+const places = placePickers(form, $("#place-pickers"), () => {
+  if (form.elements.title.value.trim() || form.elements.content.value.trim()) hints.refresh();
+});
 
 // ── the pop ─────────────────────────────────────────────────────────────
 function onPop(pop) {
@@ -54,6 +60,7 @@ function onPop(pop) {
   form.elements.subplatform.value = call.subplatform || "";
   if (/^[0-9+\-]+$/.test(call.caller || "")) setAuto("citizen_phone", call.caller);
   renderPrefill(pop.prefill);
+  places.prefill({ subplatform: call.subplatform, places: (pop.prefill || {}).places });
   hints.refresh();
   openTranscript(call.call_id);
   renderCallerTickets(pop.tickets || []);
@@ -78,6 +85,7 @@ function onTurn(data) {
 function onPrefill(update) {
   if (!call || !update || update.call_id !== call.call_id) return;
   renderPrefill(update.prefill);
+  if (!saved) places.prefill({ subplatform: call.subplatform, places: (update.prefill || {}).places });
   hints.refresh();
 }
 
@@ -158,6 +166,7 @@ function adopt(name, value, what) {
     control.value = value;
   }
   typed.add(name);
+  countAll();
   if (name === "topic") $("#topic-hint").textContent = "";
   message($("#adopt-msg"), `已采用${what}`, "ok");
 }
@@ -176,9 +185,10 @@ function titleOf(transcript, topic) {
 /** The prefill's value for a field: shown there unless the agent has filled that field itself. */
 function setAuto(name, value) {
   const control = form.elements.namedItem(name);
-  if (!control || value === undefined || value === null) return;
+  if (!control || value === undefined || value === null || saved) return;   // saved: the form is the ticket now
   auto[name] = value;
   if (!typed.has(name)) control.value = value;
+  countAll();
 }
 
 function renderCallerTickets(tickets) {
@@ -225,6 +235,7 @@ function resetForm() {
   typed = new Set();
   message($("#adopt-msg"), "", "info");
   savedNumber = null;
+  editing(false, null);
   hints.reset();
   unlink();
   $("#topic-hint").textContent = "";
@@ -237,6 +248,9 @@ function resetForm() {
     form.elements.source_line.value = /^\d{3,8}$/.test(call.line || "") ? call.line : "";
     form.elements.subplatform.value = call.subplatform || "";
   }
+  places.reset(call ? call.subplatform : "");
+  filterTopics("");
+  countAll();
 }
 
 // ── saving the ticket ───────────────────────────────────────────────────
@@ -245,7 +259,8 @@ function draftOf() {
   const optional = (value) => (value && value.trim() ? value.trim() : null);
   return {
     channel: "phone", call_id: optional(f.call_id.value), source_line: optional(f.source_line.value),
-    subplatform: optional(f.subplatform.value), repeat_of: optional(f.repeat_of.value),
+    subplatform: optional(f.subplatform.value), location_unit: optional(f.location_unit.value),
+    repeat_of: optional(f.repeat_of.value),
     citizen_name: f.citizen_name.value.trim(), citizen_phone: f.citizen_phone.value.trim(),
     confidential: f.confidential.checked, occurred: f.occurred.value.trim(), location: f.location.value.trim(),
     title: f.title.value.trim(), content: f.content.value.trim(), demand: f.demand.value.trim(),
@@ -254,8 +269,38 @@ function draftOf() {
   };
 }
 
+// Length limits shown as the agent types (the field stops at its limit; the counter says so, in Chinese).
+const counters = new Map();
+for (const control of form.querySelectorAll("[data-count]")) {
+  const counter = el("span", { class: "hint counter", id: `${control.id}-count`, "aria-live": "polite" });
+  control.after(counter);
+  control.setAttribute("aria-describedby", [control.getAttribute("aria-describedby"), counter.id].filter(Boolean).join(" "));
+  counters.set(control, counter);
+}
+
+function countAll() {
+  for (const [control, counter] of counters) {
+    const max = Number(control.maxLength);
+    const used = control.value.length;
+    counter.textContent = used >= max ? `已达上限 ${max} 字，超出部分无法输入` : `${used}/${max} 字`;
+    counter.classList.toggle("over", used >= max);
+  }
+}
+form.addEventListener("input", countAll);
+countAll();
+
+// Only the 保存工单 button saves: Enter in a one-line field (a browser's implicit submission) does nothing.
+form.addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && ev.target instanceof HTMLInputElement) ev.preventDefault();
+});
+
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  if (ev.submitter !== $("#save-ticket")) return;
+  if (saved) {
+    await saveEdit();
+    return;
+  }
   const f = form.elements;
   const missing = [];
   if (!f.title.value.trim()) missing.push("标题");
@@ -277,6 +322,7 @@ form.addEventListener("submit", async (ev) => {
     const result = await api("POST", "/tickets", draft);
     if (result.created) {
       savedNumber = result.number;
+      editing(false, result.state === "accepted" ? { number: result.number, values: editable() } : null);
       hints.saved(result.number);
       message(formMsg, duplicates.savedText(result) || `工单已保存，编号 ${result.number}（${label("ticket_states", result.state)}）`,
         result.merge_error ? "error" : "ok");
@@ -291,6 +337,59 @@ form.addEventListener("submit", async (ev) => {
   }
 });
 
+// ── 修改工单: the saved ticket edited from this form until 派单 (PATCH /tickets/{number}) ──────────
+// The fields an edit may change (the API's TicketEdit); the others are locked while editing.
+const EDITABLE = ["title", "content", "demand", "occurred", "location", "subplatform", "location_unit", "topic",
+  "citizen_name", "citizen_phone"];
+const LOCKED = ["appeal_type", "urgency", "confidential"];
+let saved = null;   // { number, values }: the ticket this form saved, as saved, while it may be edited
+
+function editable() {
+  return Object.fromEntries(EDITABLE.map((name) => [name, form.elements[name].value.trim()]));
+}
+
+/** ``on``: the form edits the saved ticket; ``ticket``: the ticket that may be edited (null: none). */
+function editing(on, ticket) {
+  if (ticket !== undefined) saved = ticket;
+  show($("#edit-ticket"), Boolean(saved) && !on);
+  const button = $("#save-ticket");
+  button.textContent = on ? "保存修改" : "保存工单";
+  button.disabled = Boolean(saved) && !on;
+  form.dataset.editing = on ? "1" : "";
+  for (const name of LOCKED) form.elements[name].disabled = on;
+}
+
+$("#edit-ticket").addEventListener("click", () => {
+  editing(true);
+  message(formMsg, `正在修改工单 ${saved.number}：改好后点“保存修改”`, "info");
+  form.elements.title.focus();
+});
+
+async function saveEdit() {
+  const now = editable();
+  const change = Object.fromEntries(EDITABLE.filter((name) => now[name] !== saved.values[name]).map((name) => [name, now[name]]));
+  if (!Object.keys(change).length) {
+    message(formMsg, "没有修改任何内容", "error");
+    return;
+  }
+  if (!now.title || !now.content) {
+    message(formMsg, `请填写：${[!now.title && "标题", !now.content && "诉求内容"].filter(Boolean).join("、")}`, "error");
+    return;
+  }
+  const button = $("#save-ticket");
+  button.disabled = true;
+  try {
+    const result = await api("PATCH", `/tickets/${encodeURIComponent(saved.number)}`, change);
+    saved = { number: saved.number, values: now };
+    editing(false);
+    message(formMsg, `工单 ${result.number} 已修改`, "ok");
+    await openTicket(result.number);
+  } catch (err) {
+    button.disabled = false;
+    message(formMsg, err.message, "error");
+  }
+}
+
 $("#reset-form").addEventListener("click", () => {
   resetForm();
   message(formMsg, "已清空表单，可登记新工单", "info");
@@ -300,7 +399,9 @@ async function openTicket(number) {
   const card = $("#ticket-card");
   show(card, true);
   try {
-    await renderTicket($("#ticket-detail"), number, { suggestedUnit: form.elements.suggested_unit.value.trim() || suggestedUnit });
+    await renderTicket($("#ticket-detail"), number, { suggestedUnit: form.elements.suggested_unit.value.trim() || suggestedUnit,
+      // once dispatched (or otherwise moved on) the ticket is no longer edited from here
+      onChanged: (detail) => { if (saved && detail.number === saved.number && detail.state !== "accepted") editing(false, null); } });
     card.scrollIntoView({ block: "nearest" });
   } catch (err) {
     message($("#page-msg"), err.message, "error");
@@ -496,6 +597,54 @@ async function loadCurrent() {
     message($("#page-msg"), err.message, "error");
   }
 }
+
+// ── 业务分类: chosen from the taxonomy by its Chinese name ──────────────────
+const topicFilter = $("#topic-filter");
+
+/** Shows only the topics whose name contains ``text``; the first match is chosen (as the agent's choice). */
+function filterTopics(text) {
+  const wanted = text.trim();
+  topicFilter.value = text;
+  let first = null;
+  for (const option of form.elements.topic.options) {
+    const match = !option.value || !wanted || option.textContent.includes(wanted);
+    option.hidden = !match;
+    if (match && option.value && !first) first = option;
+  }
+  return first;
+}
+
+topicFilter.addEventListener("input", () => {
+  const first = filterTopics(topicFilter.value);
+  if (!topicFilter.value.trim() || !first || form.elements.topic.value === first.value) return;
+  form.elements.topic.value = first.value;
+  form.elements.topic.dispatchEvent(new Event("change", { bubbles: true }));   // the agent's pick from now on
+});
+
+/** The suggestion's top-1 topic is shown in 业务分类 until the agent picks one (never over the agent's). */
+function preselectTopic(answer) {
+  const top = answer && answer.topics && answer.topics[0];
+  if (!top || !known("topics", top.code) || typed.has("topic")) return;
+  setAuto("topic", top.code);
+  $("#topic-hint").textContent = `已按建议预选：${top.name}，可更改`;
+}
+
+// ── 拟派承办单位: chosen by name (the units' names as the agent types) ───────
+let unitTimer = null;
+form.elements.suggested_unit.addEventListener("input", () => {
+  clearTimeout(unitTimer);
+  const q = form.elements.suggested_unit.value.trim();
+  if (!q) return;
+  unitTimer = setTimeout(async () => {
+    try {
+      const found = await api("GET", "/units" + qs({ q: q.slice(0, 32), limit: 20 }));
+      const names = clear($("#unit-names"));
+      for (const name of new Set(found.map((u) => u.name))) names.append(el("option", { value: name }));
+    } catch (err) {
+      // names only help typing; the field keeps what the agent wrote
+    }
+  }, 250);
+});
 
 /** The form's choices of appeal type, topic (业务分类: chosen, never typed) and urgency, named from the vocabulary. */
 function fillChoices() {

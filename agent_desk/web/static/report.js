@@ -48,9 +48,10 @@ async function loadAreas() {
   }
 }
 
-/** The report kinds, named from the vocabulary. */
+/** The report kinds and the topics (业务分类, chosen by name), named from the vocabulary. */
 function fillKinds() {
   for (const [value, text] of Object.entries(labels("report_kinds"))) form.kind.append(el("option", { value }, text));
+  for (const [value, text] of Object.entries(labels("topics"))) form.topic.append(el("option", { value }, text));
 }
 
 function syncKind() {
@@ -156,7 +157,8 @@ function fromUrl() {
   const s = new URLSearchParams(location.search);
   const kind = known("report_kinds", s.get("kind")) ? s.get("kind") : "monthly";
   form.kind.value = kind;
-  for (const name of ["date", "start", "end", "topic", "keyword"]) form[name].value = s.get(name) || "";
+  for (const name of ["date", "start", "end", "keyword"]) form[name].value = s.get(name) || "";
+  form.topic.value = known("topics", s.get("topic")) ? s.get("topic") : "";
   if (!form.date.value) form.date.value = today();
   const area = s.get("area") || "";
   if (area && !Array.from(form.area.options).some((o) => o.value === area)) form.area.append(el("option", { value: area }, area));

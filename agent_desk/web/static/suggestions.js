@@ -32,8 +32,8 @@ const TEXT = {
 const DEBOUNCE_MS = 400;
 const CITIZEN = "citizen";
 
-/** The panel in ``card`` for ``form`` (the agent page's #ticket-form). */
-export function suggestionsPanel(form, card) {
+/** The panel in ``card`` for ``form`` (the agent page's #ticket-form); ``onAnswer(answer)`` sees each answer shown. */
+export function suggestionsPanel(form, card, { onAnswer } = {}) {
   const topicsList = $("[data-list='topics']", card);
   const unitsList = $("[data-list='units']", card);
   const status = $("[data-role='status']", card);
@@ -58,7 +58,10 @@ export function suggestionsPanel(form, card) {
   function query() {
     const f = form.elements;
     const optional = (v) => (v && v.trim() ? v.trim() : null);
+    // The place chosen in the pickers (places.js), when the form has them.
+    const picked = (name) => (f[name] ? optional(f[name].value) : null);
     return { text: textOf().slice(0, 20000), subplatform: optional(f.subplatform.value),
+      county: picked("place_district"), town: picked("place_town"),
       line: /^\d{3,8}$/.test(f.source_line.value) ? f.source_line.value : null, topic: f.topic.value || "",
       call_id: optional(f.call_id.value) };
   }
@@ -79,6 +82,7 @@ export function suggestionsPanel(form, card) {
       if (mine !== asked) return;
       last = answer;
       render(answer);
+      if (onAnswer) onAnswer(answer);
     } catch (err) {
       if (mine !== asked) return;
       lastKey = "";

@@ -4,7 +4,8 @@ Starts a private center (real Asterisk 22 + the FastAGI server in this process) 
 then for each concurrency N places CALLS calls into the 12345 flow (Local channels into hotline-entry,
 tagged as line 12318, the way the inbound context leaves them) and hangs each up as soon as it joins
 the queue. The same run is repeated with the FastAGI server stopped (the dialplan's fallback path) as
-the baseline, and the ratio is printed side by side.
+the baseline, and the ratio is printed side by side. A call that does not join a queue within 30 s is
+counted as lost, and its AMI events and what Asterisk still holds for it are printed to stderr.
 
     .venv/bin/python -m bench.dialplan_agi_cps [--calls 200] [--concurrency 1,5,10,20]
 

@@ -66,10 +66,13 @@ async def describe_lost(center: Center, cid: str) -> str:
     ids = (cid, f"{cid}-2")
     events = center.events.find(lambda e: e.get("Uniqueid") in ids or e.get("Linkedid") == cid)
     lines = [f"#   {len(events)} AMI events of {cid}"]
-    for e in events:
-        step = (f" {e.get('Context')},{e.get('Extension')},{e.get('Priority')} {e.get('Application')}"
-                f"({e.get('AppData')})" if e.name == "Newexten" else "")
-        lines.append(f"#   {e.name} {e.get('Channel')} {e.get('Response')}{e.get('Cause-txt')}{step}")
+    lines += [f"#   {e.name} {e.get('Channel')} {e.get('Response')}{e.get('Cause-txt')}"
+              for e in events if e.name != "Newexten"]
+    steps = [e for e in events if e.name == "Newexten"]
+    lines.append("#   last dialplan step: " + (
+        f"{steps[-1].get('Channel')} {steps[-1].get('Context')},{steps[-1].get('Extension')},"
+        f"{steps[-1].get('Priority')} {steps[-1].get('Application')}({steps[-1].get('AppData')})"
+        if steps else "none (the dialplan never ran it)"))
     channels = [e for e in await center.ami.action_list({"Action": "CoreShowChannels"}) if e.get("Uniqueid") in ids]
     for e in channels:
         lines.append(f"#   now in Asterisk: {e.get('Channel')} at {e.get('Context')},{e.get('Extension')},"

@@ -4,7 +4,8 @@ Starts a private center (real Asterisk 22 + the FastAGI server in this process) 
 then for each concurrency N places CALLS calls into the 12345 flow (Local channels into hotline-entry,
 tagged as line 12318, the way the inbound context leaves them) and hangs each up as soon as it joins
 the queue. The same run is repeated with the FastAGI server stopped (the dialplan's fallback path) as
-the baseline, and the ratio is printed side by side.
+the baseline, and the ratio is printed side by side. A call that does not join a queue within 30 s is
+counted as lost, and its AMI events and what Asterisk still holds for it are printed to stderr.
 
     .venv/bin/python -m bench.dialplan_agi_cps [--calls 200] [--concurrency 1,5,10,20]
 
@@ -28,6 +29,17 @@ from tests.support.center import Center, running_center
 from bench.stats import pct
 
 
+def channel_id(label: str, concurrency: int, i: int) -> str:
+    """The call's ChannelId, fixed width so that no id is a prefix of another's.
+
+    Asterisk refuses a ChannelId that is a prefix of a live channel's unique id ("Channel Unique ID 'x-1'
+    already in use by channel ...": OriginateResponse Failure, no channel at all). With ids like ``x-1`` and
+    ``x-10`` in flight together, the call ``x-1`` was never placed whenever ``x-10``'s originate ran first:
+    the benchmark then counted it as lost, though the dialplan never saw it.
+    """
+    return f"b{label}{concurrency:04d}-{i:06d}"
+
+
 async def one_call(center: Center, cid: str) -> float | None:
     """Setup time (originate → queue join) of one call; None if it never joined (reported as lost)."""
     started = time.monotonic()  # the clock AmiEvent.received uses
@@ -39,7 +51,7 @@ async def one_call(center: Center, cid: str) -> float | None:
         joined = await center.events.wait_for(
             lambda e: e.name == "QueueCallerJoin" and e.get("Linkedid") == cid, 30, f"{cid} joins the queue")
     except AssertionError as exc:
-        print(f"# LOST {cid}: {exc}", file=sys.stderr, flush=True)
+        print(f"# LOST {cid}: {exc}\n{await describe_lost(center, cid)}", file=sys.stderr, flush=True)
         return None
     setup = joined.received - started
     citizen = next(e for e in center.events.events if e.name == "Newchannel" and e.get("Uniqueid") == cid)
@@ -47,6 +59,28 @@ async def one_call(center: Center, cid: str) -> float | None:
     await center.events.wait_for(
         lambda e: e.name == "Hangup" and e.get("Uniqueid") == f"{cid}-2", 30, f"{cid} hangs up")
     return setup
+
+
+async def describe_lost(center: Center, cid: str) -> str:
+    """What AMI said about a lost call (its own events, exactly), and what Asterisk says about it now."""
+    ids = (cid, f"{cid}-2")
+    events = center.events.find(lambda e: e.get("Uniqueid") in ids or e.get("Linkedid") == cid)
+    lines = [f"#   {len(events)} AMI events of {cid}"]
+    lines += [f"#   {e.name} {e.get('Channel')} {e.get('Response')}{e.get('Cause-txt')}"
+              for e in events if e.name != "Newexten"]
+    steps = [e for e in events if e.name == "Newexten"]
+    lines.append("#   last dialplan step: " + (
+        f"{steps[-1].get('Channel')} {steps[-1].get('Context')},{steps[-1].get('Extension')},"
+        f"{steps[-1].get('Priority')} {steps[-1].get('Application')}({steps[-1].get('AppData')})"
+        if steps else "none (the dialplan never ran it)"))
+    channels = [e for e in await center.ami.action_list({"Action": "CoreShowChannels"}) if e.get("Uniqueid") in ids]
+    for e in channels:
+        lines.append(f"#   now in Asterisk: {e.get('Channel')} at {e.get('Context')},{e.get('Extension')},"
+                     f"{e.get('Priority')} {e.get('Application')}({e.get('ApplicationData')}) {e.get('Duration')}")
+    queued = [e for e in await center.ami.action_list({"Action": "QueueStatus", "Queue": GENERAL_QUEUE})
+              if e.name == "QueueEntry" and e.get("Uniqueid") in ids]
+    lines.append(f"#   channels in Asterisk now: {len(channels)}; in the queue now: {len(queued)}")
+    return "\n".join(lines)
 
 
 async def run_level(center: Center, calls: int, concurrency: int, label: str) -> dict:
@@ -57,7 +91,7 @@ async def run_level(center: Center, calls: int, concurrency: int, label: str) ->
 
     async def guarded(i: int) -> None:
         async with gate:
-            setup = await one_call(center, f"b{label}{concurrency}-{i}")
+            setup = await one_call(center, channel_id(label, concurrency, i))
             (setups.append(setup) if setup is not None else lost.append(i))
 
     started = time.perf_counter()
@@ -104,5 +138,7 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--concurrency", default="1,5,10,20")
     args = parser.parse_args()
+    if not 0 < args.calls < 1_000_000:
+        parser.error("--calls: 1 to 999999 (the channel ids are fixed width)")
     asyncio.run(main(args.calls, [int(x) for x in args.concurrency.split(",")]))
     sys.exit(0)

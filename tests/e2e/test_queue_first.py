@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import time
 import wave
 
 import pytest
 
+from hotline.ami import AmiError
 from hotline.contracts.prefill import key as prefill_key
 from hotline.contracts.transcript import Turn
 from hotline.contracts.transcript import key as transcript_key
@@ -24,6 +26,8 @@ from ivr import ticket_status as ts
 from tests.support.agents import hang_up_everything, logged_in, peer_mode, softphones
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
 from agent_desk.db.models import User
+from agent_desk.telephony import LiveCall, three_way_transfer
+from agent_desk.telephony.transfers import Outcome
 from sqlalchemy import select
 import websockets
 from tests.support.caller import Citizen
@@ -80,8 +84,9 @@ async def wait_turns(rig: IvrRig, call_id: str, predicate, timeout: float = 60) 
 
 
 @contextlib.asynccontextmanager
-async def agent_speaks(center: Center, extension: str, sample: str, after: int = 1):
-    """The agent's softphone answers, waits ``after`` seconds and speaks ``sample`` (a copy in the peer's sounds)."""
+async def agent_speaks(center: Center, extension: str, sample: str, after: int = 1, again: int | None = None):
+    """The agent's softphone answers, waits ``after`` seconds and speaks ``sample`` (a copy in the peer's sounds);
+    with ``again``, waits that many seconds more and speaks it a second time."""
     peer_sounds = center.peer.host_path(center.peer.instance_dir + "/sounds/caller")
     peer_sounds.mkdir(parents=True, exist_ok=True)
     (peer_sounds / f"{sample}.wav").write_bytes((center.paths.sounds / "caller" / f"{sample}.wav").read_bytes())
@@ -89,6 +94,12 @@ async def agent_speaks(center: Center, extension: str, sample: str, after: int =
     await center.peer_ami.action({"Action": "DBPut", "Family": "softphone-say", "Key": extension, "Val": path})
     await center.peer_ami.action({"Action": "DBPut", "Family": "softphone-say-delay", "Key": extension,
                                   "Val": str(after)})
+    if again is None:
+        with contextlib.suppress(AmiError):   # not set: nothing to delete
+            await center.peer_ami.action({"Action": "DBDel", "Family": "softphone-say-again", "Key": extension})
+    else:
+        await center.peer_ami.action({"Action": "DBPut", "Family": "softphone-say-again", "Key": extension,
+                                      "Val": str(again)})
     async with peer_mode(center, "softphone", extension, "say"):
         yield
 
@@ -347,6 +358,54 @@ async def test_the_pop_carries_the_wait_and_both_sides_reach_the_agents_page_and
         said = "".join(t["text"] for t in by["citizen"] if t["phase"] == "conversation")
         assert cer(said, ivr.refs[WAITING_SAMPLE]) <= CER_BOUND, by
         assert [t["seq"] for t in by["agent"]] == [t["seq"] for t in live["agent"]]   # what the page saw is stored
+
+
+# ── a three-way transfer: the transcript goes on in the conference ────────────────────────────────────
+async def test_both_sides_are_still_transcribed_after_a_three_way_transfer(ivr: IvrRig):
+    """Redirecting the agent's channel into the conference replaces it (it has no dialplan of its own), which ends
+    its listening leg: the conference context starts a new one that carries on the same side's turns, once."""
+    center = ivr.center
+    extension = softphones(center)[1]
+    transferred = asyncio.Event()
+
+    async def citizen(c: Citizen) -> None:
+        await c.until_queued()
+        await transferred.wait()
+        await c.quiet(3)
+        await c.say(WAITING_SAMPLE)
+        await c.quiet(3)
+        await asyncio.sleep(60)
+
+    cid = await ivr.citizens.call("12345", citizen, caller_id="13907550311")
+    call_id = ivr.call_id(cid)
+    await join_event(ivr, cid)
+    async with agent_speaks(center, extension, AGENT_SAMPLE, after=1, again=12), logged_in(center, extension):
+        connect = await center.events.wait_for(lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, 60,
+                                               f"agent answers {cid}")
+        await wait_turns(ivr, call_id, lambda ts_: any(t.speaker == "agent" for t in ts_), 60)
+        call = LiveCall(call_id=call_id, citizen_channel=connect["Channel"], agent_channel=connect["DestChannel"],
+                        agent=extension)
+        result = await three_way_transfer(center.ami, call, "12366", plan=center.plan)
+        assert result.outcome == Outcome.BRIDGED, result
+        transferred.set()
+        after = await wait_turns(
+            ivr, call_id, lambda ts_: len([t for t in ts_ if t.speaker == "agent"]) >= 2
+            and any(t.speaker == "citizen" and t.phase == "conversation" for t in ts_), 90)
+    agent = [t for t in after if t.speaker == "agent"]
+    said = [t for t in after if t.speaker == "citizen" and t.phase == "conversation"]
+    # The agent's second time, said in the conference, is a turn of its own after the first, numbered after it
+    # (positions count this side's audio: the phone sends nothing while quiet, so the gap is not in them).
+    assert len(agent) == 2, [(t.seq, t.start, t.text) for t in agent]
+    assert agent[1].seq > agent[0].seq and agent[1].start >= agent[0].end, agent
+    assert dt.datetime.fromisoformat(agent[1].at).timestamp() > result.bridged_at, (agent[1].at, result)
+    assert all(dt.datetime.fromisoformat(t.at).timestamp() > result.bridged_at for t in said), said
+    assert cer(agent[1].text, ivr.refs[AGENT_SAMPLE]) <= AGENT_CER_BOUND, agent[1]
+    assert cer("".join(t.text for t in said), ivr.refs[WAITING_SAMPLE]) <= CER_BOUND, said
+    # One listening leg per side at a time: no turn is transcribed twice.
+    await asyncio.sleep(3)
+    final = await turns(ivr, call_id)
+    assert len({(t.speaker, t.seq) for t in final}) == len(final), [(t.speaker, t.seq, t.text) for t in final]
+    assert len([t for t in final if t.speaker == "citizen" and t.phase == "conversation"]) == len(said), final
 
 
 # ── faults: speech down, calls exactly as without it ───────────────────────────────────────────────────

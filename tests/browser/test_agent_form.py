@@ -19,7 +19,7 @@ from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
 from hotline.contracts.prefill import KEY as PREFILL_KEY
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
-from tests.browser.test_live_transcript_ui import prefill_of, rclient  # noqa: F401  (fixture)
+from tests.browser.test_live_transcript_ui import prefill_of
 
 SIZES = {"1440": {"width": 1440, "height": 900}, "1920": {"width": 1920, "height": 1080}}
 

@@ -78,6 +78,10 @@ def desk(new_database, redis_server, artifacts):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
     database_url = new_database("sqlite")
+    # Each module's desk has a new database, so its users get ids 1, 2, ... again; the call state the desk keeps in
+    # Redis by user id (an agent's current call) must not carry over from the previous module's desk.
+    with redis.Redis.from_url(redis_server.url, password=redis_server.password) as r:
+        r.flushdb()
     settings = DeskSettings(database_url=database_url, redis_url=redis_server.url, redis_password=redis_server.password,
                             line_names=LINE_NAMES, city_names=CITY_NAMES)
     db = Database(database_url)

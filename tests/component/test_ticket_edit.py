@@ -6,6 +6,8 @@ written."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import delete, select
 
@@ -54,8 +56,11 @@ def places(rig):
         session.execute(delete(DispatchRule).where(DispatchRule.unit_id.in_(unit_id.values())))
 
 
+_PHONES = itertools.count(13666020000)   # a caller of its own per ticket: no other module's matter is this one
+
+
 def draft(**changes) -> dict:
-    base = {"channel": "phone", "citizen_name": "王小明", "citizen_phone": "13800138000", "title": "停水",
+    base = {"channel": "phone", "citizen_name": "王小明", "citizen_phone": str(next(_PHONES)), "title": "停水",
             "content": "长流镇某小区停水两天了。", "appeal_type": "complaint", "topic": "03-water",
             "location": "长流镇某小区"}
     return base | changes
@@ -84,7 +89,8 @@ def test_a_typed_ticket_keeps_its_place_and_its_city_picks_the_dispatch_unit(rig
     assert [s["name"] for s in suggested] == ["海口市水务局"], suggested
     # without the city (as before the pickers) it was the province's department
     anywhere = ok(rig.call("agent", "GET", "/api/v1/dispatch/suggest", params={"topic": "03-water"}))
-    assert [s["name"] for s in anywhere] == ["海南省水务厅"]
+    codes = [s["unit"] for s in anywhere]   # other modules' rules may be in the shared database too
+    assert places["province_unit"] in codes and places["unit"] not in codes, anywhere
     # the suggestions panel's question with the chosen place gets 海口's unit too
     answer = ok(rig.call("agent", "POST", "/api/v1/suggestions",
                          json={"text": "小区停水两天了，自来水一直没来", "subplatform": places["city"],

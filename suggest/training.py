@@ -3,8 +3,9 @@
 A center's history can be far longer than is worth learning from: the examples are taken oldest first (the desk
 gives its closed tickets in ticket order) and only the most recent ``WINDOW`` are used. Topics, units and the
 way citizens speak of them drift (a unit is merged, a new policy brings a new matter); the recent ones are what
-the agent will see next. 300,000 tickets is about two years of a province's 12345 at ~400 closed tickets a day;
-it also bounds the memory and time of training (see BENCHMARKS.md). A label with fewer than ``MIN_PER_LABEL``
+the agent will see next. 200,000 tickets is about a year and a half of a province's 12345 at ~400 closed tickets
+a day, every season seen at least once; it also bounds the memory and time of training (about 7 GB and 4 minutes
+of CPU, see BENCHMARKS.md), which a desk retraining beside live calls on a small server must afford. A label with fewer than ``MIN_PER_LABEL``
 examples inside the window is left out (a topic or unit that has almost stopped occurring).
 """
 
@@ -25,7 +26,7 @@ MIN_EXAMPLES = 50
 MIN_PER_LABEL = 5
 HELD_OUT_SHARE = 0.2
 SEED = 12345
-WINDOW = 300_000
+WINDOW = 200_000
 
 
 class TooFewExamples(ValueError):

@@ -5,8 +5,9 @@ gives its closed tickets in ticket order) and only the most recent ``WINDOW`` ar
 way citizens speak of them drift (a unit is merged, a new policy brings a new matter); the recent ones are what
 the agent will see next. 200,000 tickets is about a year and a half of a province's 12345 at ~400 closed tickets
 a day, every season seen at least once; it also bounds the memory and time of training (about 7 GB and 4 minutes
-of CPU, see BENCHMARKS.md), which a desk retraining beside live calls on a small server must afford. A label with fewer than ``MIN_PER_LABEL``
-examples inside the window is left out (a topic or unit that has almost stopped occurring).
+of CPU, see BENCHMARKS.md), which a desk retraining beside live calls on a small server must afford. A label
+with fewer than ``MIN_PER_LABEL`` examples inside the window is left out (a topic or unit that has almost
+stopped occurring).
 """
 
 from __future__ import annotations

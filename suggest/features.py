@@ -91,17 +91,36 @@ def hasher(columns: int) -> HashingVectorizer:
 
 _TEXT = hasher(TEXT_COLUMNS)
 _HEAD = hasher(HEAD_COLUMNS)
+_ANALYZE = _TEXT.build_analyzer()
+_ANALYZE_HEAD = _HEAD.build_analyzer()
+# The last single text hashed and named, with what it gave: both models of the desk read the same text in a row,
+# and hashing is what their featurizers share (it has no state). One entry, replaced whole (atomic for threads).
+_last_counts: tuple[str, Counts] | None = None
+_last_ngrams: tuple[str, dict[int, str]] | None = None
+
+
+def _remember_counts(text: str, counts: Counts) -> None:
+    global _last_counts
+    _last_counts = (text, counts)
 
 
 class Counts:
-    """The hashed n-gram counts of some texts (text and opening): stateless, so made once and shared."""
+    """The hashed n-gram counts of some texts (text and opening): stateless, so made once and shared (never
+    changed in place: weighting copies)."""
 
     def __init__(self, text: sp.csr_matrix, head: sp.csr_matrix) -> None:
         self.text, self.head = text, head
 
     @classmethod
     def of(cls, texts: Sequence[str]) -> Counts:
-        return cls(_TEXT.transform(texts), _HEAD.transform([head(t) for t in texts]))
+        if len(texts) == 1:   # the desk asks the topic and the unit model about the same text, one after the other
+            last = _last_counts
+            if last is not None and last[0] == texts[0]:
+                return last[1]
+        counts = cls(_TEXT.transform(texts), _HEAD.transform([head(t) for t in texts]))
+        if len(texts) == 1:
+            _remember_counts(texts[0], counts)
+        return counts
 
     def rows(self, index: Sequence[int] | np.ndarray) -> Counts:
         return Counts(self.text[index], self.head[index])
@@ -159,16 +178,23 @@ class Features:
 
     def ngrams(self, text: str) -> dict[int, str]:
         """The n-gram of ``text`` behind each of its word columns (column → n-gram), found by hashing its own
-        n-grams again; of two in one column, the longer (the more telling) is named."""
+        n-grams again; of two in one column, the longer (the more telling) is named. Do not change the answer:
+        it is shared with the next caller asking about the same text."""
+        global _last_ngrams
+        last = _last_ngrams
+        if last is not None and last[0] == text:
+            return last[1]
         named: dict[int, str] = {}
-        for offset, vectorizer, part in ((0, _TEXT, text), (TEXT_COLUMNS, _HEAD, head(text))):
-            grams = sorted(set(vectorizer.build_analyzer()(part)), key=len)
+        for offset, analyze, columns_of, part in ((0, _ANALYZE, TEXT_COLUMNS, text),
+                                                  (TEXT_COLUMNS, _ANALYZE_HEAD, HEAD_COLUMNS, head(text))):
+            grams = sorted(set(analyze(part)), key=len)
             if not grams:
                 continue
-            columns = FeatureHasher(vectorizer.n_features, input_type="string", alternate_sign=False,
+            columns = FeatureHasher(columns_of, input_type="string", alternate_sign=False,
                                     dtype=np.float32).transform([[g] for g in grams]).indices
             for gram, column in zip(grams, columns, strict=True):
                 named[offset + int(column)] = gram   # longest last: it wins a shared column
+        _last_ngrams = (text, named)
         return named
 
     @staticmethod

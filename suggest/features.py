@@ -5,6 +5,21 @@ Chinese has no spaces, so characters and their short runs stand in for words: �
 2-grams, 公积金 a 3-gram. Sub-linear term frequency keeps a long complaint that repeats one word from
 drowning the rest; n-grams seen in a single message are dropped (names, addresses, one-off typos).
 
+The n-grams are hashed (``HashingVectorizer``: an n-gram's column is its MurmurHash3 modulo ``TEXT_COLUMNS``),
+not counted into a vocabulary: a vocabulary of a million tickets' n-grams held every distinct n-gram in memory
+before pruning (3.9 GB for 100,000 tickets, see BENCHMARKS.md), while hashing needs no state at all, so the
+counts of a set of texts are made once and shared by the held-out trial and the final fit (:meth:`counts`).
+What is learnt is only the IDF (and which columns are seen in fewer than ``min_df`` texts: their IDF is 0).
+Two n-grams may share a column (2^20 columns against about a million n-grams seen in 100,000 tickets): their
+weights add up, which cost nothing measurable on the TipDM test split (see BENCHMARKS.md).
+
+Because a column has no name, the reasons shown to an agent are found from the text itself: its n-grams are
+extracted again and hashed the same way (:meth:`ngrams`), so a column of the text maps back to the n-gram of
+*this* text that filled it (of two of the text's n-grams in one column, the longer is named).
+
+A text is read up to ``MAX_CHARS`` characters (after the title): the median TipDM message has 253, the longest
+3,702; the rest of a very long complaint tells of everything around the matter and costs time and memory.
+
 The opening (up to the first 。, at most ``HEAD_CHARS``) gets its own n-grams, weighted ``HEAD_WEIGHT``: a
 title names the matter most plainly, while the body also tells of everything around it. The context
 (sub-platform, county, town, line) is one indicator column per value seen in training, weighted
@@ -19,14 +34,17 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction import DictVectorizer, FeatureHasher
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
 NGRAM_RANGE = (1, 3)
 HEAD_CHARS = 64
 HEAD_WEIGHT = 0.5
 CONTEXT_WEIGHT = 0.5
 CONTEXT_KEYS = ("subplatform", "county", "town", "line")
+MAX_CHARS = 1000
+TEXT_COLUMNS = 2 ** 20
+HEAD_COLUMNS = 2 ** 18
 _SPACES = re.compile(r"\s+")
 
 Context = Mapping[str, str] | None
@@ -35,6 +53,11 @@ Context = Mapping[str, str] | None
 def normalize(text: str) -> str:
     """Full-width letters and digits to half-width (NFKC), lower case, runs of white space to one space."""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def capped(text: str) -> str:
+    """:func:`normalize`, then at most ``MAX_CHARS`` characters."""
+    return normalize(text[:MAX_CHARS * 2])[:MAX_CHARS]
 
 
 def join_title(title: str, text: str) -> str:
@@ -60,48 +83,119 @@ def context_items(context: Context) -> dict[str, float]:
     return items
 
 
-def vectorizer(min_df: int = 2) -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer="char", ngram_range=NGRAM_RANGE, preprocessor=normalize,
-                           sublinear_tf=True, min_df=min_df, dtype=np.float32)
+def hasher(columns: int) -> HashingVectorizer:
+    """Raw counts of character n-grams, hashed into ``columns`` (no sign flips: a count stays a count)."""
+    return HashingVectorizer(analyzer="char", ngram_range=NGRAM_RANGE, preprocessor=capped, n_features=columns,
+                             alternate_sign=False, norm=None, dtype=np.float32)
+
+
+_TEXT = hasher(TEXT_COLUMNS)
+_HEAD = hasher(HEAD_COLUMNS)
+_ANALYZE = _TEXT.build_analyzer()
+_ANALYZE_HEAD = _HEAD.build_analyzer()
+# The last single text hashed and named, with what it gave: both models of the desk read the same text in a row,
+# and hashing is what their featurizers share (it has no state). One entry, replaced whole (atomic for threads).
+_last_counts: tuple[str, Counts] | None = None
+_last_ngrams: tuple[str, dict[int, str]] | None = None
+
+
+def _remember_counts(text: str, counts: Counts) -> None:
+    global _last_counts
+    _last_counts = (text, counts)
+
+
+class Counts:
+    """The hashed n-gram counts of some texts (text and opening): stateless, so made once and shared (never
+    changed in place: weighting copies)."""
+
+    def __init__(self, text: sp.csr_matrix, head: sp.csr_matrix) -> None:
+        self.text, self.head = text, head
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> Counts:
+        if len(texts) == 1:   # the desk asks the topic and the unit model about the same text, one after the other
+            last = _last_counts
+            if last is not None and last[0] == texts[0]:
+                return last[1]
+        counts = cls(_TEXT.transform(texts), _HEAD.transform([head(t) for t in texts]))
+        if len(texts) == 1:
+            _remember_counts(texts[0], counts)
+        return counts
+
+    def rows(self, index: Sequence[int] | np.ndarray) -> Counts:
+        return Counts(self.text[index], self.head[index])
+
+    def __len__(self) -> int:
+        return int(self.text.shape[0])
+
+
+def _fit_idf(counts: sp.csr_matrix, min_df: int) -> TfidfTransformer:
+    idf = TfidfTransformer(sublinear_tf=True).fit(counts)
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf.idf_ = np.where(df >= min_df, idf.idf_, 0.0).astype(idf.idf_.dtype)   # seen once: a name, a typo
+    return idf
+
+
+def _weighted(idf: TfidfTransformer, counts: sp.csr_matrix) -> sp.csr_matrix:
+    x = idf.transform(counts, copy=True)
+    x.eliminate_zeros()
+    return sp.csr_matrix(x)
 
 
 class Features:
-    """Text, opening and context as one sparse row per example; the columns are named by :attr:`names`."""
+    """Text, opening and context as one sparse row per example: the first ``n_words`` columns are the text's
+    hashed n-grams then the opening's, the rest the context's."""
 
     def __init__(self, head_weight: float = HEAD_WEIGHT, context_weight: float = CONTEXT_WEIGHT,
                  min_df: int = 2) -> None:
         self.head_weight = head_weight
         self.context_weight = context_weight
-        self.text = vectorizer(min_df)
-        self.head = vectorizer(min_df) if head_weight else None
+        self.min_df = min_df
+        self.text: TfidfTransformer | None = None
+        self.head: TfidfTransformer | None = None
         self.context = DictVectorizer(dtype=np.float32)
-        self.names: np.ndarray = np.array([], dtype=object)
-        self.n_words = 0   # the first n_words columns are n-grams (text, then opening); the rest are context
+        self.n_words = TEXT_COLUMNS + HEAD_COLUMNS
 
-    def fit_transform(self, texts: Sequence[str], contexts: Sequence[Context] | None = None) -> sp.csr_matrix:
-        parts = [self.text.fit_transform(texts)]
-        names = [self.text.get_feature_names_out()]
-        if self.head is not None:
-            try:
-                parts.append(self.head_weight * self.head.fit_transform([head(t) for t in texts]))
-                names.append(self.head.get_feature_names_out())
-            except ValueError:   # no opening n-gram seen twice (tiny sets): the opening adds nothing
-                self.head = None
+    def fit_transform(self, texts: Sequence[str], contexts: Sequence[Context] | None = None,
+                      counts: Counts | None = None) -> sp.csr_matrix:
+        counts = counts if counts is not None else Counts.of(texts)
+        self.text = _fit_idf(counts.text, self.min_df)
+        self.head = _fit_idf(counts.head, self.min_df) if self.head_weight else None
         self.context.fit([context_items(c) for c in self._contexts(texts, contexts)])
-        parts.append(self.context_weight * self.context.transform(
-            [context_items(c) for c in self._contexts(texts, contexts)]))
-        names.append(self.context.get_feature_names_out())
-        self.n_words = sum(len(n) for n in names[:-1])
-        self.names = np.concatenate(names).astype(object)
-        return sp.hstack(parts, format="csr", dtype=np.float32)
+        return self.transform(texts, contexts, counts)
 
-    def transform(self, texts: Sequence[str], contexts: Sequence[Context] | None = None) -> sp.csr_matrix:
-        parts = [self.text.transform(texts)]
-        if self.head is not None:
-            parts.append(self.head_weight * self.head.transform([head(t) for t in texts]))
-        parts.append(self.context_weight * self.context.transform(
-            [context_items(c) for c in self._contexts(texts, contexts)]))
-        return sp.hstack(parts, format="csr", dtype=np.float32)
+    def transform(self, texts: Sequence[str], contexts: Sequence[Context] | None = None,
+                  counts: Counts | None = None) -> sp.csr_matrix:
+        if self.text is None:
+            raise ValueError("the features are not fitted")
+        counts = counts if counts is not None else Counts.of(texts)
+        head_part = (self.head_weight * _weighted(self.head, counts.head) if self.head is not None
+                     else sp.csr_matrix(counts.head.shape, dtype=np.float32))
+        context_part = self.context_weight * self.context.transform(
+            [context_items(c) for c in self._contexts(texts, contexts)])
+        return sp.hstack([_weighted(self.text, counts.text), head_part, context_part], format="csr",
+                         dtype=np.float32)
+
+    def ngrams(self, text: str) -> dict[int, str]:
+        """The n-gram of ``text`` behind each of its word columns (column → n-gram), found by hashing its own
+        n-grams again; of two in one column, the longer (the more telling) is named. Do not change the answer:
+        it is shared with the next caller asking about the same text."""
+        global _last_ngrams
+        last = _last_ngrams
+        if last is not None and last[0] == text:
+            return last[1]
+        named: dict[int, str] = {}
+        for offset, analyze, columns_of, part in ((0, _ANALYZE, TEXT_COLUMNS, text),
+                                                  (TEXT_COLUMNS, _ANALYZE_HEAD, HEAD_COLUMNS, head(text))):
+            grams = sorted(set(analyze(part)), key=len)
+            if not grams:
+                continue
+            columns = FeatureHasher(columns_of, input_type="string", alternate_sign=False,
+                                    dtype=np.float32).transform([[g] for g in grams]).indices
+            for gram, column in zip(grams, columns, strict=True):
+                named[offset + int(column)] = gram   # longest last: it wins a shared column
+        _last_ngrams = (text, named)
+        return named
 
     @staticmethod
     def _contexts(texts: Sequence[str], contexts: Sequence[Context] | None) -> Sequence[Context]:

@@ -20,7 +20,7 @@ import sklearn
 from suggest.model import Model
 
 KIND = "hotline-suggest"
-FORMAT_VERSION = 2   # 2: features with the opening and the context (issue 13)
+FORMAT_VERSION = 3   # 2: features with the opening and the context (issue 13); 3: hashed n-grams
 
 
 class ModelFileError(ValueError):

@@ -93,10 +93,14 @@ class Answer:
 
 # ── the seam to the learnt models ──────────────────────────────────────────
 
-def model_ranking(model: Any, text: str, place: Place, k: int, only: Collection[str] | None = None) -> list[Ranked]:
+def model_ranking(model: Any, text: str, place: Place, k: int, only: Collection[str] | None = None,
+                  explain: int | None = None) -> list[Ranked]:
     """The one call into a learnt model (``suggest.Model.top_k``): its k likeliest labels for ``text`` in
-    ``place``, among ``only`` (the labels that still exist; None: all)."""
-    return list(model.top_k(text, k=k, context=place.context(), only=only))
+    ``place``, among ``only`` (the labels that still exist; None: all); reasons for the first ``explain`` (None:
+    all k)."""
+    if explain is None:
+        return list(model.top_k(text, k=k, context=place.context(), only=only))
+    return list(model.top_k(text, k=k, context=place.context(), only=only, explain=explain))
 
 
 def model_version(model: Any, head: Mapping[str, Any] | None = None) -> str:
@@ -204,26 +208,33 @@ def suggest(session: Session, models: ModelSource, text: str, place: Place = Pla
 
     loaded = {kind: models.get(kind) for kind in ("topic", "unit")} if text else {}
     ranked: dict[str, list[Ranked]] = {}
-    for kind, model in loaded.items():
+
+    def rank(kind: str, rules: int) -> None:
+        """The model's candidates for ``kind``; reasons only for those that can be shown: a model candidate is
+        shown after the rules, so no deeper than ``SHOWN`` plus the number of rules it may repeat."""
+        model = loaded.get(kind)
         if model is None:
-            continue
+            return
         try:
             labels = getattr(model.model, "labels", None)
             only = (set(topic_names()) if kind == "topic"
                     else set(_active_units(session, list(labels))) if labels is not None else None)
-            ranked[kind] = model_ranking(model.model, text, place, MODEL_DEPTH, only)
+            ranked[kind] = model_ranking(model.model, text, place, MODEL_DEPTH, only, explain=SHOWN + rules)
         except Exception:   # a model that fails on this text: the rules still stand
             log.warning("suggestion model %r failed; rules only", kind, exc_info=True)
-    if text and not ranked:
-        notes.append(T.MODEL_FAILED if any(loaded.values()) else T.NO_MODEL)
 
     names = topic_names()
-    topic_items = merge(topic_rules(text), ranked.get("topic", []),
+    topic_rule_items = topic_rules(text)
+    rank("topic", len(topic_rule_items))
+    topic_items = merge(topic_rule_items, ranked.get("topic", []),
                         lambda code: (names[code], None) if code in names else None)
 
     catalogue_topic = topic or (topic_items[0].code if topic_items else "")
     unit_rules = [Item(s.unit_code, s.unit_name, None, True, s.keywords, s.why, s.unit_id)
                   for s in suggest_units(session, catalogue_topic or None, place.subplatform, text)]
+    rank("unit", len(unit_rules))
+    if text and not ranked:
+        notes.append(T.MODEL_FAILED if any(loaded.values()) else T.NO_MODEL)
     unit_ranked = ranked.get("unit", [])
     units = _active_units(session, [r.code for r in unit_rules] + [r.label for r in unit_ranked])
     unit_items = merge(unit_rules, unit_ranked, lambda code: units.get(code))

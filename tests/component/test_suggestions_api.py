@@ -84,6 +84,26 @@ def test_the_topic_on_the_form_decides_the_catalogue(seeded):
     assert reply["units"][0]["code"] == "469002-water" and reply["units"][0]["rule"] is True
 
 
+def test_a_changed_catalogue_rule_is_used_at_once_though_rules_are_cached(seeded):
+    """The rules are kept in memory (agent_desk.dispatch); a write to them, ORM or bulk, is seen by the next call."""
+    from agent_desk.db.models import DispatchRule
+
+    body = {"text": "老师乱收费", "subplatform": "469002", "topic": "03-water"}
+    assert ok(seeded.call("agent", "POST", URL, json=body))["units"][0]["code"] == "469002-water"
+    assert ok(seeded.call("agent", "POST", URL, json=body))["units"][0]["code"] == "469002-water"   # cached
+    with seeded.app.state.db.session() as session:
+        power = session.scalar(select(OrgUnit.id).where(OrgUnit.code == seeded.units["power"]))
+        rule = session.scalars(select(DispatchRule).where(DispatchRule.kind == "catalogue",
+                                                          DispatchRule.topic == "03-water",
+                                                          DispatchRule.subplatform == "469002")).one()
+        rule.unit_id = power          # an ORM change, flushed at commit
+    assert ok(seeded.call("agent", "POST", URL, json=body))["units"][0]["code"] == seeded.units["power"]
+    with seeded.app.state.db.session() as session:
+        water = session.scalar(select(OrgUnit.id).where(OrgUnit.code == "469002-water"))
+        session.execute(update(DispatchRule).where(DispatchRule.id == rule.id).values(unit_id=water))   # bulk
+    assert ok(seeded.call("agent", "POST", URL, json=body))["units"][0]["code"] == "469002-water"
+
+
 def test_a_retired_unit_is_never_suggested(seeded, topic_model):
     seeded.app.state.suggestion_models = Trained(topic=topic_model, unit=unit_model_for(seeded))
     body = {"text": "小区停水两天了，自来水一直没来", "subplatform": "469002"}

@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import select
@@ -270,3 +271,21 @@ def desk_side(desk, loop_thread):
         await relay.redis.aclose()
 
     loop_thread.run(stop())
+
+
+@pytest.fixture
+def client(desk):
+    with httpx.Client(base_url=desk.url, timeout=20) as http:
+        yield http
+
+
+@pytest.fixture
+def tracker(desk, loop_thread):
+    """The desk's call tracker, with its own async Redis client, on the helper loop (as the listener runs it)."""
+
+    async def make():
+        return CallTracker(desk.db, desk.settings.async_redis(), desk.settings.line_names, desk.settings.city_names)
+
+    made = loop_thread.run(make())
+    yield made
+    loop_thread.run(made.redis.aclose())

@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from agent_desk.calls import events as ev
 from agent_desk.calls import pop
-from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
 from hotline.contracts.prefill import KEY as PREFILL_KEY
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
@@ -63,16 +62,6 @@ def places(desk):
                            unit_id=haikou_water.id, basis="海口城区供水"),
         ])
     return desk
-
-
-@pytest.fixture
-def tracker(desk, loop_thread):
-    async def make():
-        return CallTracker(desk.db, desk.settings.async_redis(), desk.settings.line_names, desk.settings.city_names)
-
-    made = loop_thread.run(make())
-    yield made
-    loop_thread.run(made.redis.aclose())
 
 
 def ticket_row(desk, number: str) -> m.Ticket:

@@ -14,15 +14,12 @@ import json
 import re
 import time
 
-import httpx
-import pytest
 import redis
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from agent_desk.calls import events as ev
 from agent_desk.calls import pop
-from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
 from ivr.prefill import Prefill, enrich
 from hotline.contracts.prefill import KEY as PREFILL_KEY
@@ -87,24 +84,6 @@ def test_a_wrong_password_shows_the_chinese_error(page, desk, shoot):
     # The API answered 401 (Chromium notes that in the console); nothing else went wrong.
     assert (401, "POST", desk.url + "/api/v1/auth/login") in page.watch.responses
     assert_clean(page, allowed_statuses=frozenset({401}))
-
-
-@pytest.fixture
-def client(desk):
-    with httpx.Client(base_url=desk.url, timeout=20) as http:
-        yield http
-
-
-@pytest.fixture
-def tracker(desk, loop_thread):
-    """The desk's call tracker, with its own async Redis client, on the helper loop (as the listener runs it)."""
-
-    async def make():
-        return CallTracker(desk.db, desk.settings.async_redis(), desk.settings.line_names, desk.settings.city_names)
-
-    made = loop_thread.run(make())
-    yield made
-    loop_thread.run(made.redis.aclose())
 
 
 def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, client, rclient, tracker, loop_thread,

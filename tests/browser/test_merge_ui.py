@@ -5,20 +5,12 @@ The browser must see no 5xx, no failed request and no console error."""
 
 from __future__ import annotations
 
-import httpx
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.test_desk_ui import assert_clean, login, logout
 
 WATER = "嘉积镇银海路与金海路路口下雨后积水很深，行人和电动车都无法通过，排水井被堵住了。"
-
-
-@pytest.fixture
-def client(desk):
-    with httpx.Client(base_url=desk.url, timeout=20) as http:
-        yield http
 
 
 def test_candidates_show_and_a_merge_shows_on_both_tickets(page, desk, client, shoot):

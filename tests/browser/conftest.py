@@ -31,6 +31,7 @@ from agent_desk.db.models import DispatchRule, OrgUnit
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from tests.support.desk import new_tag
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +87,7 @@ def desk(new_database, redis_server, artifacts):
     settings = DeskSettings(database_url=database_url, redis_url=redis_server.url, redis_password=redis_server.password,
                             line_names=LINE_NAMES, city_names=CITY_NAMES)
     db = Database(database_url)
-    tag = secrets.token_hex(3)
+    tag = new_tag()
     port = free_port()
     log = artifacts / "desk-server.log"
     running = Desk(url=f"http://127.0.0.1:{port}", settings=settings, db=db, tag=tag, log=log,

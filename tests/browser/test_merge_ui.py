@@ -25,6 +25,7 @@ def test_candidates_show_and_a_merge_shows_on_both_tickets(page, desk, client, s
     # ── the agent writes a new ticket (another caller); the pop set the call's sub-platform ──
     login(page, desk.users["agent"])
     expect(page).to_have_url(desk.url + "/agent.html")
+    expect(page.locator("#ws-state")).to_have_text("已连接")   # the page is ready (its scripts are running)
     page.locator("#ticket-form input[name='subplatform']").evaluate("(input) => { input.value = '469002'; }")
     page.get_by_label("标题（必填）").fill("路口积水")
     page.get_by_label("诉求内容（必填）").fill("银海路路口积水，排水井堵了，走不过去")

@@ -11,7 +11,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import secrets
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from suggest import store
 from suggest.examples import read_examples
 from tests.conftest import BACKENDS
 from tests.support.datasets import TIPDM_TRAIN
+from tests.support.desk import new_tag
 from tests.support.suggestions import rewrite_header
 
 CLASS_TOPIC = {"城乡建设": "03-housing", "环境保护": "04-environment", "交通运输": "05-transport",
@@ -99,7 +99,7 @@ def close_tickets(center: Center, n_per_class: int, closed_from: dt.datetime) ->
 @pytest.fixture(params=BACKENDS)
 def center(request, new_database):
     db = Database(new_database(request.param))
-    tag = secrets.token_hex(3)
+    tag = new_tag()
     texts, labels = read_examples(TIPDM_TRAIN)
     with db.session() as s:
         sp = _unit(s, tag, "sp", "subplatform", "city", None)

@@ -103,6 +103,8 @@ export function watchDuplicates(form, box) {
     clearTimeout(timer);
     timer = setTimeout(check, DEBOUNCE_MS);
   });
+  // What was typed while the page was still loading (before this listener) is asked about too.
+  timer = setTimeout(check, DEBOUNCE_MS);
 
   return {
     chosen: () => chosen,

@@ -7,6 +7,7 @@ The browser tests run on SQLite only (the API's behaviour on PostgreSQL is cover
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import secrets
@@ -25,6 +26,7 @@ from sqlalchemy import select
 
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import create_user
+from agent_desk.calls import events as ev
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.calls.transcript import TranscriptRelay
 from agent_desk.db.models import DispatchRule, OrgUnit
@@ -290,3 +292,14 @@ def tracker(desk, loop_thread):
     made = loop_thread.run(make())
     yield made
     loop_thread.run(made.redis.aclose())
+
+
+def answer_call(loop_thread, tracker, desk, facts, now, waited: int = 20, first: int = 1) -> None:
+    """The call joins its queue ``waited`` seconds before ``now`` and the desk's agent answers it, through the call
+    tracker (the listener's own code path, which pushes the pop); ``first`` numbers its two channels."""
+    async def answer():
+        await tracker.apply(ev.QueueJoined(facts, f"PJSIP/carrier-{first:08d}", now - dt.timedelta(seconds=waited)))
+        await tracker.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-{first + 1:08d}", waited,
+                                             now))
+
+    loop_thread.run(answer())

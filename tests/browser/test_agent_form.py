@@ -19,6 +19,7 @@ from agent_desk.db import models as m
 from hotline.contracts.prefill import KEY as PREFILL_KEY
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
 from tests.browser.test_live_transcript_ui import prefill_of
+from tests.browser.conftest import answer_call
 
 SIZES = {"1440": {"width": 1440, "height": 900}, "1920": {"width": 1920, "height": 1080}}
 
@@ -99,11 +100,7 @@ def test_a_pop_preselects_the_place_and_only_the_save_button_saves(page, places,
                          subplatform="469002", queue="hotline-469002", appeal_type="complaint")
     now = dt.datetime.now(dt.UTC)
 
-    async def answer():
-        await tracker.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000001", now - dt.timedelta(seconds=20)))
-        await tracker.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000002", 20, now))
-
-    loop_thread.run(answer())
+    answer_call(loop_thread, tracker, desk, facts, now)
     expect(page.locator("#call-caller")).to_have_text("13876543210")
     # the prefill named 嘉积镇 (琼海): 市县 and 镇 are chosen, the 区 picker lists none for 琼海
     expect(page.get_by_label("所属市县")).to_have_value("469002")

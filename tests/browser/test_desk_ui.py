@@ -23,7 +23,7 @@ from agent_desk.calls import pop
 from agent_desk.db import models as m
 from ivr.prefill import Prefill, enrich
 from hotline.contracts.prefill import KEY as PREFILL_KEY
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, answer_call
 
 CALLER = "13876543210"
 PARTIAL = "我要投诉，嘉积镇金海岸小区的自来水"
@@ -119,11 +119,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
                          queue="hotline-469002", appeal_type="complaint")
     now = dt.datetime.now(dt.UTC)
 
-    async def answer():
-        await tracker.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000001", now - dt.timedelta(seconds=20)))
-        await tracker.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000002", 20, now))
-
-    loop_thread.run(answer())
+    answer_call(loop_thread, tracker, desk, facts, now)
     assert tracker.pops_sent == 1
     expect(page.locator("#call-caller")).to_have_text(CALLER)
     expect(page.locator("#call-line")).to_have_text("12345政务服务便民热线（12345）")

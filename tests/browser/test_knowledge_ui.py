@@ -16,6 +16,7 @@ from agent_desk.knowledge.search import upsert_article
 from hotline.contracts.transcript import Turn
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
 from tests.support import transcripts
+from tests.browser.conftest import answer_call
 
 
 def test_typing_a_description_shows_the_article_that_answers_it(page, desk, shoot):
@@ -76,11 +77,7 @@ def test_during_a_call_the_panel_follows_what_the_citizen_says(page, desk, rclie
                          subplatform="469002", queue="hotline-469002", appeal_type="complaint")
     now = dt.datetime.now(dt.UTC)
 
-    async def answer():
-        await tracker.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000009", now - dt.timedelta(seconds=5)))
-        await tracker.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000010", 5, now))
-
-    loop_thread.run(answer())
+    answer_call(loop_thread, tracker, desk, facts, now, waited=5, first=9)
     expect(page.locator("#call-caller")).to_have_text("13876500000")
     expect(page.get_by_label("诉求内容（必填）")).to_have_value("")   # no prefill: only the turns speak
     transcripts.append(rclient, Turn(call_id=call_id, speaker="agent", seq=0, text="您好，12345热线，请讲",

@@ -21,6 +21,7 @@ from hotline.contracts.transcript import Turn
 from ivr.prefill import Prefill, enrich
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
 from tests.support import transcripts
+from tests.browser.conftest import answer_call
 
 CALLER = "13876543210"
 MENTIONED = "13911112222"
@@ -52,11 +53,7 @@ def test_the_agent_follows_the_call_live_and_adopts_suggestions_in_one_click(pag
                          queue="hotline-469002", appeal_type="complaint")
     now = dt.datetime.now(dt.UTC)
 
-    async def answer():
-        await tracker.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000001", now - dt.timedelta(seconds=20)))
-        await tracker.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000002", 20, now))
-
-    loop_thread.run(answer())
+    answer_call(loop_thread, tracker, desk, facts, now)
     expect(page.locator("#call-caller")).to_have_text(CALLER)
     turns = page.locator("#turns li")
     queued = page.locator("#turns li[data-speaker='citizen'][data-seq='0']")

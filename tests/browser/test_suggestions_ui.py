@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from agent_desk.db import models as m
 from agent_desk.suggestions.models import SuggestionOutcome
+from tests.browser.conftest import answer_call
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
 from tests.browser.test_live_transcript_ui import prefill_of
 from tests.browser.test_supervisor_views import sign_in
@@ -133,11 +134,7 @@ def test_the_call_brings_suggestions_and_they_follow_the_conversation(page, desk
                          queue="hotline-469002", appeal_type="complaint")
     now = dt.datetime.now(dt.UTC)
 
-    async def answer():
-        await tracker.apply(ev.QueueJoined(facts, "PJSIP/carrier-00000009", now - dt.timedelta(seconds=20)))
-        await tracker.apply(ev.AgentAnswered(facts, desk.extension, f"PJSIP/{desk.extension}-00000010", 20, now))
-
-    loop_thread.run(answer())
+    answer_call(loop_thread, tracker, desk, facts, now, first=9)
     card = page.locator("#smart-card")
     expect(page.get_by_label("诉求内容（必填）")).to_have_value(opening)
     expect(card.locator("[data-list='topics']")).to_contain_text("暂无建议")

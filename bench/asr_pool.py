@@ -22,9 +22,6 @@ import json
 import math
 import os
 import random
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -35,10 +32,11 @@ from pathlib import Path
 import redis
 
 from agi_scripts.app import redis_client
+from bench.asr_workers import asr_workers, worker_env
 from bench.stats import pct
 from hotline import access
 from hotline.contracts.asr import STATS_KEY, WORKERS_KEY, PhraseJob, PhraseResult
-from hotline.paths import PROJECT_ROOT, Paths
+from hotline.paths import Paths
 from ivr.asr.client import AsrClient, AsrUnavailable
 from ivr.speech.whisper_engine import assemble_model
 from tests.support.redis_server import RedisServer
@@ -122,33 +120,6 @@ async def run_level(client: AsrClient, audio: list[bytes], calls: int, seconds: 
     return level
 
 
-def start_workers(count: int, threads: int, env: dict[str, str]) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-m", "launcher.cli", "asr", "worker", "--name", f"bench-{i}",
-                              "--threads", str(threads)], env=env, cwd=PROJECT_ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for i in range(count)]
-
-
-def stop_workers(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-async def wait_for_workers(admin: redis.Redis, names: set[str], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while set(admin.hgetall(WORKERS_KEY)) < names:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the workers did not start")
-        await asyncio.sleep(0.2)
-
-
 def row(config: str, level: Level) -> str:
     n = len(level.all)
     ok = level.statuses.get("ok", 0)
@@ -165,11 +136,7 @@ async def main(configs: list[tuple[int, int]], levels: list[int], seconds: float
         audio = phrases(work / "8k")
         model = assemble_model(Paths.from_env().home / "models" / "whisper-base")
         server = RedisServer.start(work / "redis")
-        home = work / "home"
-        (home / "secrets").mkdir(parents=True)
-        (home / "secrets" / access.REDIS_ASR_SECRET).write_text(server.passwords[access.REDIS_ASR_SECRET] + "\n")
-        (work / "site.yaml").write_text(f"redis_url: {server.url}\nspeech:\n  engine: whisper\n  model_dir: {model}\n")
-        env = {**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_SITE": str(work / "site.yaml")}
+        env = worker_env(work, server, model)
         admin = redis.Redis.from_url(server.authenticated_url, decode_responses=True)
         ivr = redis_client(server.url, server.passwords[access.REDIS_IVR_SECRET])
         client = AsrClient(ivr, "bench")
@@ -183,9 +150,7 @@ async def main(configs: list[tuple[int, int]], levels: list[int], seconds: float
             for count, threads in configs:
                 name = f"{count}x{threads}"
                 admin.delete(WORKERS_KEY)
-                procs = start_workers(count, threads, env)
-                try:
-                    await wait_for_workers(admin, {f"bench-{i}" for i in range(count)})
+                async with asr_workers(server, env, [f"bench-{i}" for i in range(count)], threads):
                     await run_level(client, audio, count, 4, seed=0)   # warm-up: each model's first phrases
                     failures = 0
                     for calls in levels:
@@ -201,8 +166,6 @@ async def main(configs: list[tuple[int, int]], levels: list[int], seconds: float
                             failures += 1
                             if failures == 2:
                                 break
-                finally:
-                    stop_workers(procs)
             stats = admin.hgetall(STATS_KEY)
             print(f"# pool counters: {json.dumps(stats, sort_keys=True)}")
             for count, threads in configs:

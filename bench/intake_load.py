@@ -7,7 +7,8 @@ site's per-source rate limit does not count and which use no RTP port) arrive sp
 seconds; each waits for the greeting, joins the queue, speaks ``--phrases`` real recordings (8 kHz copies of
 shared/stt-samples, cycled) with a short pause between them, then stays on the line until the bench ends the call,
 ``--hold`` seconds after the last arrival. The ASR pool is ``--workers`` separate worker processes
-(``ivr.asr.worker.AsrWorker`` on Whisper base, as ``hotline asr worker`` runs them, ``--threads`` each).
+(``hotline asr worker`` on Whisper base with the site's decoding, as ``hotline run`` starts them, ``--threads``
+each).
 
 Measured:
   calls        joined the queue (QueueCallerJoin), still held at the end of the hold (joined, neither
@@ -30,11 +31,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import logging
 import os
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,16 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi_scripts.routes import Route
+from bench.asr_workers import asr_workers, worker_env
 from bench.stats import pct
-from hotline import access
 from hotline.ami import AmiEvent
 from hotline.channelvars import CTX_LISTEN
-from hotline.contracts.asr import STATS_KEY, deadline as deadline_of, WORKERS_KEY, PhraseJob, PhraseResult
+from hotline.contracts.asr import STATS_KEY, deadline as deadline_of, PhraseJob, PhraseResult
 from hotline.contracts.transcript import Turn
 from hotline.contracts.transcript import key as transcript_key
 from hotline.site import Intake
 from ivr.asr.client import AsrClient
-from launcher.redis import LocalRedis
 from tests.support.asr import asr_pool
 from tests.support.caller import Citizen
 from tests.support.center import running_center
@@ -232,58 +230,6 @@ class Problems(logging.Handler):
         self.file.flush()
 
 
-# ── the ASR workers: separate processes ────────────────────────────────────────────────────────────────
-def worker_main(name: str) -> None:
-    """One ASR worker process (``--worker NAME``): Redis URL, model and threads come in the environment."""
-    from ivr.asr.worker import AsrWorker
-    from ivr.speech.whisper_engine import WhisperEngine
-
-    import redis.asyncio as aioredis
-
-    engine = WhisperEngine(Path(os.environ["BENCH_MODEL"]), threads=int(os.environ["BENCH_THREADS"]))
-
-    async def serve() -> None:
-        redis = aioredis.from_url(os.environ["BENCH_REDIS_URL"], socket_timeout=10, socket_connect_timeout=2)
-        worker = AsrWorker(redis, engine, name)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, worker.stop)
-        try:
-            await worker.run()
-        finally:
-            await redis.aclose()
-
-    asyncio.run(serve())
-
-
-@contextlib.asynccontextmanager
-async def worker_processes(rig: IvrRig, model: Path, count: int, threads: int, log_dir: Path):
-    env = {**os.environ, "BENCH_MODEL": str(model), "BENCH_THREADS": str(threads),
-           "BENCH_REDIS_URL": rig.redis_server.user_url(access.REDIS_ASR_USER)}
-    names = [f"load-{os.getpid()}-{i}" for i in range(count)]
-    procs = [subprocess.Popen(LocalRedis.dies_with_parent([sys.executable, "-m", "bench.intake_load", "--worker", n]),
-                              env=env, stdin=subprocess.DEVNULL, stdout=(log_dir / f"{n}.log").open("w"),
-                              stderr=subprocess.STDOUT)
-             for n in names]
-    try:
-        deadline = time.monotonic() + 120
-        while set(names) - {k.decode() for k in await rig.redis.hkeys(WORKERS_KEY)}:   # heart-beating: ready
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"ASR workers did not start; see {log_dir}")
-            await asyncio.sleep(0.2)
-        yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
 # ── the run ────────────────────────────────────────────────────────────────────────────────────────────
 def seconds_of(path: Path) -> float:
     with wave.open(str(path)) as w:
@@ -311,7 +257,9 @@ async def run(args: argparse.Namespace) -> None:
             center.apply_site(inbound_calls_per_source=max(100, 2 * args.callers))
             async with ivr_rig(center, None, home / "ivr", samples=SAMPLES, intake=Intake()) as rig, \
                     asr_pool(rig.redis_server, None, 0, name="load") as pool, \
-                    worker_processes(rig, model, args.workers, args.threads, artifacts) as workers:
+                    asr_workers(rig.redis_server, worker_env(home, rig.redis_server, model),
+                                [f"load-{os.getpid()}-{i}" for i in range(args.workers)], args.threads,
+                                log_dir=artifacts) as workers:
                 meter = Meter(pool.client)
                 rig.services.asr = meter   # the media server's pool client: listening legs start from now on
                 # A citizen's FastAGI route lives as long as the call (the harness's default is 300 s).
@@ -515,12 +463,7 @@ def main() -> None:
     parser.add_argument("--phrases", type=int, default=3, help="recordings each caller says while waiting")
     parser.add_argument("--gap", type=int, default=2, help="seconds of silence between two recordings")
     parser.add_argument("--artifacts", help="where logs go (default: a new directory under /tmp)")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)   # internal: run one ASR worker process
-    args = parser.parse_args()
-    if args.worker:
-        worker_main(args.worker)
-    else:
-        asyncio.run(run(args))
+    asyncio.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -173,7 +173,9 @@ class CallTracker:
             call = self._call(session, e.facts, e.at)
             user_id = pop.agent_user(session, e.agent)
             call.agent_extension, call.agent_user_id = e.agent, user_id
-            call.answered_at, call.outcome = e.at, "answered"
+            call.outcome = "answered"
+            if call.answered_at is None:   # the wait ended at the first answer; a transfer answers again
+                call.answered_at = e.at
             if self.recordings and not call.recording:  # the queue's MixMonitor records from the answer on
                 call.recording = recording_path(self.recordings, call.call_id)
             if prefill is not None:

@@ -51,8 +51,9 @@ def test_parse_keeps_what_the_desk_needs_and_ignores_the_rest():
 
 async def test_arrival_first_queue_and_a_usable_prefill_are_recorded_for_the_standard_figures(rig, redis_server):
     """GB/T 33358 figures start here: the inbound channel's creation (Newchannel) is the call's arrival, the
-    first queue it joins starts its wait (an overflow does not restart it), and the agent answering with a
-    transcript in the prefill is a usable prefill. A call without one, or with only an empty draft, is not."""
+    first queue it joins starts its wait (an overflow does not restart it), the first agent's answer ends it (a
+    transfer answered by a second agent does not move it), and the agent answering with a transcript in the
+    prefill is a usable prefill. A call without one, or with only an empty draft, is not."""
     plain = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
     tracker = CallTracker(rig.app.state.db, rig.app.state.settings.async_redis())
     t0 = 1_800_000_000.0
@@ -71,7 +72,9 @@ async def test_arrival_first_queue_and_a_usable_prefill_are_recorded_for_the_sta
                           Timestamp=str(start + 4.5)),
                       ami("QueueCallerJoin", facts, Uniqueid=call_id, Queue="province", Timestamp=str(start + 30)),
                       ami("AgentConnect", facts, Uniqueid=call_id, MemberName="8001", Queue="province",
-                          HoldTime="3", Timestamp=str(start + 33))]
+                          HoldTime="3", Timestamp=str(start + 33)),
+                      ami("AgentConnect", facts, Uniqueid=call_id, MemberName="8002", Queue="expert-12320",
+                          HoldTime="2", Timestamp=str(start + 90))]   # transferred, answered again
             for raw in stream:
                 await tracker.apply(ev.parse(raw))
         assert all(call_id not in tracker.arrivals for call_id in calls.values())
@@ -82,8 +85,8 @@ async def test_arrival_first_queue_and_a_usable_prefill_are_recorded_for_the_sta
     for n, (kind, call_id) in enumerate(calls.items()):
         call, start = rows[call_id], t0 + 100 * n
         assert call.arrived_at.timestamp() == start and call.started_at.timestamp() == start
-        assert call.queued_at.timestamp() == start + 4.5 and call.queue == "province"   # first join, last queue
-        assert call.answered_at.timestamp() == start + 33
+        assert call.queued_at.timestamp() == start + 4.5 and call.queue == "expert-12320"   # first join, last queue
+        assert call.answered_at.timestamp() == start + 33 and call.agent_extension == "8002"
         assert call.prefill_usable is (kind == "words"), kind
 
 

@@ -11,7 +11,7 @@
    A value of null in a series is a bucket with nothing to draw (a day still to come): no point, no column,
    and the line breaks there, so the future is never drawn as 0.
    opts.fit: size the drawing to the container (1 unit = 1 CSS pixel, so the type keeps its CSS size on a wall
-   screen instead of shrinking with the viewBox; the default on a page in 大屏 mode, html.wall); opts.integer: a count (axis ticks are whole numbers; by
+   screen or a laptop instead of shrinking with the viewBox; the default on a page in 大屏 mode, html.wall); opts.integer: a count (axis ticks are whole numbers; by
    default, when every value is whole); opts.empty: what an empty chart says (why it is empty).
    Every call replaces what the container held, so pages simply redraw on each update. */
 const NS = "http://www.w3.org/2000/svg";
@@ -71,9 +71,12 @@ function svg(tag, attrs, text) {
 
 /** The container's drawing size when ``opts.fit`` (its CSS box), else the given defaults. */
 function size(container, opts, width, height) {
-  if (!opts.fit) return { width, height };
+  if (!opts.fit) return { width, height, measured: false };
+  // Measured empty: a container whose height comes from its content is 0 high then (the defaults apply);
+  // one the layout gives a height (a wall screen's grid cell) keeps it.
   const box = container.getBoundingClientRect();
-  return { width: Math.max(120, Math.floor(box.width) || width), height: Math.max(80, Math.floor(box.height) || height) };
+  return { width: Math.max(120, Math.floor(box.width) || width),
+    height: Math.max(80, Math.floor(box.height) || height), measured: box.height >= 40 };
 }
 
 function frame(container, width, height, opts) {
@@ -108,8 +111,8 @@ export function bars(container, items, options = {}) {
   const opts = { fit: onWall(), ...options };
   container.replaceChildren();
   const fmt = opts.format || plain;
-  const font = opts.fit ? 18 : 12;
-  const row = opts.fit ? 34 : 26;
+  const font = opts.fit ? (onWall() ? 18 : 14) : 12;   // the CSS sizes of .chart-label (desk.css, wall.css)
+  const row = opts.fit ? (onWall() ? 34 : 28) : 26;
   const { width } = size(container, opts, opts.width || 560, 0);
   const available = opts.fit ? container.getBoundingClientRect().height : 0;
   let shown = items;
@@ -180,10 +183,10 @@ function plot(container, labels, series, options) {
   const opts = { fit: onWall(), ...options };
   container.replaceChildren();
   const fmt = opts.format || plain;
+  const { width, height: boxH, measured } = size(container, opts, opts.width || 640, opts.height || 240);
   if (series.length > 1 || opts.legend) container.appendChild(legend(series));
   const legendH = container.firstChild ? container.firstChild.getBoundingClientRect().height + 4 : 0;
-  const { width, height: boxH } = size(container, opts, opts.width || 640, opts.height || 240);
-  const height = opts.fit ? Math.max(100, boxH - legendH) : boxH;
+  const height = measured ? Math.max(100, boxH - legendH) : boxH;
   const integer = opts.integer ?? whole(series);
   const top = Math.max(0, ...series.flatMap((s) => s.values.map((v) => v || 0)));
   const scale = niceScale(opts.max || top, opts.fit ? Math.max(2, Math.min(5, Math.floor(height / 60))) : 4, integer);

@@ -156,7 +156,7 @@ function gauges(container, metrics, keys) {
 /** A bar chart whose bars drill down (the table next to it carries the same links for the keyboard). */
 function drillBars(container, items, opts) {
   const root = Charts.bars(container, items.map((i) => ({ label: i.name, value: i.value, note: i.note })),
-    { fit: WALL, ...opts });
+    { fit: true, ...opts });
   root.querySelectorAll("rect").forEach((rect, index) => {
     const item = items[index];
     if (item && item.has_children) {
@@ -214,7 +214,7 @@ function renderOverview(data) {
     { name: label("counts", "accepted"), values: upTo(trend.accepted, cut) },
     { name: label("counts", "offered"), values: upTo(trend.offered, cut) },
     { name: "接通量", values: upTo(trend.answered, cut) },
-  ], { title: "受理与来电趋势", legend: true, width: 1200, height: 260, integer: true, fit: WALL });
+  ], { title: "受理与来电趋势", legend: true, width: 1200, height: 260, integer: true, fit: true });
   const items = (list) => (list || []).map((i) => ({ label: i.name, value: i.value }));
   Charts.donut($("#ov-appeal"), items(data.by_appeal_type), { title: "诉求类型", empty: TEXT.noTickets });
   Charts.donut($("#ov-channel"), items(data.by_channel), { title: "受理渠道", empty: TEXT.noTickets });
@@ -228,8 +228,8 @@ function renderOverview(data) {
   // On a wall the narrow card names a line by its number (what people call it); the name is in its tooltip.
   Charts.bars($("#ov-line"), (data.by_line || []).map((i) => ({ label: WALL && i.key ? i.key : i.name, value: i.value,
     note: typeof i.offered === "number" && i.offered ? `（来电 ${count(i.offered)}）` : "" })),
-  { title: "热线分布（电话受理）", labelWidth: 200, fit: WALL, empty: TEXT.noPhoneTickets });
-  Charts.bars($("#ov-topics"), items(data.top_topics), { title: "热点事项", labelWidth: 180, fit: WALL, empty: TEXT.noTickets });
+  { title: "热线分布（电话受理）", labelWidth: 200, fit: true, empty: TEXT.noPhoneTickets });
+  Charts.bars($("#ov-topics"), items(data.top_topics), { title: "热点事项", labelWidth: 180, fit: true, empty: TEXT.noTickets });
   renderMap();
 }
 
@@ -279,7 +279,7 @@ function renderProcess(data) {
     label: s.name || label("ticket_states", s.key), value: s.value, tone: Charts.stateTone("ticket", s.key, i) })),
   { title: "工单状态", empty: TEXT.noOpen });
   Charts.bars($("#pr-level"), (data.by_level || []).map((l) => ({
-    label: l.name || label("rings", l.key), value: l.value })), { title: "处理层级", labelWidth: 120, fit: WALL });
+    label: l.name || label("rings", l.key), value: l.value })), { title: "处理层级", labelWidth: 120, fit: true });
   const units = clear($("#pr-units tbody"));
   for (const unit of data.by_unit || []) {
     units.append(el("tr", { "data-key": unit.key, class: unit.overdue ? "overdue" : null }, nameCell(unit),
@@ -312,7 +312,7 @@ function renderEvaluation(data) {
     : TEXT.belowMin(state.min, label("group_by", state.by));
   Charts.bars($("#ev-ranking"), ranked.filter((r) => isRate(r.rate)).map((r) => ({
     label: `${r.rank}. ${r.name}`, value: r.rate * 100, note: `(${count(r.num)}/${count(r.den)})`,
-  })), { title: `${metricName(state.metric)}排名`, max: 100, labelWidth: 240, width: 1100, fit: WALL, empty,
+  })), { title: `${metricName(state.metric)}排名`, max: 100, labelWidth: 240, width: 1100, fit: true, empty,
     format: (v) => `${v.toFixed(1)}%` });
   // Call-center rates do not apply to units and areas (null there): only columns some row has.
   const keys = rates().filter(([key]) => rows.some((r) => r.metrics && r.metrics[key]));

@@ -75,7 +75,7 @@ function render(snap) {
   table($("#wb-subplatforms"), "分平台", snap.subplatforms.map((r) => ({ ...r, label: r.name || r.code })));
   Charts.bars($("#c-waiting"), snap.queues.map((q) => ({ label: q.name || q.queue, value: q.waiting,
     tone: q.waiting ? Charts.BAD : Charts.NEUTRAL })), { title: "各队列排队数", format: (n) => `${Math.round(n)}`,
-    fit: WALL, empty: "暂无队列" });
+    fit: true, empty: "暂无队列" });
   Charts.gauge($("#c-sl"), t.service_level === null ? NaN : t.service_level,
     { title: "今日服务水平", label: `${snap.service_level_seconds}秒内接通率`, good: 0.8 });
   Charts.donut($("#c-states"), Object.entries(labels("agent_states")).map(([s, name], i) => ({ label: name,
@@ -159,7 +159,7 @@ function renderStandard(std) {
   }
   Charts.bars($("#c-standard"), RATE_BARS.map((code) => ({ label: metricName(code, std), value: m[code].rate || 0,
     note: m[code].rate === null ? "（无来电）" : "" })), { title: "今日各项比率", max: 1, labelWidth: 220, width: 900,
-    fit: WALL, format: (r) => `${(r * 100).toFixed(1)}%` });
+    fit: true, format: (r) => `${(r * 100).toFixed(1)}%` });
   $("#std-note").textContent = `${std.day} 零点起，按通话记录计算（与报表同一口径），更新于 ${fmtTime(std.generated_at)}`;
 }
 

@@ -80,7 +80,8 @@ def overview(parent: str | None = Query(None, pattern=CODE, description="下钻�
              _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
              ctx: kpi.Context = Depends(context)) -> OverviewReply:
     """大屏“观”：周期内受理与来电的合计和走势，按诉求类型、受理渠道、热线号码、区域统计的受理量，以及热点事项前 10。
-    `parent`（区域代码）下钻区域分布。"""
+    `parent`（区域代码）下钻到该区域：各项合计、走势与分布都只统计该区域（工单按所在区域，来电按所属分平台）。
+    热线分布只统计电话受理的工单（各号码之和等于受理渠道中的“电话”），未记录号码的电话工单单列为“号码未记录”。"""
     return OverviewReply.model_validate(views.overview(session, ctx, when, parent))
 
 
@@ -101,7 +102,8 @@ def evaluation(by: Literal["unit", "area"] = Query("unit", description="unit 按
                _who: Principal = Depends(require(*LEADERS)), session: Session = Depends(unit_of_work, scope="function"),
                ctx: kpi.Context = Depends(context)) -> EvaluationReply:
     """大屏“评”：各承办单位或区域的考核指标（按满意率排名），以及满意率、实际参评满意率、按时办结率、响应率、解决率、
-    办结率各自的前 20 名。量不足 `min_volume` 的不排名。"""
+    办结率各自的前 20 名。量不足 `min_volume` 的不排名。合计是所列各行之和：按承办单位的最上层另列“未派单”
+    （直接办结与待派单的工单，不排名）；下钻时合计为上级单位或区域本身，不含话务指标。"""
     return EvaluationReply.model_validate(views.evaluation(session, ctx, when, by, parent, min_volume))
 
 

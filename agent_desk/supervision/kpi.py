@@ -21,7 +21,11 @@ matter of its own again from then on (it counts, in the period of its own 受理
 - 办结率 completion = tickets whose handling is complete (direct resolution, or the unit's reply was approved:
   event approve_reply / resolve_directly, i.e. states awaiting_callback / unsatisfied / appealed / closed
   reached) ÷ accepted-not-refused tickets. It is read from the current state: a ticket reopened (重办) is being
-  handled again and counts as not complete until its new reply is approved.
+  handled again and counts as not complete until its new reply is approved. One population wherever it is shown:
+  a table by host unit has no unit for the tickets not dispatched (direct resolutions, tickets awaiting
+  dispatch), so 评 lists them as a row of their own (未派单) and its rows add up to the total above them
+  (50 % on top and 100 % in every unit's row was that row missing, not two definitions).
+- 热线分布 (tickets by line) counts the phone channel's tickets only, so it adds up to 受理渠道's 电话.
 - 按时办结率 on_time = tickets completed by the unit on time (``closed_on_time`` true) ÷ 应办结 (tickets with a
   deadline (``due_at``) that either fell in the period or whose handling was completed in the period, i.e. the
   unit had to be done). Completion time = the last approve_reply / resolve_directly event. Check: 琼海
@@ -349,9 +353,11 @@ class Grouping:
 
 def group_rows(session: Session, ctx: Context, period: Period, by: str, parent: str | None = None,
                where: Sequence[ColumnElement[bool]] = (), index: OrgIndex | None = None,
-               with_calls: bool = True, measures: Sequence[str] | None = None) -> Grouping:
+               with_calls: bool = True, measures: Sequence[str] | None = None,
+               call_where: Sequence[ColumnElement[bool]] = ()) -> Grouping:
     """Rows of one grouping over the period's tickets (and calls, for line and sub-platform). ``measures``
-    names the sums wanted (default all): a page that only counts tickets does not pay for the rates."""
+    names the sums wanted (default all): a page that only counts tickets does not pay for the rates.
+    ``where`` narrows the tickets, ``call_where`` the calls (an area's calls are those of its sub-platforms)."""
     if by not in BY:
         raise DeskError(422, "invalid_by", "分组维度只能是 承办单位、区域、分平台、热线、事项、诉求类型 或 渠道")
     population = [*ticket_population(period), *where]
@@ -399,7 +405,7 @@ def group_rows(session: Session, ctx: Context, period: Period, by: str, parent: 
     if calls:
         call_column = C.subplatform if by == "subplatform" else C.line
         for (key,), part in aggregate(session, _pick(call_sums(ctx), measures), [call_column],
-                                      call_population(period)).items():
+                                      [*call_population(period), *call_where]).items():
             add(merged.setdefault(key or "", {}), part)
             add(total, part)
     names = name_lookup(session, ctx, by)

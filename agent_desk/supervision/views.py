@@ -3,6 +3,17 @@ what is late, returns and supervision), 评 evaluation (rankings of units or are
 
 All counting goes through ``kpi.aggregate`` (SQL, grouped); nothing here loads ticket rows except the
 ≤ 50 overdue tickets 管 lists, and those carry no personal data (number, title, unit, deadline).
+
+One population per screen, so that widgets side by side agree (issue 19):
+- 观 drilled into an area (``parent``) counts only that area everywhere (totals, trend, types, channels, lines,
+  topics): an area's tickets are those located in its subtree (``location_unit``, else the ticket's
+  sub-platform, as the area grouping places them), its calls those of its sub-platforms.
+- 热线分布 counts the phone tickets (channel ``phone``) by the line they came in on, so its rows add up to
+  受理渠道's 电话; a phone ticket whose line was not recorded is its own row (号码未记录), never 非电话渠道.
+- 评 by unit lists, at the top, the tickets no unit holds (未派单: direct resolutions and tickets awaiting
+  dispatch) as a row of their own, unranked: the rows then add up to the totals above them, so 办结率 at the
+  top is the rows' 办结率 and not a different population's. Drilled in (``parent``), the totals are the
+  parent's: the sum of the rows shown.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypedDict
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from agent_desk.db import models as m
@@ -28,6 +39,17 @@ LEVEL_LABELS = {lc.Level.TOWN: "小环（镇街办理）", lc.Level.COUNTY: "中
 OPEN = sorted(s.value for s in lc.OPEN_STATES - {lc.State.MERGED})   # merged tickets are counted by their host
 HANDLING = sorted(s.value for s in lc.UNIT_HANDLING)
 DUE_SOON = dt.timedelta(hours=24)
+PHONE = "phone"
+LINE_NOT_RECORDED = "号码未记录"
+
+
+def area_where(index: OrgIndex, code: str) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    """(ticket filter, call filter) of an area: the tickets the area grouping places in the area's subtree
+    (their location unit, else their sub-platform's node) and the calls of the sub-platforms in it."""
+    ids = index.subtree(index.id_of(code))
+    codes = sorted(index.nodes[i].code for i in ids)
+    tickets = or_(T.location_unit_id.in_(sorted(ids)), and_(T.location_unit_id.is_(None), T.subplatform.in_(codes)))
+    return [tickets], [C.subplatform.in_(codes)]
 
 
 def _values(rows: Sequence[kpi.Row], limit: int | None = None,
@@ -48,15 +70,17 @@ class OpenByUnit(TypedDict):
     has_children: bool
 
 
-def trend(session: Session, period: Period, where: Sequence[ColumnElement[bool]] = ()) -> dict[str, list[Any]]:
-    """Tickets accepted, calls offered and answered per bucket (hours of a day, days, or months)."""
+def trend(session: Session, period: Period, where: Sequence[ColumnElement[bool]] = (),
+          call_where: Sequence[ColumnElement[bool]] | None = None) -> dict[str, list[Any]]:
+    """Tickets accepted, calls offered and answered per bucket (hours of a day, days, or months). Calls are
+    counted under ``call_where`` (none when the tickets are narrowed and no call filter is given)."""
     buckets = period.buckets()
     starts = [start for _, start in buckets]
     tickets = kpi.aggregate(session, {"accepted": func.count()}, [kpi.bucket(T.created_at, starts)],
                             [*kpi.ticket_population(period), *where])
-    calls: dict[tuple[Any, ...], kpi.Counts] = {} if where else kpi.aggregate(
+    calls: dict[tuple[Any, ...], kpi.Counts] = {} if where and call_where is None else kpi.aggregate(
         session, {"offered": func.count(), "answered": kpi.flag(C.answered_at.is_not(None))},
-        [kpi.bucket(C.started_at, starts)], kpi.call_population(period))
+        [kpi.bucket(C.started_at, starts)], [*kpi.call_population(period), *(call_where or ())])
 
     def at(table: dict[tuple[Any, ...], kpi.Counts], i: int, name: str) -> int:
         return int(table.get((i,), {}).get(name, 0))
@@ -68,28 +92,34 @@ def trend(session: Session, period: Period, where: Sequence[ColumnElement[bool]]
 
 
 def overview(session: Session, ctx: Context, period: Period, parent: str | None = None) -> dict[str, Any]:
-    """观: totals, the trend, and where the tickets come from (type, channel, line, area, topic)."""
+    """观: totals, the trend, and where the tickets come from (type, channel, line, area, topic); drilled into an
+    area (``parent``), all of it for that area alone."""
     index = OrgIndex.load(session)
     count = ("accepted",)
+    where, call_where = area_where(index, parent) if parent else ([], [])
 
     def group(by: str, **kw: Any) -> kpi.Grouping:
         return kpi.group_rows(session, ctx, period, by, index=index, **kw)
 
-    # The area grouping counts every ticket (a drill-down only selects rows): it gives the totals too.
-    areas = group("area", parent=parent)
-    lines = group("line", measures=("accepted", *kpi.call_sums(ctx)))
+    # The area grouping counts every ticket of the population: it gives the totals too.
+    areas = group("area", parent=parent, where=where)
+    lines = group("line", measures=("accepted", *kpi.call_sums(ctx)),
+                  where=[*where, T.channel == PHONE], call_where=call_where)
+    for row in lines.rows:
+        if not row.key:
+            row.name = LINE_NOT_RECORDED
     totals = dict(areas.total)
     kpi.add(totals, {k: v for k, v in lines.total.items() if k != "accepted"})
     return {
         "period": period.to_json(),
         "totals": kpi.totals_json(totals),
-        "trend": trend(session, period),
-        "by_appeal_type": _values(group("appeal_type", measures=count).rows),
-        "by_channel": _values(group("channel", measures=count).rows),
+        "trend": trend(session, period, where, call_where),
+        "by_appeal_type": _values(group("appeal_type", measures=count, where=where).rows),
+        "by_channel": _values(group("channel", measures=count, where=where).rows),
         "by_line": _values(lines.rows, offered=lambda r: int(r.counts.get("offered", 0))),
         "by_area": _values(areas.rows, has_children=lambda r: r.has_children),
         "parent": parent,
-        "top_topics": _values(group("topic", measures=count).rows, limit=10),
+        "top_topics": _values(group("topic", measures=count, where=where).rows, limit=10),
     }
 
 
@@ -159,7 +189,8 @@ def process(session: Session, ctx: Context, period: Period, parent: str | None =
 
 def evaluation(session: Session, ctx: Context, period: Period, by: str = "unit", parent: str | None = None,
                min_volume: int = 10) -> dict[str, Any]:
-    """评: the KPIs of every unit or area, and the top 20 of each ranked metric."""
+    """评: the KPIs of every unit or area, and the top 20 of each ranked metric. The totals are the sum of the
+    rows shown (with 未派单 at the top by unit), so the gauges and the table tell the same story."""
     if by not in ("unit", "area"):
         raise DeskError(422, "invalid_by", "评价排名只能按承办单位（unit）或区域（area）")
     grouping = kpi.group_rows(session, ctx, period, by, parent)
@@ -170,6 +201,20 @@ def evaluation(session: Session, ctx: Context, period: Period, by: str = "unit",
         num, den = kpi.RATIOS[metric]
         rankings[metric] = [{"rank": r, "key": row.key, "name": row.name}
                             | kpi.ratio(row.counts.get(num, 0), row.counts.get(den, 0)) for r, row in top]
+    listed = [kpi.row_json(r, row, "satisfaction") for r, row in kpi.rank(rows, "satisfaction", min_volume)]
+    counts: kpi.Counts = {}
+    for row in rows:
+        kpi.add(counts, row.counts)
+    if by == "unit" and not parent:
+        unassigned = kpi.aggregate(session, kpi.ticket_sums(ctx, period), [],
+                                   [*kpi.ticket_population(period), T.host_unit_id.is_(None)]).get((), {})
+        if unassigned.get("accepted"):
+            listed.append(kpi.row_json(None, kpi.Row("", kpi.UNKNOWN["unit"], False, unassigned, False),
+                                       "satisfaction"))
+            kpi.add(counts, unassigned)
+    # Call figures belong to the whole hotline: shown at the top level only (a unit or an area has none).
+    with_calls = not parent
+    if with_calls:
+        kpi.add(counts, kpi.aggregate(session, kpi.call_sums(ctx), [], kpi.call_population(period)).get((), {}))
     return {"period": period.to_json(), "by": by, "parent": parent, "min_volume": min_volume,
-            "totals": kpi.totals(session, ctx, period, grouping=grouping), "rankings": rankings,
-            "rows": [kpi.row_json(r, row, "satisfaction") for r, row in kpi.rank(rows, "satisfaction", min_volume)]}
+            "totals": kpi.totals_json(counts, with_calls), "rankings": rankings, "rows": listed}

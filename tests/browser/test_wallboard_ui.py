@@ -98,7 +98,7 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         expect(page.locator("#c-waiting svg")).to_contain_text("省平台综合话务")
         expect(page.locator("#c-sl svg path")).to_have_count(2)
         expect(page.locator("#c-sl svg")).to_contain_text("100.0%")
-        expect(page.locator("#c-states svg [stroke='#bc4c00']")).to_have_count(1)
+        expect(page.locator("#c-states svg [stroke='#f78c40']")).to_have_count(1)   # the palette's paused (charts.js)
         # 国标话务指标 and the speech service, polled from the API: the page shows what the API says.
         standard = httpx.get(f"{desk.url}/api/v1/wallboard/standard", headers={"Authorization": f"Bearer {token}"},
                              timeout=10).json()

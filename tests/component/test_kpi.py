@@ -351,7 +351,10 @@ def test_views_overview_process_evaluation(scenario):
     assert overview["top_topics"] == [{"key": "03-water", "name": "供水排水", "value": 9}]
     assert {i["key"]: (i["value"], i["has_children"]) for i in overview["by_area"]} == {"469002": (8, True),
                                                                                        "": (1, False)}
-    assert {i["key"]: i["offered"] for i in overview["by_line"]} == {"12345": 2, "12318": 2, "": 0}
+    # 热线分布 counts phone tickets (the wechat one is in 受理渠道 only): its rows add up to 受理渠道's 电话.
+    assert {i["key"]: i["offered"] for i in overview["by_line"]} == {"12345": 2, "12318": 2}
+    assert sum(i["value"] for i in overview["by_line"]) == {i["key"]: i["value"]
+                                                           for i in overview["by_channel"]}["phone"] == 8
     drilled = get(scenario, f"/api/v1/views/overview?{MARCH}&parent=469002")["by_area"]
     assert {i["key"]: i["value"] for i in drilled} == {"469002-嘉积镇": 2, "469002": 6}
 
@@ -384,7 +387,9 @@ def test_views_overview_process_evaluation(scenario):
                                                          "num": 2, "den": 3, "rate": pytest.approx(2 / 3)}
     assert set(evaluation["rankings"]) == {"satisfaction", "effective_satisfaction", "on_time", "response",
                                            "resolution", "completion"}
-    assert evaluation["totals"]["accepted"] == 9 and len(evaluation["rows"]) == 2
+    # drilled in, the totals are the parent's own (the rows' sum), without the hotline's call figures
+    assert evaluation["totals"]["accepted"] == sum(r["accepted"] for r in evaluation["rows"])
+    assert len(evaluation["rows"]) == 2 and evaluation["totals"]["metrics"]["answer"] is None
 
 
 # ── sanity: a month shaped like 琼海's published totals ──────────────────────────────────────────────

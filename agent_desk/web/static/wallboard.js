@@ -1,7 +1,10 @@
 /* 实时监控: the live wallboard over /ws/wallboard (snapshots from the desk's AMI listener, early-warning
    alerts). Waits and times in state tick here from the snapshot's timestamps, between snapshots. Today's
    GB/T 33358 figures (GET /wallboard/standard, from the call records like the reports) and the speech
-   service's state (GET /wallboard/asr) are fetched every POLL_MS. */
+   service's state (GET /wallboard/asr) are fetched every POLL_MS.
+   大屏 mode (?wall=1, wall.css): the whole board on one 1920×1080 screen without scrolling, charts drawn at the
+   size they are shown. Colours come from the one palette in charts.js (an agent state has the same colour in
+   the donut and on the agents' cards, and on every page). */
 
 import { api } from "./api.js";
 import * as Charts from "./charts.js";
@@ -11,8 +14,11 @@ import { reconnecting } from "./socket.js";
 import { fmtTime } from "./time.js";
 import { label, labels } from "./vocab.js";
 
-const STATE_TONES = { idle: "#2da44e", ringing: "#d4a72c", on_call: "#1f6feb", wrapup: "#8250df", paused: "#bc4c00",
-  unavailable: "#cf222e", logged_out: "#8c959f" };
+const WALL = new URLSearchParams(location.search).get("wall") === "1";
+if (WALL) {
+  document.documentElement.classList.add("wall");
+  document.body.classList.add("wall");
+}
 const DISCONNECTED = "与电话系统的连接已断开，正在重连…";
 const POLL_MS = 10000;
 // The standard figures in the order shown; their names come from the vocabulary (metrics).
@@ -54,6 +60,9 @@ function render(snap) {
   }
   const t = snap.totals;
   $("#t-waiting").textContent = String(t.waiting);
+  // 排队中 and 最长等待 turn to an alert colour only when someone is waiting (0 waiting is good news, not red).
+  $("[data-tile='waiting']").dataset.alert = t.waiting > 0 ? "bad" : "";
+  $("[data-tile='longest']").dataset.alert = t.waiting > 0 ? "bad" : "";
   $("#t-answered").textContent = String(t.answered);
   $("#t-abandoned").textContent = String(t.abandoned);
   $("#t-sl").textContent = percent(t.service_level);
@@ -65,11 +74,13 @@ function render(snap) {
   table($("#wb-lines"), "热线号码", snap.lines.map((r) => ({ ...r, label: r.name ? `${r.line} ${r.name}` : r.line })));
   table($("#wb-subplatforms"), "分平台", snap.subplatforms.map((r) => ({ ...r, label: r.name || r.code })));
   Charts.bars($("#c-waiting"), snap.queues.map((q) => ({ label: q.name || q.queue, value: q.waiting,
-    tone: q.waiting ? "#cf222e" : "#1f6feb" })), { title: "各队列排队数", format: (n) => `${Math.round(n)}` });
+    tone: q.waiting ? Charts.BAD : Charts.NEUTRAL })), { title: "各队列排队数", format: (n) => `${Math.round(n)}`,
+    fit: true, empty: "暂无队列" });
   Charts.gauge($("#c-sl"), t.service_level === null ? NaN : t.service_level,
     { title: "今日服务水平", label: `${snap.service_level_seconds}秒内接通率`, good: 0.8 });
-  Charts.donut($("#c-states"), Object.entries(labels("agent_states")).map(([s, name]) => ({ label: name, value: snap.agent_states[s] || 0,
-    tone: STATE_TONES[s] })), { title: "坐席状态分布", format: (n) => `${Math.round(n)}` });
+  Charts.donut($("#c-states"), Object.entries(labels("agent_states")).map(([s, name], i) => ({ label: name,
+    value: snap.agent_states[s] || 0, tone: Charts.stateTone("agent", s, i) })),
+  { title: "坐席状态分布", format: (n) => `${Math.round(n)}` });
   agentsGrid(snap.agents);
   tick();
 }
@@ -99,12 +110,15 @@ function agentsGrid(list) {
   if (!list.length) { grid.append(el("li", { class: "empty" }, "暂无坐席签入")); return; }
   for (const a of list) {
     const reason = a.state === "paused" && a.reason ? (a.reason_label || label("pause_reasons", a.reason)) : "";
-    grid.append(el("li", { class: `wb-agent state-${a.state}`, "data-extension": a.extension, "data-state": a.state },
+    const card = el("li", { class: `wb-agent state-${a.state}`, "data-extension": a.extension, "data-state": a.state },
       el("span", { class: "wb-agent-ext" }, a.extension),
       el("span", { class: "wb-agent-name" }, a.name),
       el("span", { class: "wb-agent-state" }, a.state_label || label("agent_states", a.state),
         reason ? el("span", { class: "wb-agent-reason" }, `（${reason}）`) : null),
-      el("span", { class: "wb-agent-time", "data-since": a.since }, duration(nowServer() - a.since))));
+      el("span", { class: "wb-agent-time", "data-since": a.since }, duration(nowServer() - a.since)));
+    // The palette's colour as a custom property (CSSOM, which the CSP allows; wall.css paints with it).
+    card.style.setProperty("--state-tone", Charts.stateTone("agent", a.state));
+    grid.append(card);
   }
 }
 
@@ -145,7 +159,7 @@ function renderStandard(std) {
   }
   Charts.bars($("#c-standard"), RATE_BARS.map((code) => ({ label: metricName(code, std), value: m[code].rate || 0,
     note: m[code].rate === null ? "（无来电）" : "" })), { title: "今日各项比率", max: 1, labelWidth: 220, width: 900,
-    format: (r) => `${(r * 100).toFixed(1)}%` });
+    fit: true, format: (r) => `${(r * 100).toFixed(1)}%` });
   $("#std-note").textContent = `${std.day} 零点起，按通话记录计算（与报表同一口径），更新于 ${fmtTime(std.generated_at)}`;
 }
 
@@ -219,7 +233,16 @@ function onSocketStatus(status) {
   }
 }
 
+let resizing = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => { if (snapshot) render(snapshot); }, 150);
+});
+
 start(["supervisor", "admin"]).then(() => {
+  const toggle = $("#wall-toggle");
+  toggle.textContent = WALL ? "退出大屏" : "大屏模式";
+  toggle.href = WALL ? "/wallboard.html" : "/wallboard.html?wall=1";
   renderAlerts();
   // Each (re)connection gets the current snapshot and alerts first: nothing to ask for again.
   reconnecting("/wallboard", { onMessage: onBoardMessage, onStatus: onSocketStatus });

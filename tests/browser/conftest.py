@@ -32,6 +32,7 @@ from agent_desk.calls.transcript import TranscriptRelay
 from agent_desk.db.models import DispatchRule, OrgUnit
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
+from tests.support import transcripts
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
 from tests.support.desk import new_tag
 from tests.support.ports import free_port
@@ -267,13 +268,7 @@ def desk_side(desk, loop_thread):
     loop_thread.run(asyncio.wait_for(relay.synced.wait(), 20))
     yield tracker, relay
 
-    async def stop():
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await tracker.redis.aclose()
-        await relay.redis.aclose()
-
-    loop_thread.run(stop())
+    loop_thread.run(transcripts.stop(running, tracker.redis, relay.redis))
 
 
 @pytest.fixture

@@ -85,10 +85,7 @@ async def desk_side(rig):
     running = asyncio.create_task(relay.run())
     await until(relay.synced.is_set)
     yield tracker, relay
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
-    await tracker.redis.aclose()
-    await relay.redis.aclose()
+    await transcripts.stop(running, tracker.redis, relay.redis)
 
 
 async def test_turns_reach_the_agent_in_order_and_are_stored_once(rig, plain, desk_side, caplog):
@@ -158,9 +155,7 @@ async def test_a_desk_that_was_down_reads_every_stream_back(rig, plain):
         # A second start reads nothing twice.
         assert await relay.sync_all() == 0 and len(stored(rig, call_id)) == 3
     finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await relay.redis.aclose()
+        await transcripts.stop(running, relay.redis)
     await tracker.apply(ev.CallEnded(facts, "Normal Clearing", dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
     await tracker.redis.aclose()
     plain.delete(f"hotline:transcript:{call_id}")   # expired: the stored copy is what remains

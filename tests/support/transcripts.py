@@ -5,7 +5,11 @@ The contract says a turn is carried "as a Turn JSON": the stream entry holds it 
 
 from __future__ import annotations
 
+import asyncio
+import sys
+
 import redis
+import redis.asyncio as aioredis
 
 from hotline.contracts import transcript as contract
 from hotline.contracts.transcript import Turn
@@ -26,3 +30,18 @@ def append(client: redis.Redis, turn: Turn, *, publish: bool = True) -> None:
 def publish_raw(client: redis.Redis, payload: str) -> None:
     """A payload as some other writer might publish it (another contract version, garbage)."""
     client.publish(contract.CHANNEL, payload)
+
+
+async def stop(running: asyncio.Task, *clients: aioredis.Redis, timeout: float = 20.0) -> None:
+    """Stop a desk's TranscriptRelay task (as the listener's ``stop`` does) and close its Redis clients.
+
+    A relay that does not end within ``timeout`` fails the test with every task's stack printed, instead of the
+    whole run waiting for pytest's timeout with nothing to show where it hung."""
+    running.cancel()
+    done, _ = await asyncio.wait({running}, timeout=timeout)
+    if not done:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise AssertionError(f"the transcript relay did not stop within {timeout:.0f} s (task stacks above)")
+    for client in clients:
+        await asyncio.wait_for(client.aclose(), timeout)

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session, joinedload
 
 from agent_desk.db.models import DispatchRule, OrgUnit
+from hotline.reference import topic_names
 
 CACHE_SECONDS = 30.0
 
@@ -55,7 +56,8 @@ def suggest_units(session: Session, topic_code: str | None, subplatform: str | N
     direct.sort(key=lambda item: -item[0])  # stable: equal hit counts keep the file's order
     suggestions = [_suggestion(rule, "direct", f"直派清单：描述中有“{'、'.join(found)}”。{rule.basis}", found)
                    for _, rule, found in direct]
-    suggestions += [_suggestion(rule, "catalogue", f"派单目录（{rule.topic}）：{rule.basis}")
+    topic = topic_names().get(topic_code or "", topic_code or "")   # people read the name, not the code
+    suggestions += [_suggestion(rule, "catalogue", f"派单目录（{topic}）：{rule.basis}")
                     for rule in local if rule.kind == "catalogue" and rule.topic == topic_code]
 
     seen: set[int] = set()

@@ -6,7 +6,8 @@
     hotline asterisk up|down|status
     hotline agi serve               the FastAGI + AudioSocket servers alone
     hotline desk serve              the desk alone (web app + AMI listener), e.g. the Docker deployment's desk
-    hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role
+    hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role | set-name
+    hotline desk units [SEARCH]     the unit codes add-user --unit takes, with their names (and `desk topics`)
     hotline run                     the whole service, in the foreground
     hotline asr worker              one ASR worker of the pool (any machine that reaches the center's Redis)
     hotline suggest evaluate --train CSV --test CSV   train the topic suggester, print top-1/top-3
@@ -275,6 +276,55 @@ def cmd_desk_account(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_desk_units(ctx: Context, args: argparse.Namespace) -> int:
+    """The unit codes ``add-user --unit`` and ``set-role --unit`` take, with the names people know them by."""
+    from sqlalchemy import or_, select
+
+    from agent_desk.db.models import OrgUnit
+    from agent_desk.names import UNIT_KIND_LABELS
+
+    def work(session):
+        stmt = select(OrgUnit.code, OrgUnit.name, OrgUnit.kind).where(OrgUnit.active.is_(True))
+        if args.search:
+            stmt = stmt.where(or_(OrgUnit.name.contains(args.search), OrgUnit.code.contains(args.search)))
+        if args.kind:
+            stmt = stmt.where(OrgUnit.kind == args.kind)
+        return session.execute(stmt.order_by(OrgUnit.code)).all()
+
+    rows = _with_accounts(ctx, work)
+    if rows is None:
+        return 1
+    if not rows:
+        print("no unit matches" if args.search or args.kind else "no units: run `hotline install` first",
+              file=sys.stderr)
+        return 1
+    width = max(len(code) for code, _, _ in rows)
+    for code, name, kind in rows:
+        print(f"{code:<{width}}  {name}  ({UNIT_KIND_LABELS.get(kind, kind)})")
+    return 0
+
+
+def cmd_desk_topics(ctx: Context, args: argparse.Namespace) -> int:
+    """The topic codes (业务分类) with their names, as the desk's dispatch catalogue and suggestions use them."""
+    from hotline.reference import topics
+
+    for topic in topics():
+        print(f"{topic['code']:<18}  {topic['name']}")
+    return 0
+
+
+def cmd_desk_set_name(ctx: Context, args: argparse.Namespace) -> int:
+    """The name the desk shows for a user (姓名), audited as the operator's change."""
+    from agent_desk.auth import accounts
+
+    done = _with_accounts(ctx, lambda session: accounts.update_profile(session, accounts.OPERATOR, args.username,
+                                                                       display_name=args.name, client="cli"))
+    if done is None:
+        return 1
+    print(f"[desk] {args.username}: 姓名已改为 {args.name}")
+    return 0
+
+
 def _with_accounts(ctx: Context, work):
     """Run ``work(session)`` in one unit of work on the site's database; None (and the reason) on a refusal."""
     from agent_desk.bootstrap import database_url
@@ -357,6 +407,17 @@ def build_parser() -> argparse.ArgumentParser:
         account = desk_sub.add_parser(name, help=text)
         account.add_argument("username")
         account.set_defaults(func=cmd_desk_account)
+    set_name = desk_sub.add_parser("set-name", help="change the name the desk shows for a user (姓名)")
+    set_name.add_argument("username")
+    set_name.add_argument("name")
+    set_name.set_defaults(func=cmd_desk_set_name)
+    units = desk_sub.add_parser("units", help="list the unit codes (for --unit) with their names")
+    units.add_argument("search", nargs="?", help="only units whose name or code contains this text, e.g. 海口")
+    units.add_argument("--kind", choices=["province", "subplatform", "member_unit", "district", "town", "village",
+                                          "grid"], help="only units of this kind")
+    units.set_defaults(func=cmd_desk_units)
+    desk_sub.add_parser("topics", help="list the topic codes (业务分类) with their names").set_defaults(
+        func=cmd_desk_topics)
     role = desk_sub.add_parser("set-role", help="change a user's role (also to supervisor or auditor)")
     role.add_argument("username")
     role.add_argument("--role", required=True, choices=["agent", "supervisor", "unit", "admin", "gateway", "auditor"])

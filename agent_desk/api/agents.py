@@ -40,6 +40,7 @@ from agent_desk.auth.sessions import Principal
 from agent_desk.calls import transcript
 from agent_desk.db.models import User
 from agent_desk.errors import DeskError
+from agent_desk.names import queue_name
 from agent_desk.telephony import agents as ag
 from agent_desk.telephony import skills as sk
 from agent_desk.telephony import spy as sp
@@ -80,9 +81,8 @@ def _refused(exc: AmiError, message: str) -> DeskError:
 
 
 def _queue_item(link: TelephonyLink, m: ag.Membership) -> QueueMembership:
-    queues = link.plan.all_queues()
     reason = m.reason if m.paused else ""
-    return QueueMembership(queue=m.queue, name=queues[m.queue].name if m.queue in queues else m.queue,
+    return QueueMembership(queue=m.queue, name=queue_name(link.plan, m.queue),
                            paused=m.paused, reason=reason,
                            reason_label=ag.reason_label(link.site, reason) if reason else "", in_call=m.in_call)
 
@@ -94,9 +94,7 @@ async def _state(link: TelephonyLink, ext: str) -> AgentState:
 
 
 def _skill_items(link: TelephonyLink, skills: list[ag.Skill]) -> list[QueueSkill]:
-    queues = link.plan.all_queues()
-    return [QueueSkill(queue=s.queue, name=queues[s.queue].name if s.queue in queues else s.queue,
-                       penalty=s.penalty) for s in skills]
+    return [QueueSkill(queue=s.queue, name=queue_name(link.plan, s.queue), penalty=s.penalty) for s in skills]
 
 
 async def _login(link: TelephonyLink, session: Session, ext: str, queues: list[str] | None) -> list[str]:

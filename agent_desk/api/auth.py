@@ -11,6 +11,8 @@ from agent_desk.api.schemas import Body, Ok, Reply
 from agent_desk.auth import accounts, sessions
 from agent_desk.auth.roles import ROLE_LABELS, Role
 from agent_desk.auth.sessions import Principal
+from agent_desk.names import Names
+from agent_desk.text import ONE_LINE
 
 router = APIRouter()
 
@@ -26,6 +28,7 @@ class Me(Reply):
     role: Role = Field(description="角色代码（词表 roles）")
     role_label: str
     unit: str | None = Field(description="承办单位用户所属单位代码")
+    unit_name: str | None = Field(None, description="所属单位名称")
     extension: str | None = Field(description="坐席分机")
     must_change_password: bool = Field(description="须先修改密码（管理员重置或新建后）")
 
@@ -44,9 +47,11 @@ class LoginReply(Reply):
 class UserRow(Reply):
     id: int
     username: str
-    display_name: str
+    display_name: str = Field(description="姓名（页面上显示的名字）")
     role: str
-    unit: str | None
+    role_label: str = Field(description="角色中文名称")
+    unit: str | None = Field(description="承办单位用户所属单位代码")
+    unit_name: str | None = Field(description="所属单位名称")
     extension: str | None
     active: bool
     must_change_password: bool
@@ -91,7 +96,7 @@ def login(body: LoginBody, request: Request, response: Response,
     who = sessions.authenticate(session, token)
     # must_change_password: the page asks for a new password; every other API answers 403 until it is changed
     assert who is not None   # the token was issued a moment ago
-    return LoginReply(token=token, user=_me(who), must_change_password=who.must_change_password)
+    return LoginReply(token=token, user=_me(who, Names(session)), must_change_password=who.must_change_password)
 
 
 class PasswordChange(Body):
@@ -119,23 +124,26 @@ def logout(request: Request, response: Response, _who: Principal = Depends(princ
 
 
 @router.get("/me", summary="当前用户")
-def me(request: Request, who: Principal = Depends(principal)) -> MeNow:
+def me(request: Request, who: Principal = Depends(principal),
+       session: Session = Depends(unit_of_work, scope="function")) -> MeNow:
     """当前登录的用户、角色，以及电话系统和网页电话是否可用。"""
     link = request.app.state.telephony  # the pages leave out phone controls while the phone system is away
     softphone = request.app.state.settings.softphone is not None and bool(who.extension)  # 网页电话
-    return MeNow(**_me(who).model_dump(), telephony=bool(link is not None and link.connected), softphone=softphone)
+    return MeNow(**_me(who, Names(session)).model_dump(), telephony=bool(link is not None and link.connected),
+                 softphone=softphone)
 
 
-def _me(who: Principal) -> Me:
+def _me(who: Principal, names: Names) -> Me:
     return Me(username=who.username, display_name=who.display_name, role=who.role, role_label=ROLE_LABELS[who.role],
-              unit=who.unit_code, extension=who.extension, must_change_password=who.must_change_password)
+              unit=who.unit_code, unit_name=names.unit(who.unit_code), extension=who.extension,
+              must_change_password=who.must_change_password)
 
 
 class NewUser(Body):
     username: str = Field(..., pattern=r"^[A-Za-z0-9_.\-]{2,64}$")
     password: str = Field(..., min_length=8, max_length=256)
     role: Role
-    display_name: str = Field("", max_length=64)
+    display_name: str = Field("", max_length=64, pattern=ONE_LINE)   # no NUL: PostgreSQL would answer 500
     unit: str | None = Field(None, max_length=64)
     extension: str | None = Field(None, pattern=r"^\d{3,8}$")
 

@@ -27,6 +27,7 @@ from agent_desk.api import (
     supervision,
     tickets,
     transcripts,
+    users,
     vocab,
     wallboard,
     warnings,
@@ -37,6 +38,7 @@ from agent_desk.auth.sessions import Principal
 
 ROUTERS = [
     (auth.router, "登录与用户"),
+    (users.router, "登录与用户"),
     (tickets.router, "工单"),
     (calls.router, "来电"),
     (transcripts.router, "来电"),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from agent_desk.api.deps import client_of, principal, unit_of_work
 from agent_desk.api.schemas import Reply
 from agent_desk.auth.sessions import Principal
+from agent_desk.names import Names, topic_name
 from agent_desk.tickets import duplicates, lifecycle as lc
 from agent_desk.tickets import service
 from agent_desk.tickets.service import SearchQuery, TicketDraft
@@ -37,10 +38,12 @@ class TicketSummary(Reply):
     appeal_type: str = Field(description="诉求类型代码（词表 appeal_types）")
     appeal_label: str
     topic: str = Field(description="业务分类代码（派单目录）；空表示未分类")
+    topic_name: str | None = Field(None, description="业务分类名称；未分类为 null")
     state: str = Field(description="状态代码（词表 ticket_states）")
     state_label: str
     source_line: str | None = Field(description="来电热线号码（电话渠道）")
     subplatform: str | None = Field(description="市县分平台代码")
+    subplatform_name: str | None = Field(None, description="所属市县名称（例如 琼海市）")
     channel_label: str
     citizen_name: str
     citizen_phone: str
@@ -64,12 +67,14 @@ class HistoryEntry(Reply):
     seq: int
     at: str
     actor: str = Field(description="办理人（用户名或 system）")
+    actor_name: str = Field("", description="办理人姓名（system 为“系统”）")
     role: str
     action: str = Field(description="操作代码（词表 actions）")
     action_label: str
     from_state: str | None
     to_state: str
     data: dict[str, Any] = Field(description="操作的说明字段（词表 event_fields 给出中文名）")
+    text: str = Field("", description="说明字段的中文表述，单位、分类、知识条目等均以名称给出")
 
 
 class TicketDetail(TicketSummary):
@@ -164,14 +169,30 @@ def search(request: Request, query: SearchQuery = Depends(), who: Principal = De
            session: Session = Depends(unit_of_work, scope="function")) -> SearchPage:
     """最新的在前，按 before_id 翻页；联系方式一律脱敏；只返回当前用户按“需要才知道”原则可以查看的工单。每次查询都
     记入审计日志（条件、返回的工单编号、理由）。"""
-    return SearchPage.model_validate(service.search(session, who, query, client_of(request)))
+    page = service.search(session, who, query, client_of(request))
+    names = Names(session)
+    names.units(item["subplatform"] for item in page["items"])   # one query for the page's places
+    page["items"] = [_named(item, names) for item in page["items"]]
+    return SearchPage.model_validate(page)
 
 
 @router.get("/{number}", summary="查看工单")
 def read(request: Request, number: str = NUMBER, who: Principal = Depends(principal),
          session: Session = Depends(unit_of_work, scope="function")) -> TicketDetail:
     """工单的全部内容与办理记录。每次查看（包括被拒绝的尝试）都记入审计日志。"""
-    return TicketDetail.model_validate(service.detail(session, who, number, client_of(request)))
+    detail = _named(service.detail(session, who, number, client_of(request)), Names(session))
+    return TicketDetail.model_validate(detail)
+
+
+def _named(ticket: dict[str, Any], names: Names) -> dict[str, Any]:
+    """The names people read next to the codes (issue 19): topic, city, and in the history who did it and what."""
+    ticket = {**ticket, "topic_name": topic_name(ticket["topic"]),
+              "subplatform_name": names.place(ticket["subplatform"])}
+    if "history" in ticket:
+        names.people(e["actor"] for e in ticket["history"])   # one query for everyone in the history
+        ticket["history"] = [{**e, "actor_name": names.person(e["actor"]),
+                              "text": names.history_text(e["action"], e["data"])} for e in ticket["history"]]
+    return ticket
 
 
 # ── 修改工单: edit after save ─────────────────────────────────────────────────

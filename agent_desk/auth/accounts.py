@@ -1,6 +1,7 @@
-"""User lifecycle, shared by the admin API (``agent_desk.api.auth``) and the operator's CLI (``hotline desk``):
-list, create, change role, deactivate / reactivate, reset a password, revoke sessions, change one's own
-password. Every administrative action is written to the audit log (``privacy.audit``), by whoever did it.
+"""User lifecycle, shared by the admin API (``agent_desk.api.auth``, ``agent_desk.api.users``) and the operator's CLI
+(``hotline desk``): list, create, change role (and a unit user's unit), name and extension, deactivate / reactivate,
+reset a password, revoke sessions, change one's own password. Every administrative action is written to the audit
+log (``privacy.audit``), by whoever did it.
 
 Separation of duties: an administrator manages accounts but reads no case data, and cannot give itself any.
 It cannot create or promote auditors (they watch administrators) nor supervisors (平台管理员 read every
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from agent_desk.auth.passwords import hash_password, verify_password
 from agent_desk.auth.privacy import audit
-from agent_desk.auth.roles import Role
+from agent_desk.auth.roles import ROLE_LABELS, Role
 from agent_desk.auth.sessions import Principal, create_user, unit_of_role
 from agent_desk.db.base import utcnow
 from agent_desk.db.models import AuthToken, OrgUnit, User
@@ -38,12 +39,13 @@ def listing(session: Session) -> list[dict[str, Any]]:
     open_sessions = (select(AuthToken.user_id, func.count().label("n"))
                      .where(AuthToken.revoked.is_(False), AuthToken.expires_at > now)
                      .group_by(AuthToken.user_id).subquery())
-    rows = session.execute(select(User, OrgUnit.code, open_sessions.c.n)
+    rows = session.execute(select(User, OrgUnit.code, OrgUnit.name, open_sessions.c.n)
                            .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
                            .outerjoin(open_sessions, open_sessions.c.user_id == User.id).order_by(User.id)).all()
-    return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role, "unit": code,
+    return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
+             "role_label": ROLE_LABELS.get(Role(u.role), u.role), "unit": code, "unit_name": unit_name,
              "extension": u.extension, "active": u.active, "must_change_password": u.must_change_password,
-             "open_sessions": n or 0} for u, code, n in rows]
+             "open_sessions": n or 0} for u, code, unit_name, n in rows]
 
 
 def add(session: Session, who: Principal, username: str, password: str, role: Role, display_name: str = "",
@@ -68,6 +70,34 @@ def set_role(session: Session, who: Principal, username: str, role: Role, unit: 
     _revoke(session, user)   # the next request is made with the new role, after a new login
     audit(session, who, "set_user_role", "user", username, f"{before} -> {role.value} unit={unit or ''}", client,
           "admin")
+    return user
+
+
+def update_profile(session: Session, who: Principal, username: str, *, display_name: str | None = None,
+                   extension: str | None = None, clear_extension: bool = False, client: str = "") -> User:
+    """The name people see (姓名) and the agent's extension (分机); only what is given changes. The audit entry names
+    the fields and their new values (neither is a secret; the extension decides which phone rings)."""
+    user = _user(session, username)
+    _may_manage(who, user)
+    changes: list[str] = []
+    if display_name is not None:
+        name = display_name.strip()
+        if not name:
+            raise DeskError(422, "empty_name", "姓名不能为空")
+        if name != user.display_name:
+            user.display_name = name
+            changes.append(f"display_name={name}")
+    if clear_extension or extension is not None:
+        wanted = None if clear_extension else extension
+        if wanted and session.scalar(select(User.id).where(User.extension == wanted, User.id != user.id)) is not None:
+            raise DeskError(409, "extension_taken", f"分机号“{wanted}”已被其他用户使用")
+        if wanted != user.extension:
+            user.extension = wanted
+            changes.append(f"extension={wanted or ''}")
+    if not changes:
+        raise DeskError(422, "nothing_changed", "没有修改任何内容")
+    session.flush()
+    audit(session, who, "update_user", "user", username, " ".join(changes), client, "admin")
     return user
 
 

@@ -236,7 +236,7 @@ def test_a_typed_haikou_ticket_gets_haikous_unit_and_can_be_edited(page, places,
     edit_row = detail.locator("tr[data-action='edit']")
     expect(edit_row).to_contain_text("修改工单")
     expect(edit_row).to_contain_text("修改内容：标题、地点（区、镇）")
-    expect(edit_row).to_contain_text(desk.users["agent"])
+    expect(edit_row).to_contain_text("测试agent")   # the agent's name (display_name), not its login name
     row = ticket_row(desk, number)
     assert row.title == "金盘小区停水两天" and unit_code(desk, row.location_unit_id) == "460100-长流镇"
     expect(page.get_by_role("button", name="修改工单")).to_be_visible()

@@ -145,7 +145,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     loop_thread.run(tracker.prefill_changed(Prefill.decode(final)))
     expect(page.locator("#transcript")).to_have_text(FULL)
     expect(page.locator("#prefill-status")).to_have_text("转写完成")
-    expect(page.locator("#pf-topic")).to_have_text("供水排水（03-water）")
+    expect(page.locator("#pf-topic")).to_have_text("供水排水")   # by its name, never its code
     expect(page.locator("#pf-unit")).to_have_text("琼海市水务局")
     expect(page.locator("#pf-places")).to_contain_text("嘉积镇")
     expect(page.locator("#pf-phones")).to_have_text(CALLER)
@@ -177,7 +177,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     expect(dispatch).to_contain_text("预填建议承办单位：琼海市水务局")
     # The dispatch catalogue's suggestion fills the host unit in one click.
     suggestion = dispatch.locator(f".suggestions button[data-code='{desk.units['water']}']")
-    expect(suggestion).to_have_text(f"琼海市水务局（{desk.units['water']}）")
+    expect(suggestion).to_have_text("琼海市水务局")
     expect(dispatch.locator(".suggestions")).to_contain_text("城乡供水由水务部门主管")
     suggestion.click()
     expect(dispatch.locator("[data-unit-picker='host_unit']")).to_have_value(desk.units["water"])
@@ -187,7 +187,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     shoot(page, "dispatch-form")
     dispatch.get_by_role("button", name="确认派单").click()
     expect(detail.locator(".state-cell")).to_contain_text("已派单")
-    expect(detail.locator("tr[data-action='dispatch']")).to_contain_text(desk.units["water"])
+    expect(detail.locator("tr[data-action='dispatch']")).to_contain_text("主办单位：琼海市水务局")
     expect(detail.locator(".msg.ok")).to_contain_text("已派单")
     with desk.db.session() as session:
         row = session.scalar(select(m.Ticket).where(m.Ticket.number == number))

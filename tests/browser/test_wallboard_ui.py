@@ -13,7 +13,7 @@ import httpx
 import redis
 from playwright.sync_api import expect
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from agent_desk.db import models as m
 from agent_desk.supervision import asr_pool, warnings
@@ -72,6 +72,8 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
     client.hset(asr.WORKERS_KEY, "asr-1", json.dumps({"at": now + 3600, "done": 70, "busy": True}))  # alive all test
     client.set(asr_pool.SAMPLES_KEY, json.dumps([{"at": now - 70, "jobs": 50, "ok": 46, "shed": 4, "lost": 0,
                                                   "failed": 0}]))
+    with desk.db.session() as session:   # the agent at 8001 is a person with a name, not the phone's "agent-8001"
+        session.execute(update(m.User).where(m.User.username == desk.users["agent2"]).values(extension="8001"))
     try:
         login(page, desk.users["boss"])
         expect(page.locator("#whoami")).to_be_visible()
@@ -92,6 +94,7 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         agent = page.locator("#wb-agents li[data-extension='8001']")
         expect(agent).to_have_attribute("data-state", "paused")
         expect(agent).to_contain_text("午休")
+        expect(agent.locator(".wb-agent-name")).to_have_text("测试agent2")
         # Charts (charts.js SVG): the province's bar has a length, the gauge its value arc, the donut a ring
         # in the paused colour (the only agent is paused).
         expect(page.locator("#c-waiting svg rect").first).not_to_have_attribute("width", "0.0")

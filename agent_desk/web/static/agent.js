@@ -101,7 +101,7 @@ function renderPrefill(prefill) {
   $("#pf-places").textContent = dash(places.join("、"));
   $("#pf-phones").textContent = dash((prefill.phones || []).join("、"));
   $("#pf-dates").textContent = dash((prefill.dates || []).join("、"));
-  $("#pf-topic").textContent = prefill.topic ? `${prefill.topic.name}（${prefill.topic.code}）` : "—";
+  $("#pf-topic").textContent = prefill.topic ? prefill.topic.name || label("topics", prefill.topic.code) : "—";
   suggestedUnit = prefill.suggested_unit || "";
   $("#pf-unit").textContent = dash(suggestedUnit);
   renderSuggestions(prefill);

@@ -103,7 +103,7 @@ function openSkills(a) {
       checked: current.has(q.queue) || null });
     const penalty = el("input", { type: "number", min: "0", max: "100", step: "1", value: String(current.get(q.queue) || 0),
       "aria-label": `${q.name}优先级`, dataset: { queue: q.queue } });
-    return el("tr", {}, el("td", {}, box), el("td", {}, el("label", { for: box.id }, q.name), el("span", { class: "hint" }, ` ${q.queue}`)),
+    return el("tr", {}, el("td", {}, box), el("td", {}, el("label", { for: box.id }, q.name)),
       el("td", {}, penalty));
   });
   const form = el("form", { class: "skills-form", "aria-label": `分机${a.extension}技能设置` },

@@ -9,7 +9,7 @@ const NAV = {
   agent: [["/agent.html", "坐席工作台"], ["/search.html", "工单查询"]],
   supervisor: [["/search.html", "工单查询"], ["/views.html", "观管评"], ["/report.html", "报表"],
     ["/agents.html", "坐席管理"], ["/wallboard.html", "实时监控"]],
-  admin: [["/views.html", "观管评"], ["/report.html", "报表"]],
+  admin: [["/users.html", "用户管理"], ["/views.html", "观管评"], ["/report.html", "报表"]],
   unit: [["/unit.html", "待办工单"], ["/search.html", "工单查询"]],
 };
 
@@ -27,7 +27,7 @@ function draw(who) {
     el("h1", {}, "12345 政务服务便民热线"),
     el("nav", { "aria-label": "主导航" }, el("ul", {}, links)),
     el("div", { class: "who" },
-      el("span", { id: "whoami" }, `${who.display_name || who.username}（${role}${who.unit ? " · " + who.unit : ""}）`),
+      el("span", { id: "whoami" }, `${who.display_name || who.username}（${role}${who.unit ? " · " + (who.unit_name || who.unit) : ""}）`),
       el("button", { type: "button", id: "logout", onclick: logout }, "退出登录")));
 }
 

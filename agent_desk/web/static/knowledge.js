@@ -28,7 +28,7 @@ export function knowledgeBox(answer, ref) {
       for (const hit of list) {
         const code = hit.code || hit.ref || String(hit.id || "");
         const text = hit.answer || hit.body || hit.snippet || "";
-        results.append(el("li", {}, el("strong", {}, hit.title || code), " ", el("span", { class: "hint" }, code),
+        results.append(el("li", {}, el("strong", {}, hit.title || code),
           el("div", {}, hit.snippet || text),
           el("button", { type: "button", class: "secondary", onclick: () => cite(hit, code) }, "引用此条")));
       }

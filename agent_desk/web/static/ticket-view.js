@@ -51,9 +51,9 @@ export function historyTable(history) {
     el("tbody", {}, history.map((event) => el("tr", { "data-action": event.action },
       el("td", {}, fmtTime(event.at)),
       el("td", {}, label("actions", event.action)),
-      el("td", {}, event.actor),
+      el("td", {}, event.actor_name || event.actor),
       el("td", {}, stateChange(event)),
-      el("td", {}, summariseData(event.data)))))));
+      el("td", {}, event.text !== undefined ? event.text : summariseData(event.data)))))));
 }
 
 /** 并单: "已并入 N" on a merged ticket, "并单：M1、M2" on its host (null when neither). */
@@ -67,17 +67,16 @@ const yesNo = (value) => (value === undefined || value === null ? null : (value 
 
 /** The ticket's facts as a description list; the contact marked when masked. */
 export function ticketFacts(ticket) {
-  const host = ticket.host_unit_name
-    ? `${ticket.host_unit_name}${ticket.host_unit ? "（" + ticket.host_unit + "）" : ""}` : ticket.host_unit;
+  const host = ticket.host_unit_name || ticket.host_unit;   // people read names; codes are the API's
   const rows = [
     ["工单编号", ticket.number], ["状态", null], ["诉求类型", ticket.appeal_label || label("appeal_types", ticket.appeal_type)],
     ["渠道", ticket.channel_label || label("channels", ticket.channel)],
     ["来源热线", ticket.source_line], ["标题", ticket.title],
     ["市民姓名", ticket.citizen_name], ["联系电话", ticket.citizen_phone],
     ["发生时间", ticket.occurred], ["地点", ticket.location], ["诉求内容", ticket.content], ["诉求", ticket.demand],
-    ["业务分类", ticket.topic], ["紧急程度", label("urgency", ticket.urgency)],
+    ["业务分类", ticket.topic_name || label("topics", ticket.topic)], ["紧急程度", label("urgency", ticket.urgency)],
     ["保密", yesNo(ticket.confidential)],
-    ["主办单位", host], ["协办单位", (ticket.co_units || []).join("、")], ["受理时间", fmtTime(ticket.created_at)],
+    ["主办单位", host], ["协办单位", (ticket.co_unit_names || ticket.co_units || []).join("、")], ["受理时间", fmtTime(ticket.created_at)],
     ["办理时限", ticket.due_at ? fmtTime(ticket.due_at) : null], ["处理层级", label("levels", ticket.level)],
     ["回访结果", label("satisfaction", ticket.satisfaction)],
     ["不予受理原因", label("refusal_reasons", ticket.refusal)], ["最终处理意见", ticket.final_opinion],

@@ -52,7 +52,7 @@ export async function unitField(name, label, { multiple = false, required = true
     hidden.value = codes.join(",");
     clear(chips);
     for (const code of codes) {
-      chips.append(el("span", { class: "badge", "data-code": code }, unitNames.get(code) ? `${unitNames.get(code)}（${code}）` : code, " ",
+      chips.append(el("span", { class: "badge", "data-code": code }, unitNames.get(code) || code, " ",
         el("button", { type: "button", class: "secondary", "aria-label": `移除 ${code}`, onclick: () => {
           codes.splice(codes.indexOf(code), 1); redraw(); } }, "×")));
     }
@@ -86,7 +86,7 @@ export function suggestionsBox(ticket) {
       return el("li", {}, el("button", { type: "button", class: "secondary", "data-code": code, onclick: (ev) => {
         const input = ev.target.closest("form").querySelector("[data-unit-picker=host_unit]");
         if (input) input.value = code;
-      } }, `${name}（${code}）`), " ", el("span", { class: "hint" }, s.why || s.basis || ""));
+      } }, name), " ", el("span", { class: "hint" }, s.why || s.basis || ""));
     })));
   }).catch(() => { clear(box); });
   return box;

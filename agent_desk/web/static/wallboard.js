@@ -20,6 +20,7 @@ if (WALL) {
   document.body.classList.add("wall");
 }
 const DISCONNECTED = "与电话系统的连接已断开，正在重连…";
+const people = new Map();   // extension → the agent's 姓名 (GET /users): the phone system knows only "agent-8001"
 const POLL_MS = 10000;
 // The standard figures in the order shown; their names come from the vocabulary (metrics).
 const STANDARD = ["answer", "service_level", "wait", "to_queue", "prefill", "short_abandon", "abandon"];
@@ -112,7 +113,7 @@ function agentsGrid(list) {
     const reason = a.state === "paused" && a.reason ? (a.reason_label || label("pause_reasons", a.reason)) : "";
     const card = el("li", { class: `wb-agent state-${a.state}`, "data-extension": a.extension, "data-state": a.state },
       el("span", { class: "wb-agent-ext" }, a.extension),
-      el("span", { class: "wb-agent-name" }, a.name),
+      el("span", { class: "wb-agent-name" }, people.get(a.extension) || a.name),
       el("span", { class: "wb-agent-state" }, a.state_label || label("agent_states", a.state),
         reason ? el("span", { class: "wb-agent-reason" }, `（${reason}）`) : null),
       el("span", { class: "wb-agent-time", "data-since": a.since }, duration(nowServer() - a.since)));
@@ -239,10 +240,13 @@ window.addEventListener("resize", () => {
   resizing = setTimeout(() => { if (snapshot) render(snapshot); }, 150);
 });
 
-start(["supervisor", "admin"]).then(() => {
+start(["supervisor", "admin"]).then(async () => {
   const toggle = $("#wall-toggle");
   toggle.textContent = WALL ? "退出大屏" : "大屏模式";
   toggle.href = WALL ? "/wallboard.html" : "/wallboard.html?wall=1";
+  try {   // before the first snapshot is drawn; without it the grid shows the phone system's member names
+    for (const u of await api("GET", "/users")) if (u.extension) people.set(u.extension, u.display_name || u.username);
+  } catch (err) { /* member names, then */ }
   renderAlerts();
   // Each (re)connection gets the current snapshot and alerts first: nothing to ask for again.
   reconnecting("/wallboard", { onMessage: onBoardMessage, onStatus: onSocketStatus });

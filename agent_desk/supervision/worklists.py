@@ -80,9 +80,11 @@ QUEUES = (
           _entered_state, {"state": lc.State.RETURN_REQUESTED.value}),
     Queue("callbacks", "待回访", "已办结待回访市民（含随主工单答复的并单工单）", _state(lc.State.AWAITING_CALLBACK),
           _entered_state, {"state": lc.State.AWAITING_CALLBACK.value}),
+    # 超期 compares the deadline through coalesce(): SQLite (no ANALYZE) would otherwise walk the due_at index over
+    # a year of deadlines instead of the few handling states (bench/worklists.py: 207 → 50 ms over 100k tickets).
     Queue("overdue", "超期工单", "承办单位办理中且已超过办理时限，最早到期的在前",
-          lambda now: [T.state.in_(HANDLING), T.due_at < now, T.merged_into_id.is_(None)], _due,
-          {"overdue": "true"}),
+          lambda now: [T.state.in_(HANDLING), _due() < now, T.due_at.is_not(None), T.merged_into_id.is_(None)],
+          _due, {"overdue": "true"}),
     Queue("escalated", "已升级", "升级至县（区）、市或省处理的在办工单",
           lambda _now: [T.state.in_(OPEN), T.level != lc.Level.TOWN.value, T.merged_into_id.is_(None)], _escalated_at,
           None),

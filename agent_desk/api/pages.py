@@ -2,6 +2,10 @@
 
 ``install(app)`` last in ``create_app``: its static mount at ``/`` answers every path no API route took
 (FastAPI cannot include a router whose only mount is ``/``, hence a function rather than a router).
+
+An address that is no page answers 404 with the Chinese 页面不存在 page (``404.html``) to a browser (a request that
+accepts HTML); anything else asking for it (an API client, a script) gets the API's JSON 404, as every ``/api``
+path does.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -37,6 +42,17 @@ class Pages(StaticFiles):
             await send(message)
 
         await super().__call__(scope, receive, headers)
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)   # html mode: a missing page is 404.html, status 404
+        if response.status_code == 404 and not _wants_html(scope):
+            raise HTTPException(status_code=404)
+        return response
+
+
+def _wants_html(scope: Scope) -> bool:
+    accept = dict(scope.get("headers", [])).get(b"accept", b"")
+    return b"text/html" in accept.lower()
 
 
 def install(app: FastAPI) -> None:

@@ -20,6 +20,7 @@ from agent_desk.api import (
     auth,
     calls,
     knowledge,
+    limits,
     reference,
     sockets,
     softphone,
@@ -31,6 +32,7 @@ from agent_desk.api import (
     vocab,
     wallboard,
     warnings,
+    worklists,
 )
 from agent_desk.api.deps import principal
 from agent_desk.api.schemas import API_PREFIX, ERRORS, TAGS
@@ -47,10 +49,12 @@ ROUTERS = [
     (reference.router, "参考数据"),
     (knowledge.router, "参考数据"),
     (vocab.router, "参考数据"),
+    (limits.router, "参考数据"),
     (suggestions.router, "参考数据"),
     (supervision.router, "监督与报表"),
     (wallboard.router, "监督与报表"),
     (warnings.router, "监督与报表"),
+    (worklists.router, "监督与报表"),
     (audit.router, "审计"),
 ]
 

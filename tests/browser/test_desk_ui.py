@@ -214,7 +214,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     expect(overdue.locator(".badge.overdue")).to_have_text("超期")
     expect(mine.locator(".badge.overdue")).to_have_count(0)
     shoot(page, "unit-inbox")
-    mine.get_by_role("button", name=f"打开工单 {number}").click()
+    mine.get_by_role("link", name=f"查看工单 {number}").click()
     detail = page.locator("#ticket-detail")
     expect(detail).to_have_attribute("data-number", number)
     expect(detail.get_by_role("button", name="退单")).to_be_visible()
@@ -236,6 +236,9 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
 
     # ── a supervisor finds it and approves the reply ──
     login(page, desk.users["boss"])
+    expect(page).to_have_url(desk.url + "/supervisor.html")   # the supervisor's home: its work queues
+    expect(page.locator(f"[data-queue='review'] li[data-number='{number}']")).to_be_visible()
+    page.get_by_role("link", name="工单查询", exact=True).click()
     expect(page).to_have_url(desk.url + "/search.html")
     page.get_by_label("工单编号").fill(number)
     page.get_by_role("button", name="查询").click()
@@ -244,7 +247,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     expect(page.locator("#results tbody tr")).to_have_count(1)
     expect(found).not_to_contain_text(CALLER)   # search results are always masked, shown as given
     expect(found).to_contain_text(CALLER[:3])
-    found.get_by_role("button", name=f"查看工单 {number}").click()
+    found.get_by_role("link", name=f"查看工单 {number}").click()
     detail = page.locator("#ticket-detail")
     expect(detail).to_have_attribute("data-number", number)
     detail.get_by_role("button", name="审核通过").click()

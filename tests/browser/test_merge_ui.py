@@ -58,10 +58,12 @@ def test_candidates_show_and_a_merge_shows_on_both_tickets(page, desk, client, s
 
     # ── a supervisor sees both tickets linked, and unmerges ──
     login(page, desk.users["boss"])
+    expect(page.locator("#queues")).not_to_be_empty()   # the supervisor's home, settled before leaving it
+    page.goto("/search.html")
     for number, link in ((host, f"并单：{merged}"), (merged, f"已并入 {host}")):
         page.get_by_label("工单编号").fill(number)
         page.get_by_role("button", name="查询").click()
-        page.locator(f"#results tr[data-number='{number}']").get_by_role("button", name=f"查看工单 {number}").click()
+        page.locator(f"#results tr[data-number='{number}']").get_by_role("link", name=f"查看工单 {number}").click()
         detail = page.locator("#ticket-detail")
         expect(detail).to_have_attribute("data-number", number)
         expect(detail).to_contain_text(link)

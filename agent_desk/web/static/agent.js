@@ -528,13 +528,19 @@ function renderState(state) {
   badge.textContent = !queues.length ? "未签入" : paused ? `置忙：${paused.reason_label || paused.reason || "—"}`
     : queues.some((q) => q.in_call) ? "通话中" : "空闲";
   badge.className = "badge " + (!queues.length ? "down" : paused ? "open" : "live");
-  if (state.registered === false) message(statusMsg, "软电话未注册，请检查话机", "error");
+  // 签入 needs a registered phone (the desk refuses it too, as 坐席管理 does): the button says so and stays off.
+  const login = $("#agent-login");
+  login.disabled = state.registered === false;
+  login.title = state.registered === false ? NOT_REGISTERED : "";
+  if (state.registered === false) message(statusMsg, NOT_REGISTERED, "error");
 }
+const NOT_REGISTERED = "话机未注册，不能签入：请先打开网页电话或检查话机";
 
 async function agentAction(url, body) {
   try {
-    renderState(await api(url ? "POST" : "GET", url || "/agents/me", body));
+    const state = await api(url ? "POST" : "GET", url || "/agents/me", body);
     if (url) message(statusMsg, "", "info");
+    renderState(state);   // after clearing: a phone that is not registered keeps its warning
   } catch (err) {
     message(statusMsg, err.message, "error");
   }
@@ -549,7 +555,10 @@ async function loadPauseReasons() {
     message(statusMsg, err.message, "error");
   }
 }
-$("#agent-login").addEventListener("click", () => agentAction("/agents/me/login"));
+// 签入 asks first (it starts calls coming in).
+$("#agent-login").addEventListener("click", () => { show($("#login-confirm"), true); $("#login-yes").focus(); });
+$("#login-no").addEventListener("click", () => { show($("#login-confirm"), false); $("#agent-login").focus(); });
+$("#login-yes").addEventListener("click", () => { show($("#login-confirm"), false); agentAction("/agents/me/login"); });
 $("#agent-logout").addEventListener("click", () => agentAction("/agents/me/logout"));
 $("#agent-pause").addEventListener("click", () => agentAction("/agents/me/pause", { reason: $("#pause-reason").value }));
 $("#agent-unpause").addEventListener("click", () => agentAction("/agents/me/unpause"));

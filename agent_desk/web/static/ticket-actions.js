@@ -9,7 +9,8 @@ import { suggestionsBox, unitField } from "./units.js";
 import { label, labels } from "./vocab.js";
 
 const hint = (text) => el("p", { class: "hint" }, text);
-const text = (name, { required = false, max = 2000 } = {}) => el("textarea", { name, required, maxlength: max });
+// No maxlength: each field's limit is the server's (GET /limits, applied by ticket.js), shown as it is typed.
+const text = (name, { required = false } = {}) => el("textarea", { name, required });
 const choice = (name, vocab) => el("select", { name, required: true }, optionList(labels(vocab)));
 
 const FORMS = {
@@ -20,8 +21,8 @@ const FORMS = {
       f.dispatch_suggest && ctx.ticket ? suggestionsBox(ctx.ticket) : null, ...parts];
   },
   resolve_directly: async () => {
-    const answer = text("answer", { required: true, max: 5000 });
-    const ref = el("input", { type: "text", name: "knowledge_ref", maxlength: 64 });
+    const answer = text("answer", { required: true });
+    const ref = el("input", { type: "text", name: "knowledge_ref" });
     const f = await features();
     return [f.knowledge ? knowledgeBox(answer, ref) : null, field("答复内容", answer), field("知识库条目编号（可选）", ref)];
   },
@@ -39,7 +40,7 @@ const FORMS = {
   start_consultation: async () => [await unitField("units", "会商单位（至少两家）", { multiple: true, required: true })],
   settle_consultation: async () => [await unitField("decided_unit", label("event_fields", "decided_unit")),
     await unitField("co_units", "协办单位（可选）", { multiple: true, required: false })],
-  reply: async () => [field("答复内容", text("content", { required: true, max: 10000 }))],
+  reply: async () => [field("答复内容", text("content", { required: true }))],
   approve_reply: async () => [hint("审核通过后进入回访。")],
   reject_reply: async () => [field("退回理由", text("reason"))],
   callback: async () => [
@@ -54,10 +55,10 @@ const FORMS = {
   reject_appeal: async () => [field("驳回理由", text("reason"))],
   reopen: async () => [field("重办理由", text("reason"))],
   close_unsatisfied: async () => [hint("按不满意办结，计入满意率统计。")],
-  seal_final_opinion: async () => [field("最终处理意见", text("opinion", { required: true, max: 5000 }), "封存后同一诉求再次来电将关联至本工单")],
+  seal_final_opinion: async () => [field("最终处理意见", text("opinion", { required: true }), "封存后同一诉求再次来电将关联至本工单")],
   merge: async () => [   // 并单
     hint("本工单并入主工单后不再单独办理；主工单的答复同样告知本市民，并为本市民单独回访。"),
-    field("主工单编号", el("input", { type: "text", name: "host", required: true, maxlength: 14, pattern: "\\d{14}", inputmode: "numeric" }), "14位工单编号"),
+    field("主工单编号", el("input", { type: "text", name: "host", required: true, inputmode: "numeric" }), "14位工单编号"),
     field("并单说明（可选）", text("reason")),
   ],
   unmerge: async () => [

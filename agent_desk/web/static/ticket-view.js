@@ -63,6 +63,44 @@ export function mergeLinks(ticket) {
   return null;
 }
 
+// ── 答复 and 退单 in the facts (not only in the history), long text collapsed ───────────────────────────────
+const LONG = { chars: 240, lines: 6 };   // more than this is collapsed behind 展开, so the actions stay in sight
+const LONG_FIELDS = new Set(["诉求内容", "诉求", "最终处理意见", "答复内容", "退单理由", "法律法规依据"]);
+
+/** ``text`` as a block; a long one collapsed to a few lines with 展开 / 收起. */
+export function longText(text) {
+  const body = el("div", { class: "long-text" }, text);
+  if ([...text].length <= LONG.chars && text.split("\n").length <= LONG.lines) return body;
+  const wrap = el("div", { class: "long collapsed" }, body);
+  const toggle = el("button", { type: "button", class: "link more", "aria-expanded": "false" }, "展开");
+  toggle.addEventListener("click", () => {
+    const open = wrap.classList.toggle("collapsed") === false;
+    toggle.textContent = open ? "收起" : "展开";
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+  wrap.append(toggle);
+  return wrap;
+}
+
+const latest = (history, actions) => [...(history || [])].reverse().find((e) => actions.includes(e.action));
+
+/** The latest answer (答复, 直接办结, the host's reply) and 退单 request with its outcome, as fact rows. */
+function answerAndReturn(history) {
+  const answer = latest(history, ["reply", "resolve_directly", "host_reply"]);
+  const request = latest(history, ["request_return"]);
+  const decided = request && latest(history.filter((e) => e.seq > request.seq), ["approve_return", "reject_return"]);
+  const outcome = !request ? null : !decided ? "待平台审核"
+    : decided.action === "approve_return" ? `已同意（${fmtTime(decided.at)}）`
+      : `已驳回（${fmtTime(decided.at)}）${decided.data && decided.data.reason ? "：" + decided.data.reason : ""}`;
+  return [
+    ["答复内容", answer ? answer.data.content || answer.data.answer : null],
+    ["答复时间", answer ? fmtTime(answer.at) : null],
+    ["退单理由", request ? request.data.reason : null],
+    [label("event_fields", "legal_basis"), request ? request.data.legal_basis : null],
+    ["退单审核", outcome],
+  ];
+}
+
 const yesNo = (value) => (value === undefined || value === null ? null : (value ? "是" : "否"));
 
 /** The ticket's facts as a description list; the contact marked when masked. */
@@ -80,6 +118,7 @@ export function ticketFacts(ticket) {
     ["办理时限", ticket.due_at ? fmtTime(ticket.due_at) : null], ["处理层级", label("levels", ticket.level)],
     ["回访结果", label("satisfaction", ticket.satisfaction)],
     ["不予受理原因", label("refusal_reasons", ticket.refusal)], ["最终处理意见", ticket.final_opinion],
+    ...answerAndReturn(ticket.history),
     ["督办次数", ticket.supervisions || null], ["退单次数", ticket.returns || null],
     ["并单", mergeLinks(ticket)],
   ];
@@ -90,7 +129,7 @@ export function ticketFacts(ticket) {
       continue;
     }
     if (value === null || value === undefined || value === "") continue;
-    const dd = el("dd", {}, String(value));
+    const dd = el("dd", {}, LONG_FIELDS.has(name) ? longText(String(value)) : String(value));
     if ((name === "市民姓名" || name === "联系电话") && ticket.contact_masked) dd.append(el("span", { class: "hint" }, "（已脱敏）"));
     dl.append(el("dt", {}, name), dd);
   }

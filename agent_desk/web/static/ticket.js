@@ -2,6 +2,7 @@
 
 import { api } from "./api.js";
 import { clear, el, message } from "./dom.js";
+import { applyLimits, checkForm, loadLimits, MESSAGES } from "./forms.js";
 import { actionFields, bodyOf } from "./ticket-actions.js";
 import { historyTable, ticketFacts } from "./ticket-view.js";
 import { label } from "./vocab.js";
@@ -29,13 +30,21 @@ export async function renderTicket(container, number, opts = {}) {
     const name = label("actions", action);
     const fields = await actionFields(action, { ticket: detail, suggestedUnit: opts.suggestedUnit });
     const formStatus = el("div", { class: "msg", role: "status" });
-    const form = el("form", { class: "card", "data-action": action, "aria-label": name },
+    const form = el("form", { class: "card", "data-action": action, "aria-label": name, novalidate: true },
       el("h3", {}, name), fields, formStatus,
       el("div", { class: "buttons" },
         el("button", { type: "submit" }, `确认${name}`),
         el("button", { type: "button", class: "secondary", onclick: () => clear(panel) }, "取消")));
+    try {
+      applyLimits(form, ((await loadLimits()).actions || {})[action]);
+    } catch (err) {
+      message(formStatus, err.message, "error");   // the server still refuses what is too long
+    }
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
+      const problems = checkForm(form);
+      if (problems.length) { message(formStatus, MESSAGES.summary(problems.length), "error"); return; }
+      message(formStatus, "", "info");
       const submit = form.querySelector("button[type=submit]");
       submit.disabled = true;
       try {

@@ -148,10 +148,11 @@ def test_no_page_shows_a_code_where_a_name_belongs(page, desk, worked, shoot):
     expect(history.locator("tr[data-action=resolve_directly]")).to_contain_text("张晓梅")
     logout(page)
 
-    # ── the supervisor: the worked ticket's history, 坐席管理, 观管评, 实时监控, reports ──
+    # ── the supervisor: 我的待办, the worked ticket's history, 坐席管理, 观管评, 实时监控, reports ──
     login(page, desk.users["boss"])
-    expect(page).to_have_url(desk.url + "/search.html")
+    expect(page).to_have_url(desk.url + "/supervisor.html")   # 我的待办, the supervisor's home
     page.wait_for_load_state("networkidle")
+    scan(page, worked, shoot, "supervisor-home")
     page.goto(f"/search.html?number={worked.numbers['worked']}")
     detail = page.locator("#ticket-detail")
     expect(detail).to_contain_text("住房物业")

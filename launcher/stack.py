@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from agent_desk.bootstrap import database_url
 from agent_desk.telephony.recording import recordings_dir
@@ -36,7 +37,7 @@ from launcher.asr_pool import asr_children, child_env
 from launcher.asterisk import AsteriskInstance, RunnerError
 from hotline.private import private_dir
 from launcher.redis import LocalRedis
-from launcher.supervisor import Child, StatusBoard, Supervisor
+from launcher.supervisor import Child, StatusBoard, Supervisor, set_nice
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +89,36 @@ def hotline_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "launcher.cli", *args]
 
 
+# Niceness of what is on every call's path (Asterisk and the media server): ahead of the desk, the listener and
+# the box's other work, so that a busy box delays screens and reports before it delays a caller's AGI round trip
+# (BENCHMARKS.md, "AGI under load": on a loaded box the round trip is the scheduler's, not Python's). The ASR
+# workers run at +10 (launcher.asr_pool): transcription is what is shed first.
+CALL_PATH_NICE = -5
+
+
 def stack_children(site: SiteConfig, recordings_host_dir: str) -> list[Child]:
     """The processes of one center, as ``hotline run`` supervises them."""
     return [
-        Child("media", hotline_command("agi", "serve"), ProcessKind.MEDIA),
+        Child("media", hotline_command("agi", "serve"), ProcessKind.MEDIA, nice=CALL_PATH_NICE),
         Child("desk", hotline_command("desk", "serve", "--no-listener", "--recordings-host-dir", recordings_host_dir),
               ProcessKind.DESK),
         Child("listener", hotline_command("listener"), ProcessKind.LISTENER),
         *asr_children(site),   # site.speech.workers processes of `hotline asr worker`
     ]
+
+
+def renice_threads(pid: int | None, nice: int) -> None:
+    """Every thread of a running process (Asterisk starts its threads before we can set the process's niceness;
+    the threads it starts later inherit from these)."""
+    if not pid:
+        return
+    try:
+        tasks = [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return
+    for task in tasks:
+        if not set_nice(task, nice):
+            return
 
 
 def admin_redis(site: SiteConfig, secrets: SecretStore):
@@ -153,6 +175,7 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
         await wait_until(lambda: port_answers(site.agi_host, site.agi_port), "the FastAGI server", processes,
                          "media", 120)
         await asyncio.to_thread(asterisk.up)
+        renice_threads(asterisk.pid(), CALL_PATH_NICE)
         await processes.start(["desk", "listener"])
         await wait_until(lambda: desk_answers(desk_url), "the desk", processes, "desk", 120)
         write_details(paths, connection_details(paths, site, asterisk, site.redis_url))

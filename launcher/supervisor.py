@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -40,6 +41,18 @@ class Child:
     name: str              # unique among the supervisor's children: media, desk, listener, asr-0 ...
     argv: Sequence[str]
     kind: ProcessKind = ProcessKind.ASR
+    nice: int = 0          # its scheduling niceness (negative: ahead of the rest of the box; needs root)
+
+
+def set_nice(pid: int, nice: int) -> bool:
+    """Give process ``pid`` (its main thread, so every thread it starts later) niceness ``nice``; False (logged)
+    when not allowed, e.g. a negative one without root: the process then runs at the default priority."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        return True
+    except (PermissionError, ProcessLookupError) as exc:
+        log.warning("niceness %d not set on pid %d (%s): it runs at the default priority", nice, pid, exc)
+        return False
 
 
 def exit_text(code: int | None) -> str:
@@ -155,6 +168,8 @@ class Supervisor:
                 log.error("process %s not started: %s", child.name, exc)
                 code: int | None = 127
             if proc is not None:
+                if child.nice:   # before it has started any thread of its own (Python is still starting up)
+                    set_nice(proc.pid, child.nice)
                 self.procs[index] = proc
                 await self._report(index, state=ProcessState.RUNNING, pid=proc.pid, started_at=time.time())
                 code = await proc.wait()

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,22 @@ async def test_stop_kills_what_ignores_sigterm_after_the_grace_period():
     proc = sup.procs[0]
     assert proc is not None and proc.returncode == -signal.SIGKILL
     assert time.monotonic() - started < 5
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])   # field 19: nice
+
+
+async def test_a_child_runs_at_its_niceness_and_gets_it_again_after_a_restart():
+    sup = Supervisor([Child("asr-0", SLEEPER, nice=7)], restart_delay=0.1)
+    await sup.start()
+    try:
+        await until(lambda: sup.pid("asr-0"), 10, "running")
+        first = sup.pid("asr-0")
+        assert first is not None and niceness(first) == 7
+        os.kill(first, signal.SIGKILL)
+        await until(lambda: sup.pid("asr-0") not in (None, first), 10, "restarted")
+        again = sup.pid("asr-0")
+        assert again is not None and niceness(again) == 7
+    finally:
+        await sup.stop()

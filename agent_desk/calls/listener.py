@@ -11,6 +11,12 @@ its snapshot goes to Redis (``SNAPSHOT_KEY`` and the ``hotline:wallboard`` chann
 ``board_interval`` seconds after a change, and once a second anyway (waits tick, wrap-ups end, midnight). After
 every AMI login (Asterisk sends ``FullyBooted``; panoramisk reconnects on its own) the board is rebuilt from
 QueueStatus + CoreShowChannels; while AMI is down it says so.
+
+Under ``hotline run`` the listener is a process of its own (``hotline listener``), started again when it dies. A
+new one picks up what it can: the board from Asterisk as above, the survey stream's pending entries first, the
+turns the database lacks, and the calls already with an agent (from the call records, for their live prefill).
+AMI events sent while no listener was connected are not replayed: a call that was answered or ended in those
+seconds keeps the record of its last event seen.
 """
 
 from __future__ import annotations

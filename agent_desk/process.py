@@ -4,8 +4,13 @@
 run``, ``hotline desk serve`` (the Docker deployment's desk) and the tests all build the desk here, so the
 names, rules, listener, screen pops, wallboard and transfers are the same however the desk is started.
 
-The listener is the one AMI client of the process (calls become records, live state, pops and the wallboard);
-the desk's own actions (transfers, agent control) use its connection through ``app.state.telephony``.
+Two layouts. With the listener in the process (``listener=True``, the default: ``hotline desk serve``, the tests)
+the listener is the one AMI client (calls become records, live state, pops and the wallboard) and the desk's own
+actions (transfers, agent control) use its connection through ``app.state.telephony``. Without it
+(``listener=False``: ``hotline run``, where ``hotline listener`` is a process of its own, issue 17) the desk
+logs into AMI for its actions alone, retrying in the background while Asterisk is away (the phone controls say
+503 meanwhile), and ``build_listener`` assembles the listener process. Nothing the listener produces for the
+desk crosses in memory: pops, live state and the wallboard go through Redis, call records through the database.
 """
 
 from __future__ import annotations
@@ -24,19 +29,23 @@ from fastapi import FastAPI
 
 from agent_desk.app import create_app
 from agent_desk.bootstrap import ami_settings, desk_settings, private_database
-from agent_desk.calls.listener import CallListener
+from agent_desk.calls.listener import AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
+from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
 from agent_desk.supervision.wallboard import Wallboard
 from agent_desk.telephony.link import TelephonyLink
 from agent_desk.telephony.recording import recordings_dir
 from agent_desk.tickets.status import StatusProjection
 from hotline import housekeeping
+from hotline.ami import AmiClient, AmiError
 from hotline.numberplan import NumberPlan
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
 
 log = logging.getLogger(__name__)
+
+AMI_RETRY = 2.0   # seconds between the desk's AMI login attempts while Asterisk is away
 
 
 @dataclass
@@ -46,6 +55,9 @@ class DeskProcess:
     listener: CallListener | None
     plan: NumberPlan
     site: SiteConfig
+    ami_settings: AmiSettings | None = None   # the desk's own AMI login, when the listener runs elsewhere
+    _ami: AmiClient | None = field(default=None, repr=False)
+    _ami_login: asyncio.Task[None] | None = field(default=None, repr=False)
     _resync: asyncio.Task[int] | None = field(default=None, repr=False)
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -64,10 +76,30 @@ class DeskProcess:
             await self.listener.start()
             assert self.listener.ami is not None
             self.app.state.telephony = TelephonyLink(self.listener.ami, self.plan, self.site)
+        elif self.ami_settings is not None:
+            self._ami_login = asyncio.create_task(self._log_into_ami(self.ami_settings), name="desk-ami")
         self._resync = asyncio.create_task(asyncio.to_thread(self._resync_ticket_status), name="status-resync")
         if self.settings.recordings_host_dir:   # call recordings past site.yaml retention.call_recordings_days
             rules = [(Path(self.settings.recordings_host_dir), self.site.retention.call_recordings_days)]
             self._housekeeping = asyncio.create_task(housekeeping.run_periodically(rules), name="retention")
+
+    async def _log_into_ami(self, settings: AmiSettings) -> None:
+        """The desk's own AMI connection (for its actions only): tried until it works, then panoramisk reconnects
+        by itself; while it is down ``TelephonyLink.connected`` is false and the phone controls answer 503."""
+        while True:
+            ami = AmiClient(settings.host, settings.port, settings.username, settings.secret)
+            try:
+                await ami.connect()
+            except (TimeoutError, OSError, AmiError) as exc:
+                ami.close()
+                log.warning("desk: AMI login failed (%s); trying again in %.0f s", exc, AMI_RETRY)
+                await asyncio.sleep(AMI_RETRY)
+                continue
+            ami.manager.on_disconnect = _mark_down
+            self._ami = ami
+            self.app.state.telephony = TelephonyLink(ami, self.plan, self.site)
+            log.info("desk: logged into AMI for its phone actions")
+            return
 
     def _resync_ticket_status(self) -> int:
         with self.app.state.db.session() as session:
@@ -75,6 +107,14 @@ class DeskProcess:
 
     async def stop(self) -> None:
         self.app.state.telephony = None
+        if self._ami_login is not None:
+            self._ami_login.cancel()
+            await asyncio.gather(self._ami_login, return_exceptions=True)
+            self._ami_login = None
+        if self._ami is not None:
+            self._ami.manager.on_disconnect = lambda *_: None   # a deliberate close is no outage
+            self._ami.close()
+            self._ami = None
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             self._housekeeping = None
@@ -116,11 +156,13 @@ class DeskProcess:
                 await asyncio.gather(serving, return_exceptions=True)
 
 
-def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, telephony: bool = True,
-               recordings_host_dir: str | None = None, **overrides: Any) -> DeskProcess:
-    """The desk of this center. ``telephony=False``: no AMI listener (a desk without a phone system).
-    ``recordings_host_dir``: where this process reads what Asterisk records (it differs when Asterisk runs in
-    its chroot); ``overrides``: ``DeskSettings`` fields to replace (tests: their own database and Redis)."""
+def _mark_down(manager: Any, _exc: Any) -> None:
+    # panoramisk reconnects by itself but keeps saying "authenticated": desk actions must see it is down.
+    manager.authenticated = False
+
+
+def _settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, recordings_host_dir: str | None,
+              overrides: dict[str, Any]) -> DeskSettings:
     settings = desk_settings(site, plan, secrets)
     private_database(overrides.get("database_url", settings.database_url))
     if urlsplit(overrides.get("redis_url", "")).password:   # a URL that carries its password keeps it
@@ -128,14 +170,69 @@ def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, tele
     if "redis_password" in overrides:   # another Redis's credential: not the desk's ACL user name either
         overrides.setdefault("redis_username", None)
     recordings = recordings_dir(site)
-    settings = dataclasses.replace(settings, recordings_dir=recordings,
-                                   recordings_host_dir=recordings_host_dir or recordings, **overrides)
+    return dataclasses.replace(settings, recordings_dir=recordings,
+                               recordings_host_dir=recordings_host_dir or recordings, **overrides)
+
+
+def _listener(settings: DeskSettings, db: Database, site: SiteConfig, plan: NumberPlan,
+              secrets: SecretStore) -> CallListener:
+    tracker = CallTracker(db, settings.async_redis(), settings.line_names, settings.city_names,
+                          settings.recordings_dir)
+    board = Wallboard.from_plan(plan, settings.service_level_seconds,
+                                pause_reasons=site.agents.pause_reasons)   # 实时监控
+    return CallListener(tracker, ami_settings(site, secrets), settings.async_redis(), board)
+
+
+def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, telephony: bool = True,
+               listener: bool = True, recordings_host_dir: str | None = None, **overrides: Any) -> DeskProcess:
+    """The desk of this center. ``telephony=False``: no AMI at all (a desk without a phone system);
+    ``listener=False``: the AMI listener runs in a process of its own (``build_listener``), this one logs into
+    AMI for its actions only. ``recordings_host_dir``: where this process reads what Asterisk records (it
+    differs when Asterisk runs in its chroot); ``overrides``: ``DeskSettings`` fields to replace (tests: their
+    own database and Redis)."""
+    settings = _settings(site, plan, secrets, recordings_host_dir, overrides)
     app = create_app(settings)
-    listener = None
-    if telephony:
-        tracker = CallTracker(app.state.db, settings.async_redis(), settings.line_names, settings.city_names,
-                              recordings)
-        board = Wallboard.from_plan(plan, settings.service_level_seconds,
-                                    pause_reasons=site.agents.pause_reasons)   # 实时监控
-        listener = CallListener(tracker, ami_settings(site, secrets), settings.async_redis(), board)
-    return DeskProcess(settings=settings, app=app, listener=listener, plan=plan, site=site)
+    own = _listener(settings, app.state.db, site, plan, secrets) if telephony and listener else None
+    return DeskProcess(settings=settings, app=app, listener=own, plan=plan, site=site,
+                       ami_settings=ami_settings(site, secrets) if telephony and not listener else None)
+
+
+@dataclass
+class ListenerProcess:
+    """The AMI listener as a process of its own (``hotline listener``): call records, live state, pops and the
+    wallboard, from AMI events and the IVR's Redis channels. Killed and started again, it rebuilds the board
+    from Asterisk on login (``CallListener``), takes the survey stream's pending entries first, and reads back
+    the turns the database lacks; the calls already with an agent are found again in the call records."""
+
+    listener: CallListener
+    db: Database
+
+    async def start(self, retry: float = AMI_RETRY) -> None:
+        """Log into AMI, trying again every ``retry`` seconds while Asterisk is away (the supervisor need not
+        restart a listener that is only waiting)."""
+        while True:
+            try:
+                await self.listener.start()
+                return
+            except (TimeoutError, OSError, AmiError) as exc:
+                if self.listener.ami is not None:
+                    self.listener.ami.manager.on_disconnect = lambda *_: None
+                    self.listener.ami.close()
+                log.warning("listener: AMI login failed (%s); trying again in %.0f s", exc, retry)
+                await asyncio.sleep(retry)
+
+    async def stop(self) -> None:
+        await self.listener.stop()
+        for client in (self.listener.tracker.redis, self.listener.redis):
+            if client is not None:
+                await client.aclose()
+        self.db.dispose()
+
+
+def build_listener(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *,
+                   recordings_host_dir: str | None = None, **overrides: Any) -> ListenerProcess:
+    """The listener of this center, alone: the same tracker, wallboard and channels as inside ``build_desk``.
+    It does not migrate the database (the desk and ``hotline install`` do)."""
+    settings = _settings(site, plan, secrets, recordings_host_dir, overrides)
+    db = Database(settings.database_url)
+    return ListenerProcess(listener=_listener(settings, db, site, plan, secrets), db=db)

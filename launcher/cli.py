@@ -6,6 +6,7 @@
     hotline asterisk up|down|status
     hotline agi serve               the FastAGI + AudioSocket servers alone
     hotline desk serve              the desk alone (web app + AMI listener), e.g. the Docker deployment's desk
+    hotline listener                the AMI listener alone (call records, pops, the wallboard): a process of `run`
     hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role | set-name
     hotline desk units [SEARCH]     the unit codes add-user --unit takes, with their names (and `desk topics`)
     hotline run                     the whole service, in the foreground
@@ -139,20 +140,54 @@ def cmd_asterisk(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
+    """The FastAGI + AudioSocket media server until SIGINT/SIGTERM (then calls in progress finish their route)."""
+    import signal
+
     from agi_scripts.app import AgiApp
 
     async def serve() -> None:
         app = AgiApp.build(ctx.paths, ctx.site, ctx.plan, ctx.secrets)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         await app.start()
+        print(f"[agi] FastAGI on {ctx.site.agi_host}:{app.agi.port}, AudioSocket on port "
+              f"{ctx.site.audiosocket_port}", flush=True)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await app.stop()
 
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_listener(ctx: Context, args: argparse.Namespace) -> int:
+    """The AMI listener alone until SIGINT/SIGTERM: call records, live state, pops and the wallboard."""
+    import signal
+
+    from agent_desk.process import build_listener
+
+    async def serve() -> None:
+        process = build_listener(ctx.site, ctx.plan, ctx.secrets)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        starting = asyncio.create_task(process.start())
+        try:
+            await asyncio.wait([starting, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()
+                print(f"[listener] logged into AMI at {ctx.site.ami_address}:{ctx.site.ami_port}", flush=True)
+                await stop.wait()
+        finally:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            await process.stop()
+
+    asyncio.run(serve())
     return 0
 
 
@@ -201,13 +236,15 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_desk_serve(ctx: Context, args: argparse.Namespace) -> int:
-    """The desk alone: its web app and the AMI listener that feeds it, until SIGINT/SIGTERM."""
+    """The desk alone: its web app and the AMI listener that feeds it (unless ``--no-listener``: ``hotline run``
+    runs the listener as a process of its own), until SIGINT/SIGTERM."""
     import signal
 
     from agent_desk.process import build_desk
 
     async def serve() -> None:
-        desk = build_desk(ctx.site, ctx.plan, ctx.secrets, suggest_models=str(ctx.paths.suggest_models))
+        desk = build_desk(ctx.site, ctx.plan, ctx.secrets, listener=not args.no_listener,
+                          recordings_host_dir=args.recordings_host_dir, suggest_models=str(ctx.paths.suggest_models))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -423,7 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--role", required=True, choices=["agent", "supervisor", "unit", "admin", "gateway", "auditor"])
     role.add_argument("--unit", help="org unit code (unit staff)")
     role.set_defaults(func=cmd_desk_account)
-    desk_sub.add_parser("serve", help="run the desk alone: web app and AMI listener").set_defaults(func=cmd_desk_serve)
+    serve = desk_sub.add_parser("serve", help="run the desk alone: web app and AMI listener")
+    serve.add_argument("--no-listener", action="store_true",
+                       help="without the AMI listener (it runs as `hotline listener`); AMI for the desk's actions only")
+    serve.add_argument("--recordings-host-dir", help="where this process reads Asterisk's call recordings")
+    serve.set_defaults(func=cmd_desk_serve)
     openapi = desk_sub.add_parser("openapi", help="write the API document (OpenAPI) published in the repository")
     openapi.add_argument("--out", default=str(PROJECT_ROOT / "docs" / "openapi.json"))
     openapi.set_defaults(func=cmd_desk_openapi)
@@ -433,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_desk_train)
 
     sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
+    sub.add_parser("listener", help="run the AMI listener alone (call records, pops, the wallboard)"
+                   ).set_defaults(func=cmd_listener)
     asr = sub.add_parser("asr", help="speech as a service: the ASR worker pool")
     asr_sub = asr.add_subparsers(dest="action", required=True)
     worker = asr_sub.add_parser("worker", help="run one ASR worker (one phrase at a time) until stopped")

@@ -1,5 +1,9 @@
-"""The whole service on one box: Asterisk, Redis, the FastAGI server, the desk and the ASR workers, plus
-``stack.json``.
+"""The whole service on one box: Asterisk, Redis, and the supervised processes (the FastAGI + AudioSocket media
+server, the desk, the AMI listener, the ASR workers), plus ``stack.json``.
+
+Each of the four is a process of its own (``launcher.supervisor``, issue 17): one that dies, whatever the reason,
+is started again with back-off while the others carry on, and the wallboard's system status shows it. The media
+server starts before Asterisk (the first call finds it), the desk and the listener once Asterisk answers.
 
 ``stack.json`` (``var/run/stack.json`` by default) is how operators and external checks find the
 running stack: AMI host/port/user and the path of its secret, the FastAGI address, the desk URL,
@@ -14,20 +18,26 @@ import json
 import logging
 import os
 import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 from agent_desk.bootstrap import database_url
-from agent_desk.process import build_desk
 from agent_desk.telephony.recording import recordings_dir
-from agi_scripts.app import AgiApp
 from hotline import access
+from hotline.contracts.processes import ProcessKind
 from hotline.numberplan import NumberPlan
 from hotline.paths import Paths
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
-from launcher.asr_pool import asr_workers
-from launcher.asterisk import AsteriskInstance
+from launcher.asr_pool import asr_children, child_env
+from launcher.asterisk import AsteriskInstance, RunnerError
 from hotline.private import private_dir
 from launcher.redis import LocalRedis
+from launcher.supervisor import Child, StatusBoard, Supervisor, set_nice
 
 log = logging.getLogger(__name__)
 
@@ -75,33 +85,108 @@ def write_details(paths: Paths, details: dict) -> None:
     os.replace(tmp, paths.stack_json)
 
 
+def hotline_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "launcher.cli", *args]
+
+
+# Niceness of what is on every call's path (Asterisk and the media server): ahead of the desk, the listener and
+# the box's other work, so that a busy box delays screens and reports before it delays a caller's AGI round trip
+# (BENCHMARKS.md, "AGI under load": on a loaded box the round trip is the scheduler's, not Python's). The ASR
+# workers run at +10 (launcher.asr_pool): transcription is what is shed first.
+CALL_PATH_NICE = -5
+
+
+def stack_children(site: SiteConfig, recordings_host_dir: str) -> list[Child]:
+    """The processes of one center, as ``hotline run`` supervises them."""
+    return [
+        Child("media", hotline_command("agi", "serve"), ProcessKind.MEDIA, nice=CALL_PATH_NICE),
+        Child("desk", hotline_command("desk", "serve", "--no-listener", "--recordings-host-dir", recordings_host_dir),
+              ProcessKind.DESK),
+        Child("listener", hotline_command("listener"), ProcessKind.LISTENER),
+        *asr_children(site),   # site.speech.workers processes of `hotline asr worker`
+    ]
+
+
+def renice_threads(pid: int | None, nice: int) -> None:
+    """Every thread of a running process (Asterisk starts its threads before we can set the process's niceness;
+    the threads it starts later inherit from these)."""
+    if not pid:
+        return
+    try:
+        tasks = [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return
+    for task in tasks:
+        if not set_nice(task, nice):
+            return
+
+
+def admin_redis(site: SiteConfig, secrets: SecretStore):
+    """The launcher's own Redis connection (the ``default`` user): the process status board."""
+    import redis.asyncio as aioredis
+
+    return aioredis.from_url(site.redis_url, password=secrets.get(access.REDIS_ADMIN_SECRET), socket_timeout=2,
+                             socket_connect_timeout=2)
+
+
+def port_answers(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def desk_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+async def wait_until(check, what: str, supervisor: Supervisor, name: str, timeout: float) -> None:
+    """Poll ``check`` (blocking, in a thread) until it is true; ``RunnerError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            raise RunnerError(f"{what} did not answer within {timeout:.0f} s (process {name}: "
+                              f"{supervisor.records[supervisor.index(name)].state}, "
+                              f"last exit {supervisor.records[supervisor.index(name)].last_exit or 'none'})")
+        await asyncio.sleep(0.2)
+
+
 async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> None:
     """Run everything until SIGINT/SIGTERM; stop it all cleanly."""
     asterisk = asterisk_instance(paths, site, secrets)
     redis = local_redis(paths, site, secrets)
-    agi = AgiApp.build(paths, site, plan, secrets)
-    desk = build_desk(site, plan, secrets, recordings_host_dir=str(asterisk.host_path(recordings_dir(site))),
-                      suggest_models=str(paths.suggest_models))
-    asr = asr_workers(paths, site)   # site.speech.workers processes of `hotline asr worker`, supervised
+    host_recordings = str(asterisk.host_path(recordings_dir(site)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    redis.start()
+    board = StatusBoard(admin_redis(site, secrets))
+    processes = Supervisor(stack_children(site, host_recordings), child_env(paths), status=board)
+    desk_url = f"http://{site.desk_address}:{site.desk_port}"
     try:
-        redis.start()
-        await asr.start()
-        await agi.start()  # before Asterisk, so the first call finds it
+        await processes.start(["media"] + [c.name for c in processes.children if c.kind == ProcessKind.ASR])
+        # Before Asterisk, so the first call finds it.
+        await wait_until(lambda: port_answers(site.agi_host, site.agi_port), "the FastAGI server", processes,
+                         "media", 120)
         await asyncio.to_thread(asterisk.up)
-        async with desk.serving():
-            write_details(paths, connection_details(paths, site, asterisk, site.redis_url))
-            print(f"[hotline] running. Connection details: {paths.stack_json}  (Ctrl-C stops everything)", flush=True)
-            await stop.wait()
+        renice_threads(asterisk.pid(), CALL_PATH_NICE)
+        await processes.start(["desk", "listener"])
+        await wait_until(lambda: desk_answers(desk_url), "the desk", processes, "desk", 120)
+        write_details(paths, connection_details(paths, site, asterisk, site.redis_url))
+        print(f"[hotline] running. Connection details: {paths.stack_json}  (Ctrl-C stops everything)", flush=True)
+        await stop.wait()
     finally:
         print("[hotline] stopping", flush=True)
-        try:  # a start-up that failed half way (e.g. the AMI login) still stops what it started
+        try:  # a start-up that failed half way (e.g. Asterisk not coming up) still stops what it started
             paths.stack_json.unlink(missing_ok=True)
             await asyncio.to_thread(asterisk.down)
-            await agi.stop()
         finally:
-            await asr.stop()
+            await processes.stop()
+            await board.close()
             redis.stop()

@@ -1,8 +1,9 @@
 """The live wallboard for supervisors: ``GET /api/wallboard``, the latest snapshot (the WebSocket that follows it
 live is ``/ws/wallboard``, in ``agent_desk.api.sockets``); ``GET /api/wallboard/standard``, today's GB/T 33358
 call figures from the call records (the reports' definitions, ``agent_desk.supervision.kpi``); ``GET
-/api/wallboard/asr``, the speech-recognition pool's state (``agent_desk.supervision.asr_pool``). The page
-polls the last two.
+/api/wallboard/asr``, the speech-recognition pool's state (``agent_desk.supervision.asr_pool``); ``GET
+/api/wallboard/processes``, the center's processes as ``hotline run`` supervises them (``hotline.contracts.processes``).
+The page polls the last three.
 
 The snapshot is written by the listener (``agent_desk/calls/listener.py``) to Redis; this process only reads
 it, so any desk process can serve the page. None of them holds personal data (no caller numbers).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -29,6 +31,8 @@ from agent_desk.settings import PROVINCE_TZ
 from agent_desk.supervision import asr_pool, kpi
 from agent_desk.supervision.periods import period_of
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, STATES
+from hotline.contracts import ContractMismatch
+from hotline.contracts import processes as process_contract
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -200,3 +204,67 @@ def asr_state(request: Request, who: Principal = Depends(require(*WATCHERS))) ->
         log.warning("ASR pool state not read: %s", exc)
         raise DeskError(503, "asr_state_unavailable", "转写服务状态暂不可用，请稍后重试") from exc
     return AsrPoolBoard.model_validate(board)
+
+
+PROCESS_KINDS = tuple(str(k) for k in process_contract.ProcessKind)
+PROCESS_STATES = tuple(str(s) for s in process_contract.ProcessState)
+ProcessKindCode = Literal[PROCESS_KINDS]  # type: ignore[valid-type]
+ProcessStateCode = Literal[PROCESS_STATES]  # type: ignore[valid-type]
+
+
+class ProcessBoard(Reply):
+    """一个受监管的系统进程（由 hotline run 启动，异常退出后自动重启）。"""
+
+    name: str = Field(description="进程名称，例如 media、desk、listener、asr-0")
+    kind: ProcessKindCode = Field(description="进程类别代码：media 语音接入、desk 坐席服务、listener 电话事件监听、"
+                                              "asr 语音转写进程")
+    kind_label: str = Field(description="进程类别中文名称")
+    state: ProcessStateCode = Field(description="状态代码：starting 启动中、running 运行中、"
+                                                "restarting 异常退出等待重启、stopped 已停止、"
+                                                "unknown 状态未知（监管进程已停止报告）")
+    state_label: str = Field(description="状态中文名称")
+    pid: int | None = Field(description="进程号；未运行时为 null")
+    restarts: int = Field(description="异常退出后被重新启动的次数")
+    started_at: float | None = Field(description="本次（或最近一次）启动的时间（Unix 时间戳，秒）")
+    last_exit: str = Field(description="最近一次退出的方式，例如 SIGKILL、exit 1；从未退出时为空字符串")
+    last_exit_at: float | None = Field(description="最近一次退出的时间（Unix 时间戳，秒）；从未退出时为 null")
+    updated_at: float = Field(description="监管进程最近一次报告的时间（Unix 时间戳，秒）")
+
+
+class ProcessesBoard(Reply):
+    """系统进程状态：由 hotline run 监管的各进程。以容器部署（无监管进程）时列表为空。"""
+
+    at: float = Field(description="读取时间（Unix 时间戳，秒）")
+    supervised: bool = Field(description="有监管进程在报告（列表不为空）")
+    processes: list[ProcessBoard] = Field(description="各进程，按名称排序")
+
+
+def processes_view(raw: dict, now: float) -> ProcessesBoard:
+    """The supervisor's records as the board shows them: a record not refreshed for ``STALE_SECONDS`` is 状态未知."""
+    rows = []
+    for name, data in sorted(raw.items()):
+        try:
+            record = process_contract.ProcessRecord.decode(data)
+        except ContractMismatch as exc:
+            log.error("process status %r not shown: %s", name, exc)
+            continue
+        if now - record.updated_at > process_contract.STALE_SECONDS:
+            record = record.model_copy(update={"state": process_contract.ProcessState.UNKNOWN})
+        rows.append(ProcessBoard(
+            name=record.name, kind=str(record.kind), kind_label=record.kind.label, state=str(record.state),
+            state_label=record.state.label, pid=record.pid, restarts=record.restarts, started_at=record.started_at,
+            last_exit=record.last_exit, last_exit_at=record.last_exit_at, updated_at=record.updated_at))
+    return ProcessesBoard(at=now, supervised=bool(rows), processes=rows)
+
+
+@router.get("/wallboard/processes", summary="系统进程状态")
+def processes_state(request: Request, who: Principal = Depends(require(*WATCHERS))) -> ProcessesBoard:
+    """hotline run 监管的系统进程（语音接入、坐席服务、电话事件监听、语音转写）的状态与重启次数。进程异常退出后
+    会自动重启，这里显示重启次数与最近一次退出的方式。数据服务无法读取时返回 503。"""
+
+    try:
+        raw = request.app.state.redis.hgetall(process_contract.KEY)
+    except RedisError as exc:
+        log.warning("process status not read: %s", exc)
+        raise DeskError(503, "process_state_unavailable", "系统进程状态暂不可用，请稍后重试") from exc
+    return processes_view({(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}, time.time())

@@ -11,11 +11,18 @@ its snapshot goes to Redis (``SNAPSHOT_KEY`` and the ``hotline:wallboard`` chann
 ``board_interval`` seconds after a change, and once a second anyway (waits tick, wrap-ups end, midnight). After
 every AMI login (Asterisk sends ``FullyBooted``; panoramisk reconnects on its own) the board is rebuilt from
 QueueStatus + CoreShowChannels; while AMI is down it says so.
+
+Under ``hotline run`` the listener is a process of its own (``hotline listener``), started again when it dies. A
+new one picks up what it can: the board from Asterisk as above, the survey stream's pending entries first, the
+turns the database lacks, and the calls already with an agent (from the call records, for their live prefill).
+AMI events sent while no listener was connected are not replayed: a call that was answered or ended in those
+seconds keeps the record of its last event seen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 from typing import Any
@@ -23,11 +30,13 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent_desk.calls import events as ev
 from agent_desk.calls.transcript import TranscriptRelay, end_spy
 from agent_desk.calls.tracker import CallTracker
+from agent_desk.db import models as m
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from agent_desk.supervision.warnings import CHANNEL as BOARD_CHANNEL   # shared with early warning
 from hotline.ami import AmiClient, AmiError, AmiEvent
@@ -41,6 +50,7 @@ log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 30.0   # seconds: the back-off of a call event the database refuses stops growing here
 BUG_ATTEMPTS = 3
+IN_PROGRESS = dt.timedelta(hours=6)   # a call answered longer ago than this and not ended is not looked for
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,10 @@ class CallListener:
         self.ami.subscribe(self._on_ami)
         self.ami.manager.on_disconnect = self._on_ami_lost
         await self.ami.connect()
+        try:   # a listener started again mid-call: the calls already with an agent keep their live prefill
+            self.tracker.agent_of_call.update(await asyncio.to_thread(self._calls_with_an_agent))
+        except SQLAlchemyError as exc:
+            log.warning("calls in progress not read back (%s); their live prefill waits for the next answer", exc)
         self._tasks = [asyncio.create_task(self._apply_loop(), name="calls-apply")]
         if self.redis is not None:
             self._tasks += [asyncio.create_task(self._prefill_loop(), name="calls-prefill"),
@@ -117,6 +131,16 @@ class CallListener:
                 self._tasks.append(asyncio.create_task(self.transcripts.run(), name="calls-transcript"))
             if self.wallboard is not None:
                 self._tasks.append(asyncio.create_task(self._board_loop(), name="board-publish"))
+
+    def _calls_with_an_agent(self) -> dict[str, int]:
+        """Call id → agent user id of the calls answered and not ended in the last ``IN_PROGRESS`` (what the
+        tracker keeps in memory to forward prefill updates, lost when the listener process died)."""
+        since = m.utcnow() - IN_PROGRESS
+        with self.tracker.db.session() as session:
+            rows = session.execute(select(m.Call.call_id, m.Call.agent_user_id).where(
+                m.Call.answered_at.is_not(None), m.Call.ended_at.is_(None), m.Call.agent_user_id.is_not(None),
+                m.Call.started_at > since))
+            return {call_id: user_id for call_id, user_id in rows if user_id is not None}
 
     async def stop(self) -> None:
         tasks = [*self._tasks, *([self._rebuilding] if self._rebuilding else []), *self._spies_ending]

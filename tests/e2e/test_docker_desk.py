@@ -1,10 +1,11 @@
-"""The Docker deployment's desk, run as a plain process: its compose command (``hotline desk serve``) with the
-compose site file (addresses moved to loopback, as no Docker engine runs here) and secrets laid out as the init
-service lays them, against the session's real Asterisk, a real Redis and a real PostgreSQL.
+"""The Docker deployment's desk and listener, run as plain processes: their compose commands (``hotline desk serve
+--no-listener``, ``hotline listener``) with the compose site file (addresses moved to loopback, as no Docker engine
+runs here) and secrets laid out as the init service lays them, against the session's real Asterisk, a real Redis
+and a real PostgreSQL.
 
 A citizen's call answered by an agent's softphone gives that agent a screen pop on ``/ws/desk`` and the
-supervisor's wallboard an agent on the call and one more answered call: the Docker desk has the listener,
-the pops and the wallboard that ``hotline run`` has, because both build the desk with ``build_desk``.
+supervisor's wallboard an agent on the call and one more answered call: the pops and the board cross from the
+listener's process to the desk's through Redis, as in ``hotline run``, which runs the same two commands.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ COMPOSE_SITE = PROJECT_ROOT / "docker" / "site.compose.yaml"
 PASSWORD = "correct-horse-12345"
 
 
-def compose_command() -> list[str]:
+def compose_command(service: str = "desk") -> list[str]:
     compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
-    return compose["services"]["desk"]["command"]
+    return compose["services"][service]["command"]
 
 
 def without_password(url: str) -> tuple[str, str]:
@@ -76,7 +77,9 @@ def login(url: str, username: str) -> str:
 
 async def test_the_docker_desk_process_pops_a_real_call_and_feeds_the_wallboard(center: Center, redis_server,
                                                                                 new_database, tmp_path):
-    assert compose_command() == ["hotline", "desk", "serve"]
+    # Two services (issue 17): the web app, and the AMI listener whose pops and board reach it through Redis.
+    assert compose_command() == ["hotline", "desk", "serve", "--no-listener"]
+    assert compose_command("listener") == ["hotline", "listener"]
     extension = softphones(center)[1]
     tag = f"dk{os.getpid()}"
     pg_url, pg_password = without_password(new_database("postgresql"))
@@ -107,12 +110,15 @@ async def test_the_docker_desk_process_pops_a_real_call_and_feeds_the_wallboard(
 
     env = {**os.environ, "HOTLINE_HOME": str(tmp_path / "home"), "HOTLINE_SITE": str(tmp_path / "site.yaml"),
            "HOTLINE_PLAN": str(center.paths.plan)}
-    command = [sys.executable, "-m", "launcher.cli", *compose_command()[1:]]
-    proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", *compose_command()[1:]], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{desk_port}"
+    listener: subprocess.Popen | None = None
     try:
-        await asyncio.to_thread(wait_healthy, url, proc)
+        await asyncio.to_thread(wait_healthy, url, proc)   # the desk migrates first, as compose orders it
+        listener = subprocess.Popen([sys.executable, "-m", "launcher.cli", *compose_command("listener")[1:]],
+                                    env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True)
         agent_token, boss_token = login(url, f"{tag}-agent"), login(url, f"{tag}-boss")
         ws = url.replace("http", "ws")
         async with websockets.connect(ws + "/ws/desk", additional_headers={"Authorization": f"Bearer {agent_token}"}) \
@@ -132,10 +138,14 @@ async def test_the_docker_desk_process_pops_a_real_call_and_feeds_the_wallboard(
                                  and s["totals"]["answered"] == answered + 1, "the agent on the call, answered + 1")
                 await hang_up_everything(center)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.to_thread(proc.communicate, timeout=30)
-    assert proc.returncode == 0, output
-    assert "Traceback" not in output, output
+        outputs = []
+        for process in (listener, proc):
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                outputs.append((process, (await asyncio.to_thread(process.communicate, timeout=30))[0]))
+    for process, output in outputs:
+        assert process.returncode == 0, output
+        assert "Traceback" not in output, output
 
 
 def agent_state(snapshot: dict, extension: str) -> str | None:

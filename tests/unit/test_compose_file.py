@@ -40,5 +40,31 @@ def test_the_check_refuses_what_the_specification_does_not_allow(tmp_path):
 def test_every_service_command_is_one_the_launcher_has():
     compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     commands = {name: service.get("command") for name, service in compose["services"].items()}
-    assert commands["desk"] == ["hotline", "desk", "serve"]
+    assert commands["desk"] == ["hotline", "desk", "serve", "--no-listener"]
+    assert commands["listener"] == ["hotline", "listener"]
     assert commands["agi"] == ["hotline", "agi", "serve"]
+    assert commands["asr"] == ["hotline", "asr", "worker"]
+    from launcher.cli import build_parser
+    for name in ("desk", "listener", "agi", "asr"):   # the launcher parses each as it stands
+        build_parser().parse_args(commands[name][1:])
+
+
+def test_the_processes_hotline_run_supervises_are_compose_services_restarted_when_they_die():
+    """Issue 17: the media server, the desk, the listener and the ASR workers are separate processes in both
+    layouts; in Compose, each a service that Compose restarts."""
+    from hotline.contracts.processes import ProcessKind
+    from hotline.site import SiteConfig
+    from launcher.stack import stack_children
+
+    compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    services = {"media": "agi", "desk": "desk", "listener": "listener", "asr": "asr"}
+    children = stack_children(SiteConfig(name="t"), "/recordings")
+    assert {str(c.kind) for c in children} == {str(k) for k in ProcessKind}
+    for child in children:
+        service = compose["services"][services[str(child.kind)]]
+        assert service["restart"] == "unless-stopped", child.name
+        assert child.argv[3:5] == service["command"][1:3], (child.argv, service["command"])
+    site = yaml.safe_load((PROJECT_ROOT / "docker" / "site.compose.yaml").read_text(encoding="utf-8"))
+    for name in ("desk", "listener"):   # both log into AMI: their fixed addresses are permitted
+        address = compose["services"][name]["networks"]["hotline"]["ipv4_address"]
+        assert f"{address}/255.255.255.255" in site["ami_permit"], name

@@ -1,0 +1,51 @@
+"""The FastAGI server alone in a process of its own, for ``bench.dialplan_agi_cps``'s separate-process layout.
+
+It serves the same routes with the same services as the benchmark's in-process server (the number plan, no IVR
+services), so the two layouts differ only in where the server runs: in the benchmark's event loop beside its AMI
+parsing, or alone in its own process (as ``hotline run`` runs ``hotline agi serve``). Prints ``ready`` once it
+listens; stops on SIGTERM, printing (JSON) the server-side durations of what it handled and the CPU seconds the
+process used meanwhile (user + system: its whole cost per call, whatever the box's load does to latency).
+
+    python -m bench.agi_process --port 4573
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import time
+
+from agi_scripts.routes import Services
+from agi_scripts.server import AgiServer
+from hotline.numberplan import load_plan
+from hotline.paths import PROJECT_ROOT
+
+
+async def serve(host: str, port: int) -> None:
+    server = AgiServer(Services(plan=load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")), host=host,
+                       port=port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await server.start()
+    print("ready", flush=True)
+    cpu = time.process_time()
+    await stop.wait()
+    await server.stop()
+    print(json.dumps({"durations": list(server.durations), "cpu": time.process_time() - cpu}), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--profile", help="write a cProfile of the whole run to this file (pstats)")
+    args = parser.parse_args()
+    if args.profile:
+        import cProfile
+
+        cProfile.run("asyncio.run(serve(args.host, args.port))", args.profile)
+    else:
+        asyncio.run(serve(args.host, args.port))

@@ -6,6 +6,7 @@ screen pops), the API routers and the Simplified-Chinese web pages.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from agent_desk.api import pages, routes
 from agent_desk.api import warnings as warnings_api
 from agent_desk.api.errors import BodyLimit, NoStore, install as install_errors
+from agent_desk.auth import limits
 from agent_desk.calls.handoff import Handoffs
 from agent_desk.db.migrate import upgrade
 from agent_desk.db.session import Database
@@ -32,7 +34,10 @@ def create_app(settings: DeskSettings, *, migrate: bool = True) -> FastAPI:
         app.state.warnings.start()  # 未诉先办: one full scan in the background
         if app.state.retrainer is not None:
             app.state.retrainer.start()  # suggestion models: retrained in the background when due
+        sweeping = asyncio.create_task(limits.sweep_periodically(app.state.db, settings), name="login-limits-sweep")
         yield
+        sweeping.cancel()
+        await asyncio.gather(sweeping, return_exceptions=True)
         if app.state.retrainer is not None:
             app.state.retrainer.stop()
         app.state.warnings.stop()

@@ -15,21 +15,31 @@ outage must neither switch the limit off nor stop every login. Why atomic: each 
 with one ``INSERT … ON CONFLICT DO UPDATE SET count = count + 1 … RETURNING count`` committed before the password
 is checked, so parallel attempts never read the same count (twelve parallel guesses: five are checked, seven get
 429). A reservation over a limit is taken back; a success takes its reservation back and clears its pair.
+
+A counter whose window has passed counts nothing (the next failure starts it again at 1), but its row stays until
+:func:`sweep` deletes it: the desk sweeps every hour, so a guesser cycling through addresses or names leaves no
+lasting rows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import math
 from dataclasses import dataclass
 
 from sqlalchemy import case, delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from agent_desk.db.models import LoginAttempt, LoginCounter
+from agent_desk.db.session import Database
 from agent_desk.errors import DeskError
 from agent_desk.settings import DeskSettings
 from agent_desk.db.dialect import insert_for
+
+log = logging.getLogger(__name__)
 
 KNOWN_SOURCE_FOR = dt.timedelta(days=30)
 
@@ -65,6 +75,28 @@ def succeeded(session: Session, reservation: Reservation) -> None:
     """The password was right: the attempt was no failure, and its pair starts afresh."""
     _take_back(session, tuple(k for k in reservation.keys if k != reservation.pair))
     session.execute(delete(LoginCounter).where(LoginCounter.key == reservation.pair))
+
+
+def sweep(session: Session, settings: DeskSettings, now: dt.datetime) -> int:
+    """Delete the counters whose window has passed; how many. Such a row counts nothing: ``_bump`` would restart it."""
+    result = session.execute(delete(LoginCounter).where(LoginCounter.window_start <= now - settings.login_window))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def sweep_periodically(db: Database, settings: DeskSettings, every: float = 3600.0) -> None:
+    """:func:`sweep` at start and every ``every`` seconds until cancelled; a database error waits for the next turn."""
+    def once() -> int:
+        with db.session() as session:
+            return sweep(session, settings, dt.datetime.now(dt.UTC))
+
+    while True:
+        try:
+            swept = await asyncio.to_thread(once)
+            if swept:
+                log.info("login limits: %d expired counters deleted", swept)
+        except SQLAlchemyError as exc:
+            log.warning("login limits: expired counters not deleted this time: %s", exc)
+        await asyncio.sleep(every)
 
 
 def _bump(session: Session, key: str, now: dt.datetime, window: dt.timedelta) -> tuple[int, dt.datetime]:

@@ -22,7 +22,8 @@ from agent_desk.api.deps import forwarded_client
 from agent_desk.calls import events as ev
 from agent_desk.calls.listener import AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
-from agent_desk.db.models import AuditEntry, Call, Ticket
+from agent_desk.auth import limits
+from agent_desk.db.models import AuditEntry, Call, LoginCounter, Ticket
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.store import append_note
 from tests.support.desk import PASSWORD, close_rig, make_rig
@@ -123,6 +124,23 @@ def test_many_addresses_are_capped_per_account_except_where_the_user_signs_in(da
         assert login(desk, rig, "boss", PASSWORD) == 200                               # the usual one does not
     finally:
         close_rig(rig)
+
+
+def test_expired_login_counters_are_swept_and_live_ones_kept(rig):
+    """A guesser cycling through addresses leaves a counter per address; once a window has passed the row counts
+    nothing and the desk's hourly sweep deletes it, while a counter still inside its window keeps counting."""
+    settings, tag = rig.app.state.settings, rig.tag
+    old, live = f"source:198.18.{tag}.old", f"source:198.18.{tag}.live"
+    now = dt.datetime.now(dt.UTC)
+    with rig.app.state.db.session() as session:
+        session.add_all([LoginCounter(key=old, window_start=now - settings.login_window - dt.timedelta(seconds=1),
+                                      count=3),
+                         LoginCounter(key=live, window_start=now - settings.login_window / 2, count=2)])
+    with rig.app.state.db.session() as session:
+        assert limits.sweep(session, settings, now) >= 1
+    with rig.app.state.db.session() as session:
+        kept = {c.key: c.count for c in session.scalars(select(LoginCounter).where(LoginCounter.key.in_([old, live])))}
+    assert kept == {live: 2}
 
 
 def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(database_url, redis_server):

@@ -19,6 +19,7 @@ import contextlib
 import ssl
 import time
 
+import httpx
 import pytest
 import websockets
 from sqlalchemy import select
@@ -107,9 +108,20 @@ async def test_an_agent_page_registers_rings_answers_and_hangs_up_over_webrtc(we
             assert cause == "Authentication Error"
             assert not (await agents.registration(center.ami, "8102")).registered
 
-            # 签入 on the page puts the browser's extension in its queues.
+            # 签入 without a registered phone is refused, in Chinese, whoever asks (8102 has never registered).
+            with rig.app.state.db.session() as session:
+                session.scalar(select(m.User).where(m.User.username == rig.user("agent2"))).extension = "8102"
+            async with httpx.AsyncClient(base_url=url) as http:   # over HTTP: the desk's AMI link runs on this loop
+                refused = await http.post("/api/v1/agents/me/login", headers=rig.as_("agent2"))
+            assert refused.status_code == 409 and refused.json()["error"] == "phone_not_registered", refused.text
+            assert "8102的话机未注册，不能签入" in refused.json()["message"]
+            assert await agents.memberships(center.ami, "8102") == []   # no queue was touched
+
+            # 签入 on the page asks first, then puts the browser's extension in its queues.
             mark = center.events.mark()
             await page.locator("#agent-login").click()
+            await expect(page.locator("#login-confirm")).to_be_visible()
+            await page.locator("#login-yes").click()
             await center.events.wait_for(named("QueueMemberAdded", Interface=f"PJSIP/{EXTENSION}"), 10,
                                          "the agent joins its queue", since=mark)
             try:

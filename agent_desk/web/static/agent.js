@@ -533,8 +533,22 @@ function renderState(state) {
   login.disabled = state.registered === false;
   login.title = state.registered === false ? NOT_REGISTERED : "";
   if (state.registered === false) message(statusMsg, NOT_REGISTERED, "error");
+  watchRegistration(state);
 }
 const NOT_REGISTERED = "话机未注册，不能签入：请先打开网页电话或检查话机";
+// The phone registers after the page loaded (the browser phone within seconds, a desk phone whenever it is plugged
+// in): the state is read again when the browser phone says it registered, and every 10 s while it is not.
+let unregisteredPoll = null;
+window.addEventListener("softphone-registration", () => { if (telephony) agentAction(); });
+function watchRegistration(state) {
+  if (state.registered === false && !unregisteredPoll) {
+    unregisteredPoll = setInterval(() => agentAction(), 10000);
+  } else if (state.registered !== false && unregisteredPoll) {
+    clearInterval(unregisteredPoll);
+    unregisteredPoll = null;
+    message(statusMsg, "", "info");
+  }
+}
 
 async function agentAction(url, body) {
   try {

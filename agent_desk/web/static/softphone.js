@@ -112,8 +112,14 @@ export async function start() {
   });
   state("正在连接", "open");
   ua.on("disconnected", () => state("连接断开，正在重连", "down"));
-  ua.on("registered", () => { state(session ? "通话中" : "空闲", "live"); message(msg(), `分机 ${account.extension} 已注册`, "ok"); });
-  ua.on("unregistered", () => state("未注册", "down"));
+  // The page's other parts (签入 needs a registered phone) hear of each change as a "softphone-registration" event.
+  const told = (registered) => window.dispatchEvent(new CustomEvent("softphone-registration", { detail: { registered } }));
+  ua.on("registered", () => {
+    state(session ? "通话中" : "空闲", "live");
+    message(msg(), `分机 ${account.extension} 已注册`, "ok");
+    told(true);
+  });
+  ua.on("unregistered", () => { state("未注册", "down"); told(false); });
   ua.on("registrationFailed", (e) => {
     state("注册失败", "down");
     message(msg(), `分机 ${account.extension} 注册失败（${e.cause}），请联系管理员`, "error");

@@ -29,7 +29,8 @@ ALERT = {"id": "w0123456789abcde", "rule": "town-24h", "rule_label": "乡镇聚�
          "title": "嘉积镇 24小时内 5 件“自来水、发黄”相关诉求", "area": "469002100", "area_name": "琼海市嘉积镇",
          "topic": "03-water", "topic_name": "供水排水", "keywords": ["自来水", "发黄"], "count": 5, "window_hours": 24,
          "tickets": ["20260601000101", "20260601000102", "20260601000103", "20260601000104", "20260601000105"],
-         "raised_at": "2026-06-01T10:00:00+08:00"}
+         "first_at": "2026-06-01T08:10:00+08:00", "last_at": "2026-06-01T09:50:00+08:00",   # as clustering writes it
+         "raised_at": "2026-06-01T10:00:00+08:00", "acknowledged_by": None, "acknowledged_at": None}
 
 
 def publish(client: redis.Redis, snapshot: dict) -> None:

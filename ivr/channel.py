@@ -6,6 +6,7 @@ transport; unit tests use an in-memory fake that raises on anything it was not t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -20,6 +21,9 @@ class ChannelError(Exception):
 class Channel(Protocol):
     async def get_variable(self, name: str) -> str | None:
         """The variable's value, or None when it is not set."""
+
+    async def get_variables(self, names: Sequence[str]) -> dict[str, str]:
+        """Several variables at once ("" where one is not set): one round trip where the transport allows."""
 
     async def set_variable(self, name: str, value: str) -> None: ...
 

@@ -30,17 +30,10 @@ class CallFacts:
 
 
 async def read_facts(channel: Channel, caller: str) -> CallFacts:
-    async def get(name: str) -> str:
-        return (await channel.get_variable(name)) or ""
-
-    return CallFacts(
-        call_id=await get(v.CALL_ID),
-        line=await get(v.LINE),
-        line_class=await get(v.LINE_CLASS),
-        queue=await get(v.QUEUE),
-        subplatform=await get(v.SUBPLATFORM),
-        caller=caller,
-    )
+    """The dialplan's tags, read in one round trip."""
+    tags = await channel.get_variables([v.CALL_ID, v.LINE, v.LINE_CLASS, v.QUEUE, v.SUBPLATFORM])
+    return CallFacts(call_id=tags[v.CALL_ID], line=tags[v.LINE], line_class=tags[v.LINE_CLASS], queue=tags[v.QUEUE],
+                     subplatform=tags[v.SUBPLATFORM], caller=caller)
 
 
 async def entry(channel: Channel, plan: NumberPlan, facts: CallFacts) -> CallFacts:
@@ -58,5 +51,5 @@ async def entry(channel: Channel, plan: NumberPlan, facts: CallFacts) -> CallFac
         await channel.set_variable(f"__{v.SUBPLATFORM}", "")
     if plan.line(facts.line) is None:
         log.warning("call %s: line %r is not in the plan", facts.call_id, facts.line)
-    await channel.verbose(f"12345 entry: call {facts.call_id} line {facts.line} queue {queue}", 3)
+    log.debug("12345 entry: call %s line %s queue %s", facts.call_id, facts.line, queue)   # not a round trip
     return CallFacts(facts.call_id, facts.line, facts.line_class, queue, subplatform, facts.caller)

@@ -30,6 +30,10 @@ class FakeChannel:
         self._tick(f"get {name}")
         return self.variables.get(name)
 
+    async def get_variables(self, names) -> dict[str, str]:
+        self._tick(f"get {','.join(names)}")
+        return {name: self.variables.get(name) or "" for name in names}
+
     async def set_variable(self, name: str, value: str) -> None:
         self._tick(f"set {name}")
         self.set_calls.append((name, value))

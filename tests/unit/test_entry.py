@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agi_scripts.channel import AgiChannel
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE, load_plan
 from hotline.paths import PROJECT_ROOT
@@ -47,8 +48,41 @@ async def test_an_unknown_subplatform_is_dropped_and_a_known_one_kept():
 
 
 async def test_a_hangup_mid_entry_propagates_for_the_dispatcher():
-    with pytest.raises(ChannelHangup):
-        await run(FakeChannel(tagged(), hang_up_after=2))
+    with pytest.raises(ChannelHangup):   # the tags read, then the caller gone when the queue is repaired
+        await run(FakeChannel(tagged(**{v.QUEUE: "no-such-queue"}), hang_up_after=1))
+
+
+async def test_the_tags_are_read_in_one_round_trip_and_nothing_else_is_sent():
+    """Under load every AGI round trip is a scheduling delay (BENCHMARKS, AGI under load): a coherent call costs
+    the entry route one command."""
+    channel = FakeChannel(tagged())
+    await run(channel)
+    assert channel.log == [f"get {v.CALL_ID},{v.LINE},{v.LINE_CLASS},{v.QUEUE},{v.SUBPLATFORM}"]
+
+
+class _Agi(AgiChannel):
+    """Asterisk's replies to the commands expected, in order; anything else raises."""
+
+    def __init__(self, replies: list[tuple[str, tuple[str, str]]]):
+        self.replies = list(replies)
+
+    async def command(self, command: str) -> dict:
+        expected, result = self.replies.pop(0)
+        assert command == expected, command
+        return {"result": result}
+
+
+async def test_agi_reads_several_variables_with_one_get_full_variable():
+    channel = _Agi([('GET FULL VARIABLE "${A}|${B}|${C}"', ("1", "x|yz|"))])
+    assert await channel.get_variables(["A", "B", "C"]) == {"A": "x", "B": "yz", "C": ""}
+    assert channel.replies == []
+
+
+async def test_a_value_holding_the_separator_is_read_again_one_by_one():
+    channel = _Agi([('GET FULL VARIABLE "${A}|${B}"', ("1", "a|b|c")),
+                    ("GET VARIABLE A", ("1", "a|b")), ("GET VARIABLE B", ("0", ""))])
+    assert await channel.get_variables(["A", "B"]) == {"A": "a|b", "B": ""}
+    assert channel.replies == []
 
 
 async def test_the_fake_refuses_what_it_was_not_told_to_expect():

@@ -290,9 +290,10 @@ function checkTicketForm() {
     phone.setAttribute("aria-invalid", "true");
     phone.setAttribute("aria-describedby", [phone.getAttribute("aria-describedby"), note.id].filter(Boolean).join(" "));
     phone.closest(".field").append(note);
-    if (!problems.length) phone.focus();
     problems.push(PHONE_CHARS);
   }
+  const first = form.querySelector("[aria-invalid=true]");   // the first in the form's order, phone included
+  if (first) first.focus();
   if (problems.length) message(formMsg, MESSAGES.summary(problems.length), "error");
   else message(formMsg, "", "");
   return !problems.length;

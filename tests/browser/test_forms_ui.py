@@ -66,7 +66,8 @@ def test_every_loaded_form_is_novalidate(page, desk, admin):
         for path in paths:
             page.goto(path)
             page.wait_for_load_state("networkidle")
-            forms = page.evaluate("() => [...document.forms].map((f) => [f.id || f.getAttribute('aria-label'), f.noValidate])")
+            forms = page.evaluate(
+                "() => [...document.forms].map((f) => [f.id || f.getAttribute('aria-label'), f.noValidate])")
             assert [f for f in forms if not f[1]] == [], (who, path, forms)
         logout(page)
     # 坐席管理 answers 503 for the phone system's data (this desk has none); nothing else may go wrong.

@@ -14,7 +14,7 @@ code within one unit of work, and only for the codes asked about.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -72,11 +72,21 @@ def queue_name(plan: NumberPlan, queue: str) -> str:
     return queues[queue].name if queue in queues else queue
 
 
-class Names:
-    """The lookups of one unit of work: each code asked about is read at most once."""
+def queue_names(plan: NumberPlan | None, city_names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every queue of the number plan → its Chinese name. Without the plan (the desk not yet linked to the phone
+    system), the sub-platforms' queues are still named from the cities the desk knows, as the plan names them."""
+    if plan is not None:
+        return {name: queue.name for name, queue in plan.all_queues().items()}
+    return {f"sp-{code}": f"{name}分平台" for code, name in (city_names or {}).items()}
 
-    def __init__(self, session: Session):
+
+class Names:
+    """The lookups of one unit of work: each code asked about is read at most once. ``queues``: queue → Chinese
+    name (``queue_names``), for the transfers in a history."""
+
+    def __init__(self, session: Session, queues: Mapping[str, str] | None = None):
         self.session = session
+        self._queues = dict(queues or {})
         self._units: dict[str, str | None] = {}
         self._people: dict[str, str | None] = {}
         self._articles: dict[str, str | None] = {}
@@ -134,6 +144,11 @@ class Names:
                                                        .where(KnowledgeArticle.code == code))
         return self._articles[code] or code
 
+    # ── queues ───────────────────────────────────────────────────────────────
+    def queue(self, name: str) -> str:
+        """A queue by its Chinese name (its name in the plan when the desk does not know it)."""
+        return self._queues.get(name, name)
+
     # ── history ──────────────────────────────────────────────────────────────
     def history_text(self, action: str, data: dict[str, Any] | None) -> str:
         """A history entry's fields as the 办理记录 shows them: "主办单位：海口市住房和城乡建设局；理由：…"."""
@@ -148,6 +163,9 @@ class Names:
                 continue
             if action == "supervise" and key == "count":
                 parts.append(f"第{value}次督办")
+                continue
+            if key == "Target" and data.get("Kind") == "queue" and isinstance(value, str):
+                parts.append(f"{field_label(key)}：{self.queue(value)}")   # 转回队列: the queue, by its name
                 continue
             shown = self._value(key, value)
             if shown:
@@ -168,7 +186,8 @@ class Names:
         if isinstance(value, bool):
             return "是" if value else "否"
         if key == "Fallback" and isinstance(value, str) and value.startswith("queue:"):
-            return "转回队列"
+            queue = value.removeprefix("queue:")
+            return f"转回{self._queues[queue]}" if queue in self._queues else "转回队列"
         table = VALUE_LABELS.get(key) or TRANSFER_VALUES.get(key)
         if table is not None and isinstance(value, str) and value in table:
             return table[value]

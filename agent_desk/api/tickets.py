@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from agent_desk.api.deps import client_of, principal, unit_of_work
 from agent_desk.api.schemas import Reply
 from agent_desk.auth.sessions import Principal
-from agent_desk.names import Names, topic_name
+from agent_desk.names import Names, queue_names, topic_name
 from agent_desk.tickets import duplicates, lifecycle as lc
 from agent_desk.tickets import service
 from agent_desk.tickets.service import SearchQuery, TicketDraft
@@ -180,8 +180,15 @@ def search(request: Request, query: SearchQuery = Depends(), who: Principal = De
 def read(request: Request, number: str = NUMBER, who: Principal = Depends(principal),
          session: Session = Depends(unit_of_work, scope="function")) -> TicketDetail:
     """工单的全部内容与办理记录。每次查看（包括被拒绝的尝试）都记入审计日志。"""
-    detail = _named(service.detail(session, who, number, client_of(request)), Names(session))
+    detail = _named(service.detail(session, who, number, client_of(request)), Names(session, _queues(request)))
     return TicketDetail.model_validate(detail)
+
+
+def _queues(request: Request) -> dict[str, str]:
+    """The number plan's queues by name, for transfers back to a queue in the history (the plan comes with the phone
+    link; before it is up, the sub-platforms' queues are named from the desk's cities)."""
+    link = getattr(request.app.state, "telephony", None)
+    return queue_names(link.plan if link is not None else None, request.app.state.city_names)
 
 
 def _named(ticket: dict[str, Any], names: Names) -> dict[str, Any]:

@@ -413,13 +413,15 @@ def test_an_agent_is_told_the_views_are_not_for_them(page, desk, artifacts):
     assert_clean(page)
 
 
-def test_an_administrator_lands_on_the_views(page, desk, dataset):
+def test_an_administrator_lands_on_user_management_and_reaches_the_views(page, desk, dataset):
     page.goto("/")
     page.get_by_label("用户名").fill(f"{desk.tag}-admin")
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(re.compile(r"/users\.html"))   # an admin's home is 用户管理 (issue 19)
+    expect(page.locator("#topbar nav a")).to_have_text(["用户管理", "观管评", "报表"])
+    page.get_by_role("link", name="观管评").click()
     expect(page).to_have_url(re.compile(r"/views\.html"))
-    expect(page.locator("#topbar nav a")).to_have_text(["观管评", "报表"])
     expect(page.locator("#view-overview")).to_have_attribute("data-loaded", re.compile("view=overview"))
     page.goto("/views.html?view=process&period=year&date=2024-06-12")
     expect(page.get_by_role("tab", name="管 · 过程")).to_have_attribute("aria-selected", "true")

@@ -13,6 +13,7 @@ import * as Softphone from "./softphone.js";
 import { reconnecting } from "./socket.js";
 import { renderTicket } from "./ticket.js";
 import { overdueBadge, stateBadge } from "./ticket-view.js";
+import { applyLimits, checkForm, clearProblems, loadLimits, MESSAGES, recount } from "./forms.js";
 import { placePickers } from "./places.js";
 import { answersPanel } from "./knowledge.js";
 import { fmtTime } from "./time.js";
@@ -23,6 +24,7 @@ import { known, label, labels } from "./vocab.js";
 const form = $("#ticket-form");
 const formMsg = $("#form-msg");
 const duplicates = watchDuplicates(form, $("#duplicates"));   // 并单: 可能重复的诉求 (duplicates.js)
+const PHONE_CHARS = "联系电话只能包含数字、+ 和 -";
 const EMERGENCY = { 110: "110（公安）", 119: "119（消防）", 120: "120（急救）", 122: "122（交通事故）" };
 
 let call = null;          // the current pop's call
@@ -166,7 +168,7 @@ function adopt(name, value, what) {
     control.value = value;
   }
   typed.add(name);
-  countAll();
+  recount(form);
   if (name === "topic") $("#topic-hint").textContent = "";
   message($("#adopt-msg"), `已采用${what}`, "ok");
 }
@@ -188,7 +190,7 @@ function setAuto(name, value) {
   if (!control || value === undefined || value === null || saved) return;   // saved: the form is the ticket now
   auto[name] = value;
   if (!typed.has(name)) control.value = value;
-  countAll();
+  recount(form);
 }
 
 function renderCallerTickets(tickets) {
@@ -236,6 +238,7 @@ function resetForm() {
   message($("#adopt-msg"), "", "info");
   savedNumber = null;
   editing(false, null);
+  clearProblems(form);
   hints.reset();
   unlink();
   $("#topic-hint").textContent = "";
@@ -250,7 +253,7 @@ function resetForm() {
   }
   places.reset(call ? call.subplatform : "");
   filterTopics("");
-  countAll();
+  recount(form);
 }
 
 // ── saving the ticket ───────────────────────────────────────────────────
@@ -269,30 +272,32 @@ function draftOf() {
   };
 }
 
-// Length limits shown as the agent types (the field stops at its limit; the counter says so, in Chinese).
-const counters = new Map();
-for (const control of form.querySelectorAll("[data-count]")) {
-  const counter = el("span", { class: "hint counter", id: `${control.id}-count`, "aria-live": "polite" });
-  control.after(counter);
-  control.setAttribute("aria-describedby", [control.getAttribute("aria-describedby"), counter.id].filter(Boolean).join(" "));
-  counters.set(control, counter);
-}
-
-function countAll() {
-  for (const [control, counter] of counters) {
-    const max = Number(control.maxLength);
-    const used = control.value.length;
-    counter.textContent = used >= max ? `已达上限 ${max} 字，超出部分无法输入` : `${used}/${max} 字`;
-    counter.classList.toggle("over", used >= max);
-  }
-}
-form.addEventListener("input", countAll);
-countAll();
+// Length limits: the server's own (GET /limits, one definition), shown as the agent types; longer text is kept and
+// refused with a message on 保存 (forms.js), never cut. Without the limits the server still refuses, in Chinese.
+loadLimits().then((limits) => applyLimits(form, limits.ticket)).catch(() => {});
 
 // Only the 保存工单 button saves: Enter in a one-line field (a browser's implicit submission) does nothing.
 form.addEventListener("keydown", (ev) => {
   if (ev.key === "Enter" && ev.target instanceof HTMLInputElement) ev.preventDefault();
 });
+
+/** The desk's checks (required, length, phone) in Chinese under each field; true: the form may be sent. */
+function checkTicketForm() {
+  const problems = checkForm(form);
+  const phone = form.elements.citizen_phone;
+  if (phone.value.trim() && !/^[0-9+\-]*$/.test(phone.value.trim()) && !phone.hasAttribute("aria-invalid")) {
+    const note = el("span", { class: "field-error", id: `${phone.id}-error`, role: "alert" }, PHONE_CHARS);
+    phone.setAttribute("aria-invalid", "true");
+    phone.setAttribute("aria-describedby", [phone.getAttribute("aria-describedby"), note.id].filter(Boolean).join(" "));
+    phone.closest(".field").append(note);
+    problems.push(PHONE_CHARS);
+  }
+  const first = form.querySelector("[aria-invalid=true]");   // the first in the form's order, phone included
+  if (first) first.focus();
+  if (problems.length) message(formMsg, MESSAGES.summary(problems.length), "error");
+  else message(formMsg, "", "");
+  return !problems.length;
+}
 
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -301,20 +306,7 @@ form.addEventListener("submit", async (ev) => {
     await saveEdit();
     return;
   }
-  const f = form.elements;
-  const missing = [];
-  if (!f.title.value.trim()) missing.push("标题");
-  if (!f.content.value.trim()) missing.push("诉求内容");
-  if (!f.appeal_type.value) missing.push("诉求类型");
-  if (missing.length) {
-    message(formMsg, `请填写：${missing.join("、")}`, "error");
-    return;
-  }
-  if (f.citizen_phone.value && !/^[0-9+\-]*$/.test(f.citizen_phone.value.trim())) {
-    message(formMsg, "联系电话只能包含数字、+ 和 -", "error");
-    f.citizen_phone.focus();
-    return;
-  }
+  if (!checkTicketForm()) return;
   const draft = draftOf();
   const button = $("#save-ticket");
   button.disabled = true;
@@ -372,10 +364,7 @@ async function saveEdit() {
     message(formMsg, "没有修改任何内容", "error");
     return;
   }
-  if (!now.title || !now.content) {
-    message(formMsg, `请填写：${[!now.title && "标题", !now.content && "诉求内容"].filter(Boolean).join("、")}`, "error");
-    return;
-  }
+  if (!checkTicketForm()) return;
   const button = $("#save-ticket");
   button.disabled = true;
   try {
@@ -460,8 +449,9 @@ xfer.addEventListener("submit", (ev) => {
   const f = xfer.elements;
   const kind = f.kind.value;
   const target = kind === "blind" || kind === "attended" ? f.extension.value.trim() : f.target.value;
-  if (!/^[0-9A-Za-z_-]+$/.test(target || "")) {
-    message(phoneMsg, kind === "blind" || kind === "attended" ? "请输入坐席分机号（数字）" : "请选择转接目标", "error");
+  const byExtension = kind === "blind" || kind === "attended";
+  if (byExtension ? !/^[0-9]{1,8}$/.test(target) : !/^[0-9A-Za-z_-]+$/.test(target || "")) {
+    message(phoneMsg, byExtension ? "请输入坐席分机号（1–8 位数字）" : "请选择转接目标", "error");
     return;
   }
   transfer({ kind, target, agent_stays: f.agent_stays.checked });

@@ -106,7 +106,7 @@ function openSkills(a) {
     return el("tr", {}, el("td", {}, box), el("td", {}, el("label", { for: box.id }, q.name)),
       el("td", {}, penalty));
   });
-  const form = el("form", { class: "skills-form", "aria-label": `分机${a.extension}技能设置` },
+  const form = el("form", { class: "skills-form", novalidate: true, "aria-label": `分机${a.extension}技能设置` },
     el("h2", {}, `技能设置：分机 ${a.extension}（${a.display_name || a.user}）`),
     el("p", { class: "hint" }, "勾选坐席服务的队列；优先级数字越小越先接听（0–100）。保存后于下次签入时生效。",
       a.skills_source === "site" ? "当前使用站点默认配置。" : ""),
@@ -126,7 +126,7 @@ function openSkills(a) {
     for (const box of form.querySelectorAll("input[name=queue]:checked")) {
       const input = form.querySelector(`input[type=number][data-queue="${box.value}"]`);
       const penalty = Number(input.value);
-      if (!Number.isInteger(penalty) || penalty < 0 || penalty > 100) {
+      if (input.value.trim() === "" || !Number.isInteger(penalty) || penalty < 0 || penalty > 100) {
         message(formStatus, "优先级须为0至100的整数", "error");
         input.focus();
         return;

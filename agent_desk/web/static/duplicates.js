@@ -43,7 +43,10 @@ export function watchDuplicates(form, box) {
   const value = (name) => (form.elements[name] ? form.elements[name].value.trim() : "");
 
   function query() {
-    const q = { title: value("title"), content: value("content"), subplatform: value("subplatform") || null };
+    // The form keeps over-long text (refused on 保存, never cut); the finder is asked within the API's limits.
+    const upTo = (text, max) => Array.from(text).slice(0, max).join("");
+    const q = { title: upTo(value("title"), 128), content: upTo(value("content"), 20000),
+      subplatform: value("subplatform") || null };
     if (value("location_unit")) q.location_unit = value("location_unit");
     return q;
   }

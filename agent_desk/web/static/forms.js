@@ -74,6 +74,14 @@ function update(control, counter) {
   counter.classList.toggle("over", used > max);
 }
 
+/** Brings the counters under ``root`` up to date after its fields were set by code (input events cover typing). */
+export function recount(root) {
+  for (const counter of root.querySelectorAll("[data-counter-for]")) {
+    const control = document.getElementById(counter.dataset.counterFor);
+    if (control) update(control, counter);
+  }
+}
+
 /** Counters on the controls of ``root`` named in ``limits`` (field name → max characters). */
 export function applyLimits(root, limits) {
   for (const [name, max] of Object.entries(limits || {})) {

@@ -101,6 +101,10 @@ function answerAndReturn(history) {
   ];
 }
 
+/** The district or town the agent picked under the city (区 / 镇), by name; none when the place is the city itself. */
+const townOf = (ticket) => (ticket.location_unit && ticket.location_unit !== ticket.subplatform
+  ? ticket.location_unit_name : null);
+
 const yesNo = (value) => (value === undefined || value === null ? null : (value ? "是" : "否"));
 
 /** The ticket's facts as a description list; the contact marked when masked. */
@@ -111,6 +115,7 @@ export function ticketFacts(ticket) {
     ["渠道", ticket.channel_label || label("channels", ticket.channel)],
     ["来源热线", ticket.source_line], ["标题", ticket.title],
     ["市民姓名", ticket.citizen_name], ["联系电话", ticket.citizen_phone],
+    ["所属市县", ticket.subplatform_name], ["所在区镇", townOf(ticket)],
     ["发生时间", ticket.occurred], ["地点", ticket.location], ["诉求内容", ticket.content], ["诉求", ticket.demand],
     ["业务分类", ticket.topic_name || label("topics", ticket.topic)], ["紧急程度", label("urgency", ticket.urgency)],
     ["保密", yesNo(ticket.confidential)],

@@ -13,8 +13,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from sqlalchemy import select
 
 from agent_desk.auth.roles import Role
-from agent_desk.callbacks.rules import policy_from_site
 from agent_desk.auth.sessions import create_user
+from agent_desk.callbacks.rules import policy_from_site
 from agent_desk.calls.listener import AmiSettings
 from agent_desk.db.migrate import upgrade
 from agent_desk.db.models import User

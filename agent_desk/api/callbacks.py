@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from agent_desk.api.deps import client_of, require, telephony, unit_of_work
 from agent_desk.api.schemas import Body, Reply
+from agent_desk.api.supervision import period
 from agent_desk.auth import need_to_know as ntk
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
@@ -27,6 +28,7 @@ from agent_desk.callbacks.dialer import Dialer, new_out_id
 from agent_desk.callbacks.rules import AGENT_OUTCOMES, CallbackPolicy, Outcome, TaskState, work_order
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
+from agent_desk.supervision.periods import Period
 from agent_desk.telephony.link import TelephonyLink
 from agent_desk.telephony.recording import recording_path
 from hotline.privacy import mask_phone
@@ -105,6 +107,20 @@ class CallStarted(Reply):
     status: str
     number: str = Field(description="被叫号码（已脱敏）")
     message: str
+
+
+class CoverageReport(Reply):
+    period: str
+    tasks: int = Field(description="有未接来电的来电人数（每人一个回拨任务）")
+    missed_calls: int
+    contacted: int = Field(description="已联系上（回拨接通，或市民再次来电已接通）")
+    contacted_within_target: int
+    rate: float | None = Field(description="回拨率：时限内联系上的人数 / 任务数；无任务时为空")
+    given_up: int = Field(description="多次未接通")
+    invalid_number: int
+    pending: int = Field(description="尚未完成")
+    attempts: int = Field(description="拨打市民的次数")
+    target_minutes: int
 
 
 class OutcomeBody(Body):
@@ -201,6 +217,18 @@ def worklist(request: Request, who: Principal = Depends(require(*READERS)),
                     target_minutes=policy.target_minutes)
 
 
+@router.get("/coverage", summary="未接来电回拨率")
+def coverage(request: Request, when: Period = Depends(period), who: Principal = Depends(require(Role.SUPERVISOR)),
+             session: Session = Depends(unit_of_work, scope="function")) -> CoverageReport:
+    """按首次未接来电的时间统计：有未接来电的来电人数、联系上的人数、在回拨时限内联系上的人数与回拨率。不含个人信息。"""
+    found = store.coverage(session, when.start_utc, when.end_utc, _policy(request))
+    return CoverageReport(period=when.label, tasks=found.tasks, missed_calls=found.missed_calls,
+                          contacted=found.contacted, contacted_within_target=found.contacted_within_target,
+                          rate=found.rate, given_up=found.given_up, invalid_number=found.invalid_number,
+                          pending=found.pending, attempts=found.attempts,
+                          target_minutes=_policy(request).target_minutes)
+
+
 @router.get("/calls/{out_id}", summary="回拨通话状态")
 def call_state(out_id: str = OUT_ID, who: Principal = Depends(require(*READERS)),
                session: Session = Depends(unit_of_work, scope="function")) -> CallRow:
@@ -229,11 +257,14 @@ async def call_task(request: Request, task_id: int = TASK_ID, who: Principal = D
                     link: TelephonyLink = Depends(telephony)) -> CallStarted:
     """先呼叫坐席本人的话机，坐席接起后经中继拨打市民，来电显示 12345，全程录音。免打扰时段、未到重拨时间、
     号码无效或任务已被他人回拨时拒绝（409/422）。"""
+    following = set(_dialer(request).following)
+
     def place() -> store.Placed:
         now, out_id = _now(), new_out_id()
         with request.app.state.db.session() as session:
             row = store.task(session, task_id)
-            placed = store.claim(session, row, who, out_id, _policy(request), now, _recording(request, out_id))
+            placed = store.claim(session, row, who, out_id, _policy(request), now, _recording(request, out_id),
+                                 following)
             audit(session, who, "callback_call", "callback_task", str(row.id),
                   f"{out_id} {mask_phone(placed.number)}", client_of(request), _reason(who))
             return placed   # committed here: the call row exists before Asterisk can report on it
@@ -245,6 +276,8 @@ async def call_task(request: Request, task_id: int = TASK_ID, who: Principal = D
 async def call_ticket(request: Request, number: str = NUMBER, who: Principal = Depends(require(*READERS)),
                       link: TelephonyLink = Depends(telephony)) -> CallStarted:
     """回拨工单上的市民：只能回拨本人受理、本人接听、当前来电人或平台可见的工单。"""
+    following = set(_dialer(request).following)
+
     def place() -> store.Placed | None:
         now, out_id = _now(), new_out_id()
         with request.app.state.db.session() as session:
@@ -257,7 +290,7 @@ async def call_ticket(request: Request, number: str = NUMBER, who: Principal = D
                       grant.audit_reason if grant else "")
                 return None   # the refusal is audited (committed), then answered
             placed = store.ticket_call(session, ticket, who, out_id, _policy(request), now,
-                                       _recording(request, out_id))
+                                       _recording(request, out_id), following)
             audit(session, who, "callback_call", "ticket", number, f"{out_id} {mask_phone(placed.number)}",
                   client_of(request), grant.audit_reason)
             return placed

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ LIVE_STATES = (TaskState.OPEN.value, TaskState.DIALING.value)
 # A call the desk started but never heard the end of (the desk restarted mid-call, AMI lost): after this long its
 # task is callable again, and the call is recorded as failed (no attempt used).
 STALE_CALL = dt.timedelta(hours=2)
+ORPHANED = dt.timedelta(minutes=2)   # an agent's unfinished call no process follows, after this: a restart left it
 
 
 def caller_key(raw: str | None) -> str:
@@ -125,10 +127,7 @@ def release_stale(session: Session, now: dt.datetime) -> int:
     stale = session.scalars(select(m.CallbackCall).where(m.CallbackCall.ended_at.is_(None),
                                                          m.CallbackCall.started_at < now - STALE_CALL)).all()
     for row in stale:
-        row.status, row.ended_at, row.outcome = "ended", now, Outcome.FAILED.value
-        task = session.get(m.CallbackTask, row.task_id) if row.task_id is not None else None
-        if task is not None and task.state == TaskState.DIALING:
-            task.state, task.dialing_by_id, task.updated_at = TaskState.OPEN.value, None, now
+        _end_orphan(session, row, now)
     return len(stale)
 
 
@@ -167,6 +166,50 @@ def quiet_refusal(policy: CallbackPolicy, now: dt.datetime) -> tuple[str, str] |
     return None
 
 
+# ── coverage (回拨率) ─────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class Coverage:
+    """Callback coverage of the missed calls whose first call fell in a period."""
+
+    tasks: int                  # callers with missed calls (one task each)
+    missed_calls: int
+    contacted: int              # the citizen answered a 回拨, or rang again and got through
+    contacted_within_target: int
+    given_up: int
+    invalid_number: int
+    pending: int                # still open or being dialled
+    attempts: int
+
+    @property
+    def rate(self) -> float | None:
+        """Contacted within the target, of all tasks (None without tasks)."""
+        return self.contacted_within_target / self.tasks if self.tasks else None
+
+
+def coverage(session: Session, start: dt.datetime, end: dt.datetime, policy: CallbackPolicy) -> Coverage:
+    in_period = (m.CallbackTask.first_missed_at >= start, m.CallbackTask.first_missed_at < end)
+    rows = session.scalars(select(m.CallbackTask).where(*in_period)).all()
+    answered: dict[int | None, dt.datetime | None] = {
+        task_id: first for task_id, first in session.execute(
+            select(m.CallbackCall.task_id, func.min(m.CallbackCall.citizen_answered_at))
+            .where(m.CallbackCall.task_id.in_(select(m.CallbackTask.id).where(*in_period)),
+                   m.CallbackCall.citizen_answered_at.is_not(None))
+            .group_by(m.CallbackCall.task_id))}
+    contacted = within = 0
+    for row in rows:
+        reached = answered.get(row.id)
+        if row.outcome == Outcome.CALLED_IN and row.closed_at is not None:
+            reached = min(reached, row.closed_at) if reached else row.closed_at
+        if reached is not None:
+            contacted += 1
+            within += reached <= policy.due_at(row.first_missed_at)
+    return Coverage(
+        tasks=len(rows), missed_calls=sum(r.missed_calls for r in rows), contacted=contacted,
+        contacted_within_target=within, given_up=sum(r.state == TaskState.GIVEN_UP for r in rows),
+        invalid_number=sum(r.outcome == Outcome.INVALID_NUMBER for r in rows),
+        pending=sum(r.state in LIVE_STATES for r in rows), attempts=sum(r.attempts for r in rows))
+
+
 # ── 回拨 ─────────────────────────────────────────────────────────────────────
 @dataclass(frozen=True)
 class Placed:
@@ -175,9 +218,10 @@ class Placed:
 
 
 def claim(session: Session, task_row: m.CallbackTask, who: Principal, out_id: str, policy: CallbackPolicy,
-          now: dt.datetime, recording: str | None) -> Placed:
-    """Take the task for one call by this agent: refused when it is not callable now or another agent has it."""
-    extension = _extension_of(session, who)
+          now: dt.datetime, recording: str | None, following: Collection[str] = ()) -> Placed:
+    """Take the task for one call by this agent: refused when it is not callable now or another agent has it.
+    ``following``: the calls this desk process is following (see ``_extension_of``)."""
+    extension = _extension_of(session, who, now, following)
     refusal = callable_refusal(task_row, policy, now)
     if refusal is not None:
         raise DeskError(409, refusal[0], refusal[1])
@@ -197,9 +241,9 @@ def claim(session: Session, task_row: m.CallbackTask, who: Principal, out_id: st
 
 
 def ticket_call(session: Session, ticket: m.Ticket, who: Principal, out_id: str, policy: CallbackPolicy,
-                now: dt.datetime, recording: str | None) -> Placed:
+                now: dt.datetime, recording: str | None, following: Collection[str] = ()) -> Placed:
     """A 回拨 from a ticket the agent may read (the caller checked the grant): the citizen's phone on the ticket."""
-    extension = _extension_of(session, who)
+    extension = _extension_of(session, who, now, following)
     check = check_number(ticket.citizen_phone)
     if check.refused is not None:
         raise DeskError(422, f"number_{check.refused}", texts.NUMBER_REFUSED[check.refused])
@@ -214,14 +258,25 @@ def ticket_call(session: Session, ticket: m.Ticket, who: Principal, out_id: str,
     return Placed(row, check.digits)
 
 
-def _extension_of(session: Session, who: Principal) -> str:
+def _extension_of(session: Session, who: Principal, now: dt.datetime, following: Collection[str]) -> str:
+    """The agent's phone, when the agent has no other 回拨 going. An unfinished call of theirs that this desk
+    process is not following and that began over ``ORPHANED`` ago was left by a desk that restarted mid-call: it
+    ends as failed and its task is callable again, rather than blocking the agent until ``STALE_CALL``."""
     if not who.extension:
         raise DeskError(409, "no_extension", texts.NO_EXTENSION)
-    busy = session.scalar(select(m.CallbackCall.id).where(m.CallbackCall.agent_user_id == who.user_id,
-                                                          m.CallbackCall.ended_at.is_(None)).limit(1))
-    if busy is not None:
-        raise DeskError(409, "agent_busy", texts.BUSY_AGENT)
+    for row in session.scalars(select(m.CallbackCall).where(m.CallbackCall.agent_user_id == who.user_id,
+                                                            m.CallbackCall.ended_at.is_(None))):
+        if row.out_id in following or row.started_at > now - ORPHANED:
+            raise DeskError(409, "agent_busy", texts.BUSY_AGENT)
+        _end_orphan(session, row, now)
     return who.extension
+
+
+def _end_orphan(session: Session, row: m.CallbackCall, now: dt.datetime) -> None:
+    row.status, row.ended_at, row.outcome = "ended", now, Outcome.FAILED.value
+    task_row = session.get(m.CallbackTask, row.task_id) if row.task_id is not None else None
+    if task_row is not None and task_row.state == TaskState.DIALING:
+        task_row.state, task_row.dialing_by_id, task_row.updated_at = TaskState.OPEN.value, None, now
 
 
 def call_by_out_id(session: Session, out_id: str) -> m.CallbackCall | None:

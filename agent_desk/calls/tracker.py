@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
-from agent_desk.calls import events as ev
 from agent_desk.callbacks import store as callbacks
+from agent_desk.calls import events as ev
 from agent_desk.calls import pop, transfers
 from agent_desk.db import models as m
 from agent_desk.db.session import Database

@@ -288,3 +288,66 @@ async def test_tasks_survive_a_desk_restart(database_url, redis_server):
         assert task.id in ids and task.state == "open"
     finally:
         close_rig(second)
+
+
+async def test_coverage_counts_who_was_contacted_within_the_target(rig, tracker):
+    """回拨率 of one past day: of three callers with missed calls, one reached by a 回拨 within the target, one who
+    rang again and got through after it, one never reached; a caller of another day is not counted."""
+    tz = CallbackPolicy().tz
+    day = dt.date(2025, 3, 10)
+
+    def at(hour: int, minute: int = 0, days: int = 0) -> dt.datetime:
+        return dt.datetime.combine(day + dt.timedelta(days=days), dt.time(hour, minute), tzinfo=tz).astimezone(dt.UTC)
+
+    callers = [number(rig, n) for n in (11, 12, 13, 14)]
+    for n, caller in enumerate(callers):
+        await missed(tracker, f"{rig.tag}.cov{n}", caller, at(10) if n < 3 else at(10, days=1), wait=30)
+    ids = [task_of(rig, c)[0].id for c in callers]
+    policy = CallbackPolicy()
+    with rig.app.state.db.session() as session:   # the first caller answers a 回拨 at 10:30
+        out_id = new_out_id()
+        store.claim(session, store.task(session, ids[0]), _principal(session, rig.user("agent")), out_id, policy,
+                    at(10, 30), None)
+        store.progress(session, out_id, "connected", at(10, 30))
+        store.finish(session, out_id, Outcome.CONNECTED, "ANSWER", policy, at(10, 35))
+    await answered(tracker, f"{rig.tag}.cov-in", callers[1], at(13))   # the second rings again at 13:00
+    for hour, minute in ((10, 30), (10, 41), (11, 12)):                 # the third never answers
+        _call_and_end(rig, ids[2], Outcome.NO_ANSWER, policy, at(hour, minute))
+    assert task_of(rig, callers[2])[0].state == "given_up"
+    url = "/api/v1/callbacks/coverage?period=custom&start=2025-03-10&end=2025-03-10"
+    response = rig.call("boss", "GET", url)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {k: body[k] for k in ("tasks", "missed_calls", "contacted", "contacted_within_target", "given_up",
+                                 "pending", "attempts")} == {
+        "tasks": 3, "missed_calls": 3, "contacted": 2, "contacted_within_target": 1, "given_up": 1, "pending": 1,
+        "attempts": 4}
+    assert body["rate"] == pytest.approx(1 / 3) and body["target_minutes"] == 120
+    assert rig.call("agent", "GET", url).status_code == 403
+
+
+async def test_a_call_left_by_a_restarted_desk_does_not_block_the_agent(rig, tracker):
+    """An agent's 回拨 that no desk process follows any more (the desk restarted mid-call) ends as failed once it is
+    a few minutes old; a fresh one, or one this process follows, keeps the agent busy."""
+    callers = [number(rig, 21), number(rig, 22)]
+    now = dt.datetime.now(dt.UTC)
+    for n, caller in enumerate(callers):
+        await missed(tracker, f"{rig.tag}.or{n}", caller, now - dt.timedelta(minutes=20), wait=30)
+    first, second = (task_of(rig, c)[0].id for c in callers)
+    policy = CallbackPolicy(quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))
+    left = new_out_id()
+    with rig.app.state.db.session() as session:
+        agent = _principal(session, rig.user("agent"))
+        store.claim(session, store.task(session, first), agent, left, policy, now - dt.timedelta(minutes=3), None)
+    with rig.app.state.db.session() as session, pytest.raises(Exception, match="agent_busy"):
+        store.claim(session, store.task(session, second), agent, new_out_id(), policy, now, None, following={left})
+    with rig.app.state.db.session() as session, pytest.raises(Exception, match="agent_busy"):
+        store.claim(session, store.task(session, second), agent, new_out_id(), policy,
+                    now - dt.timedelta(minutes=2, seconds=30), None)
+    with rig.app.state.db.session() as session:
+        store.claim(session, store.task(session, second), agent, new_out_id(), policy, now, None)
+    with rig.app.state.db.session() as session:
+        orphan = store.call_by_out_id(session, left)
+        assert orphan is not None and (orphan.outcome, orphan.counted) == ("failed", False)
+    assert [t.state for t in task_of(rig, callers[0])] == ["open"]
+    assert [t.state for t in task_of(rig, callers[1])] == ["dialing"]

@@ -151,18 +151,29 @@ async def test_click_to_call_rings_the_agent_first_then_the_citizen_with_12345(c
     await wait_registered(center, desk.phones["agent"])
     center_mark, peer_mark = center.events.mark(), center.peer_events.mark()
     out_id = await place(desk, "agent", task_id)
-    citizen = await center.peer_events.wait_for(
-        lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled" and e.get("Number") == caller,
-        20, "the citizen's phone rings at the carrier", peer_mark)
-    assert citizen["CallerID"] == "12345"
-    events = center.events.events[center_mark:]
-    answered = next(i for i, e in enumerate(events) if e.name == "OriginateResponse" and e.get("ActionID") == out_id)
-    dialled = next(i for i, e in enumerate(events) if e.name == "DialBegin" and e.get("Uniqueid") == out_id)
-    assert events[answered]["Response"] == "Success" and answered < dialled   # the agent's phone first
-    assert events[answered]["Channel"].startswith(f"PJSIP/{desk.phones['agent']}-")
-    await poll(lambda: (row := call_row(desk, out_id)) is not None and row.status == "connected", 15,
-               "the citizen answering")
-    await center.ami.hangup(out_id)
+    try:
+        citizen = await center.peer_events.wait_for(
+            lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled" and e.get("Number") == caller,
+            20, "the citizen's phone rings at the carrier", peer_mark)
+        assert citizen["CallerID"] == "12345"
+        # the center's own events (its AMI may deliver them after the peer's): the agent's phone went up (answered)
+        # before the citizen was dialled. (OriginateResponse itself may come after the dialplan began.)
+        up = await center.events.wait_for(
+            lambda e: e.name == "Newstate" and e.get("Uniqueid") == out_id and e.get("ChannelStateDesc") == "Up",
+            10, "the agent answering", center_mark)
+        dialled = await center.events.wait_for(
+            lambda e: e.name == "DialBegin" and e.get("Uniqueid") == out_id, 10, "the citizen dialled", center_mark)
+        order = center.events.events
+        assert order.index(up) < order.index(dialled)
+        assert up["Channel"].startswith(f"PJSIP/{desk.phones['agent']}-")
+        response = await center.events.wait_for(
+            lambda e: e.name == "OriginateResponse" and e.get("ActionID") == out_id, 10, "the originate's result",
+            center_mark)
+        assert response["Response"] == "Success"
+        await poll(lambda: (row := call_row(desk, out_id)) is not None and row.status == "connected", 15,
+                   "the citizen answering")
+    finally:
+        await center.ami.hangup(out_id)
     row = await ended(desk, out_id)
     assert (row.outcome, row.counted) == ("connected", True)
     assert row.recording and row.recording.endswith(f"/{out_id}.wav")

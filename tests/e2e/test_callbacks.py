@@ -56,6 +56,8 @@ async def desk(center: Center, new_database, redis_server):
     await listener.start()
     rig.app.state.telephony = TelephonyLink(center.ami, center.plan, center.site)
     rig.phones = dict(zip(USERS, phones, strict=False))
+    for extension in rig.phones.values():   # a phone that is not registered yet could not ring at all
+        assert (await wait_registered(center, extension)).registered, f"softphone {extension} is not registered"
     try:
         yield rig
     finally:
@@ -148,7 +150,6 @@ async def test_calls_that_end_before_an_agent_answers_become_one_task(center: Ce
 async def test_click_to_call_rings_the_agent_first_then_the_citizen_with_12345(center: Center, desk: DeskRig) -> None:
     caller = "13907551202"
     task_id = missed_task(desk, caller, f"{center.new_call_id()}-m")
-    await wait_registered(center, desk.phones["agent"])
     center_mark, peer_mark = center.events.mark(), center.peer_events.mark()
     out_id = await place(desk, "agent", task_id)
     try:
@@ -191,7 +192,8 @@ async def test_an_agent_who_does_not_answer_never_has_the_citizen_dialled(center
     async with peer_mode(center, "softphone", desk.phones["agent2"], "noanswer"):
         out_id = await place(desk, "agent2", task_id)
         row = await ended(desk, out_id)
-    assert (row.outcome, row.counted) == ("agent_no_answer", False)
+    # it rang (Originate reason 3: ringing, then the timeout), and the citizen was never dialled
+    assert (row.outcome, row.dial_status, row.counted) == ("agent_no_answer", "AGENT-3", False)
     assert not center.peer_events.find(lambda e: e.get("UserEvent") == "CitizenCalled" and e.get("Number") == caller)
     assert peer_mark <= len(center.peer_events.events)
     [task] = tasks_of(desk, caller)
@@ -206,9 +208,15 @@ async def test_over_the_trunk_limit_the_call_is_refused_as_trunk_busy(center: Ce
         held = []
         for user, task_id in zip(USERS[:2], tasks, strict=False):
             out_id = await place(desk, user, task_id)
-            await poll(lambda o=out_id: (row := call_row(desk, o)) is not None and row.status == "connected", 20,
-                       f"{user}'s call connected")
             held.append(out_id)
+            try:
+                await poll(lambda o=out_id: (row := call_row(desk, o)) is not None and row.status == "connected", 20,
+                           f"{user}'s call connected")
+            except AssertionError:
+                row = call_row(desk, out_id)
+                state = row and (row.status, row.outcome, row.dial_status)
+                raise AssertionError(f"{user}'s call not connected: {state}; "
+                                     f"center events {[e.name for e in center.events.of_call(out_id)]}") from None
         peer_mark = center.peer_events.mark()
         third = await place(desk, "boss", tasks[2])
         row = await ended(desk, third)

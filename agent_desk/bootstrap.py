@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import create_user
+from agent_desk.callbacks.rules import policy_from_site
 from agent_desk.calls.listener import AmiSettings
 from agent_desk.db.migrate import upgrade
 from agent_desk.db.models import User
@@ -90,6 +91,7 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
         pause_reasons=dict(site.agents.pause_reasons),
         trusted_proxies=tuple(site.trusted_proxies),
         softphone=BrowserPhones(site.http_port, site.https_port, secrets.directory) if site.agents.webrtc else None,
+        callbacks=policy_from_site(site.callbacks, site.timezone),
     )
 
 

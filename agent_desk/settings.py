@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from typing import TYPE_CHECKING, Any
 
+from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.tickets.deadlines import Calendar
 from hotline.numberplan import SERVICE_LEVEL_SECONDS
 from hotline.site import DEFAULT_PAUSE_REASONS
@@ -60,6 +61,7 @@ class DeskSettings:
     suggest_models: str = ""
     retrain_after_closed: int = 500
     retrain_nightly_hour: int | None = 3
+    callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)   # 未接来电回拨 (site ``callbacks``)
 
     def sync_redis(self) -> redis.Redis:
         import redis

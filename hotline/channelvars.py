@@ -32,6 +32,9 @@ LISTENING = "HOTLINE_LISTENING"        # set on a channel once its listening leg
 SPY = "HOTLINE_SPY"                    # on a listening leg: the channel it listens to
 SIDE = "HOTLINE_SIDE"                  # on a listening leg: citizen | agent
 QUEUE_POSITION = "HOTLINE_QPOS"        # where a caller who stepped out with a key rejoins the queue
+OUT_ID = "HOTLINE_OUT_ID"              # an outbound call's id ([hotline-outbound]): in its events and recording name
+OUT_NUMBER = "HOTLINE_OUT_NUMBER"      # the citizen's number an outbound call dials (checked again in the dialplan)
+OUT_RING = "HOTLINE_OUT_RING"          # seconds the citizen's phone may ring
 
 # Sent with every AMI channel event (manager.conf channelvars): what the desk's listener needs to know.
 AMI_CHANNELVARS = (CALL_ID, LINE, LINE_CLASS, SUBPLATFORM, QUEUE, APPEAL_TYPE, AGENT)
@@ -43,6 +46,16 @@ TODAY_OVERRIDE = "HOTLINE_TODAY_OVERRIDE"
 TODAY = "HOTLINE_TODAY"
 INBOUND_LIMIT = "HOTLINE_INBOUND_LIMIT"  # global: calls one source may hold in the inbound dialplan
 SOURCE_GROUP = "hotline-source"        # GROUP() category counting inbound calls per source address
+OUTBOUND_GROUP = "hotline-outbound"    # GROUP() category counting outbound calls per trunk
+OUTBOUND_LIMIT = "HOTLINE_OUTBOUND_LIMIT"  # global: most simultaneous outbound calls on the carrier trunk
+CENTER_NUMBER = "HOTLINE_CENTER_NUMBER"    # global: the caller ID of every outbound call (12345)
+
+# UserEvent HotlineOutbound (Result: ...) from [hotline-outbound]
+OUT_DIALING = "dialing"        # checked, within the limit: the citizen is being dialled
+OUT_REFUSED = "refused"        # Reason: malformed | foreign
+OUT_TRUNK_BUSY = "trunk_busy"  # the trunk already carries its limit of outbound calls
+OUT_NO_TRUNK = "no_trunk"      # the site has no outbound carrier (carrier.host)
+OUT_ENDED = "ended"            # the call is over (DialStatus, HangupCause of the citizen's leg)
 
 # Values
 AGI_OK = "OK"
@@ -70,6 +83,7 @@ CTX_AGENT_CONNECT = "hotline-agent-connect"  # Queue()'s gosub on the agent's ch
 CTX_LISTEN_START = "hotline-listen-start"    # Gosub(...,citizen|agent,1): start a channel's listening leg
 CTX_LISTEN = "hotline-listen"          # the listening legs (ChanSpy ─ Local ─ AGI listen/AudioSocket)
 CTX_EMERGENCY_WORDS = "hotline-emergency-words"  # the waiting caller said emergency words: announce, hand off
+CTX_OUTBOUND = "hotline-outbound"      # calls out to citizens over the carrier trunk (回拨, 回访 campaigns)
 
 # Agent feature codes (dialled from a softphone in CTX_AGENTS)
 CODE_LOGIN = "*11"

@@ -160,6 +160,29 @@ class Retention(Strict):
     survey_stream_maxlen: int = Field(100_000, ge=1000, le=10_000_000, description="most entries in the stream")
 
 
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class Callbacks(Strict):
+    """未接来电回拨 (agent_desk.callbacks): the target, quiet hours and retries of callback tasks, and the outbound
+    limit of the carrier trunk ([hotline-outbound]), shared with any later automated 回访 campaign."""
+
+    target_minutes: int = Field(120, ge=5, le=10080, description="回拨时限: minutes of callable time (quiet hours do "
+                                                                 "not count) after a caller's first missed call")
+    quiet_start: ClockTime = Field("21:00", description="免打扰 from (local time): nobody is called back")
+    quiet_end: ClockTime = Field("08:00", description="免打扰 until; equal to quiet_start: no quiet hours")
+    attempts: int = Field(3, ge=1, le=10, description="calls that reach the citizen's phone before a task is given up")
+    retry_minutes: list[Annotated[int, Field(ge=1, le=10080)]] = Field(
+        [10, 30, 120], min_length=1, description="pause after the 1st, 2nd, ... unanswered or busy attempt")
+    outbound_channels: int = Field(4, ge=1, le=1000,
+                                   description="most simultaneous outbound calls on the carrier trunk; over it a call "
+                                               "fails as trunk busy and retries")
+    center_number: Annotated[str, Field(pattern=r"^[0-9]{3,12}$")] = Field(
+        "12345", description="the caller ID citizens see on a callback")
+    agent_ring_seconds: int = Field(30, ge=5, le=120, description="how long the agent's own phone rings first")
+    citizen_ring_seconds: int = Field(40, ge=5, le=120, description="how long the citizen's phone rings")
+
+
 class SiteConfig(Strict):
     name: str = Field("main", pattern=r"^[a-z0-9-]{1,32}$")
     bind: str = "127.0.0.1"
@@ -208,6 +231,7 @@ class SiteConfig(Strict):
     intake: Intake = Intake()
     trunk_overrides: dict[str, TrunkOverride] = {}
     retention: Retention = Retention()
+    callbacks: Callbacks = Callbacks()
     warning_rules: list[dict[str, object]] | None = Field(
         None, description="未诉先办 early-warning rules (agent_desk.supervision.warnings.WarningRule, checked when the "
                           "desk starts); None: the desk's defaults")

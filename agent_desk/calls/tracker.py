@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
+from agent_desk.callbacks import store as callbacks
 from agent_desk.calls import events as ev
 from agent_desk.calls import pop, transfers
 from agent_desk.db import models as m
@@ -48,6 +49,16 @@ def prefill_usable(prefill: Prefill | None) -> bool:
     """The agent answers with a usable prefill (GB/T 33358 figure, issue 12): there is one, and it holds some of
     the caller's words (a non-empty transcript, final or not yet)."""
     return prefill is not None and bool(prefill.transcript.strip())
+
+
+def _callbacks(apply, session: Session, call: m.Call, at: dt.datetime) -> None:
+    """Callback tasks (``agent_desk.callbacks``) follow the call in its unit of work, in a savepoint: a fault
+    there is logged and costs the task, never the call record."""
+    try:
+        with session.begin_nested():
+            apply(session, call, at)
+    except Exception:
+        log.exception("callback task not updated for call %s", call.call_id)
 
 
 class CallTracker:
@@ -183,6 +194,7 @@ class CallTracker:
             if call.prefill_usable is None:   # as the first agent found it (a transfer answers again)
                 call.prefill_usable = prefill_usable(prefill)
             session.flush()
+            _callbacks(callbacks.caller_answered, session, call, e.at)   # got through: their callback task is done
             message = pop.build(session, call, prefill, self.line_names, self.city_names)
             if user_id is not None and call.caller:
                 user = session.get(m.User, user_id)
@@ -201,6 +213,9 @@ class CallTracker:
                 call.outcome = "abandoned" if call.queued_at else "ivr_only"
             if prefill is not None:
                 call.prefill = prefill.to_dict()
+            if call.answered_at is None:   # hung up in the IVR or the queue, or sent away: call them back
+                session.flush()
+                _callbacks(callbacks.missed_call, session, call, e.at)
 
     def _transfer(self, e: ev.TransferRecorded) -> None:
         with self.db.session() as session:

@@ -316,3 +316,64 @@ Index("ix_tickets_subplatform_state_id", Ticket.subplatform, Ticket.state, Ticke
 Index("ix_ticket_events_ticket_action_at", TicketEvent.ticket_id, TicketEvent.action, TicketEvent.at)
 from agent_desk.knowledge import models as _knowledge  # noqa: E402,F401  (registers the table)
 from agent_desk.suggestions import models as _suggestions  # noqa: E402,F401  (registers the table)
+
+
+# ── 未接来电回拨: callback tasks and the calls placed for them (migration 0013, agent_desk.callbacks) ──────────
+class CallbackTask(Base):
+    """One citizen to call back: every call of theirs that ended before an agent answered, since the task opened.
+
+    ``open_caller`` is the caller's number while the task is open or being dialled and NULL once it is closed or
+    given up: unique, so a caller has at most one open task whatever the order in which their calls arrive (NULLs
+    never collide, on SQLite and PostgreSQL alike). ``caller`` is personal data: masked for roles that do not need
+    it, every read audited (``agent_desk.api.callbacks``)."""
+
+    __tablename__ = "callback_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caller: Mapped[str] = mapped_column(String(32), index=True)
+    open_caller: Mapped[str | None] = mapped_column(String(32), unique=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)    # callbacks.rules.TaskState
+    line: Mapped[str | None] = mapped_column(String(16))
+    line_class: Mapped[str | None] = mapped_column(String(24))
+    subplatform: Mapped[str | None] = mapped_column(String(32))
+    first_call_id: Mapped[str] = mapped_column(String(64))
+    last_call_id: Mapped[str] = mapped_column(String(64))
+    missed_calls: Mapped[int] = mapped_column(Integer, default=1)
+    first_missed_at: Mapped[dt.datetime] = mapped_column(index=True)
+    last_missed_at: Mapped[dt.datetime]
+    last_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    longest_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    prefill: Mapped[dict[str, Any] | None] = mapped_column(JSON)   # what the caller already said (latest with words)
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)     # calls that reached the citizen's phone
+    next_attempt_at: Mapped[dt.datetime | None]                   # None: callable now (quiet hours aside)
+    dialing_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(24))       # the last result (callbacks.rules.Outcome)
+    closed_at: Mapped[dt.datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CallbackCall(Base):
+    """One call an agent placed with 回拨, for a callback task or a ticket: the agent's phone first, then the
+    citizen over the carrier trunk (``[hotline-outbound]``). ``out_id`` names it in the dialplan's events and its
+    recording (``<recordings>/<out_id>.wav``)."""
+
+    __tablename__ = "callback_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    out_id: Mapped[str] = mapped_column(String(40), unique=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("callback_tasks.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    agent_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    agent_extension: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    agent_answered_at: Mapped[dt.datetime | None]
+    citizen_answered_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(16))              # ringing_agent | dialing | connected | ended
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    dial_status: Mapped[str] = mapped_column(String(24), default="")
+    counted: Mapped[bool] = mapped_column(Boolean, default=False)  # used one of the task's attempts
+    recording: Mapped[str | None] = mapped_column(String(256))

@@ -36,6 +36,7 @@ PEER_TEMPLATES = PROJECT_ROOT / "tests" / "e2e" / "peer"
 TRANSITION_DAY = dt.date(2021, 10, 1)   # inside every cancelled number's transition window
 AFTER_CUTOVER = dt.date(2022, 1, 1)     # after every cut-over
 
+OUTBOUND_CHANNELS = 2   # the center's limit of simultaneous calls out to citizens
 _CENTERS = itertools.count()
 # The peer shares the center's harmless files (modules, indications, ...), never its ports or identities.
 PEER_OWN = {"asterisk.conf", "manager.conf", "pjsip.conf", "extensions.conf", "logger.conf", "rtp.conf",
@@ -96,6 +97,9 @@ def _site(tag: str, ports: dict[str, int], plan: NumberPlan, rtp_ports: int, rtp
         "today": TRANSITION_DAY.isoformat(),
         "agents": {"first": 8001, "count": 4},
         "trunk_overrides": {name: {"host": "127.0.0.1", "port": ports["peer_sip"]} for name in plan.trunks},
+        # the peer is also the carrier the center calls citizens back through (回拨), at most two at once
+        "carrier": {"host": "127.0.0.1", "port": ports["peer_sip"]},
+        "callbacks": {"outbound_channels": OUTBOUND_CHANNELS},
     }
 
 

@@ -6,6 +6,7 @@
    never changed by a later prefill update (only by the agent, e.g. another 采用). */
 
 import { api, qs } from "./api.js";
+import { callbacksPanel } from "./callbacks.js";
 import { $, clear, dash, el, message, show } from "./dom.js";
 import { watchDuplicates } from "./duplicates.js";
 import { start } from "./header.js";
@@ -673,6 +674,7 @@ start(["agent"]).then((who) => {
   telephony = Boolean(who && who.telephony);
   if (who && who.softphone) Softphone.start();
   for (const b of document.querySelectorAll("#status-card button, #phone-card button")) b.disabled = !telephony;
+  callbacksPanel($("#callbacks-card"), { telephony });   // 未接来电回拨
   if (telephony) {
     loadPauseReasons();
     agentAction();

@@ -349,6 +349,8 @@ async def run_row(row: Fault, live: Live) -> None:
     report["calls_lost"] = len([c for c in survivors if c not in waiting])
     report["reached_queue"] = len([c for c in placed if c in waiting or c in in_progress])
     if row.cuts_calls:
+        # The calls waiting when the fault came (the harness's calls end after the originate's 30 s timeout, so
+        # those of earlier rows are gone by then): what the citizen hears as the line dropping.
         report["calls_cut"] = len(in_progress - waiting)
     saved = live.state.get("saved", [])
     report["tickets_lost"] = len([t for t in saved if len(await asyncio.to_thread(tickets_titled, live.boss, t)) != 1])

@@ -1,9 +1,10 @@
 """Every failure answers JSON ``{"error": code, "message": 中文, ...}`` with a 4xx status; never a bare 500.
 
 Two database conflicts that a request can meet however careful its handler is (a unique value taken at the
-same moment, a ticket changed by someone else since it was read) answer 409; anything else unexpected answers
-a JSON 500 with a Chinese message and its traceback in the log (the last resort: the causes are fixed where
-they are found). Every API response says ``Cache-Control: no-store``: most carry personal data, and no
+same moment, a ticket changed by someone else since it was read) answer 409; a database that cannot be reached
+(stopped, restarting) answers 503 with ``Retry-After`` (the transaction rolled back: nothing saved, retry); anything
+else unexpected answers a JSON 500 with a Chinese message and its traceback in the log (the last resort: the causes
+are fixed where they are found). Every API response says ``Cache-Control: no-store``: most carry personal data, and no
 browser, proxy or shared computer should keep a copy.
 """
 
@@ -14,7 +15,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,6 +61,15 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"error": "conflict",
                              "message": "数据与已有记录冲突（例如编号或分机号已被占用），请检查后重试"},
                             status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database stopped or unreachable (a restart, the network): the transaction rolled back, so nothing
+        # was half saved; the user is told so and to retry (the pool's pre-ping reconnects once it is back).
+        log.error("%s %s: database unavailable: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse({"error": "database_unavailable",
+                             "message": "数据库暂时无法连接，本次操作未保存，请稍后重试"},
+                            status_code=503, headers={**NO_STORE, "Retry-After": "5"})
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, _exc: StaleDataError) -> JSONResponse:

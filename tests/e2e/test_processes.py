@@ -24,129 +24,25 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import redis
-import yaml
 
-from hotline import channelvars as v
 from hotline.ami import AmiClient, EventBuffer
 from hotline.contracts.asr import WORKERS_KEY
 from hotline.numberplan import GENERAL_QUEUE
-from hotline.paths import PROJECT_ROOT
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from launcher import asterisk as runner
 from launcher.stack import port_answers
 from tests.e2e import test_run_stack as run_stack
-from tests.support.ports import free_port
+from tests.support.live_center import Calls, Desk, add_user, eventually, start_run
 
 pytestmark = pytest.mark.asterisk
 
 BACK_WITHIN = 30.0   # seconds from SIGKILL to the process doing its work again (a shared two-core box)
-JOIN_WITHIN = 15.0   # seconds from originate to QueueCallerJoin (GB/T 33358's 15 s to answer)
 DESK_DOWN_BURST = 20  # calls placed at once while the desk is down
-
-
-class Desk:
-    """A user's view of the running desk over HTTP (the admin's by default)."""
-
-    def __init__(self, url: str, password: str, username: str = "admin"):
-        self.url, self.password, self.username, self.token = url, password, username, ""
-
-    def login(self) -> None:
-        body = json.dumps({"username": self.username, "password": self.password}).encode()
-        request = urllib.request.Request(self.url + "/api/v1/auth/login", body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            self.token = json.load(response)["token"]
-
-    def get(self, path: str) -> dict:
-        request = urllib.request.Request(self.url + "/api/v1" + path,
-                                         headers={"Authorization": f"Bearer {self.token}"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response)
-
-    def call_queued(self, call_id: str) -> bool:
-        return bool(self.get(f"/calls/{call_id}")["queued_at"])
-
-    def processes(self) -> dict[str, dict]:
-        return {p["name"]: p for p in self.get("/wallboard/processes")["processes"]}
-
-    def answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                return response.status == 200
-        except (OSError, urllib.error.URLError):
-            return False
-
-
-async def eventually(check, timeout: float, what: str):
-    """Poll ``check`` (blocking, run in a thread) until it returns something true; that value."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = await asyncio.to_thread(check)
-        except (OSError, urllib.error.URLError, KeyError, redis.RedisError) as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})")
-
-
-class Calls:
-    """Citizens' calls into the running center, watched on the operator's AMI connection."""
-
-    def __init__(self, ami: AmiClient, events: EventBuffer):
-        self.ami, self.events, self.placed = ami, events, 0
-
-    async def place(self) -> str:
-        self.placed += 1
-        cid = f"pk{os.getpid() % 100000:05d}-{self.placed:04d}"   # fixed width: no id prefixes another
-        await self.ami.originate("Local/s@hotline-entry", caller_id="<13907550001>", channel_id=cid, data="600",
-                                 variables={f"__{v.LINE}": "12318", f"__{v.QUEUE}": GENERAL_QUEUE,
-                                            f"__{v.CALL_ID}": cid})
-        return cid
-
-    async def joined(self, cid: str) -> str:
-        """Waits until the call joined the general queue; how its AGI ended (``AGISTATUS``)."""
-        joined = await self.events.wait(
-            lambda e: e.name == "QueueCallerJoin" and e.get("Linkedid") == cid and e.get("Queue") == GENERAL_QUEUE,
-            JOIN_WITHIN)
-        assert joined is not None, f"{cid} did not join {GENERAL_QUEUE} within {JOIN_WITHIN:.0f} s"
-        status = [e.get("Value") for e in self.events.events if e.name == "VarSet" and e.get("Linkedid") == cid
-                  and e.get("Variable") == "AGISTATUS"]
-        return status[-1] if status else ""
-
-    async def waiting(self) -> set[str]:
-        return {e.get("Uniqueid").removesuffix("-2")
-                for e in await self.ami.action_list({"Action": "QueueStatus", "Queue": GENERAL_QUEUE})
-                if e.name == "QueueEntry"}
-
-
-def start_run(tmp_path: Path) -> tuple[subprocess.Popen, dict, Path]:
-    tag = f"pr{os.getpid()}"
-    ports = {name: free_port() for name in ("ami", "sip", "http", "agi", "audiosocket", "desk", "redis")}
-    site = {
-        "name": tag, "instance_dir": f"/srv/hotline/{tag}", "ami_port": ports["ami"], "sip_port": ports["sip"],
-        "http_port": ports["http"], "agi_port": ports["agi"], "audiosocket_port": ports["audiosocket"],
-        "desk_port": ports["desk"], "redis_url": f"redis://127.0.0.1:{ports['redis']}/0",
-        "database_url": f"sqlite:///{tmp_path}/desk.sqlite3", "rtp_start": 22100, "rtp_end": 22199,
-        "agents": {"count": 2},
-    }
-    (tmp_path / "site.yaml").write_text(yaml.safe_dump(site))
-    home = tmp_path / "home"
-    env = {**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_SITE": str(tmp_path / "site.yaml")}
-    with (tmp_path / "run.log").open("w") as log:   # the child has its own descriptor of it
-        proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "run"], env=env, cwd=PROJECT_ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
-    return proc, site, home
 
 
 async def test_each_process_killed_mid_call_comes_back_and_no_call_is_lost(tmp_path):
@@ -160,11 +56,7 @@ async def test_each_process_killed_mid_call_comes_back_and_no_call_is_lost(tmp_p
         desk = Desk(details["desk"]["url"], Path(details["desk"]["admin_password_file"]).read_text().strip())
         desk.login()
         # A supervisor reads the call records (the desk's own CLI makes one, as an operator would).
-        env = {**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_SITE": str(tmp_path / "site.yaml")}
-        added = subprocess.run([sys.executable, "-m", "launcher.cli", "desk", "add-user", "boss", "--role",
-                                "supervisor", "--password-stdin"], input="boss-password-12345\n", text=True,
-                               env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120)
-        assert added.returncode == 0, added.stderr
+        add_user(tmp_path, home, "boss", "supervisor", "boss-password-12345")
         boss = Desk(details["desk"]["url"], "boss-password-12345", "boss")
         boss.login()
         admin_redis = redis.Redis.from_url(details["redis"]["url"],

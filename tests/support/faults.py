@@ -1,0 +1,104 @@
+"""Faults injected into a live center (``tests/support/live_center.py``) and the repairs that end them, each
+acting on one process by its pid: Redis stopped and started again the way the launcher started it, the test
+PostgreSQL cluster stopped and started again on the same port and data, the AMI listener's TCP connection cut
+as a network would cut it (``ss -K``, no process told).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from launcher.redis import LocalRedis
+from tests.support import postgres_server as pg
+
+
+def children(parent: int, program: str) -> list[int]:
+    """Pids of ``parent``'s child processes running ``program``."""
+    found = []
+    for path in Path("/proc").iterdir():
+        if not path.name.isdigit():
+            continue
+        try:
+            comm, rest = (path / "stat").read_text().split("(", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if comm == program and int(rest.split()[1]) == parent:
+            found.append(int(path.name))
+    return found
+
+
+@dataclass
+class RedisOutage:
+    """The center's redis-server (a child of ``hotline run``) stopped with SIGTERM (it writes its snapshot, as a
+    ``systemctl restart`` would), then started again the way the launcher starts it (``LocalRedis``: the same
+    URL, ACL file and data directory)."""
+
+    launcher_pid: int
+    url: str
+    data_dir: Path
+    restarted: LocalRedis | None = None
+
+    def stop(self) -> None:
+        [pid] = children(self.launcher_pid, "redis-server")
+        _stop_pid(pid, signal.SIGTERM)
+
+    def start(self) -> None:
+        self.restarted = LocalRedis(self.url, (self.data_dir / "users.acl").read_text(), self.data_dir)
+        self.restarted.start()
+
+    def cleanup(self) -> None:
+        """The server started here is this test's to stop (the launcher only stops the one it started)."""
+        if self.restarted is not None:
+            self.restarted.stop()
+
+
+def stop_postgres(server: pg.PostgresServer) -> None:
+    """Fast shutdown (SIGINT to the postmaster): open transactions roll back, clients see their connection go."""
+    pg._terminate(server.proc)
+
+
+def start_postgres(server: pg.PostgresServer) -> None:
+    """The same cluster (data, port, roles) started again; returns once it accepts connections."""
+    server.proc = pg._spawn(server.base, pg._cluster_owner(), server.port)
+    pg._wait_ready(server.proc, server.base, server.port)
+
+
+def tcp_ports(pid: int, remote_port: int) -> set[int]:
+    """The local ports of ``pid``'s established TCP connections to 127.0.0.1:``remote_port``."""
+    listing = subprocess.run(["ss", "-Htnp", "state", "established", "dst", f"127.0.0.1:{remote_port}"],
+                             capture_output=True, text=True, check=True).stdout
+    return {int(line.split()[2].rsplit(":", 1)[1]) for line in listing.splitlines() if f"pid={pid}," in line}
+
+
+def cut_tcp(pid: int, remote_port: int) -> set[int]:
+    """Destroys ``pid``'s TCP connections to 127.0.0.1:``remote_port`` in the kernel (``ss -K``: both ends see
+    the connection fail, as when a firewall or the network drops it); the local ports of those cut."""
+    ports = tcp_ports(pid, remote_port)
+    for port in ports:
+        subprocess.run(["ss", "-K", "src", f"127.0.0.1:{port}", "dst", f"127.0.0.1:{remote_port}"],
+                       capture_output=True, check=True)
+    left = tcp_ports(pid, remote_port) & ports
+    assert not left, f"ss -K did not cut {sorted(left)} (a kernel without CONFIG_INET_DIAG_DESTROY?)"
+    return ports
+
+
+def _stop_pid(pid: int, sig: signal.Signals, timeout: float = 15.0) -> None:
+    import os
+    import time
+
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and not _zombie(pid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pid {pid} still running {timeout:.0f} s after {sig.name}")
+        time.sleep(0.05)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True

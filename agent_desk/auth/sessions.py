@@ -32,6 +32,12 @@ class Principal:
     extension: str | None
     must_change_password: bool = False   # only POST /auth/password (and /me, logout) answer until it is changed
 
+    @classmethod
+    def of(cls, user: User, unit_code: str | None) -> Principal:
+        """The principal a user row acts as (its unit's code given: the caller has it or looks it up)."""
+        return cls(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id, unit_code,
+                   user.extension, user.must_change_password)
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -103,8 +109,7 @@ def authenticate(session: Session, token: str) -> Principal | None:
     if row is None:
         return None
     user, unit_code = row
-    return Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id, unit_code,
-                     user.extension, user.must_change_password)
+    return Principal.of(user, unit_code)
 
 
 def expire_before(session: Session, moment: dt.datetime) -> int:

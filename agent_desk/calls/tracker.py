@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent_desk.auth.privacy import audit
-from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
 from agent_desk.callbacks import store as callbacks
 from agent_desk.calls import events as ev
@@ -199,8 +198,7 @@ class CallTracker:
             if user_id is not None and call.caller:
                 user = session.get(m.User, user_id)
                 assert user is not None   # agent_user found it a moment ago
-                who = Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id, None,
-                                user.extension)
+                who = Principal.of(user, None)
                 audit(session, who, "read_personal_data", "call", call.call_id, pop.audit_detail(message),
                       reason=f"current_caller call={call.call_id}")
         return user_id, message

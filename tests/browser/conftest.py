@@ -176,11 +176,16 @@ def browser():
 
 
 def cancelled_by_navigation(request) -> bool:
-    """A page's own script module or style sheet the browser cancelled (``ERR_ABORTED``) because the page was left
-    or reloaded while it was still loading: not an error of the desk's. One that really fails to load answers an
-    error status (counted in ``server_errors``) or leaves the page without its code (the page's own checks fail)."""
-    return (request.method == "GET" and request.failure == "net::ERR_ABORTED"
-            and (request.resource_type, request.url.rsplit(".", 1)[-1]) in (("script", "js"), ("stylesheet", "css")))
+    """A GET the browser cancelled (``ERR_ABORTED``) because the page was left or reloaded while it was still
+    loading, or because the page itself dropped a stale read (a newer search replaced it): the page's own script
+    modules and style sheets, and its API reads. Not an error of the desk's, and a GET changes nothing. One that
+    really fails answers an error status (counted in ``server_errors``) or leaves the page without its code or data
+    (the page's own checks fail). A POST, PATCH or DELETE cut short is always counted."""
+    if request.method != "GET" or request.failure != "net::ERR_ABORTED":
+        return False
+    if request.resource_type in ("fetch", "xhr"):
+        return "/api/v1/" in request.url
+    return (request.resource_type, request.url.rsplit(".", 1)[-1]) in (("script", "js"), ("stylesheet", "css"))
 
 
 @dataclass

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from agent_desk.api.pages import STATIC
 from agent_desk.db import models as m
 from agent_desk.tickets import lifecycle as lc
+from tests.support.desk import principal
 from tests.browser.test_desk_ui import assert_clean, login
 
 SIZES = {"1440": {"width": 1440, "height": 900}, "1920": {"width": 1920, "height": 1080}}
@@ -193,14 +194,6 @@ def test_the_lists_deadline_states_are_the_lifecycles():
 
 
 # ── the ticket opened from a list: long text collapsed, the desk's own validation, 退单 in the facts ─────────────
-def principal(session, username: str):
-    from agent_desk.auth.roles import Role
-    from agent_desk.auth.sessions import Principal
-
-    user = session.scalar(select(m.User).where(m.User.username == username))
-    unit = session.get(m.OrgUnit, user.org_unit_id) if user.org_unit_id else None
-    return Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id,
-                     unit.code if unit else None, user.extension)
 
 
 LONG_CONTENT = "小区二次供水水箱长期未清洗，" * 360   # 5,040 characters

@@ -12,23 +12,15 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
 
-from agent_desk.auth.roles import Role
-from agent_desk.auth.sessions import Principal
-from agent_desk.db import models as m
 from agent_desk.supervision.warnings import ACTIVE
 from agent_desk.tickets import service
+from tests.support.desk import principal
 from tests.browser.test_desk_ui import assert_clean, login
 
 SIZES = {"1440": {"width": 1440, "height": 900}, "1920": {"width": 1920, "height": 1080}}
 
 
-def principal(session, username: str) -> Principal:
-    user = session.scalar(select(m.User).where(m.User.username == username))
-    unit = session.get(m.OrgUnit, user.org_unit_id) if user.org_unit_id else None
-    return Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id,
-                     unit.code if unit else None, user.extension)
 
 
 @pytest.fixture(scope="module")

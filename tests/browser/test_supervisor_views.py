@@ -31,10 +31,11 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from agent_desk.auth.roles import Role
-from agent_desk.auth.sessions import Principal, create_user
+from agent_desk.auth.sessions import create_user
 from agent_desk.db import models as m
 from agent_desk.settings import PROVINCE_TZ
 from agent_desk.tickets import service
+from tests.support.desk import principal
 from tests.browser.conftest import PASSWORD
 from tests.browser.test_desk_ui import assert_clean
 
@@ -55,11 +56,6 @@ class Dataset:
     places: dict[str, str] = field(default_factory=dict)    # short → org code
 
 
-def principal(session, username: str) -> Principal:
-    user = session.scalar(select(m.User).where(m.User.username == username))
-    unit = session.get(m.OrgUnit, user.org_unit_id) if user.org_unit_id else None
-    return Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id,
-                     unit.code if unit else None, user.extension)
 
 
 @pytest.fixture(scope="module")

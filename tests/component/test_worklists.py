@@ -15,13 +15,12 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
 from agent_desk.db import models as m
 from agent_desk.supervision.warnings import ACTIVE
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets import service
-from tests.support.desk import close_rig, make_rig
+from tests.support.desk import close_rig, make_rig, principal
 
 QUEUE_KEYS = ["review", "returns", "callbacks", "overdue", "escalated", "warnings"]
 
@@ -36,11 +35,6 @@ def rig(request, new_database, redis_server):
     close_rig(made)
 
 
-def principal(session, username: str) -> Principal:
-    user = session.scalar(select(m.User).where(m.User.username == username))
-    unit = session.get(m.OrgUnit, user.org_unit_id) if user.org_unit_id else None
-    return Principal(user.id, user.username, user.display_name, Role(user.role), user.org_unit_id,
-                     unit.code if unit else None, user.extension)
 
 
 @pytest.fixture

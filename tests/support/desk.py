@@ -14,13 +14,14 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from agent_desk.app import create_app
 from agent_desk.process import DeskProcess, build_desk
 from agent_desk.telephony.recording import recordings_dir
 from agent_desk.auth.roles import Role
-from agent_desk.auth.sessions import create_user
-from agent_desk.db.models import OrgUnit
+from agent_desk.auth.sessions import Principal, create_user
+from agent_desk.db.models import OrgUnit, User
 from agent_desk.settings import DeskSettings
 
 PASSWORD = "correct-horse-12345"
@@ -154,3 +155,8 @@ async def center_desk(center, database_url: str, redis_url: str, *, serve: bool 
         close_rig(rig)
 
 
+def principal(session, username: str) -> Principal:
+    """The principal a test user acts as, for calling the services directly (as the API would for that user)."""
+    user = session.scalar(select(User).where(User.username == username))
+    unit = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None
+    return Principal.of(user, unit.code if unit else None)

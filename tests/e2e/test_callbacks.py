@@ -17,18 +17,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from agent_desk.bootstrap import AMI_USER
 from agent_desk.callbacks import store
 from agent_desk.callbacks.rules import CallbackPolicy
-from agent_desk.calls.listener import AmiSettings, CallListener
-from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
 from agent_desk.telephony import recordings_dir
-from agent_desk.telephony.link import TelephonyLink
 from hotline import channelvars as v
 from tests.support.agents import hang_up_everything, peer_mode, softphones, wait_registered
 from tests.support.center import OUTBOUND_CHANNELS, Center
-from tests.support.desk import DeskRig, close_rig, make_rig
+from tests.support.desk import DeskRig, close_rig, listening, make_rig
 
 pytestmark = pytest.mark.asterisk
 
@@ -48,25 +44,18 @@ async def desk(center: Center, new_database, redis_server):
     with rig.app.state.db.session() as session:
         for short, extension in zip(USERS, phones, strict=False):
             session.scalar(select(m.User).where(m.User.username == rig.user(short))).extension = extension
-    settings = rig.app.state.settings
-    clients = [settings.async_redis(), settings.async_redis()]
-    listener = CallListener(CallTracker(rig.app.state.db, clients[0], {}, {}, directory),
-                            AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")),
-                            clients[1])
-    await listener.start()
-    rig.app.state.telephony = TelephonyLink(center.ami, center.plan, center.site)
     rig.phones = dict(zip(USERS, phones, strict=False))
-    for extension in rig.phones.values():   # a phone that is not registered yet could not ring at all
-        assert (await wait_registered(center, extension)).registered, f"softphone {extension} is not registered"
     try:
-        yield rig
+        async with listening(rig, center, directory):
+            for extension in rig.phones.values():   # a phone that is not registered yet could not ring at all
+                assert (await wait_registered(center, extension)).registered, f"softphone {extension} not registered"
+            try:
+                yield rig
+            finally:
+                dialer = getattr(rig.app.state, "callback_dialer", None)
+                if dialer is not None:
+                    await dialer.close()
     finally:
-        dialer = getattr(rig.app.state, "callback_dialer", None)
-        if dialer is not None:
-            await dialer.close()
-        await listener.stop()
-        for client in clients:
-            await client.aclose()
         close_rig(rig)
 
 

@@ -20,17 +20,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from agent_desk.bootstrap import AMI_USER
-from agent_desk.calls.listener import AmiSettings, CallListener
-from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
 from agent_desk.telephony import conference_members, recordings_dir
 from agent_desk.telephony._ami import getvar
-from agent_desk.telephony.link import TelephonyLink
 from hotline import channelvars as v
 from tests.support.agents import citizen_reaches_agent, hang_up_everything, logged_in, peer_mode, softphones
 from tests.support.center import Center
-from tests.support.desk import DeskRig, close_rig, make_rig
+from tests.support.desk import DeskRig, close_rig, listening, make_rig
 from tests.support.events import named
 
 pytestmark = pytest.mark.asterisk
@@ -48,20 +44,11 @@ async def desk(center: Center, new_database, redis_server):
     with rig.app.state.db.session() as session:
         session.scalar(select(m.User).where(m.User.username == rig.user("agent"))).extension = extension
         session.add(m.OrgUnit(code=f"{rig.tag}-tax", name=TAX, kind="member_unit", level="province"))
-    settings = rig.app.state.settings
-    clients = [settings.async_redis(), settings.async_redis()]
-    listener = CallListener(CallTracker(rig.app.state.db, clients[0], {}, {}, directory),
-                            AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")),
-                            clients[1])
-    await listener.start()
-    rig.app.state.telephony = TelephonyLink(center.ami, center.plan, center.site)
-    rig.extension, rig.listener = extension, listener
     try:
-        yield rig
+        async with listening(rig, center, directory) as listener:
+            rig.extension, rig.listener = extension, listener
+            yield rig
     finally:
-        await listener.stop()
-        for client in clients:
-            await client.aclose()
         close_rig(rig)
 
 

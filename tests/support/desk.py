@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from agent_desk.app import create_app
+from agent_desk.calls.listener import CallListener
 from agent_desk.process import DeskProcess, build_desk
 from agent_desk.telephony.recording import recordings_dir
 from agent_desk.auth.roles import Role
@@ -160,3 +161,27 @@ def principal(session, username: str) -> Principal:
     user = session.scalar(select(User).where(User.username == username))
     unit = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None
     return Principal.of(user, unit.code if unit else None)
+
+
+@contextlib.asynccontextmanager
+async def listening(rig: DeskRig, center, directory: str) -> AsyncIterator[CallListener]:
+    """The desk's AMI listener on ``center`` (its own tracker and Redis clients, recordings in ``directory``) and its
+    phone link, as ``hotline run`` gives them to the desk; stopped and closed on the way out."""
+    from agent_desk.bootstrap import AMI_USER
+    from agent_desk.calls.listener import AmiSettings
+    from agent_desk.calls.tracker import CallTracker
+    from agent_desk.telephony.link import TelephonyLink
+
+    settings = rig.app.state.settings
+    clients = [settings.async_redis(), settings.async_redis()]
+    listener = CallListener(CallTracker(rig.app.state.db, clients[0], {}, {}, directory),
+                            AmiSettings("127.0.0.1", center.site.ami_port, AMI_USER, center.secrets.get("ami")),
+                            clients[1])
+    await listener.start()
+    rig.app.state.telephony = TelephonyLink(center.ami, center.plan, center.site)
+    try:
+        yield listener
+    finally:
+        await listener.stop()
+        for client in clients:
+            await client.aclose()

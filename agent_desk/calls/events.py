@@ -40,6 +40,32 @@ class QueueJoined:
 
 
 @dataclass(frozen=True)
+class StillWaiting:
+    """The callers Asterisk reports waiting when the listener logs in again (QueueStatus's QueueEntry events).
+
+    A caller whose QueueCallerJoin fell while the listener was away (a restart, a cut AMI connection) has no record
+    yet, or one without a wait: this gives it one, the wait starting ``Wait`` seconds before the login. Callers
+    already on record with a wait are left as they are. What else happened in the gap (a caller answered, or gone,
+    before the login) is not in QueueStatus and stays unknown."""
+
+    callers: tuple[QueueJoined, ...]
+
+
+def still_waiting(status: list[AmiEvent], now: dt.datetime, call_ids: dict[str, str] | None = None) -> StillWaiting:
+    """The StillWaiting of a QueueStatus reply (its QueueEntry events; the rest ignored). ``call_ids``: channel →
+    the call id it is tagged with (read with Getvar), else the channel's Uniqueid is the call's."""
+    callers = []
+    for entry in status:
+        if entry.name != "QueueEntry" or not entry.get("Uniqueid"):
+            continue
+        call_id = (call_ids or {}).get(entry.get("Channel")) or entry.get("Uniqueid")
+        facts = CallFacts(call_id=call_id, caller=entry.get("CallerIDNum", "").replace("<unknown>", ""),
+                          line="", line_class="", subplatform="", queue=entry.get("Queue"), appeal_type="")
+        callers.append(QueueJoined(facts, entry.get("Channel"), now - dt.timedelta(seconds=_int(entry.get("Wait")))))
+    return StillWaiting(tuple(callers))
+
+
+@dataclass(frozen=True)
 class AgentRinging:
     call_id: str
     agent: str          # extension
@@ -87,7 +113,7 @@ class TransferRecorded:
 
 
 CallEvent = (ChannelCreated | QueueJoined | AgentRinging | AgentAnswered | AgentFinished | Abandoned | CallEnded
-             | TransferRecorded)
+             | TransferRecorded | StillWaiting)
 
 _EXT = re.compile(r"^(?:PJSIP|SIP|Local)/(\d+)")
 

@@ -39,6 +39,7 @@ from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from agent_desk.supervision.warnings import CHANNEL as BOARD_CHANNEL   # shared with early warning
+from hotline import channelvars as v
 from hotline.ami import AmiClient, AmiError, AmiEvent
 from hotline.contracts import ContractMismatch
 from hotline.contracts import survey
@@ -201,6 +202,21 @@ class CallListener:
             return
         self.wallboard.rebuild([*status, *channels])
         self._board_changed.set()
+        now = dt.datetime.now(dt.UTC)
+        ids = {channel: await self._call_id_of(channel)
+               for channel in {e.get("Channel") for e in status if e.name == "QueueEntry" and e.get("Channel")}}
+        self.queue.put_nowait(ev.still_waiting(status, now, ids))   # in order with the live events
+
+    async def _call_id_of(self, channel: str) -> str:
+        """The call id the dialplan tagged a waiting channel with ("" when it is gone or untagged): QueueStatus gives
+        the channel's own Uniqueid, which is not the call's when the call came in on a Local channel."""
+        assert self.ami is not None
+        try:
+            reply = await self.ami.action({"Action": "Getvar", "Channel": channel, "Variable": v.CALL_ID})
+        except (TimeoutError, AmiError, OSError):
+            return ""
+        value = reply.get("Value", "")
+        return "" if value in ("(null)", "None") else value
 
     async def _board_loop(self) -> None:
         """Publish the snapshot: soon after a change (bursts coalesced), and every second regardless."""

@@ -88,6 +88,15 @@ class CallTracker:
         await self._live_call(e.facts.call_id, state="waiting", queue=e.facts.queue, line=e.facts.line,
                               subplatform=e.facts.subplatform, since=e.at.isoformat())
 
+    async def _on_StillWaiting(self, e: ev.StillWaiting) -> None:
+        """Callers waiting at the listener's login whose joining it missed: recorded as queued, shown as waiting."""
+        missed = await asyncio.to_thread(self._missed_joins, e.callers)
+        for joined in missed:
+            await self._live_call(joined.facts.call_id, state="waiting", queue=joined.facts.queue,
+                                  since=joined.at.isoformat())
+        if missed:
+            log.info("%d waiting callers joined while the listener was away; recorded as queued", len(missed))
+
     async def _on_AgentRinging(self, e: ev.AgentRinging) -> None:
         await self._live_agent(e.agent, state="ringing", call_id=e.call_id, since=e.at.isoformat())
 
@@ -155,6 +164,17 @@ class CallTracker:
                 call.queued_at = e.at
             if arrived is not None and call.arrived_at is None:
                 call.arrived_at = arrived
+
+    def _missed_joins(self, callers: tuple[ev.QueueJoined, ...]) -> list[ev.QueueJoined]:
+        if not callers:
+            return []
+        with self.db.session() as session:
+            known = set(session.scalars(select(m.Call.call_id).where(
+                m.Call.call_id.in_([c.facts.call_id for c in callers]), m.Call.queued_at.is_not(None))))
+        missed = [c for c in callers if c.facts.call_id not in known]
+        for joined in missed:
+            self._joined(joined, None)
+        return missed
 
     def _call(self, session: Session, facts: ev.CallFacts, started: dt.datetime | None = None) -> m.Call:
         call = session.scalar(select(m.Call).where(m.Call.call_id == facts.call_id))

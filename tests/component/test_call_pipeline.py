@@ -90,6 +90,34 @@ async def test_arrival_first_queue_and_a_usable_prefill_are_recorded_for_the_sta
         assert call.prefill_usable is (kind == "words"), kind
 
 
+async def test_callers_who_joined_while_the_listener_was_away_are_recorded_from_queue_status(rig):
+    """On each AMI login the listener reads QueueStatus; a waiting caller whose QueueCallerJoin it missed gets its
+    record and its wait (from Asterisk's Wait); a caller already on record keeps its own wait."""
+    tracker = CallTracker(rig.app.state.db, rig.app.state.settings.async_redis())
+    known, missed = f"{rig.tag}.31", f"{rig.tag}.32"
+    start = 1_800_000_000.0
+    try:
+        await tracker.apply(ev.parse(ami("QueueCallerJoin", {"HOTLINE_CALL_ID": known}, Uniqueid=known,
+                                         Queue="province", Timestamp=str(start))))
+        now = dt.datetime.fromtimestamp(start + 60, dt.UTC)
+        status = [ami("QueueParams", {}, Queue="province"),
+                  ami("QueueEntry", {}, Queue="province", Uniqueid=known, Channel="PJSIP/carrier-1", Wait="60"),
+                  ami("QueueEntry", {}, Queue="province", Uniqueid=missed, Channel="PJSIP/carrier-2", Wait="12",
+                      CallerIDNum="13907550002"),
+                  ami("QueueStatusComplete", {})]
+        waiting = ev.still_waiting(status, now)
+        assert [c.facts.call_id for c in waiting.callers] == [known, missed]
+        await tracker.apply(waiting)
+        await tracker.apply(waiting)   # the next login's reading again: nothing moves
+    finally:
+        await tracker.redis.aclose()
+    with rig.app.state.db.session() as session:
+        rows = {c.call_id: c for c in session.scalars(select(Call).where(Call.call_id.in_([known, missed])))}
+    assert rows[known].queued_at.timestamp() == start
+    assert rows[missed].queued_at.timestamp() == start + 60 - 12 and rows[missed].queue == "province"
+    assert rows[missed].caller == "13907550002"
+
+
 def test_a_new_channel_is_an_arrival_the_tracker_forgets_when_no_call_claims_it():
     created = ev.parse(ami("Newchannel", {}, Uniqueid="1700000000.5", Timestamp="1700000000.25"))
     assert isinstance(created, ev.ChannelCreated) and created.uniqueid == "1700000000.5"

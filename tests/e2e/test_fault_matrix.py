@@ -237,11 +237,7 @@ ROWS = [
     Fault("AMI connection dropped by the network", "a call waiting in the queue",
           "calls keep reaching the queue", "the listener reconnects; the wallboard counts the waiting calls, "
           "the one queued while it was cut among them", "—",
-          inject=ami_cut, repair=note_waiting, recovered=ami_reconnected,
-          xfail="a call that starts while the listener's AMI connection is down (the ~1 s before panoramisk "
-                "reconnects) reaches the queue and the rebuilt wallboard, but its call record is created late and "
-                "never gets queued_at: the listener rebuilds the wallboard from QueueStatus on login, not the call "
-                "rows from the events it missed (agent_desk/calls/listener.py)"),
+          inject=ami_cut, repair=note_waiting, recovered=ami_reconnected),
     Fault("Asterisk restarted", "calls waiting in the queue",
           "the calls in progress end with Asterisk (unavoidable); new calls after the restart reach the queue",
           "every process keeps running; the wallboard reconnects and counts the calls waiting after",

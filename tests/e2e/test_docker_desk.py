@@ -21,12 +21,14 @@ import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 import websockets
 import yaml
 
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import create_user
 from agent_desk.db.session import Database
+from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
 from tests.support.agents import citizen_reaches_agent, hang_up_everything, logged_in, softphones
@@ -116,6 +118,9 @@ async def test_the_docker_desk_process_pops_a_real_call_and_feeds_the_wallboard(
     listener: subprocess.Popen | None = None
     try:
         await asyncio.to_thread(wait_healthy, url, proc)   # the desk migrates first, as compose orders it
+        # The session's Redis may hold another test's board, "connected" too: only this listener's counts below.
+        with redis.Redis.from_url(redis_server.authenticated_url) as admin:
+            admin.delete(SNAPSHOT_KEY)
         listener = subprocess.Popen([sys.executable, "-m", "launcher.cli", *compose_command("listener")[1:]],
                                     env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True)

@@ -92,18 +92,18 @@ class CallbackPolicy:
         """``at`` itself outside quiet hours, else the end of the quiet hours it is in."""
         if not self.is_quiet(at):
             return at
-        local = at.astimezone(self.tz)
-        end = local.replace(hour=self.quiet_end.hour, minute=self.quiet_end.minute, second=0, microsecond=0)
-        if end <= local:
-            end = _next_day(end, self.tz)
-        return end.astimezone(dt.UTC)
+        return self._next_local(at, self.quiet_end)
 
     def _next_quiet_start(self, at: dt.datetime) -> dt.datetime:
+        return self._next_local(at, self.quiet_start)
+
+    def _next_local(self, at: dt.datetime, clock: dt.time) -> dt.datetime:
+        """The first moment after ``at`` when the site's local clock reads ``clock`` (today or tomorrow), in UTC."""
         local = at.astimezone(self.tz)
-        start = local.replace(hour=self.quiet_start.hour, minute=self.quiet_start.minute, second=0, microsecond=0)
-        if start <= local:
-            start = _next_day(start, self.tz)
-        return start.astimezone(dt.UTC)
+        moment = local.replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)
+        if moment <= local:
+            moment = _next_day(moment, self.tz)
+        return moment.astimezone(dt.UTC)
 
     # ── the clock ────────────────────────────────────────────────────────────
     def due_at(self, first_missed: dt.datetime) -> dt.datetime:

@@ -119,9 +119,9 @@ class CallTracker:
         await asyncio.to_thread(self._update, e.call_id, outcome="abandoned")
 
     async def _on_CallEnded(self, e: ev.CallEnded) -> None:
-        self.arrivals.pop(e.facts.call_id, None)   # a call that ended in the IVR without queueing
+        arrived = self.arrivals.pop(e.facts.call_id, None)   # still here: it ended in the IVR without queueing
         prefill = await self._prefill(e.facts.call_id)
-        await asyncio.to_thread(self._ended, e, prefill)
+        await asyncio.to_thread(self._ended, e, prefill, arrived)
         self.agent_of_call.pop(e.facts.call_id, None)
         if self.redis is not None:
             try:
@@ -223,9 +223,13 @@ class CallTracker:
                       reason=f"current_caller call={call.call_id}")
         return user_id, message
 
-    def _ended(self, e: ev.CallEnded, prefill: Prefill | None) -> None:
+    def _ended(self, e: ev.CallEnded, prefill: Prefill | None, arrived: dt.datetime | None = None) -> None:
+        """The call's end. A call that never queued starts at its channel's arrival, when this desk saw it, so the
+        time its caller spent in the IVR before hanging up is kept (its callback task shows it as the wait)."""
         with self.db.session() as session:
-            call = self._call(session, e.facts, e.at)
+            call = self._call(session, e.facts, arrived or e.at)
+            if arrived is not None and call.arrived_at is None:
+                call.arrived_at = arrived
             call.ended_at, call.hangup_cause = e.at, e.cause
             if call.outcome is None:
                 call.outcome = "abandoned" if call.queued_at else "ivr_only"

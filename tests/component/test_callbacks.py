@@ -112,6 +112,20 @@ async def test_missed_calls_are_one_task_per_caller_and_an_answered_call_closes_
     assert [t.state for t in tasks] == ["closed", "open"] and tasks[1].missed_calls == 1
 
 
+async def test_a_call_that_ends_in_the_ivr_keeps_its_time_there_as_the_wait(rig, tracker):
+    """A caller who hung up in the IVR, never queueing, waited from their channel's arrival to the hang-up: the
+    call record keeps the arrival and the task shows that time, not 0 s."""
+    caller = number(rig, 7)
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4)
+    await missed(tracker, f"{rig.tag}.ivr1", caller, t0, wait=37, queued=False)
+    [task] = task_of(rig, caller)
+    assert task.last_wait_seconds == 37 and task.longest_wait_seconds == 37
+    with rig.app.state.db.session() as session:
+        call = session.scalar(select(m.Call).where(m.Call.call_id == f"{rig.tag}.ivr1"))
+        assert call is not None and call.outcome == "ivr_only" and call.queued_at is None
+        assert abs((call.arrived_at - t0).total_seconds()) < 1 and abs((call.started_at - t0).total_seconds()) < 1
+
+
 async def test_worklist_masks_the_number_for_agents_audits_each_read_and_refuses_other_roles(rig, tracker):
     caller = number(rig, 3)
     t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from hotline import channelvars as v
 from hotline.paths import PROJECT_ROOT
 from tests.support.cluster import RunningCluster, running_cluster
 
@@ -75,6 +76,20 @@ async def test_the_proxy_refuses_a_carrier_without_the_password(cluster: Running
     await cluster.peer_ami.originate("PJSIP/12345@center-badauth", caller_id="<13900000999>", channel_id=cid)
     assert not await cluster.answered(cid), "a call with a wrong carrier password was answered"
     assert "13900000999" not in set().union(*(node.callers() for node in cluster.nodes.values()))
+
+
+@pytest.mark.parametrize("node_id", ["n1", "n2"])
+async def test_a_nodes_call_out_to_a_citizen_goes_through_the_proxy_to_the_carrier(cluster: RunningCluster,
+                                                                                  node_id: str) -> None:
+    """回拨 from any node: the node's carrier trunk is the proxy, which forwards the call to the real carrier."""
+    node, number = cluster.nodes[node_id], f"1390755{1300 + int(node_id[1:]):04d}"
+    mark = cluster.peer_events.mark()
+    await node.ami.originate("Local/s@hotline-outbound", caller_id="<12345>", channel_id=f"out-{node_id}-{number}",
+                             variables={v.OUT_ID: f"out-{node_id}", v.OUT_NUMBER: number, v.OUT_RING: "20"})
+    called = await cluster.peer_events.wait_for(
+        lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled" and e.get("Number") == number,
+        20, f"the citizen {number} called from node {node_id} at the carrier", mark)
+    assert called["CallerID"] == "12345"
 
 
 async def test_a_dead_node_is_taken_out_its_calls_are_lost_and_it_rejoins(cluster: RunningCluster) -> None:

@@ -9,6 +9,7 @@ login and networks, then spreads new calls over the nodes that answer its SIP OP
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from hotline.confgen import Rendered, _environment, render
 from hotline.numberplan import NumberPlan
@@ -59,8 +60,14 @@ def node_site(site: SiteConfig, node: ClusterNode) -> SiteConfig:
     return SiteConfig.model_validate(data)
 
 
+HOST = re.compile(r"^[A-Za-z0-9.:-]+$")
+
+
 def render_proxy(site: SiteConfig, secrets: SecretStore) -> Rendered:
     cluster = cluster_of(site)
+    if site.carrier.host is not None and not HOST.match(site.carrier.host):
+        # it becomes a string in kamailio.cfg's script: only a plain host name or address may go there
+        raise ValueError(f"carrier.host: {site.carrier.host!r} is not a host name or address")
     env = _environment()
     context = {
         "header": PROXY_HEADER,

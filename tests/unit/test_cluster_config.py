@@ -151,6 +151,14 @@ def test_a_node_may_not_take_the_proxys_directory_name_and_a_single_node_has_no_
         render_example(SiteConfig())
 
 
+def test_the_carrier_host_goes_into_the_proxys_script_only_as_a_plain_host():
+    site = SiteConfig.model_validate({**EXAMPLE, "carrier": {"host": 'gw.example" + "x'}})
+    with pytest.raises(ValueError, match="carrier.host"):
+        render_example(site)
+    assert "gw.example.cn:5060" in render_example(SiteConfig.model_validate(
+        {**EXAMPLE, "carrier": {"host": "gw.example.cn"}}))[cluster.PROXY].files["kamailio.cfg"]
+
+
 def test_the_cli_writes_every_node_and_the_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from launcher import cli
 

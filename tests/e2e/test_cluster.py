@@ -23,16 +23,17 @@ SPREAD_CALLS = 10
 
 
 @pytest.fixture(scope="module")
-async def cluster(tmp_path_factory) -> RunningCluster:
+async def round_robin(tmp_path_factory) -> RunningCluster:
     async with running_cluster(tmp_path_factory.mktemp("cluster"),
                                artifacts=PROJECT_ROOT / "test-artifacts" / "cluster") as running:
         yield running
 
 
-@pytest.fixture(autouse=True)
-async def no_calls_left(cluster: RunningCluster):
-    yield
-    await cluster.hang_up_peer_calls()
+@pytest.fixture
+async def cluster(round_robin: RunningCluster) -> RunningCluster:
+    """The module's round-robin cluster; the carrier's calls left up are ended after each test."""
+    yield round_robin
+    await round_robin.hang_up_peer_calls()
 
 
 def caller(n: int) -> str:
@@ -129,3 +130,25 @@ async def test_a_dead_node_is_taken_out_its_calls_are_lost_and_it_rejoins(cluste
           f"({time.monotonic() - started:.1f} s after the start began); next 6 calls: "
           f"{ {node: list(back.values()).count(node) for node in cluster.nodes} }")
     assert list(back.values()).count("n2") >= 2, back
+
+
+async def test_call_load_sends_each_new_call_to_the_node_with_fewer_calls_up(tmp_path) -> None:
+    """The other algorithm: n1 holds calls, n2's end at once; new calls go where fewer are up."""
+    async with running_cluster(tmp_path, artifacts=PROJECT_ROOT / "test-artifacts" / "cluster-call-load",
+                               settings={"algorithm": "call-load"}) as loaded:
+        first = await place(loaded, [caller(500 + i) for i in range(4)], seconds=120)
+        counts = {node: list(first.values()).count(node) for node in loaded.nodes}
+        assert counts == {"n1": 2, "n2": 2}, first
+        # end n2's calls only: now n1 holds 2 and n2 none, so the next two calls both go to n2
+        for number, node in first.items():
+            if node == "n2":
+                channel = next(e["Channel"] for e in loaded.nodes["n2"].events.events
+                               if e.name == "Newchannel" and e.get("CallerIDNum") == number)
+                await loaded.nodes["n2"].ami.hangup(channel)
+        deadline = time.monotonic() + 10
+        while loaded.nodes["n2"].calls_up() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        second = await place(loaded, [caller(510 + i) for i in range(2)], seconds=120)
+        print(f"\n[cluster] call-load: 4 calls {counts}; after n2's ended, the next 2: {sorted(second.values())}")
+        assert set(second.values()) == {"n2"}, second
+        await loaded.hang_up_peer_calls()

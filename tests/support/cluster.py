@@ -41,6 +41,7 @@ from tests.support.ports import free_port
 PROXY_ADDRESS = "127.0.0.1"
 NODE_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 CARRIER_CHANNEL = "PJSIP/carrier-"   # a citizen's call as a node sees it (its carrier trunk is the proxy)
+_CLUSTERS = itertools.count()        # clusters running side by side get their own directories
 
 
 @dataclass
@@ -209,7 +210,7 @@ class RunningCluster:
 
 
 
-def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int) -> dict:
+def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, settings: dict) -> dict:
     return {
         "name": tag,
         "instance_dir": f"/srv/hotline/{tag}",
@@ -222,7 +223,7 @@ def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int) -> 
         "carrier": {"host": "127.0.0.1", "port": ports["peer_sip"]},
         "cluster": {
             "proxy": PROXY_ADDRESS, "proxy_port": ports["proxy"], "proxy_dir": str(proxy_dir),
-            "ping_interval": 1, "node_timeout_ms": 1000,
+            "ping_interval": 1, "node_timeout_ms": 1000, **settings,
             "nodes": [{"id": f"n{i + 1}", "address": NODE_ADDRESSES[i], "sip_port": ports[f"sip{i}"],
                        "ami_port": ports[f"ami{i}"]} for i in range(node_count)],
         },
@@ -230,10 +231,12 @@ def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int) -> 
 
 
 @contextlib.asynccontextmanager
-async def running_cluster(home: Path, artifacts: Path | None = None,
-                          node_count: int = 2) -> AsyncIterator[RunningCluster]:
+async def running_cluster(home: Path, artifacts: Path | None = None, node_count: int = 2,
+                          settings: dict | None = None) -> AsyncIterator[RunningCluster]:
+    """``settings``: more of the site's cluster section (e.g. ``{"algorithm": "call-load"}``)."""
     home.mkdir(parents=True, exist_ok=True)
-    tag = f"k{os.getpid()}"
+    nth = next(_CLUSTERS)
+    tag = f"k{os.getpid()}" + (f"-{nth}" if nth else "")
     plan_path = PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"
     plan = load_plan(plan_path)
     names = ["http", "https", "agi", "desk", "peer_sip", "peer_ami", "proxy"]
@@ -241,7 +244,7 @@ async def running_cluster(home: Path, artifacts: Path | None = None,
     ports = {name: free_port() for name in names}
     paths = Paths(home=home, plan=plan_path, site=home / "site.yaml")
     out = home / "cluster"
-    paths.site.write_text(yaml.safe_dump(_site(tag, ports, out / cluster_conf.PROXY, node_count)))
+    paths.site.write_text(yaml.safe_dump(_site(tag, ports, out / cluster_conf.PROXY, node_count, settings or {})))
     site = load_site(paths.site)
     secrets = SecretStore(paths.secrets)
     secrets.ensure(confgen.secret_names(site, plan) + ["peer-ami"])

@@ -239,12 +239,6 @@ class Cluster(Strict):
             raise ValueError(f"{address}:{port} is used twice (SIP of the proxy and the nodes must differ)")
         return self
 
-    def node(self, node_id: str) -> ClusterNode:
-        for node in self.nodes:
-            if node.id == node_id:
-                return node
-        raise KeyError(f"no cluster node {node_id!r} (nodes: {', '.join(n.id for n in self.nodes)})")
-
 
 class SiteConfig(Strict):
     name: str = Field("main", pattern=r"^[a-z0-9-]{1,32}$")

@@ -183,6 +183,63 @@ class Callbacks(Strict):
     citizen_ring_seconds: int = Field(40, ge=5, le=120, description="how long the citizen's phone rings")
 
 
+NodeId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,15}$")]
+
+
+class ClusterNode(Strict):
+    """One Asterisk media node of a cluster: where it listens (its own address; ports may repeat across nodes)."""
+
+    id: NodeId
+    address: str = Field(description="the node's own address (LAN, or a loopback address such as 127.0.0.2)")
+    sip_port: Port = 5060
+    ami_port: Port = 5038
+    max_calls: int = Field(200, ge=1, le=100000, description="calls the proxy sends it at once (call-load only)")
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        if ipaddress.ip_address(value).is_unspecified:
+            raise ValueError("a node needs its own address, not 0.0.0.0")
+        return value
+
+
+class Cluster(Strict):
+    """多节点集群: Kamailio in front of several Asterisk nodes. The carrier sends its calls to the proxy, which spreads
+    them over the nodes that answer its SIP OPTIONS probes; each node's carrier trunk is the proxy."""
+
+    proxy: str = Field(description="the address Kamailio listens on (the carrier sends its calls here)")
+    proxy_port: Port = 5060
+    proxy_dir: str = Field("/srv/hotline/kamailio", pattern=r"^/[A-Za-z0-9_./-]+$",
+                           description="where Kamailio's generated files live (kamailio.cfg, dispatcher.list, "
+                                       "its control socket)")
+    nodes: list[ClusterNode] = Field(min_length=1)
+    algorithm: Literal["round-robin", "call-load"] = Field(
+        "round-robin", description="how a new call picks among healthy nodes (dispatcher 4 or 10)")
+    ping_interval: int = Field(2, ge=1, le=300, description="seconds between SIP OPTIONS probes of every node")
+    node_timeout_ms: int = Field(2000, ge=200, le=30000,
+                                 description="a node that has not answered a request (probe or INVITE) in this time "
+                                             "has failed it: the call moves to the next node")
+    failed_probes: int = Field(1, ge=1, le=10, description="unanswered probes in a row that take a node out")
+    answered_probes: int = Field(1, ge=1, le=10, description="answered probes in a row that bring it back")
+
+    @field_validator("proxy")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        if ipaddress.ip_address(value).is_unspecified:
+            raise ValueError("the proxy needs its own address, not 0.0.0.0")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Cluster:
+        ids = [node.id for node in self.nodes]
+        for seen in {i for i in ids if ids.count(i) > 1}:
+            raise ValueError(f"node id {seen!r} is used twice")
+        sockets = [(n.address, n.sip_port) for n in self.nodes] + [(self.proxy, self.proxy_port)]
+        for address, port in {s for s in sockets if sockets.count(s) > 1}:
+            raise ValueError(f"{address}:{port} is used twice (SIP of the proxy and the nodes must differ)")
+        return self
+
+
 class SiteConfig(Strict):
     name: str = Field("main", pattern=r"^[a-z0-9-]{1,32}$")
     bind: str = "127.0.0.1"
@@ -235,6 +292,8 @@ class SiteConfig(Strict):
     warning_rules: list[dict[str, object]] | None = Field(
         None, description="未诉先办 early-warning rules (agent_desk.supervision.warnings.WarningRule, checked when the "
                           "desk starts); None: the desk's defaults")
+    cluster: Cluster | None = Field(
+        None, description="several Asterisk nodes behind Kamailio (`hotline cluster render`); None: one node")
 
     @field_validator("bind", "agi_host", "desk_bind", "ami_host")
     @classmethod

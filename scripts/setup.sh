@@ -10,6 +10,8 @@ APT_PACKAGES=(debootstrap redis-server sox espeak-ng chromium fonts-wqy-microhei
 [ -x /usr/lib/postgresql/15/bin/initdb ] || APT_PACKAGES+=(postgresql-15)
 # npm builds the browser softphone's SIP stack (JsSIP) from pinned packages (agent_desk/web/softphone).
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
+# Kamailio is the SIP proxy in front of several Asterisk nodes (cluster mode, tests/e2e/test_cluster.py).
+APT_PACKAGES+=(kamailio)
 
 step() { printf '\n[setup] %s\n' "$*" >&2; }
 
@@ -27,6 +29,10 @@ fi
 # generated password, so the packaged one is not needed.
 if command -v systemctl >/dev/null && systemctl is-active -q redis-server 2>/dev/null; then
   systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+# Likewise the packaged Kamailio service (it would hold 5060): a cluster runs its own from the generated config.
+if command -v systemctl >/dev/null && systemctl is-active -q kamailio 2>/dev/null; then
+  systemctl disable --now kamailio >/dev/null 2>&1 || true
 fi
 # Likewise the cluster Debian creates and starts with postgresql-15: tests run their own, on loopback.
 if command -v systemctl >/dev/null && systemctl is-active -q postgresql 2>/dev/null; then

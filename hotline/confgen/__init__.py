@@ -161,7 +161,10 @@ def agent_queue_problems(plan: NumberPlan, site: SiteConfig) -> list[str]:
     return problems
 
 
-def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: str = "") -> Rendered:
+def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: str = "", *,
+           carrier_login: bool = True) -> Rendered:
+    """``carrier_login=False``: a cluster node (``confgen.cluster``), whose carrier is the proxy in front of it, which
+    has already checked the carrier's digest login and address; the node checks that the call comes from the proxy."""
     problems = agent_queue_problems(plan, site)
     if problems:
         raise ValueError("; ".join(problems))
@@ -173,6 +176,7 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
                                                                               exclude_none=True))
     context = {
         "header": HEADER,
+        "carrier_login": carrier_login,
         "plan": plan,
         "site": site,
         "v": channelvars,

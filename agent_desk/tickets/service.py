@@ -291,7 +291,7 @@ class ReplyBody(Strict):
 class CallbackBody(Strict):
     result: lc.Satisfaction
     solved: bool
-    reason: str = Field("", max_length=500, description="不满意原因（回访结果为不满意时由回访页面必填）")
+    reason: str = Field("", max_length=2000, description="不满意原因（回访结果为不满意时由回访页面必填）")
 
 
 class AppealBody(Strict):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from agent_desk.api.deps import client_of, require, unit_of_work
 from agent_desk.api.schemas import Reply
+from agent_desk.api.supervision import period
 from agent_desk.auth import need_to_know as ntk
 from agent_desk.auth.privacy import audit
 from agent_desk.auth.roles import Role
@@ -28,12 +29,15 @@ from agent_desk.callbacks.rules import Outcome
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.names import Names
+from agent_desk.supervision import revisits as figures_of
+from agent_desk.supervision.periods import Period
 from agent_desk.supervision.worklists import _entered_state
 from agent_desk.tickets import lifecycle as lc
 from hotline.privacy import mask_phone
 
 router = APIRouter(prefix="/revisits")
 READERS = (Role.AGENT, Role.SUPERVISOR)
+LEADERS = (Role.SUPERVISOR, Role.ADMIN)
 NUMBER = Path(..., pattern=r"^\d{14}$", description="工单编号")
 ANSWERS = ("reply", "resolve_directly", "host_reply")   # the events that carry the answer the citizen is asked about
 MAX_ITEMS = 200
@@ -165,3 +169,47 @@ def ticket_calls(request: Request, number: str = NUMBER, who: Principal = Depend
     audit(session, who, "read_ticket_calls", "ticket", number, ",".join(i.out_id for i in items)[:2000],
           client_of(request), grant.audit_reason)
     return TicketCalls(number=number, items=items)
+
+
+class CoverageFigures(Reply):
+    tasks: int = Field(description="有未接来电的来电人数（每人一个回拨任务，按首次未接来电的时间）")
+    missed_calls: int
+    contacted: int = Field(description="已联系上（回拨接通，或市民再次来电已接通）")
+    contacted_within_target: int
+    rate: float | None = Field(description="未接来电回拨率：时限内联系上的人数 / 任务数；无任务时为空")
+    pending: int
+    target_minutes: int
+
+
+class VerdictMix(Reply):
+    """一个承办单位（或合计）的回访情况。"""
+
+    key: str = Field(description="单位代码；direct 为平台直接办结，total 为合计")
+    name: str
+    reached: int = Field(description="周期内进入待回访的工单数")
+    verdicts: int = Field(description="其中已登记回访结果的")
+    unverdicted: int
+    rate: float | None = Field(description="回访率：已回访 / 进入待回访")
+    satisfied: int
+    basically_satisfied: int
+    unsatisfied: int
+    solved: int
+    unsolved: int
+    satisfaction: float | None = Field(description="回访满意率：（满意 + 基本满意）/ 已回访")
+
+
+class RevisitFigures(Reply):
+    period: str
+    coverage: CoverageFigures
+    total: VerdictMix
+    units: list[VerdictMix] = Field(description="按承办单位，进入待回访多的在前")
+
+
+@router.get("/figures", summary="回拨率、回访率与回访结果（按承办单位）")
+def revisit_figures(request: Request, when: Period = Depends(period), who: Principal = Depends(require(*LEADERS)),
+                    session: Session = Depends(unit_of_work, scope="function")) -> RevisitFigures:
+    """统计周期内：未接来电回拨率（时限内联系上 / 有未接来电的来电人），回访率（已登记回访结果 / 进入待回访的工单）与
+    回访结果（满意、基本满意、不满意；已解决、未解决），按承办单位。只含数量与比率，不含个人信息。"""
+    found = figures_of.figures(session, when, request.app.state.settings.callbacks)
+    audit(session, who, "report", "report", "revisits", when.label, client_of(request))
+    return RevisitFigures.model_validate(found.to_json())

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from agent_desk.callbacks.dialer import new_out_id
 from agent_desk.db import models as m
 from agent_desk.tickets import service
+from tests.browser.conftest import PASSWORD
 from tests.browser.test_desk_ui import assert_clean, login, logout
 from tests.support.desk import principal
 
@@ -203,4 +204,43 @@ def test_the_supervisor_reaches_the_revisit_worklist_from_the_header(page, desk,
     # The campaigns API (the automated 回访) is another branch's: until it is merged, /campaigns answers 404 and
     # the list is the 待回访 tickets alone.
     assert_clean(page, frozenset({404}))
+    logout(page)
+
+
+def test_the_views_and_the_report_show_the_revisit_figures_by_unit(page, desk, tickets, client, shoot):
+    """After the worklist test: R1 (water) has its 不满意 verdict, R2 (直接办结) waits; both reached 待回访 today."""
+    token = client.post("/api/v1/auth/login",
+                        json={"username": desk.users["boss"], "password": PASSWORD}).json()["token"]
+    figures = client.get("/api/v1/revisits/figures?period=month",
+                         headers={"Authorization": f"Bearer {token}"}).json()
+    by_name = {u["name"]: u for u in figures["units"]}
+    assert (by_name["琼海市水务局"]["reached"], by_name["琼海市水务局"]["unsatisfied"]) == (1, 1)
+    assert (by_name["平台直接办结"]["reached"], by_name["平台直接办结"]["verdicts"]) == (1, 0)
+    assert figures["total"]["rate"] == 0.5
+
+    sign_in(page, desk.users["boss"])
+    page.goto("/views.html?view=evaluation&period=month")
+    card = page.locator("#ev-revisits")
+    expect(card.get_by_role("heading", name="回拨与回访")).to_be_visible()
+    expect(card.locator(".figure[data-name='revisit_rate'] dd")).to_have_text("50.0% 1 / 2")
+    expect(card.locator(".figure[data-name='coverage'] dt")).to_have_text("未接来电回拨率（120分钟内）")
+    water = card.locator("g.stacked-row[data-label='琼海市水务局']")
+    expect(water).to_have_attribute("data-total", "1")
+    expect(water.locator("rect[data-series='不满意']")).to_have_attribute("data-value", "1")
+    expect(water.locator("rect[data-series='满意']")).to_have_attribute("data-value", "0")
+    expect(water).to_contain_text("回访率 100.0%（1/1）")
+    direct = card.locator("g.stacked-row[data-label='平台直接办结']")
+    expect(direct.locator("rect[data-series='未回访']")).to_have_attribute("data-value", "1")
+    expect(direct).to_contain_text("回访率 0.0%（0/1）")
+    shoot(page, "views-revisits")
+
+    page.goto("/report.html?kind=monthly")
+    section = page.locator("#report-sections > section").filter(
+        has=page.get_by_role("heading", name="回访情况（按承办单位）"))
+    expect(section.locator("tbody tr").filter(has_text="琼海市水务局")).to_contain_text("100.00%")
+    chart = page.locator("#report-charts figure[data-type='stacked']")
+    expect(chart.locator("figcaption")).to_have_text("回访结果（按承办单位）")
+    expect(chart.locator("g.stacked-row")).to_have_count(2)
+    shoot(page, "report-revisits")
+    assert_clean(page)
     logout(page)

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from agent_desk.callbacks import store as callback_store
 from agent_desk.callbacks.rules import CallbackPolicy
@@ -109,11 +109,13 @@ def coverage(session: Session, period: Period, policy: CallbackPolicy) -> dict[s
 
 def _cohort(session: Session, period: Period, where: Sequence[ColumnElement[bool]]) -> list[tuple[int, int | None]]:
     """(ticket id, host unit id) of the tickets that first reached 待回访 in the period."""
-    first = (select(E.ticket_id, func.min(E.at).label("at"))
-             .where(E.to_state == lc.State.AWAITING_CALLBACK.value)
-             .group_by(E.ticket_id).subquery())
-    rows = session.execute(select(T.id, T.host_unit_id).join(first, first.c.ticket_id == T.id)
-                           .where(first.c.at >= period.start_utc, first.c.at < period.end_utc, *where))
+    # Reached 待回访 in the period and never before it: only the period's events are grouped, not the whole history.
+    waiting = E.to_state == lc.State.AWAITING_CALLBACK.value
+    entered = select(E.ticket_id).where(waiting, E.at >= period.start_utc, E.at < period.end_utc)
+    before = aliased(E)
+    earlier = (select(before.id).where(before.ticket_id == T.id, before.to_state == lc.State.AWAITING_CALLBACK.value,
+                                       before.at < period.start_utc).correlate(T).exists())
+    rows = session.execute(select(T.id, T.host_unit_id).where(T.id.in_(entered), ~earlier, *where))
     return [(ticket_id, host) for ticket_id, host in rows]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from agent_desk.api.deps import client_of, require, unit_of_work
@@ -120,10 +120,12 @@ def revisit_list(request: Request, limit: int = Query(50, ge=1, le=MAX_ITEMS, de
     scope = ntk.search_scope(session, who, None, None)
     where = [m.Ticket.state == lc.State.AWAITING_CALLBACK.value, scope.clause]
     since = _entered_state().label("since")
-    total = len(session.scalars(select(m.Ticket.id).where(*where)).all())
+    total = session.scalar(select(func.count()).select_from(m.Ticket).where(*where)) or 0
     found = session.execute(select(m.Ticket, since).where(*where).order_by(since, m.Ticket.id).limit(limit)).all()
     tickets = [row[0] for row in found]
     answers = _answers(session, [t.id for t in tickets])
+    calls = dict(session.execute(select(m.CallbackCall.ticket_id, func.count()).where(
+        m.CallbackCall.ticket_id.in_([t.id for t in tickets])).group_by(m.CallbackCall.ticket_id)).all())
     units = {u.id: u.name for u in session.scalars(select(m.OrgUnit).where(
         m.OrgUnit.id.in_({t.host_unit_id for t in tickets if t.host_unit_id is not None})))}
     names = Names(session)
@@ -141,7 +143,7 @@ def revisit_list(request: Request, limit: int = Query(50, ge=1, le=MAX_ITEMS, de
             if answer.action == "resolve_directly" else units.get(ticket.host_unit_id or 0),
             "replied_at": answer.at.isoformat() if answer is not None else None,
             "waiting_since": entered.isoformat(),
-            "calls": len(store.calls_of(session, ticket_id=ticket.id)),
+            "calls": calls.get(ticket.id, 0),
         })
     audit(session, who, "read_revisits", "worklist", "revisits",
           json.dumps({"numbers": [i["number"] for i in items], "limit": limit}, ensure_ascii=False),

@@ -115,6 +115,11 @@ def june(rig):
                                            started_at=reached - dt.timedelta(minutes=1), citizen_answered_at=reached,
                                            ended_at=reached + dt.timedelta(minutes=3), status="ended",
                                            outcome="reached", dial_status="ANSWER", counted=True))
+        w3_id = session.scalar(select(m.Ticket.id).where(m.Ticket.number == w3))
+        session.add(m.CallbackCall(out_id=f"cb-{rig.tag}{99:014x}", ticket_id=w3_id, agent_user_id=agent_id,
+                                   agent_extension="8001", started_at=at(6, 12, 16), citizen_answered_at=None,
+                                   ended_at=at(6, 12, 16, 1), status="ended", outcome="no_answer",
+                                   dial_status="NOANSWER", counted=False))
     return numbers
 
 
@@ -200,6 +205,8 @@ def test_who_may_read_the_figures_and_the_worklist(rig, june):
             m.AuditEntry.detail.contains(june["W3"])))
     assert audited == 1
 
-    calls = get(rig, f"/api/v1/revisits/tickets/{june['W3']}/calls", "agent").json()
-    assert calls == {"number": june["W3"], "items": []}
+    assert w3["calls"] == 1   # the 回拨 placed from it
+    calls = get(rig, f"/api/v1/revisits/tickets/{june['W3']}/calls", "agent").json()["items"]
+    shown = [(c["agent_name"], c["status_label"], c["outcome_label"]) for c in calls]
+    assert shown == [("agent", "已结束", "无人接听")]
     assert rig.call("agent2", "GET", f"/api/v1/revisits/tickets/{june['W3']}/calls").status_code == 404

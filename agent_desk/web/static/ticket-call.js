@@ -12,6 +12,7 @@ export const TEXT = {
   callTitle: (phone) => `回拨市民 ${phone}（先呼叫您的话机，接起后拨打市民，来电显示 12345）`,
   offline: "电话系统未连接，暂不能回拨",
   noNumber: "工单上没有联系电话",
+  notYours: "只能回拨本人受理、本人接听或平台可见的工单",
   starting: "正在发起回拨…",
   status: { ringing_agent: "振铃您的话机，请接起", dialing: "正在呼叫市民（来电显示 12345）…",
     connected: "通话中（全程录音）", ended: "通话已结束" },
@@ -48,7 +49,9 @@ export async function callEvents(number, who) {
 export function callControl(detail, who, onEnded) {
   if (!CALLERS.has(who.role)) return null;
   const status = el("div", { class: "msg", id: "ticket-call-msg", role: "status", "aria-live": "polite" });
-  const reason = !detail.citizen_phone ? TEXT.noNumber : (!who.telephony ? TEXT.offline : null);
+  // A number this user sees masked is one they may not have called (the API refuses it too).
+  const reason = !detail.citizen_phone ? TEXT.noNumber : detail.contact_masked ? TEXT.notYours
+    : !who.telephony ? TEXT.offline : null;
   const button = el("button", { type: "button", id: "ticket-call", class: "secondary", disabled: Boolean(reason),
     title: reason || TEXT.callTitle(detail.citizen_phone) }, TEXT.call);
   let following = null;

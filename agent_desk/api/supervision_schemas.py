@@ -278,7 +278,8 @@ class ReportChart(Reply):
     """报表附带的图表。"""
 
     title: str = Field(description="图表标题")
-    type: Literal["donut", "bars", "line"] = Field(description="donut 环形图、bars 柱状图、line 折线图")
+    type: Literal["donut", "bars", "line", "stacked"] = Field(
+        description="donut 环形图、bars 柱状图、line 折线图、stacked 堆叠条形图（每个标签一行，各系列首尾相接）")
     labels: list[str] = Field(description="类别或时间段名称")
     series: list[ChartSeries] = Field(description="数据系列")
 

@@ -74,6 +74,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import ColumnElement, Label, SQLColumnExpression, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.supervision.org import OrgIndex
@@ -139,13 +140,14 @@ class Context:
     service_level_seconds: int = SERVICE_LEVEL_SECONDS
     line_names: dict[str, str] = field(default_factory=dict)
     city_names: dict[str, str] = field(default_factory=dict)
+    callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)   # 回拨 target of the coverage figures
 
     @classmethod
     def of(cls, session: Session, settings: DeskSettings, line_names: dict[str, str] | None = None,
            city_names: dict[str, str] | None = None) -> Context:
         return cls(session.get_bind().dialect.name, settings.response_window, settings.service_level_seconds,
                    dict(line_names if line_names is not None else settings.line_names),
-                   dict(city_names if city_names is not None else settings.city_names))
+                   dict(city_names if city_names is not None else settings.city_names), settings.callbacks)
 
 
 def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from agent_desk.errors import DeskError
 from agent_desk.exports import csv_bytes, neutralise
-from agent_desk.supervision import kpi, views
+from agent_desk.supervision import kpi, revisits, views
 from agent_desk.supervision.kpi import T, Context, OrgIndex
 from agent_desk.supervision.periods import Period
 from agent_desk.tickets.service import _escape_like
@@ -215,6 +215,10 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
                                 for r in by_line]))
         charts.append(answer_chart(ctx, lines.total))
 
+    revisit_sections, revisit_chart = revisit_report(session, ctx, period, where, calls)
+    sections += revisit_sections
+    charts.append(revisit_chart)
+
     if kind != "daily":
         trend = views.trend(session, period, where)
         sections.append(_table("每日趋势" if period.days <= 62 else "每月趋势", ["日期", "受理量", "呼入量", "接通量"],
@@ -228,6 +232,39 @@ def build(session: Session, ctx: Context, kind: str, period: Period, filters: Fi
     return {"title": title, "kind": kind, "period": period.to_json(), "filters": {
         "topic": filters.topic, "keyword": filters.keyword, "area": filters.area},
         "sections": sections, "charts": charts}
+
+
+def revisit_report(session: Session, ctx: Context, period: Period, where: Sequence[ColumnElement],
+                   with_coverage: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """未接来电回拨 coverage (not in a filtered special report: missed calls have no topic or place) and 回访 by
+    unit (``supervision.revisits``): figures, a table and the verdict mix as a stacked bar chart."""
+    found = revisits.figures(session, period, ctx.callbacks, where, with_coverage)
+    total, cover = found.total, found.coverage
+    rows: list[list[Any]] = []
+    formats: list[str] = []
+    if with_coverage:
+        rows += [["有未接来电的来电人", cover["tasks"]], ["未接来电", cover["missed_calls"]],
+                 ["已回拨联系上", cover["contacted"]],
+                 [f"时限内联系上（{cover['target_minutes']}分钟）", cover["contacted_within_target"]],
+                 ["未接来电回拨率（时限内）", cover["rate"]]]
+        formats += ["int", "int", "int", "int", "rate"]
+    verdicts = dict(revisits.VERDICT_SERIES)
+    rows += [["进入待回访", total.reached], ["已回访", total.verdicts], ["回访率", total.rate],
+             *[[verdicts[key], getattr(total, key)] for key in ("satisfied", "basically_satisfied", "unsatisfied")],
+             ["已解决", total.solved], ["未解决", total.unsolved]]
+    formats += ["int", "int", "rate", "int", "int", "int", "int", "int"]
+    sections = [{"title": "回拨与回访", "kind": "figures", "columns": ["指标", "数值"], "formats": formats,
+                 "rows": rows},
+                _table("回访情况（按承办单位）",
+                       ["承办单位", "进入待回访", "已回访", "回访率", verdicts["satisfied"],
+                        verdicts["basically_satisfied"], verdicts["unsatisfied"], "已解决", "未解决", "回访满意率"],
+                       ["text", "int", "int", "rate", "int", "int", "int", "int", "int", "rate"],
+                       [[u.name, u.reached, u.verdicts, u.rate, u.satisfied, u.basically_satisfied, u.unsatisfied,
+                         u.solved, u.unsolved, u.satisfaction] for u in found.units])]
+    chart = {"title": "回访结果（按承办单位）", "type": "stacked", "labels": [u.name for u in found.units],
+             "series": [{"name": name, "values": [getattr(u, key) for u in found.units]}
+                        for key, name in revisits.VERDICT_SERIES]}
+    return sections, chart
 
 
 # ── files ────────────────────────────────────────────────────────────────────────────────────────────

@@ -280,16 +280,19 @@ class Ticket:
         self._record(now, actor, role, "reject_reply", State.SIGNED, reason=reason)
 
     # ── callback, appeal, closing ────────────────────────────────────────────
-    def callback(self, result: Satisfaction, solved: bool, now: dt.datetime, actor: str, role: Role) -> None:
-        """回访: satisfied or basically satisfied closes it; unsatisfied opens appeal or reopening."""
+    def callback(self, result: Satisfaction, solved: bool, now: dt.datetime, actor: str, role: Role,
+                 reason: str = "") -> None:
+        """回访: satisfied or basically satisfied closes it; unsatisfied opens appeal or reopening. ``reason``: the
+        citizen's 不满意原因, kept in the history when given."""
         self._require_role(role, Role.AGENT, Role.PLATFORM, Role.SYSTEM)
         self._require("callback", {State.AWAITING_CALLBACK})
         self.satisfaction, self.solved = result, solved
+        extra = {"reason": reason} if reason else {}
         if result == Satisfaction.UNSATISFIED:
-            self._record(now, actor, role, "callback", State.UNSATISFIED, result=result.value, solved=solved)
+            self._record(now, actor, role, "callback", State.UNSATISFIED, result=result.value, solved=solved, **extra)
         else:
             self._close(now)
-            self._record(now, actor, role, "callback", State.CLOSED, result=result.value, solved=solved)
+            self._record(now, actor, role, "callback", State.CLOSED, result=result.value, solved=solved, **extra)
 
     def _close(self, now: dt.datetime) -> None:
         self.closed_at = now

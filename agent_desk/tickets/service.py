@@ -291,6 +291,7 @@ class ReplyBody(Strict):
 class CallbackBody(Strict):
     result: lc.Satisfaction
     solved: bool
+    reason: str = Field("", max_length=2000, description="不满意原因（回访结果为不满意时由回访页面必填）")
 
 
 class AppealBody(Strict):
@@ -348,7 +349,8 @@ ACTIONS: dict[str, Action] = {
     "reply": Action(ReplyBody, lambda t, b, c: t.reply(c.unit, b.content, c.now, c.actor)),
     "approve_reply": Action(None, lambda t, b, c: t.approve_reply(c.now, c.actor, c.role)),
     "reject_reply": Action(_Reason, lambda t, b, c: t.reject_reply(b.reason, c.now, c.actor, c.role)),
-    "callback": Action(CallbackBody, lambda t, b, c: t.callback(b.result, b.solved, c.now, c.actor, c.role)),
+    "callback": Action(CallbackBody, lambda t, b, c: t.callback(b.result, b.solved, c.now, c.actor, c.role,
+                                                                b.reason.strip())),
     "appeal": Action(AppealBody, lambda t, b, c: t.appeal(c.unit, b.category, b.reason, c.now, c.actor)),
     "approve_appeal": Action(BasisBody, lambda t, b, c: t.approve_appeal(b.basis, c.now, c.actor, c.role)),
     "reject_appeal": Action(_Reason, lambda t, b, c: t.reject_appeal(b.reason, c.now, c.actor, c.role)),

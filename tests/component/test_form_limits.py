@@ -18,7 +18,7 @@ def test_the_pages_limits_are_the_request_models(rig):
     assert limits["actions"]["reply"] == {"content": 10_000}
     assert limits["actions"]["unmerge"] == {"reason": 2000} and limits["search"]["q"] == 64
     assert "co_units" not in limits["actions"]["dispatch"]   # a list's length is no text limit
-    assert limits["actions"]["callback"] == {}   # a choice and a checkbox: nothing to count
+    assert limits["actions"]["callback"] == {"reason": 2000}   # 不满意原因; the verdict is a choice and a checkbox
 
     # one over the shown limit is refused by the API, at the limit it is not refused for its length
     made = rig.call("agent", "POST", "/api/v1/tickets", json={

@@ -16,7 +16,7 @@ from agent_desk.db.models import AuditEntry
 from tests.component.test_kpi import scenario_fixture  # noqa: F401  (the same hand-built month, as ``scenario``)
 
 SECTIONS = ["主要指标", "按诉求类型", "按市县", "热点事项（前10）", "承办单位排名（按满意率，受理量不足10件不排名）",
-            "超期单位（应办结而未按时办结）", "分热线话务"]
+            "超期单位（应办结而未按时办结）", "分热线话务", "回拨与回访", "回访情况（按承办单位）"]
 
 
 
@@ -63,7 +63,7 @@ def test_monthly_report_json(scenario):
     assert lines == {"12345": [2, 2, 1.0, 0.5, 0.0, 0.5, 15.5, 150.0], "12318": [2, 0, 0.0, 0.0, 1.0, None, None, None]}
     trend = by_title["每日趋势"]["rows"]
     assert len(trend) == 31 and trend[0][:2] == ["3月1日", 2]
-    assert {c["type"] for c in report["charts"]} == {"donut", "bars", "line"}
+    assert {c["type"] for c in report["charts"]} == {"donut", "bars", "line", "stacked"}
     answered = next(c for c in report["charts"] if c["title"] == "来电接通情况")
     assert dict(zip(answered["labels"], answered["series"][0]["values"])) == {
         "15秒内接通": 1, "15秒后接通": 1, "5秒内放弃": 1, "其余放弃": 1, "其他未接通": 0}
@@ -120,7 +120,7 @@ def test_xlsx_one_sheet_per_section(scenario):
         "月报（2026年3月）.xlsx")
     book = load_workbook(io.BytesIO(response.content))
     assert book.sheetnames == ["主要指标", "按诉求类型", "按市县", "热点事项", "承办单位排名", "超期单位", "分热线话务",
-                               "每日趋势"]
+                               "回拨与回访", "回访情况", "每日趋势"]
     sheet = book["主要指标"]
     assert [c.value for c in sheet[1]] == ["指标", "数值"] and sheet["A1"].font.bold
     values = {row[0].value: row[1] for row in sheet.iter_rows(min_row=2)}

@@ -298,3 +298,45 @@ export function donut(container, items, opts = {}) {
     { className: "hint chart-empty", textContent: opts.empty }));
   return root;
 }
+
+/**
+ * Horizontal stacked bars: one row per label, one segment per series (e.g. 满意 / 基本满意 / 不满意 of each unit),
+ * the row's total after it (or opts.note(i), e.g. a rate). Each segment carries its value in data-value and its
+ * tooltip; a legend names the series.
+ */
+export function stacked(container, labels, series, opts = {}) {
+  container.replaceChildren();
+  const fmt = opts.format || plain;
+  const row = 26;
+  const font = 12;
+  const { width } = size(container, opts, opts.width || 640, 0);
+  container.appendChild(legend(series));
+  const height = Math.max(row, labels.length * row) + 8;
+  const labelWidth = opts.labelWidth || Math.min(Math.round(width * 0.4), Math.ceil(Math.max(2, ...labels.map(textWidth)) * font) + 14);
+  const totals = labels.map((_, i) => series.reduce((n, s) => n + (s.values[i] || 0), 0));
+  const max = opts.max || Math.max(1e-9, ...totals);
+  const valueRoom = 130;
+  const span = Math.max(20, width - labelWidth - valueRoom);
+  const baseline = Math.round(row / 2 + font * 0.35);
+  const root = frame(container, width, height, opts);
+  labels.forEach((label, i) => {
+    const y = 4 + i * row;
+    const g = svg("g", { class: "stacked-row", "data-label": label, "data-total": totals[i] });
+    g.appendChild(svg("text", { x: labelWidth - 6, y: y + baseline, "text-anchor": "end", class: "chart-label" }, label));
+    let x = labelWidth;
+    series.forEach((s, si) => {
+      const value = s.values[i] || 0;
+      const w = (value / max) * span;
+      const rect = svg("rect", { x: x.toFixed(1), y: y + 4, width: w.toFixed(1), height: row - 8,
+        fill: tone(si, s.tone), "data-series": s.name, "data-value": value });
+      rect.appendChild(svg("title", {}, `${label} ${s.name}：${fmt(value)}`));
+      g.appendChild(rect);
+      x += w;
+    });
+    const note = opts.note ? opts.note(i) : fmt(totals[i]);
+    g.appendChild(svg("text", { x: x + 6, y: y + baseline, class: "chart-value" }, note));
+    root.appendChild(g);
+  });
+  if (!labels.length) root.appendChild(svg("text", { x: 10, y: baseline + 4, class: "chart-label chart-empty" }, opts.empty || EMPTY));
+  return root;
+}

@@ -6,8 +6,9 @@ import { HOME } from "./home.js";
 import { label, loadVocab } from "./vocab.js";
 
 const NAV = {
-  agent: [["/agent.html", "坐席工作台"], ["/search.html", "工单查询"]],
-  supervisor: [["/supervisor.html", "我的待办"], ["/search.html", "工单查询"], ["/views.html", "观管评"], ["/report.html", "报表"],
+  agent: [["/agent.html", "坐席工作台"], ["/revisits.html", "回访工作台"], ["/search.html", "工单查询"]],
+  supervisor: [["/supervisor.html", "我的待办"], ["/revisits.html", "回访工作台"], ["/campaigns.html", "智能回访"],
+    ["/search.html", "工单查询"], ["/views.html", "观管评"], ["/report.html", "报表"],
     ["/agents.html", "坐席管理"], ["/wallboard.html", "实时监控"]],
   admin: [["/users.html", "用户管理"], ["/views.html", "观管评"], ["/report.html", "报表"]],
   unit: [["/unit.html", "待办工单"], ["/search.html", "工单查询"]],

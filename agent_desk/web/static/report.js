@@ -109,6 +109,7 @@ function chart(spec, index) {
   const items = labels.map((label, i) => ({ label, value: first.values[i] || 0 }));
   if (spec.type === "line") Charts.line(box, labels, series, { title: spec.title, legend: series.length > 1 });
   else if (spec.type === "donut") Charts.donut(box, items, { title: spec.title });
+  else if (spec.type === "stacked") Charts.stacked(box, labels, series, { title: spec.title, labelWidth: 200 });
   else if (series.length > 1) Charts.columns(box, labels, series, { title: spec.title });
   else Charts.bars(box, items, { title: spec.title, labelWidth: 200 });
   return wrap;

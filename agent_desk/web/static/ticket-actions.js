@@ -43,10 +43,19 @@ const FORMS = {
   reply: async () => [field("答复内容", text("content", { required: true }))],
   approve_reply: async () => [hint("审核通过后进入回访。")],
   reject_reply: async () => [field("退回理由", text("reason"))],
-  callback: async () => [
-    field("回访结果", choice("result", "satisfaction")),
-    field("问题已解决", el("input", { type: "checkbox", name: "solved" })),
-  ],
+  callback: async () => {   // 不满意原因 is required exactly when the verdict is 不满意
+    const result = choice("result", "satisfaction");
+    const reason = text("reason");
+    const reasonField = field("不满意原因", reason, "市民不满意时必填：市民对办理结果哪里不满意");
+    const sync = () => {
+      const unsatisfied = result.value === "unsatisfied";
+      reason.required = unsatisfied;
+      reasonField.hidden = !unsatisfied;
+    };
+    result.addEventListener("change", sync);
+    sync();
+    return [field("回访结果", result), field("问题已解决", el("input", { type: "checkbox", name: "solved" })), reasonField];
+  },
   appeal: async () => [
     field("申诉类别", choice("category", "exclusions")),
     field("申诉理由", text("reason", { required: true })),

@@ -39,6 +39,7 @@ export function summariseData(data) {
 }
 
 function stateChange(event) {
+  if (!event.to_state) return "";   // a 回拨 call changes no state
   const to = label("ticket_states", event.to_state);
   return event.from_state ? `${label("ticket_states", event.from_state)} → ${to}` : to;
 }
@@ -50,7 +51,7 @@ export function historyTable(history) {
     el("thead", {}, el("tr", {}, ["时间", "操作", "办理人", "状态变化", "说明"].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, history.map((event) => el("tr", { "data-action": event.action },
       el("td", {}, fmtTime(event.at)),
-      el("td", {}, label("actions", event.action)),
+      el("td", {}, event.action_label || label("actions", event.action)),
       el("td", {}, event.actor_name || event.actor),
       el("td", {}, stateChange(event)),
       el("td", {}, event.text !== undefined ? event.text : summariseData(event.data)))))));

@@ -4,16 +4,26 @@ import { api } from "./api.js";
 import { clear, el, message } from "./dom.js";
 import { applyLimits, checkForm, loadLimits, MESSAGES } from "./forms.js";
 import { actionFields, bodyOf } from "./ticket-actions.js";
+import { callControl, callEvents, signedIn, TEXT as CALL_TEXT } from "./ticket-call.js";
 import { historyTable, ticketFacts } from "./ticket-view.js";
 import { label } from "./vocab.js";
 
 /**
  * Renders ticket ``number`` into ``container``; resolves to its detail.
  * opts.suggestedUnit: shown in the dispatch form; opts.onChanged(detail) runs after an action succeeded
- * and the detail was reloaded.
+ * and the detail was reloaded; opts.openAction: an action whose form opens at once when it is allowed (the 回访
+ * page opens the verdict form).
  */
 export async function renderTicket(container, number, opts = {}) {
   const detail = await api("GET", `/tickets/${encodeURIComponent(number)}`);
+  const who = await signedIn();
+  let calls = [];
+  let callsFailed = null;
+  try {
+    calls = await callEvents(detail.number, who);
+  } catch (err) {
+    callsFailed = CALL_TEXT.callsFailed + err.message;   // the ticket is still shown; its calls are said missing
+  }
   clear(container);
   container.dataset.number = detail.number;
   container.dataset.state = detail.state;
@@ -63,14 +73,24 @@ export async function renderTicket(container, number, opts = {}) {
     if (first) first.focus();
   }
 
-  container.append(
+  const call = callControl(detail, who, async (ended) => {
+    const fresh = await renderTicket(container, detail.number, opts);
+    const note = container.querySelector("#ticket-call-msg");
+    if (note) message(note, CALL_TEXT.result(ended.outcome_label || CALL_TEXT.status.ended), "ok");
+    if (opts.onChanged) opts.onChanged(fresh);
+  });
+  const history = [...(detail.history || []), ...calls].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  container.append(...[
     el("h2", {}, `工单 ${detail.number}`),
     ticketFacts(detail),
+    call,
     el("div", { class: "actions-panel" },
       el("h3", {}, "办理"),
       detail.allowed_actions && detail.allowed_actions.length ? buttons : el("p", { class: "empty" }, "当前状态下您没有可执行的操作"),
       status, panel),
     el("h3", {}, "办理记录"),
-    historyTable(detail.history));
+    callsFailed ? el("p", { class: "msg error", role: "alert" }, callsFailed) : null,
+    historyTable(history)].filter(Boolean));
+  if (opts.openAction && (detail.allowed_actions || []).includes(opts.openAction)) await openAction(opts.openAction);
   return detail;
 }

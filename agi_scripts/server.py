@@ -85,11 +85,15 @@ async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
 
 class AgiServer:
     def __init__(self, services: Services, routes: Mapping[str, Route] = ROUTES,
-                 host: str = "127.0.0.1", port: int = 4573):
+                 host: str = "127.0.0.1", port: int = 4573, *, shared_port: bool = False):
         self.services = services
         self.routes = dict(routes)
         self.host = host
         self.port = port
+        # SO_REUSEPORT: several media processes listen on the one FastAGI port and the kernel spreads the
+        # connections among them; one that dies leaves the others serving. Off unless asked for, so that a second
+        # center configured on the same port by mistake fails with "address in use" instead of taking calls.
+        self.shared_port = shared_port
         self._server: asyncio.Server | None = None
         self.handled = 0
         self.failed = 0
@@ -97,7 +101,8 @@ class AgiServer:
         self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True)
+        self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True,
+                                                  reuse_port=self.shared_port or None)
         sock = self._server.sockets[0].getsockname()
         self.port = sock[1]
         log.info("FastAGI listening on %s:%s (routes: %s)", self.host, self.port, ", ".join(sorted(self.routes)))

@@ -82,6 +82,9 @@ async def test_two_media_processes_share_the_calls_and_one_killed_loses_none(tmp
             b.get(n, {}).get("state") == "running" for n in ("media", "media-1")) and b,
             60, "both media processes running on the system status")
         pids = {name: board[name]["pid"] for name in ("media", "media-1")}
+        # "running" is the process started; listening on the port is a moment later (its imports, Redis).
+        await eventually(lambda: all(f"(media worker {i})" in log.read_text() for i in (0, 1)), 60,
+                         "both media processes listening")
 
         # Both serve: every call of a burst through its AGI, and each process's log count above zero.
         assert await burst(calls, BURST) == ["SUCCESS"] * BURST
@@ -109,8 +112,8 @@ async def test_two_media_processes_share_the_calls_and_one_killed_loses_none(tmp
 
         # Every call placed is still waiting: none was lost to a process dying.
         assert len(await calls.waiting()) == calls.placed
-        print(f"\n# second burst with media-1 killed after {KILL_AFTER} calls: {dict(tally)}; "
-              f"served per pid: {served_by_pid(log)}")
+        print(f"\n# first burst, served per pid: {counts}; second burst with media-1 killed after {KILL_AFTER} "
+              f"calls: {dict(tally)}; served per pid at the end: {served_by_pid(log)}")
     finally:
         if ami is not None:
             ami.close()

@@ -4,12 +4,12 @@
     hotline conf generate|check|validate
     hotline prompts build
     hotline asterisk up|down|status
-    hotline agi serve               the FastAGI + AudioSocket servers alone
+    hotline agi serve [--processes N]   the FastAGI + AudioSocket servers alone (N workers sharing the port)
     hotline desk serve              the desk alone (web app + AMI listener), e.g. the Docker deployment's desk
     hotline listener                the AMI listener alone (call records, pops, the wallboard): a process of `run`
     hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role | set-name
     hotline desk units [SEARCH]     the unit codes add-user --unit takes, with their names (and `desk topics`)
-    hotline run                     the whole service, in the foreground
+    hotline run [--media N]         the whole service, in the foreground (N media processes, default one per CPU)
     hotline asr worker              one ASR worker of the pool (any machine that reaches the center's Redis)
     hotline suggest evaluate --train CSV --test CSV   train the topic suggester, print top-1/top-3
     hotline desk train              train the topic and unit suggestion models from the desk's closed tickets

@@ -3,6 +3,7 @@ server, the desk, the AMI listener, the ASR workers), plus ``stack.json``.
 
 Each of the four is a process of its own (``launcher.supervisor``, issue 17): one that dies, whatever the reason,
 is started again with back-off while the others carry on, and the wallboard's system status shows it. The media
+server is ``media`` processes (``--media N``: ``media``, ``media-1``, ...) sharing the FastAGI port. The media
 server starts before Asterisk (the first call finds it), the desk and the listener once Asterisk answers.
 
 ``stack.json`` (``var/run/stack.json`` by default) is how operators and external checks find the

@@ -85,22 +85,32 @@ class AgiApp:
     ivr: IvrServices
     asr: AsrClient | None = None   # the live transcript's connection to the ASR pool
     drain_every: float = 30.0   # seconds between attempts to move spooled prefills and surveys into Redis
+    report_every: float = 5.0   # seconds between the log lines saying how many calls this process served
     retention: list[tuple[Path, int]] = field(default_factory=list)   # (directory, days) swept every hour
     _drainer: asyncio.Task[None] | None = field(default=None, repr=False)
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
+    _reporter: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
-              speech: SpeechEngine | None = None, load_speech: bool = True) -> AgiApp:
+              speech: SpeechEngine | None = None, load_speech: bool = True, worker: int | None = None) -> AgiApp:
+        """``worker``: this process is media worker ``worker`` of several (``hotline run --media N``): the FastAGI
+        port is shared with the others (SO_REUSEPORT), and its AudioSocket server listens on a port of its own.
+
+        AudioSocket is not shared: the AGI route that starts AudioSocket() registers the session in its own
+        process, so the connection Asterisk makes for it must reach that process, which a port spread by the kernel
+        would not guarantee. Worker 0 keeps the site's ``audiosocket_port``; the others take a free port from
+        the kernel. Each route hands Asterisk its own process's address, so nothing else needs to know them."""
         redis = redis_client(site.redis_url, secrets.get(access.REDIS_IVR_SECRET))
-        audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port)
+        audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port if not worker else 0)
         # The engine here serves the menu flow's description only; the live transcript is the ASR pool's work.
         if speech is None and load_speech and uses_menu(site):
             speech = load_engine(paths.home, site.speech)
         asr = AsrClient(redis, media_server_id(site)) if site.intake.live_transcript else None
         ivr = ivr_services(plan, paths.home, redis, speech=speech, audiosocket=audiosocket, retention=site.retention,
                            intake=site.intake, asr=asr)
-        agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port)
+        agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port,
+                        shared_port=worker is not None)
         return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr, asr=asr,
                    retention=retention_rules(paths.home, site.retention))
 
@@ -112,6 +122,18 @@ class AgiApp:
         self._drainer = asyncio.create_task(self._drain_spools())
         if self.retention:
             self._housekeeping = asyncio.create_task(housekeeping.run_periodically(self.retention), name="retention")
+        self._reporter = asyncio.create_task(self._report_served(), name="served")
+
+    async def _report_served(self) -> None:
+        """A log line when this process's count of AGI requests changed (at most every ``report_every`` seconds):
+        with several media processes on one port, how the kernel spread the calls, at no cost per call."""
+        reported = 0
+        while True:
+            await asyncio.sleep(self.report_every)
+            if self.agi.handled != reported:
+                reported = self.agi.handled
+                log.info("media pid %d: %d AGI requests served (%d failed) since it started",
+                         os.getpid(), reported, self.agi.failed)
 
     async def drain_spools(self) -> int:
         return await drain_spools(self.ivr)
@@ -127,10 +149,10 @@ class AgiApp:
             await asyncio.sleep(self.drain_every)
 
     async def stop(self) -> None:
-        for periodic in (self._drainer, self._housekeeping):
+        for periodic in (self._drainer, self._housekeeping, self._reporter):
             if periodic is not None:
                 periodic.cancel()
-        self._drainer = self._housekeeping = None
+        self._drainer = self._housekeeping = self._reporter = None
         await self.agi.stop()
         await self.audiosocket.stop()
         for finalizing in list(self.ivr.background):  # let prefills in flight reach Redis or the spool

@@ -37,20 +37,25 @@ class _Responder:
 
 
 async def read_headers(reader: asyncio.StreamReader) -> dict[str, str] | None:
-    """The ``agi_*`` headers Asterisk sends first, or None if the peer went away or sent garbage."""
+    """The ``agi_*`` headers Asterisk sends first, or None if the peer went away or sent garbage.
+
+    Asterisk ends each header with ``\\n`` and the lot with an empty line (res_agi). One read up to that empty line,
+    under one deadline for the lot: a ``readline`` each under its own ``wait_for`` (a task per line, some 25 per
+    call) was the largest part of the server's CPU per call (BENCHMARKS.md, issue 17 "AGI under load"). The
+    deadline now bounds the whole header, so a peer trickling one line every few seconds is dropped too."""
+    try:
+        async with asyncio.timeout(HEADER_TIMEOUT):
+            block = await reader.readuntil(b"\n\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return None   # closed before the blank line, or more than the stream's limit without one
+    if len(block) > MAX_HEADER_BYTES:
+        return None
     headers: dict[str, str] = {}
-    size = 0
-    while True:
-        line = await asyncio.wait_for(reader.readline(), HEADER_TIMEOUT)
-        size += len(line)
-        if not line or size > MAX_HEADER_BYTES:
-            return None
-        text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-        if text == "":
-            return headers
-        key, sep, value = text.partition(": ")
+    for line in block.decode("utf-8", errors="replace").split("\n"):
+        key, sep, value = line.rstrip("\r").partition(": ")
         if sep:
             headers[key] = value
+    return headers
 
 
 async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
@@ -66,7 +71,8 @@ async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
         if route is None:
             log.error("AGI: no route %r (channel %s)", name, channel_name)
         else:
-            await asyncio.wait_for(route.handler(call), route.timeout)
+            async with asyncio.timeout(route.timeout):   # not wait_for: that costs a task per call
+                await route.handler(call)
             status = v.AGI_OK
     except ChannelHangup:
         hung_up = True
@@ -85,11 +91,15 @@ async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
 
 class AgiServer:
     def __init__(self, services: Services, routes: Mapping[str, Route] = ROUTES,
-                 host: str = "127.0.0.1", port: int = 4573):
+                 host: str = "127.0.0.1", port: int = 4573, *, shared_port: bool = False):
         self.services = services
         self.routes = dict(routes)
         self.host = host
         self.port = port
+        # SO_REUSEPORT: several media processes listen on the one FastAGI port and the kernel spreads the
+        # connections among them; one that dies leaves the others serving. Off unless asked for, so that a second
+        # center configured on the same port by mistake fails with "address in use" instead of taking calls.
+        self.shared_port = shared_port
         self._server: asyncio.Server | None = None
         self.handled = 0
         self.failed = 0
@@ -97,7 +107,8 @@ class AgiServer:
         self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True)
+        self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True,
+                                                  reuse_port=self.shared_port or None)
         sock = self._server.sockets[0].getsockname()
         self.port = sock[1]
         log.info("FastAGI listening on %s:%s (routes: %s)", self.host, self.port, ", ".join(sorted(self.routes)))

@@ -6,7 +6,10 @@ parsing, or alone in its own process (as ``hotline run`` runs ``hotline agi serv
 listens; stops on SIGTERM, printing (JSON) the server-side durations of what it handled and the CPU seconds the
 process used meanwhile (user + system: its whole cost per call, whatever the box's load does to latency).
 
-    python -m bench.agi_process --port 4573
+    python -m bench.agi_process --port 4573 [--shared-port]
+
+With ``--shared-port`` several of these listen on one port (SO_REUSEPORT), as ``hotline run --media N`` runs its
+media processes: ``bench.dialplan_agi_cps``'s ``processes`` layout.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, shared_port: bool = False) -> None:
     server = AgiServer(Services(plan=load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")), host=host,
-                       port=port)
+                       port=port, shared_port=shared_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -41,11 +44,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--shared-port", action="store_true",
+                        help="SO_REUSEPORT: one of several such processes on the port (hotline run --media N)")
     parser.add_argument("--profile", help="write a cProfile of the whole run to this file (pstats)")
     args = parser.parse_args()
     if args.profile:
         import cProfile
 
-        cProfile.run("asyncio.run(serve(args.host, args.port))", args.profile)
+        cProfile.run("asyncio.run(serve(args.host, args.port, args.shared_port))", args.profile)
     else:
-        asyncio.run(serve(args.host, args.port))
+        asyncio.run(serve(args.host, args.port, args.shared_port))

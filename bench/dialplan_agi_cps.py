@@ -5,7 +5,8 @@ then for each concurrency N places CALLS calls into the 12345 flow (Local channe
 tagged as line 12318, the way the inbound context leaves them) and hangs each up as soon as it joins
 the queue, once per layout of the FastAGI server: ``single``, in this process's event loop beside the
 benchmark's AMI parsing (the single-process layout ``hotline run`` had before issue 17), and ``process``,
-alone in a process of its own (``bench.agi_process``, as ``hotline run`` now runs ``hotline agi serve``).
+alone in a process of its own (``bench.agi_process``, as ``hotline run --media 1`` runs ``hotline agi serve``), and
+``processes``, ``--media`` such processes sharing the FastAGI port with SO_REUSEPORT (``hotline run --media N``).
 The same run is repeated with the FastAGI server stopped (the dialplan's fallback path) as the baseline,
 and the ratio is printed side by side. A call that does not join a queue within 30 s is counted as lost,
 and its AMI events and what Asterisk still holds for it are printed to stderr.
@@ -18,7 +19,8 @@ the time between each AGI command's ``AGIExecStart`` and ``AGIExecEnd``): connec
 work and the event loop's delays; the rest is Asterisk executing the commands. *AGI(srv)* is the server's own
 measure (headers read → status set). The load average of the box is printed with each level.
 
-    .venv/bin/python -m bench.dialplan_agi_cps [--calls 200] [--concurrency 1,20,50,200] [--layouts single,process]
+    .venv/bin/python -m bench.dialplan_agi_cps [--calls 200] [--concurrency 1,20,50,200]
+        [--layouts single,process,processes] [--media 2]
 
 Needs root (Asterisk runs in a chroot). Only loopback is used.
 """
@@ -149,27 +151,37 @@ async def run_level(center: Center, calls: int, concurrency: int, label: str) ->
 
 
 @contextlib.asynccontextmanager
-async def separate_agi_process(center: Center, nice: int = 0) -> AsyncIterator[dict]:
-    """The FastAGI server in a process of its own on the center's FastAGI port, in place of the in-process one;
-    yields a dict that receives its server-side ``durations`` and ``cpu`` seconds when it stops."""
+async def separate_agi_process(center: Center, nice: int = 0, count: int = 1) -> AsyncIterator[dict]:
+    """The FastAGI server in ``count`` processes of its own on the center's FastAGI port (several: sharing it with
+    SO_REUSEPORT, as ``hotline run --media N``), in place of the in-process one; yields a dict that receives their
+    server-side ``durations``, their ``cpu`` seconds summed and the calls each ``served`` when they stop."""
     await center.agi.stop()
-    proc = await asyncio.create_subprocess_exec(
-        "nice", "-n", str(nice), sys.executable, "-m", "bench.agi_process", "--port", str(center.agi.port),
-        *(["--profile", os.environ["BENCH_AGI_PROFILE"]] if os.environ.get("BENCH_AGI_PROFILE") else []),
-        cwd=PROJECT_ROOT,
-        stdout=asyncio.subprocess.PIPE)
-    report: dict = {"durations": [], "cpu": float("nan")}
+    profile = os.environ.get("BENCH_AGI_PROFILE")
+    procs = []
+    report: dict = {"durations": [], "cpu": 0.0, "served": []}
     try:
-        assert proc.stdout is not None
-        ready = await asyncio.wait_for(proc.stdout.readline(), 60)
-        assert ready.strip() == b"ready", ready
+        for i in range(count):
+            proc = await asyncio.create_subprocess_exec(
+                "nice", "-n", str(nice), sys.executable, "-m", "bench.agi_process", "--port", str(center.agi.port),
+                *(["--shared-port"] if count > 1 else []),
+                *(["--profile", f"{profile}.{i}" if count > 1 else profile] if profile else []),
+                cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
+            procs.append(proc)
+            assert proc.stdout is not None
+            ready = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert ready.strip() == b"ready", ready
         yield report
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-        out, _ = await proc.communicate()
-        with contextlib.suppress(ValueError, IndexError):
-            report.update(json.loads(out.decode().strip().splitlines()[-1]))
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+        for proc in procs:
+            out, _ = await proc.communicate()
+            with contextlib.suppress(ValueError, IndexError):
+                one = json.loads(out.decode().strip().splitlines()[-1])
+                report["durations"] += one["durations"]
+                report["cpu"] += one["cpu"]
+                report["served"].append(len(one["durations"]))
         await center.agi.start()
 
 
@@ -178,7 +190,7 @@ def ms(x: float) -> str:
 
 
 async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool, agi_nice: int,
-               asterisk_nice: int) -> None:
+               asterisk_nice: int, media: int = 2) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cps-") as home:
         async with running_center(Path(home), artifacts=PROJECT_ROOT / "test-artifacts" / "bench") as center:
             if asterisk_nice:   # every thread of the center's Asterisk (not the peer's)
@@ -200,18 +212,21 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
                     finally:
                         await center.agi.start()
                 for layout in layouts:
-                    label = "s" if layout == "single" else "p"
+                    label = {"single": "s", "process": "p", "processes": "m"}[layout]
                     if layout == "single":
                         result = await run_level(center, calls, n, label)
                         server, cpu = result["agi"], ""
                     else:
-                        async with separate_agi_process(center, agi_nice) as report:
+                        count = media if layout == "processes" else 1
+                        async with separate_agi_process(center, agi_nice, count) as report:
                             result = await run_level(center, calls, n, label)
                         server = report["durations"]
-                        cpu = f"  (AGI process CPU {report['cpu'] / calls * 1000:.2f} ms per call)"
+                        cpu = f"  (AGI process CPU {report['cpu'] / calls * 1000:.2f} ms per call"
+                        cpu += f"; calls per process {report['served']})" if count > 1 else ")"
                     no_agi = f"{without['cps']:10.1f}" if without else f"{'-':>10}"
                     lost = f"{result['lost']}+{without['lost']}" if without else f"{result['lost']}"
-                    print(f"{n:>3} | {layout:>7} | {result['cps']:6.1f} | {no_agi} | "
+                    shown = f"{media}×proc" if layout == "processes" else layout
+                    print(f"{n:>3} | {shown:>7} | {result['cps']:6.1f} | {no_agi} | "
                           f"{ms(pct(result['setup'], 50)):>12} | {ms(pct(result['setup'], 99)):>12} | "
                           f"{ms(pct(result['asterisk'], 50)):>12} | {ms(pct(result['asterisk'], 99)):>12} | "
                           f"{ms(max(result['asterisk'], default=float('nan'))):>12} | "
@@ -230,7 +245,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--concurrency", default="1,20,50,200")
-    parser.add_argument("--layouts", default="single,process", help="single, process, or both (comma-separated)")
+    parser.add_argument("--layouts", default="single,process",
+                        help="single, process and/or processes (comma-separated)")
+    parser.add_argument("--media", type=int, default=2,
+                        help="processes of the `processes` layout, sharing the FastAGI port (hotline run --media N)")
     parser.add_argument("--no-fallback", action="store_true", help="skip the run with the FastAGI server stopped")
     parser.add_argument("--agi-nice", type=int, default=0,
                         help="the separate AGI process's niceness (negative: before other processes; needs root)")
@@ -239,8 +257,10 @@ if __name__ == "__main__":
     if not 0 < args.calls < 1_000_000:
         parser.error("--calls: 1 to 999999 (the channel ids are fixed width)")
     layouts = args.layouts.split(",")
-    if not set(layouts) <= {"single", "process"}:
-        parser.error("--layouts: single and/or process")
+    if not set(layouts) <= {"single", "process", "processes"}:
+        parser.error("--layouts: single, process and/or processes")
+    if not 1 <= args.media <= 32:
+        parser.error("--media: 1 to 32")
     asyncio.run(main(args.calls, [int(x) for x in args.concurrency.split(",")], layouts, not args.no_fallback,
-                     args.agi_nice, args.asterisk_nice))
+                     args.agi_nice, args.asterisk_nice, args.media))
     sys.exit(0)

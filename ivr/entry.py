@@ -37,10 +37,12 @@ async def read_facts(channel: Channel, caller: str) -> CallFacts:
 
 
 async def entry(channel: Channel, plan: NumberPlan, facts: CallFacts) -> CallFacts:
-    """Validate the call's tags against the plan; return the facts the call continues with."""
-    queues = plan.all_queues()
+    """Validate the call's tags against the plan; return the facts the call continues with.
+
+    The queue is checked against the plan's queue names as they stand (``plan.all_queues()`` builds and validates
+    a model per sub-platform queue: on every call that was the entry route's second cost after the headers)."""
     queue = facts.queue
-    if queue not in queues:
+    if queue not in plan.queues and all(sp.queue != queue for sp in plan.subplatforms):   # = plan.all_queues()
         log.warning("call %s: queue %r is not in the plan, using %s", facts.call_id, queue, GENERAL_QUEUE)
         queue = GENERAL_QUEUE
         await channel.set_variable(f"__{v.QUEUE}", queue)

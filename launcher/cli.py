@@ -5,12 +5,12 @@
     hotline cluster render --out DIR  every node's Asterisk config and Kamailio's (the site's cluster section)
     hotline prompts build
     hotline asterisk up|down|status
-    hotline agi serve               the FastAGI + AudioSocket servers alone
+    hotline agi serve [--processes N]   the FastAGI + AudioSocket servers alone (N workers sharing the port)
     hotline desk serve              the desk alone (web app + AMI listener), e.g. the Docker deployment's desk
     hotline listener                the AMI listener alone (call records, pops, the wallboard): a process of `run`
     hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role | set-name
     hotline desk units [SEARCH]     the unit codes add-user --unit takes, with their names (and `desk topics`)
-    hotline run                     the whole service, in the foreground
+    hotline run [--media N]         the whole service, in the foreground (N media processes, default one per CPU)
     hotline asr worker              one ASR worker of the pool (any machine that reaches the center's Redis)
     hotline suggest evaluate --train CSV --test CSV   train the topic suggester, print top-1/top-3
     hotline desk train              train the topic and unit suggestion models from the desk's closed tickets
@@ -165,20 +165,36 @@ def cmd_asterisk(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
-    """The FastAGI + AudioSocket media server until SIGINT/SIGTERM (then calls in progress finish their route)."""
+    """The FastAGI + AudioSocket media server until SIGINT/SIGTERM (then calls in progress finish their route).
+
+    ``--worker I``: one of several media processes sharing the FastAGI port (``hotline run --media N`` starts them).
+    ``--processes N`` (or ``HOTLINE_MEDIA_PROCESSES``) with N > 1: N such workers under a supervisor of their own,
+    each restarted when it dies: the Docker deployment's ``agi`` service, whose fixed address one container holds."""
     import signal
 
     from agi_scripts.app import AgiApp
 
+    try:
+        processes = args.processes if args.processes is not None else media_processes_from_env(1)
+    except argparse.ArgumentTypeError as exc:
+        print(f"hotline agi serve: {exc}", file=sys.stderr)
+        return 2
+    if args.worker is None and processes > 1:
+        from launcher.stack import serve_media_workers
+
+        asyncio.run(serve_media_workers(ctx.paths, processes))
+        return 0
+
     async def serve() -> None:
-        app = AgiApp.build(ctx.paths, ctx.site, ctx.plan, ctx.secrets)
+        app = AgiApp.build(ctx.paths, ctx.site, ctx.plan, ctx.secrets, worker=args.worker)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await app.start()
         print(f"[agi] FastAGI on {ctx.site.agi_host}:{app.agi.port}, AudioSocket on port "
-              f"{ctx.site.audiosocket_port}", flush=True)
+              f"{app.audiosocket.port}" + (f" (media worker {args.worker})" if args.worker is not None else ""),
+              flush=True)
         try:
             await stop.wait()
         finally:
@@ -186,6 +202,29 @@ def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
 
     asyncio.run(serve())
     return 0
+
+
+MEDIA_PROCESSES_ENV = "HOTLINE_MEDIA_PROCESSES"
+
+
+def media_processes_from_env(default: int) -> int:
+    """``HOTLINE_MEDIA_PROCESSES`` when set (a count of 1 to 32), else ``default``."""
+    import os
+
+    text = os.environ.get(MEDIA_PROCESSES_ENV, "").strip()
+    if not text:
+        return default
+    return media_count(text)
+
+
+def media_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of media processes: {text!r}") from None
+    if not 1 <= count <= 32:
+        raise argparse.ArgumentTypeError(f"media processes: 1 to 32, not {count}")
+    return count
 
 
 def cmd_listener(ctx: Context, args: argparse.Namespace) -> int:
@@ -253,10 +292,15 @@ def cmd_asr_worker(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    from launcher.stack import run_stack
+    from launcher.stack import default_media_processes, run_stack
 
+    try:
+        media = args.media if args.media is not None else media_processes_from_env(default_media_processes())
+    except argparse.ArgumentTypeError as exc:
+        print(f"hotline run: {exc}", file=sys.stderr)
+        return 2
     cmd_install(ctx, args)
-    asyncio.run(run_stack(ctx.paths, ctx.site, ctx.plan, ctx.secrets))
+    asyncio.run(run_stack(ctx.paths, ctx.site, ctx.plan, ctx.secrets, media=media))
     return 0
 
 
@@ -457,6 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     agi = sub.add_parser("agi", help="the FastAGI server")
     agi.add_argument("action", choices=["serve"])
+    agi.add_argument("--worker", type=int, help="serve as media worker I of several sharing the FastAGI port")
+    agi.add_argument("--processes", type=media_count,
+                     help=f"run N media workers sharing the FastAGI port (default: ${MEDIA_PROCESSES_ENV} or 1)")
     agi.set_defaults(func=cmd_agi_serve)
 
     desk = sub.add_parser("desk", help="the agent desk")
@@ -505,7 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", choices=["topic", "unit"], action="append", help="only this model (repeatable)")
     train.set_defaults(func=cmd_desk_train)
 
-    sub.add_parser("run", help="run the whole service in the foreground").set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="run the whole service in the foreground")
+    run.add_argument("--media", type=media_count,
+                     help=f"media processes (FastAGI + AudioSocket) sharing the FastAGI port (default: "
+                          f"${MEDIA_PROCESSES_ENV}, else the CPU count, at most 4)")
+    run.set_defaults(func=cmd_run)
     sub.add_parser("listener", help="run the AMI listener alone (call records, pops, the wallboard)"
                    ).set_defaults(func=cmd_listener)
     asr = sub.add_parser("asr", help="speech as a service: the ASR worker pool")

@@ -3,6 +3,7 @@ server, the desk, the AMI listener, the ASR workers), plus ``stack.json``.
 
 Each of the four is a process of its own (``launcher.supervisor``, issue 17): one that dies, whatever the reason,
 is started again with back-off while the others carry on, and the wallboard's system status shows it. The media
+server is ``media`` processes (``--media N``: ``media``, ``media-1``, ...) sharing the FastAGI port. The media
 server starts before Asterisk (the first call finds it), the desk and the listener once Asterisk answers.
 
 ``stack.json`` (``var/run/stack.json`` by default) is how operators and external checks find the
@@ -96,10 +97,34 @@ def hotline_command(*args: str) -> list[str]:
 CALL_PATH_NICE = -5
 
 
-def stack_children(site: SiteConfig, recordings_host_dir: str) -> list[Child]:
+MAX_DEFAULT_MEDIA = 4   # each media process holds its own Redis connection, and the menu flow's speech engine
+
+
+def default_media_processes() -> int:
+    """Media processes ``hotline run`` starts unless told: one per CPU (2 if unknown), at most ``MAX_DEFAULT_MEDIA``.
+
+    One per core: a call's AGI round trip waits for a free event loop, and one loop runs on one core at a time.
+    More than the cores only adds processes contending for them, and every one holds its own memory."""
+    return min(os.cpu_count() or 2, MAX_DEFAULT_MEDIA)
+
+
+def media_name(index: int) -> str:
+    """``media`` for the first (the name one media process had before there were several), ``media-1`` ..."""
+    return "media" if index == 0 else f"media-{index}"
+
+
+def media_children(count: int) -> list[Child]:
+    """``count`` media processes; several share the FastAGI port (``hotline agi serve --worker I``)."""
+    if count == 1:
+        return [Child("media", hotline_command("agi", "serve"), ProcessKind.MEDIA, nice=CALL_PATH_NICE)]
+    return [Child(media_name(i), hotline_command("agi", "serve", "--worker", str(i)), ProcessKind.MEDIA,
+                  nice=CALL_PATH_NICE) for i in range(count)]
+
+
+def stack_children(site: SiteConfig, recordings_host_dir: str, media: int = 1) -> list[Child]:
     """The processes of one center, as ``hotline run`` supervises them."""
     return [
-        Child("media", hotline_command("agi", "serve"), ProcessKind.MEDIA, nice=CALL_PATH_NICE),
+        *media_children(media),
         Child("desk", hotline_command("desk", "serve", "--no-listener", "--recordings-host-dir", recordings_host_dir),
               ProcessKind.DESK),
         Child("listener", hotline_command("listener"), ProcessKind.LISTENER),
@@ -156,8 +181,25 @@ async def wait_until(check, what: str, supervisor: Supervisor, name: str, timeou
         await asyncio.sleep(0.2)
 
 
-async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> None:
-    """Run everything until SIGINT/SIGTERM; stop it all cleanly."""
+async def serve_media_workers(paths: Paths, count: int) -> None:
+    """``count`` media workers sharing the FastAGI port under a supervisor, until SIGINT/SIGTERM: ``hotline agi serve
+    --processes N`` (the Docker deployment, where one container holds the FastAGI address). No status board: in
+    Compose the container is the unit the operator sees; the workers' restarts are in its log."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    workers = Supervisor(media_children(count), child_env(paths))
+    await workers.start()
+    try:
+        await stop.wait()
+    finally:
+        await workers.stop()
+
+
+async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: SecretStore, media: int = 1) -> None:
+    """Run everything until SIGINT/SIGTERM; stop it all cleanly. ``media``: media processes sharing the FastAGI
+    port (the kernel spreads the calls; one killed leaves the others serving while it restarts)."""
     asterisk = asterisk_instance(paths, site, secrets)
     redis = local_redis(paths, site, secrets)
     host_recordings = str(asterisk.host_path(recordings_dir(site)))
@@ -167,10 +209,10 @@ async def run_stack(paths: Paths, site: SiteConfig, plan: NumberPlan, secrets: S
         loop.add_signal_handler(sig, stop.set)
     redis.start()
     board = StatusBoard(admin_redis(site, secrets))
-    processes = Supervisor(stack_children(site, host_recordings), child_env(paths), status=board)
+    processes = Supervisor(stack_children(site, host_recordings, media), child_env(paths), status=board)
     desk_url = f"http://{site.desk_address}:{site.desk_port}"
     try:
-        await processes.start(["media"] + [c.name for c in processes.children if c.kind == ProcessKind.ASR])
+        await processes.start([c.name for c in processes.children if c.kind in (ProcessKind.MEDIA, ProcessKind.ASR)])
         # Before Asterisk, so the first call finds it.
         await wait_until(lambda: port_answers(site.agi_host, site.agi_port), "the FastAGI server", processes,
                          "media", 120)

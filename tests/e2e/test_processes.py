@@ -35,6 +35,7 @@ from hotline.contracts.asr import WORKERS_KEY
 from hotline.numberplan import GENERAL_QUEUE
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from launcher import asterisk as runner
+from launcher.cli import MEDIA_PROCESSES_ENV
 from launcher.stack import port_answers
 from tests.e2e import test_run_stack as run_stack
 from tests.support.live_center import Calls, Desk, add_user, eventually, start_run
@@ -45,7 +46,9 @@ BACK_WITHIN = 30.0   # seconds from SIGKILL to the process doing its work again 
 DESK_DOWN_BURST = 20  # calls placed at once while the desk is down
 
 
-async def test_each_process_killed_mid_call_comes_back_and_no_call_is_lost(tmp_path):
+async def test_each_process_killed_mid_call_comes_back_and_no_call_is_lost(tmp_path, monkeypatch):
+    # One media process: its kill is the AGI outage this test is about (several: tests/e2e/test_agi_replicas.py).
+    monkeypatch.setenv(MEDIA_PROCESSES_ENV, "1")
     proc, site, home = start_run(tmp_path)
     stack_json = home / "run" / "stack.json"
     ami: AmiClient | None = None

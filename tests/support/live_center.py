@@ -1,7 +1,7 @@
 """A live center as an operator runs it: the real ``hotline run`` (Asterisk, Redis and the supervised processes)
 on free loopback ports, a user's view of its desk over HTTP, and citizens' calls into it over the operator's AMI.
 
-Shared by the end-to-end tests that break a part of the running center (``tests/e2e/test_processes.py``,
+Shared by the end-to-end tests that break a part of the running center (``tests/e2e/test_soak.py``,
 ``tests/e2e/test_fault_matrix.py``).
 """
 

@@ -518,6 +518,8 @@ async def live(tmp_path_factory):
         ami.close()
     finally:
         if center is not None:
+            if "disk" in center.state:   # a row that failed half way leaves no tmpfs over the recordings
+                center.state["disk"].free()
             center.redis_admin.close()
             if "redis" in center.state:
                 center.state["redis"].cleanup()

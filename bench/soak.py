@@ -73,6 +73,9 @@ HARNESS_LIMIT = 28.0    # s after placing it from which the harness's own 30 s o
 RETRY_EVERY = 2.0
 RETRY_FOR = 180.0       # a user gives up a ticket step after this long of refusals: the ticket counts as lost
 WARMUP = 30.0           # s of each pid's life left out of its RSS slope (imports, caches, pools filling)
+# Flat: growing under 64 KB/min (about 90 MB a day, a third of a Python process's RSS here), or no trend at all
+# (r² < 0.5: the samples scatter, they do not climb).
+FLAT_KB_MIN, FLAT_R2 = 64.0, 0.5
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ )?(ERROR|CRITICAL)[: ]")   # ours; uvicorn's
 TRANSIENT = {500, 502, 503, 504}
 
@@ -382,9 +385,9 @@ class Soak:
                 await until(lambda: stack.port_answers("127.0.0.1", center.site["agi_port"]))
             elif kind == "desk":
                 await until(center.admin.answers)
-            elif kind == "listener":
-                version = board_version(center)
-                await until(lambda: board_version(center) > version)
+            elif kind == "listener":   # a snapshot of the new one (its version counts from 0 again: the time)
+                killed = int(time.time())
+                await until(lambda: board_time(center) > killed)
             else:
                 center.redis.delete(WORKERS_KEY)
                 await until(lambda: center.redis.hkeys(WORKERS_KEY))
@@ -418,14 +421,14 @@ class Soak:
             await asyncio.wait_for(self.done.wait(), seconds)
 
     # the run
-    async def run(self) -> dict:
+    async def run(self, agents: int = 3) -> dict:
         ami, events = await self.center.connect_ami()
         try:
-            return await self.traffic(ami, events)
+            return await self.traffic(ami, events, agents)
         finally:
             ami.close()
 
-    async def traffic(self, ami: AmiClient, events: EventBuffer, agents: int = 2) -> dict:
+    async def traffic(self, ami: AmiClient, events: EventBuffer, agents: int) -> dict:
         calls = Calls(ami, events, prefix="sk")
         self.started = time.time()
         async with contextlib.AsyncExitStack() as members:
@@ -481,8 +484,10 @@ class Soak:
         }
 
 
-def board_version(center: Center) -> int:
-    return json.loads(center.redis.get(SNAPSHOT_KEY) or "{}").get("version", 0)
+def board_time(center: Center) -> float:
+    """When the wallboard snapshot in Redis was made (epoch seconds, to the second); 0 without one."""
+    made = json.loads(center.redis.get(SNAPSHOT_KEY) or "{}").get("generated_at")
+    return dt.datetime.fromisoformat(made).timestamp() if made else 0.0
 
 
 async def until(check, timeout: float = RECOVER_WITHIN) -> None:
@@ -522,8 +527,10 @@ def memory_slopes(samples: list[tuple[str, int, float, int]], bound_kb_min: floa
                        "minutes": round((steady[-1][0] - steady[0][0]) / 60, 1)}
         if len(steady) >= 3 and steady[-1][0] > steady[0][0]:
             fit = stats.linregress([(t - start) / 60 for t, _ in steady], [r for _, r in steady])
+            r2 = float(fit.rvalue) ** 2 if fit.rvalue == fit.rvalue else 0.0   # NaN: constant RSS
             entry["slope_kb_min"] = round(float(fit.slope), 1)
-            entry["r2"] = round(float(fit.rvalue) ** 2, 2)
+            entry["r2"] = round(r2, 2)
+            entry["flat"] = bool(fit.slope < FLAT_KB_MIN or r2 < FLAT_R2)
         result[name] = entry
     return result
 
@@ -550,9 +557,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--call-every", type=float, default=4, help="mean seconds between calls")
     parser.add_argument("--transfer-share", type=float, default=0.1)
     parser.add_argument("--sample-every", type=float, default=5, help="RSS sample period, s")
+    parser.add_argument("--agents", type=int, default=3, help="stand-in agents answering (talk 4, 7, 10 … s)")
     parser.add_argument("--out", type=Path, help="write the report (JSON) here")
     args = parser.parse_args(argv)
-    report = soak(args.minutes, args.seed, args.fault_every, args.call_every, args.transfer_share, args.sample_every)
+    report = soak(args.minutes, args.seed, args.fault_every, args.call_every, args.transfer_share, args.sample_every,
+                  agents=args.agents)
     text = json.dumps(report, ensure_ascii=False, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
@@ -560,7 +569,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def soak(minutes: float, seed: int = 17, fault_every: float = 90, call_every: float = 4, transfer_share: float = 0.1,
-         sample_every: float = 5, workdir: Path | None = None) -> dict:
+         sample_every: float = 5, workdir: Path | None = None, agents: int = 3) -> dict:
     """Starts a center, soaks it, stops it; the report (``workdir``: kept, with the center's log, if given)."""
     keep = workdir is not None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="soak-"))
@@ -570,7 +579,7 @@ def soak(minutes: float, seed: int = 17, fault_every: float = 90, call_every: fl
         center.up()
         runner_ = Soak(center, minutes=minutes, seed=seed, fault_every=fault_every, call_every=call_every,
                        transfer_share=transfer_share, sample_every=sample_every)
-        report = asyncio.run(runner_.run())
+        report = asyncio.run(runner_.run(agents))
     finally:
         center.stop()
         report["stopped_cleanly"] = center.proc.returncode == 0

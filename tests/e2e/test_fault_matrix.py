@@ -1,7 +1,8 @@
 """The fault matrix (issue 17, point 4): each row is data (the fault, when it is injected, what the citizen must
 experience, what the agent must see, what must be stored) and one runner injects it into a live center (the real
 ``hotline run`` on a PostgreSQL database) with a citizen's call in progress, and reports per row:
-calls lost, tickets lost, calls that reached the queue (a human's), time to recover.
+calls lost, tickets lost, calls that reached the queue and a human, time to recover, and whether the wallboard
+agrees with Asterisk's queue afterwards.
 
 The runner, for every row: a call waits in the general queue; the fault; a call placed while it lasts (it must
 reach the queue too); the row's checks while it lasts (what the agent sees, tickets saved meanwhile); the repair;
@@ -369,6 +370,7 @@ def recordings_host_dir(live: Live) -> Path:
 
 
 async def disk_full(live: Live) -> None:
+    assert faults.FullDisk.mountable(), "the disk-full row mounts a tmpfs over the recordings: it needs root"
     live.state["restarts"] = {n: p["restarts"] for n, p in (await asyncio.to_thread(live.admin.processes)).items()}
     disk = faults.FullDisk(recordings_host_dir(live))
     live.state["disk"] = disk

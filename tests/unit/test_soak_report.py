@@ -12,9 +12,11 @@ def test_rss_slope_is_per_pid_after_warm_up_and_the_longest_life_wins():
     samples += [("desk", 11, t0 + 300 + s, 90_000) for s in range(0, 40, 5)]   # restarted: a shorter life
     memory = soak.memory_slopes(samples)
     assert memory["desk"]["pid"] == 10
-    assert abs(memory["desk"]["slope_kb_min"] - 1000) < 20
+    assert abs(memory["desk"]["slope_kb_min"] - 1000) < 20 and not memory["desk"]["flat"]
     flat = soak.memory_slopes([("media", 7, t0 + s, 40_000 + (s % 2) * 8) for s in range(0, 300, 5)])
-    assert abs(flat["media"]["slope_kb_min"]) < 5
+    assert abs(flat["media"]["slope_kb_min"]) < 5 and flat["media"]["flat"]
+    constant = soak.memory_slopes([("postgres", 8, t0 + s, 23_000) for s in range(0, 300, 5)])
+    assert constant["postgres"]["slope_kb_min"] == 0 and constant["postgres"]["flat"]
 
 
 def test_log_errors_are_ours_uvicorns_and_tracebacks_with_their_time(tmp_path):

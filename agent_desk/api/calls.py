@@ -247,6 +247,9 @@ def recording(request: Request, call_id: str = CALL_ID,
     """通话录音（WAV），供平台人员质检和接听坐席回听；每次播放留痕。"""
     call = _visible_call(session, who, call_id)
     path = recordings.host_file(request.app.state.settings, call.recording)
+    if path is None and call.recording:   # answered, so recorded, but nothing readable was written
+        raise DeskError(404, "recording_unavailable",
+                        "该通话的录音不可用：录音没有写入（录音盘已满或写入失败），请通知管理员")
     if path is None:
         raise DeskError(404, "no_recording", "该通话没有录音")
     audit(session, who, "play_recording", "call", call_id, str(call.recording), client_of(request))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from agent_desk.settings import DeskSettings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+WAV_HEADER_BYTES = 44   # the RIFF header Asterisk's wav format writes before any sound
 
 
 def recordings_dir(site: SiteConfig) -> str:
@@ -68,6 +69,6 @@ def host_file(settings: DeskSettings, recording: str | None) -> Path | None:
         return None
     base = Path(settings.recordings_host_dir).resolve()
     path = (base / recording[len(inside):]).resolve()
-    if base not in path.parents or not path.is_file():
-        return None
+    if base not in path.parents or not path.is_file() or path.stat().st_size <= WAV_HEADER_BYTES:
+        return None   # a header and no sound: nothing was recorded (the disk was full when Asterisk opened it)
     return path

@@ -102,3 +102,51 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
+
+
+def kill_process(pid: int) -> None:
+    """SIGKILL, as the kernel's OOM killer or a crash would end it: nothing is flushed, nothing is said."""
+    import os
+
+    os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class FullDisk:
+    """``directory`` (where Asterisk writes call recordings) put on a filesystem of its own of ``size`` bytes
+    (a tmpfs mounted over it: the box's disk is never filled) and filled to the last byte, as a recordings disk
+    is the day it fills up. Files written before stay hidden under the mount meanwhile; ``free`` takes the mount
+    away again. Needs mount rights (root, as this test box has); ``mountable()`` says whether they are there."""
+
+    directory: Path
+    size: int = 256 * 1024
+    mounted: bool = False
+
+    @staticmethod
+    def mountable() -> bool:
+        import os
+
+        return os.geteuid() == 0 and Path("/proc/filesystems").read_text().find("tmpfs") >= 0
+
+    def fill(self) -> int:
+        """Mount and fill; the bytes it took to fill it."""
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size},mode=0777", "hotline-recordings-full",
+                        str(self.directory)], check=True, capture_output=True)
+        self.mounted = True
+        written = 0
+        with (self.directory / "filler").open("wb", buffering=0) as filler:
+            try:
+                while True:
+                    written += filler.write(b"\0" * 4096) or 0
+            except OSError:   # ENOSPC: full
+                pass
+        try:   # a second file's first block is refused too: full, not only the filler's limit
+            (self.directory / "probe").write_bytes(b"\0" * 4096)
+        except OSError:
+            return written
+        raise AssertionError(f"{self.directory} still takes writes after {written} bytes")
+
+    def free(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.directory)], check=True, capture_output=True)
+            self.mounted = False

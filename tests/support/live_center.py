@@ -1,7 +1,7 @@
 """A live center as an operator runs it: the real ``hotline run`` (Asterisk, Redis and the supervised processes)
 on free loopback ports, a user's view of its desk over HTTP, and citizens' calls into it over the operator's AMI.
 
-Shared by the end-to-end tests that break a part of the running center (``tests/e2e/test_processes.py``,
+Shared by the end-to-end tests that break a part of the running center (``tests/e2e/test_soak.py``,
 ``tests/e2e/test_fault_matrix.py``).
 """
 
@@ -24,6 +24,7 @@ from hotline import channelvars as v
 from hotline.ami import AmiClient, EventBuffer
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
+from launcher.cli import MEDIA_PROCESSES_ENV
 from tests.support.ports import free_port
 
 JOIN_WITHIN = 15.0   # seconds from originate to QueueCallerJoin (GB/T 33358's 15 s to answer)
@@ -117,8 +118,10 @@ class Calls:
                 if e.name == "QueueEntry"}
 
 
-def start_run(tmp_path: Path, database_url: str | None = None) -> tuple[subprocess.Popen, dict, Path]:
-    """``hotline run`` for a site of its own in ``tmp_path`` (SQLite there unless ``database_url``)."""
+def start_run(tmp_path: Path, database_url: str | None = None,
+              media: int | None = None) -> tuple[subprocess.Popen, dict, Path]:
+    """``hotline run`` for a site of its own in ``tmp_path`` (SQLite there unless ``database_url``; ``media``
+    FastAGI processes, else the launcher's default)."""
     tag = f"pr{os.getpid()}"
     ports = {name: free_port() for name in ("ami", "sip", "http", "agi", "audiosocket", "desk", "redis")}
     site = {
@@ -131,6 +134,8 @@ def start_run(tmp_path: Path, database_url: str | None = None) -> tuple[subproce
     (tmp_path / "site.yaml").write_text(yaml.safe_dump(site))
     home = tmp_path / "home"
     env = {**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_SITE": str(tmp_path / "site.yaml")}
+    if media is not None:
+        env[MEDIA_PROCESSES_ENV] = str(media)
     with (tmp_path / "run.log").open("w") as log:   # the child has its own descriptor of it
         proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "run"], env=env, cwd=PROJECT_ROOT,
                                 stdout=log, stderr=subprocess.STDOUT, text=True)

@@ -173,3 +173,20 @@ def test_retained_seat_transfer_notice_is_chinese_and_says_the_call_is_recorded(
 def test_recording_file_is_named_by_call_id():
     assert recording_path("/srv/x/spool/monitor/", "1700000000.12") == "/srv/x/spool/monitor/1700000000.12.wav"
     assert recording_path("/r", "../etc/passwd") == "/r/.._etc_passwd.wav"
+
+
+def test_a_recording_with_no_sound_is_not_offered(tmp_path):
+    """The day the recordings disk is full Asterisk leaves an empty file (or a bare header): the desk treats it as
+    no recording, so the agent is told it is unavailable instead of being handed a broken file."""
+    from agent_desk.settings import DeskSettings
+    from agent_desk.telephony.recording import WAV_HEADER_BYTES, host_file
+
+    settings = DeskSettings("sqlite://", "redis://", recordings_dir="/srv/x/spool/monitor",
+                            recordings_host_dir=str(tmp_path))
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "header.wav").write_bytes(b"R" * WAV_HEADER_BYTES)
+    (tmp_path / "spoken.wav").write_bytes(b"R" * (WAV_HEADER_BYTES + 320))
+    assert host_file(settings, "/srv/x/spool/monitor/empty.wav") is None
+    assert host_file(settings, "/srv/x/spool/monitor/header.wav") is None
+    assert host_file(settings, "/srv/x/spool/monitor/missing.wav") is None
+    assert host_file(settings, "/srv/x/spool/monitor/spoken.wav") == (tmp_path / "spoken.wav").resolve()

@@ -145,6 +145,18 @@ def originate_failed(session: Session, out_id: str, policy: CallbackPolicy, now:
         cp.not_counted(item, "failed", now, policy)
 
 
+def cut_by_restart(session: Session, out_id: str, policy: CallbackPolicy, now: dt.datetime) -> None:
+    """Asterisk restarted under the call: its channel is gone. The item is ``unknown`` (its attempt counted) and
+    waits out the stale window from its claim before it is dialled again; a result the IVR wrote still settles it."""
+    call, item = _item_of(session, out_id)
+    if call is None or item is None or call.ended_at is not None:
+        return
+    call.ended_at, call.dial_status = now, "ASTERISK_RESTARTED"
+    call.outcome = call.outcome or "unknown"
+    if item.out_id == out_id and item.state == cp.CALLING:
+        item.state, item.outcome, item.updated_at = cp.UNKNOWN, "unknown", now
+
+
 # ── the IVR's result (the stream) ────────────────────────────────────────────
 def verdict_of(entry: rc.RevisitEntry) -> str | None:
     """The verdict the citizen gave by keys: satisfied / basically_satisfied (solved), unsatisfied, unsolved."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +43,7 @@ class CampaignRunner:
                  redis: Redis | None, clock: Callable[[], dt.datetime] = utc_now, interval: float = 2.0):
         self.db, self.policy, self.ami_of, self.redis, self.clock = db, policy, ami, redis, clock
         self.interval = interval
-        self.following: set[str] = set()   # calls this runner originated and has not seen end
+        self.following: dict[str, float] = {}   # calls this runner originated and has not seen end → when (epoch s)
         self.started = 0                   # calls originated (for the benchmark)
         self.results = 0                   # IVR results stored
         self._events: asyncio.Queue[AmiEvent] = asyncio.Queue()
@@ -67,7 +68,7 @@ class CampaignRunner:
             self._subscribed.unsubscribe(self._on_ami)
 
     def _on_ami(self, event: AmiEvent) -> None:
-        if revisit.event_out_id(event) is not None:
+        if revisit.event_out_id(event) is not None or event.name == "FullyBooted":
             self._events.put_nowait(event)
 
     def _ensure_subscribed(self) -> AmiClient | None:
@@ -99,13 +100,13 @@ class CampaignRunner:
         placed = await asyncio.to_thread(self._claim_due, ami is not None)
         for out_id, action in placed:
             assert ami is not None
-            self.following.add(out_id)
+            self.following[out_id] = time.time()
             try:
                 await ami.action(action)
                 self.started += 1
             except (AmiError, TimeoutError, OSError) as exc:
                 log.warning("回访 %s not originated: %s", out_id, exc)
-                self.following.discard(out_id)
+                self.following.pop(out_id, None)
                 await self._store(revisit.originate_failed, out_id)
         return len(placed)
 
@@ -139,14 +140,34 @@ class CampaignRunner:
     async def _follow(self) -> None:
         while True:
             event = await self._events.get()
+            if event.name == "FullyBooted":
+                await self._booted(event)
+                continue
             try:
                 ended = await self._store(revisit.on_event, event)
             except Exception:
                 log.exception("回访 event %s not applied", event.name)
                 continue
             if ended is not None:
-                self.following.discard(ended)
+                self.following.pop(ended, None)
                 self._wake.set()
+
+    async def _booted(self, event: AmiEvent) -> None:
+        """Asterisk sends FullyBooted after every AMI login. When its uptime says it started after a call was
+        originated (it restarted, the call is gone, maybe unseen ending), the call's channel is free again and its
+        item ``unknown``: not dialled again before ``campaign.STALE_CALL``. A login to the same Asterisk (a network
+        blip) leaves every call as it is."""
+        try:
+            booted = time.time() - int(event.get("Uptime"))
+        except ValueError:
+            return
+        cut = [out_id for out_id, at in self.following.items() if at < booted - 1]
+        for out_id in cut:
+            self.following.pop(out_id, None)
+            await self._store(revisit.cut_by_restart, out_id)
+        if cut:
+            log.warning("Asterisk restarted: %d 回访 calls cut, not dialled again before the stale window", len(cut))
+            self._wake.set()
 
     async def _store(self, step: Callable[..., Any], *args: Any) -> Any:
         """``step(session, *args, policy, now)`` in its own unit of work, off the event loop."""
@@ -196,5 +217,4 @@ class CampaignRunner:
 
         await self._store(revisit.apply_result, entry)
         self.results += 1
-        self.following.discard(entry.out_id)
         self._wake.set()

@@ -218,6 +218,21 @@ def test_a_restart_mid_call_never_calls_anyone_twice_for_one_attempt(rig):
     assert again != lost and items_of(rig, made2["id"])[0].attempts == 2
 
 
+def test_asterisk_restarted_under_a_call_frees_its_channel_but_not_its_citizen(rig):
+    numbers = [awaiting(rig, 50), awaiting(rig, 51)]
+    made = campaign(rig, numbers, attempts=2)   # max_channels 1
+    at = [local(12)]
+    run = runner(rig, at)
+    [(cut, _a)] = [p for p in claim_all(rig, run) if about(p[1]) in numbers]
+    assert [p for p in claim_all(rig, run) if about(p[1]) in numbers] == []   # the one channel is taken
+    with rig.app.state.db.session() as session:
+        revisit.cut_by_restart(session, cut, POLICY, at[0])   # FullyBooted said Asterisk started after the call
+        assert cp.calling_count(session, made["id"]) == 0
+    [(nxt, _a)] = [p for p in claim_all(rig, run) if about(p[1]) in numbers]
+    states = {i.out_id: (i.state, i.attempts) for i in items_of(rig, made["id"])}
+    assert states[cut] == ("unknown", 1) and states[nxt] == ("calling", 1)
+
+
 def test_only_solved_and_satisfied_closes_the_rest_goes_to_a_person(rig):
     happy, unhappy, unsolved, quitter, silent = (awaiting(rig, n) for n in (30, 31, 32, 33, 34))
     later = awaiting(rig, 35, citizen_phone=phone(rig, 33))   # the same citizen as quitter, on another ticket

@@ -11,10 +11,12 @@
   all campaigns (the dialplan's GROUP_COUNT is the hard stop: over it a call fails as trunk_busy and is retried
   without using an attempt).
 - **Restart-safe**: an item is claimed in the database (``calling``, its attempt counted, its call's ``out_id``
-  stored) and committed before the call is originated. A runner that starts finds items ``calling`` it does not
-  follow (a desk or Asterisk restart mid-call): they become ``unknown`` and are not dialled again until
-  ``STALE_CALL`` after their claim (longer than any call can last: ring time + the IVR route's 300 s), so nobody
-  is called twice for one attempt; the IVR's result, when it comes later from the stream, still settles them.
+  stored) and committed before the call is originated. When the runner starts, and whenever Asterisk comes back
+  (FullyBooted), the calls the database holds open are checked against Asterisk's channels (``runner.reconcile``):
+  one still up is followed; one that is gone (a desk or Asterisk restart mid-call) is ended, freeing its channel,
+  and its item, if still calling, becomes ``unknown``: not dialled again until ``STALE_CALL`` after its claim
+  (longer than any call can last: ring time + the IVR route's 300 s), so nobody is called twice for one attempt;
+  the IVR's result, when it comes later from the stream, still settles it.
 """
 
 from __future__ import annotations
@@ -191,17 +193,6 @@ def claim(session: Session, item: m.RevisitItem, out_id: str, now: dt.datetime) 
     session.flush()
     session.refresh(item)
     return True
-
-
-def orphans_unknown(session: Session, following: set[str], now: dt.datetime) -> int:
-    """Items ``calling`` whose call this runner does not follow (it restarted): ``unknown`` until STALE_CALL."""
-    rows = session.scalars(select(m.RevisitItem).where(m.RevisitItem.state == CALLING)).all()
-    changed = 0
-    for row in rows:
-        if row.out_id not in following:
-            row.state, row.outcome, row.updated_at = UNKNOWN, "unknown", now
-            changed += 1
-    return changed
 
 
 def release_stale(session: Session, now: dt.datetime, policy: CallbackPolicy) -> int:

@@ -146,12 +146,13 @@ def originate_failed(session: Session, out_id: str, policy: CallbackPolicy, now:
 
 
 def cut_by_restart(session: Session, out_id: str, policy: CallbackPolicy, now: dt.datetime) -> None:
-    """Asterisk restarted under the call: its channel is gone. The item is ``unknown`` (its attempt counted) and
-    waits out the stale window from its claim before it is dialled again; a result the IVR wrote still settles it."""
+    """The call's channels are gone and its end was not seen (Asterisk restarted, or the desk did): its channel is
+    free. The item, if still calling, is ``unknown`` (its attempt counted) and waits out the stale window from its
+    claim before it is dialled again; a result the IVR wrote still settles it."""
     call, item = _item_of(session, out_id)
     if call is None or item is None or call.ended_at is not None:
         return
-    call.ended_at, call.dial_status = now, "ASTERISK_RESTARTED"
+    call.ended_at, call.dial_status = now, call.dial_status or "NOT_SEEN_ENDING"
     call.outcome = call.outcome or "unknown"
     if item.out_id == out_id and item.state == cp.CALLING:
         item.state, item.outcome, item.updated_at = cp.UNKNOWN, "unknown", now

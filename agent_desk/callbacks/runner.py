@@ -3,8 +3,8 @@ their calls on AMI and takes the IVR's results from the Redis stream.
 
 Each ``tick`` (every ``interval`` seconds, and at once when a call ends): stale ``unknown`` items are released,
 finished campaigns closed, and for every running campaign inside its window the due items are claimed (committed)
-and originated, as many as the campaign's ``max_channels`` and the trunk's limit leave free. The first tick marks
-the items a previous runner left ``calling`` as ``unknown`` (see ``campaign``). Events go through
+and originated, as many as the campaign's ``max_channels`` and the trunk's limit leave free. The first tick with
+AMI, and every FullyBooted, reconciles the open calls with Asterisk's channels (see ``campaign``). Events go through
 ``revisit.on_event`` and results through ``revisit.apply_result``, each in its own unit of work; a result is
 acknowledged on the stream only once stored.
 """
@@ -97,6 +97,8 @@ class CampaignRunner:
     async def tick(self) -> int:
         """One round; returns how many calls it originated."""
         ami = self._ensure_subscribed()
+        if ami is not None and self._first:
+            await self.reconcile(ami)
         placed = await asyncio.to_thread(self._claim_due, ami is not None)
         for out_id, action in placed:
             assert ami is not None
@@ -113,9 +115,6 @@ class CampaignRunner:
     def _claim_due(self, can_call: bool) -> list[tuple[str, dict[str, Any]]]:
         now, placed = self.clock(), []
         with self.db.session() as session:
-            if self._first:
-                cp.orphans_unknown(session, set(self.following), now)
-                self._first = False
             cp.release_stale(session, now, self.policy)
             cp.finish_campaigns(session, now)
             if not can_call:
@@ -136,6 +135,29 @@ class CampaignRunner:
                         placed.append((out_id, revisit.call_for(session, item, out_id, self.policy)))
         return placed   # committed: every claim is stored before its call is originated
 
+    async def reconcile(self, ami: AmiClient) -> None:
+        """What Asterisk has now against the calls the database says are open (the runner started, or Asterisk
+        came back): a call whose channels are up is followed from here; one that is gone is ended, its channel
+        free, and its item, if still calling, ``unknown`` (not dialled again before the stale window)."""
+        try:
+            up = {e.get("Uniqueid") for e in await ami.action_list({"Action": "CoreShowChannels"})}
+        except (AmiError, TimeoutError, OSError) as exc:
+            log.warning("回访: live channels not listed (%s); trying again", exc)
+            return
+        open_calls = await asyncio.to_thread(self._open_calls)
+        for out_id in open_calls:
+            if out_id in up or f"{out_id}-o" in up:
+                self.following.setdefault(out_id, time.time())
+            else:
+                self.following.pop(out_id, None)
+                await self._store(revisit.cut_by_restart, out_id)
+        self._first = False
+        self._wake.set()
+
+    def _open_calls(self) -> list[str]:
+        with self.db.session() as session:
+            return list(session.scalars(select(m.RevisitCall.out_id).where(m.RevisitCall.ended_at.is_(None))))
+
     # ── AMI events ───────────────────────────────────────────────────────────
     async def _follow(self) -> None:
         while True:
@@ -153,21 +175,11 @@ class CampaignRunner:
                 self._wake.set()
 
     async def _booted(self, event: AmiEvent) -> None:
-        """Asterisk sends FullyBooted after every AMI login. When its uptime says it started after a call was
-        originated (it restarted, the call is gone, maybe unseen ending), the call's channel is free again and its
-        item ``unknown``: not dialled again before ``campaign.STALE_CALL``. A login to the same Asterisk (a network
-        blip) leaves every call as it is."""
-        try:
-            booted = time.time() - int(event.get("Uptime"))
-        except ValueError:
-            return
-        cut = [out_id for out_id, at in self.following.items() if at < booted - 1]
-        for out_id in cut:
-            self.following.pop(out_id, None)
-            await self._store(revisit.cut_by_restart, out_id)
-        if cut:
-            log.warning("Asterisk restarted: %d 回访 calls cut, not dialled again before the stale window", len(cut))
-            self._wake.set()
+        """Asterisk sends FullyBooted after every AMI login (it restarted, or the connection came back): the open
+        calls are checked against its channels (``reconcile``)."""
+        ami = self._ensure_subscribed()
+        if ami is not None:
+            await self.reconcile(ami)
 
     async def _store(self, step: Callable[..., Any], *args: Any) -> Any:
         """``step(session, *args, policy, now)`` in its own unit of work, off the event loop."""

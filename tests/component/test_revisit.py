@@ -98,8 +98,8 @@ def result(rig, out_id: str, number: str, result: str, solved: str, digits: str)
 def test_the_campaign_api_contract_masks_audits_and_refuses_what_it_must(rig):
     good, foreign = awaiting(rig, 1), awaiting(rig, 2, citizen_phone="+4420794600000")
     quitter = awaiting(rig, 3)
-    ok(rig.call("agent", "POST", "/api/v1/callbacks/opt-outs", json={"ticket_number": quitter, "reason": "市民表示不需要回访"}),
-       201)
+    ok(rig.call("agent", "POST", "/api/v1/callbacks/opt-outs",
+                json={"ticket_number": quitter, "reason": "市民表示不需要回访"}), 201)
     made = campaign(rig, [good, foreign, quitter])
     assert set(made) == {"id", "name", "state", "state_label", "created_at", "created_by_name", "max_channels",
                          "attempts", "window_start", "window_end", "in_window", "progress"}
@@ -189,9 +189,11 @@ def test_a_restart_mid_call_never_calls_anyone_twice_for_one_attempt(rig):
     at = [local(10)]
     first = runner(rig, at)
     [(out_id, _action)] = [p for p in claim_all(rig, first) if about(p[1]) == number]
-    # the desk restarts: a new runner does not follow that call
+    # the desk restarts: the new runner finds the call's channels gone (``reconcile``) and ends it
     at[0] = local(10, 1)
     second = runner(rig, at)
+    with rig.app.state.db.session() as session:
+        revisit.cut_by_restart(session, out_id, POLICY, at[0])
     assert [p for p in claim_all(rig, second) if about(p[1]) == number] == []
     [item] = items_of(rig, made["id"])
     assert (item.state, item.attempts) == ("unknown", 1)
@@ -208,6 +210,8 @@ def test_a_restart_mid_call_never_calls_anyone_twice_for_one_attempt(rig):
     [(lost, _a)] = [p for p in claim_all(rig, runner(rig, at)) if about(p[1]) == other]
     at[0] = local(11, 2)
     later = runner(rig, at)
+    with rig.app.state.db.session() as session:
+        revisit.cut_by_restart(session, lost, POLICY, at[0])
     claim_all(rig, later)
     at[0] = local(11, 16)
     claim_all(rig, later)            # releases it: pending, its next attempt after the retry interval
@@ -260,7 +264,7 @@ def test_only_solved_and_satisfied_closes_the_rest_goes_to_a_person(rig):
     assert len(verdicts) == 1 and verdicts[0]["actor"] == "智能回访" and verdicts[0]["role"] == "system"
     assert verdicts[0]["data"]["result"] == "basically_satisfied" and verdicts[0]["data"]["solved"] is True
     assert any(e["action"] == "revisit_call" for e in closed["history"])
-    for number, verdict in ((unhappy, "unsatisfied"), (unsolved, "unsolved")):
+    for number in (unhappy, unsolved):
         view = ticket(rig, number)
         assert view["state"] == "awaiting_callback", "no verdict recorded: a person calls"
         assert not [e for e in view["history"] if e["action"] == "callback"]
@@ -290,10 +294,12 @@ def test_only_solved_and_satisfied_closes_the_rest_goes_to_a_person(rig):
 
 def test_merged_tickets_each_get_their_own_call(rig):
     host = ok(rig.call("agent", "POST", "/api/v1/tickets", json={
-        "channel": "phone", "citizen_name": "甲", "citizen_phone": phone(rig, 40), "title": "停水", "content": "停水三天",
-        "demand": "恢复供水", "appeal_type": "complaint", "location": "琼海市", "subplatform": f"s{rig.tag}"}), 201)["number"]
+        "channel": "phone", "citizen_name": "甲", "citizen_phone": phone(rig, 40), "title": "停水",
+        "content": "停水三天", "demand": "恢复供水", "appeal_type": "complaint", "location": "琼海市",
+        "subplatform": f"s{rig.tag}"}), 201)["number"]
     merged = ok(rig.call("agent", "POST", "/api/v1/tickets", json={
-        "channel": "phone", "citizen_name": "乙", "citizen_phone": phone(rig, 41), "title": "停水", "content": "停水",
+        "channel": "phone", "citizen_name": "乙", "citizen_phone": phone(rig, 41), "title": "停水",
+        "content": "停水",
         "demand": "恢复供水", "appeal_type": "complaint", "location": "琼海市", "subplatform": f"s{rig.tag}",
         "merge_into": host}), 201)["number"]
     ok(rig.call("agent", "POST", f"/api/v1/tickets/{host}/actions/resolve_directly", json={"answer": "已恢复"}))

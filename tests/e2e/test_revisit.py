@@ -232,3 +232,61 @@ async def test_a_campaign_keeps_to_one_channel_skips_the_opted_out_and_waits_out
     items = {i["ticket_number"]: i for i in ok(desk.call("boss", "GET", f"/api/v1/campaigns/{cid}/items"))["items"]}
     assert items[numbers[3]]["outcome"] == "opted_out" and items[numbers[3]]["attempts"] == 0
     assert all(items[n]["outcome"] == "no_answer" and items[n]["attempts"] == 1 for n in numbers[:3])
+
+
+async def ami_back(center: Center, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await center.ami.action({"Action": "Ping"}, timeout=2)
+            return
+        except Exception:
+            assert time.monotonic() < deadline, "the center's AMI did not come back"
+            await asyncio.sleep(0.5)
+
+
+async def test_asterisk_restarted_mid_campaign_calls_nobody_twice_for_one_attempt(center: Center, desk: DeskRig,
+                                                                                  redis_server) -> None:
+    first, second = awaiting(desk, 20), awaiting(desk, 21)
+    a, b = phone(desk, 20), phone(desk, 21)
+    cid = campaign(desk, [first, second], max_channels=1, attempts=2)
+    peer_mark = center.peer_events.mark()
+
+    def calls_to(number: str) -> int:
+        return len([e for e in center.peer_events.events[peer_mark:]
+                    if e.get("UserEvent") == "CitizenCalled" and e.get("Number") == number])
+
+    def item(number: str) -> dict:
+        items = ok(desk.call("boss", "GET", f"/api/v1/campaigns/{cid}/items"))["items"]
+        return next(i for i in items if i["ticket_number"] == number)
+
+    run = Run(desk, center, redis_server, local(10))
+    try:
+        async with peer_mode(center, "citizen", b, "brief"), run:
+            await poll(lambda: calls_to(a) == 1, 30, "the first citizen's phone ringing")
+            await asyncio.sleep(2)                                   # answered: the automated call is under way
+            await asyncio.to_thread(center.asterisk.down)
+            await asyncio.to_thread(center.asterisk.up)
+            await ami_back(center)
+            # The cut call's channel is free again and the campaign goes on with the next citizen. (A call the
+            # runner tried while Asterisk was shutting down was refused: no attempt used, retried 2 minutes on.)
+            run.at[0] = local(10, 3)
+            try:
+                await poll(lambda: calls_to(b) == 1 and item(second)["outcome"] == "no_answer", 90,
+                           "the second citizen called")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}: {item(first)}, {item(second)}, calls {calls_to(a)}/{calls_to(b)}, "
+                                     f"following {dict(run.runner.following)}, started {run.runner.started}") from None
+            await asyncio.sleep(3)
+            # before its retry interval (10 min) and the stale window (15 min): not called again for that attempt
+            assert calls_to(a) == 1 and item(first)["attempts"] == 1 and item(first)["state"] != "done"
+            async with peer_mode(center, "citizen", a, "brief"):
+                run.at[0] = local(10, 16)                            # both passed: its second attempt
+                await asyncio.sleep(2)
+                run.at[0] = local(10, 30)
+                await poll(lambda: item(first)["state"] == item(second)["state"] == "done", 90,
+                           "both citizens' second attempts")
+    finally:
+        await hang_up_everything(center)
+    assert calls_to(a) == 2 and item(first)["attempts"] == 2, "one call per attempt, two attempts"
+    assert calls_to(b) == 2 and item(second)["attempts"] == 2

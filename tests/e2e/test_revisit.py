@@ -189,6 +189,23 @@ async def test_unsatisfied_goes_to_a_persons_worklist_and_the_ticket_waits(cente
     assert reviews[number]["digits"] == "13" and reviews[number]["verdict_label"] == "不满意"
 
 
+async def test_0_hands_the_citizen_to_an_agent_queue_and_the_ticket_to_a_person(center: Center, desk: DeskRig,
+                                                                                redis_server) -> None:
+    number, citizen = awaiting(desk, 3), phone(desk, 3)
+    mark = center.events.mark()
+    try:
+        out_id, item = await one_call(desk, center, redis_server, number, citizen, [("revisit-solved", "0")])
+        joined = await center.events.wait_for(lambda e: e.name == "QueueCallerJoin" and e.get("Uniqueid") == out_id,
+                                              20, "the citizen joining the queue", mark)
+        assert joined["Queue"] and joined["CallerIDNum"]
+    finally:
+        await hang_up_everything(center)
+    assert (item["outcome"], item["outcome_label"], item["verdict"]) == ("to_agent", "市民转人工服务", None)
+    assert ticket(desk, number)["state"] == "awaiting_callback"
+    reviews = {r["ticket_number"]: r for r in ok(desk.call("agent", "GET", "/api/v1/revisits/reviews"))["items"]}
+    assert reviews[number]["digits"] == "0"
+
+
 async def test_a_campaign_keeps_to_one_channel_skips_the_opted_out_and_waits_out_quiet_hours(
         center: Center, desk: DeskRig, redis_server) -> None:
     numbers = [awaiting(desk, n) for n in (10, 11, 12, 13)]

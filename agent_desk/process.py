@@ -31,6 +31,7 @@ from agent_desk.app import create_app
 from agent_desk.bootstrap import ami_settings, desk_settings, private_database
 from agent_desk.calls.listener import AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
+from agent_desk.callbacks.runner import CampaignRunner
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
 from agent_desk.supervision.wallboard import Wallboard
@@ -60,6 +61,7 @@ class DeskProcess:
     _ami_login: asyncio.Task[None] | None = field(default=None, repr=False)
     _resync: asyncio.Task[int] | None = field(default=None, repr=False)
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
+    campaigns: CampaignRunner | None = field(default=None, repr=False)   # 智能回访 (agent_desk.callbacks.runner)
 
     @property
     def tracker(self) -> CallTracker | None:
@@ -79,6 +81,9 @@ class DeskProcess:
         elif self.ami_settings is not None:
             self._ami_login = asyncio.create_task(self._log_into_ami(self.ami_settings), name="desk-ami")
         self._resync = asyncio.create_task(asyncio.to_thread(self._resync_ticket_status), name="status-resync")
+        self.campaigns = CampaignRunner(self.app.state.db, self.settings.callbacks, self._campaign_ami,
+                                        self.settings.async_redis())
+        self.campaigns.start()
         if self.settings.recordings_host_dir:   # call recordings past site.yaml retention.call_recordings_days
             rules = [(Path(self.settings.recordings_host_dir), self.site.retention.call_recordings_days)]
             self._housekeeping = asyncio.create_task(housekeeping.run_periodically(rules), name="retention")
@@ -101,11 +106,20 @@ class DeskProcess:
             log.info("desk: logged into AMI for its phone actions")
             return
 
+    def _campaign_ami(self) -> AmiClient | None:
+        link = self.app.state.telephony
+        return link.ami if link is not None and link.connected else None
+
     def _resync_ticket_status(self) -> int:
         with self.app.state.db.session() as session:
             return StatusProjection(self.app.state.redis).rebuild(session)
 
     async def stop(self) -> None:
+        if self.campaigns is not None:
+            await self.campaigns.stop()
+            if self.campaigns.redis is not None:
+                await self.campaigns.redis.aclose()
+            self.campaigns = None
         self.app.state.telephony = None
         if self._ami_login is not None:
             self._ami_login.cancel()

@@ -10,11 +10,11 @@ Redis (an ACL file; Redis 7 users with their own keys, channels and commands):
 
     default   the launcher/operator (secret ``redis``); the IVR and the desk never use it
     ivr       the IVR side: writes prefills and transcripts (and their channels), caller memory, the survey
-              stream, phrase jobs for the ASR pool and reads their replies; reads ticket progress. It can read
-              nothing of the desk's (live calls, pops, wallboard).
+              and 智能回访 streams, phrase jobs for the ASR pool and reads their replies; reads ticket progress.
+              It can read nothing of the desk's (live calls, pops, wallboard).
     desk      the desk: reads prefills and transcripts (and their channels), writes ticket progress, consumes the
-              survey stream, reads the ASR pool's counters, and its own live state, pop channels, wallboard
-              and warnings.
+              survey and 智能回访 streams, reads the ASR pool's counters, and its own live state, pop channels,
+              wallboard and warnings.
     asr       an ASR worker (any machine): the phrase job streams, the media servers' reply streams, the pool's
               counters and heartbeats, nothing else: it never sees a prefill, a ticket or a caller's number.
 
@@ -28,7 +28,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass
 
-from hotline.contracts import asr, prefill, survey, ticket_status, transcript
+from hotline.contracts import asr, prefill, revisit, survey, ticket_status, transcript
 
 # AMI
 AMI_DESK_USER = "hotline"          # the desk (the user name older installs already have)
@@ -77,7 +77,7 @@ class AclUser:
 
 IVR = AclUser(
     REDIS_IVR_USER, REDIS_IVR_SECRET,
-    keys=(f"~{_PREFILL_KEYS}", f"~{CALLER_MEMORY}", f"~{survey.STREAM}", f"%R~{_STATUS_KEYS}",
+    keys=(f"~{_PREFILL_KEYS}", f"~{CALLER_MEMORY}", f"~{survey.STREAM}", f"~{revisit.STREAM}", f"%R~{_STATUS_KEYS}",
           f"~{_TRANSCRIPT_KEYS}", f"~{_ASR_KEYS}"),
     channels=(f"&{prefill.CHANNEL}", f"&{transcript.CHANNEL}"),
     commands=IVR_COMMANDS,
@@ -91,6 +91,7 @@ ASR = AclUser(
 DESK = AclUser(
     REDIS_DESK_USER, REDIS_DESK_SECRET,
     keys=(f"%R~{_PREFILL_KEYS}", f"~{_STATUS_KEYS}", f"~{survey.STREAM}", f"~{survey.REJECTED_STREAM}",
+          f"~{revisit.STREAM}", f"~{revisit.REJECTED_STREAM}",
           f"%R~{_TRANSCRIPT_KEYS}", f"%R~{asr.STATS_KEY}", f"%R~{asr.WORKERS_KEY}", *(f"~{k}" for k in DESK_KEYS)),
     channels=(f"&{prefill.CHANNEL}", f"&{transcript.CHANNEL}", *(f"&{c}" for c in DESK_CHANNELS)),
     commands=DESK_COMMANDS,

@@ -35,6 +35,9 @@ QUEUE_POSITION = "HOTLINE_QPOS"        # where a caller who stepped out with a k
 OUT_ID = "HOTLINE_OUT_ID"              # an outbound call's id ([hotline-outbound]): in its events and recording name
 OUT_NUMBER = "HOTLINE_OUT_NUMBER"      # the citizen's number an outbound call dials (checked again in the dialplan)
 OUT_RING = "HOTLINE_OUT_RING"          # seconds the citizen's phone may ring
+REVISIT_TICKET = "HOTLINE_REVISIT_TICKET"  # 智能回访: the ticket number the automated call reads out
+REVISIT_TOPIC = "HOTLINE_REVISIT_TOPIC"    # 智能回访: the ticket's topic code (hotline/data/topics.yaml; "" when none)
+REVISIT_NEXT = "HOTLINE_REVISIT_NEXT"      # set by the revisit route: "agent" (key 0) or "" (hang up)
 
 # Sent with every AMI channel event (manager.conf channelvars): what the desk's listener needs to know.
 AMI_CHANNELVARS = (CALL_ID, LINE, LINE_CLASS, SUBPLATFORM, QUEUE, APPEAL_TYPE, AGENT)
@@ -84,6 +87,7 @@ CTX_LISTEN_START = "hotline-listen-start"    # Gosub(...,citizen|agent,1): start
 CTX_LISTEN = "hotline-listen"          # the listening legs (ChanSpy ─ Local ─ AGI listen/AudioSocket)
 CTX_EMERGENCY_WORDS = "hotline-emergency-words"  # the waiting caller said emergency words: announce, hand off
 CTX_OUTBOUND = "hotline-outbound"      # calls out to citizens over the carrier trunk (回拨, 回访 campaigns)
+CTX_REVISIT = "hotline-revisit"        # 智能回访: the IVR half of Local/s@hotline-outbound (AGI route revisit)
 
 # Agent feature codes (dialled from a softphone in CTX_AGENTS)
 CODE_LOGIN = "*11"

@@ -20,7 +20,7 @@ import yaml
 from pypinyin import Style, lazy_pinyin
 
 from hotline import sounds
-from ivr import ticket_status
+from ivr import revisit, ticket_status
 from hotline.numberplan import CancelledLine, InboundLine, NumberPlan, RetainedLine
 
 CATALOGUE = Path(__file__).with_name("prompts.yaml")
@@ -53,6 +53,7 @@ def catalogue(plan: NumberPlan) -> dict[str, str]:
             prompts[sounds.transfer_notice(line.number)] = retained_notice.format(number=line.number, name=line.name)
     prompts["ivr-city-list"] = city_list_text(plan)
     prompts.update(ticket_status.prompt_texts())  # ticket progress read-back: states, digits, dates, units
+    prompts.update(revisit.prompt_texts())  # 智能回访: the topics it reads the matter with
     prompts.update({tone_id: "sox " + " ".join(args) for tone_id, args in TONES.items()})
     return dict(sorted(prompts.items()))
 

@@ -74,6 +74,7 @@ class CallbackPolicy:
     agent_ring_seconds: int = 30
     citizen_ring_seconds: int = 40
     center_number: str = "12345"
+    outbound_channels: int = 4   # the carrier trunk's limit ([hotline-outbound] GROUP_COUNT): campaigns stay under it
     tz: ZoneInfo = field(default=PROVINCE_TZ)
 
     def __post_init__(self) -> None:
@@ -142,7 +143,7 @@ def policy_from_site(section: Callbacks, timezone: str = "Asia/Shanghai") -> Cal
         target_minutes=section.target_minutes, quiet_start=clock(section.quiet_start),
         quiet_end=clock(section.quiet_end), attempts=section.attempts, retry_minutes=tuple(section.retry_minutes),
         agent_ring_seconds=section.agent_ring_seconds, citizen_ring_seconds=section.citizen_ring_seconds,
-        center_number=section.center_number, tz=ZoneInfo(timezone))
+        center_number=section.center_number, outbound_channels=section.outbound_channels, tz=ZoneInfo(timezone))
 
 
 def _next_day(local: dt.datetime, tz: ZoneInfo) -> dt.datetime:

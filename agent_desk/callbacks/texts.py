@@ -48,3 +48,32 @@ TICKET_REFUSED = "无权回拨该工单的市民：只能回拨本人受理、�
 TASK_CLOSED = "该任务已完成，不能再登记结果"
 UNKNOWN_CALL = "回拨通话“{id}”不存在"
 ROLE_REFUSED = "该角色不能回拨市民"
+
+# ── 智能回访 campaigns (agent_desk.callbacks.campaign, agent_desk.api.campaigns) ─────────────────────────────
+CAMPAIGN_STATE_LABELS = {"running": "进行中", "paused": "已暂停", "finished": "已完成"}
+ITEM_STATE_LABELS = {"pending": "待呼叫", "calling": "呼叫中", "unknown": "呼叫结果未知", "done": "已完成"}
+ITEM_OUTCOME_LABELS = {
+    "satisfied": "满意（已办结）",
+    "basically_satisfied": "基本满意（已办结）",
+    "unsatisfied": "不满意，转人工回访复核",
+    "unsolved": "未解决，转人工回访复核",
+    "no_answer": "无人接听或未按键",
+    "busy": "忙线",
+    "opted_out": "市民不再接受回访",
+    "to_agent": "市民转人工服务",
+    "invalid_number": "号码无效，无法外呼",
+    "not_awaiting": "工单已不在待回访状态",
+    "in_other_campaign": "已在其他回访任务中",
+    "trunk_busy": "外呼线路忙，稍后重试",
+    "failed": "电话系统未能外呼，稍后重试",
+    "unknown": "呼叫结果未知，超过等待时间后再呼叫",
+}
+VERDICT_LABELS = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意", "unsolved": "未解决"}
+REVISIT_ACTOR = "智能回访"
+UNKNOWN_CAMPAIGN = "回访任务“{id}”不存在"
+CAMPAIGN_FINISHED = "回访任务已完成，不能再暂停或继续"
+NO_TICKETS = "没有待回访的工单"
+TICKETS_NOT_AWAITING = "以下工单不存在或不在待回访状态：{numbers}"
+BAD_WINDOW = "外呼时段格式应为 HH:MM，且开始早于结束"
+OVER_TRUNK = "最大并发外呼数不能超过中继外呼上限（{limit} 路）"
+OPTED_OUT = "已登记，今后不再对该号码进行智能回访"

@@ -377,3 +377,79 @@ class CallbackCall(Base):
     dial_status: Mapped[str] = mapped_column(String(24), default="")
     counted: Mapped[bool] = mapped_column(Boolean, default=False)  # used one of the task's attempts
     recording: Mapped[str | None] = mapped_column(String(256))
+
+
+# ── 智能回访: automated callback campaigns, their items and calls, and opt-outs (migration 0014,
+#    agent_desk.callbacks.campaign / .revisit) ──────────────────────────────────────────────────────────────────
+class RevisitCampaign(Base):
+    """A campaign of automated 回访 calls: the tickets waiting for 回访 when it was made (or a given list), paced
+    by its window, the site's quiet hours and ``max_channels``."""
+
+    __tablename__ = "revisit_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)     # running | paused | finished
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    max_channels: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[str] = mapped_column(String(5))          # HH:MM, the site's local time
+    window_end: Mapped[str] = mapped_column(String(5))
+    finished_at: Mapped[dt.datetime | None]
+
+
+class RevisitItem(Base):
+    """One ticket's citizen in a campaign. ``state``: pending (waiting for its next attempt) | calling (claimed in
+    the database before the call was originated) | unknown (a restart left its call unseen: not dialled again
+    until ``campaign.STALE_CALL`` passed) | done. ``caller`` is personal data (masked, every read audited)."""
+
+    __tablename__ = "revisit_items"
+    __table_args__ = (UniqueConstraint("campaign_id", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("revisit_campaigns.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    caller: Mapped[str] = mapped_column(String(32), index=True)   # the dialable number ("" when there is none)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    out_id: Mapped[str | None] = mapped_column(String(40))       # the current (or last) call
+    claimed_at: Mapped[dt.datetime | None]
+    reached: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    verdict: Mapped[str | None] = mapped_column(String(24))   # satisfied | basically_satisfied | unsatisfied | unsolved
+    digits: Mapped[str] = mapped_column(String(32), default="")
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)   # 人工回访复核
+    reviewed_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RevisitCall(Base):
+    """One automated 回访 call (an attempt of an item); ``out_id`` names it in the dialplan's events."""
+
+    __tablename__ = "revisit_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    out_id: Mapped[str] = mapped_column(String(40), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("revisit_items.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    answered_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    dial_status: Mapped[str] = mapped_column(String(24), default="")
+    digits: Mapped[str] = mapped_column(String(32), default="")
+
+
+class RevisitOptOut(Base):
+    """不再回访: a citizen's number that is never called by a campaign again (key 9, or marked by an agent)."""
+
+    __tablename__ = "revisit_opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caller: Mapped[str] = mapped_column(String(32), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    source: Mapped[str] = mapped_column(String(16))              # key | agent
+    reason: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

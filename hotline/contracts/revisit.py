@@ -1,0 +1,76 @@
+"""智能回访's result: one entry per automated 回访 call the citizen answered, in the Redis stream ``STREAM``.
+
+Written by the IVR's ``revisit`` route (``ivr.revisit``), consumed by the desk (``agent_desk.callbacks.revisit``)
+through the consumer group ``DESK_GROUP`` (an entry is acknowledged only once it is stored, so a crash reads it
+again), and written into the ticket's lifecycle by the province's rules there.
+
+    v          the contract version
+    out_id     the call's id (HOTLINE_OUT_ID: the desk's campaign item knows it; its events and recording carry it)
+    ticket     the ticket number the call was about
+    result     one of RESULTS (below)
+    solved     "yes" | "no" | "" (not asked or not answered)
+    digits     what the citizen pressed, raw, in order ("" if nothing)
+    at         when the call's questions ended, ISO 8601 UTC
+
+results:
+    satisfied | basically_satisfied | unsatisfied   the satisfaction key (1 / 2 / 3), after a solved key (1 / 2)
+    no_answer    the citizen answered the phone but gave no valid key (timeouts, keys out of range, hung up)
+    opted_out    key 9: 不再回访 (the citizen asks not to be called back)
+    to_agent     key 0: the citizen asked for an agent (handed to the queue; the agent records what follows)
+
+No number goes into the stream: the desk has it on the ticket.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from hotline.contracts.base import Payload, text_fields
+
+STREAM = "hotline:revisits"
+STREAM_MAXLEN = 100_000
+DESK_GROUP = "desk"
+REJECTED_STREAM = "hotline:revisits:rejected"   # entries the desk could not read (another version), kept
+
+SATISFIED = "satisfied"                      # 满意
+BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+UNSATISFIED = "unsatisfied"                  # 不满意
+NO_ANSWER = "no_answer"
+OPTED_OUT = "opted_out"                      # 不再回访
+TO_AGENT = "to_agent"                        # 转人工
+RESULTS = (SATISFIED, BASICALLY_SATISFIED, UNSATISFIED, NO_ANSWER, OPTED_OUT, TO_AGENT)
+
+Result = Literal["satisfied", "basically_satisfied", "unsatisfied", "no_answer", "opted_out", "to_agent"]
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class RevisitEntry(Payload):
+    CONTRACT: ClassVar[str] = "revisit"
+
+    out_id: str = Field(min_length=1, max_length=40)
+    ticket: str = Field(pattern=r"^\d{14}$")
+    result: Result
+    solved: Literal["yes", "no", ""] = ""
+    digits: str = Field(default="", max_length=32)
+    at: str = Field(default_factory=utc_now)
+
+    @classmethod
+    def from_fields(cls, fields: dict[Any, Any]) -> RevisitEntry:
+        return cls.decode(text_fields(fields))
+
+    def to_fields(self) -> dict[str, str]:
+        return {name: str(value) for name, value in self.model_dump().items()}
+
+    @property
+    def at_time(self) -> dt.datetime:
+        try:
+            at = dt.datetime.fromisoformat(self.at)
+        except ValueError:
+            return dt.datetime.now(dt.UTC)
+        return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)

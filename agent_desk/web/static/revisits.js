@@ -32,27 +32,22 @@ export const TEXT = {
 };
 
 const REFRESH_MS = 60_000;
-const REVIEW_VERDICTS = new Set(["unsatisfied", "unsolved"]);
 let current = null;
 
-/** 人工回访复核: the campaign items an automated call sent to a person ({number → verdict label}); none where
-    the campaign API is not there or not for this role. */
-async function reviewItems(who) {
+/** 人工回访复核: the tickets an automated call sent to a person (unsatisfied, unsolved or 0 pressed), {number →
+    verdict label}, from GET /revisits/reviews (agents and supervisors; audited). A desk that cannot answer it
+    lists the 待回访 tickets alone. */
+async function reviewItems() {
   const found = new Map();
-  if (who.role !== "supervisor") return found;
-  let campaigns;
+  let items;
   try {
-    campaigns = (await api("GET", "/campaigns")).items || [];
+    items = (await api("GET", "/revisits/reviews")).items || [];
   } catch (err) {
-    return found;   // no campaigns on this desk: the list is the 待回访 tickets alone
+    return found;
   }
-  for (const campaign of campaigns) {
-    const items = (await api("GET", `/campaigns/${campaign.id}/items`)).items || [];
-    for (const item of items) {
-      if (item.state === "to_agent" && REVIEW_VERDICTS.has(item.verdict)) {
-        found.set(item.ticket_number, { label: item.verdict_label, masked: item.caller_masked, at: item.updated_at });
-      }
-    }
+  for (const item of items) {
+    found.set(item.ticket_number, { label: item.verdict_label || item.outcome_label, masked: item.caller_masked,
+      at: item.updated_at });
   }
   return found;
 }
@@ -81,7 +76,7 @@ let who = null;
 
 async function load() {
   try {
-    const [body, reviews] = await Promise.all([api("GET", "/revisits?limit=100"), reviewItems(who)]);
+    const [body, reviews] = await Promise.all([api("GET", "/revisits?limit=100"), reviewItems()]);
     items = body.items;
     // 人工回访复核 first (a person must hear why the citizen is unhappy), then the longest waiting.
     const ordered = [...items.filter((i) => reviews.has(i.number)), ...items.filter((i) => !reviews.has(i.number))];

@@ -244,3 +244,40 @@ def test_the_views_and_the_report_show_the_revisit_figures_by_unit(page, desk, t
     shoot(page, "report-revisits")
     assert_clean(page)
     logout(page)
+
+
+def test_tickets_an_automated_call_sent_to_a_person_come_first_marked_for_review(page, desk, tickets):
+    """人工回访复核: a newer 待回访 ticket whose automated call was answered 未解决 (keys 2 then 3) is listed before
+    the older one, marked, with what the citizen pressed, for the supervisor and the agent alike (GET
+    /revisits/reviews). The campaign's item is written here as the runner leaves it (the e2e test makes it by a
+    real call)."""
+    from agent_desk.callbacks import campaign as cp
+    from agent_desk.callbacks.rules import CallbackPolicy
+
+    now = dt.datetime.now(dt.UTC)
+    with desk.db.session() as session:
+        agent = principal(session, desk.users["agent"])
+        draft = service.TicketDraft(channel="phone", source_line="12345", citizen_name="回访市民",
+                                    citizen_phone="13912340000", title="回访测试R4", content="R4：路灯不亮",
+                                    appeal_type="complaint", topic="03-water", subplatform="469002")
+        r4 = service.create(session, agent, draft, now=now - dt.timedelta(minutes=30)).ticket.number
+        service.act(session, agent, desk.settings, r4, "resolve_directly", {"answer": "已转告路灯管理所。"},
+                    now=now - dt.timedelta(minutes=29))
+        plan = cp.Plan(name="复核测试", ticket_numbers=[r4], max_channels=1, attempts=1, window_start="00:00",
+                       window_end="23:59")
+        boss_id = session.scalar(select(m.User.id).where(m.User.username == desk.users["boss"]))
+        campaign = cp.create(session, plan, boss_id, CallbackPolicy(), now)
+        [item] = cp.items(session, campaign.id)
+        item.state, item.reached, item.needs_review = cp.DONE, True, True
+        item.outcome, item.verdict, item.digits = "unsolved", "unsolved", "23"
+        cp.set_state(session, campaign, cp.FINISHED)
+    for user in ("boss", "agent"):
+        sign_in(page, desk.users[user])
+        page.goto("/revisits.html")
+        listing = page.locator("#revisit-list")
+        first = listing.locator("li[data-number]").first
+        expect(first).to_have_attribute("data-number", r4)
+        expect(first).to_have_class("review")
+        expect(first).to_contain_text("未解决")
+        assert_clean(page)
+        logout(page)

@@ -2,7 +2,7 @@
 
 ``ivr_services`` is the one place the IVR's services are assembled, for the FastAGI server (one process for
 every call) and for classic AGI (``agi_scripts.classic``, one process per call): the same flows, the same
-prefill and survey stores, and one spool under the state home, drained by whoever runs next.
+prefill, survey and 回访 stores, and one spool under the state home, drained by whoever runs next.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ivr.asr.client import AsrClient
 from ivr.flow import IvrServices, load_flows
 from ivr.listen import Transcriber
 from ivr.prefill_store import PrefillStore
+from ivr.revisit import RevisitStore
 from ivr.speech import SpeechEngine
 from ivr.speech.loader import load_engine
 from ivr.survey import SurveyStore
@@ -51,6 +52,7 @@ def ivr_services(plan: NumberPlan, home: Path, redis: aioredis.Redis | None, *, 
         intake=intake, asr=asr, transcripts=TranscriptStore(redis),
         tickets=redis, surveys=SurveyStore(redis, home / "spool" / "surveys", maxlen=retention.survey_stream_maxlen,
                                            max_age_days=retention.survey_stream_days),
+        revisits=RevisitStore(redis, home / "spool" / "revisits"),
     )
 
 
@@ -72,8 +74,9 @@ def retention_rules(home: Path, retention: Retention) -> list[tuple[Path, int]]:
 async def drain_spools(ivr: IvrServices) -> int:
     """Move what was spooled while Redis was down into Redis; returns how many items moved."""
     moved = await ivr.store.drain_spool()
-    if ivr.surveys is not None:
-        moved += await ivr.surveys.drain_spool()
+    for store in (ivr.surveys, ivr.revisits):
+        if store is not None:
+            moved += await store.drain_spool()
     return moved
 
 
@@ -84,7 +87,7 @@ class AgiApp:
     redis: aioredis.Redis
     ivr: IvrServices
     asr: AsrClient | None = None   # the live transcript's connection to the ASR pool
-    drain_every: float = 30.0   # seconds between attempts to move spooled prefills and surveys into Redis
+    drain_every: float = 30.0   # seconds between attempts to move spooled prefills, surveys and 回访 results into Redis
     report_every: float = 5.0   # seconds between the log lines saying how many calls this process served
     retention: list[tuple[Path, int]] = field(default_factory=list)   # (directory, days) swept every hour
     _drainer: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -143,7 +146,7 @@ class AgiApp:
             try:
                 moved = await self.drain_spools()
                 if moved:
-                    log.info("moved %d spooled prefills/surveys into Redis", moved)
+                    log.info("moved %d spooled prefills/surveys/回访 results into Redis", moved)
             except Exception:
                 log.exception("draining the spools failed")
             await asyncio.sleep(self.drain_every)

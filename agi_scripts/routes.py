@@ -15,7 +15,7 @@ from ivr.channel import Channel
 from ivr.flow import IvrServices, emergency_target, run_ivr
 from ivr.intake import queue_first, run_listening
 from ivr.progress import run_progress
-from ivr.revisit import RevisitStore, matter_of, run_revisit
+from ivr.revisit import matter_of, run_revisit
 from ivr.survey import run_survey
 
 
@@ -97,16 +97,13 @@ async def survey(call: AgiCall) -> None:
 async def revisit(call: AgiCall) -> None:
     """智能回访 on the IVR half of an automated outbound call: read out, ask, record; key 0 → the dialplan queues."""
     ivr = call.services.ivr
-    if ivr is None or ivr.surveys is None:
+    if ivr is None or ivr.revisits is None:
         raise RuntimeError("revisit needs the IVR's Redis (the telephony core alone cannot record a verdict)")
     found = await call.channel.get_variables([v.SOUNDS, v.OUT_ID, v.REVISIT_TICKET, v.REVISIT_TOPIC])
     topic_id, unit_id = await matter_of(ivr.tickets, found[v.REVISIT_TICKET], found[v.REVISIT_TOPIC])
-    # Its spool sits beside the survey spool; each revisit call moves on what an earlier one had to spool.
-    store = RevisitStore(ivr.surveys.redis, ivr.surveys.spool.directory.parent / "revisits")
-    entry = await run_revisit(call.channel, store, found[v.SOUNDS], out_id=found[v.OUT_ID],
+    entry = await run_revisit(call.channel, ivr.revisits, found[v.SOUNDS], out_id=found[v.OUT_ID],
                               ticket=found[v.REVISIT_TICKET], topic_id=topic_id, unit_id=unit_id)
     await call.channel.set_variable(v.REVISIT_NEXT, "agent" if entry.result == "to_agent" else "")
-    await store.drain_spool()
 
 
 ROUTES: dict[str, Route] = {

@@ -27,6 +27,7 @@ from ivr.entry import CallFacts
 from ivr.prefill import Prefill, city_from_speech, emergency_of, enrich
 from ivr.listen import ListenSession, Transcriber
 from ivr.prefill_store import PrefillStore
+from ivr.revisit import RevisitStore
 from ivr.transcript_store import TranscriptStore
 from hotline.site import Intake
 from ivr.progress import ProgressConfig, run_progress
@@ -106,6 +107,7 @@ class IvrServices:
     memory: Redis | None = None             # the caller's remembered city
     tickets: Redis | None = None            # the desk's ticket statuses (read only)
     surveys: SurveyStore | None = None      # where callback survey results go
+    revisits: RevisitStore | None = None    # where 智能回访 results go
     recordings: Path = Path("var/recordings")
     intake: Intake = field(default_factory=Intake)
     asr: Transcriber | None = None          # the ASR pool: the live transcript's phrases

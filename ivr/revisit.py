@@ -12,8 +12,9 @@ questions by key:
 At any question 0 hands the citizen to an agent (``to_agent``; the dialplan queues them) and 9 records 不再回访
 (``opted_out``). A key out of range or no key re-prompts, ``ATTEMPTS`` tries in all, then the call ends as
 ``no_answer`` (as does hanging up mid-way). The result goes to the desk on the Redis stream of
-``hotline.contracts.revisit`` (spooled when Redis is down, and moved on by the next revisit call); the desk writes
-it into the ticket's lifecycle by the province's rules (``agent_desk.callbacks.revisit``).
+``hotline.contracts.revisit`` (spooled when Redis is down, and moved on by the media server's periodic drain,
+``agi_scripts.app``); the desk writes it into the ticket's lifecycle by the province's rules
+(``agent_desk.callbacks.revisit``).
 """
 
 from __future__ import annotations

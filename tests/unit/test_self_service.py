@@ -373,8 +373,10 @@ async def test_emergency_words_only_in_the_final_transcript_still_hand_the_call_
     assert f"{SOUNDS}/ivr-emergency-transfer" in channel.played
 
 
-async def test_the_agi_server_moves_spooled_prefills_and_surveys_into_redis(tmp_path):
+async def test_the_agi_server_moves_spooled_prefills_surveys_and_revisits_into_redis(tmp_path):
     from agi_scripts.app import AgiApp
+    from hotline.contracts.revisit import RevisitEntry
+    from ivr.revisit import RevisitStore
     from ivr.prefill import Prefill
     from hotline.contracts.prefill import KEY
     from ivr.prefill_store import PrefillStore
@@ -395,12 +397,16 @@ async def test_the_agi_server_moves_spooled_prefills_and_surveys_into_redis(tmp_
     await PrefillStore(None, spool / "prefill").save(Prefill(call_id="p1", transcript="停水"))
     await survey.SurveyStore(down, spool / "surveys").record(
         survey.SurveyEntry(call_id="s1", line="12345", caller="139", result="satisfied", digits="1"))
+    assert await RevisitStore(down, spool / "revisits").record(
+        RevisitEntry(out_id="rv-1", ticket="20261205000001", result="satisfied", solved="yes", digits="11")) == "spool"
     back = Back()
     ivr = ivr_services(back)
     ivr.store = PrefillStore(back, spool / "prefill")
     ivr.surveys = survey.SurveyStore(back, spool / "surveys")
+    ivr.revisits = RevisitStore(back, spool / "revisits")
     app = AgiApp(agi=None, audiosocket=None, redis=back, ivr=ivr)  # type: ignore[arg-type]
-    assert await app.drain_spools() == 2
+    assert await app.drain_spools() == 3   # the 回访 result no longer waits for the next revisit call
     assert json.loads(back.values[KEY.format(call_id="p1")])["transcript"] == "停水"
     assert back.stream[0][1]["call_id"] == "s1"
+    assert back.stream[1][1]["out_id"] == "rv-1" and back.stream[1][1]["result"] == "satisfied"
     assert await app.drain_spools() == 0

@@ -19,19 +19,19 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import select
 
+from agent_desk import streams
 from agent_desk.callbacks import campaign as cp
 from agent_desk.callbacks import revisit
 from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.db import models as m
 from agent_desk.db.session import Database
 from hotline.ami import AmiClient, AmiError, AmiEvent
-from hotline.contracts import ContractMismatch
 from hotline.contracts import revisit as rc
 
 log = logging.getLogger(__name__)
+RESULTS = streams.ResultStream(rc.STREAM, rc.DESK_GROUP, rc.REJECTED_STREAM, rc.STREAM_MAXLEN, "回访 result")
 
 
 def utc_now() -> dt.datetime:
@@ -190,43 +190,10 @@ class CampaignRunner:
 
     # ── IVR results ──────────────────────────────────────────────────────────
     async def _results(self) -> None:
-        redis = self.redis
-        assert redis is not None
-        while True:
-            try:
-                try:
-                    await redis.xgroup_create(rc.STREAM, rc.DESK_GROUP, id="0", mkstream=True)
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
-                for start in ("0", ">"):
-                    while True:
-                        batch: Any = await redis.xreadgroup(rc.DESK_GROUP, "desk", {rc.STREAM: start}, count=50,
-                                                            block=1000 if start == ">" else None)
-                        entries = batch[0][1] if batch else []
-                        if not entries:
-                            if start == "0":
-                                break
-                            continue
-                        for entry_id, fields in entries:
-                            await self._take(fields)
-                            await redis.xack(rc.STREAM, rc.DESK_GROUP, entry_id)
-            except (RedisError, OSError) as exc:
-                log.warning("回访 stream lost (%s); retrying", exc)
-                await asyncio.sleep(1)
-            except Exception:
-                log.exception("回访 result not stored; it stays pending and is retried")
-                await asyncio.sleep(2)
+        assert self.redis is not None
+        await streams.consume(self.redis, RESULTS, "desk", rc.RevisitEntry.from_fields, self._take)
 
-    async def _take(self, fields: dict[Any, Any]) -> None:
-        try:
-            entry = rc.RevisitEntry.from_fields(fields)
-        except ContractMismatch as exc:
-            log.error("回访 result not readable, kept in %s: %s", rc.REJECTED_STREAM, exc)
-            assert self.redis is not None
-            await self.redis.xadd(rc.REJECTED_STREAM, fields, maxlen=rc.STREAM_MAXLEN, approximate=True)
-            return
-
+    async def _take(self, entry: rc.RevisitEntry) -> None:
         await self._store(revisit.apply_result, entry)
         self.results += 1
         self._wake.set()

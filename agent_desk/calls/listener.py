@@ -25,14 +25,14 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from typing import Any
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent_desk import streams
 from agent_desk.calls import events as ev
 from agent_desk.calls.transcript import TranscriptRelay, end_spy
 from agent_desk.calls.tracker import CallTracker
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 30.0   # seconds: the back-off of a call event the database refuses stops growing here
 BUG_ATTEMPTS = 3
+SURVEYS = streams.ResultStream(survey.STREAM, survey.DESK_GROUP, survey.REJECTED_STREAM, survey.STREAM_MAXLEN,
+                               "survey")
 IN_PROGRESS = dt.timedelta(hours=6)   # a call answered longer ago than this and not ended is not looked for
 
 
@@ -267,43 +269,10 @@ class CallListener:
                 await asyncio.sleep(1)
 
     async def _survey_loop(self) -> None:
-        """满意度评价 results from the IVR's stream, stored exactly once: an entry is acknowledged only after it is
-        stored. A database error leaves it pending and the loop retries (what this consumer read but did not
-        acknowledge is read first); an entry of another contract version goes to ``REJECTED_STREAM``, kept."""
-        redis = self.redis
-        assert redis is not None   # started only with Redis
-        while True:
-            try:
-                try:
-                    await redis.xgroup_create(survey.STREAM, survey.DESK_GROUP, id="0", mkstream=True)
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
-                for start in ("0", ">"):
-                    while True:
-                        batch: Any = await redis.xreadgroup(survey.DESK_GROUP, "listener", {survey.STREAM: start},
-                                                            count=50, block=1000 if start == ">" else None)
-                        entries = batch[0][1] if batch else []
-                        if not entries:
-                            if start == "0":
-                                break
-                            continue
-                        for entry_id, fields in entries:
-                            await self._take_survey(fields)
-                            await redis.xack(survey.STREAM, survey.DESK_GROUP, entry_id)
-            except (RedisError, OSError) as exc:
-                log.warning("survey stream lost (%s); retrying", exc)
-                await asyncio.sleep(1)
-            except Exception:
-                log.exception("survey not stored; it stays pending and is retried")
-                await asyncio.sleep(self.retry_delay)
+        """满意度评价 results from the IVR's stream, each stored exactly once (``agent_desk.streams``)."""
+        assert self.redis is not None   # started only with Redis
+        await streams.consume(self.redis, SURVEYS, "listener", survey.SurveyEntry.from_fields, self._store_survey,
+                              self.retry_delay)
 
-    async def _take_survey(self, fields: dict[Any, Any]) -> None:
-        try:
-            entry = survey.SurveyEntry.from_fields(fields)
-        except ContractMismatch as exc:
-            log.error("survey entry not readable, kept in %s: %s", survey.REJECTED_STREAM, exc)
-            assert self.redis is not None
-            await self.redis.xadd(survey.REJECTED_STREAM, fields, maxlen=survey.STREAM_MAXLEN, approximate=True)
-            return
+    async def _store_survey(self, entry: survey.SurveyEntry) -> None:
         await asyncio.to_thread(self.tracker.record_survey, entry.call_id, entry.result, entry.digits, entry.at_time)

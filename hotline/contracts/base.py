@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, ClassVar, Self
 
@@ -55,3 +56,34 @@ def text_fields(fields: dict[Any, Any]) -> dict[str, str]:
     """Redis hashes and stream entries read without decode_responses: bytes → str."""
     return {(k.decode() if isinstance(k, bytes) else str(k)): (v.decode() if isinstance(v, bytes) else str(v))
             for k, v in fields.items()}
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class StreamEntry(Payload):
+    """A payload handed over as a Redis stream entry (flat text fields), stamped ``at`` when it was written."""
+
+    at: str = ""
+
+    def model_post_init(self, context: Any) -> None:
+        super().model_post_init(context)
+        if not self.at:
+            self.at = utc_now()
+
+    @classmethod
+    def from_fields(cls, fields: dict[Any, Any]) -> Self:
+        return cls.decode(text_fields(fields))
+
+    def to_fields(self) -> dict[str, str]:
+        return {name: str(value) for name, value in self.model_dump().items()}
+
+    @property
+    def at_time(self) -> dt.datetime:
+        """``at`` as a time (now, when it is unreadable; UTC when it names no zone)."""
+        try:
+            at = dt.datetime.fromisoformat(self.at)
+        except ValueError:
+            return dt.datetime.now(dt.UTC)
+        return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)

@@ -23,34 +23,29 @@ No number goes into the stream: the desk has it on the ticket.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from hotline.contracts.base import Payload, text_fields
+from hotline.contracts.base import StreamEntry
+from hotline.contracts.survey import BASICALLY_SATISFIED, NO_ANSWER, SATISFIED, UNSATISFIED
 
 STREAM = "hotline:revisits"
 STREAM_MAXLEN = 100_000
 DESK_GROUP = "desk"
 REJECTED_STREAM = "hotline:revisits:rejected"   # entries the desk could not read (another version), kept
 
-SATISFIED = "satisfied"                      # 满意
-BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
-UNSATISFIED = "unsatisfied"                  # 不满意
-NO_ANSWER = "no_answer"
+# satisfied 满意, basically_satisfied 基本满意, unsatisfied 不满意, no_answer: the survey's words (one vocabulary)
 OPTED_OUT = "opted_out"                      # 不再回访
 TO_AGENT = "to_agent"                        # 转人工
+__all__ = ["BASICALLY_SATISFIED", "DESK_GROUP", "NO_ANSWER", "OPTED_OUT", "REJECTED_STREAM", "RESULTS", "SATISFIED",
+           "STREAM", "STREAM_MAXLEN", "TO_AGENT", "UNSATISFIED", "RevisitEntry"]
 RESULTS = (SATISFIED, BASICALLY_SATISFIED, UNSATISFIED, NO_ANSWER, OPTED_OUT, TO_AGENT)
 
 Result = Literal["satisfied", "basically_satisfied", "unsatisfied", "no_answer", "opted_out", "to_agent"]
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-class RevisitEntry(Payload):
+class RevisitEntry(StreamEntry):
     CONTRACT: ClassVar[str] = "revisit"
 
     out_id: str = Field(min_length=1, max_length=40)
@@ -58,19 +53,3 @@ class RevisitEntry(Payload):
     result: Result
     solved: Literal["yes", "no", ""] = ""
     digits: str = Field(default="", max_length=32)
-    at: str = Field(default_factory=utc_now)
-
-    @classmethod
-    def from_fields(cls, fields: dict[Any, Any]) -> RevisitEntry:
-        return cls.decode(text_fields(fields))
-
-    def to_fields(self) -> dict[str, str]:
-        return {name: str(value) for name, value in self.model_dump().items()}
-
-    @property
-    def at_time(self) -> dt.datetime:
-        try:
-            at = dt.datetime.fromisoformat(self.at)
-        except ValueError:
-            return dt.datetime.now(dt.UTC)
-        return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)

@@ -17,12 +17,10 @@ Written by the IVR's survey route (``ivr.survey``), consumed by the desk's liste
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field
 
-from hotline.contracts.base import Payload, text_fields
+from hotline.contracts.base import StreamEntry
 
 STREAM = "hotline:surveys"
 STREAM_MAXLEN = 100_000   # default cap (XADD MAXLEN ~); site.yaml retention.survey_stream_maxlen/_days trim it
@@ -38,11 +36,8 @@ RESULTS = (SATISFIED, BASICALLY_SATISFIED, UNSATISFIED, NO_ANSWER)
 Result = Literal["satisfied", "basically_satisfied", "unsatisfied", "no_answer"]
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
-
-class SurveyEntry(Payload):
+class SurveyEntry(StreamEntry):
     CONTRACT: ClassVar[str] = "survey"
 
     call_id: str
@@ -50,19 +45,3 @@ class SurveyEntry(Payload):
     caller: str = ""
     result: Result
     digits: str = ""
-    at: str = Field(default_factory=utc_now)
-
-    @classmethod
-    def from_fields(cls, fields: dict[Any, Any]) -> SurveyEntry:
-        return cls.decode(text_fields(fields))
-
-    def to_fields(self) -> dict[str, str]:
-        return {name: str(value) for name, value in self.model_dump().items()}
-
-    @property
-    def at_time(self) -> dt.datetime:
-        try:
-            at = dt.datetime.fromisoformat(self.at)
-        except ValueError:
-            return dt.datetime.now(dt.UTC)
-        return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)

@@ -27,6 +27,7 @@ PROXY_HEADER = (
     "# Do not edit: change the site config and render again."
 )
 DISPATCHER_SET = 1
+AGENT_KEEPALIVE = 30   # seconds between the proxy's OPTIONS inside each call to an agent (dialog: at least 30)
 ALGORITHMS = {"round-robin": 4, "call-load": 10}   # Kamailio dispatcher's algorithm numbers
 
 
@@ -83,6 +84,7 @@ def render_proxy(site: SiteConfig, secrets: SecretStore) -> Rendered:
         "carrier_networks": ",".join(_cidr(net) for net in site.carrier.permit),
         "node_networks": ",".join(_cidr(_host_network(node.address)) for node in cluster.nodes),
         "carrier_secret": secrets.get(f"sip-{site.carrier.username}"),
+        "agent_keepalive": AGENT_KEEPALIVE,
         "agent_networks": ",".join(_cidr(net) for net in site.agents.permit),
         # each agent's generated secret, the same the single-node pjsip.conf gives its endpoint
         "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},

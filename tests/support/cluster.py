@@ -137,6 +137,10 @@ class Proxy:
             raise
         return re.findall(r"Address:\s*(\S+)", text)
 
+    def agent_calls(self, extension: str) -> int:
+        """The agent's calls (ringing or answered) from every node, as the proxy counts them (its dialog profile)."""
+        return int(self.rpc("dlg.profile_get_size", "agent", f"s:{extension}").strip())
+
     def busy_replies(self, extension: str) -> int:
         """Calls to the agent a node sent while the agent had a call (kamailio.cfg answers each 486 and logs it)."""
         path = self.directory / "kamailio.log"
@@ -227,6 +231,7 @@ class RunningCluster:
         cid = f"q{os.getpid()}-{next(self._ids):06d}"
         await self.nodes[node_id].ami.originate(
             f"Local/s@{v.CTX_QUEUE}", caller_id=f'"市民" <{CITIZEN}>', channel_id=cid, data="600",
+            timeout_ms=120000,   # the queue answers only when an agent does: let the caller wait up to 2 minutes
             variables={f"__{v.QUEUE}": queue, f"__{v.CALL_ID}": cid, f"__{v.LINE}": "12345"})
         return cid
 

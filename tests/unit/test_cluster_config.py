@@ -138,6 +138,10 @@ def test_agents_register_with_the_proxy_and_each_is_rung_once():
     assert -1 not in positions and positions == sorted(positions), positions
     assert to_agent.rfind('unlock("$var(agent)")') > positions[-1]   # the lock is held until the INVITE is relayed
     assert "route(TO_AGENT)" in cfg.split("route[FROM_NODE] {")[1]
+    # a call whose node dies sends no BYE: in-dialog OPTIONS to both ends end it (the dialog module's minimum: 30 s)
+    assert 'modparam("dialog", "ka_interval", 30)' in cfg
+    assert 'dlg_set_property("ka-src");\n\tdlg_set_property("ka-dst");' in to_agent
+    assert 'modparam("cfgutils", "lock_set_size", 4)' in cfg   # without it lock() only logs an error
 
 
 def test_browser_phones_are_refused_in_a_cluster():

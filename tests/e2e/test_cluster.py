@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 
 import pytest
@@ -19,6 +20,7 @@ from agent_desk.telephony import agents
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
+from tests.support import sip
 from tests.support.cluster import RunningCluster, running_cluster
 
 pytestmark = pytest.mark.asterisk
@@ -209,6 +211,36 @@ async def test_an_agent_registered_once_with_the_proxy_answers_calls_from_every_
             assert channel.startswith(f"PJSIP/{AGENT}-"), channel
             assert cluster.phone_calls(AGENT, mark) == 1, f"the call on {node_id} did not reach the phone once"
             await hang_up(cluster, node_id, cid)
+
+
+async def test_the_proxy_takes_an_agents_registration_only_with_a_contact_in_the_agents_networks(
+        cluster: RunningCluster) -> None:
+    """The right password is not enough: calls to the agent would go to the contact, so it must be in
+    agents.permit (127.0.0.1 here; 127.0.0.9 is loopback too, but outside it)."""
+    extension = BAD_PASSWORD_AGENT   # the peer never registers it (wrong password): the test owns its registration
+    secret = cluster.secrets.get(f"sip-agent-{extension}")
+    assert cluster.site.cluster is not None
+    proxy = ("127.0.0.1", cluster.site.cluster.proxy_port)
+
+    def register(contact: str, expires: int = 60) -> int:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(5)
+            challenge_request = sip.register(extension, "udp", contact, expires, call_id=f"reg-{extension}")
+            sock.sendto(challenge_request.encode(), proxy)
+            challenge = sock.recv(65535).decode()
+            assert sip.status(challenge) == 401, challenge
+            sock.sendto(sip.register(extension, "udp", contact, expires, challenge=challenge, password=secret,
+                                     call_id=f"reg-{extension}").encode(), proxy)
+            return sip.status(sock.recv(65535).decode())
+
+    assert await asyncio.to_thread(register, "127.0.0.9:5099") == 403
+    assert cluster.proxy.contacts(extension) == []
+    # the same login with a contact inside: taken, so the 403 was for the contact
+    assert await asyncio.to_thread(register, "127.0.0.1:5099") == 200
+    assert cluster.proxy.contacts(extension) == [f"sip:{extension}@127.0.0.1:5099;transport=udp"]
+    assert await asyncio.to_thread(register, "127.0.0.1:5099", 0) == 200
+    assert cluster.proxy.contacts(extension) == []
 
 
 async def test_an_agent_on_a_call_from_one_node_is_not_offered_another_nodes_call(cluster: RunningCluster) -> None:

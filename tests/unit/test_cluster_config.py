@@ -129,6 +129,7 @@ def test_agents_register_with_the_proxy_and_each_is_rung_once():
     registrar = cfg.split("route[REGISTRAR] {")[1].split("\n}\n")[0]
     assert 'is_in_subnet("$si", "127.0.0.1/32") || $sht(agents=>$tU) == $null' in registrar
     assert '$au != $tU' in registrar and 'save("location", "0x04")' in registrar
+    assert 'is_in_subnet("$(ct{tobody.host})", "127.0.0.1/32")' in registrar   # calls go only to agents' networks
     # a node's call to an agent: 486 while the agent has a dialog from any node, else claim the agent and relay
     to_agent = cfg.split("route[TO_AGENT] {")[1].split("\n}\n")[0]
     order = ['lock("$var(agent)")', 'get_profile_size("agent", "$var(agent)", "$var(calls)")',

@@ -104,6 +104,16 @@ def trunk_permit(name: str, host: str, site: SiteConfig) -> list[str]:
 
 
 @dataclass(frozen=True)
+class AgentProxy:
+    """Where a cluster node reaches its agents: the proxy (``host``:``port``), the only source (``network``, Asterisk's
+    a.b.c.d/mask) their requests may come from."""
+
+    host: str
+    port: int
+    network: str
+
+
+@dataclass(frozen=True)
 class Rendered:
     files: dict[str, str]
 
@@ -162,9 +172,10 @@ def agent_queue_problems(plan: NumberPlan, site: SiteConfig) -> list[str]:
 
 
 def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: str = "", *,
-           carrier_login: bool = True) -> Rendered:
+           carrier_login: bool = True, agent_proxy: AgentProxy | None = None) -> Rendered:
     """``carrier_login=False``: a cluster node (``confgen.cluster``), whose carrier is the proxy in front of it, which
-    has already checked the carrier's digest login and address; the node checks that the call comes from the proxy."""
+    has already checked the carrier's digest login and address; the node checks that the call comes from the proxy.
+    ``agent_proxy``: a cluster node reaches its agents through the proxy, where their phones register."""
     problems = agent_queue_problems(plan, site)
     if problems:
         raise ValueError("; ".join(problems))
@@ -177,6 +188,7 @@ def render(plan: NumberPlan, site: SiteConfig, secrets: SecretStore, plan_text: 
     context = {
         "header": HEADER,
         "carrier_login": carrier_login,
+        "agent_proxy": agent_proxy,
         "plan": plan,
         "site": site,
         "v": channelvars,

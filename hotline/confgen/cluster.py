@@ -4,6 +4,10 @@ A node's configuration is the single-node rendering of the site as that node see
 ports and instance directory, and a carrier trunk that is the proxy (calls in come from the proxy's address only;
 calls out to citizens go to the proxy, which forwards them to the carrier). The proxy checks the carrier's digest
 login and networks, then spreads new calls over the nodes that answer its SIP OPTIONS probes.
+
+Agents' phones register with the proxy (each with its generated secret); every node reaches agent <ext> at the
+proxy, which rings the phone only when the agent has no other call (ringing or answered) from any node, so no agent
+is offered two calls at once: a second node's queue gets 486 Busy and tries its next member.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from hotline.confgen import Rendered, _environment, render
+from hotline.confgen import AgentProxy, Rendered, _environment, render
 from hotline.numberplan import NumberPlan
 from hotline.secrets import SecretStore
 from hotline.site import Cluster, ClusterNode, SiteConfig
@@ -23,6 +27,7 @@ PROXY_HEADER = (
     "# Do not edit: change the site config and render again."
 )
 DISPATCHER_SET = 1
+AGENT_KEEPALIVE = 30   # seconds between the proxy's OPTIONS inside each call to an agent (dialog: at least 30)
 ALGORITHMS = {"round-robin": 4, "call-load": 10}   # Kamailio dispatcher's algorithm numbers
 
 
@@ -79,6 +84,10 @@ def render_proxy(site: SiteConfig, secrets: SecretStore) -> Rendered:
         "carrier_networks": ",".join(_cidr(net) for net in site.carrier.permit),
         "node_networks": ",".join(_cidr(_host_network(node.address)) for node in cluster.nodes),
         "carrier_secret": secrets.get(f"sip-{site.carrier.username}"),
+        "agent_keepalive": AGENT_KEEPALIVE,
+        "agent_networks": ",".join(_cidr(net) for net in site.agents.permit),
+        # each agent's generated secret, the same the single-node pjsip.conf gives its endpoint
+        "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
     }
     return Rendered({name: env.get_template(f"{name}.j2").render(context) for name in PROXY_FILES})
 
@@ -89,7 +98,13 @@ def render_cluster(plan: NumberPlan, site: SiteConfig, secrets: SecretStore,
     cluster = cluster_of(site)
     if any(node.id == PROXY for node in cluster.nodes):
         raise ValueError(f"cluster.nodes: {PROXY!r} names the proxy's directory; choose another node id")
-    rendered = {node.id: render(plan, node_site(site, node), secrets, plan_text, carrier_login=False)
+    if site.agents.webrtc:
+        raise ValueError("agents.webrtc: browser phones registering with the cluster's proxy (SIP over WebSocket at "
+                         "Kamailio) are not built yet; a cluster's agents use SIP phones")
+    proxy_host = f"[{cluster.proxy}]" if ":" in cluster.proxy else cluster.proxy
+    agent_proxy = AgentProxy(proxy_host, cluster.proxy_port, _host_network(cluster.proxy))
+    rendered = {node.id: render(plan, node_site(site, node), secrets, plan_text, carrier_login=False,
+                                agent_proxy=agent_proxy)
                 for node in cluster.nodes}
     rendered[PROXY] = render_proxy(site, secrets)
     return rendered

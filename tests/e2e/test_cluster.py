@@ -1,6 +1,7 @@
-"""多节点集群 on this machine (issue 15, points 1 and 2): Kamailio on 127.0.0.1 in front of two Asterisk nodes on
+"""多节点集群 on this machine (issue 15, points 1 to 3): Kamailio on 127.0.0.1 in front of two Asterisk nodes on
 127.0.0.2 and 127.0.0.3, rendered from one site config; the peer Asterisk is the carrier and sends its calls to
-Kamailio. Which node took a call is read from that node's own AMI; whether the dispatcher sends calls to a node,
+Kamailio, and is the agents' phones, which register with Kamailio once and are reached from every node. Which
+node took a call is read from that node's own AMI; whether the dispatcher sends calls to a node,
 from Kamailio (`kamcmd dispatcher.list`). A node is killed mid-run (SIGKILL: the machine dies) and started again.
 
 The timings printed here are from a shared, loaded machine; they are observations, not bounds.
@@ -9,17 +10,23 @@ The timings printed here are from a shared, loaded machine; they are observation
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 
 import pytest
 
+from agent_desk.telephony import agents
 from hotline import channelvars as v
+from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
+from tests.support import sip
 from tests.support.cluster import RunningCluster, running_cluster
 
 pytestmark = pytest.mark.asterisk
 
 SPREAD_CALLS = 10
+AGENT, BAD_PASSWORD_AGENT = "8001", "8002"   # the site's two agents; the peer registers 8002 with a wrong password
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +159,156 @@ async def test_call_load_sends_each_new_call_to_the_node_with_fewer_calls_up(tmp
         print(f"\n[cluster] call-load: 4 calls {counts}; after n2's ended, the next 2: {sorted(second.values())}")
         assert set(second.values()) == {"n2"}, second
         await loaded.hang_up_peer_calls()
+
+
+async def registered(cluster: RunningCluster, extension: str, timeout: float = 20) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        contacts = await asyncio.to_thread(cluster.proxy.contacts, extension)
+        if contacts:
+            return contacts
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"agent {extension}'s phone is not registered with the proxy after {timeout:.0f} s")
+
+
+@contextlib.asynccontextmanager
+async def logged_in_on_every_node(cluster: RunningCluster, extension: str):
+    for node in cluster.nodes.values():
+        await agents.login(node.ami, extension, [GENERAL_QUEUE])
+    try:
+        yield
+    finally:
+        for node in cluster.nodes.values():   # a node a test killed and could not start again must not hide why
+            with contextlib.suppress(Exception):
+                await agents.logout(node.ami, extension)
+
+
+async def answered_by_agent(cluster: RunningCluster, node_id: str, cid: str, timeout: float = 30) -> str:
+    """The agent channel that answered the queue call ``cid`` on the node (from the node's AgentConnect)."""
+    connect = await cluster.nodes[node_id].events.wait_for(
+        lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, timeout,
+        f"an agent answering call {cid} on {node_id}")
+    return connect["DestChannel"]
+
+
+async def hang_up(cluster: RunningCluster, node_id: str, cid: str) -> None:
+    node = cluster.nodes[node_id]
+    for event in node.events.find(lambda e: e.name == "Newchannel" and e.get("Linkedid") == cid):
+        with contextlib.suppress(Exception):
+            await node.ami.hangup(event["Channel"])
+
+
+async def test_an_agent_registered_once_with_the_proxy_answers_calls_from_every_node(cluster: RunningCluster) -> None:
+    contacts = await registered(cluster, AGENT)
+    assert len(contacts) == 1 and contacts[0].startswith(f"sip:{AGENT}@127.0.0.1:"), contacts
+    # the phone with a wrong password never got in (the proxy checked its digest login)
+    assert cluster.proxy.contacts(BAD_PASSWORD_AGENT) == []
+    async with logged_in_on_every_node(cluster, AGENT):
+        for node_id in cluster.nodes:
+            mark = cluster.peer_events.mark()
+            cid = await cluster.queue_call(node_id, GENERAL_QUEUE)
+            channel = await answered_by_agent(cluster, node_id, cid)
+            assert channel.startswith(f"PJSIP/{AGENT}-"), channel
+            assert cluster.phone_calls(AGENT, mark) == 1, f"the call on {node_id} did not reach the phone once"
+            await hang_up(cluster, node_id, cid)
+
+
+async def test_the_proxy_takes_an_agents_registration_only_with_a_contact_in_the_agents_networks(
+        cluster: RunningCluster) -> None:
+    """The right password is not enough: calls to the agent would go to the contact, so it must be in
+    agents.permit (127.0.0.1 here; 127.0.0.9 is loopback too, but outside it)."""
+    extension = BAD_PASSWORD_AGENT   # the peer never registers it (wrong password): the test owns its registration
+    secret = cluster.secrets.get(f"sip-agent-{extension}")
+    assert cluster.site.cluster is not None
+    proxy = ("127.0.0.1", cluster.site.cluster.proxy_port)
+
+    def register(contact: str, expires: int = 60) -> int:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(5)
+            challenge_request = sip.register(extension, "udp", contact, expires, call_id=f"reg-{extension}")
+            sock.sendto(challenge_request.encode(), proxy)
+            challenge = sock.recv(65535).decode()
+            assert sip.status(challenge) == 401, challenge
+            sock.sendto(sip.register(extension, "udp", contact, expires, challenge=challenge, password=secret,
+                                     call_id=f"reg-{extension}").encode(), proxy)
+            return sip.status(sock.recv(65535).decode())
+
+    assert await asyncio.to_thread(register, "127.0.0.9:5099") == 403
+    assert cluster.proxy.contacts(extension) == []
+    # the same login with a contact inside: taken, so the 403 was for the contact
+    assert await asyncio.to_thread(register, "127.0.0.1:5099") == 200
+    assert cluster.proxy.contacts(extension) == [f"sip:{extension}@127.0.0.1:5099;transport=udp"]
+    assert await asyncio.to_thread(register, "127.0.0.1:5099", 0) == 200
+    assert cluster.proxy.contacts(extension) == []
+
+
+async def test_an_agent_on_a_call_from_one_node_is_not_offered_another_nodes_call(cluster: RunningCluster) -> None:
+    """每个坐席只振铃一次: with the agent talking to a citizen from n1, n2's queue call is refused at the proxy (486,
+    the phone never rings) until the first call ends; then n2's call is answered by the agent."""
+    await registered(cluster, AGENT)
+    n2 = cluster.nodes["n2"]
+    async with logged_in_on_every_node(cluster, AGENT):
+        mark = cluster.peer_events.mark()
+        first = await cluster.queue_call("n1", GENERAL_QUEUE)
+        await answered_by_agent(cluster, "n1", first)
+        assert cluster.proxy.agent_calls(AGENT) == 1
+        busy_before = cluster.proxy.busy_replies(AGENT)
+        n2_mark = n2.events.mark()
+        second = await cluster.queue_call("n2", GENERAL_QUEUE)
+
+        def refused(e) -> bool:   # n2's call to the agent ended by the proxy's 486 (cause 17, user busy)
+            return e.name == "Hangup" and e.get("Channel").startswith(f"PJSIP/{AGENT}-") and e.get("Cause") == "17"
+        await n2.events.wait_for(refused, 20, f"n2's queue finding agent {AGENT} busy", n2_mark)
+        # the queue tries again after its retry time: refused again, the phone still rang once
+        await n2.events.wait_for(lambda e: refused(e) and sum(map(refused, n2.events.events[n2_mark:])) >= 2, 20,
+                                 f"n2's queue finding agent {AGENT} busy a second time", n2_mark)
+        offers = len([e for e in n2.events.events[n2_mark:] if e.name == "AgentCalled"])
+        no_answer = len([e for e in n2.events.events[n2_mark:] if e.name == "AgentRingNoAnswer"])
+        refusals = len([e for e in n2.events.events[n2_mark:] if refused(e)])
+        # the queue counts each refusal as a ring with no answer (AgentRingNoAnswer after 0 ms) and tries again
+        assert no_answer >= refusals >= 2 and offers >= refusals, (offers, no_answer, refusals)
+        assert cluster.phone_calls(AGENT, mark) == 1, "a second call reached the agent's phone"
+        assert not n2.events.find(lambda e: e.name == "AgentConnect" and e.get("Linkedid") == second)
+        assert cluster.proxy.busy_replies(AGENT) - busy_before >= refusals
+
+        ended = time.monotonic()
+        await hang_up(cluster, "n1", first)
+        channel = await answered_by_agent(cluster, "n2", second)
+        waited = time.monotonic() - ended
+        assert channel.startswith(f"PJSIP/{AGENT}-"), channel
+        assert cluster.phone_calls(AGENT, mark) == 2
+        print(f"\n[cluster] agent {AGENT} on n1's call: n2's queue offered it {offers} times (AgentCalled), "
+              f"refused at the proxy ({refusals} × 486 → cause 17, {no_answer} AgentRingNoAnswer), the phone rang "
+              f"once; n2's call answered {waited:.1f} s after the first ended")
+        await hang_up(cluster, "n2", second)
+
+
+async def test_an_agent_whose_call_was_on_a_node_that_died_is_free_again(cluster: RunningCluster) -> None:
+    """A node that dies sends no BYE: the proxy's OPTIONS inside the agent's call go unanswered, it ends the call,
+    and the agent takes n2's waiting call; without this the agent stayed busy at the proxy for 12 hours."""
+    await registered(cluster, AGENT)
+    n2 = cluster.nodes["n2"]
+    async with logged_in_on_every_node(cluster, AGENT):
+        mark = cluster.peer_events.mark()
+        first = await cluster.queue_call("n1", GENERAL_QUEUE)
+        await answered_by_agent(cluster, "n1", first)
+        n2_mark = n2.events.mark()
+        second = await cluster.queue_call("n2", GENERAL_QUEUE)
+        await n2.events.wait_for(
+            lambda e: e.name == "Hangup" and e.get("Channel").startswith(f"PJSIP/{AGENT}-") and e.get("Cause") == "17",
+            20, f"n2's queue finding agent {AGENT} busy", n2_mark)
+        killed = time.monotonic()
+        cluster.kill_node("n1")
+        while cluster.proxy.agent_calls(AGENT) != 0:
+            assert time.monotonic() - killed < 90, f"agent {AGENT} still busy at the proxy 90 s after n1 died"
+            await asyncio.sleep(0.5)
+        freed = time.monotonic() - killed
+        await answered_by_agent(cluster, "n2", second, timeout=30)
+        answered = time.monotonic() - killed
+        print(f"\n[cluster] n1 killed with agent {AGENT} on its call: the proxy ended that call {freed:.1f} s later "
+              f"(keep-alive every 30 s), n2's waiting call reached the agent after {answered:.1f} s")
+        assert cluster.phone_calls(AGENT, mark) == 2
+        await hang_up(cluster, "n2", second)
+        await cluster.start_node("n1")
+        await cluster.until_active("n1", True)

@@ -1,6 +1,7 @@
 """A cluster on this machine for end-to-end tests (issue 15): Kamailio on 127.0.0.1, Asterisk nodes on 127.0.0.2,
 127.0.0.3 … (one Asterisk root, each node its own config and instance directory), the FastAGI server in this event
-loop, and the peer Asterisk as the carrier, which sends its calls to Kamailio. Only loopback addresses, ever.
+loop, and the peer Asterisk as the carrier, which sends its calls to Kamailio, and as the agents' phones, which
+register with Kamailio (the last agent with a wrong password, which must be refused). Only loopback addresses, ever.
 
 Every process is started here and stopped by its own pid. A node can be killed (SIGKILL: a machine that dies, not
 a clean stop, so the proxy learns it only by its silence) and started again.
@@ -26,6 +27,7 @@ import yaml
 from agi_scripts.routes import Services
 from agi_scripts.server import AgiServer
 from hotline import access, confgen
+from hotline import channelvars as v
 from hotline.ami import AmiClient
 from hotline.confgen import cluster as cluster_conf
 from hotline.numberplan import NumberPlan, load_plan
@@ -41,6 +43,7 @@ from tests.support.ports import free_port
 PROXY_ADDRESS = "127.0.0.1"
 NODE_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 CARRIER_CHANNEL = "PJSIP/carrier-"   # a citizen's call as a node sees it (its carrier trunk is the proxy)
+CITIZEN = "13907550002"
 _CLUSTERS = itertools.count()        # clusters running side by side get their own directories
 
 
@@ -124,6 +127,26 @@ class Proxy:
         path = self.directory / "kamailio.log"
         return path.read_text(errors="replace").count("failed the call: taken out") if path.exists() else 0
 
+    def contacts(self, extension: str) -> list[str]:
+        """The contacts registered for an agent's extension (Kamailio's usrloc), none if the agent has no phone."""
+        try:
+            text = self.rpc("ul.lookup", "location", f"s:{extension}")   # s: or kamcmd sends the digits as a number
+        except RuntimeError as exc:
+            if "not found" in str(exc).lower():
+                return []
+            raise
+        return re.findall(r"Address:\s*(\S+)", text)
+
+    def agent_calls(self, extension: str) -> int:
+        """The agent's calls (ringing or answered) from every node, as the proxy counts them (its dialog profile)."""
+        return int(self.rpc("dlg.profile_get_size", "agent", f"s:{extension}").strip())
+
+    def busy_replies(self, extension: str) -> int:
+        """Calls to the agent a node sent while the agent had a call (kamailio.cfg answers each 486 and logs it)."""
+        path = self.directory / "kamailio.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text.count(f"agent {extension} has a call already")
+
     def log_tail(self, lines: int = 30) -> str:
         path = self.directory / "kamailio.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
@@ -202,6 +225,21 @@ class RunningCluster:
         raise AssertionError(f"node {node_id} not {'in' if active else 'out'} after {timeout:.0f} s: "
                              f"{self.proxy.rpc('dispatcher.list')}")
 
+    async def queue_call(self, node_id: str, queue: str) -> str:
+        """A citizen's call waiting in ``queue`` on one node (a Local channel standing in for the carrier leg,
+        tagged as a 12345 call, as tests/support/agents.py does on one center); its call id (the Linkedid)."""
+        cid = f"q{os.getpid()}-{next(self._ids):06d}"
+        await self.nodes[node_id].ami.originate(
+            f"Local/s@{v.CTX_QUEUE}", caller_id=f'"市民" <{CITIZEN}>', channel_id=cid, data="600",
+            timeout_ms=120000,   # the queue answers only when an agent does: let the caller wait up to 2 minutes
+            variables={f"__{v.QUEUE}": queue, f"__{v.CALL_ID}": cid, f"__{v.LINE}": "12345"})
+        return cid
+
+    def phone_calls(self, extension: str, since: int = 0) -> int:
+        """Calls that reached the agent's phone (the peer's channels on that phone's endpoint)."""
+        return sum(1 for e in self.peer_events.events[since:]
+                   if e.name == "Newchannel" and e.get("Channel").startswith(f"PJSIP/phone-{extension}-"))
+
     async def hang_up_peer_calls(self) -> None:
         for event in await self.peer_ami.action_list({"Action": "CoreShowChannels"}):
             if event.name == "CoreShowChannel":
@@ -259,7 +297,9 @@ async def running_cluster(home: Path, artifacts: Path | None = None, node_count:
         "sip_port": ports["peer_sip"], "center_sip_port": ports["proxy"],   # the carrier sends to the proxy
         "trunks": {name: secrets.get(f"sip-trunk-{name}") for name in plan.trunks},
         "carrier_user": site.carrier.username, "carrier_password": secrets.get(f"sip-{site.carrier.username}"),
-        "agents": {}, "agent_badauth": "",
+        # the agents' phones register with the proxy (center_sip_port); the last one with a wrong password
+        "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
+        "agent_badauth": site.agents.extensions()[-1],
         "rtp_start": 24000, "rtp_end": 24999,
     }, rendered["n1"].files)
 

@@ -98,8 +98,12 @@ def test_each_node_listens_on_its_own_address_and_takes_carrier_calls_only_from_
         assert "contact=sip:127.0.0.1:5080" in pjsip and "match=127.0.0.1" in pjsip
         assert f"bindaddr={address}" in rendered[node].files["manager.conf"]
         assert f"astetcdir => /srv/hotline/main-{node}/etc" in rendered[node].files["asterisk.conf"]
-        # agents' endpoints keep their digest logins on every node
-        assert "[8001]\ntype=auth\nauth_type=digest" in pjsip
+        # agents are reached through the proxy, where their phones register: no digest login and no registration
+        # on a node, and only the proxy may send the agent's requests
+        agent = pjsip.split("\n[8001](telephony-endpoint)\n")[1].split("\n\n")[0]
+        assert "auth=" not in agent and "agent-softphone" not in pjsip and "golden-sip-agent" not in pjsip
+        assert "deny=0.0.0.0/0.0.0.0\npermit=127.0.0.1/255.255.255.255" in agent
+        assert "[8001]\ntype=aor\ncontact=sip:8001@127.0.0.1:5080\nmax_contacts=1\n" in pjsip
 
 
 def test_the_proxy_checks_the_carrier_and_spreads_calls_over_the_nodes():
@@ -114,6 +118,37 @@ def test_the_proxy_checks_the_carrier_and_spreads_calls_over_the_nodes():
     assert '$du = "sip:192.0.2.10:5060";' in cfg
     call_load = render_example(example_site(algorithm="call-load"))[cluster.PROXY].files["kamailio.cfg"]
     assert 'ds_select_dst("1", "10")' in call_load and "ds_load_update();" in call_load
+
+
+def test_agents_register_with_the_proxy_and_each_is_rung_once():
+    site = example_site()
+    cfg = render_example(site)[cluster.PROXY].files["kamailio.cfg"]
+    # every agent's generated secret, and only the agents' networks may register
+    for ext in site.agents.extensions():
+        assert f'$sht(agents=>{ext}) = "golden-sip-agent-{ext}";' in cfg
+    registrar = cfg.split("route[REGISTRAR] {")[1].split("\n}\n")[0]
+    assert 'is_in_subnet("$si", "127.0.0.1/32") || $sht(agents=>$tU) == $null' in registrar
+    assert '$au != $tU' in registrar and 'save("location", "0x04")' in registrar
+    assert 'is_in_subnet("$(ct{tobody.host})", "127.0.0.1/32")' in registrar   # calls go only to agents' networks
+    # a node's call to an agent: 486 while the agent has a dialog from any node, else claim the agent and relay
+    to_agent = cfg.split("route[TO_AGENT] {")[1].split("\n}\n")[0]
+    order = ['lock("$var(agent)")', 'get_profile_size("agent", "$var(agent)", "$var(calls)")',
+             'sl_send_reply("486", "Busy Here")', 'lookup("location")', "dlg_manage()",
+             'set_dlg_profile("agent", "$var(agent)")', "t_relay()"]
+    positions = [to_agent.find(part) for part in order]
+    assert -1 not in positions and positions == sorted(positions), positions
+    assert to_agent.rfind('unlock("$var(agent)")') > positions[-1]   # the lock is held until the INVITE is relayed
+    assert "route(TO_AGENT)" in cfg.split("route[FROM_NODE] {")[1]
+    # a call whose node dies sends no BYE: in-dialog OPTIONS to both ends end it (the dialog module's minimum: 30 s)
+    assert 'modparam("dialog", "ka_interval", 30)' in cfg
+    assert 'dlg_set_property("ka-src");\n\tdlg_set_property("ka-dst");' in to_agent
+    assert 'modparam("cfgutils", "lock_set_size", 4)' in cfg   # without it lock() only logs an error
+
+
+def test_browser_phones_are_refused_in_a_cluster():
+    site = SiteConfig.model_validate({**EXAMPLE, "agents": {"webrtc": True}})
+    with pytest.raises(ValueError, match="agents.webrtc"):
+        render_example(site)
 
 
 @pytest.mark.parametrize("algorithm", ["round-robin", "call-load"])

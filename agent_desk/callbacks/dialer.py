@@ -38,6 +38,7 @@ _INVALID_CAUSES = {1, 22, 28}   # unallocated, number changed, invalid number fo
 _DIAL_STATUSES = {"ANSWER": Outcome.CONNECTED, "BUSY": Outcome.BUSY, "NOANSWER": Outcome.NO_ANSWER,
                   "CANCEL": Outcome.CANCELLED}
 _CAUSES = {17: Outcome.BUSY, 21: Outcome.BUSY, 18: Outcome.NO_ANSWER, 19: Outcome.NO_ANSWER}
+_REJECTED = 21   # call rejected: Dial says NOANSWER for a 603 Decline
 
 
 def new_out_id() -> str:
@@ -63,6 +64,8 @@ def dial_outcome(dial_status: str, citizen_cause: str | None) -> Outcome:
         cause = int(citizen_cause) if citizen_cause else None
     except ValueError:
         cause = None
+    if dial_status == "NOANSWER" and cause == _REJECTED:
+        return Outcome.BUSY   # the phone declined it (拒接, SIP 603): reached and said no now, like busy
     if dial_status in _DIAL_STATUSES:
         return _DIAL_STATUSES[dial_status]
     if cause in _INVALID_CAUSES:

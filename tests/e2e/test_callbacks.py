@@ -4,12 +4,15 @@
 - 回拨 rings the agent's softphone first and, once it answers, the citizen over the carrier trunk, who sees 12345;
   the call is connected, recorded and ends as ``connected`` on the task;
 - an agent who does not answer their own phone never has the citizen dialled;
-- over the trunk's limit (site ``callbacks.outbound_channels``) the call fails as trunk busy, no attempt used.
+- over the trunk's limit (site ``callbacks.outbound_channels``) the call fails as trunk busy, no attempt used;
+- a citizen who is busy, does not answer, rejects the call or answers and hangs up at once: the outcome the
+  dialer records, one attempt used, and the task waits for its next attempt (nothing marked done).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 
@@ -22,6 +25,7 @@ from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.db import models as m
 from agent_desk.telephony import recordings_dir
 from hotline import channelvars as v
+from hotline.ami import AmiError
 from tests.support.agents import hang_up_everything, peer_mode, softphones, wait_registered
 from tests.support.center import OUTBOUND_CHANNELS, Center
 from tests.support.desk import DeskRig, close_rig, listening, make_rig
@@ -217,3 +221,33 @@ async def test_over_the_trunk_limit_the_call_is_refused_as_trunk_busy(center: Ce
         assert task.state == "open" and task.attempts == 0 and task.next_attempt_at is not None
     finally:
         await hang_up_everything(center)
+
+
+@pytest.mark.parametrize(("mode", "outcome"), [("busy", "busy"), ("noanswer", "no_answer"), ("reject", "busy"),
+                                               ("brief", "connected")])
+async def test_a_citizen_who_is_busy_does_not_answer_rejects_or_hangs_up_at_once(center: Center, desk: DeskRig,
+                                                                                 mode: str, outcome: str) -> None:
+    """The citizen's phone at the peer: busy (486), rings out (the policy's 10 s), declines (拒接: 603, cause 21,
+    counted like busy: the phone was reached and said no), or answers and hangs up after 3 s of silence. Each uses
+    one attempt, and the task stays open with its next attempt scheduled by the retry policy."""
+    caller = {"busy": "13907551221", "noanswer": "13907551222", "reject": "13907551223", "brief": "13907551224"}[mode]
+    task_id = missed_task(desk, caller, f"{center.new_call_id()}-m")
+    peer_mark = center.peer_events.mark()
+    async with peer_mode(center, "citizen", caller, mode):
+        out_id = await place(desk, "agent", task_id)
+        await center.peer_events.wait_for(
+            lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled" and e.get("Number") == caller,
+            20, "the citizen's phone reached at the carrier", peer_mark)
+        try:
+            row = await ended(desk, out_id, timeout=POLICY.citizen_ring_seconds + 30)
+        finally:
+            with contextlib.suppress(AmiError):   # the agent's leg, if anything is left of it
+                await center.ami.hangup(out_id)
+    assert (row.outcome, row.counted) == (outcome, True), (row.outcome, row.dial_status, row.counted)
+    [task] = tasks_of(desk, caller)
+    assert (task.state, task.attempts) == ("open", 1), (task.state, task.attempts, task.outcome)
+    if outcome == "connected":
+        assert task.outcome == "connected"   # the agent records what the call came to (nothing decided for them)
+    else:
+        assert task.next_attempt_at is not None   # the policy's 10 minutes after this first attempt
+        assert task.next_attempt_at.replace(tzinfo=dt.UTC) >= dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)

@@ -86,6 +86,8 @@ def test_dial_outcomes():
     assert d.dial_outcome("ANSWER", "16") == Outcome.CONNECTED
     assert d.dial_outcome("BUSY", None) == Outcome.BUSY
     assert d.dial_outcome("NOANSWER", "") == Outcome.NO_ANSWER
+    assert d.dial_outcome("NOANSWER", "21") == Outcome.BUSY   # declined by the citizen's phone (603)
+    assert d.dial_outcome("NOANSWER", "19") == Outcome.NO_ANSWER
     assert d.dial_outcome("CANCEL", "") == Outcome.CANCELLED
     assert d.dial_outcome("CHANUNAVAIL", "1") == Outcome.INVALID_NUMBER
     assert d.dial_outcome("CONGESTION", "28") == Outcome.INVALID_NUMBER

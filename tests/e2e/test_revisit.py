@@ -307,3 +307,49 @@ async def test_asterisk_restarted_mid_campaign_calls_nobody_twice_for_one_attemp
         await hang_up_everything(center)
     assert calls_to(a) == 2 and item(first)["attempts"] == 2, "one call per attempt, two attempts"
     assert calls_to(b) == 2 and item(second)["attempts"] == 2
+
+
+async def test_a_merged_ticket_s_citizen_gets_their_own_call_and_verdict(center: Center, desk: DeskRig,
+                                                                         redis_server) -> None:
+    """并单 (issue 13): citizen B's ticket merged into citizen A's follows it to 待回访 with the host's reply; a
+    campaign over both calls each citizen on their own line, and each one's keys close their own ticket."""
+    citizens = [phone(desk, 20), phone(desk, 21)]
+    tickets = []
+    for citizen in citizens:
+        body = {"channel": "phone", "citizen_name": "王小明", "citizen_phone": citizen, "title": "停水",
+                "content": "嘉积镇银海路小区停水三天。", "demand": "尽快恢复供水", "appeal_type": "complaint",
+                "location": "琼海市嘉积镇", "topic": "03-water"}
+        tickets.append(ok(desk.call("agent", "POST", "/api/v1/tickets", json=body), 201)["number"])
+    host, merged = tickets
+    ok(desk.call("agent", "POST", f"/api/v1/tickets/{host}/actions/dispatch", json={"host_unit": desk.units["water"]}))
+    ok(desk.call("agent", "POST", f"/api/v1/tickets/{merged}/actions/merge", json={"host": host}))
+    for who, action, payload in (("water", "sign", None), ("water", "reply", {"content": "已抢修，恢复供水"}),
+                                 ("boss", "approve_reply", None)):
+        kwargs = {"json": payload} if payload is not None else {}
+        ok(desk.call(who, "POST", f"/api/v1/tickets/{host}/actions/{action}", **kwargs))
+    assert ticket(desk, merged)["state"] == "awaiting_callback"   # it followed its host, with the reply
+    cid = campaign(desk, [host, merged], max_channels=1)
+    center_mark, peer_mark = center.events.mark(), center.peer_events.mark()
+    try:
+        async with Run(desk, center, redis_server, local(10)) as runner:
+            for _ in citizens:
+                called = await center.peer_events.wait_for(
+                    lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled"
+                    and e.get("Number") in citizens, 60, "a citizen's phone ringing at the carrier", peer_mark)
+                peer_mark = center.peer_events.events.index(called) + 1
+                assert called["CallerID"] == "12345"
+                [out_id] = list(runner.following)
+                for prompt, digit in (("revisit-solved", "1"), ("revisit-satisfaction", "2")):
+                    await press(center, called["Number"], out_id, prompt, digit, center_mark)
+                await poll(lambda: out_id not in runner.following, 60, "the call to end")
+            await poll(lambda: ok(desk.call("boss", "GET", f"/api/v1/campaigns/{cid}"))["state"] == "finished", 60,
+                       "the campaign to finish")
+    finally:
+        await hang_up_everything(center)
+    rang = [e.get("Number") for e in center.peer_events.events
+            if e.get("UserEvent") == "CitizenCalled" and e.get("Number") in citizens]
+    assert sorted(rang[-2:]) == sorted(citizens), "each citizen called once, on their own number"
+    for number in (host, merged):
+        view = ticket(desk, number)
+        [verdict] = [e for e in view["history"] if e["action"] == "callback"]
+        assert view["state"] == "closed" and verdict["data"]["result"] == "basically_satisfied", (number, view["state"])

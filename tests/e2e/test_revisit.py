@@ -341,7 +341,7 @@ async def test_a_merged_ticket_s_citizen_gets_their_own_call_and_verdict(center:
                 [out_id] = list(runner.following)
                 for prompt, digit in (("revisit-solved", "1"), ("revisit-satisfaction", "2")):
                     await press(center, called["Number"], out_id, prompt, digit, center_mark)
-                await poll(lambda: out_id not in runner.following, 60, "the call to end")
+                await poll(lambda call=out_id: call not in runner.following, 60, "the call to end")
             await poll(lambda: ok(desk.call("boss", "GET", f"/api/v1/campaigns/{cid}"))["state"] == "finished", 60,
                        "the campaign to finish")
     finally:

@@ -29,7 +29,7 @@ from agent_desk.db import models as m
 from agent_desk.db.session import Database
 from agent_desk.settings import PROVINCE_TZ, DeskSettings
 from bench.desk_data import LINES, WEIGHT, cities
-from bench.stats import pct
+from bench.stats import timed_gets
 from bench.ticket_search import generate, scratch_database, settle, size_of, weighted
 
 UTC = dt.UTC
@@ -138,17 +138,7 @@ def run(url: str, repeat: int, explain: bool, db: Database) -> None:
         ("/api/v1/reports/weekly json", f"/api/v1/reports/weekly?date={last_month}"),
     ]
     print(f"# {repeat} timed runs per request after 1 warm-up; last full month = {last_month[:7]}")
-    print(f"{'request':<44} | {'p50 ms':>9} | {'max ms':>9} | {'bytes':>9}")
-    for name, url_path in cases:
-        response = client.get(url_path, headers=auth)
-        assert response.status_code == 200, (name, response.text[:300])
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            response = client.get(url_path, headers=auth)
-            times.append(time.perf_counter() - t0)
-            assert response.status_code == 200
-        print(f"{name:<44} | {pct(times, 50) * 1000:9.1f} | {max(times) * 1000:9.1f} | {len(response.content):9,}")
+    for name, response in timed_gets(client, auth, cases, repeat):
         if name.startswith("/api/v1/kpi by unit, month"):
             totals = response.json()["totals"]
             rates = {k: (round(v["rate"] * 100, 2) if v and v.get("rate") is not None else None)

@@ -23,7 +23,7 @@ from agent_desk.db import models as m
 from agent_desk.db.session import Database
 from agent_desk.settings import PROVINCE_TZ, DeskSettings
 from bench.reports_1m import add_events
-from bench.stats import pct
+from bench.stats import timed_gets
 from bench.ticket_search import generate, scratch_database, settle, size_of
 
 VERDICT_STATES = ("closed", "unsatisfied", "appealed")
@@ -69,17 +69,7 @@ def run(url: str, repeat: int) -> None:
              ("/api/v1/revisits/figures, month", f"/api/v1/revisits/figures?period=month&date={last_month}"),
              ("/api/v1/reports/monthly json", f"/api/v1/reports/monthly?date={last_month}")]
     print(f"# {repeat} timed runs per request after 1 warm-up; last full month = {last_month[:7]}")
-    print(f"{'request':<36} | {'p50 ms':>9} | {'max ms':>9} | {'bytes':>9}")
-    for name, path in cases:
-        response = client.get(path, headers=auth)
-        assert response.status_code == 200, (name, response.text[:300])
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            response = client.get(path, headers=auth)
-            times.append(time.perf_counter() - t0)
-            assert response.status_code == 200
-        print(f"{name:<36} | {pct(times, 50) * 1000:9.1f} | {max(times) * 1000:9.1f} | {len(response.content):9,}")
+    for name, response in timed_gets(client, auth, cases, repeat, width=36):
         if name.endswith("month"):
             total = response.json()["total"]
             print(f"#   month: reached 待回访 {total['reached']:,}, verdicts {total['verdicts']:,}, "

@@ -28,6 +28,7 @@ from hotline import channelvars as v
 from hotline.ami import AmiError
 from tests.support.agents import hang_up_everything, peer_mode, softphones, wait_registered
 from tests.support.center import OUTBOUND_CHANNELS, Center
+from tests.support.events import poll
 from tests.support.desk import DeskRig, close_rig, listening, make_rig
 
 pytestmark = pytest.mark.asterisk
@@ -67,15 +68,6 @@ def api(desk: DeskRig) -> httpx.AsyncClient:
     """HTTP to the app in this event loop (the AMI link and the dialer live here, as in ``hotline run``)."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=desk.app), base_url="http://127.0.0.1", timeout=30)
 
-
-async def poll(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        await asyncio.sleep(0.2)
 
 
 def tasks_of(desk: DeskRig, caller: str) -> list[m.CallbackTask]:

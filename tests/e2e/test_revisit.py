@@ -24,6 +24,7 @@ from agent_desk.callbacks.runner import CampaignRunner
 from ivr import ticket_status as ts
 from tests.support.agents import hang_up_everything, peer_mode
 from tests.support.center import Center
+from tests.support.events import poll
 from tests.support.desk import DeskRig, close_rig, make_rig
 
 pytestmark = pytest.mark.asterisk
@@ -105,15 +106,6 @@ def campaign(desk: DeskRig, numbers: list[str], **changes) -> int:
 def ticket(desk: DeskRig, number: str) -> dict:
     return ok(desk.call("boss", "GET", f"/api/v1/tickets/{number}"))
 
-
-async def poll(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        await asyncio.sleep(0.3)
 
 
 def commands(center: Center, out_id: str) -> list[str]:

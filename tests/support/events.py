@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 
 from hotline.ami import AmiEvent, EventBuffer
@@ -54,3 +56,15 @@ def named(name: str, linkedid: str | None = None, **fields: str) -> Callable[[Am
             and all(e.get(k) == v for k, v in fields.items())
         )
     return match
+
+
+async def poll(check: Callable[[], object], timeout: float, what: str, every: float = 0.2):
+    """``check()`` (quick, in the event loop) until it returns something true; that value, or the test fails
+    saying what it waited for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        await asyncio.sleep(every)

@@ -19,22 +19,19 @@ At any question 0 hands the citizen to an agent (``to_agent``; the dialplan queu
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from hotline.contracts.revisit import (BASICALLY_SATISFIED, NO_ANSWER, OPTED_OUT, SATISFIED, STREAM, STREAM_MAXLEN,
                                        TO_AGENT, UNSATISFIED, RevisitEntry)
 from hotline.paths import PROJECT_ROOT
 from ivr import ticket_status as ts
 from ivr.channel import Channel, ChannelHangup
-from ivr.spool import Spool
+from ivr.spool import ResultStream
 
 log = logging.getLogger(__name__)
 
@@ -109,41 +106,15 @@ def readout(ticket: str, topic_id: str, unit_id: str, prompts: Prompts = PROMPTS
     return sounds
 
 
-class RevisitStore:
-    """XADD to ``STREAM``; the spool when Redis is down (moved on by ``drain_spool``)."""
+class RevisitStore(ResultStream):
+    """The 回访 results on ``STREAM`` (``ivr.spool.ResultStream``: the spool when Redis is down)."""
 
     def __init__(self, redis: Redis | None, spool: Path, maxlen: int = STREAM_MAXLEN):
-        self.redis, self.spool, self.maxlen = redis, Spool(spool), maxlen
-
-    async def _add(self, fields: dict[str, str]) -> None:
-        assert self.redis is not None
-        entry: dict[Any, Any] = dict(fields)
-        await self.redis.xadd(STREAM, entry, maxlen=self.maxlen, approximate=True)
+        super().__init__(redis, spool, STREAM, maxlen)
 
     async def record(self, entry: RevisitEntry) -> str:
         """"redis", "spool" or "lost"; never raises (it runs as the citizen leaves)."""
-        fields = entry.to_fields()
-        if self.redis is not None:
-            try:
-                await self._add(fields)
-                return "redis"
-            except (RedisError, OSError) as exc:
-                log.warning("回访 %s: Redis unavailable (%s); spooling", entry.out_id, exc)
-        try:
-            self.spool.put(entry.out_id, json.dumps(fields, ensure_ascii=False))
-        except OSError:
-            log.exception("回访 %s lost: neither Redis nor the spool took it", entry.out_id)
-            return "lost"
-        return "spool"
-
-    async def drain_spool(self) -> int:
-        if self.redis is None:
-            return 0
-
-        async def send(_name: str, payload: str) -> None:
-            await self._add(json.loads(payload))
-
-        return await self.spool.drain(send)
+        return await self.put(entry.out_id, entry.to_fields())
 
 
 @dataclass

@@ -14,21 +14,16 @@ later.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from hotline.contracts.survey import (BASICALLY_SATISFIED, NO_ANSWER, RESULTS, SATISFIED, STREAM, STREAM_MAXLEN,
                                       UNSATISFIED, SurveyEntry)
 from ivr.channel import Channel, ChannelHangup
-from ivr.spool import Spool
-from hotline.privacy import masked
+from ivr.spool import ResultStream
 
 __all__ = ["BASICALLY_SATISFIED", "CHOICES", "NO_ANSWER", "RESULTS", "SATISFIED", "STREAM", "UNSATISFIED",
            "SurveyConfig", "SurveyEntry", "SurveyStore", "run_survey"]
@@ -38,51 +33,18 @@ log = logging.getLogger(__name__)
 CHOICES = {"1": SATISFIED, "2": BASICALLY_SATISFIED, "3": UNSATISFIED}
 
 
-class SurveyStore:
-    """XADD to ``STREAM``; the spool when Redis is down."""
+class SurveyStore(ResultStream):
+    """The survey's results on ``STREAM`` (``ivr.spool.ResultStream``: the spool when Redis is down)."""
 
     def __init__(self, redis: Redis | None, spool: Path, maxlen: int = STREAM_MAXLEN, max_age_days: int | None = None):
-        self.redis = redis
-        self.spool = Spool(spool)
-        self.maxlen = maxlen                  # site.yaml retention.survey_stream_maxlen
-        self.max_age_days = max_age_days      # retention.survey_stream_days: older entries are trimmed
-
-    async def _add(self, fields: dict[str, str]) -> None:
-        """XADD capped by size, then trim by age (XTRIM MINID): the stream is a hand-over, not an archive."""
-        assert self.redis is not None
-        entry: dict[Any, Any] = dict(fields)   # redis-py's key type is invariant over str | bytes
-        await self.redis.xadd(STREAM, entry, maxlen=self.maxlen, approximate=True)
-        if self.max_age_days is not None:
-            oldest_ms = int((time.time() - self.max_age_days * 86400) * 1000)
-            await self.redis.xtrim(STREAM, minid=f"{oldest_ms}-0", approximate=False)   # exact: few entries
+        # maxlen: site.yaml retention.survey_stream_maxlen; max_age_days: retention.survey_stream_days
+        super().__init__(redis, spool, STREAM, maxlen, max_age_days)
 
     async def record(self, record: SurveyEntry) -> str:
-        """Store one result; returns "redis" or "spool". Never raises: it runs as the caller leaves."""
+        """Store one result; returns "redis", "spool" or "lost". Never raises: it runs as the caller leaves."""
         # The caller's number stays out of the stream: the desk has it on the call (call_id), and the stream
         # and the spool are kept longer than the call needs it.
-        fields = {**record.to_fields(), "caller": ""}
-        if self.redis is not None:
-            try:
-                await self._add(fields)
-                return "redis"
-            except (RedisError, OSError) as exc:
-                log.warning("survey of %s: Redis unavailable (%s); spooling to %s",
-                            record.call_id, exc, self.spool.directory)
-        try:
-            self.spool.put(record.call_id or f"survey-{record.at}", json.dumps(fields, ensure_ascii=False))
-        except OSError:
-            log.exception("survey of %s lost: neither Redis nor the spool took %s", record.call_id, masked(fields))
-            return "lost"
-        return "spool"
-
-    async def drain_spool(self) -> int:
-        """Move spooled results into the stream; returns how many moved."""
-        if self.redis is None:
-            return 0
-        async def send(_name: str, payload: str) -> None:
-            await self._add({**json.loads(payload), "caller": ""})
-
-        return await self.spool.drain(send)
+        return await self.put(record.call_id or f"survey-{record.at}", {**record.to_fields(), "caller": ""})
 
 
 class SurveyConfig(BaseModel):

@@ -305,7 +305,7 @@ async def test_a_merged_ticket_s_citizen_gets_their_own_call_and_verdict(center:
                                                                          redis_server) -> None:
     """并单 (issue 13): citizen B's ticket merged into citizen A's follows it to 待回访 with the host's reply; a
     campaign over both calls each citizen on their own line, and each one's keys close their own ticket."""
-    citizens = [phone(desk, 20), phone(desk, 21)]
+    citizens = [phone(desk, 30), phone(desk, 31)]
     tickets = []
     for citizen in citizens:
         body = {"channel": "phone", "citizen_name": "王小明", "citizen_phone": citizen, "title": "停水",

@@ -151,7 +151,7 @@ def test_personal_data_is_masked_unless_needed_and_every_read_is_audited(rig):
 
 PATH_SAMPLES = {"number": "20260101000001", "action": "sign", "call_id": "1700000000.1", "ext": "8001",
                 "code": "k-1", "kind": "daily", "alert_id": "w0123456789abcde", "step": "complete",
-                "username": "nobody", "task_id": "1", "out_id": "1", "id": "1"}
+                "username": "nobody", "task_id": "1", "out_id": "1", "id": "1", "campaign_id": "1"}
 
 
 def api_routes(app) -> list[tuple[str, str]]:

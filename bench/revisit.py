@@ -37,6 +37,7 @@ from agent_desk.callbacks.runner import CampaignRunner
 from hotline.ami import AmiEvent
 from tests.support.center import Center, running_center
 from tests.support.desk import close_rig, make_rig
+from tests.support.events import most_outbound_at_once
 from tests.support.redis_server import RedisServer
 
 
@@ -128,18 +129,10 @@ async def run(tickets: int, channels: int) -> None:
                     break
                 await asyncio.sleep(0.25)
             await runner.stop()
-            live: set[str] = set()
-            most, busy = 0, 0
-            for e in center.events.events[mark:]:
-                name = e.get("Channel")
-                busy += e.name == "UserEvent" and e.get("Result") == "trunk_busy" and e.get("OutID").startswith("rv-")
-                if not name.startswith("Local/s@hotline-outbound-") or not name.endswith(";2"):
-                    continue
-                if e.name == "Newchannel":
-                    live.add(name)
-                    most = max(most, len(live))
-                elif e.name == "Hangup":
-                    live.discard(name)
+            window = center.events.events[mark:]
+            most = most_outbound_at_once(window)
+            busy = sum(e.name == "UserEvent" and e.get("Result") == "trunk_busy" and e.get("OutID").startswith("rv-")
+                       for e in window)
             final = ok(rig.call("boss", "GET", f"/api/v1/campaigns/{cid}"))["progress"]
             span = (started_at[-1] - started_at[0]) if len(started_at) > 1 else 0.0
             verdict_span = (verdict_at[-1] - started_at[0]) if verdict_at and started_at else 0.0

@@ -24,7 +24,7 @@ from agent_desk.callbacks.runner import CampaignRunner
 from ivr import ticket_status as ts
 from tests.support.agents import hang_up_everything, peer_mode
 from tests.support.center import Center
-from tests.support.events import poll
+from tests.support.events import most_outbound_at_once, poll
 from tests.support.desk import DeskRig, close_rig, make_rig
 
 pytestmark = pytest.mark.asterisk
@@ -226,17 +226,7 @@ async def test_a_campaign_keeps_to_one_channel_skips_the_opted_out_and_waits_out
     called = [e.get("Number") for e in center.peer_events.events[peer_mark:]
               if e.get("UserEvent") == "CitizenCalled" and e.get("Number") in citizens]
     assert sorted(called) == sorted(citizens[:3]), "each once; the opted-out number never"
-    # outbound calls at once, from the center's AMI: the Local halves that dial out, opened and hung up
-    live, most = set(), 0
-    for e in center.events.events[center_mark:]:
-        name = e.get("Channel")
-        if not name.startswith("Local/s@hotline-outbound-") or not name.endswith(";2"):
-            continue
-        if e.name == "Newchannel":
-            live.add(name)
-            most = max(most, len(live))
-        elif e.name == "Hangup":
-            live.discard(name)
+    most = most_outbound_at_once(center.events.events[center_mark:])   # from the center's AMI
     assert most == 1, f"{most} outbound calls at once"
     items = {i["ticket_number"]: i for i in ok(desk.call("boss", "GET", f"/api/v1/campaigns/{cid}/items"))["items"]}
     assert items[numbers[3]]["outcome"] == "opted_out" and items[numbers[3]]["attempts"] == 0

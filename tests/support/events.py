@@ -68,3 +68,20 @@ async def poll(check: Callable[[], object], timeout: float, what: str, every: fl
             return value
         assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
         await asyncio.sleep(every)
+
+
+def most_outbound_at_once(events: list[AmiEvent]) -> int:
+    """The most calls out over the carrier at one time, from a center's AMI events: the halves of
+    ``Local/s@hotline-outbound`` that dial the citizen (``;2``), counted from their Newchannel to their Hangup."""
+    live: set[str] = set()
+    most = 0
+    for e in events:
+        name = e.get("Channel")
+        if not name.startswith("Local/s@hotline-outbound-") or not name.endswith(";2"):
+            continue
+        if e.name == "Newchannel":
+            live.add(name)
+            most = max(most, len(live))
+        elif e.name == "Hangup":
+            live.discard(name)
+    return most

@@ -21,15 +21,13 @@ import datetime as dt
 import random
 import time
 
-from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from agent_desk.app import create_app
 from agent_desk.db import models as m
 from agent_desk.db.session import Database
-from agent_desk.settings import PROVINCE_TZ, DeskSettings
+from agent_desk.settings import PROVINCE_TZ
 from bench.desk_data import LINES, WEIGHT, cities
-from bench.stats import timed_gets
+from bench.stats import boss_client, timed_gets
 from bench.ticket_search import generate, scratch_database, settle, size_of, weighted
 
 UTC = dt.UTC
@@ -116,12 +114,7 @@ def add_calls(db: Database, count: int, batch: int, seed: int) -> None:
 
 
 def run(url: str, repeat: int, explain: bool, db: Database) -> None:
-    app = create_app(DeskSettings(database_url=url, redis_url="redis://127.0.0.1:9/0"), migrate=False)
-    client = TestClient(app, base_url="http://127.0.0.1")  # no lifespan: nothing runs in the background
-    token = client.post("/api/v1/auth/login",
-                        json={"username": "boss", "password": "bench-horse-12345"}).json()["token"]
-    client.cookies.clear()
-    auth = {"Authorization": f"Bearer {token}"}
+    client, auth = boss_client(url)
     today = dt.datetime.now(PROVINCE_TZ).date()
     last_month = (today.replace(day=1) - dt.timedelta(days=1)).isoformat()
     month = f"period=month&date={last_month}"

@@ -15,15 +15,13 @@ import argparse
 import datetime as dt
 import time
 
-from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
-from agent_desk.app import create_app
 from agent_desk.db import models as m
 from agent_desk.db.session import Database
-from agent_desk.settings import PROVINCE_TZ, DeskSettings
+from agent_desk.settings import PROVINCE_TZ
 from bench.reports_1m import add_events
-from bench.stats import timed_gets
+from bench.stats import boss_client, timed_gets
 from bench.ticket_search import generate, scratch_database, settle, size_of
 
 VERDICT_STATES = ("closed", "unsatisfied", "appealed")
@@ -56,12 +54,7 @@ def add_verdicts(db: Database, batch: int) -> int:
 
 
 def run(url: str, repeat: int) -> None:
-    app = create_app(DeskSettings(database_url=url, redis_url="redis://127.0.0.1:9/0"), migrate=False)
-    client = TestClient(app, base_url="http://127.0.0.1")  # no lifespan: nothing runs in the background
-    token = client.post("/api/v1/auth/login",
-                        json={"username": "boss", "password": "bench-horse-12345"}).json()["token"]
-    client.cookies.clear()
-    auth = {"Authorization": f"Bearer {token}"}
+    client, auth = boss_client(url)
     today = dt.datetime.now(PROVINCE_TZ).date()
     last_month = (today.replace(day=1) - dt.timedelta(days=1)).isoformat()
     cases = [("/api/v1/revisits/figures, day", f"/api/v1/revisits/figures?period=day&date={last_month}"),

@@ -28,3 +28,19 @@ def timed_gets(client, headers: dict[str, str], cases: list[tuple[str, str]], re
             assert response.status_code == 200
         print(f"{name:<{width}} | {pct(times, 50) * 1000:9.1f} | {max(times) * 1000:9.1f} | {len(response.content):9,}")
         yield name, response
+
+
+def boss_client(url: str):
+    """The desk app on ``url`` behind a test client, signed in as the benchmarks' supervisor ``boss``: the client and
+    the Authorization header. No lifespan runs, so nothing works in the background while requests are timed."""
+    from fastapi.testclient import TestClient
+
+    from agent_desk.app import create_app
+    from agent_desk.settings import DeskSettings
+
+    app = create_app(DeskSettings(database_url=url, redis_url="redis://127.0.0.1:9/0"), migrate=False)
+    client = TestClient(app, base_url="http://127.0.0.1")
+    token = client.post("/api/v1/auth/login",
+                        json={"username": "boss", "password": "bench-horse-12345"}).json()["token"]
+    client.cookies.clear()
+    return client, {"Authorization": f"Bearer {token}"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,7 +22,7 @@ from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.callbacks.runner import CampaignRunner
 from ivr import ticket_status as ts
 from tests.support.agents import hang_up_everything, peer_mode
-from tests.support.center import Center
+from tests.support.center import Center, ami_back
 from tests.support.events import most_outbound_at_once, poll
 from tests.support.desk import DeskRig, close_rig, make_rig
 
@@ -232,16 +231,6 @@ async def test_a_campaign_keeps_to_one_channel_skips_the_opted_out_and_waits_out
     assert items[numbers[3]]["outcome"] == "opted_out" and items[numbers[3]]["attempts"] == 0
     assert all(items[n]["outcome"] == "no_answer" and items[n]["attempts"] == 1 for n in numbers[:3])
 
-
-async def ami_back(center: Center, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await center.ami.action({"Action": "Ping"}, timeout=2)
-            return
-        except Exception:
-            assert time.monotonic() < deadline, "the center's AMI did not come back"
-            await asyncio.sleep(0.5)
 
 
 async def test_asterisk_restarted_mid_campaign_calls_nobody_twice_for_one_attempt(center: Center, desk: DeskRig,

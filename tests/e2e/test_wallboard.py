@@ -23,7 +23,7 @@ from agent_desk.telephony import LiveCall, agents
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE
 from tests.support.agents import CITIZEN, hang_up_call, logged_in, softphones, wait_registered
-from tests.support.center import Center
+from tests.support.center import Center, ami_back
 from tests.support.desk import center_desk
 
 pytestmark = pytest.mark.asterisk
@@ -93,17 +93,6 @@ def call_row(rig, call_id: str) -> m.Call:
         session.expunge(row)
         return row
 
-
-async def ami_back(center: Center, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await center.ami.action({"Action": "Ping"}, timeout=2)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
 
 
 async def test_the_wallboard_follows_queues_and_agents_and_survives_an_asterisk_restart(center: Center, redis_server,

@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import AsyncIterator
@@ -193,3 +194,15 @@ async def running_center(home: Path, artifacts: Path | None = None, rtp_ports: i
                         shutil.copy(instance.log_dir / log, artifacts / f"{name}-{log}")
         for instance in (asterisk, peer):
             shutil.rmtree(instance.host_path(instance.instance_dir), ignore_errors=True)
+
+
+async def ami_back(center: Center, timeout: float = 60) -> None:
+    """Until the session's own AMI client answers a Ping again (after Asterisk restarted, it logs in by itself)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await center.ami.action({"Action": "Ping"}, timeout=2)
+            return
+        except Exception:
+            assert time.monotonic() < deadline, "the center's AMI did not come back"
+            await asyncio.sleep(0.5)

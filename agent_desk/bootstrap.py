@@ -100,6 +100,19 @@ def ami_settings(site: SiteConfig, secrets: SecretStore) -> AmiSettings:
                        secret=secrets.get(access.AMI_DESK_SECRET))
 
 
+SINGLE_NODE = ""   # the node id of a center on one Asterisk (a site without a cluster section)
+
+
+def node_ami_settings(site: SiteConfig, secrets: SecretStore) -> dict[str, AmiSettings]:
+    """Every Asterisk node's AMI login for the desk, by node id: one entry (``SINGLE_NODE``) for a single-node site,
+    one per ``cluster.nodes`` entry otherwise (each node's rendered manager.conf has the desk's user and secret)."""
+    if site.cluster is None:
+        return {SINGLE_NODE: ami_settings(site, secrets)}
+    secret = secrets.get(access.AMI_DESK_SECRET)
+    return {node.id: AmiSettings(host=node.address, port=node.ami_port, username=AMI_USER, secret=secret)
+            for node in site.cluster.nodes}
+
+
 def install(site: SiteConfig, secrets: SecretStore) -> None:
     """Migrate, load the reference data, and create ``admin`` (password: the generated desk-admin secret)."""
     url = database_url(site)

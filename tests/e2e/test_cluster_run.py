@@ -5,7 +5,7 @@ The peer Asterisk is the carrier: its call, sent to Kamailio, reaches a node's q
 Kamailio killed with SIGKILL is started again by ``hotline cluster proxy``'s supervisor, and a new call gets through.
 
 One machine holds every role, so they share one state home (the secrets the desk's machine makes are the ones every
-other machine would get as a copy); n2 runs no media process of its own (``--media 0``): both nodes' Asterisks reach
+other machine would get as a copy); n2 runs no media process of its own (``--no-media``): both nodes' Asterisks reach
 the FastAGI port on 127.0.0.1, which n1's media process holds.
 """
 
@@ -139,7 +139,7 @@ async def test_a_cluster_started_node_by_node_takes_calls_and_survives_a_killed_
         n1 = Launcher("n1", ["run", "--node", "n1", "--media", "1"], env, logs)
         launchers.append(n1)
         nodes = {"n1": n1.wait_for_file(home / "run" / "stack-n1.json", 180)}
-        n2 = Launcher("n2", ["run", "--node", "n2", "--media", "0"], env, logs)
+        n2 = Launcher("n2", ["run", "--node", "n2", "--no-media"], env, logs)
         launchers.append(n2)
         nodes["n2"] = n2.wait_for_file(home / "run" / "stack-n2.json", 180)
         assert {n: (d["ami"]["host"], d["sip"]["host"]) for n, d in nodes.items()} == {

@@ -75,8 +75,8 @@ def test_kamailio_runs_in_the_foreground_from_the_rendered_config(tmp_path):
 
 def test_the_run_verb_parses_each_machine_s_part():
     parser = build_parser()
-    node = parser.parse_args(["run", "--node", "n1", "--media", "0"])
-    assert (node.node, node.media, node.desk_only) == ("n1", 0, False)
+    node = parser.parse_args(["run", "--node", "n1", "--no-media"])
+    assert (node.node, node.no_media, node.desk_only) == ("n1", True, False)
     assert parser.parse_args(["run", "--desk-only"]).desk_only is True
     single = parser.parse_args(["run"])
     assert (single.node, single.desk_only, single.media) == (None, False, None)
@@ -86,8 +86,10 @@ def test_the_run_verb_parses_each_machine_s_part():
 
 
 def test_no_media_process_is_refused_outside_a_node(capsys):
-    assert main(["run", "--media", "0"]) == 2
+    assert main(["run", "--no-media"]) == 2
     assert "only with --node" in capsys.readouterr().err
+    with pytest.raises(SystemExit):   # a count of media processes stays 1 to 32
+        build_parser().parse_args(["run", "--node", "n1", "--media", "0"])
 
 
 def test_a_site_without_a_cluster_section_has_no_node_to_run(tmp_path, monkeypatch, capsys):

@@ -87,6 +87,7 @@ CTX_LISTEN_START = "hotline-listen-start"    # Gosub(...,citizen|agent,1): start
 CTX_LISTEN = "hotline-listen"          # the listening legs (ChanSpy ─ Local ─ AGI listen/AudioSocket)
 CTX_EMERGENCY_WORDS = "hotline-emergency-words"  # the waiting caller said emergency words: announce, hand off
 CTX_OUTBOUND = "hotline-outbound"      # calls out to citizens over the carrier trunk (回拨, 回访 campaigns)
+CTX_OUTBOUND_LISTEN = "hotline-outbound-listen"  # Dial U(): the citizen answered an agent's 回拨: both sides' legs
 CTX_REVISIT = "hotline-revisit"        # 智能回访: the IVR half of Local/s@hotline-outbound (AGI route revisit)
 
 # Agent feature codes (dialled from a softphone in CTX_AGENTS)

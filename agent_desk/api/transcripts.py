@@ -1,6 +1,7 @@
 """A call's live transcript (speaker turns), and the supervisors' search over stored transcripts.
 
-Who reads what is ``need_to_know.transcript_grant``: the agent who answered the call and supervisors in full, a unit
+Who reads what is ``need_to_know.transcript_grant`` (for an agent's 回拨, read by its ``out_id``:
+``callback_transcript_grant``): the agent who answered (placed) the call and supervisors in full, a unit
 handling a ticket of the call with the numbers said masked; a search result is a list, always masked. Every read,
 every search and every refused attempt is written to the audit log with its reason.
 """
@@ -99,13 +100,16 @@ class TranscriptPage(Reply):
 def read(request: Request, call_id: str = CALL_ID, who: Principal = Depends(principal),
          session: Session = Depends(unit_of_work, scope="function")) -> Transcript:
     """一次通话中市民与坐席各自所说的内容（含排队时所述），按说话先后排列；通话进行中时包括刚转写的语句。接听坐席和平台
-    管理员可查看全文；承办单位只能查看其承办或协办工单所关联通话的转写，其中的电话号码等已脱敏。每次查看（包括被拒绝的
-    尝试）都记入审计日志。"""
+    管理员可查看全文；承办单位只能查看其承办或协办工单所关联通话的转写，其中的电话号码等已脱敏。坐席回拨市民的通话以
+    回拨编号（out_id）查看，拨出的坐席可查看全文。每次查看（包括被拒绝的尝试）都记入审计日志。"""
     client = client_of(request)
     if not ntk.reads_cases(who):
         _refuse(session, who, "call", call_id, client, 403, "forbidden_role", ntk.ROLE_REFUSED_MESSAGE)
-    call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
-    grant = ntk.transcript_grant(session, who, call) if call is not None else None
+    call: m.Call | m.CallbackCall | None = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
+    grant = ntk.transcript_grant(session, who, call) if isinstance(call, m.Call) else None
+    if call is None:   # an agent's 回拨: transcribed under its out_id
+        call = transcript.callback_call(session, call_id)
+        grant = ntk.callback_transcript_grant(session, who, call) if call is not None else None
     if call is None or grant is None:   # no hint that another agent's or unit's call exists
         _refuse(session, who, "call", call_id, client, 404, "unknown_call", f"通话“{call_id}”不存在")
     streamed: list[Turn] = []

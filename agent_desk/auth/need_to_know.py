@@ -45,6 +45,7 @@ NUMBER_DIGITS = 14
 REASON_LABELS = {
     "own_ticket": "本人受理的工单",
     "own_call": "本人接听来电的工单",
+    "own_callback": "本人拨出的回拨",
     "current_caller": "当前来电人的工单",
     "number_on_call": "通话中按来电人报出的工单号查询",
     "platform": "平台全省查阅",
@@ -194,4 +195,18 @@ def transcript_grant(session: Session, who: Principal, call: m.Call) -> Grant | 
             grant = _unit_grant(who, ticket)
             if grant is not None:
                 return Grant(grant.reason, False)
+    return None
+
+
+def callback_transcript_grant(session: Session, who: Principal, call: m.CallbackCall) -> Grant | None:
+    """Why ``who`` may read the transcript of the 回拨 ``call`` (an agent's outbound call), or None: the agent who
+    placed it and supervisors in full, the unit handling the ticket it was made for with the numbers masked."""
+    if who.role == Role.SUPERVISOR:
+        return Grant("platform", True)
+    if who.role == Role.AGENT:
+        return Grant("own_callback", True) if call.agent_user_id == who.user_id else None
+    if who.role == Role.UNIT and call.ticket_id is not None:
+        ticket = session.get(m.Ticket, call.ticket_id)
+        grant = _unit_grant(who, ticket) if ticket is not None else None
+        return Grant(grant.reason, False) if grant is not None else None
     return None

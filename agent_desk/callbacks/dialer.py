@@ -6,7 +6,9 @@ pick up never has the citizen dialled (AMI ``OriginateResponse: Failure``). The 
 counts the trunk's outbound calls (``GROUP``), sets 12345 as caller ID, records, and dials the carrier; it says
 what happened with ``UserEvent HotlineOutbound``. The desk follows one call with one asyncio task that keeps only
 that call's events (by ``ActionID``, ``OutID`` and ``Linkedid``, which is the agent leg's id for every leg the
-call makes) and stores each step (``store.progress`` / ``store.finish``).
+call makes) and stores each step (``store.progress`` / ``store.finish``). Once the citizen answers, the
+conversation's live transcript runs under the call's ``out_id`` (its turns reach the agent who placed it through
+the desk's one transcript relay: ``agent_desk.calls.transcript.agent_on_call``).
 
 What the desk cannot see (AMI lost, the desk restarted mid-call) ends as ``failed`` after ``MAX_CALL``, or is
 released by ``store.release_stale``: a task is never left "dialling" forever, and nothing is marked reached.
@@ -23,6 +25,7 @@ from typing import Any
 
 from agent_desk.callbacks import store
 from agent_desk.callbacks.rules import CallbackPolicy, Outcome
+from agent_desk.calls.transcript import OUTBOUND_PREFIX
 from agent_desk.db.session import Database
 from agent_desk.telephony.agents import member_interface
 from hotline import channelvars as v
@@ -43,7 +46,7 @@ _REJECTED = 21   # call rejected: Dial says NOANSWER for a 603 Decline
 
 def new_out_id() -> str:
     """The call's id: its agent leg's Uniqueid, its ActionID, its recording's name."""
-    return f"cb-{uuid.uuid4().hex[:20]}"
+    return f"{OUTBOUND_PREFIX}{uuid.uuid4().hex[:20]}"
 
 
 def originate_action(out_id: str, extension: str, number: str, policy: CallbackPolicy) -> dict[str, Any]:
@@ -54,7 +57,10 @@ def originate_action(out_id: str, extension: str, number: str, policy: CallbackP
         "Context": v.CTX_OUTBOUND, "Exten": "s", "Priority": "1",
         "CallerID": f'"回拨" <{policy.center_number}>', "Timeout": str(policy.agent_ring_seconds * 1000),
         "Async": "true", "ChannelId": out_id,
-        "Variable": [f"{v.OUT_ID}={out_id}", f"{v.OUT_NUMBER}={number}", f"{v.OUT_RING}={policy.citizen_ring_seconds}"],
+        # LIVE: the agent's conversation is transcribed live as an inbound one is (where the site listens at
+        # all): the outbound context starts both sides' listening legs under OUT_ID once the citizen answers.
+        "Variable": [f"{v.OUT_ID}={out_id}", f"{v.OUT_NUMBER}={number}", f"{v.OUT_RING}={policy.citizen_ring_seconds}",
+                     f"{v.LIVE}=1"],
     }
 
 

@@ -3,7 +3,8 @@ call and forwarded to whoever may follow the call live.
 
 Each turn published on ``hotline:transcript`` is stored once (``call_turns``, unique per call, speaker and seq) and
 sent as ``{"type": "turn", "call_id", "turn"}`` on the pop channel (``hotline:pop:<user id>``, the desk's WebSocket)
-of the agent on the call and of every supervisor listening to it (监听/耳语/强插: ``register_spy`` when the desk
+of the agent on the call (the agent who answered it; for an agent's 回拨, transcribed under its ``out_id``, the
+agent who placed it) and of every supervisor listening to it (监听/耳语/强插: ``register_spy`` when the desk
 rings the supervisor's phone, ``end_spy`` when that spy leg hangs up). Turns said in the queue are stored and
 shown to the agent with the call's transcript (``GET /api/v1/calls/{id}/transcript``) when it answers.
 
@@ -44,6 +45,7 @@ LIVE_SPY_LEG = "hotline:live:spy-leg:{channel_id}"  # "<call id> <user id>": the
 SPY_TTL = 6 * 3600
 SCAN_BATCH = 200
 AFTER_HANGUP_SECONDS = 120   # turns of a call that just ended still reach its agent (the ASR's lag)
+OUTBOUND_PREFIX = "cb-"       # an agent's 回拨 is transcribed under its out_id (agent_desk.callbacks.dialer.new_out_id)
 
 
 # ── the contract's entries ───────────────────────────────────────────────────
@@ -102,12 +104,24 @@ def turn_of(row: m.CallTurn) -> Turn:
 
 
 def agent_on_call(session: Session, call_id: str) -> int | None:
-    """The desk user who answered ``call_id``, while it is up or just ended (transcription lags the voice by
-    seconds: the last phrases reach the agent's page as it wraps up), or None."""
+    """The desk user who answered ``call_id`` (or placed it: an agent's 回拨 is transcribed under its ``out_id``),
+    while it is up or just ended (transcription lags the voice by seconds: the last phrases reach the agent's page
+    as it wraps up), or None."""
     recent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=AFTER_HANGUP_SECONDS)
-    return session.scalar(select(m.Call.agent_user_id).where(
+    agent = session.scalar(select(m.Call.agent_user_id).where(
         m.Call.call_id == call_id, m.Call.answered_at.is_not(None),
         or_(m.Call.ended_at.is_(None), m.Call.ended_at > recent)))
+    if agent is not None or not call_id.startswith(OUTBOUND_PREFIX):
+        return agent
+    return session.scalar(select(m.CallbackCall.agent_user_id).where(
+        m.CallbackCall.out_id == call_id, or_(m.CallbackCall.ended_at.is_(None), m.CallbackCall.ended_at > recent)))
+
+
+def callback_call(session: Session, call_id: str) -> m.CallbackCall | None:
+    """The agent's 回拨 whose transcript is ``call_id`` (its ``out_id``), or None."""
+    if not call_id.startswith(OUTBOUND_PREFIX):
+        return None
+    return session.scalar(select(m.CallbackCall).where(m.CallbackCall.out_id == call_id))
 
 
 def merged(stored: Iterable[Turn], streamed: Iterable[Turn]) -> list[Turn]:

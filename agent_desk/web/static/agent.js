@@ -50,6 +50,7 @@ function onPop(pop) {
   if (!pop || pop.type !== "pop" || !pop.call) return;
   const isNew = !call || call.call_id !== pop.call.call_id;
   call = pop.call;
+  outbound = null;
   if (isNew) resetForm();
   show($("#no-call"), false);
   show($("#call-info"), true);
@@ -81,8 +82,24 @@ async function openTranscript(callId) {
   }
 }
 
+// 回拨: the agent's own call out, transcribed under its out_id ("cb-…"). The desk sends a page only the turns of
+// its agent's own calls, so a turn of a "cb-" call while no inbound call is on the page is this agent's 回拨:
+// its live transcript and suggestions show as an inbound call's.
+const OUTBOUND_PREFIX = "cb-";
+const OUTBOUND_TEXT = "回拨通话已接通：下方为实时转写和智能建议";
+let outbound = null;   // the out_id of the 回拨 whose transcript is on the page
+
 function onTurn(data) {
-  if (call && data.call_id === call.call_id) { live.add(data.turn); hints.turn(data.turn); }
+  if (call && data.call_id === call.call_id) { live.add(data.turn); hints.turn(data.turn); return; }
+  if (call || !String(data.call_id || "").startsWith(OUTBOUND_PREFIX)) return;
+  if (outbound !== data.call_id) {
+    outbound = data.call_id;
+    hints.reset();
+    openTranscript(outbound);
+    message($("#page-msg"), OUTBOUND_TEXT, "info");
+  }
+  live.add(data.turn);
+  hints.turn(data.turn);
 }
 
 function onPrefill(update) {

@@ -67,7 +67,11 @@ def test_a_browsers_calls_and_requests_go_back_over_its_own_connection():
     # a browser's contact host is made up: its source address (checked before) stands for it
     assert "proto != WS && proto != WSS && !is_in_subnet" in section(cfg, "route[REGISTRAR] {")
     # each agent is still rung once, the browser like a SIP phone
-    assert 'get_profile_size("agent", "$var(agent)", "$var(calls)")' in section(cfg, "route[TO_AGENT] {")
+    to_agent = section(cfg, "route[TO_AGENT] {")
+    assert 'get_profile_size("agent", "$var(agent)", "$var(calls)")' in to_agent
+    # keep-alive to the node only: the dialog holds no reachable contact of a browser (OPTIONS to it would end a
+    # live call); a browser that vanishes is the node's to notice (rtp_timeout, below)
+    assert 'dlg_set_property("ka-src");' in to_agent and 'dlg_set_property("ka-dst");' not in to_agent
 
 
 def test_a_node_reaches_its_browser_agents_at_the_proxy_with_webrtc_media():
@@ -76,7 +80,7 @@ def test_a_node_reaches_its_browser_agents_at_the_proxy_with_webrtc_media():
         pjsip = rendered[node].files["pjsip.conf"]
         agent = pjsip.split("\n[8001](telephony-endpoint)\n")[1].split("\n\n")[0]
         assert "transport=transport-udp" in agent and "permit=127.0.0.1/255.255.255.255" in agent
-        assert "webrtc=yes" in agent and "dtls_auto_generate_cert=yes" in agent
+        assert "webrtc=yes" in agent and "dtls_auto_generate_cert=yes" in agent and "rtp_timeout=30" in agent
         assert "auth=" not in agent and "agent-softphone" not in pjsip
         assert "[8001]\ntype=aor\ncontact=sip:8001@127.0.0.1:5080\nmax_contacts=1\n" in pjsip
 

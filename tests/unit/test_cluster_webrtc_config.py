@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agent_desk.telephony.softphone import BrowserPhones
 from hotline import confgen
@@ -119,3 +120,15 @@ def test_the_desk_points_the_page_at_the_proxy_in_a_cluster(tmp_path: Path):
     assert phones.credentials("8001", "desk.example", secure=True)["socket"] == "wss://127.0.0.1:8189/ws"
     v6 = BrowserPhones.for_site(webrtc_site(cluster={**WEBRTC["cluster"], "proxy": "::1"}), tmp_path)
     assert v6.credentials("8001", "desk.example", secure=True)["socket"] == "wss://[::1]:8189/ws"
+
+
+def test_the_cli_writes_the_proxys_certificate_generated_at_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from launcher import cli
+
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump(WEBRTC))
+    monkeypatch.setenv("HOTLINE_HOME", str(tmp_path / "home"))
+    assert cli.main(["cluster", "render", "--site", str(site), "--out", str(tmp_path / "out")]) == 0
+    pem = (tmp_path / "out" / cluster.PROXY / confgen.TLS_FILE).read_text()
+    assert "BEGIN CERTIFICATE" in pem and "PRIVATE KEY" in pem
+    assert pem == SecretStore(tmp_path / "home" / "secrets").get(confgen.TLS_SECRET) + "\n"

@@ -22,7 +22,8 @@ what is tested here (tests/e2e/test_browser_softphone.py drives the agent page a
 - n1 reaches the same browser; its page is closed mid-call (no BYE): n1 notices the missing audio (rtp_timeout,
   30 s), hangs up, and the agent is free at the proxy.
 - ``wss://`` on the proxy's TLS port presents the certificate generated at install, and a REGISTER over it is
-  challenged and then accepted with the generated password.
+  challenged and then accepted with the generated password; Chromium trusting exactly that certificate registers
+  over it (and without that trust it cannot connect).
 
 Only loopback addresses, ever.
 """
@@ -85,6 +86,7 @@ window.register = (account) => new Promise((resolve) => {
   });
   ua.on("registered", () => resolve("registered"));
   ua.on("registrationFailed", (e) => { ua.stop(); resolve(e.cause); });
+  ua.on("disconnected", () => resolve("disconnected"));   // the socket failed before any registration
   phone.ua = ua;
   ua.start();
 });
@@ -331,6 +333,41 @@ async def test_sip_over_wss_at_the_proxy_uses_the_generated_certificate_and_pass
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         await websockets.connect(url.replace("/ws", "/other"), ssl=tls, subprotocols=["sip"])
     assert refused.value.response.status_code == 404
+
+
+async def test_chromium_registers_with_the_proxy_over_wss(webrtc_cluster: RunningCluster) -> None:
+    """The page of a desk served over HTTPS gets wss:// (BrowserPhones); Chromium, trusting exactly the generated
+    certificate (by its public key's hash, as a site would by installing it), registers over it at the proxy."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from playwright.async_api import async_playwright
+
+    cluster = webrtc_cluster
+    assert cluster.site.cluster is not None
+    account = BrowserPhones.for_site(cluster.site, cluster.secrets.directory).credentials(
+        OTHER, "127.0.0.1", secure=True)
+    assert account["socket"] == f"wss://127.0.0.1:{cluster.site.cluster.wss_port}/ws", account
+    cert = x509.load_pem_x509_certificate(cluster.secrets.path(confgen.TLS_SECRET).read_bytes())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    trust = [f"--ignore-certificate-errors-spki-list={base64.b64encode(hashlib.sha256(spki).digest()).decode()}"]
+    with served_page() as url:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_FLAGS + trust)
+            try:
+                page = await browser.new_page()
+                await page.goto(url)
+                assert await page.evaluate("(a) => register(a)", account) == "registered"
+                contacts = cluster.proxy.contacts(OTHER)
+                assert len(contacts) == 1 and "transport=ws" in contacts[0], contacts
+                await page.evaluate("""() => new Promise((resolve) => {
+                    phone.ua.on("unregistered", resolve); phone.ua.unregister(); })""")
+                assert cluster.proxy.contacts(OTHER) == []
+            finally:
+                await browser.close()
 
 
 async def sip_register(socket, extension: str, answer: tuple[str, str] | None, expires: int = 60) -> str:

@@ -23,7 +23,8 @@ what is tested here (tests/e2e/test_browser_softphone.py drives the agent page a
   30 s), hangs up, and the agent is free at the proxy.
 - ``wss://`` on the proxy's TLS port presents the certificate generated at install, and a REGISTER over it is
   challenged and then accepted with the generated password; Chromium trusting exactly that certificate registers
-  over it (and without that trust it cannot connect).
+  over it (and without that trust it cannot connect). The WebSocket handshake is taken only at /ws and only from
+  the agents' networks.
 
 Only loopback addresses, ever.
 """
@@ -333,6 +334,13 @@ async def test_sip_over_wss_at_the_proxy_uses_the_generated_certificate_and_pass
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         await websockets.connect(url.replace("/ws", "/other"), ssl=tls, subprotocols=["sip"])
     assert refused.value.response.status_code == 404
+    # and only from the agents' networks (agents.permit: 127.0.0.1; 127.0.0.9 is loopback too, but outside it)
+    plain = f"ws://127.0.0.1:{cluster.site.cluster.ws_port}/ws"
+    with pytest.raises(websockets.exceptions.InvalidStatus) as outside:
+        await websockets.connect(plain, subprotocols=["sip"], local_addr=("127.0.0.9", 0))
+    assert outside.value.response.status_code == 403
+    async with websockets.connect(plain, subprotocols=["sip"], local_addr=("127.0.0.1", 0)) as inside:
+        assert inside.subprotocol == "sip"
 
 
 async def test_chromium_registers_with_the_proxy_over_wss(webrtc_cluster: RunningCluster) -> None:

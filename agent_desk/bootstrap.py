@@ -90,7 +90,7 @@ def desk_settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore) -> D
         warning_rules=site_rules(site.warning_rules),
         pause_reasons=dict(site.agents.pause_reasons),
         trusted_proxies=tuple(site.trusted_proxies),
-        softphone=BrowserPhones(site.http_port, site.https_port, secrets.directory) if site.agents.webrtc else None,
+        softphone=BrowserPhones.for_site(site, secrets.directory) if site.agents.webrtc else None,
         callbacks=policy_from_site(site.callbacks, site.timezone),
     )
 

@@ -221,6 +221,9 @@ class Cluster(Strict):
                                              "has failed it: the call moves to the next node")
     failed_probes: int = Field(1, ge=1, le=10, description="unanswered probes in a row that take a node out")
     answered_probes: int = Field(1, ge=1, le=10, description="answered probes in a row that bring it back")
+    ws_port: Port = Field(8088, description="browser softphones (agents.webrtc): SIP over ws://proxy:ws_port/ws")
+    wss_port: Port = Field(8089, description="browser softphones: SIP over wss://proxy:wss_port/ws, with the site's "
+                                             "certificate (tls_certificate, else the one generated at install)")
 
     @field_validator("proxy")
     @classmethod
@@ -237,6 +240,9 @@ class Cluster(Strict):
         sockets = [(n.address, n.sip_port) for n in self.nodes] + [(self.proxy, self.proxy_port)]
         for address, port in {s for s in sockets if sockets.count(s) > 1}:
             raise ValueError(f"{address}:{port} is used twice (SIP of the proxy and the nodes must differ)")
+        tcp = [self.proxy_port, self.ws_port, self.wss_port]   # the proxy's TCP listeners (SIP, ws://, wss://)
+        for port in {p for p in tcp if tcp.count(p) > 1}:
+            raise ValueError(f"port {port} is used twice by the proxy (proxy_port, ws_port and wss_port must differ)")
         return self
 
 

@@ -11,7 +11,7 @@ APT_PACKAGES=(debootstrap redis-server sox espeak-ng chromium fonts-wqy-microhei
 # npm builds the browser softphone's SIP stack (JsSIP) from pinned packages (agent_desk/web/softphone).
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 # Kamailio is the SIP proxy in front of several Asterisk nodes (cluster mode, tests/e2e/test_cluster.py).
-APT_PACKAGES+=(kamailio)
+APT_PACKAGES+=(kamailio kamailio-websocket-modules kamailio-tls-modules)
 # SIPp plays the carrier in the cluster benchmark (bench/cluster.py): Debian's sip-tester.
 APT_PACKAGES+=(sip-tester)
 

@@ -8,6 +8,12 @@ login and networks, then spreads new calls over the nodes that answer its SIP OP
 Agents' phones register with the proxy (each with its generated secret); every node reaches agent <ext> at the
 proxy, which rings the phone only when the agent has no other call (ringing or answered) from any node, so no agent
 is offered two calls at once: a second node's queue gets 486 Busy and tries its next member.
+
+Browser softphones (网页电话, ``agents.webrtc``) register with the proxy too, over SIP on a WebSocket (ws:// on
+``cluster.ws_port``, wss:// on ``cluster.wss_port`` with the site's certificate), with the same generated secrets.
+A node reaches a browser agent exactly as a SIP one, at the proxy, which relays the call onto the browser's
+WebSocket; the node's endpoint for the agent keeps ``webrtc=yes`` (DTLS-SRTP, ICE), so the audio flows between
+the browser and the node, never through the proxy.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from hotline.confgen import AgentProxy, Rendered, _environment, render
+from hotline.confgen import TLS_FILE, AgentProxy, Rendered, _environment, render, tls_pem
 from hotline.numberplan import NumberPlan
 from hotline.secrets import SecretStore
 from hotline.site import Cluster, ClusterNode, SiteConfig
@@ -88,8 +94,13 @@ def render_proxy(site: SiteConfig, secrets: SecretStore) -> Rendered:
         "agent_networks": ",".join(_cidr(net) for net in site.agents.permit),
         # each agent's generated secret, the same the single-node pjsip.conf gives its endpoint
         "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
+        "webrtc": site.agents.webrtc,
+        "tls_file": f"{cluster.proxy_dir}/{TLS_FILE}",
     }
-    return Rendered({name: env.get_template(f"{name}.j2").render(context) for name in PROXY_FILES})
+    files = {name: env.get_template(f"{name}.j2").render(context) for name in PROXY_FILES}
+    if site.agents.webrtc:
+        files[TLS_FILE] = tls_pem(site, secrets)   # wss://: the certificate and key the proxy presents
+    return Rendered(files)
 
 
 def render_cluster(plan: NumberPlan, site: SiteConfig, secrets: SecretStore,
@@ -98,9 +109,6 @@ def render_cluster(plan: NumberPlan, site: SiteConfig, secrets: SecretStore,
     cluster = cluster_of(site)
     if any(node.id == PROXY for node in cluster.nodes):
         raise ValueError(f"cluster.nodes: {PROXY!r} names the proxy's directory; choose another node id")
-    if site.agents.webrtc:
-        raise ValueError("agents.webrtc: browser phones registering with the cluster's proxy (SIP over WebSocket at "
-                         "Kamailio) are not built yet; a cluster's agents use SIP phones")
     proxy_host = f"[{cluster.proxy}]" if ":" in cluster.proxy else cluster.proxy
     agent_proxy = AgentProxy(proxy_host, cluster.proxy_port, _host_network(cluster.proxy))
     rendered = {node.id: render(plan, node_site(site, node), secrets, plan_text, carrier_login=False,

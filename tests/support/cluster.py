@@ -248,7 +248,8 @@ class RunningCluster:
 
 
 
-def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, settings: dict) -> dict:
+def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, settings: dict,
+          agents: dict | None) -> dict:
     return {
         "name": tag,
         "instance_dir": f"/srv/hotline/{tag}",
@@ -256,12 +257,13 @@ def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, set
         "desk_port": ports["desk"],
         "rtp_start": 23000, "rtp_end": 23999,
         "today": "2021-10-01",
-        "agents": {"first": 8001, "count": 2},
+        "agents": agents or {"first": 8001, "count": 2},
         # The peer is the carrier: it sends from 127.0.0.1, and the proxy forwards calls out to it.
         "carrier": {"host": "127.0.0.1", "port": ports["peer_sip"]},
         "cluster": {
             "proxy": PROXY_ADDRESS, "proxy_port": ports["proxy"], "proxy_dir": str(proxy_dir),
-            "ping_interval": 1, "node_timeout_ms": 1000, **settings,
+            "ping_interval": 1, "node_timeout_ms": 1000, "ws_port": ports["ws"], "wss_port": ports["wss"],
+            **settings,
             "nodes": [{"id": f"n{i + 1}", "address": NODE_ADDRESSES[i], "sip_port": ports[f"sip{i}"],
                        "ami_port": ports[f"ami{i}"]} for i in range(node_count)],
         },
@@ -270,19 +272,22 @@ def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, set
 
 @contextlib.asynccontextmanager
 async def running_cluster(home: Path, artifacts: Path | None = None, node_count: int = 2,
-                          settings: dict | None = None) -> AsyncIterator[RunningCluster]:
-    """``settings``: more of the site's cluster section (e.g. ``{"algorithm": "call-load"}``)."""
+                          settings: dict | None = None, agents: dict | None = None) -> AsyncIterator[RunningCluster]:
+    """``settings``: more of the site's cluster section (e.g. ``{"algorithm": "call-load"}``). ``agents``: the
+    site's agents section instead of two SIP phones at the peer; with ``webrtc`` the peer registers none (browsers
+    register with the proxy over its WebSocket ports)."""
     home.mkdir(parents=True, exist_ok=True)
     nth = next(_CLUSTERS)
     tag = f"k{os.getpid()}" + (f"-{nth}" if nth else "")
     plan_path = PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"
     plan = load_plan(plan_path)
-    names = ["http", "https", "agi", "desk", "peer_sip", "peer_ami", "proxy"]
+    names = ["http", "https", "agi", "desk", "peer_sip", "peer_ami", "proxy", "ws", "wss"]
     names += [f"{kind}{i}" for i in range(node_count) for kind in ("sip", "ami")]
     ports = {name: free_port() for name in names}
     paths = Paths(home=home, plan=plan_path, site=home / "site.yaml")
     out = home / "cluster"
-    paths.site.write_text(yaml.safe_dump(_site(tag, ports, out / cluster_conf.PROXY, node_count, settings or {})))
+    site_data = _site(tag, ports, out / cluster_conf.PROXY, node_count, settings or {}, agents)
+    paths.site.write_text(yaml.safe_dump(site_data))
     site = load_site(paths.site)
     secrets = SecretStore(paths.secrets)
     secrets.ensure(confgen.secret_names(site, plan) + ["peer-ami"])
@@ -298,7 +303,8 @@ async def running_cluster(home: Path, artifacts: Path | None = None, node_count:
         "trunks": {name: secrets.get(f"sip-trunk-{name}") for name in plan.trunks},
         "carrier_user": site.carrier.username, "carrier_password": secrets.get(f"sip-{site.carrier.username}"),
         # the agents' phones register with the proxy (center_sip_port); the last one with a wrong password
-        "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
+        "agents": ({} if site.agents.webrtc
+                   else {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()}),
         "agent_badauth": site.agents.extensions()[-1],
         "rtp_start": 24000, "rtp_end": 24999,
     }, rendered["n1"].files)

@@ -145,12 +145,6 @@ def test_agents_register_with_the_proxy_and_each_is_rung_once():
     assert 'modparam("cfgutils", "lock_set_size", 4)' in cfg   # without it lock() only logs an error
 
 
-def test_browser_phones_are_refused_in_a_cluster():
-    site = SiteConfig.model_validate({**EXAMPLE, "agents": {"webrtc": True}})
-    with pytest.raises(ValueError, match="agents.webrtc"):
-        render_example(site)
-
-
 @pytest.mark.parametrize("algorithm", ["round-robin", "call-load"])
 def test_kamailio_accepts_the_rendered_config(tmp_path: Path, algorithm: str):
     assert shutil.which("kamailio"), "Kamailio is installed by scripts/setup.sh"

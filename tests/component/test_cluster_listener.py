@@ -64,6 +64,15 @@ def test_a_cluster_site_gets_a_listener_per_node_and_one_of_them_does_the_redis_
         build_listener(site(cluster=False), PLAN, secrets(tmp_path), node="n1", database_url=url)
 
 
+def test_nodes_whose_asterisk_names_collide_get_no_listener(tmp_path):
+    """Each node's Uniqueids start with its systemname (hotline-<site name>-<node id>, cut to 32 characters): two
+    nodes with the same one could give two calls the same id, and the call records would collide."""
+    long = SiteConfig.model_validate({"name": "a" * 28, "cluster": {"proxy": "127.0.0.1", "nodes": [
+        {"id": "node1", "address": "127.0.0.2"}, {"id": "node2", "address": "127.0.0.3"}]}})
+    with pytest.raises(ValueError, match="not all different"):
+        build_listener(long, PLAN, secrets(tmp_path), database_url=f"sqlite:///{tmp_path / 'desk.db'}")
+
+
 def join(uniqueid: str, at: float) -> AmiEvent:
     return AmiEvent("QueueCallerJoin", MappingProxyType({"Timestamp": f"{at:.6f}", "Uniqueid": uniqueid,
                                                          "Queue": GENERAL_QUEUE}), 0.0,

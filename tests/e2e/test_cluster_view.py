@@ -5,7 +5,9 @@ a real Redis and a real PostgreSQL (a cluster's desk shares one PostgreSQL).
 Calls wait in the queue on both nodes: the board in Redis shows as many as the nodes' own AMI (QueueStatus) count
 together. A node is killed (SIGKILL): its calls leave the board and it is 节点离线; started again, it is rebuilt and
 rejoins the board. The carrier's calls land on both nodes with distinct call ids (each node's systemname), their
-records share the one database, and the day's figures (the KPIs' query) count the calls of both nodes.
+records share the one database, and the day's figures (the KPIs' query) count the calls of both nodes. Last, the
+agent whose phone registered once with the proxy takes a call on n2: the board shows it on a call, once, while n1's
+own part has it idle.
 
 Timings printed are from a shared, loaded machine.
 """
@@ -24,7 +26,7 @@ from sqlalchemy import select
 from agent_desk.db import models as m
 from agent_desk.process import ListenerProcess, build_listener
 from agent_desk.settings import DeskSettings
-from agent_desk.supervision import kpi
+from agent_desk.supervision import cluster_board, kpi
 from agent_desk.supervision.periods import period_of
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from agent_desk.telephony import agents
@@ -34,6 +36,7 @@ from tests.support.cluster import CARRIER_CHANNEL, RunningCluster, running_clust
 
 pytestmark = pytest.mark.asterisk
 AGENT = "8002"   # its phone never registers (wrong password): a member the queue rings in vain, so callers wait
+PHONE = "8001"   # its phone (the peer) registers with the proxy and answers
 
 
 @pytest.fixture
@@ -69,6 +72,17 @@ async def board_until(redis: aioredis.Redis, check, what: str, timeout: float = 
             return board
         await asyncio.sleep(0.1)
     raise AssertionError(f"the board never showed {what}; last: {json.dumps(board, ensure_ascii=False)[:1500]}")
+
+
+def agent_on(board: dict, extension: str) -> dict:
+    return next(a for a in board["agents"] if a["extension"] == extension)
+
+
+async def phone_registered(cluster: RunningCluster, extension: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(cluster.proxy.contacts, extension):
+        assert time.monotonic() < deadline, f"{extension}'s phone is not registered with the proxy"
+        await asyncio.sleep(0.3)
 
 
 def node_state(board: dict, node_id: str) -> str:
@@ -203,6 +217,26 @@ async def scenario(cluster: RunningCluster, database_url: str, redis_server, rea
         # the day's figures are the KPIs' query over the one database (a fresh one: only this test's calls)
         offered = sum(1 for outcome, was_queued, ended in rows.values() if was_queued and ended)
         assert figures["offered"] == offered and offered >= 3, (figures, rows)
+        # ── the agent whose phone registered once with the proxy takes a call on n2: on a call, once, on the board ──
+        await phone_registered(cluster, PHONE)
+        for node in cluster.nodes.values():
+            await agents.login(node.ami, PHONE, [GENERAL_QUEUE])
+        try:
+            cid = await cluster.queue_call("n2", GENERAL_QUEUE)
+            await cluster.nodes["n2"].events.wait_for(
+                lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, 30, f"{PHONE} answering on n2")
+            board = await board_until(reader, lambda b: agent_on(b, PHONE)["state"] == "on_call",
+                                      f"{PHONE} on a call")
+            part = json.loads(await reader.get(cluster_board.node_key("n1")))
+            assert agent_on(part, PHONE)["state"] == "idle"   # n1 sees a free member; the cluster knows better
+            assert agent_on(board, PHONE)["call_id"] == cid and board["agent_states"]["on_call"] == 1
+            assert [a["extension"] for a in board["agents"]].count(PHONE) == 1
+            await hang_up(cluster, "n2", cid)
+            await board_until(reader, lambda b: agent_on(b, PHONE)["state"] != "on_call", f"{PHONE} off the call")
+        finally:
+            for node in cluster.nodes.values():
+                with contextlib.suppress(Exception):
+                    await agents.logout(node.ami, PHONE)
         print(f"[cluster view] records: {len(rows)} (carrier calls on n1 and n2, queued calls on both); "
               f"day figures over both nodes: offered {figures['offered']}, "
               f"{json.dumps(figures['metrics'], ensure_ascii=False)[:300]}")

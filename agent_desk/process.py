@@ -200,8 +200,7 @@ def _listener(settings: DeskSettings, db: Database, site: SiteConfig, plan: Numb
         return CallListener(tracker, ami or ami_settings(site, secrets), settings.async_redis(), board)
     assert site.cluster is not None and ami is not None   # build_listener checked the node
     nodes = [n.id for n in site.cluster.nodes]
-    return CallListener(tracker, ami, settings.async_redis(), board, node=node, cluster_nodes=nodes,
-                        redis_duties=node == nodes[0])   # the survey stream and transcripts: one listener does them
+    return CallListener(tracker, ami, settings.async_redis(), board, node=node, cluster_nodes=nodes)
 
 
 def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, telephony: bool = True,

@@ -27,8 +27,11 @@ latest parts into the cluster's board (``cluster_board.merge``) and writes and p
 A merge aborted because another node's part changed meanwhile is simply dropped: that node's listener merges next,
 with both parts, so an older merge never overwrites a newer one. Every listener merges at least once a second, so a
 node whose listener is gone leaves the board (节点离线) within ``cluster_board.STALE_SECONDS``.
-The Redis-only duties (the survey stream, the transcript relay) are the cluster's, not a node's: only the listener
-with ``redis_duties`` runs them (one per center), or each turn would be forwarded once per node.
+The Redis-only duties (the survey stream, the transcript relay) are the cluster's, not a node's: one listener runs
+them at a time, or each turn would be forwarded once per node. Which one is a lease in Redis (``DUTY_KEY``, taken
+with SET NX and renewed under WATCH every ``DUTY_RENEW`` s, lapsing after ``DUTY_TTL`` s): when the machine of the
+listener that holds it dies, another node's listener takes the duties over within ``DUTY_TTL`` seconds. A single
+node's listener runs them always, as before.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import datetime as dt
 import json
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,6 +75,9 @@ SURVEYS = streams.ResultStream(survey.STREAM, survey.DESK_GROUP, survey.REJECTED
 IN_PROGRESS = dt.timedelta(hours=6)   # a call answered longer ago than this and not ended is not looked for
 SINGLE_NODE = ""                      # the node id of a center on one Asterisk (agent_desk.bootstrap.SINGLE_NODE)
 NODE_PART_TTL = 24 * 3600             # a node's part of the board outlives a day without its listener, no more
+DUTY_KEY = "hotline:live:listener-duties"   # who runs the cluster's survey stream and transcript relay (a lease)
+DUTY_TTL = 6.0                        # seconds: a lease not renewed for this long lapses
+DUTY_RENEW = 2.0                      # seconds between renewals (and between attempts to take a lapsed lease)
 
 
 @dataclass(frozen=True)
@@ -84,14 +91,19 @@ class AmiSettings:
 class CallListener:
     def __init__(self, tracker: CallTracker, ami: AmiSettings, redis: aioredis.Redis | None,
                  wallboard: Wallboard | None = None, board_interval: float = 0.1, retry_delay: float = 2.0, *,
-                 node: str = SINGLE_NODE, cluster_nodes: Sequence[str] = (), redis_duties: bool = True):
+                 node: str = SINGLE_NODE, cluster_nodes: Sequence[str] = (), duty_renew: float = DUTY_RENEW,
+                 duty_ttl: float = DUTY_TTL):
         """``node``: the Asterisk node this listener hears (a cluster's node id); ``cluster_nodes``: every node of
-        the cluster, whose parts make the board; ``redis_duties``: this listener runs the survey stream and the
-        transcript relay (one listener of a cluster does)."""
+        the cluster, whose parts make the board. A cluster's listeners share the survey stream and the transcript
+        relay through a lease (``duty_renew``, ``duty_ttl``: see the module)."""
         if node != SINGLE_NODE and node not in cluster_nodes:
             raise ValueError(f"node {node!r} is not one of the cluster's nodes {list(cluster_nodes)}")
         self.tracker, self.ami_settings, self.redis = tracker, ami, redis
-        self.node, self.cluster_nodes, self.redis_duties = node, tuple(cluster_nodes), redis_duties
+        self.node, self.cluster_nodes = node, tuple(cluster_nodes)
+        self.duty_renew, self.duty_ttl = duty_renew, duty_ttl
+        self.duty_holder = f"{node}:{uuid.uuid4().hex[:12]}"   # this listener, as the lease names it
+        self.has_duties = False
+        self._duties: list[asyncio.Task] = []
         tracker.node = node
         self.wallboard, self.board_interval = wallboard, board_interval
         self.retry_delay = retry_delay   # seconds before a survey or call event the database refused is tried again
@@ -106,8 +118,7 @@ class CallListener:
         self._board_changed = asyncio.Event()
         self._rebuilding: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
-        self.transcripts = (TranscriptRelay(tracker.db, redis, tracker.agent_of_call)
-                            if redis is not None and redis_duties else None)
+        self.transcripts = TranscriptRelay(tracker.db, redis, tracker.agent_of_call) if redis is not None else None
         self._spies_ending: set[asyncio.Task] = set()
 
     def _on_ami(self, event: AmiEvent) -> None:
@@ -157,10 +168,10 @@ class CallListener:
         if self.redis is not None:
             # every node's listener forwards the prefills of the calls answered on its node (tracker.agent_of_call)
             self._tasks.append(asyncio.create_task(self._prefill_loop(), name="calls-prefill"))
-            if self.redis_duties:
-                self._tasks.append(asyncio.create_task(self._survey_loop(), name="calls-surveys"))
-            if self.transcripts is not None:
-                self._tasks.append(asyncio.create_task(self.transcripts.run(), name="calls-transcript"))
+            if self.node == SINGLE_NODE:
+                self._start_duties()
+            else:
+                self._tasks.append(asyncio.create_task(self._duty_loop(), name="duty-lease"))
             if self.wallboard is not None:
                 self._tasks.append(asyncio.create_task(self._board_loop(), name="board-publish"))
 
@@ -174,11 +185,80 @@ class CallListener:
                 m.Call.started_at > since))
             return {call_id: user_id for call_id, user_id in rows if user_id is not None}
 
+    # ── the cluster's Redis duties: the survey stream and the transcript relay ──
+    def _start_duties(self) -> None:
+        self._duties = [asyncio.create_task(self._survey_loop(), name="calls-surveys")]
+        if self.transcripts is not None:
+            self._duties.append(asyncio.create_task(self.transcripts.run(), name="calls-transcript"))
+        self.has_duties = True
+
+    async def _stop_duties(self) -> None:
+        for task in self._duties:
+            task.cancel()
+        await asyncio.gather(*self._duties, return_exceptions=True)
+        self._duties, self.has_duties = [], False
+
+    async def _duty_loop(self) -> None:
+        """Take the lease when it is free, renew it while held; run the duties exactly while holding it."""
+        try:
+            while True:
+                try:
+                    held = await self._hold_lease()
+                except (RedisError, OSError) as exc:   # Redis away: the duties (all Redis) cannot run anyway
+                    log.warning("node %s: duty lease not renewed: %s", self.node, exc)
+                    held = False
+                if held and not self.has_duties:
+                    log.info("node %s: this listener runs the survey stream and the transcript relay", self.node)
+                    self._start_duties()
+                elif not held and self.has_duties:
+                    log.warning("node %s: duty lease lost; another listener runs the duties", self.node)
+                    await self._stop_duties()
+                await asyncio.sleep(self.duty_renew)
+        finally:
+            await self._stop_duties()
+
+    async def _hold_lease(self) -> bool:
+        """Take the lease if nobody holds it, or extend it if this listener does (compare and set under WATCH: the
+        desk's Redis user runs no scripts). False when another listener holds it."""
+        assert self.redis is not None
+        ttl_ms = int(self.duty_ttl * 1000)
+        if await self.redis.set(DUTY_KEY, self.duty_holder, nx=True, px=ttl_ms):
+            return True
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(DUTY_KEY)
+                holder = await pipe.get(DUTY_KEY)
+                if (holder.decode() if isinstance(holder, bytes) else holder) != self.duty_holder:
+                    return False
+                pipe.multi()
+                pipe.pexpire(DUTY_KEY, ttl_ms)
+                await pipe.execute()
+                return True
+        except WatchError:   # it changed hands meanwhile (lapsed and taken): not ours
+            return False
+
+    async def _release_lease(self) -> None:
+        """A listener stopped on purpose hands the duties on at once instead of after ``duty_ttl``."""
+        if self.redis is None or self.node == SINGLE_NODE:
+            return
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(DUTY_KEY)
+                holder = await pipe.get(DUTY_KEY)
+                if (holder.decode() if isinstance(holder, bytes) else holder) == self.duty_holder:
+                    pipe.multi()
+                    pipe.delete(DUTY_KEY)
+                    await pipe.execute()
+        except (WatchError, RedisError, OSError) as exc:
+            log.info("node %s: duty lease not released (%s); it lapses by itself", self.node, exc)
+
     async def stop(self) -> None:
         tasks = [*self._tasks, *([self._rebuilding] if self._rebuilding else []), *self._spies_ending]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._stop_duties()
+        await self._release_lease()
         if self.ami is not None:
             self.ami.manager.on_disconnect = lambda *_: None   # a deliberate close is no outage
             self.ami.manager.close()

@@ -3,6 +3,7 @@ real Redis (each node's part, the merged board under ``SNAPSHOT_KEY`` and on the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from types import MappingProxyType
@@ -11,7 +12,7 @@ import pytest
 import redis as sync_redis
 import redis.asyncio as aioredis
 
-from agent_desk.calls.listener import AmiSettings, CallListener
+from agent_desk.calls.listener import DUTY_KEY, AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.db.session import Database
 from agent_desk.process import build_listener
@@ -41,22 +42,22 @@ def secrets(tmp_path) -> SecretStore:
     return store
 
 
-def test_a_cluster_site_gets_a_listener_per_node_and_one_of_them_does_the_redis_duties(tmp_path):
+def test_a_cluster_site_gets_a_listener_per_node(tmp_path):
     url = f"sqlite:///{tmp_path / 'desk.db'}"
     every = build_listener(site(), PLAN, secrets(tmp_path), database_url=url)
     try:
-        assert [(lis.node, lis.ami_settings.host, lis.ami_settings.port, lis.redis_duties, lis.cluster_nodes)
-                for lis in every.listeners] == [("n1", "127.0.0.2", 5101, True, ("n1", "n2")),
-                                                ("n2", "127.0.0.3", 5102, False, ("n1", "n2"))]
-        assert every.listeners[0].transcripts is not None and every.listeners[1].transcripts is None
+        assert [(lis.node, lis.ami_settings.host, lis.ami_settings.port, lis.cluster_nodes)
+                for lis in every.listeners] == [("n1", "127.0.0.2", 5101, ("n1", "n2")),
+                                                ("n2", "127.0.0.3", 5102, ("n1", "n2"))]
         assert every.listeners[1].tracker.node == "n2"
+        assert len({lis.duty_holder for lis in every.listeners}) == 2
     finally:
         every.db.dispose()
     one = build_listener(site(), PLAN, secrets(tmp_path), node="n2", database_url=url)
     assert [lis.node for lis in one.listeners] == ["n2"]
     one.db.dispose()
     single = build_listener(site(cluster=False), PLAN, secrets(tmp_path), database_url=url)
-    assert [(lis.node, lis.cluster_nodes, lis.redis_duties) for lis in single.listeners] == [("", (), True)]
+    assert [(lis.node, lis.cluster_nodes) for lis in single.listeners] == [("", ())]
     single.db.dispose()
     with pytest.raises(ValueError, match="no node 'n3' in the site config \\(its nodes: n1, n2\\)"):
         build_listener(site(), PLAN, secrets(tmp_path), node="n3", database_url=url)
@@ -90,9 +91,9 @@ async def listeners(tmp_path, redis_server):
         board = Wallboard.from_plan(PLAN, 20)
         board.set_connected(True)
         made.append(CallListener(CallTracker(db, None), AmiSettings("127.0.0.1", 1, "x", "y"), client, board,
-                                 node=node, cluster_nodes=["n1", "n2"], redis_duties=node == "n1"))
+                                 node=node, cluster_nodes=["n1", "n2"], duty_renew=0.1, duty_ttl=0.6))
     reader = aioredis.Redis.from_url(redis_server.authenticated_url)
-    await reader.delete(SNAPSHOT_KEY, *(cluster_board.node_key(n) for n in ("n1", "n2")))
+    await reader.delete(SNAPSHOT_KEY, DUTY_KEY, *(cluster_board.node_key(n) for n in ("n1", "n2")))
     yield made, reader
     for client in [*clients, reader]:
         await client.aclose()
@@ -160,3 +161,39 @@ async def test_a_merge_raced_by_another_nodes_part_gives_way_to_that_nodes_merge
     await n2.publish_board()
     board = json.loads(await reader.get(SNAPSHOT_KEY))
     assert board["totals"]["waiting"] == 2
+
+
+async def duties_until(listeners: list[CallListener], expected: list[bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while [lis.has_duties for lis in listeners] != expected:
+        assert time.monotonic() < deadline, f"duties {[lis.has_duties for lis in listeners]}, expected {expected}"
+        await asyncio.sleep(0.05)
+
+
+async def test_one_listener_at_a_time_runs_the_redis_duties_and_another_takes_over_when_it_dies(listeners) -> None:
+    """The survey stream and the transcript relay: one listener of the cluster (a lease in Redis); the lease of a
+    listener that vanished (its machine died: no release) lapses, and the other listener takes the duties over."""
+    (n1, n2), reader = listeners
+    loops = [asyncio.create_task(n1._duty_loop())]
+    await duties_until([n1, n2], [True, False])
+    loops.append(asyncio.create_task(n2._duty_loop()))
+    await asyncio.sleep(1.0)   # several renewals: n2 never gets it while n1 renews
+    assert [n1.has_duties, n2.has_duties] == [True, False]
+    assert await reader.get(DUTY_KEY) == n1.duty_holder.encode()
+    assert {t.get_name() for t in n1._duties} == {"calls-surveys", "calls-transcript"}
+
+    # n1's machine dies: its loop stops without releasing (as a SIGKILL would); the lease lapses, n2 takes it
+    died = time.monotonic()
+    loops[0].cancel()
+    await asyncio.gather(loops[0], return_exceptions=True)
+    await reader.set(DUTY_KEY, n1.duty_holder, px=600)   # the lease as n1 left it: held, not released
+    await duties_until([n1, n2], [False, True])
+    took = time.monotonic() - died
+    assert took < 0.6 + 0.1 + 1.0, f"n2 took over after {took:.2f} s"
+    assert await reader.get(DUTY_KEY) == n2.duty_holder.encode()
+
+    # n2 stopped on purpose hands the lease back at once
+    loops[1].cancel()
+    await asyncio.gather(loops[1], return_exceptions=True)
+    await n2._release_lease()
+    assert await reader.get(DUTY_KEY) is None and not n2.has_duties

@@ -146,6 +146,9 @@ async def scenario(cluster: RunningCluster, database_url: str, redis_server, rea
             for cid in cids:
                 assert await reader.hget(f"hotline:live:call:{cid}", "node") == node_id
 
+        # the survey stream and the transcript relay: one listener of the two runs them (the duty lease)
+        assert [lis.has_duties for lis in process.listeners].count(True) == 1
+
         # ── n2 dies: its callers leave the board, which says so ──
         n2 = process.listeners[1]
         assert n2.wallboard is not None

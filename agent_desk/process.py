@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 
 from agent_desk.app import create_app
-from agent_desk.bootstrap import ami_settings, desk_settings, private_database
+from agent_desk.bootstrap import SINGLE_NODE, ami_settings, desk_settings, node_ami_settings, private_database
 from agent_desk.calls.listener import AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.callbacks.runner import CampaignRunner
@@ -40,6 +40,7 @@ from agent_desk.telephony.recording import recordings_dir
 from agent_desk.tickets.status import StatusProjection
 from hotline import housekeeping
 from hotline.ami import AmiClient, AmiError
+from hotline.confgen.cluster import node_site
 from hotline.numberplan import NumberPlan
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
@@ -188,13 +189,18 @@ def _settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, recordin
                                recordings_host_dir=recordings_host_dir or recordings, **overrides)
 
 
-def _listener(settings: DeskSettings, db: Database, site: SiteConfig, plan: NumberPlan,
-              secrets: SecretStore) -> CallListener:
+def _listener(settings: DeskSettings, db: Database, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
+              node: str = SINGLE_NODE, ami: AmiSettings | None = None) -> CallListener:
+    """The listener of one Asterisk node (``SINGLE_NODE``: the center's one Asterisk, at ``ami_settings``)."""
     tracker = CallTracker(db, settings.async_redis(), settings.line_names, settings.city_names,
                           settings.recordings_dir)
     board = Wallboard.from_plan(plan, settings.service_level_seconds,
                                 pause_reasons=site.agents.pause_reasons)   # 实时监控
-    return CallListener(tracker, ami_settings(site, secrets), settings.async_redis(), board)
+    if node == SINGLE_NODE:
+        return CallListener(tracker, ami or ami_settings(site, secrets), settings.async_redis(), board)
+    assert site.cluster is not None and ami is not None   # build_listener checked the node
+    nodes = [n.id for n in site.cluster.nodes]
+    return CallListener(tracker, ami, settings.async_redis(), board, node=node, cluster_nodes=nodes)
 
 
 def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, telephony: bool = True,
@@ -216,37 +222,66 @@ class ListenerProcess:
     """The AMI listener as a process of its own (``hotline listener``): call records, live state, pops and the
     wallboard, from AMI events and the IVR's Redis channels. Killed and started again, it rebuilds the board
     from Asterisk on login (``CallListener``), takes the survey stream's pending entries first, and reads back
-    the turns the database lacks; the calls already with an agent are found again in the call records."""
+    the turns the database lacks; the calls already with an agent are found again in the call records.
 
-    listener: CallListener
+    In a cluster it holds one listener per node it serves (all of the site's nodes, or the one ``--node``): each
+    logs into its node on its own, so a node that is down delays no other node's listener."""
+
+    listeners: list[CallListener]
     db: Database
 
+    @property
+    def listener(self) -> CallListener:
+        """The first (on a single node: the only) listener."""
+        return self.listeners[0]
+
     async def start(self, retry: float = AMI_RETRY) -> None:
-        """Log into AMI, trying again every ``retry`` seconds while Asterisk is away (the supervisor need not
-        restart a listener that is only waiting)."""
+        """Log every listener into its node's AMI, each trying again every ``retry`` seconds while its Asterisk
+        is away (the supervisor need not restart a listener that is only waiting); returns when all are in."""
+        await asyncio.gather(*(self._start(listener, retry) for listener in self.listeners))
+
+    @staticmethod
+    async def _start(listener: CallListener, retry: float) -> None:
+        where = f"node {listener.node}: " if listener.node else ""
         while True:
             try:
-                await self.listener.start()
+                await listener.start()
+                log.info("listener: %slogged into AMI at %s:%d", where, listener.ami_settings.host,
+                         listener.ami_settings.port)
                 return
             except (TimeoutError, OSError, AmiError) as exc:
-                if self.listener.ami is not None:
-                    self.listener.ami.manager.on_disconnect = lambda *_: None
-                    self.listener.ami.close()
-                log.warning("listener: AMI login failed (%s); trying again in %.0f s", exc, retry)
+                if listener.ami is not None:
+                    listener.ami.manager.on_disconnect = lambda *_: None
+                    listener.ami.close()
+                log.warning("listener: %sAMI login failed (%s); trying again in %.0f s", where, exc, retry)
                 await asyncio.sleep(retry)
 
     async def stop(self) -> None:
-        await self.listener.stop()
-        for client in (self.listener.tracker.redis, self.listener.redis):
-            if client is not None:
-                await client.aclose()
+        for listener in self.listeners:
+            await listener.stop()
+            for client in (listener.tracker.redis, listener.redis):
+                if client is not None:
+                    await client.aclose()
         self.db.dispose()
 
 
-def build_listener(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *,
+def build_listener(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, node: str | None = None,
                    recordings_host_dir: str | None = None, **overrides: Any) -> ListenerProcess:
     """The listener of this center, alone: the same tracker, wallboard and channels as inside ``build_desk``.
-    It does not migrate the database (the desk and ``hotline install`` do)."""
+    It does not migrate the database (the desk and ``hotline install`` do). On a cluster site: one listener per
+    node (``node=None``), or the one of ``node``; ``ValueError`` for a node the site does not name, or any node
+    on a single-node site."""
+    logins = node_ami_settings(site, secrets)
+    if site.cluster is not None:
+        names = [node_site(site, n).name for n in site.cluster.nodes]   # asterisk.conf: systemname hotline-<name>
+        if len(set(names)) < len(names):
+            raise ValueError(f"the nodes' Asterisk names {names} are not all different (the site's name and node ids "
+                             "are cut to 32 characters): their call ids could collide; shorten the site name")
+    if node is not None and node not in logins:
+        known = ", ".join(n for n in logins if n) or "none: the site has no cluster section"
+        raise ValueError(f"no node {node!r} in the site config (its nodes: {known})")
     settings = _settings(site, plan, secrets, recordings_host_dir, overrides)
     db = Database(settings.database_url)
-    return ListenerProcess(listener=_listener(settings, db, site, plan, secrets), db=db)
+    chosen = [node] if node is not None else list(logins)
+    return ListenerProcess(listeners=[_listener(settings, db, site, plan, secrets, n, logins[n]) for n in chosen],
+                           db=db)

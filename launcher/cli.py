@@ -231,13 +231,22 @@ def media_count(text: str) -> int:
 
 
 def cmd_listener(ctx: Context, args: argparse.Namespace) -> int:
-    """The AMI listener alone until SIGINT/SIGTERM: call records, live state, pops and the wallboard."""
+    """The AMI listener alone until SIGINT/SIGTERM: call records, live state, pops and the wallboard. On a cluster
+    site it listens to every node (one AMI connection each, in this process) unless ``--node`` names one: a process
+    per node can then be supervised, restarted and placed on its own (e.g. beside its node)."""
     import signal
 
     from agent_desk.process import build_listener
 
+    try:
+        process = build_listener(ctx.site, ctx.plan, ctx.secrets, node=args.node)
+    except ValueError as exc:
+        print(f"[listener] {exc}", file=sys.stderr)
+        return 2
+    where = ", ".join(f"{listener.node + ' ' if listener.node else ''}{listener.ami_settings.host}:"
+                      f"{listener.ami_settings.port}" for listener in process.listeners)
+
     async def serve() -> None:
-        process = build_listener(ctx.site, ctx.plan, ctx.secrets)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -247,7 +256,7 @@ def cmd_listener(ctx: Context, args: argparse.Namespace) -> int:
             await asyncio.wait([starting, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
             if starting.done():
                 starting.result()
-                print(f"[listener] logged into AMI at {ctx.site.ami_address}:{ctx.site.ami_port}", flush=True)
+                print(f"[listener] logged into AMI at {where}", flush=True)
                 await stop.wait()
         finally:
             starting.cancel()
@@ -644,8 +653,10 @@ def build_parser() -> argparse.ArgumentParser:
     part.add_argument("--desk-only", action="store_true",
                       help="only a cluster's desk machine: Redis (when local) and the desk; no Asterisk")
     run.set_defaults(func=cmd_run)
-    sub.add_parser("listener", help="run the AMI listener alone (call records, pops, the wallboard)"
-                   ).set_defaults(func=cmd_listener)
+    listen = sub.add_parser("listener", help="run the AMI listener alone (call records, pops, the wallboard)")
+    listen.add_argument("--node", default=None,
+                        help="a cluster's node id: listen to that node only (default: every node of the site)")
+    listen.set_defaults(func=cmd_listener)
     asr = sub.add_parser("asr", help="speech as a service: the ASR worker pool")
     asr_sub = asr.add_subparsers(dest="action", required=True)
     worker = asr_sub.add_parser("worker", help="run one ASR worker (one phrase at a time) until stopped")

@@ -6,7 +6,9 @@ call figures from the call records (the reports' definitions, ``agent_desk.super
 The page polls the last three.
 
 The snapshot is written by the listener (``agent_desk/calls/listener.py``) to Redis; this process only reads
-it, so any desk process can serve the page. None of them holds personal data (no caller numbers).
+it, so any desk process can serve the page. In a cluster it is the cluster's board, merged by the nodes' listeners
+(``agent_desk.supervision.cluster_board``), with each node's state in ``nodes``. None of them holds personal data
+(no caller numbers).
 """
 
 from __future__ import annotations
@@ -102,6 +104,16 @@ class AgentBoard(Reply):
     wrapup_until: float | None = Field(description="话后整理结束的时间（Unix 时间戳，秒）；不在话后整理时为 null")
 
 
+class NodeBoard(Reply):
+    """多节点集群中的一个电话节点（Asterisk）：在线时其排队来电与坐席状态计入实时监控。"""
+
+    node: str = Field(description="节点编号（站点配置 cluster.nodes 中的 id）")
+    online: bool = Field(description="在线：坐席服务与该节点保持连接且数据及时更新；离线时其排队来电与坐席状态不计入，"
+                                     "今天已发生的话务计数仍计入")
+    state_label: str = Field(description="状态中文名称：在线 或 节点离线")
+    seen_at: float | None = Field(description="最近一次收到该节点数据的时间（Unix 时间戳，秒）；从未收到时为 null")
+
+
 class WallboardSnapshot(Reply):
     """实时监控的最新快照（不含市民号码等个人信息）；WebSocket /ws/wallboard 推送的快照也是这一形状。"""
 
@@ -118,6 +130,9 @@ class WallboardSnapshot(Reply):
     subplatforms: list[SubplatformBoard] = Field(description="各分平台（今天有来电的）")
     agent_states: AgentStateCounts = Field(description="各状态的坐席人数")
     agents: list[AgentBoard] = Field(description="各坐席，按分机号排序")
+    nodes: list[NodeBoard] = Field(default_factory=list, description=(
+        "多节点集群的各电话节点（单节点部署时为空列表）；排队数为各在线节点之和，最长等待取各节点最久者，"
+        "服务水平由各节点计数之和重新计算，坐席在任一节点通话中即为通话中"))
 
 class StandardBoard(Reply):
     """今天（省内时间）的国标话务指标（GB/T 33358），由通话记录计算，与报表同一口径。"""

@@ -17,6 +17,21 @@ new one picks up what it can: the board from Asterisk as above, the survey strea
 turns the database lacks, and the calls already with an agent (from the call records, for their live prefill).
 AMI events sent while no listener was connected are not replayed: a call that was answered or ended in those
 seconds keeps the record of its last event seen.
+
+多节点集群 (issue 15): one listener per Asterisk node (``node``, its id; ``SINGLE_NODE`` on a single node, where
+everything above is unchanged). Each node's call ids are its own (every node's asterisk.conf has its own
+``systemname``, which prefixes its Uniqueids), so the nodes' call records share the one database; the live call
+state says which node a call is on. A node's listener keeps its node's board and writes it as its part
+(``cluster_board.node_key``); then, in one optimistic Redis transaction (WATCH on every node's part), it merges the
+latest parts into the cluster's board (``cluster_board.merge``) and writes and publishes that as ``SNAPSHOT_KEY``.
+A merge aborted because another node's part changed meanwhile is simply dropped: that node's listener merges next,
+with both parts, so an older merge never overwrites a newer one. Every listener merges at least once a second, so a
+node whose listener is gone leaves the board (节点离线) within ``cluster_board.STALE_SECONDS``.
+The Redis-only duties (the survey stream, the transcript relay) are the cluster's, not a node's: one listener runs
+them at a time, or each turn would be forwarded once per node. Which one is a lease in Redis (``DUTY_KEY``, taken
+with SET NX and renewed under WATCH every ``DUTY_RENEW`` s, lapsing after ``DUTY_TTL`` s): when the machine of the
+listener that holds it dies, another node's listener takes the duties over within ``DUTY_TTL`` seconds. A single
+node's listener runs them always, as before.
 """
 
 from __future__ import annotations
@@ -25,10 +40,13 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,6 +55,7 @@ from agent_desk.calls import events as ev
 from agent_desk.calls.transcript import TranscriptRelay, end_spy
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
+from agent_desk.supervision import cluster_board
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from agent_desk.supervision.warnings import CHANNEL as BOARD_CHANNEL   # shared with early warning
 from hotline import channelvars as v
@@ -54,6 +73,11 @@ BUG_ATTEMPTS = 3
 SURVEYS = streams.ResultStream(survey.STREAM, survey.DESK_GROUP, survey.REJECTED_STREAM, survey.STREAM_MAXLEN,
                                "survey")
 IN_PROGRESS = dt.timedelta(hours=6)   # a call answered longer ago than this and not ended is not looked for
+SINGLE_NODE = ""                      # the node id of a center on one Asterisk (agent_desk.bootstrap.SINGLE_NODE)
+NODE_PART_TTL = 24 * 3600             # a node's part of the board outlives a day without its listener, no more
+DUTY_KEY = "hotline:live:listener-duties"   # who runs the cluster's survey stream and transcript relay (a lease)
+DUTY_TTL = 6.0                        # seconds: a lease not renewed for this long lapses
+DUTY_RENEW = 2.0                      # seconds between renewals (and between attempts to take a lapsed lease)
 
 
 @dataclass(frozen=True)
@@ -66,8 +90,21 @@ class AmiSettings:
 
 class CallListener:
     def __init__(self, tracker: CallTracker, ami: AmiSettings, redis: aioredis.Redis | None,
-                 wallboard: Wallboard | None = None, board_interval: float = 0.1, retry_delay: float = 2.0):
+                 wallboard: Wallboard | None = None, board_interval: float = 0.1, retry_delay: float = 2.0, *,
+                 node: str = SINGLE_NODE, cluster_nodes: Sequence[str] = (), duty_renew: float = DUTY_RENEW,
+                 duty_ttl: float = DUTY_TTL):
+        """``node``: the Asterisk node this listener hears (a cluster's node id); ``cluster_nodes``: every node of
+        the cluster, whose parts make the board. A cluster's listeners share the survey stream and the transcript
+        relay through a lease (``duty_renew``, ``duty_ttl``: see the module)."""
+        if node != SINGLE_NODE and node not in cluster_nodes:
+            raise ValueError(f"node {node!r} is not one of the cluster's nodes {list(cluster_nodes)}")
         self.tracker, self.ami_settings, self.redis = tracker, ami, redis
+        self.node, self.cluster_nodes = node, tuple(cluster_nodes)
+        self.duty_renew, self.duty_ttl = duty_renew, duty_ttl
+        self.duty_holder = f"{node}:{uuid.uuid4().hex[:12]}"   # this listener, as the lease names it
+        self.has_duties = False
+        self._duties: list[asyncio.Task] = []
+        tracker.node = node
         self.wallboard, self.board_interval = wallboard, board_interval
         self.retry_delay = retry_delay   # seconds before a survey or call event the database refused is tried again
         self.events_retried = 0
@@ -77,6 +114,7 @@ class CallListener:
         self.events_seen = 0
         self.events_applied = 0
         self.boards_published = 0
+        self.merges_superseded = 0
         self._board_changed = asyncio.Event()
         self._rebuilding: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
@@ -128,10 +166,12 @@ class CallListener:
             log.warning("calls in progress not read back (%s); their live prefill waits for the next answer", exc)
         self._tasks = [asyncio.create_task(self._apply_loop(), name="calls-apply")]
         if self.redis is not None:
-            self._tasks += [asyncio.create_task(self._prefill_loop(), name="calls-prefill"),
-                            asyncio.create_task(self._survey_loop(), name="calls-surveys")]
-            if self.transcripts is not None:
-                self._tasks.append(asyncio.create_task(self.transcripts.run(), name="calls-transcript"))
+            # every node's listener forwards the prefills of the calls answered on its node (tracker.agent_of_call)
+            self._tasks.append(asyncio.create_task(self._prefill_loop(), name="calls-prefill"))
+            if self.node == SINGLE_NODE:
+                self._start_duties()
+            else:
+                self._tasks.append(asyncio.create_task(self._duty_loop(), name="duty-lease"))
             if self.wallboard is not None:
                 self._tasks.append(asyncio.create_task(self._board_loop(), name="board-publish"))
 
@@ -145,11 +185,80 @@ class CallListener:
                 m.Call.started_at > since))
             return {call_id: user_id for call_id, user_id in rows if user_id is not None}
 
+    # ── the cluster's Redis duties: the survey stream and the transcript relay ──
+    def _start_duties(self) -> None:
+        self._duties = [asyncio.create_task(self._survey_loop(), name="calls-surveys")]
+        if self.transcripts is not None:
+            self._duties.append(asyncio.create_task(self.transcripts.run(), name="calls-transcript"))
+        self.has_duties = True
+
+    async def _stop_duties(self) -> None:
+        for task in self._duties:
+            task.cancel()
+        await asyncio.gather(*self._duties, return_exceptions=True)
+        self._duties, self.has_duties = [], False
+
+    async def _duty_loop(self) -> None:
+        """Take the lease when it is free, renew it while held; run the duties exactly while holding it."""
+        try:
+            while True:
+                try:
+                    held = await self._hold_lease()
+                except (RedisError, OSError) as exc:   # Redis away: the duties (all Redis) cannot run anyway
+                    log.warning("node %s: duty lease not renewed: %s", self.node, exc)
+                    held = False
+                if held and not self.has_duties:
+                    log.info("node %s: this listener runs the survey stream and the transcript relay", self.node)
+                    self._start_duties()
+                elif not held and self.has_duties:
+                    log.warning("node %s: duty lease lost; another listener runs the duties", self.node)
+                    await self._stop_duties()
+                await asyncio.sleep(self.duty_renew)
+        finally:
+            await self._stop_duties()
+
+    async def _hold_lease(self) -> bool:
+        """Take the lease if nobody holds it, or extend it if this listener does (compare and set under WATCH: the
+        desk's Redis user runs no scripts). False when another listener holds it."""
+        assert self.redis is not None
+        ttl_ms = int(self.duty_ttl * 1000)
+        if await self.redis.set(DUTY_KEY, self.duty_holder, nx=True, px=ttl_ms):
+            return True
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(DUTY_KEY)
+                holder = await pipe.get(DUTY_KEY)
+                if (holder.decode() if isinstance(holder, bytes) else holder) != self.duty_holder:
+                    return False
+                pipe.multi()
+                pipe.pexpire(DUTY_KEY, ttl_ms)
+                await pipe.execute()
+                return True
+        except WatchError:   # it changed hands meanwhile (lapsed and taken): not ours
+            return False
+
+    async def _release_lease(self) -> None:
+        """A listener stopped on purpose hands the duties on at once instead of after ``duty_ttl``."""
+        if self.redis is None or self.node == SINGLE_NODE:
+            return
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(DUTY_KEY)
+                holder = await pipe.get(DUTY_KEY)
+                if (holder.decode() if isinstance(holder, bytes) else holder) == self.duty_holder:
+                    pipe.multi()
+                    pipe.delete(DUTY_KEY)
+                    await pipe.execute()
+        except (WatchError, RedisError, OSError) as exc:
+            log.info("node %s: duty lease not released (%s); it lapses by itself", self.node, exc)
+
     async def stop(self) -> None:
         tasks = [*self._tasks, *([self._rebuilding] if self._rebuilding else []), *self._spies_ending]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._stop_duties()
+        await self._release_lease()
         if self.ami is not None:
             self.ami.manager.on_disconnect = lambda *_: None   # a deliberate close is no outage
             self.ami.manager.close()
@@ -238,6 +347,9 @@ class CallListener:
 
     async def publish_board(self) -> None:
         assert self.wallboard is not None and self.redis is not None   # the board loop runs only with both
+        if self.node != SINGLE_NODE:
+            await self._publish_cluster_board()
+            return
         message = json.dumps(self.wallboard.snapshot(), ensure_ascii=False, separators=(",", ":"))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -247,6 +359,31 @@ class CallListener:
             self.boards_published += 1
         except (RedisError, OSError) as exc:
             log.warning("wallboard snapshot not published: %s", exc)
+
+    async def _publish_cluster_board(self) -> None:
+        """This node's part, then the cluster's board merged from every node's latest part (see the module)."""
+        assert self.wallboard is not None and self.redis is not None
+        part = json.dumps(self.wallboard.snapshot(sums=True), ensure_ascii=False, separators=(",", ":"))
+        keys = [cluster_board.node_key(n) for n in self.cluster_nodes]
+        try:
+            await self.redis.set(cluster_board.node_key(self.node), part, ex=NODE_PART_TTL)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(*keys)
+                raws = await pipe.mget(keys)
+                parts = {n: json.loads(raw) if raw else None for n, raw in zip(self.cluster_nodes, raws)}
+                board = cluster_board.merge(parts, time.time(), self.wallboard.service_level_seconds)
+                message = json.dumps(board, ensure_ascii=False, separators=(",", ":"))
+                pipe.multi()
+                pipe.set(SNAPSHOT_KEY, message)
+                pipe.publish(BOARD_CHANNEL, message)
+                await pipe.execute()
+            self.boards_published += 1
+        except WatchError:
+            self.merges_superseded += 1   # another node's part changed: its listener's merge, next, has both
+        except (RedisError, OSError) as exc:
+            log.warning("node %s: wallboard part or cluster board not published: %s", self.node, exc)
+        except (ValueError, KeyError, TypeError) as exc:   # a part written by another version of the listener
+            log.error("node %s: cluster board not merged (a node's part is unreadable): %s", self.node, exc)
 
     async def _prefill_loop(self) -> None:
         redis = self.redis

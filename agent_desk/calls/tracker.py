@@ -69,6 +69,7 @@ class CallTracker:
         self.agent_of_call: dict[str, int] = {}   # call id → agent user id, for live prefill updates
         self.arrivals: OrderedDict[str, dt.datetime] = OrderedDict()   # channel Uniqueid → when it came up
         self.pops_sent = 0
+        self.node = ""   # the Asterisk node whose events this tracker applies, in a cluster (set by its listener)
 
     async def apply(self, event: ev.CallEvent) -> None:
         handler = getattr(self, f"_on_{type(event).__name__}")
@@ -269,6 +270,8 @@ class CallTracker:
             log.warning("pop to user %s not sent: %s", user_id, exc)
 
     async def _live_call(self, call_id: str, **fields: str) -> None:
+        if self.node:   # a cluster: which node the call is on, for the desk's actions on it
+            fields["node"] = self.node
         await self._live(LIVE_CALL.format(call_id=call_id), fields, member=call_id)
 
     async def _live_agent(self, agent: str, **fields: str) -> None:

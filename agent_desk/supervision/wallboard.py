@@ -47,11 +47,16 @@ class _Stats:
     talk_seconds: int = 0
     completed: int = 0         # calls whose handle time is known (AgentComplete)
 
-    def view(self) -> dict[str, Any]:
+    def view(self, sums: bool = False) -> dict[str, Any]:
+        """The row's figures; ``sums``: with the handle time's sums too, so several nodes' rows add up
+        (``agent_desk.supervision.cluster_board``)."""
         offered = self.answered + self.abandoned
-        return {"answered": self.answered, "abandoned": self.abandoned, "answered_within": self.within,
-                "service_level": round(self.within / offered, 4) if offered else None,
-                "avg_handle_seconds": round(self.talk_seconds / self.completed, 1) if self.completed else None}
+        row = {"answered": self.answered, "abandoned": self.abandoned, "answered_within": self.within,
+               "service_level": round(self.within / offered, 4) if offered else None,
+               "avg_handle_seconds": round(self.talk_seconds / self.completed, 1) if self.completed else None}
+        if sums:
+            row.update(talk_seconds=self.talk_seconds, completed=self.completed)
+        return row
 
 
 @dataclass
@@ -313,7 +318,9 @@ class Wallboard:
         self.version += 1
 
     # ── the view ─────────────────────────────────────────────────────────────
-    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+    def snapshot(self, now: float | None = None, sums: bool = False) -> dict[str, Any]:
+        """The board as the desk serves it; ``sums``: one node's part of a cluster's board, each row with the
+        sums its averages come from (``agent_desk.supervision.cluster_board.merge`` adds the nodes' parts)."""
         now = self.clock() if now is None else now
         self._roll(now)
         for agent in self.agents.values():
@@ -337,7 +344,7 @@ class Wallboard:
             oldest = min((w.since for w in waits), default=None)
             return {"waiting": len(waits), "oldest_since": oldest,
                     "longest_wait": int(now - oldest) if oldest is not None else 0,
-                    **self.stats.get((kind, key), _Stats()).view()}
+                    **self.stats.get((kind, key), _Stats()).view(sums)}
 
         queue_keys = list(self.main_queues) + sorted(
             {q for q in (*by_queue, *(k for kind, k in self.stats if kind == "queue"), *agents_by_queue)
@@ -374,6 +381,7 @@ class Wallboard:
                         "queues": sorted(a.queues), "call_id": a.call_id,
                         "wrapup_until": round(a.wrapup_until, 3) if a.state == "wrapup" else None}
                        for a in agents],
+            "nodes": [],   # a single node; a cluster's board lists its nodes (cluster_board.merge)
         }
 
     # ── helpers ──────────────────────────────────────────────────────────────

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import insert, update
 
 from agent_desk.db import models as m
-from agent_desk.supervision import asr_pool, warnings
+from agent_desk.supervision import asr_pool, cluster_board, warnings
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from hotline.contracts import asr
 from hotline.numberplan import load_plan
@@ -145,6 +145,15 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         expect(page.locator("#wb-alerts li.wb-alert")).to_have_count(2)
         shoot(page, "live")
         page.screenshot(path=str(artifacts / "wallboard.png"), full_page=True)
+
+        # A cluster (issue 15): the same board as node n1's part, n2's listener silent for longer than the staleness
+        # window: n2 is said offline at the top, the rest of the board is n1's.
+        at = stamp(event) + 0.5
+        publish(client, cluster_board.merge({"n1": board.snapshot(at, sums=True), "n2": None}, at, 15))
+        expect(page.locator("#wb-msg")).to_have_text(
+            "n2 节点离线：其排队来电与坐席状态暂不计入，今天已发生的话务仍计入")
+        expect(page.locator("#wb-conn")).to_have_text("实时")
+        expect(page.locator("#t-abandoned")).to_have_text("1")
 
         # Asterisk unreachable: the board says so.
         board.set_connected(False)

@@ -20,6 +20,7 @@ if (WALL) {
   document.body.classList.add("wall");
 }
 const DISCONNECTED = "与电话系统的连接已断开，正在重连…";
+const NODES_LEFT_OUT = "：其排队来电与坐席状态暂不计入，今天已发生的话务仍计入";   // after "n2 节点离线"
 const people = new Map();   // extension → the agent's 姓名 (GET /users): the phone system knows only "agent-8001"
 const POLL_MS = 10000;
 // The standard figures in the order shown; their names come from the vocabulary (metrics).
@@ -52,9 +53,12 @@ function setConnection(text, ok) {
 function render(snap) {
   snapshot = snap;
   offset = snap.now - Date.now() / 1000;
+  // A cluster's board lists its nodes (a single node's list is empty): an offline node is said at the top.
+  const offline = (snap.nodes || []).filter((n) => !n.online);
   if (snap.connected) {
     setConnection("实时", true);
-    message($("#wb-msg"), "", "info");
+    const text = offline.map((n) => `${n.node} ${n.state_label}`).join("、");
+    message($("#wb-msg"), text ? text + NODES_LEFT_OUT : "", text ? "error" : "info");
   } else {
     setConnection("已断开", false);
     message($("#wb-msg"), DISCONNECTED, "error");

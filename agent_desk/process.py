@@ -40,7 +40,6 @@ from agent_desk.telephony.recording import recordings_dir
 from agent_desk.tickets.status import StatusProjection
 from hotline import housekeeping
 from hotline.ami import AmiClient, AmiError
-from hotline.confgen.cluster import node_site
 from hotline.numberplan import NumberPlan
 from hotline.secrets import SecretStore
 from hotline.site import SiteConfig
@@ -272,11 +271,6 @@ def build_listener(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, 
     node (``node=None``), or the one of ``node``; ``ValueError`` for a node the site does not name, or any node
     on a single-node site."""
     logins = node_ami_settings(site, secrets)
-    if site.cluster is not None:
-        names = [node_site(site, n).name for n in site.cluster.nodes]   # asterisk.conf: systemname hotline-<name>
-        if len(set(names)) < len(names):
-            raise ValueError(f"the nodes' Asterisk names {names} are not all different (the site's name and node ids "
-                             "are cut to 32 characters): their call ids could collide; shorten the site name")
     if node is not None and node not in logins:
         known = ", ".join(n for n in logins if n) or "none: the site has no cluster section"
         raise ValueError(f"no node {node!r} in the site config (its nodes: {known})")

@@ -315,6 +315,21 @@ class SiteConfig(Strict):
             ipaddress.ip_network(network, strict=False)
         return value
 
+    @model_validator(mode="after")
+    def _node_names_differ(self) -> SiteConfig:
+        if self.cluster is not None:
+            names = [self.node_name(node.id) for node in self.cluster.nodes]
+            if len(set(names)) < len(names):
+                raise ValueError(f"cluster.nodes: the nodes' names {names} are not all different (the site's name "
+                                 "and a node id, cut to 32 characters): each names its node's Asterisk (systemname), "
+                                 "which starts every call id there, so two calls could get the same id; shorten the "
+                                 "name")
+        return self
+
+    def node_name(self, node_id: str) -> str:
+        """A cluster node's site name: its Asterisk's ``systemname`` is ``hotline-<this>``."""
+        return f"{self.name}-{node_id}"[:32]
+
     @property
     def ami_address(self) -> str:
         """The address processes of this center reach AMI at."""

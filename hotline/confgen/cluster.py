@@ -58,7 +58,7 @@ def node_site(site: SiteConfig, node: ClusterNode) -> SiteConfig:
     cluster = cluster_of(site)
     data = site.model_dump()
     data.update(
-        name=f"{site.name}-{node.id}"[:32],
+        name=site.node_name(node.id),
         bind=node.address,
         sip_port=node.sip_port,
         ami_port=node.ami_port,

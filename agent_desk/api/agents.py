@@ -99,8 +99,9 @@ async def _state(link: TelephonyLink, ext: str) -> AgentState:
         registered = (await ag.registration(link.ami, ext)).registered
     except NodeDown as exc:
         raise _node_down(exc) from None
+    cluster = link.clustered   # a single node's reply stays as it was (no node fields)
     return AgentState(extension=ext, queues=[_queue_item(link, m) for m in view.members], registered=registered,
-                      nodes_down=view.down, nodes_disagree=view.disagree)
+                      nodes_down=view.down if cluster else None, nodes_disagree=view.disagree if cluster else None)
 
 
 def _skill_items(link: TelephonyLink, skills: list[ag.Skill]) -> list[QueueSkill]:

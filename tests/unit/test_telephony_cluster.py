@@ -162,6 +162,7 @@ async def test_the_api_state_says_which_node_disagreed():
     state = await api_agents._state(link_of(nodes, ("n1", "n2", "n3")), "8001")
     assert [q.paused for q in state.queues] == [True] and state.queues[0].reason_label
     assert state.nodes_disagree == ["n2"] and state.nodes_down == ["n3"]
+    assert state.model_dump(mode="json")["nodes_down"] == ["n3"]
 
 
 # ── a node that comes back ───────────────────────────────────────────────────
@@ -263,3 +264,11 @@ async def test_nodes_that_are_away_are_not_asked_for_the_call():
     ScriptedNode("n2", nodes, [], up=False)
     assert list(nodes_of(n1)) == ["n1"]
     assert await tx.agent_call(n1, "8001") is None and n1.script == []
+
+
+async def test_a_single_nodes_agent_state_has_no_node_fields():
+    nodes: dict[str, AmiClient] = {}
+    only = ScriptedNode("x", nodes, [({"Action": "QueueStatus"}, [member("province")]),
+                                     ({"Action": "Getvar", "Variable": "PJSIP_AOR(8001,contact)"}, {"Value": ""})])
+    state = await api_agents._state(TelephonyLink(only, load_plan(PLAN), SiteConfig()), "8001")
+    assert set(state.model_dump()) == set(state.model_dump(mode="json")) == {"extension", "queues", "registered"}

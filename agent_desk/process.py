@@ -11,6 +11,10 @@ actions (transfers, agent control) use its connection through ``app.state.teleph
 logs into AMI for its actions alone, retrying in the background while Asterisk is away (the phone controls say
 503 meanwhile), and ``build_listener`` assembles the listener process. Nothing the listener produces for the
 desk crosses in memory: pops, live state and the wallboard go through Redis, call records through the database.
+
+A cluster (site ``cluster:``, issue 15): the desk logs into every node's AMI for its actions, each node retried on its
+own (``bootstrap.node_ami_settings``), in either layout; ``app.state.telephony`` names the nodes that are up, and a
+node that logs in again gets the agents' queue state of the nodes that stayed up (``telephony.cluster.reconcile``).
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 supervisors' listen / whisper / barge on a live call.
 
 Supervisors (and administrators) manage any agent extension (``/api/agents/{ext}/...``); an agent manages
-only itself (``/api/agents/me/...``, its user's extension). Everything reaches Asterisk through the
-listener's AMI connection (``deps.telephony``: 503 while it is down). Actions on another agent and every
-spy attempt, refused ones included, are written to the audit log.
+only itself (``/api/agents/me/...``, its user's extension). Everything reaches Asterisk through the desk's phone
+link (``deps.telephony``: 503 while no node is up). In a cluster (issue 15) log-in, pause, un-pause and log-out go
+to every node (``agent_desk.telephony.cluster``), the state is one from all nodes and names the nodes that are away
+or differ, and a spy leg starts on the node that carries the agent's call. Actions on another agent and every spy
+attempt, refused ones included, are written to the audit log.
 """
 
 from __future__ import annotations

@@ -163,8 +163,14 @@ class DeskProcess:
         node = self._nodes.get(node_id)
         if link is None or node is None:
             return
-        others = {n: c for n, c in link.up().items() if n != node_id}
         try:
+            if not await cluster.queues_ready(node):
+                log.warning("desk: node %s is back but has no queue actions after a minute; agents not re-applied",
+                            node_id)
+                return
+            # the record: the other nodes that are up and past their own start (an empty QueueStatus of a node
+            # still loading app_queue would read as "nobody is logged in")
+            others = {n: c for n, c in link.up().items() if n != node_id and await cluster.queues_ready(c, 0)}
             reference = {n: await agents.memberships(c) for n, c in others.items()}
             sent = await cluster.reconcile(node, reference, self.site.agents.extensions())
         except (TimeoutError, OSError, AmiError) as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -142,6 +143,27 @@ async def agent_views(link: TelephonyLink, extensions: Iterable[str]) -> dict[st
 
 
 # ── a node that comes back ───────────────────────────────────────────────────
+QUEUE_ACTIONS = ("QueueStatus", "QueueAdd", "QueueRemove", "QueuePause", "QueuePenalty")
+
+
+async def queues_ready(node: AmiClient, timeout: float = 60.0, every: float = 0.5) -> bool:
+    """Whether the node's queue actions are there, waiting up to ``timeout`` s: a starting Asterisk lets AMI log in
+    before it has loaded app_queue (``QueueAdd: Invalid/unknown command``), and until then its QueueStatus is an
+    empty list, which must not be taken for "no agent is logged in here". ListCommands needs no privilege class
+    (ModuleCheck would need ``system``, which the desk's AMI user does not have)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reply = await node.action({"Action": "ListCommands"})
+            if all(name in reply for name in QUEUE_ACTIONS):
+                return True
+        except AmiError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(every)
+
+
 async def reconcile(node: AmiClient, reference: Mapping[str, list[ag.Membership]], extensions: Iterable[str]) -> int:
     """Make a returning node's agents' memberships match ``reference`` (the other connected nodes' memberships, by
     node id): add, remove, pause or un-pause (with the reason) and set penalties. Returns the actions sent. With

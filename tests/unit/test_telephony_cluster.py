@@ -272,3 +272,15 @@ async def test_a_single_nodes_agent_state_has_no_node_fields():
                                      ({"Action": "Getvar", "Variable": "PJSIP_AOR(8001,contact)"}, {"Value": ""})])
     state = await api_agents._state(TelephonyLink(only, load_plan(PLAN), SiteConfig()), "8001")
     assert set(state.model_dump()) == set(state.model_dump(mode="json")) == {"extension", "queues", "registered"}
+
+
+async def test_a_node_still_loading_its_queues_is_waited_for():
+    """Asterisk lets AMI in before app_queue is loaded: until ListCommands has the queue actions, nothing is sent."""
+    nodes: dict[str, AmiClient] = {}
+    commands = {name: "…" for name in cl.QUEUE_ACTIONS}
+    booting = ScriptedNode("n1", nodes, [({"Action": "ListCommands"}, {"Ping": "…"}),
+                                         ({"Action": "ListCommands"}, AmiError("ListCommands: not yet")),
+                                         ({"Action": "ListCommands"}, commands)])
+    assert await cl.queues_ready(booting, timeout=5, every=0.01) and booting.script == []
+    never = ScriptedNode("n2", nodes, [({"Action": "ListCommands"}, {"Ping": "…"})])
+    assert not await cl.queues_ready(never, timeout=0) and never.script == []

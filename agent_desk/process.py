@@ -202,12 +202,14 @@ class DeskProcess:
             self._ami.manager.on_disconnect = lambda *_: None   # a deliberate close is no outage
             self._ami.close()
             self._ami = None
-        for task in list(self._node_tasks):
-            task.cancel()
-        await asyncio.gather(*self._node_tasks, return_exceptions=True)
-        for node in self._nodes.values():
+        for node in self._nodes.values():   # no re-apply started by a reconnection while closing
             node.manager.on_disconnect = lambda *_: None
             node.manager.on_login = lambda *_: None
+        tasks = list(self._node_tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for node in self._nodes.values():
             node.close()
         self._nodes.clear()
         if self._housekeeping is not None:
@@ -290,7 +292,8 @@ def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, tele
     own = _listener(settings, app.state.db, site, plan, secrets) if telephony and listener else None
     clustered = telephony and site.cluster is not None
     return DeskProcess(settings=settings, app=app, listener=own, plan=plan, site=site,
-                       ami_settings=ami_settings(site, secrets) if telephony and not listener else None,
+                       ami_settings=ami_settings(site, secrets) if telephony and not listener and not clustered
+                       else None,
                        node_settings=node_ami_settings(site, secrets) if clustered else None)
 
 

@@ -284,3 +284,28 @@ async def test_a_node_still_loading_its_queues_is_waited_for():
     assert await cl.queues_ready(booting, timeout=5, every=0.01) and booting.script == []
     never = ScriptedNode("n2", nodes, [({"Action": "ListCommands"}, {"Ping": "…"})])
     assert not await cl.queues_ready(never, timeout=0) and never.script == []
+
+
+# ── a cluster node's recording ───────────────────────────────────────────────
+def test_a_cluster_nodes_recording_is_read_beside_the_desks_recordings_directory(tmp_path):
+    """A node writes under ``<instance_dir>-<node id>/spool/monitor``; the desk reads it where the host shows that
+    path (the nodes on its machine, in Asterisk's root): never out of that directory, never another layout."""
+    from agent_desk.settings import DeskSettings
+    from agent_desk.telephony.recording import WAV_HEADER_BYTES, host_file
+
+    root = tmp_path / "root"   # Asterisk's root (chroot): the host shows /srv/c-n2/... at root/srv/c-n2/...
+    settings = DeskSettings("sqlite://", "redis://", recordings_dir="/srv/c/spool/monitor",
+                            recordings_host_dir=str(root / "srv/c/spool/monitor"))
+    for directory in ("srv/c/spool/monitor", "srv/c-n2/spool/monitor", "srv/c-n2/secret", "srv/other/spool/monitor"):
+        (root / directory).mkdir(parents=True)
+        (root / directory / "a.wav").write_bytes(b"R" * (WAV_HEADER_BYTES + 320))
+    assert host_file(settings, "/srv/c/spool/monitor/a.wav") == (root / "srv/c/spool/monitor/a.wav").resolve()
+    assert host_file(settings, "/srv/c-n2/spool/monitor/a.wav") == (root / "srv/c-n2/spool/monitor/a.wav").resolve()
+    for elsewhere in ("/srv/c-n2/spool/monitor/../secret/a.wav", "/srv/c-n2/secret/a.wav",
+                      "/srv/other/spool/monitor/a.wav", "/srv/c-N2/spool/monitor/a.wav",
+                      "/srv/c-n2/x/spool/monitor/a.wav", "/srv/c-n2"):
+        assert host_file(settings, elsewhere) is None, elsewhere
+    # a desk that reads its recordings from a mount of its own: a node's are not there
+    mounted = DeskSettings("sqlite://", "redis://", recordings_dir="/srv/c/spool/monitor",
+                           recordings_host_dir=str(root / "srv/c/spool/monitor-copy"))
+    assert host_file(mounted, "/srv/c-n2/spool/monitor/a.wav") is None

@@ -11,6 +11,10 @@ actions (transfers, agent control) use its connection through ``app.state.teleph
 logs into AMI for its actions alone, retrying in the background while Asterisk is away (the phone controls say
 503 meanwhile), and ``build_listener`` assembles the listener process. Nothing the listener produces for the
 desk crosses in memory: pops, live state and the wallboard go through Redis, call records through the database.
+
+A cluster (site ``cluster:``, issue 15): the desk logs into every node's AMI for its actions, each node retried on its
+own (``bootstrap.node_ami_settings``), in either layout; ``app.state.telephony`` names the nodes that are up, and a
+node that logs in again gets the agents' queue state of the nodes that stayed up (``telephony.cluster.reconcile``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from agent_desk.callbacks.runner import CampaignRunner
 from agent_desk.db.session import Database
 from agent_desk.settings import DeskSettings
 from agent_desk.supervision.wallboard import Wallboard
-from agent_desk.telephony.link import TelephonyLink
+from agent_desk.telephony import agents, cluster
+from agent_desk.telephony.link import NodeClient, TelephonyLink
 from agent_desk.telephony.recording import recordings_dir
 from agent_desk.tickets.status import StatusProjection
 from hotline import housekeeping
@@ -57,8 +62,13 @@ class DeskProcess:
     plan: NumberPlan
     site: SiteConfig
     ami_settings: AmiSettings | None = None   # the desk's own AMI login, when the listener runs elsewhere
+    # A cluster (issue 15): every node's AMI login, by node id. The desk then logs into each node for its actions,
+    # whether or not the listener runs in this process (the listener's connections are the listener's).
+    node_settings: dict[str, AmiSettings] | None = None
     _ami: AmiClient | None = field(default=None, repr=False)
     _ami_login: asyncio.Task[None] | None = field(default=None, repr=False)
+    _nodes: dict[str, AmiClient] = field(default_factory=dict, repr=False)
+    _node_tasks: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
     _resync: asyncio.Task[int] | None = field(default=None, repr=False)
     _housekeeping: asyncio.Task[None] | None = field(default=None, repr=False)
     campaigns: CampaignRunner | None = field(default=None, repr=False)   # 智能回访 (agent_desk.callbacks.runner)
@@ -74,7 +84,11 @@ class DeskProcess:
     async def start(self) -> None:
         """Log the listener into AMI (the desk's phone link from then on) and rewrite the IVR's view of ticket
         states in the background (Redis may have lost it: a restart, an outage). Call after the app started."""
-        if self.listener is not None:
+        if self.node_settings is not None:
+            if self.listener is not None:
+                await self.listener.start()
+            self._log_into_nodes(self.node_settings)
+        elif self.listener is not None:
             await self.listener.start()
             assert self.listener.ami is not None
             self.app.state.telephony = TelephonyLink(self.listener.ami, self.plan, self.site)
@@ -106,6 +120,65 @@ class DeskProcess:
             log.info("desk: logged into AMI for its phone actions")
             return
 
+    def _log_into_nodes(self, nodes: dict[str, AmiSettings]) -> None:
+        """One connection per node, each logged in (and retried) on its own; the link is there at once and says
+        which nodes are up (``TelephonyLink.up``): a node that is away degrades only the actions that need it."""
+        self.app.state.telephony = TelephonyLink(None, self.plan, self.site, nodes=self._nodes,
+                                                 node_ids=tuple(nodes))
+        for node_id, settings in nodes.items():
+            self._spawn(self._log_into_node(node_id, settings), f"desk-ami-{node_id}")
+
+    def _spawn(self, work: Any, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._node_tasks.add(task)
+        task.add_done_callback(self._node_tasks.discard)
+
+    async def _log_into_node(self, node_id: str, settings: AmiSettings) -> None:
+        """Tried until it works, then panoramisk reconnects by itself. Each later login of the node (it came back,
+        or it was away when the desk started) re-applies the agents' state the other nodes have (``_returned``)."""
+        attempts = 0
+        while True:
+            attempts += 1
+            ami = NodeClient(node_id, settings.host, settings.port, settings.username, settings.secret, self._nodes)
+            try:
+                await ami.connect()
+            except (TimeoutError, OSError, AmiError) as exc:
+                ami.close()
+                if attempts == 1 or attempts % 30 == 0:
+                    log.warning("desk: AMI login to node %s failed (%s); trying again every %.0f s", node_id, exc,
+                                AMI_RETRY)
+                await asyncio.sleep(AMI_RETRY)
+                continue
+            ami.manager.on_disconnect = _mark_down
+            ami.manager.on_login = lambda _manager: self._spawn(self._returned(node_id), f"desk-resync-{node_id}")
+            self._nodes[node_id] = ami
+            log.info("desk: logged into node %s's AMI for its phone actions", node_id)
+            if attempts > 1:
+                await self._returned(node_id)
+            return
+
+    async def _returned(self, node_id: str) -> None:
+        """A node came back: make its agents' queue membership match the nodes that stayed up."""
+        link = self.app.state.telephony
+        node = self._nodes.get(node_id)
+        if link is None or node is None:
+            return
+        try:
+            if not await cluster.queues_ready(node):
+                log.warning("desk: node %s is back but has no queue actions after a minute; agents not re-applied",
+                            node_id)
+                return
+            # the record: the other nodes that are up and past their own start (an empty QueueStatus of a node
+            # still loading app_queue would read as "nobody is logged in")
+            others = {n: c for n, c in link.up().items() if n != node_id and await cluster.queues_ready(c, 0)}
+            reference = {n: await agents.memberships(c) for n, c in others.items()}
+            sent = await cluster.reconcile(node, reference, self.site.agents.extensions())
+        except (TimeoutError, OSError, AmiError) as exc:
+            log.warning("desk: re-applying the agents' state on node %s failed: %s", node_id, exc)
+            return
+        log.info("desk: node %s is back; %d agent action(s) re-applied from %s", node_id, sent,
+                 ",".join(others) or "no other node")
+
     def _campaign_ami(self) -> AmiClient | None:
         link = self.app.state.telephony
         return link.ami if link is not None and link.connected else None
@@ -129,6 +202,16 @@ class DeskProcess:
             self._ami.manager.on_disconnect = lambda *_: None   # a deliberate close is no outage
             self._ami.close()
             self._ami = None
+        for node in self._nodes.values():   # no re-apply started by a reconnection while closing
+            node.manager.on_disconnect = lambda *_: None
+            node.manager.on_login = lambda *_: None
+        tasks = list(self._node_tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for node in self._nodes.values():
+            node.close()
+        self._nodes.clear()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             self._housekeeping = None
@@ -212,8 +295,11 @@ def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, tele
     settings = _settings(site, plan, secrets, recordings_host_dir, overrides)
     app = create_app(settings)
     own = _listener(settings, app.state.db, site, plan, secrets) if telephony and listener else None
+    clustered = telephony and site.cluster is not None
     return DeskProcess(settings=settings, app=app, listener=own, plan=plan, site=site,
-                       ami_settings=ami_settings(site, secrets) if telephony and not listener else None)
+                       ami_settings=ami_settings(site, secrets) if telephony and not listener and not clustered
+                       else None,
+                       node_settings=node_ami_settings(site, secrets) if clustered else None)
 
 
 @dataclass

@@ -2,9 +2,11 @@
 supervisors' listen / whisper / barge on a live call.
 
 Supervisors (and administrators) manage any agent extension (``/api/agents/{ext}/...``); an agent manages
-only itself (``/api/agents/me/...``, its user's extension). Everything reaches Asterisk through the
-listener's AMI connection (``deps.telephony``: 503 while it is down). Actions on another agent and every
-spy attempt, refused ones included, are written to the audit log.
+only itself (``/api/agents/me/...``, its user's extension). Everything reaches Asterisk through the desk's phone
+link (``deps.telephony``: 503 while no node is up). In a cluster (issue 15) log-in, pause, un-pause and log-out go
+to every node (``agent_desk.telephony.cluster``), the state is one from all nodes and names the nodes that are away
+or differ, and a spy leg starts on the node that carries the agent's call. Actions on another agent and every spy
+attempt, refused ones included, are written to the audit log.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ from agent_desk.db.models import User
 from agent_desk.errors import DeskError
 from agent_desk.names import queue_name
 from agent_desk.telephony import agents as ag
+from agent_desk.telephony import cluster as cl
 from agent_desk.telephony import skills as sk
 from agent_desk.telephony import spy as sp
-from agent_desk.telephony.link import TelephonyLink
+from agent_desk.telephony.link import NodeDown, TelephonyLink
 from hotline.ami import AmiError
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,10 @@ def _setting_error(exc: ag.AgentSettingError) -> DeskError:
     return DeskError(422, exc.code, exc.message)
 
 
+def _node_down(exc: NodeDown) -> DeskError:
+    return DeskError(503, "telephony_unavailable", exc.message)
+
+
 def _refused(exc: AmiError, message: str) -> DeskError:
     return DeskError(409, "telephony_refused", f"{message}（电话系统：{exc}）")
 
@@ -88,9 +95,15 @@ def _queue_item(link: TelephonyLink, m: ag.Membership) -> QueueMembership:
 
 
 async def _state(link: TelephonyLink, ext: str) -> AgentState:
-    members = await ag.memberships(link.ami, ext)
-    registered = (await ag.registration(link.ami, ext)).registered
-    return AgentState(extension=ext, queues=[_queue_item(link, m) for m in members], registered=registered)
+    """One state from every node (a cluster: what most nodes say, and which nodes differ or are away)."""
+    try:
+        view = await cl.agent_view(link, ext)
+        registered = (await ag.registration(link.ami, ext)).registered
+    except NodeDown as exc:
+        raise _node_down(exc) from None
+    cluster = link.clustered   # a single node's reply stays as it was (no node fields)
+    return AgentState(extension=ext, queues=[_queue_item(link, m) for m in view.members], registered=registered,
+                      nodes_down=view.down if cluster else None, nodes_disagree=view.disagree if cluster else None)
 
 
 def _skill_items(link: TelephonyLink, skills: list[ag.Skill]) -> list[QueueSkill]:
@@ -113,9 +126,18 @@ async def _login(link: TelephonyLink, session: Session, ext: str, queues: list[s
         except ag.AgentSettingError as exc:
             raise _setting_error(exc) from None
     try:
-        return await ag.login_with_skills(link.ami, ext, skills)
+        return (await cl.login_with_skills(link, ext, skills))[0]
+    except NodeDown as exc:
+        raise _node_down(exc) from None
     except AmiError as exc:
         raise _refused(exc, "签入失败") from None
+
+
+async def _logout(link: TelephonyLink, ext: str) -> list[str]:
+    try:
+        return (await cl.logout(link, ext))[0]
+    except NodeDown as exc:
+        raise _node_down(exc) from None
 
 
 async def _pause(link: TelephonyLink, ext: str, reason: str | None) -> str:
@@ -124,7 +146,9 @@ async def _pause(link: TelephonyLink, ext: str, reason: str | None) -> str:
     except ag.AgentSettingError as exc:
         raise _setting_error(exc) from None
     try:
-        await ag.pause(link.ami, ext, code)
+        await cl.pause(link, ext, code)
+    except NodeDown as exc:
+        raise _node_down(exc) from None
     except AmiError as exc:
         raise _refused(exc, "置忙失败，坐席可能尚未签入") from None
     return code
@@ -132,7 +156,9 @@ async def _pause(link: TelephonyLink, ext: str, reason: str | None) -> str:
 
 async def _unpause(link: TelephonyLink, ext: str) -> None:
     try:
-        await ag.unpause(link.ami, ext)
+        await cl.unpause(link, ext)
+    except NodeDown as exc:
+        raise _node_down(exc) from None
     except AmiError as exc:
         raise _refused(exc, "置闲失败，坐席可能尚未签入") from None
 
@@ -170,7 +196,7 @@ async def my_logout(who: Principal = Depends(require(Role.AGENT)),
                     link: TelephonyLink = Depends(telephony)) -> AgentState:
     """话务员签出自己的全部队列，返回签出后的状态。"""
     ext = _own_extension(who, link)
-    await ag.logout(link.ami, ext)
+    await _logout(link, ext)
     return await _state(link, ext)
 
 
@@ -199,14 +225,18 @@ async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: Teleph
     """班长的坐席管理：每名启用且绑定分机的话务员的话机、签入队列、置忙与通话状态及技能，以及可设置的全部队列。"""
     users = session.scalars(select(User).where(User.role == Role.AGENT.value, User.extension.is_not(None),
                                                User.active.is_(True)).order_by(User.extension)).all()
-    members = await ag.memberships(link.ami)
-    registrations = await ag.registrations(link.ami, [u.extension for u in users if u.extension is not None])
+    extensions = [u.extension for u in users if u.extension is not None]
+    try:
+        views = await cl.agent_views(link, extensions)
+        registrations = await ag.registrations(link.ami, extensions)
+    except NodeDown as exc:
+        raise _node_down(exc) from None
     stored = sk.all_stored_skills(session)
     rows = []
     for user in users:
         ext = user.extension
         assert ext is not None  # selected by its extension
-        mine = [m for m in members if m.extension == ext]
+        mine = views[ext].members
         skills, source = sk.skills_of(session, link.site, ext, stored) if ext in link.site.agents.extensions() \
             else ([], sk.SITE)
         queues = [MemberQueue(**_queue_item(link, m).model_dump(), penalty=m.penalty) for m in mine]
@@ -215,6 +245,7 @@ async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: Teleph
             registered=registrations[ext].registered, logged_in=bool(mine),
             paused=bool(mine) and all(m.paused for m in mine), in_call=any(m.in_call for m in mine),
             queues=queues, skills=_skill_items(link, skills), skills_source=source,
+            nodes_disagree=views[ext].disagree,
         ))
     plan_queues = link.plan.all_queues()
     return AgentList(agents=rows, queues=[QueueOption(queue=q, name=plan_queues[q].name) for q in plan_queues],
@@ -250,7 +281,7 @@ async def agent_logout(request: Request, ext: str = EXT, who: Principal = Depend
                        link: TelephonyLink = Depends(telephony)) -> AgentState:
     """班长为坐席签出全部队列，记入审计日志；返回签出后的状态。"""
     ext = _agent_extension(link, ext)
-    left = await ag.logout(link.ami, ext)
+    left = await _logout(link, ext)
     _record(request, who, "agent_logout", "agent", ext, "queues " + ",".join(left))
     return await _state(link, ext)
 

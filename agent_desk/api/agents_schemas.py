@@ -3,9 +3,9 @@ phone system, log in / out, pause, skills, and the supervisors' listen / whisper
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from agent_desk.api.schemas import Body, Reply
 from agent_desk.telephony.agents import MAX_PENALTY
@@ -13,6 +13,9 @@ from agent_desk.telephony.agents import MAX_PENALTY
 EXTENSION = r"^[0-9]{3,8}$"
 SkillsSource = Literal["stored", "site"]   # agent_desk.telephony.skills.STORED, SITE
 SOURCE = "技能来源：stored 在工作台设置的技能；site 站点配置的默认队列（未设置技能时）"
+NODES_DOWN = "多节点集群：暂时无法连接的节点（恢复后自动按其他节点补齐签入、置忙与技能）；单节点中心无此项"
+NODES_DISAGREE = "多节点集群：签入、置忙或优先级与其他节点不一致的节点（正在补齐或拒绝了操作）；单节点中心无此项"
+NODES_DISAGREE_ROW = "多节点集群：签入、置忙或优先级与其他节点不一致的节点；单节点中心或各节点一致时为空"
 
 
 # ── requests ─────────────────────────────────────────────────────────────────
@@ -71,6 +74,18 @@ class AgentState(Reply):
     extension: str = Field(description="分机号")
     queues: list[QueueMembership] = Field(description="已签入的队列；空表示未签入")
     registered: bool = Field(description="话机（网页电话或硬话机）已在电话系统注册")
+    # A cluster only: a single node's reply is what it was before clusters (the keys are left out, not null).
+    nodes_down: list[str] | None = Field(None, description=NODES_DOWN)
+    nodes_disagree: list[str] | None = Field(None, description=NODES_DISAGREE)
+
+    @model_serializer(mode="wrap")
+    def _without_cluster_fields_on_one_node(self, handler: SerializerFunctionWrapHandler):   # no return type: the
+        # model's own schema stays the API document's (with one, the document says only "an object")
+        data: dict[str, Any] = handler(self)
+        for key in ("nodes_down", "nodes_disagree"):
+            if data.get(key, ()) is None:
+                del data[key]
+        return data
 
 
 class QueueSkill(Reply):
@@ -103,6 +118,7 @@ class AgentRow(Reply):
     queues: list[MemberQueue] = Field(description="已签入的队列")
     skills: list[QueueSkill] = Field(description="技能：签入时加入的队列及优先级")
     skills_source: SkillsSource = Field(description=SOURCE)
+    nodes_disagree: list[str] = Field(default_factory=list, description=NODES_DISAGREE_ROW)
 
 
 class QueueOption(Reply):

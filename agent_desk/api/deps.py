@@ -64,7 +64,8 @@ def require(*roles: Role):
 
 
 def telephony(request: Request) -> TelephonyLink:
-    """The AMI link of this desk process (``hotline run`` sets it); 503 while the phone system is unreachable."""
+    """The AMI link of this desk process (``hotline run`` sets it); 503 while the phone system is unreachable (in a
+    cluster: while no node is; an action that needs a node that is away says so itself)."""
     link = getattr(request.app.state, "telephony", None)
     if link is None or not link.connected:
         raise DeskError(503, "telephony_unavailable", "电话系统暂时无法连接，请稍后重试或使用软电话操作")

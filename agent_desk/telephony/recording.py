@@ -58,17 +58,44 @@ async def stop_recording(ami: AmiClient, channel: str) -> None:
     await ami.action({"Action": "StopMixMonitor", "Channel": channel})
 
 
+_SPOOL = "/spool/monitor"
+_NODE_DIR = re.compile(r"^-[a-z0-9][a-z0-9-]{0,15}$")   # "-<node id>" (hotline.site NodeId)
+
+
+def _directories(settings: DeskSettings, recording: str) -> tuple[str, str] | None:
+    """The recording's directory as Asterisk wrote it and where the desk reads that directory.
+
+    One node: ``settings.recordings_dir`` read at ``settings.recordings_host_dir``. A cluster node writes under its
+    own instance directory, ``<instance_dir>-<node id>/spool/monitor`` (``hotline.confgen.cluster``); the desk reads
+    it where the host shows that path: beside the desk's own recordings directory when that one is the same path
+    (the nodes on the desk's machine) or the same path under a prefix (each node's Asterisk root, chroot). Anywhere
+    else (a node on another machine whose spool is not mounted there) it is not readable: None."""
+    own = settings.recordings_dir.rstrip("/")
+    host = settings.recordings_host_dir.rstrip("/")
+    if recording.startswith(own + "/"):
+        return own, host
+    if not own.endswith(_SPOOL) or not host.endswith(own):
+        return None
+    instance = own[: -len(_SPOOL)]
+    node_dir, spool, _ = recording[len(instance):].partition(_SPOOL + "/")
+    if not recording.startswith(instance) or not spool or not _NODE_DIR.match(node_dir):
+        return None
+    written = instance + node_dir + _SPOOL
+    return written, host[: len(host) - len(own)] + written
+
+
 def host_file(settings: DeskSettings, recording: str | None) -> Path | None:
     """Where the desk reads a recording (``calls.recording``, as Asterisk wrote it): under
-    ``settings.recordings_host_dir``, or None when it is elsewhere (never follow a path out of that
-    directory), not configured, or not written (yet)."""
+    ``settings.recordings_host_dir`` (a cluster node's: see ``_directories``), or None when it is elsewhere (never
+    follow a path out of that directory), not configured, or not written (yet)."""
     if not recording or not settings.recordings_dir or not settings.recordings_host_dir:
         return None
-    inside = settings.recordings_dir.rstrip("/") + "/"
-    if not recording.startswith(inside):
+    found = _directories(settings, recording)
+    if found is None:
         return None
-    base = Path(settings.recordings_host_dir).resolve()
-    path = (base / recording[len(inside):]).resolve()
+    written, read = found
+    base = Path(read).resolve()
+    path = (base / recording[len(written) + 1:]).resolve()
     if base not in path.parents or not path.is_file() or path.stat().st_size <= WAV_HEADER_BYTES:
         return None   # a header and no sound: nothing was recorded (the disk was full when Asterisk opened it)
     return path

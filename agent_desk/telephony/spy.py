@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -31,7 +31,7 @@ from hotline.ami import AmiClient, AmiError
 
 from agent_desk.telephony._ami import getvar
 from agent_desk.telephony.agents import member_interface
-from agent_desk.telephony.transfers import SPY_APPLICATION, agent_channel, live_call_of
+from agent_desk.telephony.transfers import SPY_APPLICATION, agent_node, live_call_of
 
 BASE_OPTIONS = "qES"
 _CHANNEL = re.compile(r"^PJSIP/[A-Za-z0-9_.@:+-]+$")   # no comma, space or '|': ChanSpy's data stays two arguments
@@ -68,17 +68,22 @@ class AgentCall:
     agent_channel: str
     call_id: str            # HOTLINE_CALL_ID of the call ("" for a call that is not a citizen's)
     citizen_channel: str    # the bridge peer, "" when the agent is in a conference
+    # The connection of the node that carries the call (a cluster): the supervisor's leg is started there, since
+    # ChanSpy reaches only its own node's channels. None: the connection handed to ``spy``.
+    node: AmiClient | None = field(default=None, compare=False, repr=False)
 
 
 async def agent_call(ami: AmiClient, extension: str) -> AgentCall | None:
-    """The agent's current call: its softphone leg, and the citizen when it is a two-party call."""
-    channel = await agent_channel(ami, extension)
-    if channel is None:
+    """The agent's current call, on whichever node carries it: its softphone leg, and the citizen when it is a
+    two-party call."""
+    found = await agent_node(ami, extension)
+    if found is None:
         return None
-    live = await live_call_of(ami, channel, extension)
+    node, channel = found
+    live = await live_call_of(node, channel, extension)
     if live is not None:
-        return AgentCall(extension, channel, live.call_id, live.citizen_channel)
-    return AgentCall(extension, channel, await getvar(ami, channel, v.CALL_ID) or "", "")
+        return AgentCall(extension, channel, live.call_id, live.citizen_channel, node)
+    return AgentCall(extension, channel, await getvar(node, channel, v.CALL_ID) or "", "", node)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ async def spy(ami: AmiClient, supervisor: str, agent: str, mode: SpyMode | str, 
     call = call or await agent_call(ami, agent)
     if call is None:
         raise NoLiveCall(agent)
+    ami = call.node if call.node is not None else ami
     channel_id = f"spy-{uuid.uuid4().hex[:16]}"
     data = chanspy_data(call.agent_channel, mode)
     action = {

@@ -31,6 +31,7 @@ Agent-to-agent and to-queue transfers use Asterisk's own transfer actions: ``bli
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -43,6 +44,7 @@ from hotline.ami import AmiClient, AmiError, AmiEvent
 from hotline.numberplan import LineClass, NumberPlan, RetainedLine, SubCenterLine, TransferLine
 
 from agent_desk.telephony._ami import Watch, channel_exists, getvar, setvar, user_event
+from agent_desk.telephony.link import nodes_of
 
 TRANSFER_EVENT = "HotlineTransfer"
 LINKAGE_EVENT = "HotlineLinkage"
@@ -81,6 +83,14 @@ class LiveCall:
     citizen_channel: str    # the citizen's channel on the center (e.g. PJSIP/carrier-0000002a)
     agent_channel: str      # the agent's channel on the center (e.g. PJSIP/8001-0000002b)
     agent: str = ""         # the agent's extension, for the record
+    # The connection of the node that carries the call (a cluster: found by asking every node, ``agent_call``).
+    # Every action on the call goes to it, whichever connection the caller hands in; None: the one handed in.
+    node: AmiClient | None = field(default=None, compare=False, repr=False)
+
+
+def on_node(call: LiveCall, ami: AmiClient) -> AmiClient:
+    """The connection to act on ``call`` with: its node's, else the one given (a single node: the same)."""
+    return call.node if call.node is not None else ami
 
 
 @dataclass(frozen=True)
@@ -237,6 +247,7 @@ async def three_way_transfer(ami: AmiClient, call: LiveCall, target: str, *, pla
 
     Busy / no answer / failure: the citizen never left the agent; ``fallback="agent"``.
     """
+    ami = on_node(call, ami)
     line = transfer_line(plan, target)
     kind = TransferKind.EMERGENCY if line.line_class == LineClass.EMERGENCY else TransferKind.THREE_WAY
     return await _dial_then_join(ami, call, line, plan, kind, ring_timeout, agent_stays, join_timeout)
@@ -248,6 +259,7 @@ async def emergency_linkage(ami: AmiClient, call: LiveCall, target: str, *, plan
     """紧急联动 to 110/119/120/122: the emergency center joins the citizen and the agent (who may then leave).
     The linkage is recorded on the citizen's channel (HOTLINE_LINKAGE), as ``HotlineLinkage`` and
     ``HotlineTransfer`` user events, and in the result. Not answered: the citizen stays with the agent."""
+    ami = on_node(call, ami)
     line = transfer_line(plan, target, LineClass.EMERGENCY)
     with_linkage = await _mark_linkage(ami, call, line.number)
     result = await _dial_then_join(ami, call, line, plan, TransferKind.EMERGENCY, ring_timeout, agent_stays,
@@ -355,6 +367,7 @@ async def conference_members(ami: AmiClient, room: str) -> list[str]:
 
 async def agent_leaves(ami: AmiClient, call: LiveCall, result: TransferResult, timeout: float = 10.0) -> list[str]:
     """The agent leaves a three-way conference; the citizen and the far end stay. Returns who is still in it."""
+    ami = on_node(call, ami)
     async with Watch(ami) as watch:
         await ami.action({"Action": "ConfbridgeKick", "Conference": result.conference, "Channel": call.agent_channel})
         await watch.wait(_is("ConfbridgeLeave", Conference=result.conference, Channel=call.agent_channel), timeout)
@@ -367,6 +380,7 @@ async def retained_seat_transfer(ami: AmiClient, call: LiveCall, target: str, *,
                                  ring_timeout: int | None = None, wait: float = 60.0) -> TransferResult:
     """双号并行 第三类 (12348, 12333): announce (Chinese, "the call is recorded"), record, dial the seats over
     their trunk; not answered: back to the 12345 queue. The agent is released at once."""
+    ami = on_node(call, ami)
     line = transfer_line(plan, target, LineClass.DUAL_RETAINED)
     return await _via_dialplan(ami, call, line, plan, TransferKind.RETAINED_SEAT, ring_timeout, wait)
 
@@ -374,6 +388,7 @@ async def retained_seat_transfer(ami: AmiClient, call: LiveCall, target: str, *,
 async def one_key_transfer(ami: AmiClient, call: LiveCall, *, plan: NumberPlan, target: str | None = None,
                            ring_timeout: int | None = None, wait: float = 60.0) -> TransferResult:
     """一键转接 (961017 by the plan): one call, the linkage recorded; not answered: back to the 12345 queue."""
+    ami = on_node(call, ami)
     if target is None:
         lines = plan.lines_of(LineClass.ONE_KEY_TRANSFER)
         if not lines:
@@ -426,6 +441,7 @@ async def _via_dialplan(ami: AmiClient, call: LiveCall, line: TrunkLine, plan: N
 async def blind_transfer(ami: AmiClient, call: LiveCall, extension: str, *, wait: float = 40.0) -> TransferResult:
     """Blind transfer (AMI BlindTransfer) of the citizen to another agent's softphone. If that agent does not
     answer, the dialplan puts the citizen back in the queue (``fallback="queue:<name>"``)."""
+    ami = on_node(call, ami)
     started = time.time()
     result = TransferResult(call.call_id, TransferKind.BLIND, str(extension), f"坐席{extension}", "", "",
                             Outcome.FAILED, started, started, agent=call.agent)
@@ -458,6 +474,7 @@ async def transfer_to_queue(ami: AmiClient, call: LiveCall, queue: str, *, plan:
                             wait: float = 15.0) -> TransferResult:
     """Blind transfer (AMI BlindTransfer) of the citizen back to a queue of the plan (``sp-<code>`` for a
     city/county sub-platform, which overflows to the province as usual)."""
+    ami = on_node(call, ami)
     queues = plan.all_queues()
     if queue not in queues:
         raise TransferError(f"queue {queue!r} is not in the number plan")
@@ -482,6 +499,7 @@ async def attended_transfer(ami: AmiClient, call: LiveCall, extension: str, *, w
     """Attended transfer (AMI Atxfer): the citizen holds while the agent consults ``extension``. Then
     ``complete_attended_transfer`` (the agent hangs up: the citizen is connected to the target) or
     ``cancel_attended_transfer`` (back to the citizen)."""
+    ami = on_node(call, ami)
     started = time.time()
     result = TransferResult(call.call_id, TransferKind.ATTENDED, str(extension), f"坐席{extension}", "", "",
                             Outcome.FAILED, started, started, agent=call.agent)
@@ -505,6 +523,7 @@ async def attended_transfer(ami: AmiClient, call: LiveCall, extension: str, *, w
 async def complete_attended_transfer(ami: AmiClient, call: LiveCall, consulted: TransferResult,
                                      timeout: float = 10.0) -> TransferResult:
     """Finish an attended transfer: the agent hangs up, the citizen is bridged with the consulted agent."""
+    ami = on_node(call, ami)
     async with Watch(ami) as watch:
         await ami.action({"Action": "Hangup", "Channel": call.agent_channel})
         done = await watch.wait(lambda e: e.name == "AttendedTransfer", timeout)
@@ -517,6 +536,7 @@ async def complete_attended_transfer(ami: AmiClient, call: LiveCall, consulted: 
 
 async def cancel_attended_transfer(ami: AmiClient, call: LiveCall) -> None:
     """Abandon the consultation: the agent is back with the citizen."""
+    ami = on_node(call, ami)
     await ami.action({"Action": "CancelAtxfer", "Channel": call.agent_channel})
 
 
@@ -547,8 +567,22 @@ async def agent_channel(ami: AmiClient, extension: str) -> str | None:
     return max(legs, key=lambda e: e.get("Uniqueid"))["Channel"] if legs else None
 
 
+async def agent_node(ami: AmiClient, extension: str) -> tuple[AmiClient, str] | None:
+    """The node that carries the agent's call and the agent's channel there, asking every connected node at once
+    (a cluster; ``ami`` is any node's connection, see ``agent_desk.telephony.link``); a single node asks itself.
+    The proxy lets an agent have one call at a time, so at most one node answers (the first in the site's
+    order should two, while a dead node's call is being cleared)."""
+    nodes = list(nodes_of(ami).values())
+    channels = await asyncio.gather(*(agent_channel(node, extension) for node in nodes))
+    return next(((node, channel) for node, channel in zip(nodes, channels) if channel is not None), None)
+
+
 async def agent_call(ami: AmiClient, extension: str) -> LiveCall | None:
-    """The live call of an agent's softphone, with the citizen as its bridge peer. None when the agent is on
-    no two-party call (idle, or already in a conference)."""
-    channel = await agent_channel(ami, extension)
-    return None if channel is None else await live_call_of(ami, channel, str(extension))
+    """The live call of an agent's softphone, with the citizen as its bridge peer, on whichever node carries it
+    (``LiveCall.node``). None when the agent is on no two-party call (idle, or already in a conference)."""
+    found = await agent_node(ami, extension)
+    if found is None:
+        return None
+    node, channel = found
+    call = await live_call_of(node, channel, str(extension))
+    return None if call is None else replace(call, node=node)

@@ -1,0 +1,193 @@
+"""The desk's actions on every node of a cluster (issue 15, points 3 and 4): Kamailio on 127.0.0.1 in front of two
+Asterisk nodes, the agents' phones (the peer) registered with Kamailio, and the desk built by ``build_desk`` from the
+cluster's site, logging into each node's AMI itself. The test reads each node's own AMI (the operator's login) to
+see what the desk did there.
+
+- 签入 once over the desk's API: the agent is a member of its queues on both nodes; 置忙 (with a reason): paused on
+  both.
+- A citizen's call on n2 answered by the agent: a supervisor's 监听 leg starts on n2 and the agent's 转队列 (a blind
+  transfer) runs on n2, both through the desk's API, which found the call by asking the nodes.
+- n1 killed (SIGKILL): the desk's log-in and pause still work on n2 and say that n1 is away; n1 started again: the
+  desk re-applies the agent's state there (paused with the reason set while n1 was away, not the one n1's astdb kept).
+
+The timings printed here are from a shared, loaded machine; they are observations, not bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from agent_desk.db import models as m
+from agent_desk.process import DeskProcess, build_desk
+from agent_desk.telephony import agents
+from agent_desk.telephony.link import TelephonyLink
+from hotline.numberplan import GENERAL_QUEUE
+from hotline.paths import PROJECT_ROOT
+from tests.support.cluster import RunningCluster, running_cluster
+from tests.support.desk import close_rig, make_rig
+
+pytestmark = pytest.mark.asterisk
+
+AGENT, SUPERVISOR = "8001", "8002"   # the peer registers 8001 with Kamailio (8002 with a wrong password: never)
+
+
+@pytest.fixture(scope="module")
+async def cluster(tmp_path_factory) -> RunningCluster:
+    async with running_cluster(tmp_path_factory.mktemp("cluster-desk"),
+                               artifacts=PROJECT_ROOT / "test-artifacts" / "cluster-desk") as running:
+        yield running
+
+
+@pytest.fixture
+async def desk(cluster: RunningCluster, new_database, redis_server):
+    """The cluster's desk as ``hotline run`` builds it (the listener in a process of its own, so not here)."""
+    process = build_desk(cluster.site, cluster.plan, cluster.secrets, listener=False,
+                         database_url=new_database("sqlite"), redis_url=redis_server.authenticated_url)
+    rig = make_rig(app=process.app)
+    with rig.app.state.db.session() as session:
+        for short, extension in (("agent", AGENT), ("boss", SUPERVISOR)):
+            session.scalar(select(m.User).where(m.User.username == rig.user(short))).extension = extension
+    await process.start()
+    try:
+        await until(lambda: set(link(process).up()) == set(cluster.nodes), 30, "the desk logged into both nodes")
+        yield process, rig
+    finally:
+        with contextlib.suppress(Exception):
+            for node in cluster.nodes.values():
+                await agents.logout(node.ami, AGENT)
+        await process.stop()
+        close_rig(rig)
+        await cluster.hang_up_peer_calls()
+
+
+def link(process: DeskProcess) -> TelephonyLink:
+    return process.app.state.telephony
+
+
+def api(process: DeskProcess) -> httpx.AsyncClient:
+    """HTTP to the app in this event loop (the desk's AMI connections live here, as in ``hotline run``)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=process.app), base_url="http://127.0.0.1", timeout=90)
+
+
+async def until(check: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < timeout, f"not within {timeout:.0f} s: {what}"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+async def members(cluster: RunningCluster, node_id: str) -> dict[str, tuple[bool, str]]:
+    """The agent's queues on one node, from that node's own AMI (QueueStatus): queue → (paused, reason)."""
+    return {mb.queue: (mb.paused, mb.reason if mb.paused else "")
+            for mb in await agents.memberships(cluster.nodes[node_id].ami, AGENT)}
+
+
+async def until_members(cluster: RunningCluster, node_id: str, want: dict[str, tuple[bool, str]],
+                        timeout: float = 30) -> float:
+    started = time.monotonic()
+    while (have := await members(cluster, node_id)) != want:
+        assert time.monotonic() - started < timeout, f"{node_id}: {have} after {timeout:.0f} s, not {want}"
+        await asyncio.sleep(0.2)
+    return time.monotonic() - started
+
+
+async def registered(cluster: RunningCluster, extension: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(cluster.proxy.contacts, extension):
+        assert time.monotonic() < deadline, f"agent {extension}'s phone is not registered with the proxy"
+        await asyncio.sleep(0.3)
+
+
+async def test_the_desk_logs_in_pauses_and_acts_on_calls_on_every_node(cluster: RunningCluster, desk) -> None:
+    process, rig = desk
+    await registered(cluster, AGENT)
+    as_agent, as_boss = rig.as_("agent"), rig.as_("boss")
+    async with api(process) as http:
+        # 签入 once: a member of its queues (the site's default, province) on both nodes
+        reply = await http.post("/api/v1/agents/me/login", headers=as_agent)
+        assert reply.status_code == 200, reply.text
+        state = reply.json()
+        assert [q["queue"] for q in state["queues"]] == [GENERAL_QUEUE]
+        assert state["nodes_down"] == [] and state["nodes_disagree"] == []
+        for node_id in cluster.nodes:
+            assert await members(cluster, node_id) == {GENERAL_QUEUE: (False, "")}, node_id
+
+        # 置忙 with a reason: paused on both, one state
+        reply = await http.post("/api/v1/agents/me/pause", headers=as_agent, json={"reason": "meal"})
+        assert reply.status_code == 200, reply.text
+        paused = [(q["paused"], q["reason"], q["reason_label"]) for q in reply.json()["queues"]]
+        assert paused == [(True, "meal", "就餐")], paused
+        for node_id in cluster.nodes:
+            assert await members(cluster, node_id) == {GENERAL_QUEUE: (True, "meal")}, node_id
+        assert (await http.post("/api/v1/agents/me/unpause", headers=as_agent)).status_code == 200
+        for node_id in cluster.nodes:
+            assert await members(cluster, node_id) == {GENERAL_QUEUE: (False, "")}, node_id
+
+        # a citizen's call on n2, answered by the agent
+        n1, n2 = cluster.nodes["n1"], cluster.nodes["n2"]
+        n1_mark, n2_mark = n1.events.mark(), n2.events.mark()
+        cid = await cluster.queue_call("n2", GENERAL_QUEUE)
+        await n2.events.wait_for(lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, 30,
+                                 f"agent {AGENT} answering n2's call {cid}", n2_mark)
+
+        # 监听: the supervisor's leg is started on n2, where the call is (ChanSpy reaches only its own node)
+        reply = await http.post("/api/v1/calls/spy", headers=as_boss, json={"agent": AGENT, "mode": "listen"})
+        assert reply.status_code == 202, reply.text
+        spy_leg = reply.json()["spy_channel_id"]
+        await n2.events.wait_for(lambda e: e.name == "Newchannel" and e.get("Uniqueid") == spy_leg, 10,
+                                 f"the spy leg {spy_leg} on n2", n2_mark)
+        assert not n1.events.find(lambda e: e.get("Uniqueid") == spy_leg)
+
+        # 转队列 (a blind transfer) from the agent's desk: run on n2. Paused first, so the queue keeps the citizen
+        # waiting instead of offering the call straight back to the same agent.
+        reply = await http.post("/api/v1/agents/me/pause", headers=as_agent, json={"reason": "meal"})
+        assert reply.status_code == 200, reply.text
+        reply = await http.post("/api/v1/calls/current/transfer", headers=as_agent,
+                                json={"kind": "queue", "target": GENERAL_QUEUE})
+        assert reply.status_code == 200, reply.text
+        result = reply.json()["result"]
+        assert (result["kind"], result["outcome"], result["call_id"]) == ("queue", "queued", cid), result
+        entries = [e for e in await n2.ami.action_list({"Action": "QueueStatus", "Queue": GENERAL_QUEUE})
+                   if e.name == "QueueEntry"]
+        assert entries, "the citizen is not waiting in n2's queue after the transfer"
+        assert not [e for e in n1.events.events[n1_mark:] if e.name == "BlindTransfer"]   # nothing ran on n1
+        await cluster.hang_up_peer_calls()
+        for node in (n1, n2):
+            for event in await node.ami.action_list({"Action": "CoreShowChannels"}):
+                if event.name == "CoreShowChannel":
+                    with contextlib.suppress(Exception):
+                        await node.ami.hangup(event["Channel"])
+
+        # n1 dies: the desk sees it away; log-in and pause still work on n2, and say n1 is away
+        cluster.kill_node("n1")
+        out = await until(lambda: "n1" not in link(process).up(), 15, "the desk seeing n1 away")
+        reply = await http.post("/api/v1/agents/me/unpause", headers=as_agent)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["nodes_down"] == ["n1"]
+        reply = await http.post("/api/v1/agents/me/login", headers=as_agent)
+        assert reply.status_code == 200, reply.text
+        reply = await http.post("/api/v1/agents/me/pause", headers=as_agent, json={"reason": "training"})
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["nodes_down"] == ["n1"]
+        assert [(q["paused"], q["reason"]) for q in reply.json()["queues"]] == [(True, "training")]
+        assert await members(cluster, "n2") == {GENERAL_QUEUE: (True, "training")}
+
+        # n1 back: its astdb says "meal"; the desk makes it match n2
+        started = time.monotonic()
+        await cluster.start_node("n1")
+        await until(lambda: "n1" in link(process).up(), 30, "the desk logged into n1 again")
+        back = time.monotonic() - started
+        reapplied = await until_members(cluster, "n1", {GENERAL_QUEUE: (True, "training")})
+        reply = await http.get("/api/v1/agents/me", headers=as_agent)
+        assert reply.status_code == 200 and reply.json()["nodes_down"] == [] \
+            and reply.json()["nodes_disagree"] == [], reply.text
+        print(f"\n[cluster desk] n1 killed: the desk saw it away in {out:.1f} s; started again: the desk logged in "
+              f"{back:.1f} s after the start began, the agent's state was on n1 {reapplied:.1f} s later")

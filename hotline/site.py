@@ -128,6 +128,11 @@ class Speech(Strict):
     vocabulary_prompt: bool = Field(
         False, description="put the province's cities and a word per topic in Whisper's prompt: CER 0.227 → 0.209 on "
                            "the recordings, but it misheard a phoned-in 起火 as 几火 (BENCHMARKS.md)")
+    revisit_by_voice: bool = Field(
+        False, description="load the engine in each media server so that 智能回访 also takes spoken answers (满意 / "
+                           "没解决 / 转人工; a key still wins, anything unclear is asked again by keys). A menu-intake "
+                           "site has the engine loaded already, and its 回访 listens anyway. Off by default: Whisper "
+                           "base missed several of the phrases in the synthesised test voice (BENCHMARKS.md)")
 
 
 class Intake(Strict):

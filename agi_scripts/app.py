@@ -113,7 +113,8 @@ class AgiApp:
         asr = AsrClient(redis, media_server_id(site)) if site.intake.live_transcript else None
         ivr = ivr_services(plan, paths.home, redis, speech=speech, audiosocket=audiosocket, retention=site.retention,
                            intake=site.intake, asr=asr)
-        agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port,
+        agi = AgiServer(Services(plan=plan, ivr=ivr, revisit_by_voice=site.speech.revisit_by_voice),
+                        host=site.agi_host, port=site.agi_port,
                         shared_port=worker is not None)
         return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr, asr=asr,
                    retention=retention_rules(paths.home, site.retention))

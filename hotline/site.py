@@ -129,10 +129,10 @@ class Speech(Strict):
         False, description="put the province's cities and a word per topic in Whisper's prompt: CER 0.227 → 0.209 on "
                            "the recordings, but it misheard a phoned-in 起火 as 几火 (BENCHMARKS.md)")
     revisit_by_voice: bool = Field(
-        False, description="load the engine in each media server so that 智能回访 also takes spoken answers (满意 / "
-                           "没解决 / 转人工; a key still wins, anything unclear is asked again by keys). A menu-intake "
-                           "site has the engine loaded already, and its 回访 listens anyway. Off by default: Whisper "
-                           "base missed several of the phrases in the synthesised test voice (BENCHMARKS.md)")
+        False, description="智能回访 also takes spoken answers (满意 / 没解决 / 转人工; a key still wins, anything "
+                           "unclear is asked again by keys); loads the engine in each media server. Off by default: "
+                           "Whisper base read 6 of 14 phrases of the synthesised test voice and got 1 wrong "
+                           "(BENCHMARKS.md); use it with a Mandarin Vosk model, whose grammar restricts the answers")
 
 
 class Intake(Strict):

@@ -346,7 +346,7 @@ async def listening(center: Center, redis_server, speech, work):
     await audiosocket.start()
     before = center.agi.services
     center.agi.services = Services(plan=center.plan, ivr=ivr_services(center.plan, work, ivr_redis, speech=speech,
-                                                                       audiosocket=audiosocket))
+                                                                       audiosocket=audiosocket), revisit_by_voice=True)
     try:
         yield
     finally:

@@ -232,3 +232,25 @@ async def test_the_engine_failing_turns_the_rest_of_the_call_to_keys(tmp_path) -
     assert (entry.result, entry.solved, entry.digits) == (UNSATISFIED, "yes", "13")
     assert channel.played[len(READOUT):] == s("revisit-solved-voice") + ["listen k0"] + s(
         "revisit-unclear", "revisit-solved", "revisit-satisfaction", "revisit-thanks")
+
+
+# ── the AGI route: voice only where the site asks for it ────────────────────────────────────────────────────────
+@pytest.mark.parametrize("by_voice", [False, True])
+async def test_the_route_listens_only_where_the_site_turned_voice_on(tmp_path, by_voice) -> None:
+    from agi_scripts.app import ivr_services
+    from agi_scripts.routes import AgiCall, Services, revisit as route
+    from hotline import channelvars as v
+    from hotline.numberplan import load_plan
+    from hotline.paths import PROJECT_ROOT
+
+    plan = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
+    sockets = FakeAudioSocket()
+    services = ivr_services(plan, tmp_path, None, speech=FakeEngine(["没解决", "满意"]), audiosocket=sockets)
+    channel = VoiceChannel(["2", "1"], [SPEECH, SPEECH], sockets)
+    channel.variables.update({v.SOUNDS: SOUNDS, v.OUT_ID: "rv-1", v.REVISIT_TICKET: TICKET, v.REVISIT_TOPIC: ""})
+    await route(AgiCall(channel, {}, Services(plan=plan, ivr=services, revisit_by_voice=by_voice)))
+    asked = [p for p in channel.played if "revisit-s" in p or p.startswith("listen")]
+    if by_voice:
+        assert asked == s("revisit-solved-voice") + ["listen k0"] + s("revisit-satisfaction-voice") + ["listen k1"]
+    else:   # the engine is loaded (a menu-intake site) but the site did not ask: keys only, nothing listens
+        assert asked == s("revisit-solved", "revisit-satisfaction") and sockets.sessions == {}

@@ -130,7 +130,7 @@ class OutcomeBody(Body):
     ticket_number: str | None = Field(None, pattern=r"^\d{14}$", description="已受理工单时填写工单编号")
 
 
-class OptOutBody(Body):
+class CallbackOptOutBody(Body):
     reason: str = Field(min_length=1, max_length=500, description="市民的原话或坐席的说明（记入不再回拨登记）")
 
 
@@ -333,7 +333,8 @@ def record_outcome(request: Request, body: OutcomeBody, task_id: int = TASK_ID,
 
 
 @router.post("/{task_id}/opt-out", summary="登记市民要求不再回拨")
-def opt_out(request: Request, body: OptOutBody, task_id: int = TASK_ID, who: Principal = Depends(require(*READERS)),
+def opt_out(request: Request, body: CallbackOptOutBody, task_id: int = TASK_ID,
+            who: Principal = Depends(require(*READERS)),
             session: Session = Depends(unit_of_work, scope="function")) -> OptedOut:
     """市民要求不再回拨：任务以此结果关闭，登记进不再回访名单（智能回访也不再外呼该号码），此后该号码的未接来电不再
     生成回拨任务。正在回拨中的任务需通话结束后再登记。"""

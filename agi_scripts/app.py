@@ -106,13 +106,15 @@ class AgiApp:
         the kernel. Each route hands Asterisk its own process's address, so nothing else needs to know them."""
         redis = redis_client(site.redis_url, secrets.get(access.REDIS_IVR_SECRET))
         audiosocket = AudioSocketServer(site.agi_host, site.audiosocket_port if not worker else 0)
-        # The engine here serves the menu flow's description only; the live transcript is the ASR pool's work.
-        if speech is None and load_speech and uses_menu(site):
+        # The engine here serves the menu flow's description and the 智能回访's spoken answers (when the site asks for
+        # them); the live transcript is the ASR pool's work.
+        if speech is None and load_speech and (uses_menu(site) or site.speech.revisit_by_voice):
             speech = load_engine(paths.home, site.speech)
         asr = AsrClient(redis, media_server_id(site)) if site.intake.live_transcript else None
         ivr = ivr_services(plan, paths.home, redis, speech=speech, audiosocket=audiosocket, retention=site.retention,
                            intake=site.intake, asr=asr)
-        agi = AgiServer(Services(plan=plan, ivr=ivr), host=site.agi_host, port=site.agi_port,
+        agi = AgiServer(Services(plan=plan, ivr=ivr, revisit_by_voice=site.speech.revisit_by_voice),
+                        host=site.agi_host, port=site.agi_port,
                         shared_port=worker is not None)
         return cls(agi=agi, audiosocket=audiosocket, redis=redis, ivr=ivr, asr=asr,
                    retention=retention_rules(paths.home, site.retention))

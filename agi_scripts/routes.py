@@ -15,7 +15,7 @@ from ivr.channel import Channel
 from ivr.flow import IvrServices, emergency_target, run_ivr
 from ivr.intake import queue_first, run_listening
 from ivr.progress import run_progress
-from ivr.revisit import matter_of, run_revisit
+from ivr.revisit import Ears, matter_of, run_revisit
 from ivr.survey import run_survey
 
 
@@ -25,6 +25,7 @@ class Services:
 
     plan: NumberPlan
     ivr: IvrServices | None = None  # None: the telephony core alone (tag, validate, queue)
+    revisit_by_voice: bool = False  # site speech.revisit_by_voice: 智能回访 also listens (needs ivr.speech)
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,11 @@ async def revisit(call: AgiCall) -> None:
         raise RuntimeError("revisit needs the IVR's Redis (the telephony core alone cannot record a verdict)")
     found = await call.channel.get_variables([v.SOUNDS, v.OUT_ID, v.REVISIT_TICKET, v.REVISIT_TOPIC])
     topic_id, unit_id = await matter_of(ivr.tickets, found[v.REVISIT_TICKET], found[v.REVISIT_TOPIC])
+    # Spoken answers where the site wants them and this media server has a speech engine and AudioSocket.
+    voice = call.services.revisit_by_voice and ivr.speech is not None and ivr.audiosocket is not None
+    ears = Ears(ivr.speech, ivr.audiosocket) if voice and ivr.speech and ivr.audiosocket else None
     entry = await run_revisit(call.channel, ivr.revisits, found[v.SOUNDS], out_id=found[v.OUT_ID],
-                              ticket=found[v.REVISIT_TICKET], topic_id=topic_id, unit_id=unit_id)
+                              ticket=found[v.REVISIT_TICKET], topic_id=topic_id, unit_id=unit_id, ears=ears)
     await call.channel.set_variable(v.REVISIT_NEXT, "agent" if entry.result == "to_agent" else "")
 
 

@@ -128,6 +128,11 @@ class Speech(Strict):
     vocabulary_prompt: bool = Field(
         False, description="put the province's cities and a word per topic in Whisper's prompt: CER 0.227 → 0.209 on "
                            "the recordings, but it misheard a phoned-in 起火 as 几火 (BENCHMARKS.md)")
+    revisit_by_voice: bool = Field(
+        False, description="智能回访 also takes spoken answers (满意 / 没解决 / 转人工; a key still wins, anything "
+                           "unclear is asked again by keys); loads the engine in each media server. Off by default: "
+                           "Whisper base read 6 of 14 phrases of the synthesised test voice and got 1 wrong "
+                           "(BENCHMARKS.md); use it with a Mandarin Vosk model, whose grammar restricts the answers")
 
 
 class Intake(Strict):

@@ -9,6 +9,12 @@ questions by key:
 - 是否解决: 1 已解决, 2 未解决;
 - 满意度: 1 满意, 2 基本满意, 3 不满意.
 
+Where the media server has a speech engine (``Ears``), each question is first asked "请按键或直接说出…": a key pressed
+during the question or while listening wins; otherwise the answer is heard over AudioSocket() and matched against
+the few phrases of ``SOLVED_WORDS`` / ``SATISFACTION_WORDS`` / ``AGENT_WORDS`` (``hear``). Nothing heard, a phrase
+that matches no answer or more than one, or the engine failing: the question is asked again by keys. A verdict is
+never guessed: only a key or one unambiguous phrase counts.
+
 At any question 0 hands the citizen to an agent (``to_agent``; the dialplan queues them) and 9 records 不再回访
 (``opted_out``). A key out of range or no key re-prompts, ``ATTEMPTS`` tries in all, then the call ends as
 ``no_answer`` (as does hanging up mid-way). The result goes to the desk on the Redis stream of
@@ -19,9 +25,13 @@ At any question 0 hands the citizen to an agent (``to_agent``; the dialplan queu
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import yaml
 from redis.asyncio import Redis
@@ -30,7 +40,10 @@ from hotline.contracts.revisit import (BASICALLY_SATISFIED, NO_ANSWER, OPTED_OUT
                                        TO_AGENT, UNSATISFIED, RevisitEntry)
 from hotline.paths import PROJECT_ROOT
 from ivr import ticket_status as ts
-from ivr.channel import Channel, ChannelHangup
+from ivr.capture import Frame
+from ivr.channel import Channel, ChannelHangup, still_up
+from ivr.speech import SAMPLE_RATE, SpeechEngine, SpeechStream
+from ivr.speech.audio import PauseDetector
 from ivr.spool import ResultStream
 
 log = logging.getLogger(__name__)
@@ -43,6 +56,48 @@ TIMEOUT_MS = 6000       # the wait for a key after each question
 ESCAPES = "0123456789*#"
 TOPICS = PROJECT_ROOT / "hotline" / "data" / "topics.yaml"
 
+# 说出的回答: what a citizen may say at each question and what it means; the first phrase of each answer is the one
+# the prompt suggests and the engine is told to expect. Answers are tried in order and each match is cut out of
+# the text before the next answer looks, so 不满意 / 不太满意 never also count as 满意, nor 没有解决 as 解决了. Kept
+# narrow on purpose: a phrase not listed is "unclear" and the question is asked again by keys (不再回访 stays key 9).
+AGENT_WORDS: tuple[str, tuple[str, ...]] = (AGENT_KEY, ("转人工", "人工服务", "找人工", "人工"))
+SOLVED_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("no", ("没解决", "还没有解决", "没有解决", "没能解决", "未解决", "不解决")),
+    ("yes", ("解决了", "已经解决", "解决好了", "已解决")),
+)
+SATISFACTION_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (UNSATISFIED, ("不满意", "不是很满意", "不怎么满意", "不太满意")),
+    (BASICALLY_SATISFIED, ("基本满意", "基本上满意", "还算满意", "比较满意")),
+    (SATISFIED, ("满意",)),
+)
+_NOT_HAN = re.compile(r"[^\u4e00-\u9fff]+")
+
+
+def hear(text: str, classes: tuple[tuple[str, tuple[str, ...]], ...]) -> str | None:
+    """The one answer ``text`` gives among ``classes`` (plus 转人工 → AGENT_KEY), or None: nothing matched, or
+    two different answers did (e.g. "满意，不满意")."""
+    rest = _NOT_HAN.sub("", text)
+    found: set[str] = set()
+    for value, phrases in (AGENT_WORDS, *classes):
+        for phrase in phrases:
+            if phrase in rest:
+                found.add(value)
+                rest = rest.replace(phrase, "|")
+    return found.pop() if len(found) == 1 else None
+
+
+def grammar(classes: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
+    """The phrases the engine is told to expect (Vosk: its grammar; Whisper: a hint in its prompt)."""
+    return [phrases[0] for _value, phrases in classes] + [AGENT_WORDS[1][0]]
+
+
+@dataclass(frozen=True)
+class Question:
+    keys_prompt: str
+    voice_prompt: str
+    keys: dict[str, str]
+    words: tuple[tuple[str, tuple[str, ...]], ...]
+
 
 @dataclass(frozen=True)
 class Prompts:
@@ -51,8 +106,11 @@ class Prompts:
     intro: str = "revisit-intro"            # 这里是12345热线回访，您反映的工单编号是
     matter: str = "revisit-matter"          # 反映的事项是
     unit: str = "revisit-unit"              # 承办单位是
-    solved: str = "revisit-solved"          # 是否已解决: 1 / 2, 0 人工, 9 不再回访
+    solved: str = "revisit-solved"          # 是否已解决: 1 / 2, 0 人工, 9 不再回访 (keys only)
     satisfaction: str = "revisit-satisfaction"
+    solved_voice: str = "revisit-solved-voice"  # the same, "请按键或直接说出…" (a speech engine listens)
+    satisfaction_voice: str = "revisit-satisfaction-voice"
+    unclear: str = "revisit-unclear"        # 没有听清: asked again by keys
     invalid: str = "ivr-invalid"
     thanks: str = "revisit-thanks"
     opted_out: str = "revisit-opted-out"
@@ -117,18 +175,155 @@ class RevisitStore(ResultStream):
         return await self.put(entry.out_id, entry.to_fields())
 
 
+# ── spoken answers ───────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class Listening:
+    no_speech_seconds: float = 5.0    # nothing said this long after the question: ask again by keys
+    end_silence: float = 0.8          # a pause this long after speech ends the answer
+    max_seconds: float = 6.0          # an answer is a few words: cut here
+    recognise_seconds: float = 15.0   # the engine's verdict on the answer, at most (a loaded box)
+
+
+@dataclass(frozen=True)
+class Heard:
+    key: str = ""          # a key pressed while listening (it wins)
+    speech: bool = False   # the citizen said something
+
+
+class AnswerSession:
+    """One spoken answer over AudioSocket(): the audio goes to the speech stream until a pause after speech, the
+    limit, or no speech at all; a key ends it at once and wins. The answer's audio is not kept on disk (only its
+    verdict matters here, and the call's own recording has it)."""
+
+    paced = False   # the citizen's own channel: the server keeps AudioSocket() alive (agi_scripts.audiosocket)
+
+    def __init__(self, stream: SpeechStream, limits: Listening):
+        self.stream = stream
+        self.limits = limits
+        self.result: asyncio.Future[Heard] = asyncio.get_running_loop().create_future()
+
+    async def consume(self, frames: AsyncIterator[Frame]) -> Heard:
+        detector = PauseDetector(pause=self.limits.end_silence, min_speech=0.25)
+        heard, key, seconds = False, "", 0.0
+        started = asyncio.get_running_loop().time()
+        iterator = frames.__aiter__()
+        try:
+            while True:
+                waited = asyncio.get_running_loop().time() - started
+                # Phones with silence suppression send nothing while quiet: limits also on the wall clock.
+                timeout = self.limits.end_silence if heard else self.limits.no_speech_seconds - waited
+                if timeout <= 0 or waited >= self.limits.max_seconds + self.limits.no_speech_seconds:
+                    break
+                try:
+                    frame = await asyncio.wait_for(iterator.__anext__(), timeout)
+                except (StopAsyncIteration, TimeoutError):
+                    break
+                if frame.kind == "dtmf":
+                    key = frame.data.decode("ascii", "replace")
+                    if key in ESCAPES:
+                        break
+                    key = ""
+                    continue
+                if frame.kind != "audio":
+                    break
+                await self.stream.feed(frame.data)
+                seconds += len(frame.data) / 2 / SAMPLE_RATE
+                ended = detector.push(frame.data)
+                heard = heard or detector.heard_speech or ended
+                if (ended and heard) or seconds >= self.limits.max_seconds:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            log.info("回访 answer: audio connection ended (%s)", exc)
+        result = Heard(key=key, speech=heard and not key)
+        if not self.result.done():
+            self.result.set_result(result)
+        return result
+
+
+class AudioSocketLike(Protocol):   # the part of agi_scripts.audiosocket.AudioSocketServer used here
+    @property
+    def address(self) -> str: ...
+
+    # Any: the server takes any audio consumer; ivr.flow's view of it names only the menu flow's sessions.
+    def expect(self, session: Any) -> str: ...
+
+    def forget(self, key: str) -> None: ...
+
+
+@dataclass
+class Ears:
+    """The media server's speech engine and AudioSocket server: with them, questions may be answered by voice.
+    ``broken`` after the engine failed once in this call: the rest of the call is by keys."""
+
+    speech: SpeechEngine
+    audiosocket: AudioSocketLike
+    limits: Listening = Listening()
+    broken: bool = field(default=False)
+
+    async def listen(self, channel: Channel, phrases: list[str]) -> tuple[str, str]:
+        """(key pressed, "") or ("", what was said) or ("", "") for nothing usable. Raises ChannelHangup when
+        the citizen is gone."""
+        try:
+            stream = self.speech.open(grammar=phrases)
+        except Exception:
+            log.exception("回访: the speech engine would not open a stream; keys only")
+            self.broken = True
+            return "", ""
+        session = AnswerSession(stream, self.limits)
+        key = self.audiosocket.expect(session)
+        try:
+            await channel.exec("AudioSocket", f"{key},{self.audiosocket.address}")
+        except ChannelHangup:
+            # AudioSocket() also answers -1 when its connection ends: only a citizen who is gone is a hang-up.
+            if not await still_up(channel):
+                raise
+        finally:
+            self.audiosocket.forget(key)
+        try:
+            heard = await asyncio.wait_for(asyncio.shield(session.result), 3)
+        except TimeoutError:
+            log.warning("回访: AudioSocket ended without an answer session; keys only")
+            self.broken = True
+            return "", ""
+        if heard.key or not heard.speech:
+            return heard.key, ""
+        try:
+            transcript = await asyncio.wait_for(stream.finish(), self.limits.recognise_seconds)
+        except Exception as exc:   # the engine failed or was too slow: the citizen is asked by keys
+            log.warning("回访: no verdict from the speech engine (%r); keys only", exc)
+            self.broken = True
+            return "", ""
+        return "", transcript.text
+
+
 @dataclass
 class _Answers:
     digits: str = ""
     solved: str = ""
     result: str = NO_ANSWER
+    said: list[str] = field(default_factory=list)   # what was heard and counted, per question
 
 
-async def _ask(channel: Channel, sounds: str, prompt: str, valid: dict[str, str], prompts: Prompts,
-               answers: _Answers) -> str | None:
-    """One question: the valid key's value, AGENT_KEY / OPT_OUT_KEY, or None (no valid key after ATTEMPTS)."""
+async def _ask(channel: Channel, sounds: str, question: Question, prompts: Prompts, answers: _Answers,
+               ears: Ears | None) -> str | None:
+    """One question: the valid answer's value, AGENT_KEY / OPT_OUT_KEY, or None (no valid answer after
+    ATTEMPTS). With ``ears`` the first try also listens; any later try is by keys."""
+    valid = question.keys
     for attempt in range(ATTEMPTS):
-        digit = await channel.collect_digits(f"{sounds}/{prompt}", 1, TIMEOUT_MS)
+        if attempt == 0 and ears is not None and not ears.broken:
+            digit = await channel.play(f"{sounds}/{question.voice_prompt}", escape_digits=ESCAPES)
+            if not digit:
+                digit, text = await ears.listen(channel, grammar(question.words))
+                if not digit:
+                    value = hear(text, question.words) if text else None
+                    log.info("回访: heard %r → %s", text, value or "unclear")
+                    if value is not None:
+                        answers.said.append(text)
+                        return value
+                    await channel.play(f"{sounds}/{prompts.unclear}")
+                    continue
+        else:
+            digit = await channel.collect_digits(f"{sounds}/{question.keys_prompt}", 1, TIMEOUT_MS)
         answers.digits += digit
         if digit in (AGENT_KEY, OPT_OUT_KEY):
             return digit
@@ -140,21 +335,23 @@ async def _ask(channel: Channel, sounds: str, prompt: str, valid: dict[str, str]
 
 
 async def _questions(channel: Channel, sounds: str, ticket: str, topic_id: str, unit_id: str, prompts: Prompts,
-                     answers: _Answers) -> None:
+                     answers: _Answers, ears: Ears | None) -> None:
     for sound in readout(ticket, topic_id, unit_id, prompts):
         key = await channel.play(f"{sounds}/{sound}", escape_digits=AGENT_KEY + OPT_OUT_KEY)
         if key:   # 0 or 9 during the read-out counts as at a question
             answers.digits += key
             answers.result = TO_AGENT if key == AGENT_KEY else OPTED_OUT
             return
-    solved = await _ask(channel, sounds, prompts.solved, SOLVED_KEYS, prompts, answers)
+    solved = await _ask(channel, sounds, Question(prompts.solved, prompts.solved_voice, SOLVED_KEYS, SOLVED_WORDS),
+                        prompts, answers, ears)
     if solved in (AGENT_KEY, OPT_OUT_KEY):
         answers.result = TO_AGENT if solved == AGENT_KEY else OPTED_OUT
         return
     if solved is None:
         return
     answers.solved = solved
-    satisfaction = await _ask(channel, sounds, prompts.satisfaction, SATISFACTION_KEYS, prompts, answers)
+    satisfaction = await _ask(channel, sounds, Question(prompts.satisfaction, prompts.satisfaction_voice,
+                                                        SATISFACTION_KEYS, SATISFACTION_WORDS), prompts, answers, ears)
     if satisfaction in (AGENT_KEY, OPT_OUT_KEY):
         answers.result = TO_AGENT if satisfaction == AGENT_KEY else OPTED_OUT
     elif satisfaction is not None:
@@ -162,20 +359,22 @@ async def _questions(channel: Channel, sounds: str, ticket: str, topic_id: str, 
 
 
 async def run_revisit(channel: Channel, store: RevisitStore, sounds: str, *, out_id: str, ticket: str,
-                      topic_id: str = "", unit_id: str = "", prompts: Prompts = PROMPTS) -> RevisitEntry:
+                      topic_id: str = "", unit_id: str = "", prompts: Prompts = PROMPTS,
+                      ears: Ears | None = None) -> RevisitEntry:
     """Read out, ask, record (also when the citizen hangs up mid-way), then close the call; returns the entry.
-    ``ChannelHangup`` is absorbed after recording: the citizen is gone, and the answer is kept."""
+    ``ChannelHangup`` is absorbed after recording: the citizen is gone, and the answer is kept. ``ears``: the
+    questions may also be answered by voice."""
     answers = _Answers()
     try:
-        await _questions(channel, sounds, ticket, topic_id, unit_id, prompts, answers)
+        await _questions(channel, sounds, ticket, topic_id, unit_id, prompts, answers, ears)
     except ChannelHangup:
         log.info("回访 %s: the citizen hung up (%r)", out_id, answers.digits)
     finally:
         entry = RevisitEntry.model_validate({"out_id": out_id, "ticket": ticket, "result": answers.result,
                                              "solved": answers.solved, "digits": answers.digits[:32]})
         where = await store.record(entry)
-        log.info("回访 %s of %s: %s solved=%r (%r) → %s", out_id, ticket, entry.result, entry.solved, entry.digits,
-                 where)
+        log.info("回访 %s of %s: %s solved=%r (keys %r, said %r) → %s", out_id, ticket, entry.result, entry.solved,
+                 entry.digits, answers.said, where)
     closing = {TO_AGENT: prompts.to_agent, OPTED_OUT: prompts.opted_out, NO_ANSWER: prompts.goodbye}
     try:
         await channel.play(f"{sounds}/{closing.get(entry.result, prompts.thanks)}")

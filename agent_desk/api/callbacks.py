@@ -25,6 +25,7 @@ from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
 from agent_desk.callbacks import store, texts
 from agent_desk.callbacks.dialer import Dialer, new_out_id
+from agent_desk.callbacks.revisit import record_opt_out
 from agent_desk.callbacks.rules import AGENT_OUTCOMES, CallbackPolicy, Outcome, TaskState, work_order
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
@@ -127,6 +128,14 @@ class OutcomeBody(Body):
     outcome: Outcome = Field(description="reached / resolved / ticket_created / refused / invalid_number / "
                                          "no_answer / busy")
     ticket_number: str | None = Field(None, pattern=r"^\d{14}$", description="已受理工单时填写工单编号")
+
+
+class CallbackOptOutBody(Body):
+    reason: str = Field(min_length=1, max_length=500, description="市民的原话或坐席的说明（记入不再回拨登记）")
+
+
+class OptedOut(TaskItem):
+    message: str
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────
@@ -321,3 +330,20 @@ def record_outcome(request: Request, body: OutcomeBody, task_id: int = TASK_ID,
           _reason(who))
     session.flush()
     return TaskItem.model_validate(_item(request, session, who, row, now))
+
+
+@router.post("/{task_id}/opt-out", summary="登记市民要求不再回拨")
+def opt_out(request: Request, body: CallbackOptOutBody, task_id: int = TASK_ID,
+            who: Principal = Depends(require(*READERS)),
+            session: Session = Depends(unit_of_work, scope="function")) -> OptedOut:
+    """市民要求不再回拨：任务以此结果关闭，登记进不再回访名单（智能回访也不再外呼该号码），此后该号码的未接来电不再
+    生成回拨任务。正在回拨中的任务需通话结束后再登记。"""
+    now = _now()
+    row = store.task(session, task_id)
+    store.opt_out(session, who, row, now)
+    if record_opt_out(session, row.caller, None, store.OPT_OUT_SOURCE, body.reason, who.user_id, now) is None:
+        raise DeskError(422, "number_empty", texts.NUMBER_REFUSED["empty"])
+    audit(session, who, "callback_opt_out", "callback_task", str(row.id), body.reason[:200], client_of(request),
+          _reason(who))
+    session.flush()
+    return OptedOut.model_validate(_item(request, session, who, row, now) | {"message": texts.CALLBACK_OPTED_OUT})

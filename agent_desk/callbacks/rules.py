@@ -51,10 +51,12 @@ class Outcome(StrEnum):
     FAILED = "failed"                  # the phone system could not place the call
     # recorded by the call tracker
     CALLED_IN = "called_in"            # the citizen rang again and an agent answered
+    # marked by an agent (its own action: the refusal is recorded in the opt-out store too)
+    OPTED_OUT = "opted_out"            # 市民要求不再回拨: never dialled again, nor a task made for later missed calls
 
 
 FINAL = frozenset({Outcome.REACHED, Outcome.RESOLVED, Outcome.TICKET_CREATED, Outcome.REFUSED,
-                   Outcome.INVALID_NUMBER, Outcome.CALLED_IN})
+                   Outcome.INVALID_NUMBER, Outcome.CALLED_IN, Outcome.OPTED_OUT})
 AGENT_OUTCOMES = (Outcome.REACHED, Outcome.RESOLVED, Outcome.TICKET_CREATED, Outcome.REFUSED, Outcome.INVALID_NUMBER,
                   Outcome.NO_ANSWER, Outcome.BUSY)
 CONSUMES_ATTEMPT = frozenset({Outcome.NO_ANSWER, Outcome.BUSY, Outcome.CONNECTED, Outcome.REACHED, Outcome.RESOLVED,

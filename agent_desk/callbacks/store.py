@@ -35,6 +35,10 @@ LIVE_STATES = (TaskState.OPEN.value, TaskState.DIALING.value)
 # task is callable again, and the call is recorded as failed (no attempt used).
 STALE_CALL = dt.timedelta(hours=2)
 ORPHANED = dt.timedelta(minutes=2)   # an agent's unfinished call no process follows, after this: a restart left it
+# The opt-out store's source for a refusal marked on a callback task (市民要求不再回拨). Only this source stops
+# tasks for later missed calls: 不再回访 (key 9 on a 回访, or marked for a ticket) refuses satisfaction calls, and a
+# citizen who said so may still want a missed call returned. Campaigns skip every source.
+OPT_OUT_SOURCE = "callback"
 
 
 def caller_key(raw: str | None) -> str:
@@ -62,6 +66,9 @@ def missed_call(session: Session, call: m.Call, now: dt.datetime) -> m.CallbackT
     if not key:
         log.info("missed call %s has no caller number: no callback task", call.call_id)
         return None
+    if refuses_callbacks(session, key):
+        log.info("missed call %s: its caller asked not to be called back (市民要求不再回拨): no task", call.call_id)
+        return None
     task = _open_task(session, key)
     if task is None:
         task = _new_task(session, key, call)
@@ -82,6 +89,12 @@ def missed_call(session: Session, call: m.Call, now: dt.datetime) -> m.CallbackT
     task.priority = priority(task.missed_calls, task.longest_wait_seconds)
     task.updated_at = now
     return task
+
+
+def refuses_callbacks(session: Session, key: str) -> bool:
+    """The caller asked, on a callback task, not to be called back."""
+    refusal = select(m.RevisitOptOut.id).where(m.RevisitOptOut.caller == key, m.RevisitOptOut.source == OPT_OUT_SOURCE)
+    return session.scalar(refusal.limit(1)) is not None
 
 
 def _open_task(session: Session, key: str) -> m.CallbackTask | None:
@@ -366,4 +379,16 @@ def record_outcome(session: Session, who: Principal, task_row: m.CallbackTask, o
         _close(task_row, outcome, now, who.user_id)
     else:   # the citizen answered but it was not them / the line dropped: the next attempt follows the rules
         _apply(task_row, outcome, False, policy, now, who.user_id)
+    return task_row
+
+
+def opt_out(session: Session, who: Principal, task_row: m.CallbackTask, now: dt.datetime) -> m.CallbackTask:
+    """市民要求不再回拨: the task closes with that outcome (no call is going: a call in progress ends first, its
+    result is the agent's to record). The refusal itself goes into the opt-out store (the caller, in the API, with
+    ``agent_desk.callbacks.revisit.record_opt_out`` and source ``OPT_OUT_SOURCE``)."""
+    if task_row.state not in LIVE_STATES:
+        raise DeskError(409, "task_closed", texts.TASK_CLOSED)
+    if task_row.state == TaskState.DIALING:
+        raise DeskError(409, "call_going", texts.CALL_GOING)
+    _close(task_row, Outcome.OPTED_OUT, now, who.user_id)
     return task_row

@@ -26,6 +26,7 @@ OUTCOME_LABELS = {
     Outcome.CANCELLED: "市民接听前已挂断，未计入次数",
     Outcome.FAILED: "电话系统未能外呼，稍后重试",
     Outcome.CALLED_IN: "市民再次来电已接通",
+    Outcome.OPTED_OUT: "市民要求不再回拨",
 }
 
 NUMBER_REFUSED = {
@@ -48,6 +49,8 @@ TICKET_REFUSED = "无权回拨该工单的市民：只能回拨本人受理、�
 TASK_CLOSED = "该任务已完成，不能再登记结果"
 UNKNOWN_CALL = "回拨通话“{id}”不存在"
 ROLE_REFUSED = "该角色不能回拨市民"
+CALL_GOING = "该任务正在回拨中，请在通话结束后再登记"
+CALLBACK_OPTED_OUT = "已登记：市民要求不再回拨，今后该号码的未接来电不再生成回拨任务，也不再智能回访"
 
 # ── 智能回访 campaigns (agent_desk.callbacks.campaign, agent_desk.api.campaigns) ─────────────────────────────
 CAMPAIGN_STATE_LABELS = {"running": "进行中", "paused": "已暂停", "finished": "已完成"}

@@ -5,26 +5,33 @@
   verdict appears in the ticket's history: solved + satisfied → 办结 by 智能回访; unsatisfied → still 待回访, on
   the 人工回访复核 worklist with the keys pressed;
 - a campaign with max_channels=1 and three tickets never has two outbound calls at once (counted from AMI);
-  a number that opted out is never called; quiet hours are honoured with the runner's clock injected, not waited.
+  a number that opted out is never called; quiet hours are honoured with the runner's clock injected, not waited;
+- answered by voice: the citizen's phone at the peer speaks the answers (the prompt voice, espeak-ng Mandarin, as
+  no recording of these words exists) and the media server's Whisper, with the phrases as its hint, hears them:
+  the verdict comes from the recogniser, through the IVR's phrase matcher.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 import pytest
 import redis.asyncio as aioredis
 
 from agi_scripts.app import ivr_services
+from agi_scripts.audiosocket import AudioSocketServer
 from agi_scripts.routes import Services
 from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.callbacks.runner import CampaignRunner
 from ivr import ticket_status as ts
+from ivr.speech.whisper_engine import WhisperEngine, assemble_model
 from tests.support.agents import hang_up_everything, peer_mode
 from tests.support.center import Center, ami_back
 from tests.support.events import most_outbound_at_once, poll
 from tests.support.desk import DeskRig, close_rig, make_rig
+from tests.support.samples import synthesise
 
 pytestmark = pytest.mark.asterisk
 
@@ -324,3 +331,83 @@ async def test_a_merged_ticket_s_citizen_gets_their_own_call_and_verdict(center:
         view = ticket(desk, number)
         [verdict] = [e for e in view["history"] if e["action"] == "callback"]
         assert view["state"] == "closed" and verdict["data"]["result"] == "basically_satisfied", (number, view["state"])
+
+
+@pytest.fixture(scope="module")
+def whisper(tmp_path_factory) -> WhisperEngine:
+    return WhisperEngine(assemble_model(tmp_path_factory.mktemp("models") / "whisper-base"))
+
+
+@contextlib.asynccontextmanager
+async def listening(center: Center, redis_server, speech, work):
+    """The IVR on the center's FastAGI with a speech engine and AudioSocket: the 回访 listens for spoken answers."""
+    ivr_redis = aioredis.from_url(redis_server.user_url("ivr"))
+    audiosocket = AudioSocketServer("127.0.0.1", 0)
+    await audiosocket.start()
+    before = center.agi.services
+    center.agi.services = Services(plan=center.plan, ivr=ivr_services(center.plan, work, ivr_redis, speech=speech,
+                                                                       audiosocket=audiosocket), revisit_by_voice=True)
+    try:
+        yield
+    finally:
+        center.agi.services = before
+        await audiosocket.stop()
+        await ivr_redis.aclose()
+
+
+def spoken(center: Center, name: str, text: str) -> str:
+    """``text`` in the prompts' voice (espeak-ng Mandarin, 8 kHz), in the peer's sounds: the path Playback takes."""
+    target = center.peer.host_path(center.peer.instance_dir + "/sounds/citizen")
+    synthesise(name, text, target)
+    return center.peer.instance_dir + "/sounds/citizen/" + name
+
+
+async def say(center: Center, number: str, out_id: str, prompt: str, sound: str, mark: int) -> int:
+    """When the center has asked ``prompt`` (by voice) and listens, the citizen's phone at the peer says ``sound``.
+    Returns the event mark after the listening started."""
+    asked = await center.events.wait_for(
+        lambda e: e.name == "AGIExecStart" and e.get("Uniqueid") == out_id
+        and e.get("Command").startswith("STREAM FILE ") and f"/{prompt} " in e.get("Command"), 90,
+        f"the center asking {prompt}", mark)
+    listens = await center.events.wait_for(
+        lambda e: e.name == "AGIExecStart" and e.get("Uniqueid") == out_id
+        and e.get("Command").startswith("EXEC AudioSocket"), 60, "the center listening",
+        center.events.events.index(asked) + 1)
+    called = await center.peer_events.wait_for(
+        lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled" and e.get("Number") == number,
+        5, "the citizen's channel at the peer")
+    await center.peer_ami.action({"Action": "DBPut", "Family": "citizen-say", "Key": number, "Val": sound})
+    await center.peer_ami.action({"Action": "Redirect", "Channel": called["Channel"], "Context": "citizen-says",
+                                  "Exten": number, "Priority": "1"})
+    return center.events.events.index(listens) + 1
+
+
+async def test_the_citizen_answers_by_voice_and_the_recogniser_gives_the_verdict(center: Center, desk: DeskRig,
+                                                                                redis_server, whisper,
+                                                                                tmp_path) -> None:
+    number, citizen = awaiting(desk, 40), phone(desk, 40)
+    unsolved, unhappy = spoken(center, "say-unsolved", "没解决"), spoken(center, "say-unsatisfied", "不满意")
+    cid = campaign(desk, [number])
+    center_mark, peer_mark = center.events.mark(), center.peer_events.mark()
+    try:
+        async with listening(center, redis_server, whisper, tmp_path), \
+                Run(desk, center, redis_server, local(10)) as runner:
+            await center.peer_events.wait_for(
+                lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled"
+                and e.get("Number") == citizen, 30, "the citizen's phone rings at the carrier", peer_mark)
+            [out_id] = list(runner.following)
+            mark = await say(center, citizen, out_id, "revisit-solved-voice", unsolved, center_mark)
+            await say(center, citizen, out_id, "revisit-satisfaction-voice", unhappy, mark)
+            await poll(lambda: ok(desk.call("boss", "GET", f"/api/v1/campaigns/{cid}"))["state"] == "finished", 90,
+                       "the campaign to finish")
+    finally:
+        await hang_up_everything(center)
+    played = commands(center, out_id)
+    assert "revisit-unclear" not in played, played   # both answers were heard, neither asked again by keys
+    assert played[-3:] == ["revisit-solved-voice", "revisit-satisfaction-voice", "revisit-thanks"], played
+    item = ok(desk.call("boss", "GET", f"/api/v1/campaigns/{cid}/items"))["items"][0]
+    assert (item["outcome"], item["verdict"]) == ("unsatisfied", "unsatisfied"), item
+    view = ticket(desk, number)
+    assert view["state"] == "awaiting_callback"
+    [note] = [e for e in view["history"] if e["action"] == "revisit_call" and e["data"]["out_id"] == out_id]
+    assert (note["data"]["solved"], note["data"]["result"], note["data"]["digits"]) == ("no", "unsatisfied", "")

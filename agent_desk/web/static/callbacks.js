@@ -1,6 +1,8 @@
 /* 未接来电回拨: the agent's callback worklist. Each task shows its caller (masked), line, city, missed calls,
    the longest wait, what the caller already said, and a clock against its target; 回拨 rings the agent's own
    phone first, then the citizen (caller ID 12345). After a connected call the agent records the result.
+   市民要求不再回拨 closes a task with the citizen's refusal (a reason is asked for; their later missed calls make
+   no task, and 智能回访 does not call them).
    Data from GET /api/v1/callbacks; every string the agent reads is in STRINGS. */
 
 import { api } from "./api.js";
@@ -25,6 +27,12 @@ export const STRINGS = {
   ticketNumber: "工单编号（14 位）",
   saved: "已登记",
   loadFailed: "回拨任务加载失败：",
+  optOut: "市民要求不再回拨",
+  optOutTitle: (caller) => `登记市民要求不再回拨：${caller}`,
+  optOutReason: "原因（市民原话或说明，必填）",
+  optOutConfirm: "确认登记",
+  optOutCancel: "取消",
+  optOutNeedsReason: "请填写原因",
 };
 
 const REFRESH_MS = 30000;
@@ -44,11 +52,12 @@ export function callbacksPanel(card, { telephony = false } = {}) {
   const msg = el("div", { class: "msg", id: "callbacks-msg", role: "status", "aria-live": "polite" });
   const quiet = el("p", { class: "msg info", id: "callbacks-quiet", hidden: true });
   const result = el("form", { id: "callback-result", hidden: true, novalidate: true });
+  const refusal = el("form", { id: "callback-opt-out", hidden: true, novalidate: true });
   const table = el("table", { id: "callbacks-table" },
     el("thead", {}, el("tr", {}, STRINGS.columns.map((c) => el("th", { scope: "col" }, c)))), list);
   clear(card).append(
     el("h2", { id: "callbacks-title" }, STRINGS.title, " ", el("span", { class: "hint" }, STRINGS.hint)),
-    quiet, note, el("div", { class: "table-wrap" }, table), result, msg);
+    quiet, note, el("div", { class: "table-wrap" }, table), result, refusal, msg);
   card.setAttribute("aria-labelledby", "callbacks-title");
   show(card, true);
 
@@ -68,13 +77,16 @@ export function callbacksPanel(card, { telephony = false } = {}) {
       disabled: !telephony || !item.callable || active !== null,
       title: !telephony ? STRINGS.offline : (item.refusal || "") }, STRINGS.call);
     button.addEventListener("click", () => place(item));
+    const optOut = el("button", { type: "button", class: "secondary callback-opt-out", "data-task": String(item.id),
+      disabled: item.state !== "open" || active !== null }, STRINGS.optOut);
+    optOut.addEventListener("click", () => askOptOut(item));
     const where = [item.line_name || item.line || "", item.city].filter(Boolean).join(" / ");
     const cells = [
       el("td", {}, item.caller), el("td", {}, where), el("td", {}, String(item.missed_calls)),
       el("td", {}, STRINGS.seconds(item.wait_seconds)), el("td", {}, clockCell(item)),
       el("td", {}, `${item.attempts} / ${item.max_attempts}`),
       el("td", {}, item.outcome_label || item.state_label, item.refusal ? el("div", { class: "hint" }, item.refusal) : null),
-      el("td", {}, button)];
+      el("td", { class: "buttons" }, button, optOut)];
     const tr = el("tr", { "data-task": String(item.id), class: item.overdue ? "overdue" : null }, cells);
     if (!item.transcript) return [tr];
     return [tr, el("tr", { class: "said", "data-said": String(item.id) },
@@ -154,6 +166,37 @@ export function callbacksPanel(card, { telephony = false } = {}) {
     clear(result).append(el("h3", {}, STRINGS.resultTitle), el("div", { class: "buttons" }, buttons),
       el("div", { class: "field" }, ticket));
     show(result, true);
+  }
+
+  function askOptOut(item) {
+    const reason = el("textarea", { id: "callback-opt-out-reason", rows: "2", maxlength: "500", required: true,
+      "aria-label": STRINGS.optOutReason, placeholder: STRINGS.optOutReason });
+    const confirm = el("button", { type: "submit", id: "callback-opt-out-confirm" }, STRINGS.optOutConfirm);
+    const cancel = el("button", { type: "button", class: "secondary", onclick: () => show(refusal, false) },
+      STRINGS.optOutCancel);
+    refusal.onsubmit = async (event) => {
+      event.preventDefault();
+      const text = reason.value.trim();
+      if (!text) {
+        message(msg, STRINGS.optOutNeedsReason, "error");
+        reason.focus();
+        return;
+      }
+      confirm.disabled = true;
+      try {
+        const done = await api("POST", `/callbacks/${item.id}/opt-out`, { reason: text });
+        show(refusal, false);
+        message(msg, done.message, "ok");
+        load();
+      } catch (err) {
+        confirm.disabled = false;
+        message(msg, err.message, "error");   // nothing lost: the reason stays in the form
+      }
+    };
+    clear(refusal).append(el("h3", {}, STRINGS.optOutTitle(item.caller)), el("div", { class: "field" }, reason),
+      el("div", { class: "buttons" }, confirm, cancel));
+    show(refusal, true);
+    reason.focus();
   }
 
   setInterval(() => {

@@ -371,10 +371,11 @@ async def run_revisit(channel: Channel, store: RevisitStore, sounds: str, *, out
         log.info("回访 %s: the citizen hung up (%r)", out_id, answers.digits)
     finally:
         entry = RevisitEntry.model_validate({"out_id": out_id, "ticket": ticket, "result": answers.result,
-                                             "solved": answers.solved, "digits": answers.digits[:32]})
+                                             "solved": answers.solved, "digits": answers.digits[:32],
+                                             "said": " / ".join(answers.said)[:200]})
         where = await store.record(entry)
         log.info("回访 %s of %s: %s solved=%r (keys %r, said %r) → %s", out_id, ticket, entry.result, entry.solved,
-                 entry.digits, answers.said, where)
+                 entry.digits, entry.said, where)
     closing = {TO_AGENT: prompts.to_agent, OPTED_OUT: prompts.opted_out, NO_ANSWER: prompts.goodbye}
     try:
         await channel.play(f"{sounds}/{closing.get(entry.result, prompts.thanks)}")

@@ -229,7 +229,7 @@ def _note(session: Session, item: m.RevisitItem, call: m.RevisitCall, now: dt.da
                             "dial_status": call.dial_status, "outcome": call.outcome or "",
                             "outcome_label": texts.ITEM_OUTCOME_LABELS.get(call.outcome or "", "已接通")}
     if entry is not None:
-        data.update({"digits": entry.digits, "solved": entry.solved, "result": entry.result,
+        data.update({"digits": entry.digits, "said": entry.said, "solved": entry.solved, "result": entry.result,
                      "review": item.needs_review})
     append_note(session, ticket, "revisit_call", now, texts.REVISIT_ACTOR, lc.Role.SYSTEM, data)
 

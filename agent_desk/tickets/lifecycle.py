@@ -481,7 +481,7 @@ EVENT_FIELD_LABELS = {
     "explanation": "说明", "result": "回访结果", "solved": "是否解决", "category": "申诉类别", "basis": "依据",
     "opinion": "最终处理意见", "note": "督办意见", "to": "升级至", "units": "会商单位", "decided_unit": "定责单位",
     "appeal_type": "诉求类型", "urgency": "紧急程度", "channel": "渠道", "call_id": "通话",
-    "final_opinion": "最终处理意见", "due_at": "办理时限", "digits": "按键", "count": "次数",
+    "final_opinion": "最终处理意见", "due_at": "办理时限", "digits": "按键", "said": "语音回答", "count": "次数",
     # a transfer's entry (agent_desk.calls.transfers): the fields of the HotlineTransfer / HotlineLinkage events
     "Kind": "转接类型", "Target": "转接目标", "Outcome": "结果", "DialStatus": "呼叫状态", "Fallback": "未接通时",
     "Conference": "三方会议", "Agent": "坐席", "Trunk": "中继", "SetupMs": "接通耗时（毫秒）",

@@ -10,6 +10,8 @@ again), and written into the ticket's lifecycle by the province's rules there.
     result     one of RESULTS (below)
     solved     "yes" | "no" | "" (not asked or not answered)
     digits     what the citizen pressed, raw, in order ("" if nothing)
+    said       what the speech engine heard of the answers given by voice, in order, " / " between answers ("" if
+               none: keys only); kept so a person reviewing a voice verdict can see what it was taken from
     at         when the call's questions ended, ISO 8601 UTC
 
 results:
@@ -53,3 +55,4 @@ class RevisitEntry(StreamEntry):
     result: Result
     solved: Literal["yes", "no", ""] = ""
     digits: str = Field(default="", max_length=32)
+    said: str = Field(default="", max_length=200)

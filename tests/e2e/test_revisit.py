@@ -411,3 +411,4 @@ async def test_the_citizen_answers_by_voice_and_the_recogniser_gives_the_verdict
     assert view["state"] == "awaiting_callback"
     [note] = [e for e in view["history"] if e["action"] == "revisit_call" and e["data"]["out_id"] == out_id]
     assert (note["data"]["solved"], note["data"]["result"], note["data"]["digits"]) == ("no", "unsatisfied", "")
+    assert len(note["data"]["said"].split(" / ")) == 2, note   # what each answer was taken from, for the reviewer

@@ -172,6 +172,7 @@ async def test_both_answers_spoken_give_the_verdict(tmp_path) -> None:
     channel = VoiceChannel([], [SPEECH, SPEECH], sockets)
     entry = await run(channel, engine, sockets, tmp_path)
     assert (entry.result, entry.solved, entry.digits) == (SATISFIED, "yes", "")
+    assert entry.said == "问题已经解决了。 / 我很满意"   # what the verdict was taken from, for the person reviewing it
     assert channel.played == READOUT + s("revisit-solved-voice") + ["listen k0"] + s("revisit-satisfaction-voice") + [
         "listen k1"] + s("revisit-thanks")
     assert engine.grammars == [revisit.grammar(revisit.SOLVED_WORDS), revisit.grammar(revisit.SATISFACTION_WORDS)]

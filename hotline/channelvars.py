@@ -83,6 +83,8 @@ CTX_AGENT_QUEUES = "hotline-agent-queues"  # Gosub(...,<extension>,1(login|logou
 CTX_TO_QUEUE = "hotline-to-queue"      # blind transfer destination: exten = queue name
 CTX_QUEUE_KEYS = "hotline-queue-keys"  # queues.conf context=: keys a waiting caller may press (9, 5)
 CTX_AGENT_CONNECT = "hotline-agent-connect"  # Queue()'s gosub on the agent's channel at the answer
+CTX_AGENT_DIAL = "hotline-agent-dial"  # cluster: Queue() b() on each agent leg: its wrap-up seconds to the proxy
+WRAPUP_HEADER = "X-Hotline-Wrapup"      # cluster: the proxy holds the agent this long after the call ends
 CTX_LISTEN_START = "hotline-listen-start"    # Gosub(...,citizen|agent,1): start a channel's listening leg
 CTX_LISTEN = "hotline-listen"          # the listening legs (ChanSpy ─ Local ─ AGI listen/AudioSocket)
 CTX_EMERGENCY_WORDS = "hotline-emergency-words"  # the waiting caller said emergency words: announce, hand off

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from hotline import channelvars
 from hotline.confgen import TLS_FILE, AgentProxy, Rendered, _environment, render, tls_pem
 from hotline.numberplan import NumberPlan
 from hotline.secrets import SecretStore
@@ -91,6 +92,7 @@ def render_proxy(site: SiteConfig, secrets: SecretStore) -> Rendered:
         "node_networks": ",".join(_cidr(_host_network(node.address)) for node in cluster.nodes),
         "carrier_secret": secrets.get(f"sip-{site.carrier.username}"),
         "agent_keepalive": AGENT_KEEPALIVE,
+        "wrapup_header": channelvars.WRAPUP_HEADER,
         "agent_networks": ",".join(_cidr(net) for net in site.agents.permit),
         # each agent's generated secret, the same the single-node pjsip.conf gives its endpoint
         "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},

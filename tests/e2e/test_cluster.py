@@ -22,6 +22,7 @@ from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
 from tests.support import sip
 from tests.support.cluster import RunningCluster, running_cluster
+from tests.support.events import poll
 
 pytestmark = pytest.mark.asterisk
 
@@ -272,15 +273,22 @@ async def test_an_agent_on_a_call_from_one_node_is_not_offered_another_nodes_cal
         assert not n2.events.find(lambda e: e.name == "AgentConnect" and e.get("Linkedid") == second)
         assert cluster.proxy.busy_replies(AGENT) - busy_before >= refusals
 
+        wrapup = cluster.plan.all_queues()[GENERAL_QUEUE].wrapup
+        assert wrapup >= 5, "the plan's wrap-up is too short to tell it from the queue's retry"
         ended = time.monotonic()
         await hang_up(cluster, "n1", first)
+        await poll(lambda: cluster.proxy.agent_calls(AGENT) == 0, 10, "the proxy ending the agent's first call")
+        in_wrapup = cluster.proxy.wrapup_replies(AGENT)
         channel = await answered_by_agent(cluster, "n2", second)
         waited = time.monotonic() - ended
         assert channel.startswith(f"PJSIP/{AGENT}-"), channel
         assert cluster.phone_calls(AGENT, mark) == 2
+        # 话后整理 holds on every node: n1's queue's wrap-up keeps n2's call from the agent too (486 at the proxy)
+        assert waited >= wrapup - 0.5, f"n2's call reached the agent {waited:.1f} s after the first ended, in wrap-up"
+        assert cluster.proxy.wrapup_replies(AGENT) > in_wrapup, "no call was refused during the wrap-up"
         print(f"\n[cluster] agent {AGENT} on n1's call: n2's queue offered it {offers} times (AgentCalled), "
               f"refused at the proxy ({refusals} × 486 → cause 17, {no_answer} AgentRingNoAnswer), the phone rang "
-              f"once; n2's call answered {waited:.1f} s after the first ended")
+              f"once; n2's call answered {waited:.1f} s after the first ended (wrap-up {wrapup} s)")
         await hang_up(cluster, "n2", second)
 
 

@@ -143,9 +143,15 @@ class Proxy:
 
     def busy_replies(self, extension: str) -> int:
         """Calls to the agent a node sent while the agent had a call (kamailio.cfg answers each 486 and logs it)."""
+        return self._log_count(f"agent {extension} has a call already")
+
+    def wrapup_replies(self, extension: str) -> int:
+        """Calls to the agent a node sent while the agent was in wrap-up after a queue call (486, logged)."""
+        return self._log_count(f"agent {extension} is in wrap-up after a call")
+
+    def _log_count(self, line: str) -> int:
         path = self.directory / "kamailio.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return text.count(f"agent {extension} has a call already")
+        return (path.read_text(errors="replace") if path.exists() else "").count(line)
 
     def log_tail(self, lines: int = 30) -> str:
         path = self.directory / "kamailio.log"

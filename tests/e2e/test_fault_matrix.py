@@ -490,6 +490,11 @@ async def disk_after(live: Live) -> None:
         assert await next_about(cid, TALK_SECONDS) is None   # no warning while the call is on the line
         await answered_and_ended(live, cid)
     await eventually(lambda: recording_answer(live, cid)[0] == 200, RECOVER_WITHIN, "the recording after playing")
+    # A WAV from its first byte, sound included: the check's 4 bytes before the answer were replaced, not kept in
+    # front of it. (Its sizes may still be 0: MixMonitor writes them when it closes the file.)
+    _status, body = await asyncio.to_thread(recording_answer, live, cid)
+    assert isinstance(body, bytes) and len(body) > 44
+    assert (body[:4], body[8:16]) == (b"RIFF", b"WAVEfmt "), body[:48]
 
 
 ROWS = [

@@ -116,7 +116,8 @@ class CallTracker:
             await self._publish(user_id, pop.warning(e.facts.call_id, "recording_failed"))
 
     async def _on_RecordingFailed(self, e: ev.RecordingFailed) -> None:
-        """Told at the queue, before any agent: kept for the answer's pop (or sent now to the agent who has it)."""
+        """Told by the agent-connect dialplan just before the bridge, i.e. before the AgentConnect event: kept for
+        the answer's pop (or sent at once to the agent who already has the call)."""
         log.warning("call %s: its recording cannot be written; the agent will be told", e.call_id)
         self.recording_failed[e.call_id] = None
         while len(self.recording_failed) > ARRIVALS_MAX:

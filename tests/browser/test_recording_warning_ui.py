@@ -24,7 +24,7 @@ def test_a_call_whose_recording_cannot_be_written_warns_the_agent_on_the_page(pa
     facts = ev.CallFacts(call_id=call_id, caller="13876543219", line="12345", line_class="main",
                          subplatform="", queue="province", appeal_type="")
     now = dt.datetime.now(dt.UTC)
-    # The dialplan's HotlineRecordingFailed comes at the queue, before the answer (the listener's code path).
+    # The dialplan's HotlineRecordingFailed comes before the AgentConnect event (the listener's code path).
     loop_thread.run(tracker.apply(ev.RecordingFailed(call_id, now - dt.timedelta(seconds=5))))
     answer_call(loop_thread, tracker, desk, facts, now)
     expect(page.locator("#call-caller")).to_have_text("13876543219")

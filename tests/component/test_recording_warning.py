@@ -1,6 +1,7 @@
 """The agent is told when the call's recording cannot be written (issue 17): the dialplan's
-``UserEvent(HotlineRecordingFailed)`` at the queue, applied on a real database and a real Redis, reaches the
-agent's WebSocket after the pop of that call (and at once when the agent already has the call)."""
+``UserEvent(HotlineRecordingFailed)`` at the answer (before the AgentConnect event), applied on a real database
+and a real Redis, reaches the agent's WebSocket after the pop of that call (and at once when the agent already has
+the call)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ async def test_the_agent_gets_the_warning_after_the_pop_and_calls_recorded_fine_
     try:
         with rig.client.websocket_connect("/ws/desk", headers=rig.as_("agent")) as socket:
             assert socket.receive_json()["type"] == "hello"
-            # At the queue, before any agent: kept until the answer.
+            # Before the AgentConnect event (the agent-connect dialplan runs first): kept for the pop.
             await tracker.apply(ev.parse(ami("UserEvent", facts(failing), UserEvent="HotlineRecordingFailed",
                                              CallID=failing)))
             await answered(failing)

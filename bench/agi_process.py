@@ -3,8 +3,9 @@
 It serves the same routes with the same services as the benchmark's in-process server (the number plan, no IVR
 services), so the two layouts differ only in where the server runs: in the benchmark's event loop beside its AMI
 parsing, or alone in its own process (as ``hotline run`` runs ``hotline agi serve``). Prints ``ready`` once it
-listens; stops on SIGTERM, printing (JSON) the server-side durations of what it handled and the CPU seconds the
-process used meanwhile (user + system: its whole cost per call, whatever the box's load does to latency).
+listens; stops on SIGTERM, printing (JSON) the server-side durations of what it handled, the CPU seconds the
+process used meanwhile (user + system: its whole cost per call, whatever the box's load does to latency) and the
+seconds it spent runnable but waiting for a CPU (its run delay: what the box's load did to it).
 
     python -m bench.agi_process --port 4573 [--shared-port] [--queue-first] [--one-by-one]
 
@@ -58,10 +59,19 @@ async def serve(host: str, port: int, shared_port: bool = False, queue_first: bo
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await server.start()
     print("ready", flush=True)
-    cpu = time.process_time()
+    cpu, waited = time.process_time(), run_delay()
     await stop.wait()
     await server.stop()
-    print(json.dumps({"durations": list(server.durations), "cpu": time.process_time() - cpu}), flush=True)
+    print(json.dumps({"durations": list(server.durations), "cpu": time.process_time() - cpu,
+                      "run_delay": run_delay() - waited}), flush=True)
+
+
+def run_delay() -> float:
+    """Seconds this process's (one) thread has spent runnable but waiting for a CPU (/proc/self/schedstat)."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 if __name__ == "__main__":

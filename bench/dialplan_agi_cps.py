@@ -172,6 +172,15 @@ def asterisk_agi_times(events: list[AmiEvent], prefix: str) -> tuple[list[float]
     return [s.total for s in splits], [s.total - s.executing for s in splits]
 
 
+def cpu_pressure() -> float:
+    """Seconds in which some runnable task of the box waited for a CPU, so far (/proc/pressure/cpu, PSI)."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return int(some.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far, all its threads (/proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -192,18 +201,19 @@ async def run_level(center: Center, calls: int, concurrency: int, label: str,
 
     load_before = os.getloadavg()[0]
     pid = center.asterisk.status()["pid"]
-    cpu_before = cpu_seconds(pid)
+    cpu_before, pressure_before = cpu_seconds(pid), cpu_pressure()
     started = time.perf_counter()
     await asyncio.gather(*(guarded(i) for i in range(calls)))
     elapsed = time.perf_counter() - started
     asterisk_cpu = cpu_seconds(pid) - cpu_before
+    pressure = (cpu_pressure() - pressure_before) / elapsed
     splits = asterisk_agi_splits(center.events.events, f"b{label}{concurrency:04d}-")
     clock = channel_clock_times(center.events.events, f"b{label}{concurrency:04d}-")
     center.events.events.clear()  # keep the event log small between levels
     agi = list(center.agi.durations)[agi_before:]
     return {"cps": calls / elapsed, "elapsed": elapsed, "setup": setups, "agi": agi,
             "asterisk": [x.total for x in splits], "python": [x.total - x.executing for x in splits],
-            "splits": splits, "clock": clock, "asterisk_cpu": asterisk_cpu, "lost": len(lost),
+            "splits": splits, "clock": clock, "asterisk_cpu": asterisk_cpu, "pressure": pressure, "lost": len(lost),
             "load": (load_before, os.getloadavg()[0])}
 
 
@@ -216,7 +226,7 @@ async def separate_agi_process(center: Center, nice: int = 0, count: int = 1,
     await center.agi.stop()
     profile = os.environ.get("BENCH_AGI_PROFILE")
     procs = []
-    report: dict = {"durations": [], "cpu": 0.0, "served": []}
+    report: dict = {"durations": [], "cpu": 0.0, "run_delay": 0.0, "served": []}
     try:
         for i in range(count):
             proc = await asyncio.create_subprocess_exec(
@@ -239,6 +249,7 @@ async def separate_agi_process(center: Center, nice: int = 0, count: int = 1,
                 one = json.loads(out.decode().strip().splitlines()[-1])
                 report["durations"] += one["durations"]
                 report["cpu"] += one["cpu"]
+                report["run_delay"] += one.get("run_delay", 0.0)
                 report["served"].append(len(one["durations"]))
         await center.agi.start()
 
@@ -302,7 +313,8 @@ def split_line(result: dict, calls: int, layout: str) -> str:
                      f"{ms(pct(result['clock'], 99)).strip()}")
     cpu = result["asterisk_cpu"]
     return (f"#   {layout}: AGI commands per call {commands:.2f}; " + "; ".join(parts) + " ms; Asterisk CPU "
-            f"{cpu / result['elapsed'] * 100:.0f} % of a core ({cpu / calls * 1000:.2f} ms per call)")
+            f"{cpu / result['elapsed'] * 100:.0f} % of a core ({cpu / calls * 1000:.2f} ms per call); box CPU "
+            f"pressure {result['pressure'] * 100:.0f} % (share of the time some task waited for a CPU)")
 
 
 async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool, agi_nice: int,
@@ -344,7 +356,8 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
                             result = await run_level(center, calls, n, label, context)
                         server = report["durations"]
                         # One connection per AGI() (res_agi opens a socket per call: no reuse): served == calls.
-                        cpu = (f"  (AGI process CPU {report['cpu'] / calls * 1000:.2f} ms per call; "
+                        cpu = (f"  (AGI process CPU {report['cpu'] / calls * 1000:.2f} ms per call, waiting for a "
+                               f"CPU {report['run_delay'] / calls * 1000:.2f} ms per call; "
                                f"connections per call {sum(report['served']) / calls:.2f}")
                         cpu += f"; calls per process {report['served']})" if count > 1 else ")"
                     results[(n, layout)] = result

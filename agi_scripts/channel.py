@@ -7,12 +7,14 @@ differ. ``AgiChannel`` holds the commands once; the transports implement ``comma
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ivr.channel import ChannelError, ChannelHangup
+from ivr.channel import Channel, ChannelError, ChannelHangup
 
 
+MSET_SAFE = re.compile(r'[A-Za-z0-9_]+=[^,"\\\n()]*')   # name=value that MSet sets exactly as written
 SEPARATOR = "|"   # between the values of one get_variables: the dialplan's tags (codes, numbers, ids) never hold it
 
 
@@ -47,6 +49,18 @@ class AgiChannel:
     async def set_variable(self, name: str, value: str) -> None:
         await self.command(f"SET VARIABLE {name} {quote(value)}")
 
+    async def set_variables(self, values: Mapping[str, str]) -> None:
+        """Several variables in one round trip: ``EXEC MSet(name=value,...)`` (``__`` inheritance as with Set).
+
+        MSet splits on commas and takes each value up to the next one, so a value holding a comma, a quote or a
+        backslash (never one of the dialplan's tags, which are codes, numbers and ids) goes by ``SET VARIABLE``
+        each instead. One variable is one ``SET VARIABLE`` anyway."""
+        if len(values) > 1 and all(MSET_SAFE.fullmatch(f"{k}={val}") for k, val in values.items()):
+            await self.exec("MSet", ",".join(f"{k}={val}" for k, val in values.items()))
+            return
+        for name, value in values.items():
+            await self.set_variable(name, value)
+
     async def answer(self) -> None:
         await self.command("ANSWER")
 
@@ -69,6 +83,15 @@ class AgiChannel:
 
     async def hangup(self) -> None:
         await self.command("HANGUP")
+
+
+async def set_variables(channel: Channel, values: Mapping[str, str]) -> None:
+    """``values`` on ``channel``: in one round trip over AGI, one by one on any other channel (tests' fakes)."""
+    if isinstance(channel, AgiChannel):
+        await channel.set_variables(values)
+        return
+    for name, value in values.items():
+        await channel.set_variable(name, value)
 
 
 class FastAgiChannel(AgiChannel):

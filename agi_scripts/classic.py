@@ -20,6 +20,16 @@ from typing import Any
 log = logging.getLogger("hotline.classic_agi")
 
 
+def route_headers(env: dict[str, str]) -> dict[str, str]:
+    """The AGI environment as a route sees it over FastAGI: here the first AGI() argument is the route's name
+    (``AGI(hotline-agi,entry,...)``), so ``agi_arg_2`` onwards become the route's ``agi_arg_1`` onwards."""
+    headers = {k: val for k, val in env.items() if not k.startswith("agi_arg_")}
+    for key, val in env.items():
+        if key.startswith("agi_arg_") and key[8:].isdigit() and int(key[8:]) > 1:
+            headers[f"agi_arg_{int(key[8:]) - 1}"] = val
+    return headers
+
+
 async def serve_one(agi: Any, settings: dict[str, Any], route_name: str) -> str:
     from agi_scripts.app import drain_spools, ivr_services, redis_client
     from ivr.asr.client import AsrClient
@@ -47,7 +57,8 @@ async def serve_one(agi: Any, settings: dict[str, Any], route_name: str) -> str:
         await asr.start()
     ivr = ivr_services(plan, home, redis, speech=speech, audiosocket=audiosocket, intake=intake, asr=asr)
     try:
-        call = AgiCall(channel=ClassicAgiChannel(agi), headers=agi.env, services=Services(plan=plan, ivr=ivr))
+        call = AgiCall(channel=ClassicAgiChannel(agi), headers=route_headers(agi.env),
+                       services=Services(plan=plan, ivr=ivr))
         status = await dispatch(ROUTES.get(route_name), route_name, call)
         for task in list(ivr.background):  # the process ends with the call: finish the prefill first
             await task

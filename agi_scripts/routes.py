@@ -6,7 +6,7 @@ The dialplan calls ``agi://host:port/<name>``; ``<name>`` is looked up here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hotline import channelvars as v
 from hotline.numberplan import NumberPlan
@@ -33,10 +33,21 @@ class AgiCall:
     channel: Channel
     headers: dict[str, str]
     services: Services
+    # Variables the dialplan reads only after the route returned: the dispatcher sets them with the route's
+    # status, in the one command that ends the request (``EXEC MSet``). A route that fails sets none of them.
+    results: dict[str, str] = field(default_factory=dict)
 
     @property
     def caller(self) -> str:
         return self.headers.get("agi_callerid", "")
+
+    @property
+    def arguments(self) -> list[str]:
+        """The AGI() arguments after the script (``agi_arg_1``, ...): they arrive with the headers, no round trip."""
+        found: list[str] = []
+        while (value := self.headers.get(f"agi_arg_{len(found) + 1}")) is not None:
+            found.append(value)
+        return found
 
 
 @dataclass(frozen=True)
@@ -46,14 +57,20 @@ class Route:
 
 
 async def entry(call: AgiCall) -> None:
-    """The 12345 flow's entry: every answered inbound call passes here before it queues."""
-    facts = await entry_flow.read_facts(call.channel, call.caller)
+    """The 12345 flow's entry: every answered inbound call passes here before it queues.
+
+    The dialplan passes the call's tags as the AGI() arguments (``[hotline-entry]``), so a queue-first call costs
+    Asterisk one AGI command: the ``MSet`` of the queue's choice with the route's status (BENCHMARKS, issue 17)."""
+    facts = entry_flow.facts_from_arguments(call.arguments, call.caller)
+    if facts is None:   # a dialplan that passes no tags (an older config): read them
+        facts = await entry_flow.read_facts(call.channel, call.caller)
     facts = await entry_flow.entry(call.channel, call.services.plan, facts)
     ivr = call.services.ivr
     if ivr is None:
         return
     if ivr.intake.mode_of(facts.line) == "queue":
-        await queue_first(call.channel, ivr, facts)
+        choice = await queue_first(ivr, facts)
+        call.results.update(choice.variables)
         return
     sounds = await call.channel.get_variable(v.SOUNDS) or ""
     await run_ivr(call.channel, ivr, facts, sounds)

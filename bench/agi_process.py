@@ -3,10 +3,17 @@
 It serves the same routes with the same services as the benchmark's in-process server (the number plan, no IVR
 services), so the two layouts differ only in where the server runs: in the benchmark's event loop beside its AMI
 parsing, or alone in its own process (as ``hotline run`` runs ``hotline agi serve``). Prints ``ready`` once it
-listens; stops on SIGTERM, printing (JSON) the server-side durations of what it handled and the CPU seconds the
-process used meanwhile (user + system: its whole cost per call, whatever the box's load does to latency).
+listens; stops on SIGTERM, printing (JSON) the server-side durations of what it handled, the CPU seconds the
+process used meanwhile (user + system: its whole cost per call, whatever the box's load does to latency) and the
+seconds it spent runnable but waiting for a CPU (its run delay: what the box's load did to it).
 
-    python -m bench.agi_process --port 4573 [--shared-port]
+    python -m bench.agi_process --port 4573 [--shared-port] [--queue-first] [--one-by-one]
+
+``--queue-first``: the entry route as a center runs it by default (queue-first intake: it chooses the sub-platform
+and sets it with the live-transcript flag), with IVR services that have no Redis, speech or media (the choice is
+then by the caller's number). ``--one-by-one``: every variable by its own ``SET VARIABLE``, as before the route's
+results went with its status in one ``EXEC MSet``: with a dialplan that passes no AGI() arguments, the entry route
+of before issue 17's command cut (``bench.dialplan_agi_cps``'s ``before`` rows).
 
 With ``--shared-port`` several of these listen on one port (SO_REUSEPORT), as ``hotline run --media N`` runs its
 media processes: ``bench.dialplan_agi_cps``'s ``processes`` layout.
@@ -18,26 +25,53 @@ import argparse
 import asyncio
 import json
 import signal
+import tempfile
 import time
+from collections.abc import Mapping
+from pathlib import Path
 
+from agi_scripts.app import ivr_services
+from agi_scripts.channel import AgiChannel
 from agi_scripts.routes import Services
 from agi_scripts.server import AgiServer
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
 
 
-async def serve(host: str, port: int, shared_port: bool = False) -> None:
-    server = AgiServer(Services(plan=load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")), host=host,
-                       port=port, shared_port=shared_port)
+def services(queue_first: bool) -> Services:
+    plan = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
+    if not queue_first:
+        return Services(plan=plan)
+    with tempfile.TemporaryDirectory(prefix="bench-agi-") as home:   # spools are created on use only
+        return Services(plan=plan, ivr=ivr_services(plan, Path(home), None, speech=None, audiosocket=None))
+
+
+async def serve(host: str, port: int, shared_port: bool = False, queue_first: bool = False,
+                one_by_one: bool = False) -> None:
+    if one_by_one:
+        async def separately(self: AgiChannel, values: Mapping[str, str]) -> None:
+            for name, value in values.items():
+                await self.set_variable(name, value)
+        AgiChannel.set_variables = separately   # type: ignore[method-assign]
+    server = AgiServer(services(queue_first), host=host, port=port, shared_port=shared_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await server.start()
     print("ready", flush=True)
-    cpu = time.process_time()
+    cpu, waited = time.process_time(), run_delay()
     await stop.wait()
     await server.stop()
-    print(json.dumps({"durations": list(server.durations), "cpu": time.process_time() - cpu}), flush=True)
+    print(json.dumps({"durations": list(server.durations), "cpu": time.process_time() - cpu,
+                      "run_delay": run_delay() - waited}), flush=True)
+
+
+def run_delay() -> float:
+    """Seconds this process's (one) thread has spent runnable but waiting for a CPU (/proc/self/schedstat)."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 if __name__ == "__main__":
@@ -46,11 +80,14 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--shared-port", action="store_true",
                         help="SO_REUSEPORT: one of several such processes on the port (hotline run --media N)")
+    parser.add_argument("--queue-first", action="store_true", help="the entry route with queue-first IVR services")
+    parser.add_argument("--one-by-one", action="store_true", help="no EXEC MSet: each variable its own command")
     parser.add_argument("--profile", help="write a cProfile of the whole run to this file (pstats)")
     args = parser.parse_args()
     if args.profile:
         import cProfile
 
-        cProfile.run("asyncio.run(serve(args.host, args.port, args.shared_port))", args.profile)
+        cProfile.run("asyncio.run(serve(args.host, args.port, args.shared_port, args.queue_first, args.one_by_one))",
+                     args.profile)
     else:
-        asyncio.run(serve(args.host, args.port, args.shared_port))
+        asyncio.run(serve(args.host, args.port, args.shared_port, args.queue_first, args.one_by_one))

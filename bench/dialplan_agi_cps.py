@@ -19,8 +19,18 @@ the time between each AGI command's ``AGIExecStart`` and ``AGIExecEnd``): connec
 work and the event loop's delays; the rest is Asterisk executing the commands. *AGI(srv)* is the server's own
 measure (headers read → status set). The load average of the box is printed with each level.
 
+Layouts ``before`` and ``after`` (the default) are issue 17's command cut side by side in one run: the queue-first
+entry route (``bench.agi_process --queue-first``) in its own process, called from a bench copy of the entry context
+without the tags as AGI() arguments and with every variable its own ``SET VARIABLE`` (before: 4 commands), and
+with them and one ``EXEC MSet`` (after: 1 command). Under each row, where the round trip went by Asterisk's
+events (connect → first command, executing, between commands, last command → AGISTATUS), the same round trip by
+the channel's own clock (``STRFTIME`` around AGI(): the AMI ``Timestamp`` is written when the manager's
+taskprocessor formats an event, so under a burst it includes that queue's delay), the AGI commands per call, the
+connections per call (res_agi opens one per AGI(): no reuse) and Asterisk's own CPU (/proc/<pid>/stat). The
+taskprocessors with the deepest queues are printed at the end.
+
     .venv/bin/python -m bench.dialplan_agi_cps [--calls 200] [--concurrency 1,20,50,200]
-        [--layouts single,process,processes] [--media 2]
+        [--layouts before,after|single,process,processes] [--media 2]
 
 Needs root (Asterisk runs in a chroot). Only loopback is used.
 """
@@ -37,6 +47,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from hotline import channelvars as v
@@ -58,11 +69,11 @@ def channel_id(label: str, concurrency: int, i: int) -> str:
     return f"b{label}{concurrency:04d}-{i:06d}"
 
 
-async def one_call(center: Center, cid: str) -> float | None:
+async def one_call(center: Center, cid: str, context: str = "hotline-entry") -> float | None:
     """Setup time (originate → queue join) of one call; None if it never joined (reported as lost)."""
     started = time.monotonic()  # the clock AmiEvent.received uses
     await center.ami.originate(
-        "Local/s@hotline-entry", caller_id="<13907550001>", channel_id=cid,
+        f"Local/s@{context}", caller_id="<13907550001>", channel_id=cid,
         variables={f"__{v.LINE}": "12318", f"__{v.QUEUE}": GENERAL_QUEUE, f"__{v.CALL_ID}": cid},
     )
     try:
@@ -101,34 +112,83 @@ async def describe_lost(center: Center, cid: str) -> str:
     return "\n".join(lines)
 
 
-def asterisk_agi_times(events: list[AmiEvent], prefix: str) -> tuple[list[float], list[float]]:
-    """Per call whose id starts with ``prefix``, in Asterisk's own timestamps: the entry route's round trip (AGI()
-    start → AGISTATUS set), and the part of it Asterisk spent waiting for Python (the round trip less the time
-    between each command's ``AGIExecStart`` and ``AGIExecEnd``, which is Asterisk executing the command)."""
-    started: dict[str, float] = {}
-    executing: dict[str, float] = {}
+ENTRY_CONTEXTS = ("hotline-entry", "bench-entry-before", "bench-entry-after")
+
+
+@dataclass
+class AgiSplit:
+    """One entry route's round trip as Asterisk stamped it, cut where Asterisk's own events cut it."""
+
+    total: float = 0.0      # Newexten AGI() → VarSet AGISTATUS
+    connect: float = 0.0    # Newexten AGI() → first AGIExecStart: connect, headers, the route's work before it
+    executing: float = 0.0  # Σ AGIExecStart → AGIExecEnd: Asterisk running the commands
+    between: float = 0.0    # Σ AGIExecEnd → next AGIExecStart: waiting for the next command
+    close: float = 0.0      # last AGIExecEnd → AGISTATUS: the route ending, the close reaching Asterisk
+    commands: int = 0
+
+
+def asterisk_agi_splits(events: list[AmiEvent], prefix: str) -> list[AgiSplit]:
+    """Per call whose id starts with ``prefix``, in Asterisk's own timestamps, the entry route's round trip and
+    where it went (``AgiSplit``)."""
+    open_: dict[str, tuple[float, AgiSplit]] = {}
+    last: dict[str, float] = {}   # the latest AGI step of the call (start, or a command's end)
     command_start: dict[str, float] = {}
-    times: list[float] = []
-    waiting: list[float] = []
+    done: list[AgiSplit] = []
     for e in events:
         linked = e.get("Linkedid")
         if not linked.startswith(prefix) or not e.get("Timestamp"):
             continue
         at = float(e["Timestamp"])
-        if e.name == "Newexten" and e.get("Application") == "AGI" and e.get("Context") == "hotline-entry":
-            started.setdefault(linked, at)
-        elif e.name == "AGIExecStart" and linked in started:
+        if e.name == "Newexten" and e.get("Application") == "AGI" and e.get("Context") in ENTRY_CONTEXTS:
+            if linked not in open_:
+                open_[linked] = (at, AgiSplit())
+                last[linked] = at
+        elif e.name == "AGIExecStart" and linked in open_:
+            split = open_[linked][1]
+            if split.commands == 0:
+                split.connect = at - last[linked]
+            else:
+                split.between += at - last[linked]
+            split.commands += 1
             command_start[linked] = at
         elif e.name == "AGIExecEnd" and linked in command_start:
-            executing[linked] = executing.get(linked, 0.0) + at - command_start.pop(linked)
-        elif e.name == "VarSet" and e.get("Variable") == "AGISTATUS" and linked in started:
-            total = at - started.pop(linked)
-            times.append(total)
-            waiting.append(total - executing.pop(linked, 0.0))
-    return times, waiting
+            open_[linked][1].executing += at - command_start.pop(linked)
+            last[linked] = at
+        elif e.name == "VarSet" and e.get("Variable") == "AGISTATUS" and linked in open_:
+            started, split = open_.pop(linked)
+            split.total = at - started
+            if split.commands:
+                split.close = at - last.pop(linked)
+            else:
+                split.connect = split.total
+            done.append(split)
+    return done
 
 
-async def run_level(center: Center, calls: int, concurrency: int, label: str) -> dict:
+def asterisk_agi_times(events: list[AmiEvent], prefix: str) -> tuple[list[float], list[float]]:
+    """Per call: the entry route's round trip, and the part of it Asterisk spent waiting for Python (the round
+    trip less the time Asterisk spent executing the commands)."""
+    splits = asterisk_agi_splits(events, prefix)
+    return [s.total for s in splits], [s.total - s.executing for s in splits]
+
+
+def cpu_pressure() -> float:
+    """Seconds in which some runnable task of the box waited for a CPU, so far (/proc/pressure/cpu, PSI)."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return int(some.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, all its threads (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_level(center: Center, calls: int, concurrency: int, label: str,
+                    context: str = "hotline-entry") -> dict:
     gate = asyncio.Semaphore(concurrency)
     setups: list[float] = []
     lost: list[int] = []
@@ -136,34 +196,42 @@ async def run_level(center: Center, calls: int, concurrency: int, label: str) ->
 
     async def guarded(i: int) -> None:
         async with gate:
-            setup = await one_call(center, channel_id(label, concurrency, i))
+            setup = await one_call(center, channel_id(label, concurrency, i), context)
             (setups.append(setup) if setup is not None else lost.append(i))
 
     load_before = os.getloadavg()[0]
+    pid = center.asterisk.status()["pid"]
+    cpu_before, pressure_before = cpu_seconds(pid), cpu_pressure()
     started = time.perf_counter()
     await asyncio.gather(*(guarded(i) for i in range(calls)))
     elapsed = time.perf_counter() - started
-    asterisk, python = asterisk_agi_times(center.events.events, f"b{label}{concurrency:04d}-")
+    asterisk_cpu = cpu_seconds(pid) - cpu_before
+    pressure = (cpu_pressure() - pressure_before) / elapsed
+    splits = asterisk_agi_splits(center.events.events, f"b{label}{concurrency:04d}-")
+    clock = channel_clock_times(center.events.events, f"b{label}{concurrency:04d}-")
     center.events.events.clear()  # keep the event log small between levels
     agi = list(center.agi.durations)[agi_before:]
-    return {"cps": calls / elapsed, "elapsed": elapsed, "setup": setups, "agi": agi, "asterisk": asterisk,
-            "python": python, "lost": len(lost), "load": (load_before, os.getloadavg()[0])}
+    return {"cps": calls / elapsed, "elapsed": elapsed, "setup": setups, "agi": agi,
+            "asterisk": [x.total for x in splits], "python": [x.total - x.executing for x in splits],
+            "splits": splits, "clock": clock, "asterisk_cpu": asterisk_cpu, "pressure": pressure, "lost": len(lost),
+            "load": (load_before, os.getloadavg()[0])}
 
 
 @contextlib.asynccontextmanager
-async def separate_agi_process(center: Center, nice: int = 0, count: int = 1) -> AsyncIterator[dict]:
+async def separate_agi_process(center: Center, nice: int = 0, count: int = 1,
+                               flags: tuple[str, ...] = ()) -> AsyncIterator[dict]:
     """The FastAGI server in ``count`` processes of its own on the center's FastAGI port (several: sharing it with
     SO_REUSEPORT, as ``hotline run --media N``), in place of the in-process one; yields a dict that receives their
     server-side ``durations``, their ``cpu`` seconds summed and the calls each ``served`` when they stop."""
     await center.agi.stop()
     profile = os.environ.get("BENCH_AGI_PROFILE")
     procs = []
-    report: dict = {"durations": [], "cpu": 0.0, "served": []}
+    report: dict = {"durations": [], "cpu": 0.0, "run_delay": 0.0, "served": []}
     try:
         for i in range(count):
             proc = await asyncio.create_subprocess_exec(
                 "nice", "-n", str(nice), sys.executable, "-m", "bench.agi_process", "--port", str(center.agi.port),
-                *(["--shared-port"] if count > 1 else []),
+                *(["--shared-port"] if count > 1 else []), *flags,
                 *(["--profile", f"{profile}.{i}" if count > 1 else profile] if profile else []),
                 cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
             procs.append(proc)
@@ -181,12 +249,72 @@ async def separate_agi_process(center: Center, nice: int = 0, count: int = 1) ->
                 one = json.loads(out.decode().strip().splitlines()[-1])
                 report["durations"] += one["durations"]
                 report["cpu"] += one["cpu"]
+                report["run_delay"] += one.get("run_delay", 0.0)
                 report["served"].append(len(one["durations"]))
         await center.agi.start()
 
 
 def ms(x: float) -> str:
     return f"{x * 1000:7.1f}"
+
+
+# The entry context before and after issue 17's command cut, as bench contexts added over AMI: ``before`` calls AGI()
+# without the tags as arguments (the route reads them back: GET FULL VARIABLE), ``after`` as [hotline-entry] now.
+# Both stamp the channel's own clock around AGI() (BENCH_T0/BENCH_T1, microseconds): the AMI Timestamp header is
+# written when the manager's taskprocessor formats the event, so under a burst it carries that queue's delay too.
+STAMP = "${STRFTIME(,,%s.%6q)}"
+TAGS = ",".join(f"${{{name}}}" for name in (v.CALL_ID, v.LINE, v.LINE_CLASS, v.QUEUE, v.SUBPLATFORM))
+
+
+def entry_context(arguments: str) -> list[tuple[str, str]]:
+    return [
+        ("Set", f"{v.AGI_STATUS}={v.AGI_NONE}"),
+        ("Set", f"BENCH_T0={STAMP}"),
+        ("AGI", f"${{{v.AGI_URL}}}/entry{arguments}"),
+        ("Set", f"BENCH_T1={STAMP}"),
+        ("GotoIf", f'$["${{AGISTATUS}}" != "SUCCESS" | "${{{v.AGI_STATUS}}}" != "{v.AGI_OK}"]?{v.CTX_AGI_FAIL},s,1'),
+        ("GotoIf", f"$[${{DIALPLAN_EXISTS({v.CTX_TRANSFER},${{{v.EMERGENCY}}},1)}}]?"
+                   f"{v.CTX_TRANSFER},${{{v.EMERGENCY}}},1"),
+        ("Goto", f"{v.CTX_QUEUE},s,1"),
+    ]
+
+
+BENCH_CONTEXTS = {"bench-entry-before": entry_context(""), "bench-entry-after": entry_context("," + TAGS)}
+
+
+async def install_bench_contexts(center: Center) -> None:
+    for context, steps in BENCH_CONTEXTS.items():
+        for priority, (application, data) in enumerate(steps, 1):
+            await center.ami.action({"Action": "DialplanExtensionAdd", "Context": context, "Extension": "s",
+                                     "Priority": str(priority), "Application": application,
+                                     "ApplicationData": data, "Replace": "yes"})
+
+
+def channel_clock_times(events: list[AmiEvent], prefix: str) -> list[float]:
+    """Per call whose id starts with ``prefix``: BENCH_T1 − BENCH_T0, the AGI() round trip by the channel's clock."""
+    stamps: dict[str, dict[str, float]] = {}
+    for e in events:
+        if e.name == "VarSet" and e.get("Variable") in ("BENCH_T0", "BENCH_T1") and \
+                e.get("Linkedid").startswith(prefix):
+            stamps.setdefault(e.get("Linkedid"), {})[e.get("Variable")] = float(e.get("Value"))
+    return [s["BENCH_T1"] - s["BENCH_T0"] for s in stamps.values() if len(s) == 2]
+
+
+def split_line(result: dict, calls: int, layout: str) -> str:
+    """Where the round trip went (Asterisk's timestamps), the commands per call, and Asterisk's own CPU."""
+    splits: list[AgiSplit] = result["splits"]
+    parts = []
+    for name in ("connect", "executing", "between", "close"):
+        values = [getattr(x, name) for x in splits]
+        parts.append(f"{name} p50/p99 {ms(pct(values, 50)).strip()}/{ms(pct(values, 99)).strip()}")
+    commands = statistics.fmean(x.commands for x in splits) if splits else float("nan")
+    if result["clock"]:
+        parts.append(f"channel clock p50/p99 {ms(pct(result['clock'], 50)).strip()}/"
+                     f"{ms(pct(result['clock'], 99)).strip()}")
+    cpu = result["asterisk_cpu"]
+    return (f"#   {layout}: AGI commands per call {commands:.2f}; " + "; ".join(parts) + " ms; Asterisk CPU "
+            f"{cpu / result['elapsed'] * 100:.0f} % of a core ({cpu / calls * 1000:.2f} ms per call); box CPU "
+            f"pressure {result['pressure'] * 100:.0f} % (share of the time some task waited for a CPU)")
 
 
 async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool, agi_nice: int,
@@ -203,6 +331,9 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
             print(f"{'N':>3} | {'layout':>7} | {'cps':>6} | {'no AGI cps':>10} | {'setup p50 ms':>12} | "
                   f"{'setup p99 ms':>12} | {'AGI(ast) p50':>12} | {'AGI(ast) p99':>12} | {'AGI(ast) max':>12} | "
                   f"{'waiting py p99':>14} | {'AGI(srv) p99':>12} | {'load 1m':>9} | lost")
+            results: dict[tuple[int, str], dict] = {}
+            if "before" in layouts or "after" in layouts:
+                await install_bench_contexts(center)
             for n in levels:
                 without = None
                 if fallback:
@@ -212,17 +343,24 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
                     finally:
                         await center.agi.start()
                 for layout in layouts:
-                    label = {"single": "s", "process": "p", "processes": "m"}[layout]
+                    label = {"single": "s", "process": "p", "processes": "m", "before": "b", "after": "a"}[layout]
                     if layout == "single":
                         result = await run_level(center, calls, n, label)
                         server, cpu = result["agi"], ""
                     else:
                         count = media if layout == "processes" else 1
-                        async with separate_agi_process(center, agi_nice, count) as report:
-                            result = await run_level(center, calls, n, label)
+                        flags = {"before": ("--queue-first", "--one-by-one"), "after": ("--queue-first",)}
+                        context = {"before": "bench-entry-before", "after": "bench-entry-after"}.get(layout,
+                                                                                                  "hotline-entry")
+                        async with separate_agi_process(center, agi_nice, count, flags.get(layout, ())) as report:
+                            result = await run_level(center, calls, n, label, context)
                         server = report["durations"]
-                        cpu = f"  (AGI process CPU {report['cpu'] / calls * 1000:.2f} ms per call"
+                        # One connection per AGI() (res_agi opens a socket per call: no reuse): served == calls.
+                        cpu = (f"  (AGI process CPU {report['cpu'] / calls * 1000:.2f} ms per call, waiting for a "
+                               f"CPU {report['run_delay'] / calls * 1000:.2f} ms per call; "
+                               f"connections per call {sum(report['served']) / calls:.2f}")
                         cpu += f"; calls per process {report['served']})" if count > 1 else ")"
+                    results[(n, layout)] = result
                     no_agi = f"{without['cps']:10.1f}" if without else f"{'-':>10}"
                     lost = f"{result['lost']}+{without['lost']}" if without else f"{result['lost']}"
                     shown = f"{media}×proc" if layout == "processes" else layout
@@ -233,6 +371,21 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
                           f"{ms(pct(result['python'], 99)):>14} | "
                           f"{ms(pct(server, 99)):>12} | {result['load'][0]:4.1f}>{result['load'][1]:4.1f} | "
                           f"{lost}{cpu}", flush=True)
+                    print(split_line(result, calls, shown), flush=True)
+            if "before" in layouts and "after" in layouts:
+                for title, key in (("AMI timestamps", "asterisk"), ("the channel's clock", "clock")):
+                    print(f"# entry route AGI() round trip before → after the command cut, by {title} "
+                          "(ms; ratio after/before)")
+                    for n in levels:
+                        b, a = results[(n, "before")][key], results[(n, "after")][key]
+                        print(f"#   N={n:>3} " + "  ".join(
+                            f"p{q} {ms(pct(b, q)).strip()} → {ms(pct(a, q)).strip()} "
+                            f"({pct(a, q) / pct(b, q):.2f})" for q in (50, 95, 99)))
+            busiest = sorted(taskprocessors(await asyncio.to_thread(center.asterisk.cli,
+                                                                    "core show taskprocessors")),
+                             key=lambda t: -t[2])[:8]
+            print("# Asterisk taskprocessors with the deepest queues over the run (name, processed, max depth): "
+                  + "; ".join(f"{name} {processed} {depth}" for name, processed, depth in busiest))
             durations = list(center.agi.durations)
             if durations:
                 print(f"# FastAGI entry route in this process over all its calls: n={len(durations)} "
@@ -241,12 +394,23 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
                       f"p99={ms(pct(durations, 99)).strip()} max={ms(max(durations)).strip()} ms")
 
 
+def taskprocessors(output: str) -> list[tuple[str, int, int]]:
+    """(name, processed, max depth) of each line of ``core show taskprocessors``."""
+    rows = []
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[1].isdigit() and fields[3].isdigit():
+            rows.append((fields[0], int(fields[1]), int(fields[3])))
+    return rows
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--concurrency", default="1,20,50,200")
-    parser.add_argument("--layouts", default="single,process",
-                        help="single, process and/or processes (comma-separated)")
+    parser.add_argument("--layouts", default="before,after",
+                        help="single, process, processes, before and/or after (comma-separated); before/after: the "
+                             "queue-first entry route in its own process before and after issue 17's command cut")
     parser.add_argument("--media", type=int, default=2,
                         help="processes of the `processes` layout, sharing the FastAGI port (hotline run --media N)")
     parser.add_argument("--no-fallback", action="store_true", help="skip the run with the FastAGI server stopped")
@@ -257,8 +421,8 @@ if __name__ == "__main__":
     if not 0 < args.calls < 1_000_000:
         parser.error("--calls: 1 to 999999 (the channel ids are fixed width)")
     layouts = args.layouts.split(",")
-    if not set(layouts) <= {"single", "process", "processes"}:
-        parser.error("--layouts: single, process and/or processes")
+    if not set(layouts) <= {"single", "process", "processes", "before", "after"}:
+        parser.error("--layouts: single, process, processes, before and/or after")
     if not 1 <= args.media <= 32:
         parser.error("--media: 1 to 32")
     asyncio.run(main(args.calls, [int(x) for x in args.concurrency.split(",")], layouts, not args.no_fallback,

@@ -29,6 +29,20 @@ class CallFacts:
     caller: str
 
 
+# The order in which [hotline-entry] passes the tags as AGI() arguments (hotline/confgen, extensions.conf.j2).
+ARGUMENTS = (v.CALL_ID, v.LINE, v.LINE_CLASS, v.QUEUE, v.SUBPLATFORM)
+
+
+def facts_from_arguments(arguments: list[str], caller: str) -> CallFacts | None:
+    """The tags as the dialplan passed them to AGI() (they arrive with the headers: no round trip), or None when
+    they are not all there (a dialplan that passes none, or a tag holding a comma, which AGI() splits on)."""
+    if len(arguments) != len(ARGUMENTS):
+        return None
+    tags = dict(zip(ARGUMENTS, arguments))
+    return CallFacts(call_id=tags[v.CALL_ID], line=tags[v.LINE], line_class=tags[v.LINE_CLASS], queue=tags[v.QUEUE],
+                     subplatform=tags[v.SUBPLATFORM], caller=caller)
+
+
 async def read_facts(channel: Channel, caller: str) -> CallFacts:
     """The dialplan's tags, read in one round trip."""
     tags = await channel.get_variables([v.CALL_ID, v.LINE, v.LINE_CLASS, v.QUEUE, v.SUBPLATFORM])

@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from dataclasses import dataclass
 
 from hotline import channelvars as v
 from hotline.contracts.prefill import Prefill
@@ -52,8 +53,17 @@ async def choose_subplatform(services: IvrServices, facts: CallFacts) -> tuple[s
     return "", "province"
 
 
-async def queue_first(channel: Channel, services: IvrServices, facts: CallFacts) -> Prefill | None:
-    """Choose the queue, mark the call for listening; returns the prefill it started (None: no live transcript)."""
+@dataclass(frozen=True)
+class QueueChoice:
+    """What queue-first decided: the channel variables the dialplan queues the call by, and the prefill started
+    (None: no live transcript). The variables are set by the caller, with the AGI route's status in one command."""
+
+    variables: dict[str, str]
+    prefill: Prefill | None
+
+
+async def queue_first(services: IvrServices, facts: CallFacts) -> QueueChoice:
+    """Choose the queue and mark the call for listening; nothing is sent to the channel here."""
     subplatform, chosen_by = await choose_subplatform(services, facts)
     log.info("call %s: queue %s, sub-platform %s (%s)", facts.call_id, facts.queue, subplatform or "-", chosen_by)
     prefill = None
@@ -64,12 +74,7 @@ async def queue_first(channel: Channel, services: IvrServices, facts: CallFacts)
         task = asyncio.create_task(_start(services, prefill))
         services.background.add(task)
         task.add_done_callback(services.background.discard)
-    try:
-        await channel.set_variable(f"__{v.SUBPLATFORM}", subplatform)
-        await channel.set_variable(f"__{v.LIVE}", "1" if prefill is not None else "")
-    except ChannelHangup:
-        pass
-    return prefill
+    return QueueChoice({f"__{v.SUBPLATFORM}": subplatform, f"__{v.LIVE}": "1" if prefill is not None else ""}, prefill)
 
 
 async def _start(services: IvrServices, prefill: Prefill) -> Prefill:

@@ -112,8 +112,17 @@ class TransferRecorded:
     at: dt.datetime
 
 
+@dataclass(frozen=True)
+class RecordingFailed:
+    """The dialplan found the call's recording cannot be written (``UserEvent(HotlineRecordingFailed)``, issue 17):
+    the recordings disk is full or its directory gone. The call goes on; the agent is told."""
+
+    call_id: str
+    at: dt.datetime
+
+
 CallEvent = (ChannelCreated | QueueJoined | AgentRinging | AgentAnswered | AgentFinished | Abandoned | CallEnded
-             | TransferRecorded | StillWaiting)
+             | TransferRecorded | StillWaiting | RecordingFailed)
 
 _EXT = re.compile(r"^(?:PJSIP|SIP|Local)/(\d+)")
 
@@ -184,6 +193,9 @@ def parse(event: AmiEvent) -> CallEvent | None:
         if event.vars.get(v.CALL_ID) and facts.call_id == event.get("Uniqueid"):
             return CallEnded(facts, event.get("Cause-txt") or event.get("Cause"), _at(event))
         return None
+    if name == "UserEvent" and event.get("UserEvent") == "HotlineRecordingFailed":
+        call_id = event.get("CallID") or event.vars.get(v.CALL_ID)
+        return RecordingFailed(call_id, _at(event)) if call_id else None
     if name == "UserEvent" and event.get("UserEvent") in ("HotlineTransfer", "HotlineLinkage"):
         call_id = event.get("CallID") or event.vars.get(v.CALL_ID)
         if not call_id:

@@ -3,7 +3,8 @@
 Published on the Redis channel ``hotline:pop:<user id>``; the desk's WebSocket forwards it to that agent's
 open pages. Kinds: ``pop`` (a call was answered: caller, line, city, prefill, the caller's tickets with open
 matters first), ``prefill`` (the live transcript moved on while the call is up) and ``turn`` (one speaker turn of
-the call's transcript, also to supervisors listening: ``agent_desk.calls.transcript``).
+the call's transcript, also to supervisors listening: ``agent_desk.calls.transcript``) and ``warning`` (something
+about the call the agent must know while talking: its recording cannot be written).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from hotline.contracts.prefill import Prefill
 from agent_desk.tickets.service import open_for_phone, summary
 
 CHANNEL = "hotline:pop:{user_id}"
+
+# What a ``warning`` says to the agent, by kind: the agent's page shows the message as it comes.
+WARNINGS = {
+    "recording_failed": "录音失败：本次通话无法录音（录音存储已满或不可用），请做好通话记录，并报告班长。",
+}
 
 
 def channel_for(user_id: int) -> str:
@@ -53,6 +59,11 @@ def caller_tickets(session: Session, call: m.Call) -> list[m.Ticket]:
         return []
     return [t for t in open_for_phone(session, call.caller or "")
             if agent_grant(call.agent_user_id, t, call, by_number=False) is not None]
+
+
+def warning(call_id: str, kind: str) -> dict[str, Any]:
+    """A ``warning`` about the agent's call (``kind``: a key of ``WARNINGS``)."""
+    return {"type": "warning", "sent_at": time.time(), "call_id": call_id, "kind": kind, "message": WARNINGS[kind]}
 
 
 def audit_detail(message: dict[str, Any]) -> str:

@@ -68,6 +68,7 @@ class CallTracker:
         self.line_names, self.city_names = line_names or {}, city_names or {}
         self.agent_of_call: dict[str, int] = {}   # call id → agent user id, for live prefill updates
         self.arrivals: OrderedDict[str, dt.datetime] = OrderedDict()   # channel Uniqueid → when it came up
+        self.recording_failed: OrderedDict[str, None] = OrderedDict()   # calls whose recording cannot be written
         self.pops_sent = 0
         self.node = ""   # the Asterisk node whose events this tracker applies, in a cluster (set by its listener)
 
@@ -112,6 +113,19 @@ class CallTracker:
         self.agent_of_call[e.facts.call_id] = user_id
         await self._publish(user_id, message)
         self.pops_sent += 1
+        if e.facts.call_id in self.recording_failed:
+            await self._publish(user_id, pop.warning(e.facts.call_id, "recording_failed"))
+
+    async def _on_RecordingFailed(self, e: ev.RecordingFailed) -> None:
+        """Told by the agent-connect dialplan just before the bridge, i.e. before the AgentConnect event: kept for
+        the answer's pop (or sent at once to the agent who already has the call)."""
+        log.warning("call %s: its recording cannot be written; the agent will be told", e.call_id)
+        self.recording_failed[e.call_id] = None
+        while len(self.recording_failed) > ARRIVALS_MAX:
+            self.recording_failed.popitem(last=False)
+        user_id = self.agent_of_call.get(e.call_id)
+        if user_id is not None:
+            await self._publish(user_id, pop.warning(e.call_id, "recording_failed"))
 
     async def _on_AgentFinished(self, e: ev.AgentFinished) -> None:
         await self._live_agent(e.agent, state="idle", call_id="", since=e.at.isoformat())
@@ -124,6 +138,7 @@ class CallTracker:
         prefill = await self._prefill(e.facts.call_id)
         await asyncio.to_thread(self._ended, e, prefill, arrived)
         self.agent_of_call.pop(e.facts.call_id, None)
+        self.recording_failed.pop(e.facts.call_id, None)
         if self.redis is not None:
             try:
                 await self.redis.srem(LIVE_CALLS, e.facts.call_id)

@@ -15,12 +15,13 @@ from hotline.paths import PROJECT_ROOT
 PLAN = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
 
 
-def headers(script: str) -> bytes:
+def headers(script: str, arguments: tuple[str, ...] = ()) -> bytes:
     lines = [
         "agi_network: yes", f"agi_network_script: {script}", "agi_request: agi://127.0.0.1/" + script,
         "agi_channel: Local/12318@hotline-inbound-00000001;2", "agi_language: zh", "agi_type: Local",
         "agi_uniqueid: 1700000000.2", "agi_callerid: 13907550001", "agi_calleridname: 市民",
         "agi_context: hotline-entry", "agi_extension: s", "agi_priority: 2",
+        *(f"agi_arg_{i}: {value}" for i, value in enumerate(arguments, 1)),
     ]
     return ("\n".join(lines) + "\n\n").encode()
 
@@ -32,9 +33,9 @@ class ScriptedAsterisk:
         self.variables = variables
         self.commands: list[str] = []
 
-    async def call(self, port: int, script: str) -> None:
+    async def call(self, port: int, script: str, arguments: tuple[str, ...] = ()) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(headers(script))
+        writer.write(headers(script, arguments))
         await writer.drain()
         while True:
             line = await reader.readline()
@@ -68,6 +69,58 @@ async def test_entry_route_reports_ok_to_the_dialplan():
         await asyncio.wait_for(asterisk.call(server.port, "entry"), 5)
         assert asterisk.commands[-1] == f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_OK}"'
         assert f"GET VARIABLE {v.LINE}" in asterisk.commands
+    finally:
+        await server.stop()
+
+
+async def test_entry_with_the_tags_as_arguments_costs_asterisk_one_command():
+    """The dialplan passes the tags as AGI() arguments ([hotline-entry]): nothing is read back, the status is
+    the one command (issue 17: every round trip is a scheduling delay under load)."""
+    server = await start()
+    try:
+        asterisk = ScriptedAsterisk({})   # a GET VARIABLE would find nothing: the route must not need one
+        tags = ("1700000000.2", "12318", "dual_merged", "no-such-queue", "")
+        await asyncio.wait_for(asterisk.call(server.port, "entry", tags), 5)
+        # the unknown queue is repaired (its own command, a rare path), then the status
+        assert asterisk.commands == [f'SET VARIABLE __{v.QUEUE} "province"',
+                                     f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_OK}"']
+        asterisk = ScriptedAsterisk({})
+        await asyncio.wait_for(asterisk.call(server.port, "entry", ("1700000000.3", "12318", "dual_merged",
+                                                                     "province", "")), 5)
+        assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_OK}"']
+    finally:
+        await server.stop()
+
+
+async def test_tags_that_do_not_all_arrive_as_arguments_are_read_from_the_channel():
+    server = await start()
+    try:
+        asterisk = ScriptedAsterisk(TAGS)
+        await asyncio.wait_for(asterisk.call(server.port, "entry", ("1700000000.2", "12318")), 5)
+        assert f"GET VARIABLE {v.LINE}" in asterisk.commands
+        assert asterisk.commands[-1] == f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_OK}"'
+    finally:
+        await server.stop()
+
+
+async def _results_and_fail(call) -> None:
+    call.results["__HOTLINE_SUBPLATFORM"] = "469002"
+    raise ValueError("bug after choosing")
+
+
+async def _results(call) -> None:
+    call.results.update({"__HOTLINE_SUBPLATFORM": "469002", "__HOTLINE_LIVE": ""})
+
+
+async def test_a_routes_results_go_with_its_status_in_one_mset_and_not_when_it_failed():
+    server = await start({"entry": Route(_results, timeout=5), "broken": Route(_results_and_fail, timeout=5)})
+    try:
+        asterisk = ScriptedAsterisk({})
+        await asyncio.wait_for(asterisk.call(server.port, "entry"), 5)
+        assert asterisk.commands == [f'EXEC MSet "__HOTLINE_SUBPLATFORM=469002,__HOTLINE_LIVE=,{v.AGI_STATUS}=OK"']
+        asterisk = ScriptedAsterisk({})
+        await asyncio.wait_for(asterisk.call(server.port, "broken"), 5)
+        assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_FAILED}"']
     finally:
         await server.stop()
 

@@ -25,18 +25,20 @@ waits in the queue nor reached an agent at the end of its row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import os
 import shutil
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
+import websockets
 
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from agent_desk.telephony.recording import recording_path, recordings_dir
@@ -402,12 +404,55 @@ def recording_answer(live: Live, cid: str) -> tuple[int, dict | bytes]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+DISK_AGENT_EXTENSION = "8099"   # operator1's for the disk rows: the stand-in answers as this extension
+
+
+@contextlib.asynccontextmanager
+async def agents_page(live: Live) -> AsyncIterator[Callable[[str, float], Awaitable[dict | None]]]:
+    """operator1's desk socket (what the agent's page receives), bound to the stand-in's extension for the row:
+    yields ``next_about(call_id, seconds)``, the next pop or warning about that call, None if none came in time."""
+    status, body = await asyncio.to_thread(live.admin.send, "PATCH", f"/users/{live.agent.username}",
+                                           {"extension": DISK_AGENT_EXTENSION})
+    assert status == 200, body
+    url = live.agent.url.replace("http", "ws", 1) + "/ws/desk"
+    try:
+        async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {live.agent.token}"}) \
+                as socket:
+            assert json.loads(await asyncio.wait_for(socket.recv(), 15))["type"] == "hello"
+
+            async def next_about(call_id: str, seconds: float) -> dict | None:
+                deadline = time.monotonic() + seconds
+                while (left := deadline - time.monotonic()) > 0:
+                    try:
+                        message = json.loads(await asyncio.wait_for(socket.recv(), left))
+                    except TimeoutError:
+                        return None
+                    if message.get("type") in ("pop", "warning") and call_id in (
+                            message.get("call_id"), (message.get("call") or {}).get("call_id")):
+                        return message
+                return None
+
+            yield next_about
+    finally:
+        await asyncio.to_thread(live.admin.send, "PATCH", f"/users/{live.agent.username}", {"extension": None})
+
+
 async def disk_while_full(live: Live) -> None:
-    """The calls are answered all the same; the recording could not be written, and the desk says so."""
+    """The calls are answered all the same; the agent's page is told the recording failed (录音失败) while the call
+    is on the line, and playing the recording after, the desk says it is unavailable."""
     assert live.calls is not None and live.events is not None
     placed = [c for c in live.state["row_calls"]]
-    async with stand_in_agent(live.calls.ami, "fmdisk", TALK_SECONDS):
+    async with agents_page(live) as next_about, \
+            stand_in_agent(live.calls.ami, DISK_AGENT_EXTENSION, TALK_SECONDS):
         for cid in placed:
+            popped = await next_about(cid, 60)
+            assert popped is not None and popped["type"] == "pop", (cid, popped)
+            warned = await next_about(cid, 15)
+            assert warned is not None and warned["type"] == "warning" and warned["kind"] == "recording_failed", \
+                (cid, warned)
+            assert "录音失败" in warned["message"], warned
+            REPORT["recordings disk full"].setdefault("agent_warned_s_after_pop", []).append(
+                round(warned["sent_at"] - popped["sent_at"], 2))
             await answered_and_ended(live, cid)
     for cid in placed:
         await eventually(lambda cid=cid: on_record(live.boss, cid), RECOVER_WITHIN, f"{cid} on record")
@@ -435,20 +480,30 @@ def center_running(live: Live) -> bool:
 
 
 async def disk_after(live: Live) -> None:
-    """With space again, the next answered call is recorded and plays."""
+    """With space again, the next answered call is recorded and plays, and its agent is warned of nothing."""
     assert live.calls is not None
     cid = live.state["row_calls"][-1]
-    async with stand_in_agent(live.calls.ami, "fmdisk", TALK_SECONDS):
+    async with agents_page(live) as next_about, \
+            stand_in_agent(live.calls.ami, DISK_AGENT_EXTENSION, TALK_SECONDS):
+        popped = await next_about(cid, 60)
+        assert popped is not None and popped["type"] == "pop", (cid, popped)
+        assert await next_about(cid, TALK_SECONDS) is None   # no warning while the call is on the line
         await answered_and_ended(live, cid)
     await eventually(lambda: recording_answer(live, cid)[0] == 200, RECOVER_WITHIN, "the recording after playing")
+    # A WAV from its first byte, sound included: the check's 4 bytes before the answer were replaced, not kept in
+    # front of it. (Its sizes may still be 0: MixMonitor writes them when it closes the file.)
+    _status, body = await asyncio.to_thread(recording_answer, live, cid)
+    assert isinstance(body, bytes) and len(body) > 44
+    assert (body[:4], body[8:16]) == (b"RIFF", b"WAVEfmt "), body[:48]
 
 
 ROWS = [
     Fault("recordings disk full", "calls waiting in the queue, answered by an agent while the disk is full",
           "the call reaches the agent as ever (the recording failing never holds it up)",
-          "playing the call's recording, the desk says in Chinese that it is unavailable (录音不可用), not a broken "
-          "file", "the call records (queued, answered, the recording's name); with space again the next call is "
-          "recorded and plays",
+          "the agent's page is warned that the call is not recorded (录音失败) while it is on the line; playing the "
+          "call's recording after, the desk says in Chinese that it is unavailable (录音不可用), not a broken file",
+          "the call records (queued, answered, the recording's name); with space again the next call is recorded "
+          "and plays, and its agent is warned of nothing",
           inject=disk_full, while_down=disk_while_full, repair=disk_freed, recovered=center_running,
           after=disk_after),
     Fault("media server killed (SIGKILL)", "a call waiting in the queue",

@@ -88,3 +88,39 @@ async def test_a_value_holding_the_separator_is_read_again_one_by_one():
 async def test_the_fake_refuses_what_it_was_not_told_to_expect():
     with pytest.raises(UnexpectedCall):
         await FakeChannel().collect_digits("menu", 1, 5000)
+
+
+def test_the_tags_come_from_the_agi_arguments_in_the_dialplans_order():
+    facts = entry.facts_from_arguments(["1700000000.1", "12318", "dual_merged", GENERAL_QUEUE, "469002"], "139")
+    assert facts == entry.CallFacts("1700000000.1", "12318", "dual_merged", GENERAL_QUEUE, "469002", "139")
+    assert entry.facts_from_arguments([], "139") is None   # an older dialplan passes none: read them instead
+    assert entry.facts_from_arguments(["a", "b", "c", "d", "e", "f"], "139") is None   # a tag held a comma
+
+
+class RecordingAgi(AgiChannel):
+    """An AgiChannel whose Asterisk answers 200 result=1 to everything and keeps the command lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    async def command(self, command: str) -> dict:
+        self.lines.append(command)
+        return {"result": ("1", "")}
+
+
+async def test_several_variables_are_one_mset_and_unsafe_values_go_one_by_one():
+    agi = RecordingAgi()
+    await agi.set_variables({f"__{v.SUBPLATFORM}": "469002", f"__{v.LIVE}": "", v.AGI_STATUS: "OK"})
+    assert agi.lines == [f'EXEC MSet "__{v.SUBPLATFORM}=469002,__{v.LIVE}=,{v.AGI_STATUS}=OK"']
+    agi = RecordingAgi()
+    await agi.set_variables({"A": "x,y", "B": "1"})   # MSet would split "x,y": each alone, quoted
+    assert agi.lines == ['SET VARIABLE A "x,y"', 'SET VARIABLE B "1"']
+
+
+def test_classic_agi_hands_the_route_its_own_arguments():
+    """Classic AGI's first argument is the route's name (AGI(hotline-agi,entry,...)): the route sees the rest,
+    numbered from 1 as over FastAGI."""
+    from agi_scripts.classic import route_headers
+
+    env = {"agi_callerid": "139", "agi_arg_1": "entry", "agi_arg_2": "1700000000.1", "agi_arg_3": "12318"}
+    assert route_headers(env) == {"agi_callerid": "139", "agi_arg_1": "1700000000.1", "agi_arg_2": "12318"}

@@ -604,6 +604,9 @@ function onDeskMessage(data) {
     onPrefill(data);
   } else if (data.type === "turn") {
     onTurn(data);
+  } else if (data.type === "warning") {
+    // About the call on the line (its recording cannot be written): the message comes from the desk (pop.WARNINGS).
+    if (!call || call.call_id === data.call_id) message($("#page-msg"), data.message, "error");
   } else if (data.type === "degraded") {
     setWs("弹屏暂不可用", false);
     message($("#page-msg"), data.message || "实时弹屏暂不可用，请刷新或查看当前通话", "error");

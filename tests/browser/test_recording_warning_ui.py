@@ -1,0 +1,34 @@
+"""The agent's page says so when the call on the line is not being recorded (issue 17): the listener's warning,
+pushed after the pop, shows as an alert on the 坐席工作台 while the call is up."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from playwright.sync_api import expect
+
+from agent_desk.calls import events as ev
+from agent_desk.calls import pop
+from tests.browser.conftest import answer_call
+from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+
+
+def test_a_call_whose_recording_cannot_be_written_warns_the_agent_on_the_page(page, desk, rclient, tracker,
+                                                                              loop_thread):
+    login(page, desk.users["agent"])
+    expect(page).to_have_url(desk.url + "/agent.html")
+    expect(page.locator("#ws-state")).to_have_text("已连接")
+    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+
+    call_id = f"{desk.tag}.norec"
+    facts = ev.CallFacts(call_id=call_id, caller="13876543219", line="12345", line_class="main",
+                         subplatform="", queue="province", appeal_type="")
+    now = dt.datetime.now(dt.UTC)
+    # The dialplan's HotlineRecordingFailed comes before the AgentConnect event (the listener's code path).
+    loop_thread.run(tracker.apply(ev.RecordingFailed(call_id, now - dt.timedelta(seconds=5))))
+    answer_call(loop_thread, tracker, desk, facts, now)
+    expect(page.locator("#call-caller")).to_have_text("13876543219")
+    alert = page.locator("#page-msg")
+    expect(alert).to_have_text(pop.WARNINGS["recording_failed"])
+    expect(alert).to_have_attribute("role", "alert")
+    assert_clean(page)

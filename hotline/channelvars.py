@@ -33,6 +33,7 @@ SPY = "HOTLINE_SPY"                    # on a listening leg: the channel it list
 SIDE = "HOTLINE_SIDE"                  # on a listening leg: citizen | agent
 QUEUE_POSITION = "HOTLINE_QPOS"        # where a caller who stepped out with a key rejoins the queue
 OUT_ID = "HOTLINE_OUT_ID"              # an outbound call's id ([hotline-outbound]): in its events and recording name
+CALLBACK_ID_PREFIX = "cb-"  # an agent's 回拨: its OUT_ID, and the call id its listening legs are transcribed under
 OUT_NUMBER = "HOTLINE_OUT_NUMBER"      # the citizen's number an outbound call dials (checked again in the dialplan)
 OUT_RING = "HOTLINE_OUT_RING"          # seconds the citizen's phone may ring
 REVISIT_TICKET = "HOTLINE_REVISIT_TICKET"  # 智能回访: the ticket number the automated call reads out

@@ -96,7 +96,10 @@ async def run_listening(channel: Channel, services: IvrServices) -> None:
         log.warning("listening leg without a call (%r) or side (%r): nothing to do", call_id, side)
         return
     prefill = None
-    if side == "citizen":
+    if side == "citizen" and call_id.startswith(v.CALLBACK_ID_PREFIX):
+        # an agent's 回拨: no entry route stored a prefill, so the leg starts listening at once (the first "喂")
+        prefill = Prefill(call_id=call_id, line=await channel.get_variable(v.LINE) or "", status="listening")
+    elif side == "citizen":
         for _ in range(10):   # the entry route stores it in the background, a moment before the leg starts
             prefill = await services.store.load(call_id)
             if prefill is not None:

@@ -25,7 +25,6 @@ from typing import Any
 
 from agent_desk.callbacks import store
 from agent_desk.callbacks.rules import CallbackPolicy, Outcome
-from agent_desk.calls.transcript import OUTBOUND_PREFIX
 from agent_desk.db.session import Database
 from agent_desk.telephony.agents import member_interface
 from hotline import channelvars as v
@@ -46,7 +45,7 @@ _REJECTED = 21   # call rejected: Dial says NOANSWER for a 603 Decline
 
 def new_out_id() -> str:
     """The call's id: its agent leg's Uniqueid, its ActionID, its recording's name."""
-    return f"{OUTBOUND_PREFIX}{uuid.uuid4().hex[:20]}"
+    return f"{v.CALLBACK_ID_PREFIX}{uuid.uuid4().hex[:20]}"
 
 
 def originate_action(out_id: str, extension: str, number: str, policy: CallbackPolicy) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from agent_desk.calls import pop
 from agent_desk.db import models as m
 from agent_desk.db.dialect import insert_for
 from agent_desk.db.session import Database
+from hotline import channelvars as v
 from hotline.contracts import ContractMismatch
 from hotline.contracts import transcript as contract
 from hotline.contracts.base import text_fields
@@ -45,7 +46,6 @@ LIVE_SPY_LEG = "hotline:live:spy-leg:{channel_id}"  # "<call id> <user id>": the
 SPY_TTL = 6 * 3600
 SCAN_BATCH = 200
 AFTER_HANGUP_SECONDS = 120   # turns of a call that just ended still reach its agent (the ASR's lag)
-OUTBOUND_PREFIX = "cb-"       # an agent's 回拨 is transcribed under its out_id (agent_desk.callbacks.dialer.new_out_id)
 
 
 # ── the contract's entries ───────────────────────────────────────────────────
@@ -111,7 +111,7 @@ def agent_on_call(session: Session, call_id: str) -> int | None:
     agent = session.scalar(select(m.Call.agent_user_id).where(
         m.Call.call_id == call_id, m.Call.answered_at.is_not(None),
         or_(m.Call.ended_at.is_(None), m.Call.ended_at > recent)))
-    if agent is not None or not call_id.startswith(OUTBOUND_PREFIX):
+    if agent is not None or not call_id.startswith(v.CALLBACK_ID_PREFIX):
         return agent
     return session.scalar(select(m.CallbackCall.agent_user_id).where(
         m.CallbackCall.out_id == call_id, or_(m.CallbackCall.ended_at.is_(None), m.CallbackCall.ended_at > recent)))
@@ -119,7 +119,7 @@ def agent_on_call(session: Session, call_id: str) -> int | None:
 
 def callback_call(session: Session, call_id: str) -> m.CallbackCall | None:
     """The agent's 回拨 whose transcript is ``call_id`` (its ``out_id``), or None."""
-    if not call_id.startswith(OUTBOUND_PREFIX):
+    if not call_id.startswith(v.CALLBACK_ID_PREFIX):
         return None
     return session.scalar(select(m.CallbackCall).where(m.CallbackCall.out_id == call_id))
 

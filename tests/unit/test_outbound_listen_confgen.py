@@ -8,7 +8,6 @@ import re
 
 from agent_desk.callbacks import dialer as d
 from agent_desk.callbacks.rules import CallbackPolicy
-from agent_desk.calls.transcript import OUTBOUND_PREFIX
 from hotline import channelvars as v
 from hotline import confgen
 from hotline.numberplan import load_plan
@@ -61,4 +60,4 @@ def test_a_site_without_the_live_transcript_dials_without_listening():
 def test_the_agents_callback_is_marked_live_and_named_so_the_desk_finds_it():
     action = d.originate_action("cb-0123456789abcdef0123", "8001", "13800138000", CallbackPolicy())
     assert f"{v.LIVE}=1" in action["Variable"]
-    assert d.new_out_id().startswith(OUTBOUND_PREFIX)
+    assert d.new_out_id().startswith(v.CALLBACK_ID_PREFIX)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from tests.support.desk import close_rig, make_rig
 
@@ -14,3 +15,11 @@ def rig(database_url, redis_server):
     rig = make_rig(database_url, redis_server.authenticated_url)
     yield rig
     close_rig(rig)
+
+
+@pytest.fixture
+def plain(redis_server):
+    """A synchronous Redis client on the session's server, answers decoded (what a test writes and reads directly)."""
+    client = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
+    yield client
+    client.close()

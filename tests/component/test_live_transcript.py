@@ -12,7 +12,6 @@ import json
 import logging
 
 import pytest
-import redis
 from sqlalchemy import func, select
 
 from agent_desk.calls import events as ev
@@ -22,23 +21,13 @@ from agent_desk.calls.transcript import TranscriptRelay
 from agent_desk.db import models as m
 from hotline.contracts.transcript import Turn
 from tests.support import transcripts
+from tests.support.transcripts import audits, until
 
 NUMBER = "13876543210"
 
 
-@pytest.fixture
-def plain(redis_server):
-    client = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
-    yield client
-    client.close()
 
 
-async def until(check, seconds: float = 20.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not reached within {seconds} s: {check}")
 
 
 def agent_extension(rig, short: str = "agent") -> tuple[str, int]:
@@ -69,11 +58,6 @@ def stored(rig, call_id: str) -> list[tuple[str, int, str]]:
     return [tuple(r) for r in rows]
 
 
-def audits(rig, object_id: str) -> list[tuple[str, str, str]]:
-    with rig.app.state.db.session() as session:
-        rows = session.execute(select(m.AuditEntry.username, m.AuditEntry.action, m.AuditEntry.reason)
-                               .where(m.AuditEntry.object_id == object_id).order_by(m.AuditEntry.id)).all()
-    return [tuple(r) for r in rows]
 
 
 @pytest.fixture

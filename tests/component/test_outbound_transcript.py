@@ -10,7 +10,6 @@ import asyncio
 import datetime as dt
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from agent_desk.calls import pop, transcript
@@ -19,15 +18,11 @@ from agent_desk.calls.transcript import TranscriptRelay
 from agent_desk.db import models as m
 from hotline.contracts.transcript import Turn
 from tests.support import transcripts
+from tests.support.transcripts import audits, until
 
 NUMBER = "13876543210"
 
 
-@pytest.fixture
-def plain(redis_server):
-    client = redis.Redis.from_url(redis_server.authenticated_url, decode_responses=True)
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -42,12 +37,6 @@ async def relay(rig):
     await transcripts.stop(running, tracker.redis, relay.redis)
 
 
-async def until(check, seconds: float = 20.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not reached within {seconds} s: {check}")
 
 
 def user_id(rig, short: str) -> int:
@@ -79,11 +68,6 @@ def turn(call_id: str, speaker: str, seq: int, text: str, start: float) -> Turn:
                 end=start + 1.5, engine="test")
 
 
-def audits(rig, object_id: str) -> list[tuple[str, str, str]]:
-    with rig.app.state.db.session() as session:
-        rows = session.execute(select(m.AuditEntry.username, m.AuditEntry.action, m.AuditEntry.reason)
-                               .where(m.AuditEntry.object_id == object_id).order_by(m.AuditEntry.id)).all()
-    return [tuple(r) for r in rows]
 
 
 async def test_the_turns_of_a_callback_reach_the_agent_who_placed_it_and_no_other(rig, plain, relay):

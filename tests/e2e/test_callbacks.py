@@ -16,11 +16,9 @@ import contextlib
 import datetime as dt
 import time
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from agent_desk.callbacks import store
 from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.db import models as m
 from agent_desk.telephony import recordings_dir
@@ -28,6 +26,7 @@ from hotline import channelvars as v
 from hotline.ami import AmiError
 from tests.support.agents import hang_up_everything, peer_mode, softphones, wait_registered
 from tests.support.center import OUTBOUND_CHANNELS, Center
+from tests.support.callbacks import call_row, ended, missed_task, place
 from tests.support.events import poll
 from tests.support.desk import DeskRig, close_rig, listening, make_rig
 
@@ -64,9 +63,6 @@ async def desk(center: Center, new_database, redis_server):
         close_rig(rig)
 
 
-def api(desk: DeskRig) -> httpx.AsyncClient:
-    """HTTP to the app in this event loop (the AMI link and the dialer live here, as in ``hotline run``)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=desk.app), base_url="http://127.0.0.1", timeout=30)
 
 
 
@@ -77,36 +73,12 @@ def tasks_of(desk: DeskRig, caller: str) -> list[m.CallbackTask]:
     return rows
 
 
-def call_row(desk: DeskRig, out_id: str) -> m.CallbackCall | None:
-    with desk.app.state.db.session() as session:
-        row = store.call_by_out_id(session, out_id)
-        if row is not None:
-            session.expunge(row)
-        return row
 
 
-def missed_task(desk: DeskRig, caller: str, call_id: str) -> int:
-    """A task as the tracker makes it from a missed call (for scenarios about calling out, not about intake)."""
-    now = dt.datetime.now(dt.UTC)
-    with desk.app.state.db.session() as session:
-        call = m.Call(call_id=call_id, caller=caller, line="12345", started_at=now, ended_at=now, outcome="ivr_only")
-        session.add(call)
-        session.flush()
-        task = store.missed_call(session, call, now)
-        assert task is not None
-        return task.id
 
 
-async def place(desk: DeskRig, user: str, task_id: int) -> str:
-    async with api(desk) as http:
-        response = await http.post(f"/api/v1/callbacks/{task_id}/call", headers=desk.as_(user))
-    assert response.status_code == 202, response.text
-    return response.json()["out_id"]
 
 
-async def ended(desk: DeskRig, out_id: str, timeout: float = 40) -> m.CallbackCall:
-    return await poll(lambda: (row := call_row(desk, out_id)) is not None and row.ended_at is not None and row,
-                      timeout, f"回拨 {out_id} to end")
 
 
 async def test_calls_that_end_before_an_agent_answers_become_one_task(center: Center, desk: DeskRig) -> None:

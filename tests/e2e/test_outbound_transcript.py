@@ -21,7 +21,6 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select
 
-from agent_desk.callbacks import store
 from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.calls import pop
 from agent_desk.db import models as m
@@ -35,6 +34,7 @@ from tests.support.agents import hang_up_everything, peer_mode, softphones, wait
 from tests.support.center import Center
 from tests.support.cer import cer
 from tests.support.desk import DeskRig, close_rig, listening, make_rig
+from tests.support.callbacks import api, call_row, missed_task, place
 from tests.support.events import poll
 from tests.support.ivr import IvrRig, ivr_rig
 
@@ -92,9 +92,6 @@ async def clean_calls(ivr: IvrRig):
     await hang_up_everything(ivr.center)
 
 
-def api(desk: DeskRig) -> httpx.AsyncClient:
-    """HTTP to the app in this event loop (the AMI link and the dialer live here, as in ``hotline run``)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=desk.app), base_url="http://127.0.0.1", timeout=30)
 
 
 def user_id(desk: DeskRig, short: str) -> int:
@@ -102,31 +99,10 @@ def user_id(desk: DeskRig, short: str) -> int:
         return session.scalar(select(m.User.id).where(m.User.username == desk.user(short)))
 
 
-def missed_task(desk: DeskRig, caller: str, call_id: str) -> int:
-    """A task as the tracker makes it from a missed call (this module is about the call out, not the intake)."""
-    now = dt.datetime.now(dt.UTC)
-    with desk.app.state.db.session() as session:
-        call = m.Call(call_id=call_id, caller=caller, line="12345", started_at=now, ended_at=now, outcome="ivr_only")
-        session.add(call)
-        session.flush()
-        task = store.missed_call(session, call, now)
-        assert task is not None
-        return task.id
 
 
-def call_row(desk: DeskRig, out_id: str) -> m.CallbackCall | None:
-    with desk.app.state.db.session() as session:
-        row = store.call_by_out_id(session, out_id)
-        if row is not None:
-            session.expunge(row)
-        return row
 
 
-async def place(desk: DeskRig, user: str, task_id: int) -> str:
-    async with api(desk) as http:
-        response = await http.post(f"/api/v1/callbacks/{task_id}/call", headers=desk.as_(user))
-    assert response.status_code == 202, response.text
-    return response.json()["out_id"]
 
 
 async def transcript_as(desk: DeskRig, user: str, out_id: str) -> httpx.Response:
@@ -182,6 +158,20 @@ async def pushed_to(redis_url: str, *user_ids: int) -> AsyncIterator[dict[int, l
         await client.aclose()
 
 
+async def citizen_answers_and_talks(center: Center, desk: DeskRig, caller: str, out_id: str, peer_mark: int) -> str:
+    """The 回拨 rings the citizen at the carrier; the citizen picks up and talks: their call leaves the peer's silent
+    [citizen] answer for the speaking flow. Returns the citizen's channel at the peer once the desk has the call
+    connected."""
+    called = await center.peer_events.wait_for(
+        lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled" and e.get("Number") == caller,
+        30, "the citizen's phone rings at the carrier", peer_mark)
+    await center.peer_ami.action({"Action": "Redirect", "Channel": called["Channel"], "Context": "softphone",
+                                  "Exten": caller, "Priority": "1"})
+    await poll(lambda: (row := call_row(desk, out_id)) is not None and row.status == "connected", 20,
+               "the citizen answering")
+    return called["Channel"]
+
+
 async def test_an_agents_callback_is_transcribed_live_for_that_agent_only(ivr: IvrRig, desk: DeskRig) -> None:
     center = ivr.center
     caller = "13907551301"
@@ -194,14 +184,7 @@ async def test_an_agents_callback_is_transcribed_live_for_that_agent_only(ivr: I
             speaks(center, caller, CITIZEN_SAMPLE, after=2), \
             pushed_to(ivr.redis_server.user_url("desk"), agent, other) as pages:
         out_id = await place(desk, "agent", task_id)
-        called = await center.peer_events.wait_for(
-            lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled" and e.get("Number") == caller,
-            30, "the citizen's phone rings at the carrier", peer_mark)
-        # the citizen picks up and talks: their call leaves the silent [citizen] answer for the speaking flow
-        await center.peer_ami.action({"Action": "Redirect", "Channel": called["Channel"], "Context": "softphone",
-                                      "Exten": caller, "Priority": "1"})
-        await poll(lambda: (row := call_row(desk, out_id)) is not None and row.status == "connected", 20,
-                   "the citizen answering")
+        await citizen_answers_and_talks(center, desk, caller, out_id, peer_mark)
 
         def said(speaker: str) -> list[dict]:
             return [msg["turn"] for msg in pages[agent] if msg.get("type") == "turn" and msg.get("call_id") == out_id
@@ -262,17 +245,11 @@ async def test_with_the_speech_service_down_the_callback_still_connects_and_ends
     async with ivr.asr_pool.down(), speaks(center, caller, CITIZEN_SAMPLE, after=1):
         peer_mark, center_mark = center.peer_events.mark(), center.events.mark()
         out_id = await place(desk, "agent", task_id)
-        called = await center.peer_events.wait_for(
-            lambda e: e.name == "UserEvent" and e.get("UserEvent") == "CitizenCalled" and e.get("Number") == caller,
-            30, "the citizen's phone rings at the carrier", peer_mark)
-        await center.peer_ami.action({"Action": "Redirect", "Channel": called["Channel"], "Context": "softphone",
-                                      "Exten": caller, "Priority": "1"})
-        await poll(lambda: (row := call_row(desk, out_id)) is not None and row.status == "connected", 20,
-                   "the citizen answering")
+        citizen = await citizen_answers_and_talks(center, desk, caller, out_id, peer_mark)
         # the citizen has said their piece (the peer's flow moves on past its Playback) on a call whose speech
         # service is down, and the call is still up
         await center.peer_events.wait_for(
-            lambda e: e.name == "Newexten" and e.get("Channel") == called["Channel"] and e.get("Application") == "NoOp",
+            lambda e: e.name == "Newexten" and e.get("Channel") == citizen and e.get("Application") == "NoOp",
             30, "the citizen to finish speaking", peer_mark)
         assert call_row(desk, out_id).ended_at is None, "the call ended while the speech service was down"
         for side in ("agent", "citizen"):   # the legs ran (and reached the media server) all the same

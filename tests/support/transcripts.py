@@ -10,6 +10,9 @@ import sys
 
 import redis
 import redis.asyncio as aioredis
+from sqlalchemy import select
+
+from agent_desk.db import models as m
 
 from hotline.contracts import transcript as contract
 from hotline.contracts.transcript import Turn
@@ -45,3 +48,20 @@ async def stop(running: asyncio.Task, *clients: aioredis.Redis, timeout: float =
         raise AssertionError(f"the transcript relay did not stop within {timeout:.0f} s (task stacks above)")
     for client in clients:
         await asyncio.wait_for(client.aclose(), timeout)
+
+
+async def until(check, seconds: float = 20.0) -> None:
+    """``check()`` until true, every 50 ms; the test fails after ``seconds``."""
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not reached within {seconds} s: {check}")
+
+
+def audits(rig, object_id: str) -> list[tuple[str, str, str]]:
+    """The audit trail of one object: (username, action, reason) in order."""
+    with rig.app.state.db.session() as session:
+        rows = session.execute(select(m.AuditEntry.username, m.AuditEntry.action, m.AuditEntry.reason)
+                               .where(m.AuditEntry.object_id == object_id).order_by(m.AuditEntry.id)).all()
+    return [tuple(r) for r in rows]

@@ -14,10 +14,8 @@ microphone running the agent page.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
-import time
 
 import httpx
 import pytest
@@ -32,7 +30,7 @@ from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
 from tests.support.agents import CITIZEN
 from tests.support import sip
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FAKE_MICROPHONE
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, FAKE_MICROPHONE, eventually, media_flowing
 from tests.support.center import Center, running_center
 from tests.support.desk import center_desk
 from tests.support.events import named
@@ -59,16 +57,6 @@ async def served_desk(center: Center, database_url: str, redis_url: str):
             session.scalar(select(m.User).where(m.User.username == desk.rig.user("agent"))).extension = EXTENSION
         yield desk.rig, desk.url
 
-
-async def eventually(check, what: str, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never saw {what} (last: {value!r})")
-        await asyncio.sleep(0.3)
 
 
 async def test_an_agent_page_registers_rings_answers_and_hangs_up_over_webrtc(webrtc_center: Center, new_database,
@@ -160,10 +148,6 @@ async def test_an_agent_page_registers_rings_answers_and_hangs_up_over_webrtc(we
             await browser.close()
 
 
-async def media_flowing(page) -> dict | None:
-    stats = await page.evaluate("Softphone.mediaStats()")
-    return stats if stats and stats["dtls"] == "connected" and stats["received"] > 10 and stats["sent"] > 10 else None
-
 
 def rig_audit(rig, action: str) -> list[m.AuditEntry]:
     with rig.app.state.db.session() as session:
@@ -178,25 +162,8 @@ async def test_sip_over_wss_uses_the_generated_certificate_and_the_generated_pas
     url = f"wss://127.0.0.1:{center.site.https_port}/ws"
     password = center.secrets.get(f"sip-agent-{EXTENSION}")
     async with websockets.connect(url, ssl=tls, subprotocols=["sip"]) as socket:
-        served = socket.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
-        assert served == ssl.PEM_cert_to_DER_cert(pem.read_text().split("-----BEGIN PRIVATE KEY")[0])
-        challenge = await sip_register(socket, EXTENSION, None)
-        assert challenge.startswith("SIP/2.0 401"), challenge
-        assert sip.status(await sip_register(socket, EXTENSION, (challenge, "not-the-password"))) in (401, 403)
-        challenge = await sip_register(socket, EXTENSION, None)
-        ok = await sip_register(socket, EXTENSION, (challenge, password))
-        assert ok.startswith("SIP/2.0 200"), ok
+        await sip.wss_login_checks(socket, pem.read_text(), EXTENSION, password)
         reg = await agents.registration(center.ami, EXTENSION)
         assert reg.user_agent == "hotline-register-check" and "hotline-test.invalid" in reg.contacts[0], reg
-        challenge = await sip_register(socket, EXTENSION, None, expires=0)                   # leave no contact
-        assert (await sip_register(socket, EXTENSION, (challenge, password), expires=0)).startswith("SIP/2.0 200")
+        await sip.ws_unregister(socket, EXTENSION, password)                                 # leave no contact
 
-
-async def sip_register(socket, extension: str, answer: tuple[str, str] | None, expires: int = 60) -> str:
-    """One REGISTER over the WebSocket, answering ``answer``'s challenge; the final response."""
-    challenge, password = answer or (None, "")
-    await socket.send(sip.register(extension, "WSS", "hotline-test.invalid", expires, challenge, password))
-    while True:
-        reply = await asyncio.wait_for(socket.recv(), 10)
-        if not reply.startswith("SIP/2.0 100"):
-            return reply

@@ -49,7 +49,7 @@ from hotline import confgen
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
 from tests.support import sip
-from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS, FAKE_MICROPHONE
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS, FAKE_MICROPHONE, eventually, media_flowing
 from tests.support.cluster import CITIZEN, RunningCluster, running_cluster
 
 pytestmark = pytest.mark.asterisk
@@ -145,16 +145,6 @@ def served_page() -> Iterator[str]:
         thread.join(5)
 
 
-async def eventually(check, what: str, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never saw {what} (last: {value!r})")
-        await asyncio.sleep(0.3)
-
 
 async def queue_call_echoing(cluster: RunningCluster, node_id: str) -> str:
     """A citizen's call waiting in the general queue on one node, whose side echoes what it hears (as
@@ -225,7 +215,8 @@ async def answer(cluster: RunningCluster, page, node_id: str, cid: str, call: in
                                          f"{node_id}'s queue connecting the browser")
     agent_channel = connect["DestChannel"]
     assert agent_channel.startswith(f"PJSIP/{AGENT}-"), agent_channel
-    stats = await eventually(lambda: media_flowing(page), f"DTLS connected and audio both ways ({node_id})")
+    stats = await eventually(lambda: media_flowing(page, "mediaStats()"),
+                             f"DTLS connected and audio both ways ({node_id})")
     print(f"\n[cluster-webrtc] the browser answered {node_id}'s call: audio both ways "
           f"{time.monotonic() - clicked:.1f} s after the answer: {stats}")
     assert cluster.proxy.agent_calls(AGENT) == 1
@@ -267,11 +258,11 @@ async def ring_answer_and_talk(cluster: RunningCluster, page) -> None:
 
     # The proxy's keep-alive (OPTIONS inside the call every 30 s) leaves a live browser call alone: 55 s on, the
     # call is still up with audio flowing, and the agent still counted busy.
-    before = (await media_flowing(page) or {}).get("received", 0)
+    before = (await media_flowing(page, "mediaStats()") or {}).get("received", 0)
     await asyncio.sleep(max(0.0, 55 - (time.monotonic() - answered)))
     assert not n2.events.find(lambda e: e.name == "Hangup" and e.get("Channel") == agent_channel), \
         "the browser's call ended by itself"
-    after = await media_flowing(page)
+    after = await media_flowing(page, "mediaStats()")
     assert after and after["received"] > before + 1000, (before, after)   # 50 packets a second
     assert cluster.proxy.agent_calls(AGENT) == 1
 
@@ -301,10 +292,6 @@ async def ring_answer_and_talk(cluster: RunningCluster, page) -> None:
     await hang_up_call(n1, third)
 
 
-async def media_flowing(page) -> dict | None:
-    stats = await page.evaluate("mediaStats()")
-    return stats if stats and stats["dtls"] == "connected" and stats["received"] > 10 and stats["sent"] > 10 else None
-
 
 # ── wss:// at the proxy, with the generated certificate ────────────────────
 async def test_sip_over_wss_at_the_proxy_uses_the_generated_certificate_and_password(
@@ -316,19 +303,11 @@ async def test_sip_over_wss_at_the_proxy_uses_the_generated_certificate_and_pass
     url = f"wss://127.0.0.1:{cluster.site.cluster.wss_port}/ws"
     password = cluster.secrets.get(f"sip-agent-{OTHER}")
     async with websockets.connect(url, ssl=tls, subprotocols=["sip"]) as socket:
-        served = socket.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
-        assert served == ssl.PEM_cert_to_DER_cert(pem.read_text().split("-----BEGIN PRIVATE KEY")[0])
-        challenge = await sip_register(socket, OTHER, None)
-        assert challenge.startswith("SIP/2.0 401"), challenge
-        assert sip.status(await sip_register(socket, OTHER, (challenge, "not-the-password"))) in (401, 403)
-        assert cluster.proxy.contacts(OTHER) == []
-        challenge = await sip_register(socket, OTHER, None)
-        ok = await sip_register(socket, OTHER, (challenge, password))
-        assert ok.startswith("SIP/2.0 200"), ok
+        await sip.wss_login_checks(socket, pem.read_text(), OTHER, password,
+                                   refused=lambda: cluster.proxy.contacts(OTHER) == [] or pytest.fail("registered"))
         contacts = cluster.proxy.contacts(OTHER)
         assert len(contacts) == 1 and "hotline-test.invalid" in contacts[0], contacts
-        challenge = await sip_register(socket, OTHER, None, expires=0)                   # leave no contact
-        assert (await sip_register(socket, OTHER, (challenge, password), expires=0)).startswith("SIP/2.0 200")
+        await sip.ws_unregister(socket, OTHER, password)                                 # leave no contact
         assert cluster.proxy.contacts(OTHER) == []
     # the proxy's WebSocket ports take only the handshake at /ws
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
@@ -377,12 +356,3 @@ async def test_chromium_registers_with_the_proxy_over_wss(webrtc_cluster: Runnin
             finally:
                 await browser.close()
 
-
-async def sip_register(socket, extension: str, answer: tuple[str, str] | None, expires: int = 60) -> str:
-    """One REGISTER over the WebSocket, answering ``answer``'s challenge; the final response."""
-    challenge, password = answer or (None, "")
-    await socket.send(sip.register(extension, "WSS", "hotline-test.invalid", expires, challenge, password))
-    while True:
-        reply = await asyncio.wait_for(socket.recv(), 10)
-        if not reply.startswith("SIP/2.0 100"):
-            return reply

@@ -143,3 +143,39 @@ class UdpInvite:
             else:  # a 2xx ACK is a new transaction
                 self._ack(response, f"z9hG4bK{uuid.uuid4().hex[:12]}", self.cseq)
         return response
+
+
+# ── over a WebSocket (RFC 7118): a browser phone's registration, by hand ─────────────────────────────────────────
+async def ws_register(socket, extension: str, answer: tuple[str, str] | None, expires: int = 60) -> str:
+    """One REGISTER over the WebSocket ``socket``, answering ``answer``'s (challenge, password); the final response."""
+    import asyncio
+
+    challenge, password = answer or (None, "")
+    await socket.send(register(extension, "WSS", "hotline-test.invalid", expires, challenge, password))
+    while True:
+        reply = await asyncio.wait_for(socket.recv(), 10)
+        if not reply.startswith("SIP/2.0 100"):
+            return reply
+
+
+async def wss_login_checks(socket, pem_text: str, extension: str, password: str, refused=None) -> None:
+    """Over a wss:// socket: the server presents exactly the certificate in ``pem_text`` (the one made at install), a
+    REGISTER is challenged, refused with a wrong password (then ``refused()``, if given, checks nothing registered)
+    and accepted with ``password``; the contact is left registered."""
+    import ssl
+
+    served = socket.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    assert served == ssl.PEM_cert_to_DER_cert(pem_text.split("-----BEGIN PRIVATE KEY")[0])
+    challenge = await ws_register(socket, extension, None)
+    assert challenge.startswith("SIP/2.0 401"), challenge
+    assert status(await ws_register(socket, extension, (challenge, "not-the-password"))) in (401, 403)
+    if refused is not None:
+        refused()
+    challenge = await ws_register(socket, extension, None)
+    ok = await ws_register(socket, extension, (challenge, password))
+    assert ok.startswith("SIP/2.0 200"), ok
+
+
+async def ws_unregister(socket, extension: str, password: str) -> None:
+    challenge = await ws_register(socket, extension, None, expires=0)
+    assert (await ws_register(socket, extension, (challenge, password), expires=0)).startswith("SIP/2.0 200")

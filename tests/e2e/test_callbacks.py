@@ -21,14 +21,13 @@ from sqlalchemy import select
 
 from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.db import models as m
-from agent_desk.telephony import recordings_dir
 from hotline import channelvars as v
 from hotline.ami import AmiError
-from tests.support.agents import hang_up_everything, peer_mode, softphones, wait_registered
+from tests.support.agents import hang_up_everything, peer_mode
 from tests.support.center import OUTBOUND_CHANNELS, Center
-from tests.support.callbacks import call_row, ended, missed_task, place
+from tests.support.callbacks import callback_desk, call_row, ended, missed_task, place
 from tests.support.events import poll
-from tests.support.desk import DeskRig, close_rig, listening, make_rig
+from tests.support.desk import DeskRig
 
 pytestmark = pytest.mark.asterisk
 
@@ -41,26 +40,8 @@ USERS = ("agent", "agent2", "boss")
 @pytest.fixture(scope="module")
 async def desk(center: Center, new_database, redis_server):
     """The real desk app with its listener on the center's AMI; agent, agent2 and boss each on a softphone."""
-    directory = recordings_dir(center.site)
-    rig = make_rig(new_database("sqlite"), redis_server.authenticated_url, recordings_dir=directory,
-                   recordings_host_dir=str(center.asterisk.host_path(directory)), callbacks=POLICY)
-    phones = softphones(center)
-    with rig.app.state.db.session() as session:
-        for short, extension in zip(USERS, phones, strict=False):
-            session.scalar(select(m.User).where(m.User.username == rig.user(short))).extension = extension
-    rig.phones = dict(zip(USERS, phones, strict=False))
-    try:
-        async with listening(rig, center, directory):
-            for extension in rig.phones.values():   # a phone that is not registered yet could not ring at all
-                assert (await wait_registered(center, extension)).registered, f"softphone {extension} not registered"
-            try:
-                yield rig
-            finally:
-                dialer = getattr(rig.app.state, "callback_dialer", None)
-                if dialer is not None:
-                    await dialer.close()
-    finally:
-        close_rig(rig)
+    async with callback_desk(center, new_database("sqlite"), redis_server.authenticated_url, USERS, POLICY) as rig:
+        yield rig
 
 
 

@@ -24,17 +24,16 @@ from sqlalchemy import select
 from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.calls import pop
 from agent_desk.db import models as m
-from agent_desk.telephony import recordings_dir
 from hotline import channelvars as v
 from hotline.contracts.transcript import Turn
 from hotline.contracts.transcript import key as transcript_key
 from hotline.site import Intake
 from ivr.speech.whisper_engine import WhisperEngine, assemble_model
-from tests.support.agents import hang_up_everything, peer_mode, softphones, wait_registered
+from tests.support.agents import hang_up_everything, peer_mode
 from tests.support.center import Center
 from tests.support.cer import cer
-from tests.support.desk import DeskRig, close_rig, listening, make_rig
-from tests.support.callbacks import api, call_row, missed_task, place
+from tests.support.desk import DeskRig
+from tests.support.callbacks import callback_desk, api, call_row, missed_task, place
 from tests.support.events import poll
 from tests.support.ivr import IvrRig, ivr_rig
 
@@ -63,27 +62,9 @@ async def ivr(center: Center, tmp_path_factory) -> AsyncIterator[IvrRig]:
 async def desk(ivr: IvrRig, new_database) -> AsyncIterator[DeskRig]:
     """The real desk on the IVR's Redis (as its ``desk`` user), its listener (and so its transcript relay) on the
     center's AMI; agent and agent2 each on a softphone."""
-    center = ivr.center
-    directory = recordings_dir(center.site)
-    rig = make_rig(new_database("sqlite"), ivr.redis_server.user_url("desk"), recordings_dir=directory,
-                   recordings_host_dir=str(center.asterisk.host_path(directory)), callbacks=POLICY)
-    phones = softphones(center)
-    with rig.app.state.db.session() as session:
-        for short, extension in zip(USERS, phones, strict=False):
-            session.scalar(select(m.User).where(m.User.username == rig.user(short))).extension = extension
-    rig.phones = dict(zip(USERS, phones, strict=False))
-    try:
-        async with listening(rig, center, directory):
-            for extension in rig.phones.values():
-                assert (await wait_registered(center, extension)).registered, f"softphone {extension} not registered"
-            try:
-                yield rig
-            finally:
-                dialer = getattr(rig.app.state, "callback_dialer", None)
-                if dialer is not None:
-                    await dialer.close()
-    finally:
-        close_rig(rig)
+    async with callback_desk(ivr.center, new_database("sqlite"), ivr.redis_server.user_url("desk"), USERS,
+                             POLICY) as rig:
+        yield rig
 
 
 @pytest.fixture(autouse=True)

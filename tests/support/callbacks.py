@@ -3,14 +3,48 @@ API, and the call's row as the dialer stores it (tests/e2e/test_callbacks.py, te
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 
 import httpx
+from sqlalchemy import select
 
 from agent_desk.callbacks import store
+from agent_desk.callbacks.rules import CallbackPolicy
 from agent_desk.db import models as m
-from tests.support.desk import DeskRig
+from agent_desk.telephony import recordings_dir
+from tests.support.agents import softphones, wait_registered
+from tests.support.center import Center
+from tests.support.desk import DeskRig, close_rig, listening, make_rig
 from tests.support.events import poll
+
+
+@contextlib.asynccontextmanager
+async def callback_desk(center: Center, database_url: str, redis_url: str, users: tuple[str, ...],
+                        policy: CallbackPolicy) -> AsyncIterator[DeskRig]:
+    """The real desk app with its listener on the center's AMI and its 回拨 dialer; each of ``users`` on one of the
+    center's softphones (``rig.phones``), registered before the desk is handed out."""
+    directory = recordings_dir(center.site)
+    rig = make_rig(database_url, redis_url, recordings_dir=directory,
+                   recordings_host_dir=str(center.asterisk.host_path(directory)), callbacks=policy)
+    phones = softphones(center)
+    with rig.app.state.db.session() as session:
+        for short, extension in zip(users, phones, strict=False):
+            session.scalar(select(m.User).where(m.User.username == rig.user(short))).extension = extension
+    rig.phones = dict(zip(users, phones, strict=False))
+    try:
+        async with listening(rig, center, directory):
+            for extension in rig.phones.values():   # a phone that is not registered yet could not ring at all
+                assert (await wait_registered(center, extension)).registered, f"softphone {extension} not registered"
+            try:
+                yield rig
+            finally:
+                dialer = getattr(rig.app.state, "callback_dialer", None)
+                if dialer is not None:
+                    await dialer.close()
+    finally:
+        close_rig(rig)
 
 
 def api(desk: DeskRig) -> httpx.AsyncClient:

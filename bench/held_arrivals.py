@@ -2,9 +2,11 @@
 
 ``bench.dialplan_agi_cps``'s default mode places N calls *at once* (a burst, the worst case). A center at 200
 concurrent calls has 200 calls in progress while new ones arrive a few per second. This mode (``--held``) first
-brings H calls up through the entry route (the same bench copy of ``[hotline-entry]`` as the ``after`` layout, the
-queue-first route in an AGI process of its own) and keeps them waiting in their queue (nobody is logged in: the
-plan's queues take calls when empty; each held call's other Local half runs ``Wait``), then places ``--arrivals``
+brings H calls up through the entry route (answered first, as the inbound context answers a real call, then the
+same bench copy of ``[hotline-entry]`` as the ``after`` layout, the queue-first route in an AGI process of its own)
+and keeps them waiting in their queue (nobody is logged in: the plan's queues take calls when empty, a sub-platform's
+overflows to the general queue after its wait; each held call's other Local half runs ``Wait``, so it hears the
+queue's tone and announcements as a caller does), then places ``--arrivals``
 calls at a steady rate (one every 1/rate s) and measures each arrival's entry-route round trip exactly as the
 burst mode does: the channel's clock around AGI(), Asterisk's AMI events (``Newexten AGI`` → ``AGISTATUS``, and
 ``AGIExecStart``/``AGIExecEnd``) and the server's own measure. Each arrival is hung up when it joins a queue, so
@@ -37,6 +39,9 @@ from hotline.numberplan import GENERAL_QUEUE
 from tests.support.center import Center
 
 CONTEXT = "bench-entry-after"
+# A held call is answered first, as the inbound context answers every real call before the entry route; an
+# unanswered Local call is hung up by its originate's ring timeout (30 s) while it waits in the queue.
+HELD_CONTEXT = "bench-held"
 HOLD_SECONDS = 900   # the held call's other Local half: Wait() longer than any run
 BRING_UP_AT_ONCE = 10
 
@@ -53,7 +58,7 @@ def arrival_prefix(held: int, rate: float) -> str:
 async def hold_call(center: Center, cid: str) -> bool:
     """Place one call through the entry route and leave it waiting in its queue; False if it never joined."""
     await center.ami.originate(
-        f"Local/s@{CONTEXT}", caller_id="<13907550001>", channel_id=cid, application="Wait",
+        f"Local/s@{HELD_CONTEXT}", caller_id="<13907550001>", channel_id=cid, application="Wait",
         data=str(HOLD_SECONDS),
         variables={f"__{v.LINE}": "12318", f"__{v.QUEUE}": GENERAL_QUEUE, f"__{v.CALL_ID}": cid},
     )
@@ -167,6 +172,10 @@ def row(level: Level, base: Level | None) -> str:
 async def main(center: Center, held_levels: list[int], rates: list[float], count: int, agi_nice: int) -> int:
     """Run every (held, rate) level; print the table; return the calls lost in all (arrivals + held)."""
     await install_bench_contexts(center)
+    for priority, (application, data) in enumerate((("Answer", ""), ("Goto", f"{CONTEXT},s,1")), 1):
+        await center.ami.action({"Action": "DialplanExtensionAdd", "Context": HELD_CONTEXT, "Extension": "s",
+                                 "Priority": str(priority), "Application": application, "ApplicationData": data,
+                                 "Replace": "yes"})
     levels: dict[tuple[int, float], Level] = {}
     held_now = 0
     async with separate_agi_process(center, agi_nice, 1, ("--queue-first",)) as report:

@@ -31,6 +31,10 @@ taskprocessors with the deepest queues are printed at the end.
 
     .venv/bin/python -m bench.dialplan_agi_cps [--calls 200] [--concurrency 1,20,50,200]
         [--layouts before,after|single,process,processes] [--media 2]
+    .venv/bin/python -m bench.dialplan_agi_cps --held 0,50,200 --rate 2,5,10 [--arrivals 50]
+
+``--held``: a center at N concurrent calls as it is, not a burst: N calls held in their queue while arrivals come
+at steady rates, each arrival's round trip measured the same way (``bench.held_arrivals``).
 
 Needs root (Asterisk runs in a chroot). Only loopback is used.
 """

@@ -211,9 +211,9 @@ async def main(center: Center, held_levels: list[int], rates: list[float], count
             await hang_up_held(center)
     durations = report["durations"][served:]
     if len(durations) == sum(n for _, n in phases):   # one entry route per call: the slices are exact
-        for level, n in phases:
-            if level is not None:
-                level.server = durations[:n]
+        for phase, n in phases:
+            if phase is not None:
+                phase.server = durations[:n]
             durations = durations[n:]
         print("# the server's own measure (headers read → status set), ms p50/p99 per level: " + "; ".join(
             f"held {lv.held} rate {lv.rate:g}: {ms(pct(lv.server, 50)).strip()}/{ms(pct(lv.server, 99)).strip()}"

@@ -31,6 +31,10 @@ taskprocessors with the deepest queues are printed at the end.
 
     .venv/bin/python -m bench.dialplan_agi_cps [--calls 200] [--concurrency 1,20,50,200]
         [--layouts before,after|single,process,processes] [--media 2]
+    .venv/bin/python -m bench.dialplan_agi_cps --held 0,50,200 --rate 2,5,10 [--arrivals 50]
+
+``--held``: a center at N concurrent calls as it is, not a burst: N calls held in their queue while arrivals come
+at steady rates, each arrival's round trip measured the same way (``bench.held_arrivals``).
 
 Needs root (Asterisk runs in a chroot). Only loopback is used.
 """
@@ -226,7 +230,7 @@ async def separate_agi_process(center: Center, nice: int = 0, count: int = 1,
     await center.agi.stop()
     profile = os.environ.get("BENCH_AGI_PROFILE")
     procs = []
-    report: dict = {"durations": [], "cpu": 0.0, "run_delay": 0.0, "served": []}
+    report: dict = {"durations": [], "cpu": 0.0, "run_delay": 0.0, "served": [], "pids": []}
     try:
         for i in range(count):
             proc = await asyncio.create_subprocess_exec(
@@ -235,6 +239,7 @@ async def separate_agi_process(center: Center, nice: int = 0, count: int = 1,
                 *(["--profile", f"{profile}.{i}" if count > 1 else profile] if profile else []),
                 cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE)
             procs.append(proc)
+            report["pids"].append(proc.pid)   # `nice` execs the server: the same pid
             assert proc.stdout is not None
             ready = await asyncio.wait_for(proc.stdout.readline(), 60)
             assert ready.strip() == b"ready", ready
@@ -394,6 +399,20 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
                       f"p99={ms(pct(durations, 99)).strip()} max={ms(max(durations)).strip()} ms")
 
 
+async def held_main(held: list[int], rates: list[float], arrivals: int, agi_nice: int, asterisk_nice: int) -> int:
+    """``--held``: calls held in their queue while arrivals come at steady rates (``bench.held_arrivals``)."""
+    from bench import held_arrivals
+
+    with tempfile.TemporaryDirectory(prefix="bench-held-") as home:
+        async with running_center(Path(home), artifacts=PROJECT_ROOT / "test-artifacts" / "bench") as center:
+            if asterisk_nice:
+                pid = center.asterisk.status()["pid"]
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    os.setpriority(os.PRIO_PROCESS, int(task.name), asterisk_nice)
+            print(f"# {center.asterisk.status()['mode']} Asterisk at nice {asterisk_nice}")
+            return await held_arrivals.main(center, held, rates, arrivals, agi_nice)
+
+
 def taskprocessors(output: str) -> list[tuple[str, int, int]]:
     """(name, processed, max depth) of each line of ``core show taskprocessors``."""
     rows = []
@@ -417,7 +436,20 @@ if __name__ == "__main__":
     parser.add_argument("--agi-nice", type=int, default=0,
                         help="the separate AGI process's niceness (negative: before other processes; needs root)")
     parser.add_argument("--asterisk-nice", type=int, default=0, help="the center's Asterisk's niceness (its threads)")
+    parser.add_argument("--held", help="held mode: calls held in a queue per level, e.g. 0,50,200")
+    parser.add_argument("--rate", default="2,5,10", help="held mode: arrivals per second, one level each")
+    parser.add_argument("--arrivals", type=int, default=60, help="held mode: calls placed per rate")
     args = parser.parse_args()
+    if args.held is not None:
+        try:
+            held = [int(x) for x in args.held.split(",")]
+            rates = [float(x) for x in args.rate.split(",")]
+        except ValueError:
+            parser.error("--held: whole numbers, --rate: numbers, comma-separated")
+        if not all(0 <= h <= 9999 for h in held) or not all(0 < r <= 1000 for r in rates) \
+                or not 0 < args.arrivals < 1_000_000:
+            parser.error("--held 0 to 9999, --rate above 0 up to 1000, --arrivals 1 to 999999")
+        sys.exit(1 if asyncio.run(held_main(held, rates, args.arrivals, args.agi_nice, args.asterisk_nice)) else 0)
     if not 0 < args.calls < 1_000_000:
         parser.error("--calls: 1 to 999999 (the channel ids are fixed width)")
     layouts = args.layouts.split(",")

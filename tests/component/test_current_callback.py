@@ -127,3 +127,5 @@ def test_a_stale_callback_is_not_restored_and_a_ringing_one_is(rig, plain):
     body = current(rig, "agent")
     assert (body["type"], body["out_id"], body["status"], body["turns"], body["citizen_answered_at"]) == \
         ("callback", ringing, "ringing_agent", [], None)
+    end_callbacks_of(rig, "agent")
+    assert current(rig, "agent")["type"] == "idle"

@@ -1,5 +1,6 @@
-"""Calls for agents: the current call (the pop again after a reload), one call's record, the call's recording, and
-the agent's hand-off buttons (transfers, emergency linkage, ending the call). The pop WebSocket is in ``sockets``."""
+"""Calls for agents: the current call (the pop again after a reload, or the agent's own 回拨 in progress), one call's
+record, the call's recording, and the agent's hand-off buttons (transfers, emergency linkage, ending the call). The
+pop WebSocket is in ``sockets``."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from sqlalchemy.orm import Session
 from agent_desk.api.deps import client_of, require, telephony, unit_of_work
 from agent_desk.api.schemas import Reply
 from agent_desk.api.tickets import TicketSummary
+from agent_desk.api.transcripts import TranscriptTurn
 from agent_desk.auth.need_to_know import current_call
 from agent_desk.auth.privacy import audit, mask_phone
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import Principal
-from agent_desk.calls import handoff, pop
+from agent_desk.callbacks import store as callbacks
+from agent_desk.calls import handoff, pop, transcript
 from agent_desk.db import models as m
 from agent_desk.errors import DeskError
 from agent_desk.telephony import recording as recordings
@@ -59,6 +62,20 @@ class Pop(Reply):
     call: PopCall
     prefill: Prefill | None = Field(description="语音预填（IVR 阶段市民所述的转写与要素）")
     tickets: list[PopTicket] = Field(description="来电人的工单，未办结的在前")
+
+
+class CallbackInProgress(Reply):
+    """坐席本人正在进行的回拨（刷新页面后由 GET /calls/current 取回，此前的转写一并返回）。"""
+
+    type: Literal["callback"]
+    out_id: str = Field(description="回拨通话编号（转写以此编号推送）")
+    status: str = Field(description="ringing_agent（坐席话机振铃）/ dialing（正在拨打市民）/ connected（通话中）")
+    started_at: str
+    citizen_answered_at: str | None
+    task_id: int | None = Field(description="回拨任务编号（从未接来电回拨时）")
+    ticket: str | None = Field(description="关联工单编号")
+    number: str = Field(description="被叫号码（已脱敏：坐席回拨不需要看到号码）")
+    turns: list[TranscriptTurn] = Field(description="到目前为止的通话转写，按说话先后排列")
 
 
 class Idle(Reply):
@@ -156,11 +173,12 @@ class Message(Reply):
 
 @router.get("/calls/current", summary="当前通话（弹屏）")
 def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
-            session: Session = Depends(unit_of_work, scope="function")) -> Pop | Idle:
-    """坐席当前的通话，以弹屏的形式返回（页面刷新后据此恢复）；没有通话时 type 为 idle。读取留痕。"""
+            session: Session = Depends(unit_of_work, scope="function")) -> Pop | CallbackInProgress | Idle:
+    """坐席当前的通话，以弹屏的形式返回（页面刷新后据此恢复）；没有来电而本人的回拨正在进行时 type 为 callback（号码
+    脱敏，附到目前为止的转写）；都没有时 type 为 idle。读取留痕。"""
     call = current_call(session, who.user_id)
     if call is None:
-        return Idle()
+        return _callback_in_progress(request, session, who) or Idle()
     prefill = Prefill.model_validate(call.prefill) if call.prefill else None   # as stored when answered
     try:
         raw = request.app.state.redis.get(prefill_contract.key(call.call_id))
@@ -174,6 +192,37 @@ def current(request: Request, who: Principal = Depends(require(Role.AGENT)),
     audit(session, who, "read_personal_data", "call", call.call_id, pop.audit_detail(message), client_of(request),
           f"current_caller call={call.call_id}")
     return Pop.model_validate(message)
+
+
+def _callback_in_progress(request: Request, session: Session, who: Principal) -> CallbackInProgress | None:
+    """The agent's own 回拨 not yet ended (one at a time: the dialer refuses a second), with its turns so far.
+
+    A row older than ``STALE_CALL`` is one the desk never heard the end of (``store.release_stale`` ends it): not
+    shown. An inbound call answered meanwhile wins (the caller above asks for it first)."""
+    now = dt.datetime.now(dt.UTC)
+    row = session.scalar(select(m.CallbackCall).where(
+        m.CallbackCall.agent_user_id == who.user_id, m.CallbackCall.ended_at.is_(None),
+        m.CallbackCall.started_at > now - callbacks.STALE_CALL).order_by(m.CallbackCall.started_at.desc()).limit(1))
+    if row is None:
+        return None
+    task = session.get(m.CallbackTask, row.task_id) if row.task_id is not None else None
+    ticket = session.get(m.Ticket, row.ticket_id) if row.ticket_id is not None else None
+    number = task.caller if task is not None else (ticket.citizen_phone if ticket is not None else "")
+    streamed = []
+    try:   # what the relay may not have stored yet
+        streamed = transcript.read_stream(request.app.state.redis, row.out_id)
+    except (RedisError, OSError) as exc:
+        log.warning("transcript stream of %s not read: %s", row.out_id, exc)
+    turns = transcript.merged(transcript.stored_turns(session, row.out_id), streamed)
+    # the agent who placed the call reads its transcript in full (need_to_know.callback_transcript_grant)
+    audit(session, who, "read_personal_data", "call", row.out_id, f"current_callback turns={len(turns)}",
+          client_of(request), "own_callback")
+    return CallbackInProgress(
+        type="callback", out_id=row.out_id, status=row.status, started_at=row.started_at.isoformat(),
+        citizen_answered_at=_iso(row.citizen_answered_at), task_id=row.task_id,
+        ticket=ticket.number if ticket is not None else None, number=mask_phone(number or ""),
+        turns=[TranscriptTurn(speaker=t.speaker, seq=t.seq, phase=t.phase, status=t.status, text=t.text,
+                              start=t.start, end=t.end, engine=t.engine, at=t.at) for t in turns])
 
 
 @router.get("/calls/transfer-targets", summary="可转接的对象")  # before /calls/{call_id}, which would take the path

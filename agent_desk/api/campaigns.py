@@ -91,6 +91,8 @@ class ReviewItem(Reply):
     caller_masked: str
     campaign_id: int
     digits: str = Field(description="市民在智能回访中的按键")
+    said: str = Field(description="语音回答：语音识别听到的市民回答（按作答顺序，以“ / ”分隔，号码已脱敏）；"
+                                   "只按键时为空")
     outcome: str | None
     outcome_label: str | None
     verdict: str | None
@@ -221,13 +223,40 @@ def reviews(request: Request, who: Principal = Depends(require(Role.AGENT, Role.
         select(m.RevisitItem, m.Ticket).join(m.Ticket, m.RevisitItem.ticket_id == m.Ticket.id)
         .where(m.RevisitItem.needs_review.is_(True), m.Ticket.state == lc.State.AWAITING_CALLBACK.value)
         .order_by(m.RevisitItem.updated_at).limit(500)).all()
+    said = _said(session, [item for item, _ticket in rows])
     items = [ReviewItem(ticket_number=ticket.number, title=ticket.title, caller_masked=mask_phone(item.caller),
-                        campaign_id=item.campaign_id, digits=item.digits, updated_at=item.updated_at.isoformat(),
-                        **_labels(item.outcome, item.verdict)) for item, ticket in rows]
+                        campaign_id=item.campaign_id, digits=item.digits, said=said.get(item.id, ""),
+                        updated_at=item.updated_at.isoformat(), **_labels(item.outcome, item.verdict))
+             for item, ticket in rows]
     audit(session, who, "read_personal_data", "revisit_reviews", "worklist",
           ",".join(i.ticket_number for i in items)[:2000], client_of(request),
           "platform" if who.role == Role.SUPERVISOR else "revisit_review")
     return Reviews(items=items)
+
+
+def _said(session: Session, items: list[m.RevisitItem]) -> dict[int, str]:
+    """What the speech engine heard of each item's answers (item id → text, numbers masked: a list shows them
+    masked, as transcript search does), from the ticket's history: the ``revisit_call`` note that carries the
+    call's answers, of the item's last call (``out_id``), or the latest when the item names none. Read from the
+    history rather than copied onto the item: the note is where the verdict was recorded; no migration needed."""
+    if not items:
+        return {}
+    notes: dict[int, list[dict[str, Any]]] = {}
+    for ticket_id, data in session.execute(
+            select(m.TicketEvent.ticket_id, m.TicketEvent.data)
+            .where(m.TicketEvent.ticket_id.in_({i.ticket_id for i in items}), m.TicketEvent.action == "revisit_call")
+            .order_by(m.TicketEvent.ticket_id, m.TicketEvent.seq.desc())):
+        if isinstance(data, dict) and "result" in data:   # the note of a call the citizen answered keys/voice in
+            notes.setdefault(ticket_id, []).append(data)
+    found = {}
+    for item in items:
+        answered = notes.get(item.ticket_id, [])
+        if item.out_id:   # that call's own note only: another campaign's call of the ticket is not this verdict
+            answered = [d for d in answered if d.get("out_id") == item.out_id]
+        note = answered[0] if answered else None
+        if note is not None and note.get("said"):
+            found[item.id] = ntk.mask_numbers(str(note["said"]))
+    return found
 
 
 @router.post("/callbacks/opt-outs", summary="登记不再回访", status_code=201)

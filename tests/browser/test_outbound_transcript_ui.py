@@ -33,7 +33,10 @@ def test_the_agent_follows_their_callback_live_with_suggestions(page, desk, rcli
     expect(page).to_have_url(desk.url + "/agent.html")
     expect(page.locator("#ws-state")).to_have_text("已连接")
     wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
-    expect(page.locator("#live-card")).to_be_hidden()
+    # the 回拨 is in progress as the page loads (GET /calls/current): its transcript panel is there, empty so far
+    expect(page.locator("#live-card")).to_be_visible()
+    expect(page.locator("#page-msg")).to_contain_text("回拨进行中")
+    expect(page.locator("#turns li")).to_have_count(0)
 
     said = [Turn(call_id=out_id, speaker="agent", seq=0, text="您好，这里是12345热线，给您回个电话", start=0.5,
                  end=3.0),
@@ -47,14 +50,15 @@ def test_the_agent_follows_their_callback_live_with_suggestions(page, desk, rcli
     expect(turns.nth(0)).to_contain_text("给您回个电话")
     expect(turns.nth(1)).to_contain_text("市民")
     expect(turns.nth(1)).to_contain_text(CITIZEN)
-    expect(page.locator("#page-msg")).to_contain_text("回拨通话已接通")
+    expect(page.locator("#page-msg")).to_contain_text("回拨进行中：下方为实时转写")   # known since the page loaded
     # 智能建议 from the citizen's words, as on an inbound call (the keyword rule for 停水 → 供水排水)
     first_topic = page.locator("#smart-card [data-list='topics'] li[data-rank='1']")
     expect(first_topic).to_have_attribute("data-code", "03-water")
     shoot(page, "callback-live")
 
-    # a reload mid-call: the page learns of the 回拨 again from its next turn, with what was said before
+    # a reload mid-call: the 回拨 and what was said are back at once (GET /calls/current), then its next turn
     page.reload()
+    expect(turns).to_have_count(2)
     expect(page.locator("#ws-state")).to_have_text("已连接")
     wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
     transcripts.append(rclient, Turn(call_id=out_id, speaker="agent", seq=1, text="好的，我为您登记", start=10.0,

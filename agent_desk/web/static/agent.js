@@ -85,21 +85,42 @@ async function openTranscript(callId) {
 // 回拨: the agent's own call out, transcribed under its out_id ("cb-…"). The desk sends a page only the turns of
 // its agent's own calls, so a turn of a "cb-" call while no inbound call is on the page is this agent's 回拨:
 // its live transcript and suggestions show as an inbound call's.
+// After a reload mid-回拨, GET /calls/current answers {type: "callback"} with the turns so far: shown at once.
 const OUTBOUND_PREFIX = "cb-";
 const OUTBOUND_TEXT = "回拨通话已接通：下方为实时转写和智能建议";
+const OUTBOUND_RESTORED = (cb) => {
+  const about = [cb.number, cb.ticket ? `工单 ${cb.ticket}` : "", cb.task_id ? `回拨任务 #${cb.task_id}` : ""]
+    .filter(Boolean).join("，");
+  return `回拨进行中${about ? `（${about}）` : ""}：下方为实时转写和智能建议`;
+};
 let outbound = null;   // the out_id of the 回拨 whose transcript is on the page
+
+function openOutbound(outId) {
+  outbound = outId;
+  hints.reset();
+  openTranscript(outbound);   // empties the panel at once (synchronously), then reads back what it lacks
+}
 
 function onTurn(data) {
   if (call && data.call_id === call.call_id) { live.add(data.turn); hints.turn(data.turn); return; }
   if (call || !String(data.call_id || "").startsWith(OUTBOUND_PREFIX)) return;
   if (outbound !== data.call_id) {
-    outbound = data.call_id;
-    hints.reset();
-    openTranscript(outbound);
+    openOutbound(data.call_id);
     message($("#page-msg"), OUTBOUND_TEXT, "info");
   }
   live.add(data.turn);
   hints.turn(data.turn);
+}
+
+/** The agent's 回拨 in progress, from GET /calls/current after a reload: its turns so far and suggestions. */
+function onCallback(current) {
+  if (call || !current.out_id) return;
+  if (outbound !== current.out_id) openOutbound(current.out_id);
+  for (const turn of current.turns || []) {
+    live.add(turn);
+    hints.turn(turn);
+  }
+  message($("#page-msg"), OUTBOUND_RESTORED(current), "info");
 }
 
 function onPrefill(update) {
@@ -627,6 +648,7 @@ async function loadCurrent() {
   try {
     const current = await api("GET", "/calls/current");
     if (current && current.type === "pop") onPop(current);
+    else if (current && current.type === "callback") onCallback(current);
   } catch (err) {
     message($("#page-msg"), err.message, "error");
   }

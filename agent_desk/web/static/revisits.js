@@ -1,8 +1,9 @@
 /* 回访工作台: the tickets waiting for their callback (GET /api/v1/revisits), the longest waiting first, with the
-   人工回访复核 items of the automated campaigns (an unsatisfied or unsolved answer by keys, state to_agent) before
-   them where that API exists. One click shows the ticket beside the list: the unit's reply, the 回拨 button with the
-   call's progress, the verdict form (满意 / 基本满意 / 不满意, 问题已解决, 不满意原因 when unsatisfied) recorded through
-   the ticket's lifecycle action 回访, and its history. Every string the user reads is in TEXT. */
+   人工回访复核 items of the automated campaigns (an unsatisfied or unsolved answer by keys or voice, state to_agent)
+   before them where that API exists, with the keys pressed and what was heard (语音回答). One click shows the
+   ticket beside the list: the unit's reply, the 回拨 button with the call's progress, the verdict form (满意 /
+   基本满意 / 不满意, 问题已解决, 不满意原因 when unsatisfied) recorded through the ticket's lifecycle action 回访,
+   and its history. Every string the user reads is in TEXT. */
 
 import { api } from "./api.js";
 import { $, clear, el, message, show } from "./dom.js";
@@ -21,6 +22,8 @@ export const TEXT = {
   ticketTitle: "回访工单",
   review: "人工回访复核",
   reviewVerdict: (label) => `智能回访：${label}`,
+  reviewKeys: (digits) => `按键：${digits}`,
+  reviewSaid: (said) => `语音回答：${said}`,
   waited: (at) => `进入待回访 ${fmtTime(at)}`,
   calls: (n) => (n ? `已回拨 ${n} 次` : "未回拨"),
   reply: "承办单位答复",
@@ -47,7 +50,7 @@ async function reviewItems() {
   }
   for (const item of items) {
     found.set(item.ticket_number, { label: item.verdict_label || item.outcome_label, masked: item.caller_masked,
-      at: item.updated_at });
+      at: item.updated_at, digits: item.digits || "", said: item.said || "" });
   }
   return found;
 }
@@ -61,6 +64,10 @@ function row(item, review) {
     el("span", { class: "q-wait" }, TEXT.calls(item.calls))),
   el("span", { class: "one-line q-title", title: item.title }, item.title),
   review ? el("span", { class: "hint" }, TEXT.reviewVerdict(review.label)) : null,
+  // what the verdict was taken from: the keys pressed and, answered by voice, what the speech engine heard
+  review && review.digits ? el("span", { class: "hint review-keys" }, TEXT.reviewKeys(review.digits)) : null,
+  review && review.said ? el("span", { class: "one-line hint review-said", title: review.said },
+    TEXT.reviewSaid(review.said)) : null,
   el("span", { class: "one-line hint" }, [item.host_unit_name, item.caller_masked].filter(Boolean).join(" · ")),
   el("span", { class: "hint" }, TEXT.waited(item.waiting_since)));
   li.addEventListener("click", (ev) => {

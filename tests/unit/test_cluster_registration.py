@@ -85,3 +85,28 @@ def test_the_admin_port_may_not_take_another_proxy_port():
     with pytest.raises(ValueError, match="used twice by the proxy"):
         Cluster.model_validate({"proxy": "127.0.0.1", "rpc_port": 5060,
                                 "nodes": [{"id": "n1", "address": "127.0.0.2"}]})
+
+
+def test_the_proxy_opens_the_admin_port_to_the_nodes_and_the_desk_for_ul_lookup_only():
+    from hotline.confgen import cluster as conf
+    from tests.unit.test_cluster_config import example_site, render_example
+
+    site = example_site(rpc_port=5999, rpc_permit=["10.0.0.20/255.255.255.255"])
+    cfg = render_example(site)[conf.PROXY].files["kamailio.cfg"]
+    assert "listen=tcp:127.0.0.1:5999\n" in cfg
+    assert 'modparam("jsonrpcs", "transport", 1)' in cfg   # HTTP only: no FIFO, no datagram socket
+    route = cfg.split("event_route[xhttp:request] {")[1]
+    assert 'is_in_subnet("$si", "127.0.0.2/32,127.0.0.3/32,10.0.0.20/32")' in route
+    assert r'"ul\\.lookup' in route and route.count("jsonrpc_dispatch();") == 1
+
+
+def test_an_agents_call_needs_its_own_login_and_a_carrier_call_may_not_claim_an_agent():
+    from hotline.confgen import cluster as conf
+    from tests.unit.test_cluster_config import render_example
+
+    cfg = render_example()[conf.PROXY].files["kamailio.cfg"]
+    agent = cfg.split("route[FROM_AGENT] {")[1].split("\n}\n")[0]
+    assert 'pv_proxy_authenticate("main", "$sht(agents=>$fU)", "0") || $au != $fU' in agent
+    assert 'registered("location", "sip:$fU@127.0.0.1")' in agent and 'ds_select_dst("1", "4")' in agent
+    carrier = cfg.split("route[FROM_CARRIER] {")[1].split("\n}\n")[0]
+    assert "$sht(agents=>$fU) != $null" in carrier and 'sl_send_reply("403", "Forbidden")' in carrier

@@ -221,6 +221,7 @@ async def _quietly(node: AmiClient, action: dict[str, str]) -> None:
 
 # ── whether an agent's phone is registered: the proxy's location table ───────
 RPC_TIMEOUT = 2.0   # seconds: a 签入 waits at most this long for the proxy
+RPC_AT_ONCE = 8      # lookups in flight at once (坐席管理 asks for every agent; the proxy closes each connection)
 PROXY_UNREACHABLE = ("无法向集群代理（Kamailio）确认分机{ext}的话机是否已注册（{why}）：签入照常办理；"
                      "话机若未注册，来电不会振铃到该分机，请检查话机或网页电话")
 
@@ -263,10 +264,22 @@ async def proxy_registrations(cluster: Cluster, extensions: Iterable[str],
     extensions = list(map(str, extensions))
     # Connection: close, since the proxy closes every HTTP connection after its reply (a kept one would fail the next
     # request that reused it)
-    async with httpx.AsyncClient(timeout=RPC_TIMEOUT, transport=transport, headers={"Connection": "close"}) as http:
+    at_once = asyncio.Semaphore(RPC_AT_ONCE)
+    gone: list[str] = []   # why the proxy could not be reached: the agents not asked yet are not asked (a list of 750
+    # agents must not wait 2 s for each group of RPC_AT_ONCE)
+    # verify=False: the admin port is plain http:// (rpc_url), so no certificate is ever checked; it only spares
+    # loading the CA bundle for each client (about 24 ms of every 签入 on the test machine)
+    async with httpx.AsyncClient(timeout=RPC_TIMEOUT, transport=transport, headers={"Connection": "close"},
+                                 verify=False) as http:
         async def one(ext: str) -> ag.Registration:
             if not ext.isdigit():
                 return ag.Registration(ext, False, ())
+            async with at_once:
+                if gone:
+                    return ag.Registration(ext, True, (), "", PROXY_UNREACHABLE.format(ext=ext, why=gone[0]))
+                return await ask(ext)
+
+        async def ask(ext: str) -> ag.Registration:
             try:
                 reply = await http.post(rpc_url(cluster), json={
                     "jsonrpc": "2.0", "method": "ul.lookup", "params": ["location", ext], "id": 1})
@@ -278,6 +291,8 @@ async def proxy_registrations(cluster: Cluster, extensions: Iterable[str],
                     "连接失败" if isinstance(exc, httpx.TransportError) else "应答无法识别")
                 log.warning("desk: the proxy at %s could not say whether %s is registered: %r",
                             rpc_url(cluster), ext, exc)
+                if isinstance(exc, httpx.TransportError):
+                    gone.append(why)
                 return ag.Registration(ext, True, (), "", PROXY_UNREACHABLE.format(ext=ext, why=why))
         found = await asyncio.gather(*(one(ext) for ext in extensions))
     return dict(zip(extensions, found))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import statistics
 import time
 from collections.abc import Callable
 
@@ -166,6 +167,20 @@ async def test_the_proxys_admin_port_answers_only_ul_lookup_and_only_the_permitt
                                  transport=httpx.AsyncHTTPTransport(local_address="127.0.0.9")) as http:
         assert (await http.post(url, json=lookup)).status_code == 403
     assert await asyncio.to_thread(cluster.proxy.contacts, AGENT)   # still registered: ul.rm never ran
+
+    # what a 签入 waits for: the desk's question to the proxy (one agent), and 坐席管理's (every agent at once)
+    took = []
+    for _ in range(20):
+        started = time.perf_counter()
+        found = await cl.proxy_registrations(cluster.site.cluster, [AGENT])
+        took.append(time.perf_counter() - started)
+        assert found[AGENT].registered and not found[AGENT].unconfirmed
+    started = time.perf_counter()
+    many = await cl.proxy_registrations(cluster.site.cluster, [str(8001 + i) for i in range(100)])
+    hundred = time.perf_counter() - started
+    assert [e for e, r in many.items() if r.registered] == [AGENT, SUPERVISOR]
+    print(f"\n[cluster desk] ul.lookup from the desk: median {statistics.median(took) * 1000:.1f} ms, "
+          f"max {max(took) * 1000:.1f} ms (20 asks); 100 agents at once: {hundred * 1000:.0f} ms")
 
 
 async def test_the_desk_logs_in_pauses_and_acts_on_calls_on_every_node(cluster: RunningCluster, desk) -> None:

@@ -54,6 +54,18 @@ async def test_a_proxy_that_does_not_answer_does_not_block_the_login_and_says_so
     assert found.registered and "无法向集群代理" in found.unconfirmed and "连接失败" in found.unconfirmed
 
 
+async def test_a_proxy_out_of_reach_is_asked_once_per_group_not_once_per_agent():
+    asked = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        raise httpx.ConnectTimeout("timed out", request=request)
+    extensions = [str(8001 + i) for i in range(100)]
+    found = await cl.proxy_registrations(CLUSTER, extensions, httpx.MockTransport(slow))
+    assert all(r.registered and "超时" in r.unconfirmed for r in found.values())
+    assert len(asked) <= cl.RPC_AT_ONCE, len(asked)
+
+
 async def test_a_proxy_that_times_out_says_so():
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)

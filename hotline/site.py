@@ -229,6 +229,11 @@ class Cluster(Strict):
     ws_port: Port = Field(8088, description="browser softphones (agents.webrtc): SIP over ws://proxy:ws_port/ws")
     wss_port: Port = Field(8089, description="browser softphones: SIP over wss://proxy:wss_port/ws, with the site's "
                                              "certificate (tls_certificate, else the one generated at install)")
+    rpc_port: Port = Field(5071, description="the proxy's admin port: JSON-RPC over HTTP (http://proxy:rpc_port/RPC), "
+                                             "where the desk asks whether an agent's phone is registered")
+    rpc_permit: list[Network] = Field(
+        ["127.0.0.1/255.255.255.255"], min_length=1,
+        description="who may use the admin port besides the nodes: the desk's machines (loopback by default)")
 
     @field_validator("proxy")
     @classmethod
@@ -245,9 +250,10 @@ class Cluster(Strict):
         sockets = [(n.address, n.sip_port) for n in self.nodes] + [(self.proxy, self.proxy_port)]
         for address, port in {s for s in sockets if sockets.count(s) > 1}:
             raise ValueError(f"{address}:{port} is used twice (SIP of the proxy and the nodes must differ)")
-        tcp = [self.proxy_port, self.ws_port, self.wss_port]   # the proxy's TCP listeners (SIP, ws://, wss://)
+        tcp = [self.proxy_port, self.ws_port, self.wss_port, self.rpc_port]   # the proxy's TCP listeners
         for port in {p for p in tcp if tcp.count(p) > 1}:
-            raise ValueError(f"port {port} is used twice by the proxy (proxy_port, ws_port and wss_port must differ)")
+            raise ValueError(f"port {port} is used twice by the proxy (proxy_port, ws_port, wss_port and rpc_port "
+                             "must differ)")
         return self
 
 

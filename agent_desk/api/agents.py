@@ -98,12 +98,13 @@ async def _state(link: TelephonyLink, ext: str) -> AgentState:
     """One state from every node (a cluster: what most nodes say, and which nodes differ or are away)."""
     try:
         view = await cl.agent_view(link, ext)
-        registered = (await ag.registration(link.ami, ext)).registered
+        phone = await cl.registration(link, ext)
     except NodeDown as exc:
         raise _node_down(exc) from None
     cluster = link.clustered   # a single node's reply stays as it was (no node fields)
-    return AgentState(extension=ext, queues=[_queue_item(link, m) for m in view.members], registered=registered,
-                      nodes_down=view.down if cluster else None, nodes_disagree=view.disagree if cluster else None)
+    return AgentState(extension=ext, queues=[_queue_item(link, m) for m in view.members], registered=phone.registered,
+                      nodes_down=view.down if cluster else None, nodes_disagree=view.disagree if cluster else None,
+                      registration_unconfirmed=phone.unconfirmed or None)
 
 
 def _skill_items(link: TelephonyLink, skills: list[ag.Skill]) -> list[QueueSkill]:
@@ -116,7 +117,7 @@ NOT_REGISTERED = "分机{ext}的话机未注册，不能签入：请先打开网
 async def _login(link: TelephonyLink, session: Session, ext: str, queues: list[str] | None) -> list[str]:
     """签入, for the agent itself or by a supervisor: one rule for both (坐席管理 disables 签入 for the same reason): a
     phone that is not registered would be offered calls it cannot ring, so the login is refused before any queue."""
-    if not (await ag.registration(link.ami, ext)).registered:
+    if not (await cl.registration(link, ext)).registered:
         raise DeskError(409, "phone_not_registered", NOT_REGISTERED.format(ext=ext))
     skills, _ = sk.skills_of(session, link.site, ext)
     if queues is not None:
@@ -228,7 +229,7 @@ async def list_agents(who: Principal = Depends(require(*MANAGERS)), link: Teleph
     extensions = [u.extension for u in users if u.extension is not None]
     try:
         views = await cl.agent_views(link, extensions)
-        registrations = await ag.registrations(link.ami, extensions)
+        registrations = await cl.registrations(link, extensions)
     except NodeDown as exc:
         raise _node_down(exc) from None
     stored = sk.all_stored_skills(session)
@@ -364,7 +365,7 @@ async def spy_on_call(request: Request, body: SpyBody, who: Principal = Depends(
         raise refuse(409, "no_extension", f"您的账号未绑定分机，无法{label}", "supervisor has no extension")
     if mine == body.agent:
         raise refuse(409, "own_extension", f"不能{label}自己的分机", "own extension")
-    if not (await ag.registration(link.ami, mine)).registered:
+    if not (await cl.registration(link, mine)).registered:
         raise refuse(409, "phone_not_registered", f"您的话机（分机{mine}）未注册，无法{label}",
                      "supervisor phone not registered")
     call = await sp.agent_call(link.ami, body.agent)

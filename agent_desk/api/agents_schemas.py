@@ -77,12 +77,14 @@ class AgentState(Reply):
     # A cluster only: a single node's reply is what it was before clusters (the keys are left out, not null).
     nodes_down: list[str] | None = Field(None, description=NODES_DOWN)
     nodes_disagree: list[str] | None = Field(None, description=NODES_DISAGREE)
+    registration_unconfirmed: str | None = Field(
+        None, description="集群代理未应答、无法确认话机是否注册时的说明（此时不阻止签入）；能确认时不出现")
 
     @model_serializer(mode="wrap")
     def _without_cluster_fields_on_one_node(self, handler: SerializerFunctionWrapHandler):   # no return type: the
         # model's own schema stays the API document's (with one, the document says only "an object")
         data: dict[str, Any] = handler(self)
-        for key in ("nodes_down", "nodes_disagree"):
+        for key in ("nodes_down", "nodes_disagree", "registration_unconfirmed"):
             if data.get(key, ()) is None:
                 del data[key]
         return data

@@ -224,6 +224,8 @@ class Registration:
     registered: bool
     contacts: tuple[str, ...]   # registered contact URIs
     user_agent: str = ""
+    # 签入 goes ahead although nobody could say (a cluster's proxy did not answer): why, in the agent's words
+    unconfirmed: str = ""
 
 
 async def registration(ami: AmiClient, extension: str) -> Registration:

@@ -14,6 +14,9 @@ Browser softphones (网页电话, ``agents.webrtc``) register with the proxy too
 A node reaches a browser agent exactly as a SIP one, at the proxy, which relays the call onto the browser's
 WebSocket; the node's endpoint for the agent keeps ``webrtc=yes`` (DTLS-SRTP, ICE), so the audio flows between
 the browser and the node, never through the proxy.
+
+The desk asks the proxy whether an agent's phone is registered (签入 needs one): Kamailio's JSON-RPC over HTTP on
+``cluster.rpc_port`` (``/RPC``), from the nodes' addresses and ``cluster.rpc_permit`` only, ``ul.lookup`` only.
 """
 
 from __future__ import annotations
@@ -94,6 +97,9 @@ def render_proxy(site: SiteConfig, secrets: SecretStore) -> Rendered:
         "agent_keepalive": AGENT_KEEPALIVE,
         "wrapup_header": channelvars.WRAPUP_HEADER,
         "agent_networks": ",".join(_cidr(net) for net in site.agents.permit),
+        # the admin port (the desk's ul.lookup): the nodes and the desk's machines
+        "rpc_networks": ",".join(dict.fromkeys([_cidr(_host_network(node.address)) for node in cluster.nodes]
+                                               + [_cidr(net) for net in cluster.rpc_permit])),
         # each agent's generated secret, the same the single-node pjsip.conf gives its endpoint
         "agents": {ext: secrets.get(f"sip-agent-{ext}") for ext in site.agents.extensions()},
         "webrtc": site.agents.webrtc,

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import statistics
 import time
 from collections.abc import Callable
 
@@ -24,23 +26,27 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from agent_desk.api.agents import NOT_REGISTERED
 from agent_desk.db import models as m
 from agent_desk.process import DeskProcess, build_desk
 from agent_desk.telephony import agents
+from agent_desk.telephony import cluster as cl
 from agent_desk.telephony.link import TelephonyLink
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
 from tests.support.cluster import RunningCluster, running_cluster
 from tests.support.desk import close_rig, make_rig
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.asterisk
 
-AGENT, SUPERVISOR = "8001", "8002"   # the peer registers 8001 with Kamailio (8002 with a wrong password: never)
+# The peer registers 8001 and 8002 with Kamailio, and 8003 with a wrong password: never.
+AGENT, SUPERVISOR, UNREGISTERED = "8001", "8002", "8003"
 
 
 @pytest.fixture(scope="module")
 async def cluster(tmp_path_factory) -> RunningCluster:
-    async with running_cluster(tmp_path_factory.mktemp("cluster-desk"),
+    async with running_cluster(tmp_path_factory.mktemp("cluster-desk"), agents={"first": 8001, "count": 3},
                                artifacts=PROJECT_ROOT / "test-artifacts" / "cluster-desk") as running:
         yield running
 
@@ -52,7 +58,7 @@ async def desk(cluster: RunningCluster, new_database, redis_server):
                          database_url=new_database("sqlite"), redis_url=redis_server.authenticated_url)
     rig = make_rig(app=process.app)
     with rig.app.state.db.session() as session:
-        for short, extension in (("agent", AGENT), ("boss", SUPERVISOR)):
+        for short, extension in (("agent", AGENT), ("boss", SUPERVISOR), ("agent2", UNREGISTERED)):
             session.scalar(select(m.User).where(m.User.username == rig.user(short))).extension = extension
     await process.start()
     try:
@@ -104,6 +110,77 @@ async def registered(cluster: RunningCluster, extension: str, timeout: float = 2
     while not await asyncio.to_thread(cluster.proxy.contacts, extension):
         assert time.monotonic() < deadline, f"agent {extension}'s phone is not registered with the proxy"
         await asyncio.sleep(0.3)
+
+
+async def test_login_needs_the_phone_registered_with_the_proxy(cluster: RunningCluster, desk) -> None:
+    """签入 asks the proxy (every node's contact for an agent is the proxy, so the nodes cannot tell): a phone the proxy
+    has no registration for is refused with the single node's message; a registered one logs in. A proxy that does
+    not answer does not block 签入 and the reply says so."""
+    process, rig = desk
+    await registered(cluster, AGENT)
+    assert await asyncio.to_thread(cluster.proxy.contacts, UNREGISTERED) == []
+    async with api(process) as http:
+        reply = await http.post("/api/v1/agents/me/login", headers=rig.as_("agent2"))
+        assert reply.status_code == 409, reply.text
+        assert reply.json()["error"] == "phone_not_registered", reply.text
+        assert reply.json()["message"] == NOT_REGISTERED.format(ext=UNREGISTERED), reply.text
+        for node_id in cluster.nodes:   # nothing was done on any node
+            assert await agents.memberships(cluster.nodes[node_id].ami, UNREGISTERED) == [], node_id
+        state = (await http.get("/api/v1/agents/me", headers=rig.as_("agent2"))).json()
+        assert state["registered"] is False and "registration_unconfirmed" not in state, state
+
+        reply = await http.post("/api/v1/agents/me/login", headers=rig.as_("agent"))
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["registered"] is True and "registration_unconfirmed" not in reply.json()
+        assert (await http.post("/api/v1/agents/me/logout", headers=rig.as_("agent"))).status_code == 200
+
+        # the desk cannot reach the proxy's admin port (a closed port here): 签入 goes ahead, and the reply says so
+        real = link(process)
+        assert real.site.cluster is not None
+        closed = real.site.cluster.model_copy(update={"rpc_port": free_port()})
+        process.app.state.telephony = dataclasses.replace(real, site=real.site.model_copy(update={"cluster": closed}))
+        try:
+            reply = await http.post("/api/v1/agents/me/login", headers=rig.as_("agent2"))
+        finally:
+            process.app.state.telephony = real
+        assert reply.status_code == 200, reply.text
+        assert "无法向集群代理" in reply.json()["registration_unconfirmed"], reply.text
+        assert (await http.post("/api/v1/agents/me/logout", headers=rig.as_("agent2"))).status_code == 200
+
+
+async def test_the_proxys_admin_port_answers_only_ul_lookup_and_only_the_permitted_addresses(
+        cluster: RunningCluster) -> None:
+    assert cluster.site.cluster is not None
+    url = cl.rpc_url(cluster.site.cluster)
+    lookup = {"jsonrpc": "2.0", "method": "ul.lookup", "params": ["location", AGENT], "id": 1}
+    close = {"Connection": "close"}   # the proxy closes each connection after its reply
+    async with httpx.AsyncClient(timeout=5, headers=close) as http:
+        reply = await http.post(url, json=lookup)
+        assert reply.status_code == 200 and reply.json()["result"]["AoR"] == AGENT, reply.text
+        for other in ({**lookup, "method": "dispatcher.set_state", "params": ["ip", 1, "sip:127.0.0.2"]},
+                      {**lookup, "method": "ul.rm", "params": ["location", AGENT]}):
+            reply = await http.post(url, json=other)
+            assert reply.status_code == 403, (other, reply.text)
+        assert (await http.post(url.replace("/RPC", "/other"), json=lookup)).status_code == 403
+    # 127.0.0.9 is neither a node nor in rpc_permit (loopback 127.0.0.1 only)
+    async with httpx.AsyncClient(timeout=5, headers=close,
+                                 transport=httpx.AsyncHTTPTransport(local_address="127.0.0.9")) as http:
+        assert (await http.post(url, json=lookup)).status_code == 403
+    assert await asyncio.to_thread(cluster.proxy.contacts, AGENT)   # still registered: ul.rm never ran
+
+    # what a 签入 waits for: the desk's question to the proxy (one agent), and 坐席管理's (every agent at once)
+    took = []
+    for _ in range(20):
+        started = time.perf_counter()
+        found = await cl.proxy_registrations(cluster.site.cluster, [AGENT])
+        took.append(time.perf_counter() - started)
+        assert found[AGENT].registered and not found[AGENT].unconfirmed
+    started = time.perf_counter()
+    many = await cl.proxy_registrations(cluster.site.cluster, [str(8001 + i) for i in range(100)])
+    hundred = time.perf_counter() - started
+    assert [e for e, r in many.items() if r.registered] == [AGENT, SUPERVISOR]
+    print(f"\n[cluster desk] ul.lookup from the desk: median {statistics.median(took) * 1000:.1f} ms, "
+          f"max {max(took) * 1000:.1f} ms (20 asks); 100 agents at once: {hundred * 1000:.0f} ms")
 
 
 async def test_the_desk_logs_in_pauses_and_acts_on_calls_on_every_node(cluster: RunningCluster, desk) -> None:

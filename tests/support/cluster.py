@@ -269,6 +269,7 @@ def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, set
         "cluster": {
             "proxy": PROXY_ADDRESS, "proxy_port": ports["proxy"], "proxy_dir": str(proxy_dir),
             "ping_interval": 1, "node_timeout_ms": 1000, "ws_port": ports["ws"], "wss_port": ports["wss"],
+            "rpc_port": ports["rpc"],
             **settings,
             "nodes": [{"id": f"n{i + 1}", "address": NODE_ADDRESSES[i], "sip_port": ports[f"sip{i}"],
                        "ami_port": ports[f"ami{i}"]} for i in range(node_count)],
@@ -287,7 +288,7 @@ async def running_cluster(home: Path, artifacts: Path | None = None, node_count:
     tag = f"k{os.getpid()}" + (f"-{nth}" if nth else "")
     plan_path = PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"
     plan = load_plan(plan_path)
-    names = ["http", "https", "agi", "desk", "peer_sip", "peer_ami", "proxy", "ws", "wss"]
+    names = ["http", "https", "agi", "desk", "peer_sip", "peer_ami", "proxy", "ws", "wss", "rpc"]
     names += [f"{kind}{i}" for i in range(node_count) for kind in ("sip", "ami")]
     ports = {name: free_port() for name in names}
     paths = Paths(home=home, plan=plan_path, site=home / "site.yaml")

@@ -255,7 +255,7 @@ class RunningCluster:
 
 
 def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, settings: dict,
-          agents: dict | None) -> dict:
+          agents: dict | None, trunks: list[str]) -> dict:
     return {
         "name": tag,
         "instance_dir": f"/srv/hotline/{tag}",
@@ -266,6 +266,9 @@ def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, set
         "agents": agents or {"first": 8001, "count": 2},
         # The peer is the carrier: it sends from 127.0.0.1, and the proxy forwards calls out to it.
         "carrier": {"host": "127.0.0.1", "port": ports["peer_sip"]},
+        # ... and every sub-center, retained seat and emergency center: each node dials them itself on its own
+        # trunks (a three-way call's far leg is on the citizen's node, not through the proxy), as on one node.
+        "trunk_overrides": {name: {"host": "127.0.0.1", "port": ports["peer_sip"]} for name in trunks},
         "cluster": {
             "proxy": PROXY_ADDRESS, "proxy_port": ports["proxy"], "proxy_dir": str(proxy_dir),
             "ping_interval": 1, "node_timeout_ms": 1000, "ws_port": ports["ws"], "wss_port": ports["wss"],
@@ -293,7 +296,7 @@ async def running_cluster(home: Path, artifacts: Path | None = None, node_count:
     ports = {name: free_port() for name in names}
     paths = Paths(home=home, plan=plan_path, site=home / "site.yaml")
     out = home / "cluster"
-    site_data = _site(tag, ports, out / cluster_conf.PROXY, node_count, settings or {}, agents)
+    site_data = _site(tag, ports, out / cluster_conf.PROXY, node_count, settings or {}, agents, list(plan.trunks))
     paths.site.write_text(yaml.safe_dump(site_data))
     site = load_site(paths.site)
     secrets = SecretStore(paths.secrets)

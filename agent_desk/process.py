@@ -274,8 +274,9 @@ def _settings(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, recordin
 def _listener(settings: DeskSettings, db: Database, site: SiteConfig, plan: NumberPlan, secrets: SecretStore,
               node: str = SINGLE_NODE, ami: AmiSettings | None = None) -> CallListener:
     """The listener of one Asterisk node (``SINGLE_NODE``: the center's one Asterisk, at ``ami_settings``)."""
-    tracker = CallTracker(db, settings.async_redis(), settings.line_names, settings.city_names,
-                          settings.recordings_dir)
+    # A cluster node records under its own instance directory: the call row names the file where it really is.
+    recordings = settings.recordings_dir if node == SINGLE_NODE else recordings_dir(site, node)
+    tracker = CallTracker(db, settings.async_redis(), settings.line_names, settings.city_names, recordings)
     board = Wallboard.from_plan(plan, settings.service_level_seconds,
                                 pause_reasons=site.agents.pause_reasons)   # 实时监控
     if node == SINGLE_NODE:

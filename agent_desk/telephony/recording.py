@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 WAV_HEADER_BYTES = 44   # the RIFF header Asterisk's wav format writes before any sound
+_SPOOL = "/spool/monitor"
 
 
-def recordings_dir(site: SiteConfig) -> str:
-    """Where Asterisk writes recordings, as Asterisk sees it (the dialplan's HOTLINE_RECORDINGS)."""
-    return f"{site.instance_dir}/spool/monitor"
+def recordings_dir(site: SiteConfig, node: str | None = None) -> str:
+    """Where Asterisk writes recordings, as Asterisk sees it (the dialplan's HOTLINE_RECORDINGS); ``node``: a
+    cluster node's, under its own instance directory ``<instance_dir>-<node id>`` (``hotline.confgen.cluster``)."""
+    return f"{site.instance_dir}{f'-{node}' if node else ''}{_SPOOL}"
 
 
 def recording_path(directory: str, call_id: str) -> str:
@@ -58,7 +60,6 @@ async def stop_recording(ami: AmiClient, channel: str) -> None:
     await ami.action({"Action": "StopMixMonitor", "Channel": channel})
 
 
-_SPOOL = "/spool/monitor"
 _NODE_DIR = re.compile(r"^-[a-z0-9][a-z0-9-]{0,15}$")   # "-<node id>" (hotline.site NodeId)
 
 
@@ -82,6 +83,13 @@ def _directories(settings: DeskSettings, recording: str) -> tuple[str, str] | No
         return None
     written = instance + node_dir + _SPOOL
     return written, host[: len(host) - len(own)] + written
+
+
+def readable_here(settings: DeskSettings, recording: str | None) -> bool:
+    """Whether the folder ``recording`` was written in is one this desk reads (``_directories``); False for a
+    cluster node whose spool is not visible on the desk's machine, or no recordings directory configured."""
+    return bool(recording and settings.recordings_dir and settings.recordings_host_dir
+                and _directories(settings, recording) is not None)
 
 
 def host_file(settings: DeskSettings, recording: str | None) -> Path | None:

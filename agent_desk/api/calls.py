@@ -296,6 +296,9 @@ def recording(request: Request, call_id: str = CALL_ID,
     """通话录音（WAV），供平台人员质检和接听坐席回听；每次播放留痕。"""
     call = _visible_call(session, who, call_id)
     path = recordings.host_file(request.app.state.settings, call.recording)
+    if path is None and call.recording and not recordings.readable_here(request.app.state.settings, call.recording):
+        raise DeskError(404, "recording_elsewhere",   # a cluster node's spool this desk's machine does not see
+                        "该通话的录音保存在另一台电话节点上，本坐席系统无法读取；请通知管理员为坐席系统挂载该节点的录音目录")
     if path is None and call.recording:   # answered, so recorded, but nothing readable was written
         raise DeskError(404, "recording_unavailable",
                         "该通话的录音不可用：录音没有写入（录音盘已满或写入失败），请通知管理员")

@@ -341,6 +341,10 @@ class SiteConfig(Strict):
         """A cluster node's site name: its Asterisk's ``systemname`` is ``hotline-<this>``."""
         return f"{self.name}-{node_id}"[:32]
 
+    def node_instance_dir(self, node_id: str) -> str:
+        """A cluster node's instance directory (its Asterisk's etc, spool and recordings live under it)."""
+        return f"{self.instance_dir}-{node_id}"
+
     @property
     def ami_address(self) -> str:
         """The address processes of this center reach AMI at."""

@@ -28,7 +28,7 @@ _SPOOL = "/spool/monitor"
 def recordings_dir(site: SiteConfig, node: str | None = None) -> str:
     """Where Asterisk writes recordings, as Asterisk sees it (the dialplan's HOTLINE_RECORDINGS); ``node``: a
     cluster node's, under its own instance directory ``<instance_dir>-<node id>`` (``hotline.confgen.cluster``)."""
-    return f"{site.instance_dir}{f'-{node}' if node else ''}{_SPOOL}"
+    return f"{site.node_instance_dir(node) if node else site.instance_dir}{_SPOOL}"
 
 
 def recording_path(directory: str, call_id: str) -> str:

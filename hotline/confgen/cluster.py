@@ -67,7 +67,7 @@ def node_site(site: SiteConfig, node: ClusterNode) -> SiteConfig:
         sip_port=node.sip_port,
         ami_port=node.ami_port,
         ami_host=None,
-        instance_dir=f"{site.instance_dir}-{node.id}",
+        instance_dir=site.node_instance_dir(node.id),
         cluster=None,
         carrier={**data["carrier"], "permit": [_host_network(cluster.proxy)], "match": cluster.proxy,
                  "host": cluster.proxy if site.carrier.host else None, "port": cluster.proxy_port},

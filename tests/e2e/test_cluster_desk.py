@@ -151,6 +151,8 @@ async def test_login_needs_the_phone_registered_with_the_proxy(cluster: RunningC
 async def test_the_proxys_admin_port_answers_only_ul_lookup_and_only_the_permitted_addresses(
         cluster: RunningCluster) -> None:
     assert cluster.site.cluster is not None
+    for extension in (AGENT, SUPERVISOR):   # the peer registers both phones when it starts: not before this test
+        await registered(cluster, extension)
     url = cl.rpc_url(cluster.site.cluster)
     lookup = {"jsonrpc": "2.0", "method": "ul.lookup", "params": ["location", AGENT], "id": 1}
     close = {"Connection": "close"}   # the proxy closes each connection after its reply
@@ -185,7 +187,8 @@ async def test_the_proxys_admin_port_answers_only_ul_lookup_and_only_the_permitt
 
 async def test_the_desk_logs_in_pauses_and_acts_on_calls_on_every_node(cluster: RunningCluster, desk) -> None:
     process, rig = desk
-    await registered(cluster, AGENT)
+    for extension in (AGENT, SUPERVISOR):   # the supervisor's phone rings for 监听 below
+        await registered(cluster, extension)
     as_agent, as_boss = rig.as_("agent"), rig.as_("boss")
     async with api(process) as http:
         # 签入 once: a member of its queues (the site's default, province) on both nodes

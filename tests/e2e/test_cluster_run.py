@@ -35,9 +35,8 @@ from hotline.site import load_site
 from launcher import asterisk as runner
 from launcher.asterisk import AsteriskInstance
 from tests.support.center import _render_peer
-from tests.support.cluster import _site
+from tests.support.cluster import _site, site_ports
 from tests.support.events import EventLog, named, poll
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.asterisk
 
@@ -113,10 +112,9 @@ async def test_a_cluster_started_node_by_node_takes_calls_and_survives_a_killed_
     tag = f"cr{os.getpid()}"
     home = tmp_path / "home"
     proxy_dir = tmp_path / "proxy"
-    names = ["http", "https", "agi", "desk", "peer_sip", "peer_ami", "proxy", "redis", "audiosocket",
-             "sip0", "ami0", "sip1", "ami1"]
-    ports = {name: free_port() for name in names}
-    site_data = _site(tag, ports, proxy_dir, 2, {})
+    ports = site_ports(2, "redis", "audiosocket")
+    trunks = list(load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml").trunks)
+    site_data = _site(tag, ports, proxy_dir, 2, {}, trunks=trunks)
     site_data.update(redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
                      database_url=f"sqlite:///{tmp_path}/desk.sqlite3", audiosocket_port=ports["audiosocket"],
                      speech={"engine": "none", "workers": 0})

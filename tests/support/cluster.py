@@ -254,8 +254,15 @@ class RunningCluster:
 
 
 
+def site_ports(node_count: int, *extra: str) -> dict[str, int]:
+    """A free port for every port a cluster's site (``_site``) names, and for each of ``extra``."""
+    names = ["http", "https", "agi", "desk", "peer_sip", "peer_ami", "proxy", "ws", "wss", "rpc", *extra]
+    names += [f"{kind}{i}" for i in range(node_count) for kind in ("sip", "ami")]
+    return {name: free_port() for name in names}
+
+
 def _site(tag: str, ports: dict[str, int], proxy_dir: Path, node_count: int, settings: dict,
-          agents: dict | None, trunks: list[str]) -> dict:
+          agents: dict | None = None, trunks: list[str] | tuple[str, ...] = ()) -> dict:
     return {
         "name": tag,
         "instance_dir": f"/srv/hotline/{tag}",
@@ -291,9 +298,7 @@ async def running_cluster(home: Path, artifacts: Path | None = None, node_count:
     tag = f"k{os.getpid()}" + (f"-{nth}" if nth else "")
     plan_path = PROJECT_ROOT / "asterisk_conf" / "numbers.yaml"
     plan = load_plan(plan_path)
-    names = ["http", "https", "agi", "desk", "peer_sip", "peer_ami", "proxy", "ws", "wss", "rpc"]
-    names += [f"{kind}{i}" for i in range(node_count) for kind in ("sip", "ami")]
-    ports = {name: free_port() for name in names}
+    ports = site_ports(node_count)
     paths = Paths(home=home, plan=plan_path, site=home / "site.yaml")
     out = home / "cluster"
     site_data = _site(tag, ports, out / cluster_conf.PROXY, node_count, settings or {}, agents, list(plan.trunks))

@@ -31,7 +31,7 @@ from agent_desk.telephony import agents, conference_members
 from agent_desk.telephony.recording import WAV_HEADER_BYTES, recording_path, recordings_dir
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
-from tests.support.cluster import RunningCluster, running_cluster
+from tests.support.cluster import desk_api, until, RunningCluster, running_cluster
 from tests.support.desk import DeskRig, close_rig, make_rig
 
 pytestmark = pytest.mark.asterisk
@@ -88,16 +88,8 @@ async def desk(cluster: RunningCluster, new_database, redis_server):
 
 
 def api(process: DeskProcess) -> httpx.AsyncClient:
-    """HTTP to the app in this event loop (the desk's AMI connections live here, as in ``hotline run``)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=process.app), base_url="http://127.0.0.1", timeout=90)
+    return desk_api(process.app)
 
-
-async def until(check: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout, f"not within {timeout:.0f} s: {what}"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
 
 
 async def hang_up_nodes(cluster: RunningCluster) -> None:

@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import statistics
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -34,7 +33,7 @@ from agent_desk.telephony import cluster as cl
 from agent_desk.telephony.link import TelephonyLink
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
-from tests.support.cluster import RunningCluster, running_cluster
+from tests.support.cluster import desk_api, until, RunningCluster, running_cluster
 from tests.support.desk import close_rig, make_rig
 from tests.support.ports import free_port
 
@@ -78,16 +77,8 @@ def link(process: DeskProcess) -> TelephonyLink:
 
 
 def api(process: DeskProcess) -> httpx.AsyncClient:
-    """HTTP to the app in this event loop (the desk's AMI connections live here, as in ``hotline run``)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=process.app), base_url="http://127.0.0.1", timeout=90)
+    return desk_api(process.app)
 
-
-async def until(check: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout, f"not within {timeout:.0f} s: {what}"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
 
 
 async def members(cluster: RunningCluster, node_id: str) -> dict[str, tuple[bool, str]]:

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import yaml
 
 from agi_scripts.routes import Services
@@ -372,3 +373,17 @@ async def running_cluster(home: Path, artifacts: Path | None = None, node_count:
                     shutil.copy(instance.log_dir / "messages.log", artifacts / f"{name}-messages.log")
         for instance in [peer, *(n.asterisk for n in nodes.values())]:
             shutil.rmtree(instance.host_path(instance.instance_dir), ignore_errors=True)
+
+
+def desk_api(app) -> httpx.AsyncClient:
+    """HTTP to a cluster desk's app in this event loop (the desk's AMI connections live here, as in ``hotline run``)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", timeout=90)
+
+
+async def until(check, timeout: float, what: str) -> float:
+    """``check()`` every 0.1 s until true; the seconds it took, or the test fails saying what it waited for."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < timeout, f"not within {timeout:.0f} s: {what}"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started

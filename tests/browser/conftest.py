@@ -196,6 +196,7 @@ class Watch:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    inflight: dict = field(default_factory=dict)   # request -> when it was sent (time.monotonic())
 
     def server_errors(self) -> list[tuple[int, str, str]]:
         return [r for r in self.responses if r[0] >= 500]
@@ -234,9 +235,34 @@ def page(browser, desk):
     tab.on("pageerror", lambda e: watch.page_errors.append(str(e)))
     tab.on("requestfailed", lambda r: watch.failed.append(f"{r.method} {r.url}: {r.failure}")
            if "/ws/desk" not in r.url and not cancelled_by_navigation(r) else None)
+    tab.on("request", lambda r: watch.inflight.__setitem__(r, time.monotonic()))
+    tab.on("requestfinished", lambda r: watch.inflight.pop(r, None))
+    tab.on("requestfailed", lambda r: watch.inflight.pop(r, None))
     tab.watch = watch
     yield tab
     context.close()
+
+
+def settle(page, writes_only: bool = False, quiet: float = 0.5, timeout: float = 60.0) -> None:
+    """Wait until the page has had no request in flight for ``quiet`` seconds (only POST/PATCH/PUT/DELETE with
+    ``writes_only``), or fail naming the requests still open. Playwright's own ``networkidle`` wait gave up after
+    20 s on a loaded machine without saying what it waited for; this one says, and waits longer."""
+    watch = page.watch
+    deadline = time.monotonic() + timeout
+    idle_since = None
+    while True:
+        page.wait_for_timeout(100)   # lets Playwright deliver the request events
+        now = time.monotonic()
+        open_ = [(r, t) for r, t in list(watch.inflight.items()) if not writes_only or r.method != "GET"]
+        if open_:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = now
+        elif now - idle_since >= quiet:
+            return
+        if now > deadline:
+            still = [f"{r.method} {r.url} ({r.resource_type}, {now - t:.1f} s)" for r, t in open_]
+            raise AssertionError(f"requests still in flight after {timeout:.0f} s: {still}")
 
 
 @pytest.fixture

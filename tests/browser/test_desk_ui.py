@@ -23,7 +23,7 @@ from agent_desk.calls import pop
 from agent_desk.db import models as m
 from ivr.prefill import Prefill, enrich
 from hotline.contracts.prefill import KEY as PREFILL_KEY
-from tests.browser.conftest import PASSWORD, answer_call
+from tests.browser.conftest import PASSWORD, answer_call, settle
 
 CALLER = "13876543210"
 PARTIAL = "我要投诉，嘉积镇金海岸小区的自来水"
@@ -38,9 +38,9 @@ def login(page, username: str, password: str = PASSWORD) -> None:
 
 
 def logout(page) -> None:
-    # Leave only a settled page: a request still in flight (a module, a list) would be aborted by the navigation
-    # and counted as a failure, as a person clicking 退出登录 mid-load would cancel it.
-    page.wait_for_load_state("networkidle")
+    # A write still in flight would be cut short by the navigation and counted as a failure; a read the navigation
+    # cancels is not (``cancelled_by_navigation``), so only writes are waited for.
+    settle(page, writes_only=True)
     page.get_by_role("button", name="退出登录").click()
     expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/$"))
     expect(page.get_by_role("button", name="登录")).to_be_visible()

@@ -18,7 +18,7 @@ from agent_desk.api.pages import STATIC
 from agent_desk.auth.roles import Role
 from agent_desk.auth.sessions import create_user
 from agent_desk.db import models as m
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, settle
 from tests.browser.test_desk_ui import assert_clean, login, logout
 
 SIZES = ((1440, 900), (1920, 1080))
@@ -62,10 +62,10 @@ def test_every_form_in_the_pages_source_turns_the_browsers_checks_off():
 def test_every_loaded_form_is_novalidate(page, desk, admin):
     for who, paths in PAGES.items():
         login(page, desk.users[who])
-        page.wait_for_load_state("networkidle")
+        settle(page)
         for path in paths:
             page.goto(path)
-            page.wait_for_load_state("networkidle")
+            settle(page)
             forms = page.evaluate(
                 "() => [...document.forms].map((f) => [f.id || f.getAttribute('aria-label'), f.noValidate])")
             assert [f for f in forms if not f[1]] == [], (who, path, forms)

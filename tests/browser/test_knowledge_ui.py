@@ -16,7 +16,7 @@ from agent_desk.knowledge.search import upsert_article
 from hotline.contracts.transcript import Turn
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
 from tests.support import transcripts
-from tests.browser.conftest import answer_call
+from tests.browser.conftest import answer_call, settle
 
 
 def test_typing_a_description_shows_the_article_that_answers_it(page, desk, shoot):
@@ -59,7 +59,7 @@ def test_typing_a_description_shows_the_article_that_answers_it(page, desk, shoo
     expect(page.locator("#answers-note")).to_have_text("暂无相关知识条目。")
     expect(page.locator("#answers li")).to_have_count(0)
     shoot(page, "answers-none")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert_clean(page)
 
 
@@ -91,5 +91,5 @@ def test_during_a_call_the_panel_follows_what_the_citizen_says(page, desk, rclie
     expect(first).to_have_attribute("data-code", taxi)
     expect(first).to_contain_text("绕路")
     shoot(page, "answers-transcript")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert_clean(page)

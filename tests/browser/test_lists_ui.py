@@ -18,6 +18,7 @@ from agent_desk.db import models as m
 from agent_desk.tickets import lifecycle as lc
 from tests.support.desk import principal
 from tests.browser.test_desk_ui import assert_clean, login
+from tests.browser.conftest import settle
 
 SIZES = {"1440": {"width": 1440, "height": 900}, "1920": {"width": 1920, "height": 1080}}
 LONGEST = ("关于嘉积镇金海岸小区自来水连续多日发黄并有明显沉淀物、烧开后水壶底部出现大量黄色水垢、"
@@ -91,7 +92,7 @@ def numbers(page, table: str) -> list[str]:
 
 def test_the_search_list_uses_the_screen_sorts_and_opens_a_ticket_in_one_click(page, desk, tickets, shoot):
     login(page, desk.users["boss"])
-    page.wait_for_load_state("networkidle")
+    settle(page)
     page.goto("/search.html")
     expect(page.locator("#results tbody tr[data-number]")).to_have_count(36)
     for size, viewport in SIZES.items():
@@ -284,7 +285,7 @@ def test_a_long_ticket_keeps_its_buttons_in_sight_and_the_forms_speak_chinese(pa
 def test_the_platforms_decisions_look_different_and_an_answer_shows_in_the_facts(page, desk, handled, shoot):
     number = handled["long"]   # 退单审核中 after the test above
     login(page, desk.users["boss"])
-    page.wait_for_load_state("networkidle")
+    settle(page)
     page.goto(f"/search.html?number={number}")
     detail = page.locator("#ticket-detail")
     expect(detail).to_have_attribute("data-number", number)

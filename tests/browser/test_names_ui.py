@@ -26,7 +26,7 @@ from agent_desk.knowledge.models import KnowledgeArticle
 from agent_desk.seed import load_reference_data
 from hotline.numberplan import load_plan
 from hotline.reference import topics
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, settle
 from tests.browser.test_desk_ui import assert_clean, login, logout
 
 PLAN = Path(__file__).resolve().parents[2] / "asterisk_conf" / "numbers.yaml"
@@ -103,7 +103,7 @@ def codes_shown(page, codes: list[str]) -> list[str]:
 
 
 def scan(page, worked: Worked, shoot, step: str) -> None:
-    page.wait_for_load_state("networkidle")
+    settle(page)
     for width, height in SIZES:
         page.set_viewport_size({"width": width, "height": height})
         shoot(page, f"{step}-{width}x{height}")
@@ -151,7 +151,7 @@ def test_no_page_shows_a_code_where_a_name_belongs(page, desk, worked, shoot):
     # ── the supervisor: 我的待办, the worked ticket's history, 坐席管理, 观管评, 实时监控, reports ──
     login(page, desk.users["boss"])
     expect(page).to_have_url(desk.url + "/supervisor.html")   # 我的待办, the supervisor's home
-    page.wait_for_load_state("networkidle")
+    settle(page)
     scan(page, worked, shoot, "supervisor-home")
     page.goto(f"/search.html?number={worked.numbers['worked']}")
     detail = page.locator("#ticket-detail")
@@ -176,7 +176,7 @@ def test_no_page_shows_a_code_where_a_name_belongs(page, desk, worked, shoot):
     login(page, worked.unit_user)
     expect(page).to_have_url(desk.url + "/unit.html")
     expect(page.locator("#whoami")).to_contain_text("海口住建王科长（承办单位 · 海口市住房和城乡建设局）")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     page.goto(f"/unit.html?number={worked.numbers['worked']}")
     expect(page.locator("#ticket-detail")).to_contain_text("主办单位：海口市住房和城乡建设局")
     scan(page, worked, shoot, "unit")

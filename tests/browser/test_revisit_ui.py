@@ -24,7 +24,7 @@ from sqlalchemy import select
 from agent_desk.callbacks.dialer import new_out_id
 from agent_desk.db import models as m
 from agent_desk.tickets import service
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, settle
 from tests.browser.test_desk_ui import assert_clean, login, logout
 from tests.support.desk import principal
 
@@ -66,7 +66,7 @@ def sign_in(page, username: str) -> None:
     """Signed in, once the home page the login leads to is there."""
     login(page, username)
     expect(page.locator("#whoami")).to_be_visible()
-    page.wait_for_load_state("networkidle")
+    settle(page)
 
 
 def fake_telephony(page) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from agent_desk.db import models as m
 from agent_desk.suggestions.models import SuggestionOutcome
-from tests.browser.conftest import answer_call
+from tests.browser.conftest import answer_call, settle
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
 from tests.browser.test_live_transcript_ui import prefill_of
 from tests.browser.test_supervisor_views import sign_in
@@ -70,7 +70,7 @@ def test_typed_description_suggests_a_click_applies_and_saving_records_it(page, 
     assert (row.topic_outcome, row.unit_outcome) == ("top1", "top1")
     assert row.topic_chosen == "03-water" and row.unit_chosen == desk.units["housing"]
     assert row.topics[0]["code"] == "03-water" and row.topics[0]["rule"] is True
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert_clean(page)
 
 
@@ -102,7 +102,7 @@ def test_supervisors_see_the_acceptance_rate_on_the_evaluation_view(page, desk, 
     card.get_by_label("按周").check()
     expect(card.locator("#acc-trend svg polyline")).to_have_count(3)
     shoot(page, "acceptance")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert_clean(page)
 
 
@@ -169,5 +169,5 @@ def test_the_call_brings_suggestions_and_they_follow_the_conversation(page, desk
     assert row is not None, "saving the ticket recorded no suggestion outcome"
     assert (row.topic_outcome, row.unit_outcome) in (("overridden", "top1"), ("other", "top1"))
     assert row.unit_chosen == desk.units["water"]
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert_clean(page)

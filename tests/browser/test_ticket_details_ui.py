@@ -15,6 +15,7 @@ from agent_desk.db import models as m
 from agent_desk.tickets import lifecycle as lc
 from agent_desk.tickets.store import append_note
 from tests.browser.test_desk_ui import assert_clean, login
+from tests.browser.conftest import settle
 
 SIZES = ((1440, 900), (1920, 1080))
 
@@ -47,7 +48,7 @@ def transferred(desk) -> str:
 
 def test_details_name_the_city_the_town_and_the_queue_a_call_went_back_to(page, desk, transferred, shoot):
     login(page, desk.users["boss"])
-    page.wait_for_load_state("networkidle")
+    settle(page)
     page.goto(f"/search.html?number={transferred}")
     detail = page.locator("#ticket-detail")
     facts = detail.locator("dl.kv")

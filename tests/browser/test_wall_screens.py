@@ -28,6 +28,7 @@ from hotline.paths import PROJECT_ROOT
 from tests.browser.test_desk_ui import assert_clean
 from tests.browser.test_supervisor_views import api, dataset, sign_in  # noqa: F401  (fixtures of that module)
 from tests.support.wallboard import recorded, stamp
+from tests.browser.conftest import settle
 
 WALL = {"width": 1920, "height": 1080}
 LAPTOP = {"width": 1440, "height": 900}
@@ -48,7 +49,7 @@ def no_scroll(page) -> tuple[int, int]:
 
 def loaded(page, view: str):
     expect(page.locator(f"#view-{view}")).to_have_attribute("data-loaded", re.compile(f"view={view}"))
-    page.wait_for_load_state("networkidle")
+    settle(page)
 
 
 def palette(page) -> dict:
@@ -129,7 +130,7 @@ def test_the_live_board_fits_the_wall_and_waiting_is_red_only_when_someone_waits
     page.goto("/wallboard.html?wall=1")
     expect(page.locator("#t-waiting")).to_have_text("1")
     expect(page.locator("#std-tiles [data-tile='answer']")).to_be_visible()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     height, inner = no_scroll(page)
     assert height <= inner, (height, inner)
     red = to_rgb("#ff5630")

@@ -21,7 +21,7 @@ from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from hotline.contracts import asr
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, settle
 from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
 from tests.support.wallboard import recorded, stamp
 
@@ -79,7 +79,7 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         login(page, desk.users["boss"])
         expect(page.locator("#whoami")).to_be_visible()
         # The supervisor's home (工单查询) loads its ticket list: leaving before it arrives would abort it.
-        page.wait_for_load_state("networkidle")
+        settle(page)
         page.goto("/wallboard.html")
         expect(page.get_by_role("link", name="实时监控")).to_have_attribute("aria-current", "page")
         expect(page.locator("#t-waiting")).to_have_text("1")

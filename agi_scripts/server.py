@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import logging
 import time
 from collections.abc import Mapping
@@ -89,6 +90,15 @@ async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
         except (ChannelHangup, ChannelError, ConnectionError):
             pass
     return status
+
+
+def freeze_heap() -> None:
+    """For a process that serves calls: collect once, then keep everything loaded at start-up (the number plan,
+    the gazetteer, the route tables: some 60,000 objects) out of the cyclic garbage collector's view. A full
+    collection over them took 22 ms, a pause any call in progress would wait through; after ``gc.freeze()`` it
+    scans only what calls allocate (under 0.1 ms). Call it once the server is built, before it takes calls."""
+    gc.collect()
+    gc.freeze()
 
 
 class AgiServer:

@@ -33,7 +33,7 @@ from pathlib import Path
 from agi_scripts.app import ivr_services
 from agi_scripts.channel import AgiChannel
 from agi_scripts.routes import Services
-from agi_scripts.server import AgiServer
+from agi_scripts.server import AgiServer, freeze_heap
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
 
@@ -58,6 +58,7 @@ async def serve(host: str, port: int, shared_port: bool = False, queue_first: bo
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await server.start()
+    freeze_heap()   # as ``hotline agi serve`` does
     print("ready", flush=True)
     cpu, waited = time.process_time(), run_delay()
     await stop.wait()

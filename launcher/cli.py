@@ -176,6 +176,7 @@ def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
     import signal
 
     from agi_scripts.app import AgiApp
+    from agi_scripts.server import freeze_heap
 
     try:
         processes = args.processes if args.processes is not None else media_processes_from_env(1)
@@ -195,6 +196,7 @@ def cmd_agi_serve(ctx: Context, args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await app.start()
+        freeze_heap()
         print(f"[agi] FastAGI on {ctx.site.agi_host}:{app.agi.port}, AudioSocket on port "
               f"{app.audiosocket.port}" + (f" (media worker {args.worker})" if args.worker is not None else ""),
               flush=True)

@@ -95,6 +95,11 @@ def hotline_command(*args: str) -> list[str]:
 # (BENCHMARKS.md, "AGI under load": on a loaded box the round trip is the scheduler's, not Python's). The ASR
 # workers run at +10 (launcher.asr_pool): transcription is what is shed first.
 CALL_PATH_NICE = -5
+# The media processes (FastAGI, AudioSocket) a step further ahead, of Asterisk's own threads too: with 200 callers
+# waiting, Asterisk runs hundreds of media threads at CALL_PATH_NICE, and a new caller's entry route waited its
+# turn among them (the AGI process's run delay was 4.6 ms a call, its p99 8 ms; at -10: 2.5 ms; BENCHMARKS.md,
+# "200 concurrent calls"). A media process costs about 1.3 ms of CPU a call, so this takes little from the audio.
+MEDIA_NICE = -10
 
 
 MAX_DEFAULT_MEDIA = 4   # each media process holds its own Redis connection, and the menu flow's speech engine
@@ -116,9 +121,9 @@ def media_name(index: int) -> str:
 def media_children(count: int) -> list[Child]:
     """``count`` media processes; several share the FastAGI port (``hotline agi serve --worker I``)."""
     if count == 1:
-        return [Child("media", hotline_command("agi", "serve"), ProcessKind.MEDIA, nice=CALL_PATH_NICE)]
+        return [Child("media", hotline_command("agi", "serve"), ProcessKind.MEDIA, nice=MEDIA_NICE)]
     return [Child(media_name(i), hotline_command("agi", "serve", "--worker", str(i)), ProcessKind.MEDIA,
-                  nice=CALL_PATH_NICE) for i in range(count)]
+                  nice=MEDIA_NICE) for i in range(count)]
 
 
 def stack_children(site: SiteConfig, recordings_host_dir: str, media: int = 1) -> list[Child]:

@@ -58,6 +58,7 @@ from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE
 from hotline.ami import AmiEvent
 from hotline.paths import PROJECT_ROOT
+from launcher.stack import renice_threads
 from tests.support.center import Center, running_center
 from bench.stats import pct
 
@@ -326,10 +327,8 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
                asterisk_nice: int, media: int = 2) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cps-") as home:
         async with running_center(Path(home), artifacts=PROJECT_ROOT / "test-artifacts" / "bench") as center:
-            if asterisk_nice:   # every thread of the center's Asterisk (not the peer's)
-                pid = center.asterisk.status()["pid"]
-                for task in Path(f"/proc/{pid}/task").iterdir():
-                    os.setpriority(os.PRIO_PROCESS, int(task.name), asterisk_nice)
+            if asterisk_nice:   # every thread of the center's Asterisk (not the peer's), as `hotline run` does
+                renice_threads(center.asterisk.status()["pid"], asterisk_nice)
             await run_level(center, 10, 2, "warm")  # warm-up: first calls pay module and file caches
             print(f"# dialplan + FastAGI entry: {calls} calls per level, Local channels, one box "
                   f"({center.asterisk.status()['mode']} Asterisk, {os.cpu_count()} CPUs)")
@@ -406,9 +405,7 @@ async def held_main(held: list[int], rates: list[float], arrivals: int, agi_nice
     with tempfile.TemporaryDirectory(prefix="bench-held-") as home:
         async with running_center(Path(home), artifacts=PROJECT_ROOT / "test-artifacts" / "bench") as center:
             if asterisk_nice:
-                pid = center.asterisk.status()["pid"]
-                for task in Path(f"/proc/{pid}/task").iterdir():
-                    os.setpriority(os.PRIO_PROCESS, int(task.name), asterisk_nice)
+                renice_threads(center.asterisk.status()["pid"], asterisk_nice)
             print(f"# {center.asterisk.status()['mode']} Asterisk at nice {asterisk_nice}")
             return await held_arrivals.main(center, held, rates, arrivals, agi_nice)
 

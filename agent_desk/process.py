@@ -283,7 +283,8 @@ def _listener(settings: DeskSettings, db: Database, site: SiteConfig, plan: Numb
         return CallListener(tracker, ami or ami_settings(site, secrets), settings.async_redis(), board)
     assert site.cluster is not None and ami is not None   # build_listener checked the node
     nodes = [n.id for n in site.cluster.nodes]
-    return CallListener(tracker, ami, settings.async_redis(), board, node=node, cluster_nodes=nodes)
+    return CallListener(tracker, ami, settings.async_redis(), board, node=node, cluster_nodes=nodes,
+                        system_name=site.node_system_name(node))
 
 
 def build_desk(site: SiteConfig, plan: NumberPlan, secrets: SecretStore, *, telephony: bool = True,

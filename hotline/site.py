@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -341,6 +342,15 @@ class SiteConfig(Strict):
         """A cluster node's site name: its Asterisk's ``systemname`` is ``hotline-<this>``."""
         return f"{self.name}-{node_id}"[:32]
 
+    @property
+    def system_name(self) -> str:
+        """Its Asterisk's ``systemname`` (asterisk.conf), which starts every Uniqueid there, so every call id."""
+        return SYSTEM_NAME.format(name=self.name)
+
+    def node_system_name(self, node_id: str) -> str:
+        """A cluster node's Asterisk ``systemname`` (the node's site ``system_name``): see ``on_node``."""
+        return SYSTEM_NAME.format(name=self.node_name(node_id))
+
     def node_instance_dir(self, node_id: str) -> str:
         """A cluster node's instance directory (its Asterisk's etc, spool and recordings live under it)."""
         return f"{self.instance_dir}-{node_id}"
@@ -355,6 +365,17 @@ class SiteConfig(Strict):
     @property
     def desk_address(self) -> str:
         return self.desk_bind if self.desk_bind is not None else self.bind
+
+
+SYSTEM_NAME = "hotline-{name}"
+_UNIQUEID_TAIL = re.compile(r"-\d+\.\d+")   # after the systemname: -<epoch>.<sequence>
+
+
+def on_node(call_id: str, system_name: str) -> bool:
+    """Whether ``call_id`` is a Uniqueid of the Asterisk whose ``systemname`` this is (``<systemname>-<epoch>.<n>``;
+    a call's id is its inbound channel's Uniqueid). Exact: node ``n1``'s name is no prefix match for node ``n1-b``'s
+    ids."""
+    return call_id.startswith(system_name) and _UNIQUEID_TAIL.fullmatch(call_id, len(system_name)) is not None
 
 
 def load_site(path: Path | None) -> SiteConfig:

@@ -14,7 +14,8 @@ QueueStatus + CoreShowChannels; while AMI is down it says so.
 
 Under ``hotline run`` the listener is a process of its own (``hotline listener``), started again when it dies. A
 new one picks up what it can: the board from Asterisk as above, the survey stream's pending entries first, the
-turns the database lacks, and the calls already with an agent (from the call records, for their live prefill).
+turns the database lacks, and the calls already with an agent (from the call records, for their live prefill; in a
+cluster its own node's calls only, or every node's listener would forward their prefill).
 AMI events sent while no listener was connected are not replayed: a call that was answered or ended in those
 seconds keeps the record of its last event seen.
 
@@ -66,6 +67,7 @@ from hotline.contracts import survey
 from hotline.contracts.prefill import CHANNEL as PREFILL_CHANNEL
 from hotline.contracts.prefill import Prefill
 from hotline.privacy import describe
+from hotline.site import on_node
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +96,18 @@ class AmiSettings:
 class CallListener:
     def __init__(self, tracker: CallTracker, ami: AmiSettings, redis: aioredis.Redis | None,
                  wallboard: Wallboard | None = None, board_interval: float = 0.1, retry_delay: float = 2.0, *,
-                 node: str = SINGLE_NODE, cluster_nodes: Sequence[str] = (), duty_renew: float = DUTY_RENEW,
-                 duty_ttl: float = DUTY_TTL):
+                 node: str = SINGLE_NODE, cluster_nodes: Sequence[str] = (), system_name: str = "",
+                 duty_renew: float = DUTY_RENEW, duty_ttl: float = DUTY_TTL):
         """``node``: the Asterisk node this listener hears (a cluster's node id); ``cluster_nodes``: every node of
-        the cluster, whose parts make the board. A cluster's listeners share the survey stream and the transcript
-        relay through a lease (``duty_renew``, ``duty_ttl``: see the module)."""
+        the cluster, whose parts make the board; ``system_name``: that node's Asterisk ``systemname``, which starts
+        its call ids (the calls read back at start are those). A cluster's listeners share the survey stream and the
+        transcript relay through a lease (``duty_renew``, ``duty_ttl``: see the module)."""
         if node != SINGLE_NODE and node not in cluster_nodes:
             raise ValueError(f"node {node!r} is not one of the cluster's nodes {list(cluster_nodes)}")
+        if node != SINGLE_NODE and not system_name:
+            raise ValueError(f"node {node!r}: its Asterisk's systemname is needed (it starts the node's call ids)")
         self.tracker, self.ami_settings, self.redis = tracker, ami, redis
-        self.node, self.cluster_nodes = node, tuple(cluster_nodes)
+        self.node, self.cluster_nodes, self.system_name = node, tuple(cluster_nodes), system_name
         self.duty_renew, self.duty_ttl = duty_renew, duty_ttl
         self.duty_holder = f"{node}:{uuid.uuid4().hex[:12]}"   # this listener, as the lease names it
         self.has_duties = False
@@ -163,10 +168,7 @@ class CallListener:
         self.ami.subscribe(self._on_ami)
         self.ami.manager.on_disconnect = self._on_ami_lost
         await self.ami.connect()
-        try:   # a listener started again mid-call: the calls already with an agent keep their live prefill
-            self.tracker.agent_of_call.update(await asyncio.to_thread(self._calls_with_an_agent))
-        except SQLAlchemyError as exc:
-            log.warning("calls in progress not read back (%s); their live prefill waits for the next answer", exc)
+        await self.read_back()
         self._tasks = [asyncio.create_task(self._apply_loop(), name="calls-apply")]
         if self.redis is not None:
             # every node's listener forwards the prefills of the calls answered on its node (tracker.agent_of_call)
@@ -178,15 +180,25 @@ class CallListener:
             if self.wallboard is not None:
                 self._tasks.append(asyncio.create_task(self._board_loop(), name="board-publish"))
 
+    async def read_back(self) -> None:
+        """A listener started again mid-call: the calls already with an agent keep their live prefill."""
+        try:
+            self.tracker.agent_of_call.update(await asyncio.to_thread(self._calls_with_an_agent))
+        except SQLAlchemyError as exc:
+            log.warning("calls in progress not read back (%s); their live prefill waits for the next answer", exc)
+
     def _calls_with_an_agent(self) -> dict[str, int]:
         """Call id → agent user id of the calls answered and not ended in the last ``IN_PROGRESS`` (what the
-        tracker keeps in memory to forward prefill updates, lost when the listener process died)."""
+        tracker keeps in memory to forward prefill updates, lost when the listener process died). In a cluster,
+        this node's calls only (their ids start with its ``systemname``): every node's listener hears the prefill
+        channel, so a call another node's listener also read back would reach its agent twice."""
         since = m.utcnow() - IN_PROGRESS
         with self.tracker.db.session() as session:
             rows = session.execute(select(m.Call.call_id, m.Call.agent_user_id).where(
                 m.Call.answered_at.is_not(None), m.Call.ended_at.is_(None), m.Call.agent_user_id.is_not(None),
                 m.Call.started_at > since))
-            return {call_id: user_id for call_id, user_id in rows if user_id is not None}
+            return {call_id: user_id for call_id, user_id in rows if user_id is not None
+                    and (self.node == SINGLE_NODE or on_node(call_id, self.system_name))}
 
     # ── the cluster's Redis duties: the survey stream and the transcript relay ──
     def _start_duties(self) -> None:

@@ -1,5 +1,6 @@
 """A cluster's listeners (issue 15): one per node from the site config, and the one board they write together in a
-real Redis (each node's part, the merged board under ``SNAPSHOT_KEY`` and on the wallboard channel)."""
+real Redis (each node's part, the merged board under ``SNAPSHOT_KEY`` and on the wallboard channel); after a restart
+each forwards the prefill of its own node's calls only."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ import pytest
 import redis as sync_redis
 import redis.asyncio as aioredis
 
+from agent_desk.auth.roles import Role
+from agent_desk.auth.sessions import create_user
+from agent_desk.calls import pop
 from agent_desk.calls.listener import DUTY_KEY, AmiSettings, CallListener
 from agent_desk.calls.tracker import CallTracker
+from agent_desk.db import models as m
 from agent_desk.db.session import Database
 from agent_desk.process import build_listener
 from agent_desk.supervision import cluster_board
@@ -21,10 +26,12 @@ from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from agent_desk.supervision.warnings import CHANNEL
 from hotline import access, channelvars as v
 from hotline.ami import AmiEvent
+from hotline.contracts.prefill import CHANNEL as PREFILL_CHANNEL
+from hotline.contracts.prefill import Prefill
 from hotline.numberplan import GENERAL_QUEUE, load_plan
 from hotline.paths import PROJECT_ROOT
 from hotline.secrets import SecretStore
-from hotline.site import SiteConfig
+from hotline.site import SiteConfig, on_node
 
 PLAN = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
 NODES = [{"id": "n1", "address": "127.0.0.2", "ami_port": 5101}, {"id": "n2", "address": "127.0.0.3",
@@ -91,7 +98,8 @@ async def listeners(tmp_path, redis_server):
         board = Wallboard.from_plan(PLAN, 20)
         board.set_connected(True)
         made.append(CallListener(CallTracker(db, None), AmiSettings("127.0.0.1", 1, "x", "y"), client, board,
-                                 node=node, cluster_nodes=["n1", "n2"], duty_renew=0.1, duty_ttl=0.6))
+                                 node=node, cluster_nodes=["n1", "n2"], system_name=f"hotline-t-{node}",
+                                 duty_renew=0.1, duty_ttl=0.6))
     reader = aioredis.Redis.from_url(redis_server.authenticated_url)
     await reader.delete(SNAPSHOT_KEY, DUTY_KEY, *(cluster_board.node_key(n) for n in ("n1", "n2")))
     yield made, reader
@@ -197,3 +205,70 @@ async def test_one_listener_at_a_time_runs_the_redis_duties_and_another_takes_ov
     await asyncio.gather(loops[1], return_exceptions=True)
     await n2._release_lease()
     assert await reader.get(DUTY_KEY) is None and not n2.has_duties
+
+
+async def test_after_a_restart_each_nodes_listener_forwards_only_its_own_calls_prefill(tmp_path, new_database,
+                                                                                      redis_server) -> None:
+    """Both nodes' listeners, as ``hotline listener`` builds them, start again while a call on n1 and one on n2 are
+    with their agents: each reads back its own node's call only (the call id starts with the node's Asterisk
+    systemname), so each prefill update reaches the agent once, not once per listener hearing the channel."""
+    the_site = site()
+    every = build_listener(the_site, PLAN, secrets(tmp_path), database_url=new_database("sqlite"),
+                           redis_url=redis_server.authenticated_url)
+    n1, n2 = every.listeners
+    assert (n1.system_name, n2.system_name) == ("hotline-t-n1", "hotline-t-n2")
+    calls = {"n1": "hotline-t-n1-1733390000.17", "n2": "hotline-t-n2-1733390000.17"}
+    agents: dict[str, int] = {}
+    with every.db.session() as session:
+        for node, call_id in calls.items():
+            user = create_user(session, f"agent-{node}-{time.monotonic_ns()}", "correct-horse-12345", Role.AGENT,
+                               extension=f"800{node[1]}")
+            now = m.utcnow()
+            session.add(m.Call(call_id=call_id, line="12345", agent_user_id=user.id, started_at=now, answered_at=now))
+            agents[node] = user.id
+    reader = aioredis.Redis.from_url(redis_server.authenticated_url)
+    loops: list[asyncio.Task] = []
+    try:
+        for listener in (n1, n2):
+            await listener.read_back()   # what start() does after its AMI login
+        assert n1.tracker.agent_of_call == {calls["n1"]: agents["n1"]}
+        assert n2.tracker.agent_of_call == {calls["n2"]: agents["n2"]}
+
+        pubsub = reader.pubsub()
+        await pubsub.subscribe(*(pop.channel_for(user_id) for user_id in agents.values()))
+        loops = [asyncio.create_task(listener._prefill_loop()) for listener in (n1, n2)]
+        deadline = time.monotonic() + 10
+        while dict(await reader.pubsub_numsub(PREFILL_CHANNEL)).get(PREFILL_CHANNEL.encode(), 0) < 2:
+            assert time.monotonic() < deadline, "the two listeners never subscribed to the prefill channel"
+            await asyncio.sleep(0.05)
+        for status in ("transcribing", "final"):   # two updates of each call
+            for call_id in calls.values():
+                await reader.publish(PREFILL_CHANNEL, Prefill(call_id=call_id, line="12345", status=status,
+                                                              transcript="小区停水").encode())
+        got: list[tuple[str, str, str]] = []
+        deadline = time.monotonic() + 2   # well past the last forward (a second copy would come within ms)
+        while time.monotonic() < deadline:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message is not None:
+                body = json.loads(message["data"])
+                got.append((message["channel"].decode(), body["call_id"], body["prefill"]["status"]))
+        assert sorted(got) == sorted((pop.channel_for(agents[node]), call_id, status)
+                                     for node, call_id in calls.items() for status in ("transcribing", "final")), got
+        await pubsub.aclose()
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        for listener in (n1, n2):
+            assert listener.redis is not None and listener.tracker.redis is not None
+            await listener.redis.aclose()
+            await listener.tracker.redis.aclose()
+        await reader.aclose()
+        every.db.dispose()
+
+
+def test_a_call_id_belongs_to_the_node_whose_systemname_starts_it_exactly():
+    assert on_node("hotline-t-n1-1733390000.17", "hotline-t-n1")
+    assert not on_node("hotline-t-n1-1733390000.17", "hotline-t-n2")
+    assert not on_node("hotline-t-n1-b-1733390000.17", "hotline-t-n1")   # node n1-b's call, not n1's
+    assert not on_node("q123-000001", "hotline-t-n1")

@@ -22,7 +22,6 @@ from hotline.numberplan import GENERAL_QUEUE
 from hotline.paths import PROJECT_ROOT
 from tests.support import sip
 from tests.support.cluster import RunningCluster, running_cluster
-from hotline.ami import AmiEvent
 from tests.support.events import poll
 
 pytestmark = pytest.mark.asterisk
@@ -323,19 +322,6 @@ async def test_an_agent_whose_call_was_on_a_node_that_died_is_free_again(cluster
         await cluster.until_active("n1", True)
 
 
-def seen(cluster: RunningCluster, marks: dict[str, int], predicate) -> tuple[str, AmiEvent] | None:
-    """The first event since ``marks`` (per node) on any node's AMI that matches: (node id, event)."""
-    for node_id, node in cluster.nodes.items():
-        for event in node.events.events[marks[node_id]:]:
-            if predicate(event):
-                return node_id, event
-    return None
-
-
-def marks_of(cluster: RunningCluster) -> dict[str, int]:
-    return {node_id: node.events.mark() for node_id, node in cluster.nodes.items()}
-
-
 async def phone_dials(cluster: RunningCluster, number: str, tag: str) -> None:
     """The peer's phone of agent 8001 dials ``number``: an INVITE to the proxy, From: 8001, with its login."""
     await cluster.peer_ami.originate(f"PJSIP/{number}@phone-{AGENT}", caller_id=f"<{AGENT}>",
@@ -351,18 +337,18 @@ async def test_an_agents_phone_places_calls_through_the_proxy_on_a_node_as_that_
         return lambda e: (e.name == "UserEvent" and e.get("UserEvent") == "HotlineAgent" and e.get("Agent") == AGENT
                           and e.get("AgentAction") == action)
 
-    marks = marks_of(cluster)
+    marks = cluster.marks()
     await phone_dials(cluster, v.CODE_LOGIN, "login")
-    node_id, event = await poll(lambda: seen(cluster, marks, agent_event("login")), 20,
+    node_id, event = await poll(lambda: cluster.seen(marks, agent_event("login")), 20,
                                 "a node's AMI showing agent 8001's *11 run in the agents' context")
     assert event.get("Channel").startswith(f"PJSIP/{AGENT}-"), event
     assert event.get("Context") == v.CTX_AGENTS, event
     try:
         assert [m.queue for m in await agents.memberships(cluster.nodes[node_id].ami, AGENT)] == [GENERAL_QUEUE]
         # *12 from the phone logs the agent out again, on whichever node takes it
-        marks = marks_of(cluster)
+        marks = cluster.marks()
         await phone_dials(cluster, v.CODE_LOGOUT, "logout")
-        await poll(lambda: seen(cluster, marks, agent_event("logout")), 20, "agent 8001's *12 on a node")
+        await poll(lambda: cluster.seen(marks, agent_event("logout")), 20, "agent 8001's *12 on a node")
     finally:
         await agents.logout(cluster.nodes[node_id].ami, AGENT)   # the *11's node, whichever took the *12
 
@@ -370,9 +356,9 @@ async def test_an_agents_phone_places_calls_through_the_proxy_on_a_node_as_that_
     # (TO_AGENT): 8002's phone never registered (wrong password), so the proxy answers 480
     refused = f"agent {BAD_PASSWORD_AGENT} has no phone registered"
     before = cluster.proxy._log_count(refused)
-    marks = marks_of(cluster)
+    marks = cluster.marks()
     await phone_dials(cluster, BAD_PASSWORD_AGENT, "colleague")
-    _, dial = await poll(lambda: seen(cluster, marks, lambda e: e.name == "DialBegin"
+    _, dial = await poll(lambda: cluster.seen(marks, lambda e: e.name == "DialBegin"
                                       and e.get("DestChannel").startswith(f"PJSIP/{BAD_PASSWORD_AGENT}-")), 20,
                          "a node dialling the colleague for agent 8001")
     assert dial.get("Channel").startswith(f"PJSIP/{AGENT}-") and dial.get("Context") == v.CTX_AGENTS, dial
@@ -384,7 +370,7 @@ async def test_a_call_claiming_an_agents_extension_without_its_login_runs_nowher
     """A node takes a request from the proxy "from" 8001 for agent 8001's phone, so the proxy lets none through
     without 8001's own login: an INVITE from 8001 with no login, and one with the carrier's login, are refused (407)
     and no node sees a channel."""
-    marks = marks_of(cluster)
+    marks = cluster.marks()
     invite = sip.UdpInvite(cluster.site.cluster.proxy_port, from_user=AGENT)   # type: ignore[union-attr]
     try:
         challenge = await asyncio.to_thread(invite.send)
@@ -398,4 +384,4 @@ async def test_a_call_claiming_an_agents_extension_without_its_login_runs_nowher
     finally:
         invite.close()
     await asyncio.sleep(1)   # a call let through would show on a node's AMI well within this
-    assert seen(cluster, marks, lambda e: e.name == "Newchannel") is None
+    assert cluster.seen(marks, lambda e: e.name == "Newchannel") is None

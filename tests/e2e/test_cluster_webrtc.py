@@ -21,6 +21,11 @@ what is tested here (tests/e2e/test_browser_softphone.py drives the agent page a
 - The browser hangs up: the call ends on n2 and the proxy counts the agent free.
 - n1 reaches the same browser; its page is closed mid-call (no BYE): n1 notices the missing audio (rtp_timeout,
   30 s), hangs up, and the agent is free at the proxy.
+- The browser places a call itself (the sub-center 12366, a transfer target the agents' context accepts): the proxy
+  takes it as it takes a SIP phone's (the agent's digest login, its registration, counted as the agent's call), a
+  node runs it in the agents' context as the agent (channel ``PJSIP/8002-…``) and dials the sub-center on its trunk
+  (the peer, sending music); audio flows both ways between the browser and the node, the node's hang-up reaches the
+  browser over its connection (the contact's alias), and the node's call record (CDR) has the call as a SIP phone's.
 - ``wss://`` on the proxy's TLS port presents the certificate generated at install, and a REGISTER over it is
   challenged and then accepted with the generated password; Chromium trusting exactly that certificate registers
   over it (and without that trust it cannot connect). The WebSocket handshake is taken only at /ws and only from
@@ -51,6 +56,7 @@ from hotline.paths import PROJECT_ROOT
 from tests.support import sip
 from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS, FAKE_MICROPHONE, eventually, media_flowing
 from tests.support.cluster import CITIZEN, RunningCluster, running_cluster
+from tests.support.events import poll
 
 pytestmark = pytest.mark.asterisk
 
@@ -63,34 +69,47 @@ PAGE = r"""<!doctype html>
 <script src="/jssip.min.js"></script>
 <audio id="remote" autoplay></audio>
 <script>
-// One browser softphone, as the agent page runs it (agent_desk/web/static/softphone.js): register, and keep each
-// incoming call for the test to answer, read and end.
+// One browser softphone, as the agent page runs it (agent_desk/web/static/softphone.js): register, keep each
+// incoming call for the test to answer, read and end, and place a call.
 window.phone = { sessions: [], events: [] };
 const loopbackOnly = (sdp) => sdp.split("\r\n").filter(
   (line) => !line.startsWith("a=candidate:") || / 127\.\d+\.\d+\.\d+ /.test(line)).join("\r\n");
+// Only loopback: the ICE candidates both ways are cut to 127.x (Chromium also offers this machine's other
+// interfaces, and the node its own), so the audio flows between 127.0.0.1 and the node's loopback address.
+const onSdp = (e) => { e.sdp = loopbackOnly(e.sdp); };
+const onPeerConnection = ({ peerconnection }) => peerconnection.addEventListener(
+  "track", (e) => { document.getElementById("remote").srcObject = e.streams[0]; });
+const keep = (session) => {
+  phone.sessions.push(session);
+  session.on("confirmed", () => phone.events.push("confirmed"));
+  session.on("ended", (e) => phone.events.push(`ended ${e.originator}`));
+  session.on("failed", (e) => phone.events.push(`failed ${e.cause}`));
+};
 window.register = (account) => new Promise((resolve) => {
   const ua = new JsSIP.UA({ sockets: [new JsSIP.WebSocketInterface(account.socket)], uri: account.uri,
                             password: account.password, register: true, session_timers: false,
                             user_agent: "hotline12345-web" });
   ua.on("newRTCSession", ({ session, originator }) => {
-    if (originator !== "remote") return;
-    // Only loopback: the ICE candidates both ways are cut to 127.x (Chromium also offers this machine's other
-    // interfaces, and the node its own), so the audio flows between 127.0.0.1 and the node's loopback address.
-    session.on("sdp", (e) => { e.sdp = loopbackOnly(e.sdp); });
-    phone.sessions.push(session);
+    if (originator !== "remote") return;   // the page's own calls: dial() below
+    session.on("sdp", onSdp);
+    session.on("peerconnection", onPeerConnection);
     phone.events.push(`ringing ${session.remote_identity.uri.user}`);
-    session.on("peerconnection", ({ peerconnection }) => peerconnection.addEventListener(
-      "track", (e) => { document.getElementById("remote").srcObject = e.streams[0]; }));
-    session.on("confirmed", () => phone.events.push("confirmed"));
-    session.on("ended", (e) => phone.events.push(`ended ${e.originator}`));
-    session.on("failed", (e) => phone.events.push(`failed ${e.cause}`));
+    keep(session);
   });
   ua.on("registered", () => resolve("registered"));
   ua.on("registrationFailed", (e) => { ua.stop(); resolve(e.cause); });
   ua.on("disconnected", () => resolve("disconnected"));   // the socket failed before any registration
   phone.ua = ua;
+  phone.domain = account.uri.split("@")[1];
   ua.start();
 });
+// The agent dials a number (a colleague, a transfer target, a feature code): a new call, through the proxy.
+window.dial = (number) => {
+  phone.events.push(`dialled ${number}`);
+  const eventHandlers = { sdp: onSdp, peerconnection: onPeerConnection };
+  const options = { mediaConstraints: { audio: true, video: false }, eventHandlers };
+  keep(phone.ua.call(`sip:${number}@${phone.domain}`, options));
+};
 window.mediaStats = async () => {
   const s = phone.sessions[phone.sessions.length - 1];
   if (!s || !s.connection) return null;
@@ -291,6 +310,77 @@ async def ring_answer_and_talk(cluster: RunningCluster, page) -> None:
           f"the agent free at the proxy {time.monotonic() - closed:.1f} s later")
     await hang_up_call(n1, third)
 
+
+
+# ── the browser's own call, through the proxy ─────────────────────────────
+SUBCENTER = "12366"   # a transfer target in the agents' context: each node dials it on its own trunk (the peer)
+
+
+async def test_a_browser_places_a_call_through_the_proxy_on_a_node_as_its_agent(
+        webrtc_cluster: RunningCluster) -> None:
+    from playwright.async_api import async_playwright
+
+    cluster = webrtc_cluster
+    # the peer, as the sub-center, answers and sends audio (music on hold)
+    await cluster.peer_ami.action({"Action": "DBPut", "Family": "gateway", "Key": SUBCENTER, "Val": "talk"})
+    account = BrowserPhones.for_site(cluster.site, cluster.secrets.directory).credentials(
+        OTHER, "127.0.0.1", secure=False)
+    placed = f"agent {OTHER} calls {SUBCENTER} through node"   # kamailio.cfg's FROM_AGENT, after the login
+    with served_page() as url:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_FLAGS + FAKE_MICROPHONE + LOOPBACK_ICE)
+            try:
+                page = await (await browser.new_context(locale="zh-CN")).new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(url)
+                assert await page.evaluate("(a) => register(a)", account) == "registered"
+                marks, before = cluster.marks(), cluster.proxy._log_count(placed)
+                dialled = time.monotonic()
+                await page.evaluate(f"dial('{SUBCENTER}')")
+
+                # a node runs it in the agents' context as agent 8002, and dials the sub-center on its trunk
+                node_id, dial = await poll(lambda: cluster.seen(marks, lambda e: (
+                    e.name == "DialBegin" and e.get("Channel").startswith(f"PJSIP/{OTHER}-"))), 20,
+                    "a node dialling the sub-center for the browser")
+                assert dial.get("Context") == v.CTX_AGENTS and dial.get("Exten") == SUBCENTER, dial
+                assert dial.get("DestChannel").startswith("PJSIP/trunk-"), dial
+                assert cluster.proxy._log_count(placed) == before + 1
+                node, agent_channel = cluster.nodes[node_id], dial.get("Channel")
+                stats = await eventually(lambda: media_flowing(page, "mediaStats()"),
+                                         f"DTLS connected and audio both ways with the sub-center via {node_id}")
+                print(f"\n[cluster-webrtc] the browser's own call to {SUBCENTER} on {node_id}: audio both ways "
+                      f"{time.monotonic() - dialled:.1f} s after dialling: {stats}")
+                # the agent's own call counts as the agent's call at the proxy (no node offers it a queue call)
+                assert cluster.proxy.agent_calls(OTHER) == 1
+                await asyncio.sleep(2)   # the call goes on, the sub-center's music still coming (50 packets a second)
+                after = await media_flowing(page, "mediaStats()")
+                assert after and after["received"] > stats["received"] + 50, (stats, after)
+                assert await page.evaluate("phone.events") == [f"dialled {SUBCENTER}", "confirmed"]
+
+                # the node ends the call: its BYE reaches the browser over its connection (the contact's alias)
+                await node.ami.hangup(agent_channel)
+                await eventually(lambda: page.evaluate("phone.events.includes('ended remote')"),
+                                 "the node's hang-up reaching the browser", timeout=10)
+                await eventually(lambda: asyncio.to_thread(lambda: cluster.proxy.agent_calls(OTHER) == 0),
+                                 "the proxy counting the agent free", timeout=10)
+                # the node's call record: the agent's call to the sub-center, answered, tagged as a hand-off
+                cdr = await node.events.wait_for(lambda e: e.name == "Cdr" and e.get("Channel") == agent_channel,
+                                                 10, f"{node_id}'s call record of the browser's call",
+                                                 since=marks[node_id])
+                assert cdr.get("Source") == OTHER and cdr.get("Destination") == SUBCENTER, cdr
+                assert cdr.get("Disposition") == "ANSWERED" and int(cdr.get("BillableSeconds")) >= 1, cdr
+                assert cdr.get("DestinationChannel").startswith("PJSIP/trunk-"), cdr
+                assert cdr.get("UserField").endswith(f"/transfer-{SUBCENTER}"), cdr
+                assert errors == []
+                await page.evaluate("""() => new Promise((resolve) => {
+                    phone.ua.on("unregistered", resolve); phone.ua.unregister(); })""")
+                assert cluster.proxy.contacts(OTHER) == []   # the wss tests below register 8002 afresh
+            finally:
+                await browser.close()
+                await cluster.peer_ami.action({"Action": "DBDel", "Family": "gateway", "Key": SUBCENTER})
+                await cluster.hang_up_peer_calls()
 
 
 # ── wss:// at the proxy, with the generated certificate ────────────────────

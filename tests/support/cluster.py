@@ -29,7 +29,7 @@ from agi_scripts.routes import Services
 from agi_scripts.server import AgiServer
 from hotline import access, confgen
 from hotline import channelvars as v
-from hotline.ami import AmiClient
+from hotline.ami import AmiClient, AmiEvent
 from hotline.confgen import cluster as cluster_conf
 from hotline.numberplan import NumberPlan, load_plan
 from hotline.paths import PROJECT_ROOT, Paths
@@ -241,6 +241,18 @@ class RunningCluster:
             timeout_ms=120000,   # the queue answers only when an agent does: let the caller wait up to 2 minutes
             variables={f"__{v.QUEUE}": queue, f"__{v.CALL_ID}": cid, f"__{v.LINE}": "12345"})
         return cid
+
+    def marks(self) -> dict[str, int]:
+        """Where each node's AMI event log is now, for ``seen``."""
+        return {node_id: node.events.mark() for node_id, node in self.nodes.items()}
+
+    def seen(self, marks: dict[str, int], predicate) -> tuple[str, AmiEvent] | None:
+        """The first event since ``marks`` (per node) on any node's AMI that matches: (node id, event)."""
+        for node_id, node in self.nodes.items():
+            for event in node.events.events[marks[node_id]:]:
+                if predicate(event):
+                    return node_id, event
+        return None
 
     def phone_calls(self, extension: str, since: int = 0) -> int:
         """Calls that reached the agent's phone (the peer's channels on that phone's endpoint)."""

@@ -1,6 +1,7 @@
 """Browser softphones (网页电话) in a cluster (issue 15, point 3): they register with Kamailio over SIP on a
 WebSocket, and every node reaches them through it, as SIP phones; the node keeps the WebRTC media settings.
 
+A browser's own call (an extension, a transfer target, a feature code) goes to a node as a SIP phone's does.
 A site without browser phones renders exactly as before (tests/unit/test_cluster_config.py's golden files).
 """
 
@@ -60,7 +61,16 @@ def test_a_browsers_calls_and_requests_go_back_over_its_own_connection():
     assert 'modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")' in cfg
     browser = section(cfg, "route[FROM_BROWSER] {")
     assert browser.index("fix_nated_register()") < browser.index("add_contact_alias()")
-    assert 'sl_send_reply("403", "Forbidden")' in browser   # no calls out through the proxy
+    # its new calls go on as a SIP phone's (FROM_AGENT: login, registration, lock), not refused here
+    assert "sl_send_reply(\"403\"" not in browser and "exit;" in browser   # exit only on a contact it cannot alias
+    main = section(cfg, "request_route {")
+    assert main.index("route(FROM_BROWSER);") < main.index("route(FROM_AGENT);")
+    from_agent = section(cfg, "route[FROM_AGENT] {")
+    for check in ("pv_proxy_authenticate(", 'registered("location"', 'lock("$fU")', 'set_dlg_profile("agent", "$fU")'):
+        assert check in from_agent, check
+    # its keep-alive asks the node only (a browser's dialog contact is made up, as below)
+    assert 'if (proto != WS && proto != WSS) {\n\t\tdlg_set_property("ka-src");' in from_agent
+    assert 'dlg_set_property("ka-dst");' in from_agent
     # the browser's answer: its contact aliased; inside the call, the alias names the connection
     assert 't_on_reply("FROM_PHONE");' in section(cfg, "route[TO_AGENT] {")
     assert "add_contact_alias();" in section(cfg, "onreply_route[FROM_PHONE] {")

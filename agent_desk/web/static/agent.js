@@ -563,7 +563,16 @@ function renderState(state) {
   login.title = state.registered === false ? NOT_REGISTERED : "";
   if (state.registered === false) message(statusMsg, NOT_REGISTERED, "error");
   watchRegistration(state);
+  // A cluster's proxy that did not answer the desk: 签入 went through (the agent stays signed in) without knowing
+  // whether the phone is registered. The desk's sentence says so and what to check; it goes once a reply lacks it.
+  if (state.registration_unconfirmed) {
+    message(statusMsg, state.registration_unconfirmed, "error");
+  } else if (unconfirmedShown) {
+    message(statusMsg, "", "info");
+  }
+  unconfirmedShown = Boolean(state.registration_unconfirmed);
 }
+let unconfirmedShown = false;
 const NOT_REGISTERED = "话机未注册，不能签入：请先打开网页电话或检查话机";
 // The phone registers after the page loaded (the browser phone within seconds, a desk phone whenever it is plugged
 // in): the state is read again when the browser phone says it registered, and every 10 s while it is not.

@@ -75,7 +75,10 @@ async def board_until(redis: aioredis.Redis, check, what: str, timeout: float = 
 
 
 def agent_on(board: dict, extension: str) -> dict:
-    return next(a for a in board["agents"] if a["extension"] == extension)
+    """The agent's entry on the board; one marked ``absent`` while the board does not list the agent yet (a board
+    written before the node's listener saw the member: a wait keeps waiting, an assertion names it)."""
+    return next((a for a in board["agents"] if a["extension"] == extension),
+                {"extension": extension, "state": "absent", "call_id": None})
 
 
 async def phone_registered(cluster: RunningCluster, extension: str, timeout: float = 20) -> None:

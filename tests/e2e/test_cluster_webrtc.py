@@ -41,7 +41,8 @@ import contextlib
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from typing import Any
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -165,6 +166,24 @@ def served_page() -> Iterator[str]:
 
 
 
+@contextlib.asynccontextmanager
+async def phone_page(args: list[str]) -> AsyncIterator[tuple[Any, str, list[str]]]:
+    """The served JsSIP page, open in a Chromium started with ``args``: (the page, its address, the page's errors)."""
+    from playwright.async_api import async_playwright
+
+    with served_page() as url:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+            try:
+                page = await (await browser.new_context(locale="zh-CN")).new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(url)
+                yield page, url, errors
+            finally:
+                await browser.close()
+
+
 async def queue_call_echoing(cluster: RunningCluster, node_id: str) -> str:
     """A citizen's call waiting in the general queue on one node, whose side echoes what it hears (as
     RunningCluster.queue_call, with Echo instead of Wait: the browser's microphone comes back to it)."""
@@ -177,8 +196,6 @@ async def queue_call_echoing(cluster: RunningCluster, node_id: str) -> str:
 
 async def test_a_browser_registered_with_the_proxy_answers_a_call_from_a_node_with_audio_both_ways(
         webrtc_cluster: RunningCluster) -> None:
-    from playwright.async_api import async_playwright
-
     cluster = webrtc_cluster
     assert cluster.site.cluster is not None
     account = BrowserPhones.for_site(cluster.site, cluster.secrets.directory).credentials(
@@ -186,40 +203,29 @@ async def test_a_browser_registered_with_the_proxy_answers_a_call_from_a_node_wi
     # the desk sends the page to the proxy's WebSocket, not to a node's HTTP server
     assert account["socket"] == f"ws://127.0.0.1:{cluster.site.cluster.ws_port}/ws", account
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with served_page() as url:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                       args=CHROMIUM_FLAGS + FAKE_MICROPHONE + LOOPBACK_ICE)
-            try:
-                page = await (await browser.new_context(locale="zh-CN")).new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(url)
+    async with phone_page(CHROMIUM_FLAGS + FAKE_MICROPHONE + LOOPBACK_ICE) as (page, url, errors):
+        # A wrong password is refused by the proxy, and leaves no contact.
+        wrong = {**account, "uri": f"sip:{OTHER}@127.0.0.1", "password": "not-the-generated-one"}
+        other = await page.context.new_page()
+        await other.goto(url)
+        assert await other.evaluate("(a) => register(a)", wrong) == "Authentication Error"
+        await other.close()
+        assert cluster.proxy.contacts(OTHER) == []
 
-                # A wrong password is refused by the proxy, and leaves no contact.
-                wrong = {**account, "uri": f"sip:{OTHER}@127.0.0.1", "password": "not-the-generated-one"}
-                other = await page.context.new_page()
-                await other.goto(url)
-                assert await other.evaluate("(a) => register(a)", wrong) == "Authentication Error"
-                await other.close()
-                assert cluster.proxy.contacts(OTHER) == []
+        # The right one: one WebSocket contact at the proxy.
+        assert await page.evaluate("(a) => register(a)", account) == "registered"
+        contacts = cluster.proxy.contacts(AGENT)
+        assert len(contacts) == 1 and "transport=ws" in contacts[0], contacts
 
-                # The right one: one WebSocket contact at the proxy.
-                assert await page.evaluate("(a) => register(a)", account) == "registered"
-                contacts = cluster.proxy.contacts(AGENT)
-                assert len(contacts) == 1 and "transport=ws" in contacts[0], contacts
-
-                for node in cluster.nodes.values():
-                    await agents.login(node.ami, AGENT, [GENERAL_QUEUE])
-                try:
-                    await ring_answer_and_talk(cluster, page)
-                finally:
-                    for node in cluster.nodes.values():
-                        with contextlib.suppress(Exception):
-                            await agents.logout(node.ami, AGENT)
-                assert errors == []
-            finally:
-                await browser.close()
+        for node in cluster.nodes.values():
+            await agents.login(node.ami, AGENT, [GENERAL_QUEUE])
+        try:
+            await ring_answer_and_talk(cluster, page)
+        finally:
+            for node in cluster.nodes.values():
+                with contextlib.suppress(Exception):
+                    await agents.logout(node.ami, AGENT)
+        assert errors == []
 
 
 async def answer(cluster: RunningCluster, page, node_id: str, cid: str, call: int) -> str:
@@ -318,69 +324,59 @@ SUBCENTER = "12366"   # a transfer target in the agents' context: each node dial
 
 async def test_a_browser_places_a_call_through_the_proxy_on_a_node_as_its_agent(
         webrtc_cluster: RunningCluster) -> None:
-    from playwright.async_api import async_playwright
-
     cluster = webrtc_cluster
     # the peer, as the sub-center, answers and sends audio (music on hold)
     await cluster.peer_ami.action({"Action": "DBPut", "Family": "gateway", "Key": SUBCENTER, "Val": "talk"})
     account = BrowserPhones.for_site(cluster.site, cluster.secrets.directory).credentials(
         OTHER, "127.0.0.1", secure=False)
     placed = f"agent {OTHER} calls {SUBCENTER} through node"   # kamailio.cfg's FROM_AGENT, after the login
-    with served_page() as url:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                       args=CHROMIUM_FLAGS + FAKE_MICROPHONE + LOOPBACK_ICE)
-            try:
-                page = await (await browser.new_context(locale="zh-CN")).new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(url)
-                assert await page.evaluate("(a) => register(a)", account) == "registered"
-                marks, before = cluster.marks(), cluster.proxy._log_count(placed)
-                dialled = time.monotonic()
-                await page.evaluate(f"dial('{SUBCENTER}')")
+    async with phone_page(CHROMIUM_FLAGS + FAKE_MICROPHONE + LOOPBACK_ICE) as (page, url, errors):
+        try:
+            assert await page.evaluate("(a) => register(a)", account) == "registered"
+            marks, before = cluster.marks(), cluster.proxy._log_count(placed)
+            dialled = time.monotonic()
+            await page.evaluate(f"dial('{SUBCENTER}')")
 
-                # a node runs it in the agents' context as agent 8002, and dials the sub-center on its trunk
-                node_id, dial = await poll(lambda: cluster.seen(marks, lambda e: (
-                    e.name == "DialBegin" and e.get("Channel").startswith(f"PJSIP/{OTHER}-"))), 20,
-                    "a node dialling the sub-center for the browser")
-                assert dial.get("Context") == v.CTX_AGENTS and dial.get("Exten") == SUBCENTER, dial
-                assert dial.get("DestChannel").startswith("PJSIP/trunk-"), dial
-                assert cluster.proxy._log_count(placed) == before + 1
-                node, agent_channel = cluster.nodes[node_id], dial.get("Channel")
-                stats = await eventually(lambda: media_flowing(page, "mediaStats()"),
-                                         f"DTLS connected and audio both ways with the sub-center via {node_id}")
-                print(f"\n[cluster-webrtc] the browser's own call to {SUBCENTER} on {node_id}: audio both ways "
-                      f"{time.monotonic() - dialled:.1f} s after dialling: {stats}")
-                # the agent's own call counts as the agent's call at the proxy (no node offers it a queue call)
-                assert cluster.proxy.agent_calls(OTHER) == 1
-                await asyncio.sleep(2)   # the call goes on, the sub-center's music still coming (50 packets a second)
-                after = await media_flowing(page, "mediaStats()")
-                assert after and after["received"] > stats["received"] + 50, (stats, after)
-                assert await page.evaluate("phone.events") == [f"dialled {SUBCENTER}", "confirmed"]
+            # a node runs it in the agents' context as agent 8002, and dials the sub-center on its trunk
+            node_id, dial = await poll(lambda: cluster.seen(marks, lambda e: (
+                e.name == "DialBegin" and e.get("Channel").startswith(f"PJSIP/{OTHER}-"))), 20,
+                "a node dialling the sub-center for the browser")
+            assert dial.get("Context") == v.CTX_AGENTS and dial.get("Exten") == SUBCENTER, dial
+            assert dial.get("DestChannel").startswith("PJSIP/trunk-"), dial
+            assert cluster.proxy._log_count(placed) == before + 1
+            node, agent_channel = cluster.nodes[node_id], dial.get("Channel")
+            stats = await eventually(lambda: media_flowing(page, "mediaStats()"),
+                                     f"DTLS connected and audio both ways with the sub-center via {node_id}")
+            print(f"\n[cluster-webrtc] the browser's own call to {SUBCENTER} on {node_id}: audio both ways "
+                  f"{time.monotonic() - dialled:.1f} s after dialling: {stats}")
+            # the agent's own call counts as the agent's call at the proxy (no node offers it a queue call)
+            assert cluster.proxy.agent_calls(OTHER) == 1
+            await asyncio.sleep(2)   # the call goes on, the sub-center's music still coming (50 packets a second)
+            after = await media_flowing(page, "mediaStats()")
+            assert after and after["received"] > stats["received"] + 50, (stats, after)
+            assert await page.evaluate("phone.events") == [f"dialled {SUBCENTER}", "confirmed"]
 
-                # the node ends the call: its BYE reaches the browser over its connection (the contact's alias)
-                await node.ami.hangup(agent_channel)
-                await eventually(lambda: page.evaluate("phone.events.includes('ended remote')"),
-                                 "the node's hang-up reaching the browser", timeout=10)
-                await eventually(lambda: asyncio.to_thread(lambda: cluster.proxy.agent_calls(OTHER) == 0),
-                                 "the proxy counting the agent free", timeout=10)
-                # the node's call record: the agent's call to the sub-center, answered, tagged as a hand-off
-                cdr = await node.events.wait_for(lambda e: e.name == "Cdr" and e.get("Channel") == agent_channel,
-                                                 10, f"{node_id}'s call record of the browser's call",
-                                                 since=marks[node_id])
-                assert cdr.get("Source") == OTHER and cdr.get("Destination") == SUBCENTER, cdr
-                assert cdr.get("Disposition") == "ANSWERED" and int(cdr.get("BillableSeconds")) >= 1, cdr
-                assert cdr.get("DestinationChannel").startswith("PJSIP/trunk-"), cdr
-                assert cdr.get("UserField").endswith(f"/transfer-{SUBCENTER}"), cdr
-                assert errors == []
-                await page.evaluate("""() => new Promise((resolve) => {
-                    phone.ua.on("unregistered", resolve); phone.ua.unregister(); })""")
-                assert cluster.proxy.contacts(OTHER) == []   # the wss tests below register 8002 afresh
-            finally:
-                await browser.close()
-                await cluster.peer_ami.action({"Action": "DBDel", "Family": "gateway", "Key": SUBCENTER})
-                await cluster.hang_up_peer_calls()
+            # the node ends the call: its BYE reaches the browser over its connection (the contact's alias)
+            await node.ami.hangup(agent_channel)
+            await eventually(lambda: page.evaluate("phone.events.includes('ended remote')"),
+                             "the node's hang-up reaching the browser", timeout=10)
+            await eventually(lambda: asyncio.to_thread(lambda: cluster.proxy.agent_calls(OTHER) == 0),
+                             "the proxy counting the agent free", timeout=10)
+            # the node's call record: the agent's call to the sub-center, answered, tagged as a hand-off
+            cdr = await node.events.wait_for(lambda e: e.name == "Cdr" and e.get("Channel") == agent_channel,
+                                             10, f"{node_id}'s call record of the browser's call",
+                                             since=marks[node_id])
+            assert cdr.get("Source") == OTHER and cdr.get("Destination") == SUBCENTER, cdr
+            assert cdr.get("Disposition") == "ANSWERED" and int(cdr.get("BillableSeconds")) >= 1, cdr
+            assert cdr.get("DestinationChannel").startswith("PJSIP/trunk-"), cdr
+            assert cdr.get("UserField").endswith(f"/transfer-{SUBCENTER}"), cdr
+            assert errors == []
+            await page.evaluate("""() => new Promise((resolve) => {
+                phone.ua.on("unregistered", resolve); phone.ua.unregister(); })""")
+            assert cluster.proxy.contacts(OTHER) == []   # the wss tests below register 8002 afresh
+        finally:
+            await cluster.peer_ami.action({"Action": "DBDel", "Family": "gateway", "Key": SUBCENTER})
+            await cluster.hang_up_peer_calls()
 
 
 # ── wss:// at the proxy, with the generated certificate ────────────────────
@@ -420,7 +416,6 @@ async def test_chromium_registers_with_the_proxy_over_wss(webrtc_cluster: Runnin
 
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from playwright.async_api import async_playwright
 
     cluster = webrtc_cluster
     assert cluster.site.cluster is not None
@@ -430,19 +425,11 @@ async def test_chromium_registers_with_the_proxy_over_wss(webrtc_cluster: Runnin
     cert = x509.load_pem_x509_certificate(cluster.secrets.path(confgen.TLS_SECRET).read_bytes())
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     trust = [f"--ignore-certificate-errors-spki-list={base64.b64encode(hashlib.sha256(spki).digest()).decode()}"]
-    with served_page() as url:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                       args=CHROMIUM_FLAGS + trust)
-            try:
-                page = await browser.new_page()
-                await page.goto(url)
-                assert await page.evaluate("(a) => register(a)", account) == "registered"
-                contacts = cluster.proxy.contacts(OTHER)
-                assert len(contacts) == 1 and "transport=ws" in contacts[0], contacts
-                await page.evaluate("""() => new Promise((resolve) => {
-                    phone.ua.on("unregistered", resolve); phone.ua.unregister(); })""")
-                assert cluster.proxy.contacts(OTHER) == []
-            finally:
-                await browser.close()
+    async with phone_page(CHROMIUM_FLAGS + trust) as (page, url, errors):
+        assert await page.evaluate("(a) => register(a)", account) == "registered"
+        contacts = cluster.proxy.contacts(OTHER)
+        assert len(contacts) == 1 and "transport=ws" in contacts[0], contacts
+        await page.evaluate("""() => new Promise((resolve) => {
+            phone.ua.on("unregistered", resolve); phone.ua.unregister(); })""")
+        assert cluster.proxy.contacts(OTHER) == []
 

@@ -34,6 +34,7 @@ from fastapi import FastAPI
 from agent_desk.app import create_app
 from agent_desk.bootstrap import SINGLE_NODE, ami_settings, desk_settings, node_ami_settings, private_database
 from agent_desk.calls.listener import AmiSettings, CallListener
+from agent_desk.calls.recording_watch import RecordingWatch
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.callbacks.runner import CampaignRunner
 from agent_desk.db.session import Database
@@ -41,7 +42,7 @@ from agent_desk.settings import DeskSettings
 from agent_desk.supervision.wallboard import Wallboard
 from agent_desk.telephony import agents, cluster
 from agent_desk.telephony.link import NodeClient, TelephonyLink
-from agent_desk.telephony.recording import recordings_dir
+from agent_desk.telephony.recording import host_directory, recordings_dir
 from agent_desk.tickets.status import StatusProjection
 from hotline import housekeeping
 from hotline.ami import AmiClient, AmiError
@@ -277,6 +278,10 @@ def _listener(settings: DeskSettings, db: Database, site: SiteConfig, plan: Numb
     # A cluster node records under its own instance directory: the call row names the file where it really is.
     recordings = settings.recordings_dir if node == SINGLE_NODE else recordings_dir(site, node)
     tracker = CallTracker(db, settings.async_redis(), settings.line_names, settings.city_names, recordings)
+    if recordings:   # watched where this machine reads them (a cluster node's may be on another machine)
+        tracker.watch = RecordingWatch(
+            recordings, host_directory(settings, recordings), settings.recording_stall_seconds,
+            settings.recordings_low_bytes, settings.recordings_full_bytes, settings.recording_watch_interval, node)
     board = Wallboard.from_plan(plan, settings.service_level_seconds,
                                 pause_reasons=site.agents.pause_reasons)   # 实时监控
     if node == SINGLE_NODE:

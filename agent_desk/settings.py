@@ -49,6 +49,12 @@ class DeskSettings:
     # process reads it (different when Asterisk runs in its chroot). Empty: playback is unavailable.
     recordings_dir: str = ""
     recordings_host_dir: str = ""
+    # The recordings watch (agent_desk.calls.recording_watch): a call's recording not grown for this long is 录音中断;
+    # the recordings volume with less free space than these is 空间不足 / 已满 on the wallboard; looked at this often.
+    recording_stall_seconds: float = 15.0
+    recordings_low_bytes: int = 1 << 30
+    recordings_full_bytes: int = 1 << 20
+    recording_watch_interval: float = 2.0
     response_window: dt.timedelta = dt.timedelta(hours=24)  # 响应率: the host unit signs within this after dispatch
     service_level_seconds: int = SERVICE_LEVEL_SECONDS   # 服务水平: answered within this many seconds of queueing
     # Browser softphones (agents.webrtc): ports of Asterisk's HTTP server and the SIP secrets. None: off.

@@ -241,7 +241,8 @@ def cmd_listener(ctx: Context, args: argparse.Namespace) -> int:
     from agent_desk.process import build_listener
 
     try:
-        process = build_listener(ctx.site, ctx.plan, ctx.secrets, node=args.node)
+        process = build_listener(ctx.site, ctx.plan, ctx.secrets, node=args.node,
+                                 recordings_host_dir=args.recordings_host_dir)
     except ValueError as exc:
         print(f"[listener] {exc}", file=sys.stderr)
         return 2
@@ -658,6 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
     listen = sub.add_parser("listener", help="run the AMI listener alone (call records, pops, the wallboard)")
     listen.add_argument("--node", default=None,
                         help="a cluster's node id: listen to that node only (default: every node of the site)")
+    listen.add_argument("--recordings-host-dir", default=None,
+                        help="where this process reads Asterisk's call recordings (the recordings watch)")
     listen.set_defaults(func=cmd_listener)
     asr = sub.add_parser("asr", help="speech as a service: the ASR worker pool")
     asr_sub = asr.add_subparsers(dest="action", required=True)

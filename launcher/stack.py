@@ -132,7 +132,9 @@ def stack_children(site: SiteConfig, recordings_host_dir: str, media: int = 1) -
         *media_children(media),
         Child("desk", hotline_command("desk", "serve", "--no-listener", "--recordings-host-dir", recordings_host_dir),
               ProcessKind.DESK),
-        Child("listener", hotline_command("listener"), ProcessKind.LISTENER),
+        # the listener watches the recordings of the calls being recorded (agent_desk.calls.recording_watch)
+        Child("listener", hotline_command("listener", "--recordings-host-dir", recordings_host_dir),
+              ProcessKind.LISTENER),
         *asr_children(site),   # site.speech.workers processes of `hotline asr worker`
     ]
 

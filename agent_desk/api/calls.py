@@ -54,6 +54,18 @@ class PopTicket(TicketSummary):
     open: bool = Field(description="未办结")
 
 
+class CallWarning(Reply):
+    """坐席通话中必须知道的情况（录音失败、录音中断），页面以告警显示。"""
+
+    type: Literal["warning"]
+    sent_at: float = Field(description="生成时间（Unix 秒）")
+    call_id: str
+    kind: Literal[tuple(pop.WARNINGS)] = Field(  # type: ignore[valid-type]
+        description="recording_failed（录音失败：接听时录音无法写入）/ recording_interrupted（录音中断：通话中录音停止"
+                    "写入，录音不完整）")
+    message: str = Field(description="给坐席看的中文提示")
+
+
 class Pop(Reply):
     """弹屏：坐席接起来电时推送（/ws/desk），刷新页面后由 GET /calls/current 取回。"""
 
@@ -62,6 +74,7 @@ class Pop(Reply):
     call: PopCall
     prefill: Prefill | None = Field(description="语音预填（IVR 阶段市民所述的转写与要素）")
     tickets: list[PopTicket] = Field(description="来电人的工单，未办结的在前")
+    warnings: list[CallWarning] = Field(description="该通话已知的告警（录音失败或中断）；刷新页面后仍会返回")
 
 
 class CallbackInProgress(Reply):
@@ -82,6 +95,11 @@ class Idle(Reply):
     type: Literal["idle"] = "idle"
 
 
+RecordingFault = Literal[(*pop.FAULT_WARNINGS, None)]  # type: ignore[valid-type]
+RECORDING_FAULT = ("录音故障：failed 录音失败（接听时无法写入，没有录音）、"
+                   "interrupted 录音中断（通话中停止写入，录音不完整）；没有故障为 null")
+
+
 class CallRecord(Reply):
     call_id: str
     line: str | None
@@ -98,6 +116,7 @@ class CallRecord(Reply):
     outcome: str | None = Field(description="answered / abandoned / ivr_only …")
     hangup_cause: str | None
     recording: str | None
+    recording_fault: RecordingFault = Field(description=RECORDING_FAULT)
     prefill: dict[str, Any] | None
     survey_result: str | None = Field(description="来电满意度评价结果")
     transfers: list[dict[str, Any]] | None = Field(description="转接与紧急联动记录")
@@ -248,7 +267,8 @@ def read(request: Request, call_id: str = CALL_ID, who: Principal = Depends(requ
         "caller_masked": mask_phone(call.caller or ""), "queue": call.queue, "subplatform": call.subplatform,
         "agent": call.agent_extension, "started_at": _iso(call.started_at), "queued_at": _iso(call.queued_at),
         "answered_at": _iso(call.answered_at), "ended_at": _iso(call.ended_at), "outcome": call.outcome,
-        "hangup_cause": call.hangup_cause, "recording": call.recording, "prefill": call.prefill,
+        "hangup_cause": call.hangup_cause, "recording": call.recording, "recording_fault": call.recording_fault,
+        "prefill": call.prefill,
         "survey_result": call.survey_result, "transfers": call.transfers,
         "tickets": [t.number for t in session.scalars(select(m.Ticket).where(m.Ticket.call_id == call.id))],
     })

@@ -91,6 +91,8 @@ class TicketDetail(TicketSummary):
     channel: str = Field(description="受理渠道代码（词表 channels）")
     call_id: str | None
     recording: str | None
+    recording_fault: str | None = Field(description="录音故障：failed 录音失败（没有录音）、"
+                                                    "interrupted 录音中断（录音不完整）；没有故障为 null")
     host_unit: str | None = Field(description="主办单位代码")
     co_units: list[str] = Field(description="协办单位代码")
     co_unit_names: list[str]

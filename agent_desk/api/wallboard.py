@@ -2,8 +2,9 @@
 live is ``/ws/wallboard``, in ``agent_desk.api.sockets``); ``GET /api/wallboard/standard``, today's GB/T 33358
 call figures from the call records (the reports' definitions, ``agent_desk.supervision.kpi``); ``GET
 /api/wallboard/asr``, the speech-recognition pool's state (``agent_desk.supervision.asr_pool``); ``GET
-/api/wallboard/processes``, the center's processes as ``hotline run`` supervises them (``hotline.contracts.processes``).
-The page polls the last three.
+/api/wallboard/processes``, the center's processes as ``hotline run`` supervises them (``hotline.contracts.processes``);
+``GET /api/wallboard/recordings``, the recordings volume's free space as the listener sees it
+(``agent_desk.calls.recording_watch``). The page polls them.
 
 The snapshot is written by the listener (``agent_desk/calls/listener.py``) to Redis; this process only reads
 it, so any desk process can serve the page. In a cluster it is the cluster's board, merged by the nodes' listeners
@@ -28,6 +29,7 @@ from agent_desk.api.schemas import Reply
 from agent_desk.api.supervision_schemas import CallMetrics
 from agent_desk.auth.roles import WATCHERS
 from agent_desk.auth.sessions import Principal
+from agent_desk.calls import recording_watch
 from agent_desk.errors import DeskError
 from agent_desk.settings import PROVINCE_TZ
 from agent_desk.supervision import asr_pool, kpi
@@ -283,3 +285,42 @@ def processes_state(request: Request, who: Principal = Depends(require(*WATCHERS
         log.warning("process status not read: %s", exc)
         raise DeskError(503, "process_state_unavailable", "系统进程状态暂不可用，请稍后重试") from exc
     return processes_view({(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}, time.time())
+
+
+RecordingsState = Literal[recording_watch.STATES]  # type: ignore[valid-type]
+
+
+class RecordingsVolume(Reply):
+    """一个电话节点的录音存储（单节点时 node 为空字符串）。"""
+
+    node: str = Field(description="电话节点编号；单节点部署为空字符串")
+    state: RecordingsState = Field(description="状态代码：normal 正常、low 空间不足、full 已满（新的录音无法写入）、"
+                                               f"unknown 状态未知（{int(recording_watch.STALE_SECONDS)} 秒内没有更新）")
+    state_label: str = Field(description="状态中文名称")
+    free_bytes: int = Field(description="剩余空间（字节）")
+    total_bytes: int = Field(description="总空间（字节）")
+    low_bytes: int = Field(description="空间不足的界限（字节）")
+    recording: int = Field(description="正在录音的通话数")
+    at: float = Field(description="检查时间（Unix 时间戳，秒）")
+
+
+class RecordingsBoard(Reply):
+    """录音存储状态：由电话事件监听进程每隔几秒检查。录音目录不在本机可读的节点不列出。"""
+
+    at: float = Field(description="读取时间（Unix 时间戳，秒）")
+    volumes: list[RecordingsVolume] = Field(description="各节点的录音存储，按节点排序")
+
+
+@router.get("/wallboard/recordings", summary="录音存储状态")
+def recordings_state(request: Request, who: Principal = Depends(require(*WATCHERS))) -> RecordingsBoard:
+    """各电话节点录音存储的剩余空间：低于界限为“录音存储空间不足”，写满为“录音存储空间已满”（通话照常接通，录音会
+    中断或失败）。数据服务无法读取时返回 503。"""
+    try:
+        raw = request.app.state.redis.hgetall(recording_watch.STATE_KEY)
+    except RedisError as exc:
+        log.warning("recordings storage state not read: %s", exc)
+        raise DeskError(503, "recordings_state_unavailable", "录音存储状态暂不可用，请稍后重试") from exc
+    now = time.time()
+    rows = recording_watch.read({(k.decode() if isinstance(k, bytes) else k):
+                                 (v.decode() if isinstance(v, bytes) else v) for k, v in raw.items()}, now)
+    return RecordingsBoard(at=now, volumes=[RecordingsVolume.model_validate(r) for r in rows])

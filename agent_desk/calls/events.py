@@ -121,8 +121,18 @@ class RecordingFailed:
     at: dt.datetime
 
 
+@dataclass(frozen=True)
+class RecordingInterrupted:
+    """The call's recording stopped being written during the conversation (the listener's recordings watch,
+    ``agent_desk.calls.recording_watch``; no AMI event says so): the call goes on; the agent is told, the call's
+    record marked incomplete. Applied in order with the AMI events, retried like them."""
+
+    call_id: str
+    at: dt.datetime
+
+
 CallEvent = (ChannelCreated | QueueJoined | AgentRinging | AgentAnswered | AgentFinished | Abandoned | CallEnded
-             | TransferRecorded | StillWaiting | RecordingFailed)
+             | TransferRecorded | StillWaiting | RecordingFailed | RecordingInterrupted)
 
 _EXT = re.compile(r"^(?:PJSIP|SIP|Local)/(\d+)")
 

@@ -54,6 +54,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent_desk import streams
 from agent_desk.calls import events as ev
+from agent_desk.calls import recording_watch
+from agent_desk.calls.recording_watch import RecordingWatch
 from agent_desk.calls.transcript import TranscriptRelay, end_spy
 from agent_desk.calls.tracker import CallTracker
 from agent_desk.db import models as m
@@ -170,6 +172,8 @@ class CallListener:
         await self.ami.connect()
         await self.read_back()
         self._tasks = [asyncio.create_task(self._apply_loop(), name="calls-apply")]
+        if self.tracker.watch is not None:
+            self._tasks.append(asyncio.create_task(self._watch_loop(self.tracker.watch), name="recordings-watch"))
         if self.redis is not None:
             # every node's listener forwards the prefills of the calls answered on its node (tracker.agent_of_call)
             self._tasks.append(asyncio.create_task(self._prefill_loop(), name="calls-prefill"))
@@ -181,9 +185,14 @@ class CallListener:
                 self._tasks.append(asyncio.create_task(self._board_loop(), name="board-publish"))
 
     async def read_back(self) -> None:
-        """A listener started again mid-call: the calls already with an agent keep their live prefill."""
+        """A listener started again mid-call: the calls already with an agent keep their live prefill, and their
+        recordings are watched again."""
         try:
-            self.tracker.agent_of_call.update(await asyncio.to_thread(self._calls_with_an_agent))
+            with_agent = await asyncio.to_thread(self._calls_with_an_agent)
+            self.tracker.agent_of_call.update(with_agent)
+            if self.tracker.watch is not None:
+                for call_id in with_agent:
+                    self.tracker.watch.track(call_id)
         except SQLAlchemyError as exc:
             log.warning("calls in progress not read back (%s); their live prefill waits for the next answer", exc)
 
@@ -323,6 +332,31 @@ class CallListener:
                 log.exception("call event not applied; retrying: %s", describe(event))
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_DELAY)
+
+    # ── the recordings watch ─────────────────────────────────────────────────
+    async def _watch_loop(self, watch: RecordingWatch) -> None:
+        """Every ``watch.interval`` s: the recordings that stopped growing become ``RecordingInterrupted`` events
+        (applied in order, retried like the AMI ones), and the volume's state goes to Redis for the wallboard."""
+        if not watch.active:
+            log.info("listener %s: recordings at %s are not readable here; they are not watched", self.node or "-",
+                     watch.host or watch.written)
+        while True:
+            try:
+                looked = await asyncio.to_thread(watch.look)
+            except OSError as exc:
+                log.warning("recordings not looked at: %s", exc)
+                looked = None
+            if looked is not None:
+                now = dt.datetime.now(dt.UTC)
+                for call_id in looked.interrupted:
+                    self.queue.put_nowait(ev.RecordingInterrupted(call_id, now))
+                if self.redis is not None:
+                    try:
+                        await self.redis.hset(recording_watch.STATE_KEY, self.node,
+                                              recording_watch.encode(looked.storage))
+                    except (RedisError, OSError) as exc:
+                        log.warning("recordings storage state not written: %s", exc)
+            await asyncio.sleep(watch.interval)
 
     # ── the wallboard ────────────────────────────────────────────────────────
     async def _rebuild_board(self) -> None:

@@ -4,7 +4,9 @@ Published on the Redis channel ``hotline:pop:<user id>``; the desk's WebSocket f
 open pages. Kinds: ``pop`` (a call was answered: caller, line, city, prefill, the caller's tickets with open
 matters first), ``prefill`` (the live transcript moved on while the call is up) and ``turn`` (one speaker turn of
 the call's transcript, also to supervisors listening: ``agent_desk.calls.transcript``) and ``warning`` (something
-about the call the agent must know while talking: its recording cannot be written).
+about the call the agent must know while talking: its recording cannot be written, or stopped being written). A pop
+also lists the warnings already known for its call (``warnings``, from the call's ``recording_fault``), so the
+agent's page shows them again after a reload (``/api/calls/current``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ CHANNEL = "hotline:pop:{user_id}"
 # What a ``warning`` says to the agent, by kind: the agent's page shows the message as it comes.
 WARNINGS = {
     "recording_failed": "录音失败：本次通话无法录音（录音存储已满或不可用），请做好通话记录，并报告班长。",
+    "recording_interrupted": "录音中断：本次通话的录音已停止写入（录音存储已满或不可用），录音不完整，"
+                             "请做好通话记录，并报告班长。",
 }
+# The call's ``recording_fault`` → the warning its agent is shown.
+FAULT_WARNINGS = {"failed": "recording_failed", "interrupted": "recording_interrupted"}
 
 
 def channel_for(user_id: int) -> str:
@@ -50,6 +56,8 @@ def build(session: Session, call: m.Call, prefill: Prefill | None, line_names: d
         "prefill": prefill.to_dict() if prefill is not None else None,
         # The agent talks to this caller: their own tickets are shown with the contact (the pop is audited).
         "tickets": [summary(t, unmasked=True) | {"open": lc.State(t.state) in lc.OPEN_STATES} for t in tickets],
+        "warnings": [warning(call.call_id, FAULT_WARNINGS[call.recording_fault])]
+        if call.recording_fault in FAULT_WARNINGS else [],
     }
 
 

@@ -22,6 +22,7 @@ from agent_desk.auth.sessions import Principal
 from agent_desk.callbacks import store as callbacks
 from agent_desk.calls import events as ev
 from agent_desk.calls import pop, transfers
+from agent_desk.calls.recording_watch import RecordingWatch
 from agent_desk.db import models as m
 from agent_desk.db.session import Database
 from agent_desk.telephony.recording import recording_path
@@ -70,6 +71,7 @@ class CallTracker:
         self.arrivals: OrderedDict[str, dt.datetime] = OrderedDict()   # channel Uniqueid → when it came up
         self.recording_failed: OrderedDict[str, None] = OrderedDict()   # calls whose recording cannot be written
         self.pops_sent = 0
+        self.watch: RecordingWatch | None = None   # the listener's recordings watch: told which calls are recorded
         self.node = ""   # the Asterisk node whose events this tracker applies, in a cluster (set by its listener)
 
     async def apply(self, event: ev.CallEvent) -> None:
@@ -107,6 +109,8 @@ class CallTracker:
         user_id, message = await asyncio.to_thread(self._answered, e, prefill)
         await self._live_call(e.facts.call_id, state="talking", agent=e.agent, since=e.at.isoformat())
         await self._live_agent(e.agent, state="on_call", call_id=e.facts.call_id, since=e.at.isoformat())
+        if self.watch is not None and self.recordings:   # recorded from the answer on: its file should grow
+            self.watch.track(e.facts.call_id)
         if user_id is None:
             log.warning("call %s answered by %s, who is no desk user: no pop", e.facts.call_id, e.agent)
             return
@@ -118,16 +122,32 @@ class CallTracker:
 
     async def _on_RecordingFailed(self, e: ev.RecordingFailed) -> None:
         """Told by the agent-connect dialplan just before the bridge, i.e. before the AgentConnect event: kept for
-        the answer's pop (or sent at once to the agent who already has the call)."""
+        the answer's pop (or sent at once to the agent who already has the call), and on the call's record, where
+        the desk reads it after a reload (``/api/calls/current``) and where the recording is offered."""
         log.warning("call %s: its recording cannot be written; the agent will be told", e.call_id)
         self.recording_failed[e.call_id] = None
         while len(self.recording_failed) > ARRIVALS_MAX:
             self.recording_failed.popitem(last=False)
+        await asyncio.to_thread(self._recording_fault, e.call_id, "failed", e.at)
         user_id = self.agent_of_call.get(e.call_id)
         if user_id is not None:
             await self._publish(user_id, pop.warning(e.call_id, "recording_failed"))
 
+    async def _on_RecordingInterrupted(self, e: ev.RecordingInterrupted) -> None:
+        """The call's recording stopped being written during the conversation (``recording_watch``): marked
+        incomplete on the call's record, and its agent told (录音中断). A call whose recording already failed at the
+        answer keeps that mark and its one warning."""
+        if e.call_id in self.recording_failed:
+            return
+        log.warning("call %s: its recording stopped being written; the agent will be told", e.call_id)
+        await asyncio.to_thread(self._recording_fault, e.call_id, "interrupted", e.at)
+        user_id = self.agent_of_call.get(e.call_id)
+        if user_id is not None:
+            await self._publish(user_id, pop.warning(e.call_id, "recording_interrupted"))
+
     async def _on_AgentFinished(self, e: ev.AgentFinished) -> None:
+        if self.watch is not None:   # the bridge is over: the recording stops by design
+            self.watch.forget(e.call_id)
         await self._live_agent(e.agent, state="idle", call_id="", since=e.at.isoformat())
 
     async def _on_Abandoned(self, e: ev.Abandoned) -> None:
@@ -139,6 +159,8 @@ class CallTracker:
         await asyncio.to_thread(self._ended, e, prefill, arrived)
         self.agent_of_call.pop(e.facts.call_id, None)
         self.recording_failed.pop(e.facts.call_id, None)
+        if self.watch is not None:
+            self.watch.forget(e.facts.call_id)
         if self.redis is not None:
             try:
                 await self.redis.srem(LIVE_CALLS, e.facts.call_id)
@@ -204,6 +226,17 @@ class CallTracker:
         if facts.queue:  # the latest queue: an overflow moves the caller on
             call.queue = facts.queue
         return call
+
+    def _recording_fault(self, call_id: str, fault: str, at: dt.datetime) -> None:
+        """``calls.recording_fault``; the row is made when the fault comes first (no queue join seen). ``failed``
+        (nothing recorded) is never turned into ``interrupted``."""
+        with self.db.session() as session:
+            call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
+            if call is None:
+                call = m.Call(call_id=call_id, started_at=at)
+                session.add(call)
+            if call.recording_fault != "failed":
+                call.recording_fault = fault
 
     def _update(self, call_id: str, **changes) -> None:
         with self.db.session() as session:

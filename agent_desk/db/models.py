@@ -138,6 +138,9 @@ class Call(Base):
     outcome: Mapped[str | None] = mapped_column(String(24))  # answered | abandoned | ivr_only | transferred
     hangup_cause: Mapped[str | None] = mapped_column(String(32))
     recording: Mapped[str | None] = mapped_column(String(256))
+    # failed: the recording could not be written from the answer on; interrupted: it stopped being written during
+    # the conversation (incomplete); None: no fault seen (agent_desk.calls.recording_watch)
+    recording_fault: Mapped[str | None] = mapped_column(String(16))
     prefill: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # the agent answered with the caller's words already written down (a prefill with a transcript); None:
     # not answered, or answered before the desk recorded this

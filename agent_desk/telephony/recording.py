@@ -92,6 +92,14 @@ def readable_here(settings: DeskSettings, recording: str | None) -> bool:
                 and _directories(settings, recording) is not None)
 
 
+def host_directory(settings: DeskSettings, directory: str) -> Path | None:
+    """Where the desk reads the recordings directory ``directory`` (as Asterisk writes it: a node's own, on a
+    cluster), by the rule of ``readable_here``; None when it is not read here. It may not exist on this machine."""
+    inside = f"{directory.rstrip('/')}/_"   # a file in it: the rule is about recordings
+    found = _directories(settings, inside) if readable_here(settings, inside) else None
+    return Path(found[1]) if found is not None else None
+
+
 def host_file(settings: DeskSettings, recording: str | None) -> Path | None:
     """Where the desk reads a recording (``calls.recording``, as Asterisk wrote it): under
     ``settings.recordings_host_dir`` (a cluster node's: see ``_directories``), or None when it is elsewhere (never

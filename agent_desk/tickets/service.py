@@ -550,6 +550,7 @@ def detail(session: Session, who: Principal, number: str, client: str = "") -> d
         location_unit_name=_unit_name(session, row.location_unit_id),
         confidential=row.confidential, urgency=row.urgency, channel=row.channel,
         call_id=row.call.call_id if row.call else None, recording=row.call.recording if row.call else None,
+        recording_fault=row.call.recording_fault if row.call else None,
         host_unit=units.code(row.host_unit_id), co_units=[units.code(i) for i in row.co_unit_ids],
         co_unit_names=[unit.name for unit in (session.get(m.OrgUnit, i) for i in row.co_unit_ids) if unit is not None],
         level=row.level, satisfaction=row.satisfaction, solved=row.solved, excluded=row.excluded,

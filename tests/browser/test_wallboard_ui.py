@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import insert, update
 
 from agent_desk.db import models as m
+from agent_desk.calls import recording_watch
 from agent_desk.supervision import asr_pool, cluster_board, warnings
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from hotline.contracts import asr
@@ -73,6 +74,11 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
     client.hset(asr.WORKERS_KEY, "asr-1", json.dumps({"at": now + 3600, "done": 70, "busy": True}))  # alive all test
     client.set(asr_pool.SAMPLES_KEY, json.dumps([{"at": now - 70, "jobs": 50, "ok": 46, "shed": 4, "lost": 0,
                                                   "failed": 0}]))
+    # The recordings volume as the listener's watch finds it: below the low mark (空间不足), fresh for the whole test.
+    client.delete(recording_watch.STATE_KEY)
+    client.hset(recording_watch.STATE_KEY, "", recording_watch.encode(
+        {"node": "", "state": "low", "free_bytes": 300 << 20, "total_bytes": 100 << 30, "low_bytes": 1 << 30,
+         "recording": 2, "at": now + 3600}))
     with desk.db.session() as session:   # the agent at 8001 is a person with a name, not the phone's "agent-8001"
         session.execute(update(m.User).where(m.User.username == desk.users["agent2"]).values(extension="8001"))
     try:
@@ -123,6 +129,8 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         expect(page.locator("#asr-tiles [data-tile='shed'] .wb-tile-value")).to_have_text("6")
         expect(page.locator("#asr-tiles [data-tile='shed'] .wb-tile-label")).to_contain_text("过载放弃")
         expect(page.locator("#asr-tiles [data-tile='alive'] .wb-tile-value")).to_have_text("1 / 1")
+        expect(page.locator("#wb-rec")).to_have_text("录音存储空间不足（剩余 300 MB）")
+        expect(page.locator("#wb-rec")).to_have_attribute("data-state", "low")
 
         alert = page.locator(f"#wb-alerts li[data-id='{ALERT['id']}']")
         expect(alert).to_contain_text("自来水")
@@ -162,7 +170,7 @@ def test_the_wallboard_page_shows_the_live_board(page, desk, redis_server, shoot
         expect(page.locator("#wb-conn")).to_have_text("已断开")
         assert_clean(page)
     finally:
-        client.delete(asr.STATS_KEY, asr.WORKERS_KEY, asr_pool.SAMPLES_KEY)
+        client.delete(asr.STATS_KEY, asr.WORKERS_KEY, asr_pool.SAMPLES_KEY, recording_watch.STATE_KEY)
         client.delete(SNAPSHOT_KEY)
         client.hdel(warnings.ACTIVE, ALERT["id"])
         client.close()

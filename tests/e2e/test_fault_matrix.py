@@ -14,8 +14,11 @@ the killing is the fault, the supervisor's restart the repair, and recovery is t
 shown restarted on the wallboard's system status and doing its work again. The recordings disk full is a row too:
 the recordings directory, as Asterisk writes it, gets a 256 KiB tmpfs of its own mounted over it and filled (the
 test box runs as root; nothing of the box's own disk is filled), while a stand-in agent answers the calls
-(``tests/support/stand_in.py``). A row that finds a defect not fixed yet is a strict xfail naming it (it fails
-the suite once the defect is fixed, so the mark is taken off). The per-row figures are printed (``-s``) and written to
+(``tests/support/stand_in.py``). The same disk filling during an answered call is a row of its own: the tmpfs is
+mounted with room, the call is answered and recorded, then the rest is filled while the two talk; the listener's
+recordings watch must tell the agent (录音中断), mark the call's record incomplete and show the wallboard 已满.
+A row that finds a defect not fixed yet is a strict xfail naming it (it fails the suite once the defect is fixed,
+so the mark is taken off). The per-row figures are printed (``-s``) and written to
 ``test-artifacts/fault-matrix.json``; the center's log to ``test-artifacts/fault-matrix-run.log``.
 
 Calls that reached a human: those the queue bridged to an agent (AgentConnect); a call is lost when it neither
@@ -379,14 +382,14 @@ async def disk_full(live: Live) -> None:
     await asyncio.to_thread(disk.fill)
 
 
-async def answered_and_ended(live: Live, cid: str) -> None:
+async def answered_and_ended(live: Live, cid: str, talk: float = TALK_SECONDS) -> None:
     """The stand-in agent answered ``cid`` and the call ended (the recording, if any, closed)."""
     assert live.events is not None and live.calls is not None
     events = live.events
     connect = await events.wait(lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, 30)
     assert connect is not None, f"{cid} did not reach the agent"
     ended = await events.wait(lambda e: e.name in ("AgentComplete", "Hangup") and e.get("Linkedid") == cid,
-                              TALK_SECONDS + 20)
+                              talk + 20)
     assert ended is not None, f"{cid} did not end"
 
 
@@ -497,6 +500,69 @@ async def disk_after(live: Live) -> None:
     assert (body[:4], body[8:16]) == (b"RIFF", b"WAVEfmt "), body[:48]
 
 
+# the recordings disk filling during an answered call
+FILLS_DURING = "recording interrupted: the disk fills during a call"   # the row's id: recording
+OTHER_EXTENSION = "8098"   # a second stand-in, no desk user's
+LONG_TALK = 45   # seconds: the recording grows, the disk fills, the watch (15 s stall, 2 s looks) notices, in the call
+ROOMY = 16 * 1024 * 1024   # the tmpfs with room: minutes of a call's 16 kB/s
+
+
+def recordings_board(live: Live) -> dict:
+    return live.boss.get("/wallboard/recordings")["volumes"][0]
+
+
+async def disk_with_room(live: Live) -> None:
+    assert faults.FullDisk.mountable(), "the disk rows mount a tmpfs over the recordings: they need root"
+    live.state["restarts"] = {n: p["restarts"] for n, p in (await asyncio.to_thread(live.admin.processes)).items()}
+    disk = faults.FullDisk(recordings_host_dir(live), size=ROOMY)
+    live.state["disk"] = disk
+    await asyncio.to_thread(disk.mount)
+
+
+async def disk_fills_in_call(live: Live) -> None:
+    """The call placed before the mount is answered first and recorded whole (its MixMonitor opened its file on the
+    disk under the mount; a short call: no mark). The call placed on the mounted disk is answered and recorded (its
+    file grows), then the disk fills while the two talk: its agent is warned 录音中断 while the call is on the line,
+    the wallboard says 已满, the call's record says interrupted and its recording plays what was recorded before."""
+    assert live.calls is not None
+    report = REPORT.setdefault(FILLS_DURING, {})
+    before, during = live.state["row_calls"]
+    file = live.state["disk"].directory / Path(recording_path(recordings_dir(
+        load_site(live.home.parent / "site.yaml")), during)).name
+    async with stand_in_agent(live.calls.ami, OTHER_EXTENSION, TALK_SECONDS, speaking=True):
+        await answered_and_ended(live, before)
+    async with agents_page(live) as next_about, \
+            stand_in_agent(live.calls.ami, DISK_AGENT_EXTENSION, LONG_TALK, speaking=True):
+        popped = await next_about(during, 60)
+        assert popped is not None and popped["type"] == "pop", (during, popped)
+        sizes = await eventually(lambda: (s := file.stat().st_size if file.exists() else 0) > 32_000 and s,
+                                 20, f"{during}'s recording growing")
+        await eventually(lambda: recordings_board(live)["state"] == "low", 10, "空间不足 (16 MiB: below the mark)")
+        report["recorded_bytes_before_full"] = sizes
+        await asyncio.to_thread(live.state["disk"].fill_up)
+        filled = time.monotonic()
+        warned = await next_about(during, 30)
+        assert warned is not None and warned["type"] == "warning", (during, warned)
+        assert warned["kind"] == "recording_interrupted" and "录音中断" in warned["message"], warned
+        report["agent_warned_s_after_full"] = round(time.monotonic() - filled, 1)
+        board = await eventually(lambda: (b := recordings_board(live))["state"] == "full" and b, 10,
+                                 "the wallboard's 录音存储空间已满")
+        assert board["state_label"] == "录音存储空间已满", board
+        await answered_and_ended(live, during, LONG_TALK)
+    for cid in (before, during):
+        await eventually(lambda cid=cid: on_record(live.boss, cid), RECOVER_WITHIN, f"{cid} on record")
+    record = await asyncio.to_thread(live.boss.get, f"/calls/{during}")
+    assert record["recording_fault"] == "interrupted", record
+    status, body = await asyncio.to_thread(recording_answer, live, during)   # what was recorded before, marked
+    assert status == 200 and isinstance(body, bytes) and len(body) > 32_000, (status, body)
+    assert (await asyncio.to_thread(live.boss.get, f"/calls/{before}"))["recording_fault"] is None
+
+
+def center_running_with_room(live: Live) -> bool:
+    """As ``center_running``, and the wallboard no longer says the recordings disk is full."""
+    return center_running(live) and recordings_board(live)["state"] != "full"
+
+
 ROWS = [
     Fault("recordings disk full", "calls waiting in the queue, answered by an agent while the disk is full",
           "the call reaches the agent as ever (the recording failing never holds it up)",
@@ -506,6 +572,13 @@ ROWS = [
           "and plays, and its agent is warned of nothing",
           inject=disk_full, while_down=disk_while_full, repair=disk_freed, recovered=center_running,
           after=disk_after),
+    Fault(FILLS_DURING, "a call answered and recorded, the disk filling while the two talk",
+          "the conversation goes on to its end (the recording stopping never cuts it)",
+          "the agent's page is warned 录音中断 while the call is on the line; the wallboard says 录音存储空间已满",
+          "the call's record says its recording is interrupted (incomplete) and plays what was recorded before; "
+          "with space again the next call is recorded and plays, and its agent is warned of nothing",
+          inject=disk_with_room, while_down=disk_fills_in_call, repair=disk_freed,
+          recovered=center_running_with_room, after=disk_after),
     Fault("media server killed (SIGKILL)", "a call waiting in the queue",
           "the call stays queued; a call meanwhile takes the AGI fallback to the queue",
           "the system status shows the restart", "every call of the outage on record; the next call has its AGI",

@@ -130,11 +130,20 @@ class FullDisk:
 
     def fill(self) -> int:
         """Mount and fill; the bytes it took to fill it."""
+        self.mount()
+        return self.fill_up()
+
+    def mount(self) -> None:
+        """The filesystem of its own, with room (a disk that fills later: ``fill_up``)."""
         subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size},mode=0777", "hotline-recordings-full",
                         str(self.directory)], check=True, capture_output=True)
         self.mounted = True
+
+    def fill_up(self) -> int:
+        """Fill what is left of the mounted filesystem to the last byte; the bytes it took."""
+        assert self.mounted
         written = 0
-        with (self.directory / "filler").open("wb", buffering=0) as filler:
+        with (self.directory / "filler").open("ab", buffering=0) as filler:
             try:
                 while True:
                     written += filler.write(b"\0" * 4096) or 0

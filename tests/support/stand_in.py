@@ -19,9 +19,12 @@ CONTEXT = "hotline-test-agent"
 
 @contextlib.asynccontextmanager
 async def stand_in_agent(ami: AmiClient, name: str, talk_seconds: float = 2.0,
-                         queue: str = GENERAL_QUEUE) -> AsyncIterator[str]:
-    """Yields the member's interface; each call it takes is answered, held ``talk_seconds`` and hung up."""
-    steps = [("Answer", ""), ("Wait", f"{talk_seconds:g}"), ("Hangup", "")]
+                         queue: str = GENERAL_QUEUE, *, speaking: bool = False) -> AsyncIterator[str]:
+    """Yields the member's interface; each call it takes is answered, held ``talk_seconds`` and hung up.
+    ``speaking``: the agent sends sound all along (a tone), as a real phone sends its audio: the call's recording
+    grows with every second of the conversation."""
+    steps = [("Answer", ""), *([("Playtones", "440")] if speaking else []), ("Wait", f"{talk_seconds:g}"),
+             ("Hangup", "")]
     for priority, (app, data) in enumerate(steps, 1):
         await ami.action({"Action": "DialplanExtensionAdd", "Context": CONTEXT, "Extension": name,
                           "Priority": str(priority), "Application": app, "ApplicationData": data,

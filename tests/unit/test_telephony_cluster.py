@@ -309,3 +309,26 @@ def test_a_cluster_nodes_recording_is_read_beside_the_desks_recordings_directory
     mounted = DeskSettings("sqlite://", "redis://", recordings_dir="/srv/c/spool/monitor",
                            recordings_host_dir=str(root / "srv/c/spool/monitor-copy"))
     assert host_file(mounted, "/srv/c-n2/spool/monitor/a.wav") is None
+
+
+def test_a_nodes_recordings_are_watched_where_they_are_read(tmp_path):
+    """The recordings watch (``agent_desk.calls.recording_watch``) looks where the desk plays them from: the node's
+    folder beside the desk's, or nowhere (a desk reading its own mount does not see the node's)."""
+    from agent_desk.calls.recording_watch import RecordingWatch
+    from agent_desk.settings import DeskSettings
+    from agent_desk.telephony.recording import host_directory
+
+    root = tmp_path / "root"
+    (root / "srv/c-n2/spool/monitor").mkdir(parents=True)
+    settings = DeskSettings("sqlite://", "redis://", recordings_dir="/srv/c/spool/monitor",
+                            recordings_host_dir=str(root / "srv/c/spool/monitor"))
+    assert host_directory(settings, "/srv/c/spool/monitor") == root / "srv/c/spool/monitor"
+    assert host_directory(settings, "/srv/c-n2/spool/monitor/") == root / "srv/c-n2/spool/monitor"
+    assert host_directory(settings, "/srv/other/spool/monitor") is None
+    mounted = DeskSettings("sqlite://", "redis://", recordings_dir="/srv/c/spool/monitor",
+                           recordings_host_dir=str(root / "srv/c/spool/monitor-copy"))
+    assert host_directory(mounted, "/srv/c-n2/spool/monitor") is None
+    assert host_directory(DeskSettings("sqlite://", "redis://"), "/srv/c/spool/monitor") is None
+    # readable by the rule but not on this machine (the node's spool not mounted here): not watched
+    assert RecordingWatch("/srv/c-n2/spool/monitor", root / "srv/c-n2/spool/monitor").active
+    assert not RecordingWatch("/srv/c/spool/monitor", root / "srv/c/spool/monitor").active

@@ -70,6 +70,14 @@ function onPop(pop) {
   renderCallerTickets(pop.tickets || []);
   showPhone();
   if (isNew) message($("#page-msg"), `新来电：${dash(call.caller)}（${call.line_name || call.line || "未知热线"}）`, "info");
+  // Warnings already known for the call (its recording failed or was interrupted): shown again after a reload.
+  for (const warning of pop.warnings || []) onWarning(warning);
+}
+
+/** About the call on the line (its recording cannot be written, or stopped): the message comes from the desk
+    (pop.WARNINGS). */
+function onWarning(data) {
+  if (!call || call.call_id === data.call_id) message($("#page-msg"), data.message, "error");
 }
 
 /** What was said so far (the queue's description included), then each turn as the desk pushes it. */
@@ -635,8 +643,7 @@ function onDeskMessage(data) {
   } else if (data.type === "turn") {
     onTurn(data);
   } else if (data.type === "warning") {
-    // About the call on the line (its recording cannot be written): the message comes from the desk (pop.WARNINGS).
-    if (!call || call.call_id === data.call_id) message($("#page-msg"), data.message, "error");
+    onWarning(data);
   } else if (data.type === "degraded") {
     setWs("弹屏暂不可用", false);
     message($("#page-msg"), data.message || "实时弹屏暂不可用，请刷新或查看当前通话", "error");

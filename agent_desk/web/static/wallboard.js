@@ -1,7 +1,8 @@
 /* 实时监控: the live wallboard over /ws/wallboard (snapshots from the desk's AMI listener, early-warning
    alerts). Waits and times in state tick here from the snapshot's timestamps, between snapshots. Today's
    GB/T 33358 figures (GET /wallboard/standard, from the call records like the reports) and the speech
-   service's state (GET /wallboard/asr) are fetched every POLL_MS.
+   service's state (GET /wallboard/asr) and the recordings storage (GET /wallboard/recordings: 录音存储空间不足 /
+   已满, beside the connection badge) are fetched every POLL_MS.
    大屏 mode (?wall=1, wall.css): the whole board on one 1920×1080 screen without scrolling, charts drawn at the
    size they are shown. Colours come from the one palette in charts.js (an agent state has the same colour in
    the donut and on the agents' cards, and on every page). */
@@ -27,6 +28,7 @@ const POLL_MS = 10000;
 const STANDARD = ["answer", "service_level", "wait", "to_queue", "prefill", "short_abandon", "abandon"];
 const RATE_BARS = ["answer", "service_level", "prefill", "short_abandon"];
 const ASR_TONES = { normal: "live", busy: "down", offline: "down", absent: "" };
+const REC_TONES = { normal: "live", low: "down", full: "down", unknown: "" };
 
 let snapshot = null;
 let offset = 0;            // server clock − local clock, seconds
@@ -187,8 +189,25 @@ function renderAsr(pool) {
   }
 }
 
+/** The recordings storage of each node watched (none: the badge stays hidden); the worst state is shown. */
+function renderRecordings(board) {
+  const badge = $("#wb-rec");
+  const order = ["full", "low", "unknown", "normal"];
+  const volumes = [...board.volumes].sort((a, b) => order.indexOf(a.state) - order.indexOf(b.state));
+  badge.hidden = !volumes.length;
+  if (!volumes.length) return;
+  const worst = volumes[0];
+  const free = `剩余 ${(worst.free_bytes / 1048576).toFixed(0)} MB`;
+  const where = worst.node ? `${worst.node} ` : "";
+  badge.textContent = worst.state === "normal" ? worst.state_label : `${where}${worst.state_label}（${free}）`;
+  badge.className = `badge ${REC_TONES[worst.state] || ""}`.trim();
+  badge.dataset.state = worst.state;
+}
+
 async function poll() {
-  const [std, pool] = await Promise.allSettled([api("GET", "/wallboard/standard"), api("GET", "/wallboard/asr")]);
+  const [std, pool, rec] = await Promise.allSettled([api("GET", "/wallboard/standard"), api("GET", "/wallboard/asr"),
+    api("GET", "/wallboard/recordings")]);
+  if (rec.status === "fulfilled") renderRecordings(rec.value);
   if (std.status === "fulfilled") renderStandard(std.value);
   else $("#std-note").textContent = `国标话务指标暂不可用：${std.reason.message}`;
   if (pool.status === "fulfilled") renderAsr(pool.value);

@@ -14,10 +14,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from agent_desk.calls import events as ev
-from agent_desk.calls import pop
 from agent_desk.db import models as m
 from hotline.contracts.prefill import KEY as PREFILL_KEY
-from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.browser.test_desk_ui import agent_ready, assert_clean, login
 from tests.browser.test_live_transcript_ui import prefill_of
 from tests.browser.conftest import answer_call
 
@@ -87,10 +86,7 @@ def test_a_pop_preselects_the_place_and_only_the_save_button_saves(page, places,
                                                                    tracker, loop_thread, shoot):
     desk = places
     page.set_viewport_size(SIZES["1440"])
-    login(page, desk.users["agent"])
-    expect(page).to_have_url(desk.url + "/agent.html")
-    expect(page.locator("#ws-state")).to_have_text("已连接")
-    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+    agent_ready(page, desk, rclient)
     expect(page.locator("#place-city option[value='460100']")).to_have_text("海口市")   # the pickers are loaded
 
     call_id = f"{desk.tag}.form"

@@ -71,6 +71,14 @@ def wait_subscribed(redis_client: redis.Redis, channel: str, timeout: float = 15
     raise AssertionError(f"nobody subscribed to {channel}")
 
 
+def agent_ready(page, desk, rclient) -> None:
+    """The agent signed in on the agent page, its WebSocket connected and subscribed to the agent's pops."""
+    login(page, desk.users["agent"])
+    expect(page).to_have_url(desk.url + "/agent.html")
+    expect(page.locator("#ws-state")).to_have_text("已连接")
+    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+
+
 def test_a_wrong_password_shows_the_chinese_error(page, desk, shoot):
     page.goto("/")
     expect(page).to_have_title("登录 · 12345 政务服务便民热线")

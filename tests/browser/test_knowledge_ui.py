@@ -11,10 +11,9 @@ import re
 from playwright.sync_api import expect
 
 from agent_desk.calls import events as ev
-from agent_desk.calls import pop
 from agent_desk.knowledge.search import upsert_article
 from hotline.contracts.transcript import Turn
-from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.browser.test_desk_ui import agent_ready, assert_clean, login
 from tests.support import transcripts
 from tests.browser.conftest import answer_call, settle
 
@@ -69,9 +68,7 @@ def test_during_a_call_the_panel_follows_what_the_citizen_says(page, desk, rclie
     with desk.db.session() as session:
         upsert_article(session, code=taxi, title="出租车、网约车投诉",
                        body="出租车绕路、拒载、乱收费，请提供车牌号、乘车时间和上下车地点，向交通运输部门投诉。")
-    login(page, desk.users["agent"])
-    expect(page.locator("#ws-state")).to_have_text("已连接")
-    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+    agent_ready(page, desk, rclient)
     call_id = f"{desk.tag}.kb"
     facts = ev.CallFacts(call_id=call_id, caller="13876500000", line="12345", line_class="main",
                          subplatform="469002", queue="hotline-469002", appeal_type="complaint")

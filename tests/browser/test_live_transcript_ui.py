@@ -14,12 +14,11 @@ import json
 from playwright.sync_api import expect
 
 from agent_desk.calls import events as ev
-from agent_desk.calls import pop
 from hotline.contracts.prefill import KEY as PREFILL_KEY
 from hotline.contracts.prefill import Prefill as PrefillPayload
 from hotline.contracts.transcript import Turn
 from ivr.prefill import Prefill, enrich
-from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.browser.test_desk_ui import agent_ready, assert_clean
 from tests.support import transcripts
 from tests.browser.conftest import answer_call
 
@@ -39,10 +38,7 @@ def prefill_of(call_id: str, transcript: str, status: str) -> dict:
 def test_the_agent_follows_the_call_live_and_adopts_suggestions_in_one_click(page, desk, rclient, desk_side,
                                                                             loop_thread, shoot):
     tracker, relay = desk_side
-    login(page, desk.users["agent"])
-    expect(page).to_have_url(desk.url + "/agent.html")
-    expect(page.locator("#ws-state")).to_have_text("已连接")
-    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+    agent_ready(page, desk, rclient)
 
     # ── in the queue the citizen describes the matter; then the agent answers ──
     call_id = f"{desk.tag}.live"

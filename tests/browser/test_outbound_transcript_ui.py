@@ -15,7 +15,7 @@ from agent_desk.calls import pop
 from agent_desk.db import models as m
 from hotline.contracts.transcript import Turn
 from tests.browser.conftest import answer_call
-from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.browser.test_desk_ui import agent_ready, assert_clean, wait_subscribed
 from tests.support import transcripts
 
 CITIZEN = "金海岸小区停水两天了，自来水一直没来，水压也很低"
@@ -29,10 +29,7 @@ def test_the_agent_follows_their_callback_live_with_suggestions(page, desk, rcli
         session.add(m.CallbackCall(out_id=out_id, agent_user_id=desk.user_ids["agent"], agent_extension=desk.extension,
                                    started_at=now, agent_answered_at=now, citizen_answered_at=now,
                                    status="connected"))
-    login(page, desk.users["agent"])
-    expect(page).to_have_url(desk.url + "/agent.html")
-    expect(page.locator("#ws-state")).to_have_text("已连接")
-    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+    agent_ready(page, desk, rclient)
     # the 回拨 is in progress as the page loads (GET /calls/current): its transcript panel is there, empty so far
     expect(page.locator("#live-card")).to_be_visible()
     expect(page.locator("#page-msg")).to_contain_text("回拨进行中")

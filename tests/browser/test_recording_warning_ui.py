@@ -12,15 +12,12 @@ from playwright.sync_api import expect
 from agent_desk.calls import events as ev
 from agent_desk.calls import pop
 from tests.browser.conftest import answer_call
-from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.browser.test_desk_ui import agent_ready, assert_clean
 
 
 def test_a_call_whose_recording_cannot_be_written_warns_the_agent_on_the_page(page, desk, rclient, tracker,
                                                                               loop_thread):
-    login(page, desk.users["agent"])
-    expect(page).to_have_url(desk.url + "/agent.html")
-    expect(page.locator("#ws-state")).to_have_text("已连接")
-    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+    agent_ready(page, desk, rclient)
 
     call_id = f"{desk.tag}.norec"
     facts = ev.CallFacts(call_id=call_id, caller="13876543219", line="12345", line_class="main",
@@ -42,9 +39,7 @@ def test_a_call_whose_recording_cannot_be_written_warns_the_agent_on_the_page(pa
 
 def test_a_recording_interrupted_mid_call_warns_the_agent_before_and_after_a_reload(page, desk, rclient, tracker,
                                                                                    loop_thread):
-    login(page, desk.users["agent"])
-    expect(page.locator("#ws-state")).to_have_text("已连接")
-    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+    agent_ready(page, desk, rclient)
     call_id = f"{desk.tag}.cut"
     facts = ev.CallFacts(call_id=call_id, caller="13876543218", line="12345", line_class="main",
                          subplatform="", queue="province", appeal_type="")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from agent_desk.db import models as m
 from agent_desk.suggestions.models import SuggestionOutcome
 from tests.browser.conftest import answer_call, settle
-from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.browser.test_desk_ui import agent_ready, assert_clean, login
 from tests.browser.test_live_transcript_ui import prefill_of
 from tests.browser.test_supervisor_views import sign_in
 
@@ -112,7 +112,6 @@ def test_the_call_brings_suggestions_and_they_follow_the_conversation(page, desk
     import json
 
     from agent_desk.calls import events as ev
-    from agent_desk.calls import pop
     from hotline.contracts.prefill import KEY as PREFILL_KEY
     from hotline.contracts.transcript import Turn
     from tests.support import transcripts
@@ -122,9 +121,7 @@ def test_the_call_brings_suggestions_and_they_follow_the_conversation(page, desk
         if session.scalar(select(m.OrgUnit.id).where(m.OrgUnit.code == "469002")) is None:
             session.add(m.OrgUnit(code="469002", name="琼海市12345热线分平台", kind="subplatform", level="city",
                                   subplatform="469002"))
-    login(page, desk.users["agent"])
-    expect(page.locator("#ws-state")).to_have_text("已连接")
-    wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))
+    agent_ready(page, desk, rclient)
 
     # the queue's description names a place but no matter yet: nothing to suggest
     call_id = f"{desk.tag}.smart"

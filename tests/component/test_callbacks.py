@@ -57,12 +57,16 @@ def task_of(rig, caller: str) -> list[m.CallbackTask]:
 
 
 LINES, CITIES = {"12345": "政务服务便民热线"}, {"469002": "琼海市"}
+NEVER_QUIET = CallbackPolicy(quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))
+
+
 
 
 @pytest.fixture
 def rig(database_url, redis_server):
     """The desk with the number plan's names of lines and cities (the worklist shows them)."""
-    rig = make_rig(database_url, redis_server.authenticated_url, line_names=LINES, city_names=CITIES)
+    rig = make_rig(database_url, redis_server.authenticated_url, line_names=LINES, city_names=CITIES,
+                   callbacks=NEVER_QUIET)   # the wall clock's hour must not decide what these tests see
     yield rig
     close_rig(rig)
 
@@ -203,7 +207,7 @@ async def test_nothing_is_marked_done_that_was_not_and_unanswered_calls_follow_t
     assert rig.call("agent", "POST", f"/api/v1/callbacks/{task_id}/outcome",
                     json={"outcome": "reached", "extra": 1}).status_code == 422
 
-    policy = CallbackPolicy(quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))   # the clock never quiet here
+    policy = NEVER_QUIET
     now = dt.datetime.now(dt.UTC)
     _call_and_end(rig, task_id, Outcome.AGENT_NO_ANSWER, policy, now)   # the agent did not pick up: not an attempt
     [task] = task_of(rig, caller)
@@ -233,7 +237,7 @@ async def test_a_connected_call_is_closed_by_the_agents_result(rig, tracker):
     caller = number(rig, 6)
     await missed(tracker, f"{rig.tag}.c1", caller, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3), wait=30)
     task_id = task_of(rig, caller)[0].id
-    policy = CallbackPolicy(quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))
+    policy = NEVER_QUIET
     _call_and_end(rig, task_id, Outcome.CONNECTED, policy, dt.datetime.now(dt.UTC))
     [task] = task_of(rig, caller)
     assert (task.state, task.attempts, task.outcome) == ("open", 1, "connected")
@@ -349,7 +353,7 @@ async def test_a_call_left_by_a_restarted_desk_does_not_block_the_agent(rig, tra
     for n, caller in enumerate(callers):
         await missed(tracker, f"{rig.tag}.or{n}", caller, now - dt.timedelta(minutes=20), wait=30)
     first, second = (task_of(rig, c)[0].id for c in callers)
-    policy = CallbackPolicy(quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))
+    policy = NEVER_QUIET
     left = new_out_id()
     with rig.app.state.db.session() as session:
         agent = _principal(session, rig.user("agent"))
@@ -444,7 +448,7 @@ async def test_a_task_being_dialled_cannot_be_marked_until_the_call_ends(rig, tr
     caller = number(rig, 24)
     await missed(tracker, f"{rig.tag}.dl1", caller, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3), wait=30)
     [task] = task_of(rig, caller)
-    policy = CallbackPolicy(quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))
+    policy = NEVER_QUIET
     out_id = new_out_id()
     with rig.app.state.db.session() as session:
         store.claim(session, store.task(session, task.id), _principal(session, rig.user("agent")), out_id, policy,

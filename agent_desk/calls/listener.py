@@ -127,6 +127,10 @@ class CallListener:
         self.merges_superseded = 0
         self._board_changed = asyncio.Event()
         self._rebuilding: asyncio.Task | None = None
+        self._rebuild_again = False
+        # While the board is rebuilt, the events that arrive wait here and are applied on top of the snapshot
+        # (applied at once, a join that came after QueueStatus's snapshot would be wiped by it)
+        self._held: list[AmiEvent] | None = None
         self._tasks: list[asyncio.Task] = []
         self.transcripts = TranscriptRelay(tracker.db, redis, tracker.agent_of_call) if redis is not None else None
         self._spies_ending: set[asyncio.Task] = set()
@@ -140,7 +144,9 @@ class CallListener:
             self._spy_leg_ended(event.fields["Uniqueid"])
         if self.wallboard is not None:
             if event.name == "FullyBooted":   # after every AMI login: the live part comes from Asterisk
-                self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild_board(), name="board-rebuild")
+                self._rebuild_board_soon()
+            elif self._held is not None:
+                self._held.append(event)
             elif self.wallboard.apply(event):
                 self._board_changed.set()
 
@@ -359,16 +365,39 @@ class CallListener:
             await asyncio.sleep(watch.interval)
 
     # ── the wallboard ────────────────────────────────────────────────────────
+    def _rebuild_board_soon(self) -> None:
+        """One rebuild at a time: a login during a rebuild makes that rebuild run once more when it ends."""
+        if self._rebuilding is not None and not self._rebuilding.done():
+            self._rebuild_again = True
+            return
+        self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild_board(), name="board-rebuild")
+
     async def _rebuild_board(self) -> None:
+        again = True
+        while again:
+            self._rebuild_again = False
+            await self._rebuild_board_once()
+            again = self._rebuild_again
+
+    async def _rebuild_board_once(self) -> None:
+        """The live part from QueueStatus + CoreShowChannels, then every event that arrived meanwhile applied on top
+        in order: each event is applied once (today's counters stay right), and one the snapshot already shows
+        changes nothing again (a join sets, a leave removes)."""
         assert self.ami is not None and self.wallboard is not None   # a login of this listener with a board
+        self._held = []
         try:
             status = await self.ami.action_list({"Action": "QueueStatus"})
             channels = await self.ami.action_list({"Action": "CoreShowChannels"})
         except (TimeoutError, AmiError, OSError) as exc:
             log.warning("wallboard not rebuilt (%s); the next AMI login retries", exc)
             return
-        self.wallboard.rebuild([*status, *channels])
-        self._board_changed.set()
+        else:
+            self.wallboard.rebuild([*status, *channels])
+        finally:
+            held, self._held = self._held, None
+            for event in held:
+                self.wallboard.apply(event)
+            self._board_changed.set()
         now = dt.datetime.now(dt.UTC)
         ids = {channel: await self._call_id_of(channel)
                for channel in {e.get("Channel") for e in status if e.name == "QueueEntry" and e.get("Channel")}}

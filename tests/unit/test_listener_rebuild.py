@@ -1,0 +1,107 @@
+"""The listener rebuilds the wallboard after an AMI login without losing the events that arrive meanwhile.
+
+AMI delivers events between an action and its answer: a caller who joins the queue while QueueStatus is on its way
+is not in that snapshot. The listener holds such events and applies them on top of the snapshot (events recorded
+from the real center; a stand-in AMI that answers only the two list actions and raises on anything else)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType, SimpleNamespace
+
+from agent_desk.calls.listener import AmiSettings, CallListener
+from agent_desk.supervision.wallboard import Wallboard
+from hotline.ami import AmiEvent
+from hotline.numberplan import load_plan
+from hotline.paths import PROJECT_ROOT
+from tests.support.wallboard import recorded, stamp
+
+PLAN = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
+AGENT = "PJSIP/8001"
+BOOTED = AmiEvent("FullyBooted", MappingProxyType({"Event": "FullyBooted"}), 0.0, MappingProxyType({}),
+                  MappingProxyType({}))
+
+
+class AmiInFlight:
+    """Answers QueueStatus with ``status`` and CoreShowChannels with nothing; while each is on its way, the events
+    given for it reach the listener (once: a second QueueStatus finds AMI quiet)."""
+
+    def __init__(self, listener: CallListener, status: list[AmiEvent], during: dict[str, list[AmiEvent]]):
+        self.listener, self.status, self.during = listener, status, during
+        self.asked: list[str] = []
+
+    async def action_list(self, action: dict) -> list[AmiEvent]:
+        name = action["Action"]
+        self.asked.append(name)
+        for event in self.during.pop(name, []):
+            self.listener._on_ami(event)
+        if name == "QueueStatus":
+            return self.status
+        if name == "CoreShowChannels":
+            return []
+        raise AssertionError(f"unexpected AMI action {action}")
+
+    async def action(self, action: dict) -> dict:
+        raise AssertionError(f"unexpected AMI action {action}")
+
+
+def nobody_waiting_agent_idle() -> list[AmiEvent]:
+    """QueueStatus of the center with the agent logged in and idle, nobody waiting."""
+    return [AmiEvent(e.name, MappingProxyType({**e.fields, "LastCall": "0"}), 0.0, e.vars, e.dest_vars)
+            if e.name == "QueueMember" else e for e in recorded("status_wrapup")]
+
+
+def first_call() -> list[AmiEvent]:
+    """The recorded first call's queue events, from its join to its answer by the agent."""
+    events = recorded()
+    start = next(i for i, e in enumerate(events) if e.name == "QueueCallerJoin")
+    end = next(i for i, e in enumerate(events) if e.name == "AgentConnect")
+    return events[start:end + 1]
+
+
+def listener_with_board(now: float) -> tuple[CallListener, Wallboard]:
+    wallboard = Wallboard.from_plan(PLAN, 20, clock=lambda: now)
+    listener = CallListener(SimpleNamespace(), AmiSettings("127.0.0.1", 5038, "u", "s"), None, wallboard)  # type: ignore[arg-type]
+    return listener, wallboard
+
+
+def agent(snap: dict) -> dict:
+    return next(a for a in snap["agents"] if a["interface"] == AGENT)
+
+
+async def rebuilt(listener: CallListener) -> None:
+    listener._on_ami(BOOTED)
+    assert listener._rebuilding is not None
+    await listener._rebuilding
+
+
+async def test_a_caller_who_joins_while_queuestatus_is_on_its_way_is_on_the_board():
+    join = first_call()[0]
+    listener, wallboard = listener_with_board(stamp(join))
+    listener.ami = AmiInFlight(listener, nobody_waiting_agent_idle(), {"QueueStatus": [join]})  # type: ignore[assignment]
+    await rebuilt(listener)
+    snap = wallboard.snapshot(stamp(join) + 1)
+    assert snap["connected"] is True
+    assert snap["totals"]["waiting"] == 1, "the join that came after the snapshot was wiped by it"
+
+
+async def test_a_call_answered_during_the_rebuild_is_counted_once_and_the_agent_is_on_it():
+    call = first_call()
+    listener, wallboard = listener_with_board(stamp(call[0]))
+    half = len(call) // 2
+    listener.ami = AmiInFlight(listener, nobody_waiting_agent_idle(),  # type: ignore[assignment]
+                               {"QueueStatus": call[:half], "CoreShowChannels": call[half:]})
+    await rebuilt(listener)
+    snap = wallboard.snapshot(stamp(call[-1]) + 1)
+    assert snap["totals"]["waiting"] == 0
+    assert snap["totals"]["answered"] == 1, "each event applied once: today's counters stay right"
+    assert agent(snap)["state"] == "on_call", "the snapshot from before the answer must not overrule it"
+
+
+async def test_a_login_during_a_rebuild_makes_it_run_once_more():
+    join = first_call()[0]
+    listener, wallboard = listener_with_board(stamp(join))
+    ami = AmiInFlight(listener, nobody_waiting_agent_idle(), {"QueueStatus": [BOOTED]})
+    listener.ami = ami  # type: ignore[assignment]
+    await rebuilt(listener)
+    assert ami.asked == ["QueueStatus", "CoreShowChannels", "QueueStatus", "CoreShowChannels"]
+    assert listener._held is None and wallboard.snapshot(stamp(join))["connected"] is True

@@ -69,7 +69,6 @@ class CallTracker:
         self.line_names, self.city_names = line_names or {}, city_names or {}
         self.agent_of_call: dict[str, int] = {}   # call id → agent user id, for live prefill updates
         self.arrivals: OrderedDict[str, dt.datetime] = OrderedDict()   # channel Uniqueid → when it came up
-        self.recording_failed: OrderedDict[str, None] = OrderedDict()   # calls whose recording cannot be written
         self.pops_sent = 0
         self.watch: RecordingWatch | None = None   # the listener's recordings watch: told which calls are recorded
         self.node = ""   # the Asterisk node whose events this tracker applies, in a cluster (set by its listener)
@@ -115,19 +114,15 @@ class CallTracker:
             log.warning("call %s answered by %s, who is no desk user: no pop", e.facts.call_id, e.agent)
             return
         self.agent_of_call[e.facts.call_id] = user_id
-        await self._publish(user_id, message)
+        await self._publish(user_id, message)   # with the call's warnings (录音失败 told before the answer)
         self.pops_sent += 1
-        if e.facts.call_id in self.recording_failed:
-            await self._publish(user_id, pop.warning(e.facts.call_id, "recording_failed"))
 
     async def _on_RecordingFailed(self, e: ev.RecordingFailed) -> None:
-        """Told by the agent-connect dialplan just before the bridge, i.e. before the AgentConnect event: kept for
-        the answer's pop (or sent at once to the agent who already has the call), and on the call's record, where
-        the desk reads it after a reload (``/api/calls/current``) and where the recording is offered."""
+        """Told by the agent-connect dialplan just before the bridge, i.e. before the AgentConnect event: on the
+        call's record, so the answer's pop lists it (``pop.build`` ``warnings``), as does the desk after a reload
+        (``/api/calls/current``) and where the recording is offered; sent at once to an agent who already has the
+        call."""
         log.warning("call %s: its recording cannot be written; the agent will be told", e.call_id)
-        self.recording_failed[e.call_id] = None
-        while len(self.recording_failed) > ARRIVALS_MAX:
-            self.recording_failed.popitem(last=False)
         await asyncio.to_thread(self._recording_fault, e.call_id, "failed", e.at)
         user_id = self.agent_of_call.get(e.call_id)
         if user_id is not None:
@@ -137,10 +132,9 @@ class CallTracker:
         """The call's recording stopped being written during the conversation (``recording_watch``): marked
         incomplete on the call's record, and its agent told (录音中断). A call whose recording already failed at the
         answer keeps that mark and its one warning."""
-        if e.call_id in self.recording_failed:
+        if not await asyncio.to_thread(self._recording_fault, e.call_id, "interrupted", e.at):
             return
         log.warning("call %s: its recording stopped being written; the agent will be told", e.call_id)
-        await asyncio.to_thread(self._recording_fault, e.call_id, "interrupted", e.at)
         user_id = self.agent_of_call.get(e.call_id)
         if user_id is not None:
             await self._publish(user_id, pop.warning(e.call_id, "recording_interrupted"))
@@ -158,7 +152,6 @@ class CallTracker:
         prefill = await self._prefill(e.facts.call_id)
         await asyncio.to_thread(self._ended, e, prefill, arrived)
         self.agent_of_call.pop(e.facts.call_id, None)
-        self.recording_failed.pop(e.facts.call_id, None)
         if self.watch is not None:
             self.watch.forget(e.facts.call_id)
         if self.redis is not None:
@@ -227,16 +220,18 @@ class CallTracker:
             call.queue = facts.queue
         return call
 
-    def _recording_fault(self, call_id: str, fault: str, at: dt.datetime) -> None:
+    def _recording_fault(self, call_id: str, fault: str, at: dt.datetime) -> bool:
         """``calls.recording_fault``; the row is made when the fault comes first (no queue join seen). ``failed``
-        (nothing recorded) is never turned into ``interrupted``."""
+        (nothing recorded) is never turned into ``interrupted``. True when the call's fault became ``fault``."""
         with self.db.session() as session:
             call = session.scalar(select(m.Call).where(m.Call.call_id == call_id))
             if call is None:
                 call = m.Call(call_id=call_id, started_at=at)
                 session.add(call)
-            if call.recording_fault != "failed":
-                call.recording_fault = fault
+            if call.recording_fault in ("failed", fault):
+                return False
+            call.recording_fault = fault
+            return True
 
     def _update(self, call_id: str, **changes) -> None:
         with self.db.session() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from ivr.channel import Channel, ChannelError, ChannelHangup
 
 
 MSET_SAFE = re.compile(r'[A-Za-z0-9_]+=[^,"\\\n()]*')   # name=value that MSet sets exactly as written
+FINISH_TIMEOUT = 5.0   # seconds to read the replies to a route's last commands (Asterisk has moved on by then)
 SEPARATOR = "|"   # between the values of one get_variables: the dialplan's tags (codes, numbers, ids) never hold it
 
 
@@ -55,11 +57,13 @@ class AgiChannel:
         MSet splits on commas and takes each value up to the next one, so a value holding a comma, a quote or a
         backslash (never one of the dialplan's tags, which are codes, numbers and ids) goes by ``SET VARIABLE``
         each instead. One variable is one ``SET VARIABLE`` anyway."""
-        if len(values) > 1 and all(MSET_SAFE.fullmatch(f"{k}={val}") for k, val in values.items()):
-            await self.exec("MSet", ",".join(f"{k}={val}" for k, val in values.items()))
-            return
-        for name, value in values.items():
-            await self.set_variable(name, value)
+        for command in set_commands(values):
+            await self.command(command)
+
+    async def finish(self, values: Mapping[str, str]) -> None:
+        """The route's last word: ``values`` set, then the script is done. Here it waits for each reply like
+        any command; over FastAGI the commands go with the end of the conversation (``FastAgiChannel``)."""
+        await self.set_variables(values)
 
     async def answer(self) -> None:
         await self.command("ANSWER")
@@ -85,10 +89,19 @@ class AgiChannel:
         await self.command("HANGUP")
 
 
-async def set_variables(channel: Channel, values: Mapping[str, str]) -> None:
-    """``values`` on ``channel``: in one round trip over AGI, one by one on any other channel (tests' fakes)."""
+def set_commands(values: Mapping[str, str]) -> list[str]:
+    """The AGI commands that set ``values``: one ``EXEC MSet`` when it can carry them all, else one ``SET VARIABLE``
+    each."""
+    if len(values) > 1 and all(MSET_SAFE.fullmatch(f"{k}={val}") for k, val in values.items()):
+        return [f"EXEC MSet {quote(','.join(f'{k}={val}' for k, val in values.items()))}"]
+    return [f"SET VARIABLE {name} {quote(value)}" for name, value in values.items()]
+
+
+async def set_variables(channel: Channel, values: Mapping[str, str], *, last: bool = False) -> None:
+    """``values`` on ``channel``: in one round trip over AGI, one by one on any other channel (tests' fakes).
+    ``last``: nothing follows on this AGI conversation (``AgiChannel.finish``)."""
     if isinstance(channel, AgiChannel):
-        await channel.set_variables(values)
+        await (channel.finish(values) if last else channel.set_variables(values))
         return
     for name, value in values.items():
         await channel.set_variable(name, value)
@@ -99,6 +112,7 @@ class FastAgiChannel(AgiChannel):
 
     def __init__(self, request: Any):   # panoramisk.fast_agi.Request (untyped)
         self.request = request
+        self.finished_at: float | None = None   # perf_counter when ``finish`` had sent its last command
 
     async def command(self, command: str) -> dict[str, Any]:
         try:
@@ -115,6 +129,28 @@ class FastAgiChannel(AgiChannel):
             raise ChannelHangup(command)
         reply: dict[str, Any] = result
         return reply
+
+    async def finish(self, values: Mapping[str, str]) -> None:
+        """The commands, then our half of the socket closed at once: Asterisk runs them and finds the end of the
+        script right behind them, instead of writing each reply and waiting for this process to read it and hang
+        up. Each such wait is one more time the channel's thread must be scheduled while the caller waits
+        (BENCHMARKS, issue 17 "AGI under load"). The replies are read afterwards, off the call's path, until
+        Asterisk closes its side; a command Asterisk refused is logged."""
+        writer, reader = self.request.writer, self.request.reader
+        try:
+            writer.write("".join(f"{command}\n" for command in set_commands(values)).encode())
+            if writer.can_write_eof():
+                writer.write_eof()
+            self.finished_at = time.perf_counter()
+            async with asyncio.timeout(FINISH_TIMEOUT):
+                replies = await reader.read()
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise ChannelHangup(f"finish: connection lost ({exc})") from exc
+        for line in replies.decode(errors="replace").splitlines():
+            if line == "HANGUP" or line.startswith("511 "):
+                raise ChannelHangup("finish")
+            if line and not line.startswith("200 "):
+                raise ChannelError(f"finish: Asterisk answered {line!r}")
 
 
 class ClassicAgiChannel(AgiChannel):

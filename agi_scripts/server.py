@@ -86,7 +86,7 @@ async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
     if not hung_up:
         try:
             await set_variables(call.channel, {**call.results, v.AGI_STATUS: status} if status == v.AGI_OK
-                                else {v.AGI_STATUS: status})
+                                else {v.AGI_STATUS: status}, last=True)
         except (ChannelHangup, ChannelError, ConnectionError):
             pass
     return status
@@ -117,6 +117,11 @@ class AgiServer:
         self.failed = 0
         self.durations: collections.deque[float] = collections.deque(maxlen=100_000)  # seconds per request
         self._connections: set[asyncio.StreamWriter] = set()
+
+    @property
+    def in_progress(self) -> int:
+        """Requests being served (a route's last replies are read after Asterisk has moved on: see ``finish``)."""
+        return len(self._connections)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self.handle, self.host, self.port, reuse_address=True,
@@ -161,4 +166,5 @@ class AgiServer:
             self.failed += 1
         writer.close()
         self._connections.discard(writer)
-        self.durations.append(time.perf_counter() - started)
+        # headers read → the route's last command sent (its reply, read after, is no longer the call's wait)
+        self.durations.append((channel.finished_at or time.perf_counter()) - started)

@@ -7,7 +7,11 @@ listens; stops on SIGTERM, printing (JSON) the server-side durations of what it 
 process used meanwhile (user + system: its whole cost per call, whatever the box's load does to latency) and the
 seconds it spent runnable but waiting for a CPU (its run delay: what the box's load did to it).
 
-    python -m bench.agi_process --port 4573 [--shared-port] [--queue-first] [--one-by-one]
+    python -m bench.agi_process --port 4573 [--shared-port] [--queue-first] [--one-by-one] [--wait-last-reply]
+
+``--wait-last-reply``: the route's last commands sent like any other, each reply read before the script ends (as
+before the FastAGI server half-closed its socket behind them, ``FastAgiChannel.finish``): the baseline of
+``bench.dialplan_agi_cps --held ... --finish both``.
 
 ``--queue-first``: the entry route as a center runs it by default (queue-first intake: it chooses the sub-platform
 and sets it with the live-transcript flag), with IVR services that have no Redis, speech or media (the choice is
@@ -31,7 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agi_scripts.app import ivr_services
-from agi_scripts.channel import AgiChannel
+from agi_scripts.channel import AgiChannel, FastAgiChannel
 from agi_scripts.routes import Services
 from agi_scripts.server import AgiServer, freeze_heap
 from hotline.numberplan import load_plan
@@ -47,7 +51,9 @@ def services(queue_first: bool) -> Services:
 
 
 async def serve(host: str, port: int, shared_port: bool = False, queue_first: bool = False,
-                one_by_one: bool = False) -> None:
+                one_by_one: bool = False, wait_last_reply: bool = False) -> None:
+    if wait_last_reply:
+        FastAgiChannel.finish = AgiChannel.finish   # type: ignore[method-assign]
     if one_by_one:
         async def separately(self: AgiChannel, values: Mapping[str, str]) -> None:
             for name, value in values.items():
@@ -83,12 +89,15 @@ if __name__ == "__main__":
                         help="SO_REUSEPORT: one of several such processes on the port (hotline run --media N)")
     parser.add_argument("--queue-first", action="store_true", help="the entry route with queue-first IVR services")
     parser.add_argument("--one-by-one", action="store_true", help="no EXEC MSet: each variable its own command")
+    parser.add_argument("--wait-last-reply", action="store_true",
+                        help="the route's last commands answered one by one before the script ends (the baseline)")
     parser.add_argument("--profile", help="write a cProfile of the whole run to this file (pstats)")
     args = parser.parse_args()
     if args.profile:
         import cProfile
 
-        cProfile.run("asyncio.run(serve(args.host, args.port, args.shared_port, args.queue_first, args.one_by_one))",
-                     args.profile)
+        cProfile.run("asyncio.run(serve(args.host, args.port, args.shared_port, args.queue_first, args.one_by_one, "
+                     "args.wait_last_reply))", args.profile)
     else:
-        asyncio.run(serve(args.host, args.port, args.shared_port, args.queue_first, args.one_by_one))
+        asyncio.run(serve(args.host, args.port, args.shared_port, args.queue_first, args.one_by_one,
+                          args.wait_last_reply))

@@ -31,7 +31,7 @@ taskprocessors with the deepest queues are printed at the end.
 
     .venv/bin/python -m bench.dialplan_agi_cps [--calls 200] [--concurrency 1,20,50,200]
         [--layouts before,after|single,process,processes] [--media 2]
-    .venv/bin/python -m bench.dialplan_agi_cps --held 0,50,200 --rate 2,5,10 [--arrivals 50]
+    .venv/bin/python -m bench.dialplan_agi_cps --held 0,50,200 --rate 2,5,10 [--arrivals 50] [--finish both]
 
 ``--held``: a center at N concurrent calls as it is, not a burst: N calls held in their queue while arrivals come
 at steady rates, each arrival's round trip measured the same way (``bench.held_arrivals``).
@@ -398,7 +398,8 @@ async def main(calls: int, levels: list[int], layouts: list[str], fallback: bool
                       f"p99={ms(pct(durations, 99)).strip()} max={ms(max(durations)).strip()} ms")
 
 
-async def held_main(held: list[int], rates: list[float], arrivals: int, agi_nice: int, asterisk_nice: int) -> int:
+async def held_main(held: list[int], rates: list[float], arrivals: int, agi_nice: int, asterisk_nice: int,
+                    finishes: list[str]) -> int:
     """``--held``: calls held in their queue while arrivals come at steady rates (``bench.held_arrivals``)."""
     from bench import held_arrivals
 
@@ -407,7 +408,7 @@ async def held_main(held: list[int], rates: list[float], arrivals: int, agi_nice
             if asterisk_nice:
                 renice_threads(center.asterisk.status()["pid"], asterisk_nice)
             print(f"# {center.asterisk.status()['mode']} Asterisk at nice {asterisk_nice}")
-            return await held_arrivals.main(center, held, rates, arrivals, agi_nice)
+            return await held_arrivals.main(center, held, rates, arrivals, agi_nice, finishes)
 
 
 def taskprocessors(output: str) -> list[tuple[str, int, int]]:
@@ -436,6 +437,9 @@ if __name__ == "__main__":
     parser.add_argument("--held", help="held mode: calls held in a queue per level, e.g. 0,50,200")
     parser.add_argument("--rate", default="2,5,10", help="held mode: arrivals per second, one level each")
     parser.add_argument("--arrivals", type=int, default=60, help="held mode: calls placed per rate")
+    parser.add_argument("--finish", choices=("early", "wait", "both"), default="early",
+                        help="held mode: the route's last commands with the end of the script (early, as served), "
+                             "each answered first (wait, the baseline), or both side by side")
     args = parser.parse_args()
     if args.held is not None:
         try:
@@ -446,7 +450,9 @@ if __name__ == "__main__":
         if not all(0 <= h <= 9999 for h in held) or not all(0 < r <= 1000 for r in rates) \
                 or not 0 < args.arrivals < 1_000_000:
             parser.error("--held 0 to 9999, --rate above 0 up to 1000, --arrivals 1 to 999999")
-        sys.exit(1 if asyncio.run(held_main(held, rates, args.arrivals, args.agi_nice, args.asterisk_nice)) else 0)
+        finishes = ["wait", "early"] if args.finish == "both" else [args.finish]
+        sys.exit(1 if asyncio.run(held_main(held, rates, args.arrivals, args.agi_nice, args.asterisk_nice, finishes))
+                 else 0)
     if not 0 < args.calls < 1_000_000:
         parser.error("--calls: 1 to 999999 (the channel ids are fixed width)")
     layouts = args.layouts.split(",")

@@ -46,13 +46,17 @@ HOLD_SECONDS = 900   # the held call's other Local half: Wait() longer than any 
 BRING_UP_AT_ONCE = 10
 
 
-def held_id(i: int) -> str:
-    """Fixed width (see ``channel_id``): no id is a prefix of another live one."""
-    return f"bh0000-{i:06d}"
+def held_prefix(run: int) -> str:
+    return f"bh{run:04d}-"
 
 
-def arrival_prefix(held: int, rate: float) -> str:
-    return f"bq{held:04d}r{round(rate * 10):04d}-"
+def held_id(i: int, run: int = 0) -> str:
+    """Fixed width (see ``channel_id``): no id is a prefix of another live one. ``run``: the variant's number."""
+    return f"{held_prefix(run)}{i:06d}"
+
+
+def arrival_prefix(held: int, rate: float, run: int = 0) -> str:
+    return f"bq{held:04d}r{round(rate * 10):04d}v{run}-"
 
 
 async def hold_call(center: Center, cid: str) -> bool:
@@ -71,29 +75,29 @@ async def hold_call(center: Center, cid: str) -> bool:
     return True
 
 
-async def bring_up(center: Center, first: int, last: int) -> int:
+async def bring_up(center: Center, first: int, last: int, run: int = 0) -> int:
     """Held calls ``first`` .. ``last - 1``, ``BRING_UP_AT_ONCE`` at a time; the number that never joined."""
     gate = asyncio.Semaphore(BRING_UP_AT_ONCE)
 
     async def one(i: int) -> bool:
         async with gate:
-            return await hold_call(center, held_id(i))
+            return await hold_call(center, held_id(i, run))
 
     joined = await asyncio.gather(*(one(i) for i in range(first, last)))
     center.events.events.clear()
     return joined.count(False)
 
 
-async def still_queued(center: Center) -> int:
+async def still_queued(center: Center, run: int = 0) -> int:
     """Held calls waiting in a queue now (QueueStatus over every queue)."""
     entries = await center.ami.action_list({"Action": "QueueStatus"})
-    return sum(1 for e in entries if e.name == "QueueEntry" and e.get("Uniqueid", "").startswith("bh0000-"))
+    return sum(1 for e in entries if e.name == "QueueEntry" and e.get("Uniqueid", "").startswith(held_prefix(run)))
 
 
-async def hang_up_held(center: Center) -> None:
+async def hang_up_held(center: Center, run: int = 0) -> None:
     channels = await center.ami.action_list({"Action": "CoreShowChannels"})
     for e in channels:
-        if e.get("Uniqueid", "").startswith("bh0000-"):
+        if e.get("Uniqueid", "").startswith(held_prefix(run)):
             with contextlib.suppress(AmiError):   # the other Local half has gone with the first
                 await center.ami.hangup(e["Channel"])
 
@@ -124,9 +128,9 @@ class Level:
     load: tuple[float, float] = (0.0, 0.0)
 
 
-async def arrivals(center: Center, level: Level, agi_pid: int) -> None:
+async def arrivals(center: Center, level: Level, agi_pid: int, run: int = 0) -> None:
     """``level.arrivals`` calls, one every 1/rate s (each placed on time, whether the previous has joined or not)."""
-    prefix = arrival_prefix(level.held, level.rate)
+    prefix = arrival_prefix(level.held, level.rate, run)
     lost: list[int] = []
 
     async def arrival(i: int, at: float) -> None:
@@ -148,7 +152,7 @@ async def arrivals(center: Center, level: Level, agi_pid: int) -> None:
     level.lost = len(lost)
     level.splits = asterisk_agi_splits(center.events.events, prefix)
     level.clock = channel_clock_times(center.events.events, prefix)
-    level.held_lost = level.held - await still_queued(center)
+    level.held_lost = level.held - await still_queued(center, run)
     center.events.events.clear()
 
 
@@ -169,18 +173,52 @@ def row(level: Level, base: Level | None) -> str:
             f"{level.load[0]:4.1f}>{level.load[1]:4.1f} | {level.lost}+{level.held_lost}")
 
 
-async def main(center: Center, held_levels: list[int], rates: list[float], count: int, agi_nice: int) -> int:
-    """Run every (held, rate) level; print the table; return the calls lost in all (arrivals + held)."""
+# --finish: how the route's last commands go (``agi_scripts.channel.FastAgiChannel.finish``); the flags of the AGI
+# process for each. "both" runs the baseline first, then the current way, on the same center, and compares them.
+FINISH_VARIANTS = {"early": (), "wait": ("--wait-last-reply",)}
+
+
+async def main(center: Center, held_levels: list[int], rates: list[float], count: int, agi_nice: int,
+               finishes: list[str] = ["early"]) -> int:   # noqa: B006 (read only)
+    """Run every (held, rate) level once per ``finishes`` variant; print the tables (and, with two, the two side by
+    side); return the calls lost in all (arrivals + held)."""
     await install_bench_contexts(center)
     for priority, (application, data) in enumerate((("Answer", ""), ("Goto", f"{CONTEXT},s,1")), 1):
         await center.ami.action({"Action": "DialplanExtensionAdd", "Context": HELD_CONTEXT, "Extension": "s",
                                  "Priority": str(priority), "Application": application, "ApplicationData": data,
                                  "Replace": "yes"})
+    results: dict[str, dict[tuple[int, float], Level]] = {}
+    lost = 0
+    for run, finish in enumerate(finishes):
+        print(f"# ── finish = {finish}: the route's last commands "
+              f"{'sent with the end of the script' if finish == 'early' else 'answered one by one, then the end'}")
+        results[finish], run_lost = await run_variant(center, held_levels, rates, count, agi_nice, run,
+                                                      ("--queue-first", *FINISH_VARIANTS[finish]))
+        lost += run_lost
+    if len(results) == 2:
+        (base_name, base), (name, new) = results.items()
+        print(f"# side by side, AMI AGI() round trip p95 and p99 (ms): {base_name} → {name}, ratio {name}/{base_name}")
+        for key, level in new.items():
+            old = base.get(key)
+            if old is None or not old.splits or not level.splits:
+                continue
+            o = [sp.total for sp in old.splits]
+            n = [sp.total for sp in level.splits]
+            print(f"{key[0]:>4} | {key[1]:>4g} | p95 {ms(pct(o, 95)).strip()} → {ms(pct(n, 95)).strip()} "
+                  f"({pct(n, 95) / pct(o, 95):.2f}) | p99 {ms(pct(o, 99)).strip()} → {ms(pct(n, 99)).strip()} "
+                  f"({pct(n, 99) / pct(o, 99):.2f})", flush=True)
+    print(f"# lost: {lost} (arrivals that never joined a queue + held calls no longer in one)")
+    return lost
+
+
+async def run_variant(center: Center, held_levels: list[int], rates: list[float], count: int, agi_nice: int,
+                      run: int, flags: tuple[str, ...]) -> tuple[dict[tuple[int, float], Level], int]:
+    """Every level with one AGI process started with ``flags``; the levels and the calls lost."""
     levels: dict[tuple[int, float], Level] = {}
     held_now = 0
-    async with separate_agi_process(center, agi_nice, 1, ("--queue-first",)) as report:
+    async with separate_agi_process(center, agi_nice, 1, flags) as report:
         agi_pid = report["pids"][0]
-        await run_level(center, 10, 2, "warm", CONTEXT)  # warm-up: first calls pay module and file caches
+        await run_level(center, 10, 2, f"warm{run}", CONTEXT)  # warm-up: first calls pay module and file caches
         served = 10   # the AGI process's durations arrive in call order, phase after phase: slice them by phase
         phases: list[tuple[Level | None, int]] = []
         print(f"# held calls + steady arrivals: {count} arrivals per rate, Local channels into {CONTEXT} "
@@ -193,22 +231,22 @@ async def main(center: Center, held_levels: list[int], rates: list[float], count
             for held in sorted(held_levels):
                 if held > held_now:
                     bring_started = time.monotonic()
-                    missing = await bring_up(center, held_now, held)
+                    missing = await bring_up(center, held_now, held, run)
                     phases.append((None, held - held_now))
                     held_now = held
                     print(f"# {held} calls held, each waiting in a queue (brought up in "
                           f"{time.monotonic() - bring_started:.1f} s, {missing} never joined; "
-                          f"{await still_queued(center)} in a queue now)", flush=True)
+                          f"{await still_queued(center, run)} in a queue now)", flush=True)
                     if missing:
-                        return missing
+                        return levels, missing
                 for rate in rates:
                     level = Level(held, rate, count)
-                    await arrivals(center, level, agi_pid)
+                    await arrivals(center, level, agi_pid, run)
                     levels[(held, rate)] = level
                     phases.append((level, count))
                     print(row(level, levels.get((0, rate)) if held else None), flush=True)
         finally:
-            await hang_up_held(center)
+            await hang_up_held(center, run)
     durations = report["durations"][served:]
     if len(durations) == sum(n for _, n in phases):   # one entry route per call: the slices are exact
         for phase, n in phases:
@@ -221,6 +259,4 @@ async def main(center: Center, held_levels: list[int], rates: list[float], count
     else:
         print(f"# the server's durations ({len(report['durations'])}) do not match the calls placed: not split "
               "per level", flush=True)
-    lost = sum(lv.lost + lv.held_lost for lv in levels.values())
-    print(f"# lost: {lost} (arrivals that never joined a queue + held calls no longer in one)")
-    return lost
+    return levels, sum(lv.lost + lv.held_lost for lv in levels.values())

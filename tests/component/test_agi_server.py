@@ -11,6 +11,7 @@ from agi_scripts.server import AgiServer
 from hotline import channelvars as v
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
+from tests.support.events import poll
 
 PLAN = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
 
@@ -92,6 +93,26 @@ async def test_entry_with_the_tags_as_arguments_costs_asterisk_one_command():
         await server.stop()
 
 
+async def test_the_routes_last_command_comes_with_the_end_of_the_script():
+    """Asterisk finds the end of the script right behind the route's last command: it need not write the reply and
+    wait for this server to read it before the call moves on (issue 17, "AGI under load"). The server reads the
+    reply afterwards and is done when Asterisk closes."""
+    server = await start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(headers("entry", ("1700000000.4", "12318", "dual_merged", "province", "")))
+        command = await asyncio.wait_for(reader.readline(), 5)
+        assert command.decode().strip() == f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_OK}"'
+        assert await asyncio.wait_for(reader.read(), 5) == b"", "the script's end, before any reply was written"
+        assert server.in_progress == 1   # still there to read the reply
+        writer.write(b"200 result=1\n")
+        writer.close()
+        await poll(lambda: not server.in_progress, 5, "the server done once Asterisk closed")
+        assert (server.handled, server.failed) == (1, 0)
+    finally:
+        await server.stop()
+
+
 async def test_tags_that_do_not_all_arrive_as_arguments_are_read_from_the_channel():
     server = await start()
     try:
@@ -145,6 +166,7 @@ async def test_a_failing_request_reports_failed_and_the_server_keeps_serving(rou
             asterisk = ScriptedAsterisk(TAGS)
             await asyncio.wait_for(asterisk.call(server.port, script), 5)
             assert asterisk.commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_FAILED}"']
+        await poll(lambda: not server.in_progress, 5, "the server done with both requests")
         assert server.failed == 2
     finally:
         await server.stop()
@@ -177,6 +199,7 @@ async def test_caller_hanging_up_mid_route_is_not_a_failure():
         rest = await asyncio.wait_for(reader.read(), 5)
         assert b"SET VARIABLE" not in rest
         writer.close()
+        await poll(lambda: not server.in_progress, 5, "the server done with the request")
         assert server.failed == 1 and server.handled == 1
     finally:
         await server.stop()

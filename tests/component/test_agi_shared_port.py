@@ -14,6 +14,7 @@ from hotline import channelvars as v
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
 from tests.component.test_agi_server import ScriptedAsterisk
+from tests.support.events import poll
 
 PLAN = load_plan(PROJECT_ROOT / "asterisk_conf" / "numbers.yaml")
 
@@ -49,6 +50,7 @@ async def test_two_servers_share_the_port_and_one_closed_leaves_the_other_servin
     await second.start()
     try:
         done = await calls(first.port, 200)
+        await poll(lambda: not first.in_progress and not second.in_progress, 5, "both servers done")
         assert all(commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_OK}"'] for commands in done), done[:3]
         assert first.handled + second.handled == 200
         # The kernel hashes each connection's addresses: with 200 of them, one server alone would be a bug.
@@ -56,6 +58,7 @@ async def test_two_servers_share_the_port_and_one_closed_leaves_the_other_servin
         await first.stop(abort_calls=True)   # as a process killed: its socket leaves the group
         before = second.handled
         done = await calls(second.port, 50)
+        await poll(lambda: not second.in_progress, 5, "the server done")
         assert all(commands == [f'SET VARIABLE {v.AGI_STATUS} "{v.AGI_OK}"'] for commands in done)
         assert second.handled - before == 50
     finally:

@@ -398,6 +398,8 @@ class CallListener:
             for event in held:
                 self.wallboard.apply(event)
             self._board_changed.set()
+        log.info("wallboard rebuilt from Asterisk: %d waiting (%d in QueueStatus, %d events applied after it)",
+                 len(self.wallboard.waiting), sum(1 for e in status if e.name == "QueueEntry"), len(held))
         now = dt.datetime.now(dt.UTC)
         ids = {channel: await self._call_id_of(channel)
                for channel in {e.get("Channel") for e in status if e.name == "QueueEntry" and e.get("Channel")}}

@@ -120,9 +120,12 @@ def wallboard_counts_waiting(live: Live) -> bool:
     """The supervisor's wallboard is up, connected to Asterisk, and counts every call waiting in the queue."""
     status, board = live.boss.send("GET", "/wallboard")
     if status != 200 or not board["connected"]:
+        live.state["seen"] = f"wallboard {status}, connected {board.get('connected')}"
         return False
     general = next(q for q in board["queues"] if q["queue"] == GENERAL_QUEUE)
-    return general["waiting"] == live.state["expect_waiting"]
+    expected = live.state["expect_waiting"]
+    live.state["seen"] = f"wallboard: {general['waiting']} waiting in {GENERAL_QUEUE}, {expected} expected"
+    return general["waiting"] == expected
 
 
 async def note_waiting(live: Live) -> None:
@@ -196,6 +199,7 @@ def ami_reconnected(live: Live) -> bool:
     """The same listener (not a restarted one) on a new AMI connection, and the wallboard right again."""
     pid, cut = live.state["ami_cut"]
     now = faults.tcp_ports(pid, live.site["ami_port"])
+    live.state["seen"] = f"listener's AMI ports {sorted(now)}, cut {sorted(cut)}"
     return bool(now) and not now & cut and wallboard_counts_waiting(live)
 
 
@@ -758,6 +762,7 @@ async def recovery(row: Fault, live: Live) -> None:
     check = row.recovered
     deadline = time.monotonic() + RECOVER_WITHIN
     last: object = None
+    live.state.pop("seen", None)   # what the checks saw last (they note it), for the failure's message
     while time.monotonic() < deadline:
         try:
             done = await check(live) if inspect.iscoroutinefunction(check) else await asyncio.to_thread(check, live)
@@ -766,4 +771,5 @@ async def recovery(row: Fault, live: Live) -> None:
         except (OSError, urllib.error.URLError, KeyError, redis.RedisError, AmiError) as exc:
             last = exc
         await asyncio.sleep(0.3)
-    raise AssertionError(f"{row.name}: not recovered within {RECOVER_WITHIN:.0f} s (last: {last!r})")
+    raise AssertionError(f"{row.name}: not recovered within {RECOVER_WITHIN:.0f} s (last error: {last!r}; "
+                         f"last seen: {live.state.get('seen')})")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import struct
 
 import pytest
 
@@ -18,8 +19,8 @@ from agent_desk.telephony import (FALLBACK_AGENT, LiveCall, Outcome, TransferKin
 from agent_desk.telephony._ami import getvar
 from hotline import channelvars as v
 from hotline.numberplan import GENERAL_QUEUE
-from tests.support.agents import (citizen_reaches_agent, hang_up_everything, logged_in, peer_mode, softphones,
-                                  wait_registered)
+from tests.support.agents import (agent_answers, citizen_calls, citizen_reaches_agent, hang_up_call,
+                                  hang_up_everything, logged_in, peer_mode, softphones, wait_registered)
 from tests.support.center import Center
 from tests.support.events import app_ran, named
 
@@ -215,3 +216,62 @@ async def test_recording_is_per_call_and_named_by_call_id(center: Center, agent:
     assert await getvar(center.ami, call.agent_channel, "MIXMONITOR_FILENAME") == fresh.path
     await asyncio.sleep(0.5)
     assert center.asterisk.host_path(rec.path).exists()
+
+
+def recorders(center: Center, channel: str) -> list[str]:
+    """MixMonitorStart / MixMonitorStop events on ``channel``, in order."""
+    return [e.name for e in center.events.events
+            if e.name in ("MixMonitorStart", "MixMonitorStop") and e.get("Channel") == channel]
+
+
+async def recorded_seconds(center: Center, path: str) -> float:
+    """The length of a closed WAV recording (8 kHz, 16 bit mono: its header's data size), waiting for the file."""
+    host = center.asterisk.host_path(path)
+    for _ in range(50):
+        if host.exists() and host.stat().st_size > 44:
+            head = host.read_bytes()[:44]
+            if head[:4] == b"RIFF" and struct.unpack("<I", head[40:44])[0] > 0:
+                return struct.unpack("<I", head[40:44])[0] / 16000
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no closed recording at {path}")
+
+
+async def test_a_waiting_caller_carries_no_recorder_and_the_answer_attaches_one(center: Center) -> None:
+    ext = softphones(center)[next(_rotation) % len(softphones(center))]
+    cid = await citizen_calls(center)  # nobody logged in: the citizen waits
+    joined = await center.events.wait_for(named("QueueCallerJoin", Linkedid=cid), 10, "the citizen waits")
+    await asyncio.sleep(1.5)
+    waiting = joined["Channel"]
+    assert await getvar(center.ami, waiting, "MIXMONITOR_FILENAME") == ""
+    assert recorders(center, waiting) == []
+    try:
+        async with logged_in(center, ext):
+            call = await agent_answers(center, cid, ext)
+            assert call.citizen_channel == waiting
+            path = recording_path(recordings_dir(center.site), cid)
+            assert await getvar(center.ami, waiting, "MIXMONITOR_FILENAME") == path
+            assert recorders(center, waiting) == ["MixMonitorStart"]
+            assert not recorders(center, call.agent_channel)
+    finally:
+        await hang_up_everything(center)
+
+
+async def test_a_call_transferred_back_to_a_queue_has_one_recorder_at_a_time_and_one_file(center: Center,
+                                                                                         agent: str) -> None:
+    other = next(ext for ext in softphones(center) if ext != agent)
+    call = await citizen_reaches_agent(center, agent)
+    path = recording_path(recordings_dir(center.site), call.call_id)
+    await asyncio.sleep(2)  # the first agent's part
+    async with logged_in(center, other):
+        mark = len(center.events.events)
+        result = await transfer_to_queue(center.ami, call, GENERAL_QUEUE, plan=center.plan)
+        assert result.outcome == Outcome.QUEUED, result
+        second = await agent_answers(center, call.call_id, other, since=mark)  # the first agent is in 话后整理
+        assert second.citizen_channel == call.citizen_channel and second.agent_channel != call.agent_channel
+        await asyncio.sleep(2)  # the second agent's part
+        # One recorder on the citizen's channel at any time: the first stopped before the second started.
+        assert recorders(center, call.citizen_channel) == ["MixMonitorStart", "MixMonitorStop", "MixMonitorStart"]
+        assert await getvar(center.ami, call.citizen_channel, "MIXMONITOR_FILENAME") == path
+        await hang_up_call(center, call)
+    # One file holds both parts (the second recorder appended: it did not start the file again).
+    assert await recorded_seconds(center, path) > 3.0

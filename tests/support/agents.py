@@ -48,13 +48,23 @@ async def citizen_reaches_agent(center: Center, extension: str, queue: str = GEN
                                 timeout: float = 30) -> LiveCall:
     """A citizen's call (a Local channel standing in for the carrier leg, tagged as a 12345 call) joins
     ``queue``; the agent's softphone on the peer answers over SIP. Returns the live call as the desk sees it."""
+    return await agent_answers(center, await citizen_calls(center, queue), extension, timeout)
+
+
+async def citizen_calls(center: Center, queue: str = GENERAL_QUEUE) -> str:
+    """The first half of ``citizen_reaches_agent``: the citizen's call enters ``queue``; returns its call id."""
     cid = center.new_call_id()
     await center.ami.originate(
         "Local/s@hotline-queue", caller_id=f'"市民" <{CITIZEN}>', channel_id=cid, data="600",
         variables={f"__{v.QUEUE}": queue, f"__{v.CALL_ID}": cid, f"__{v.LINE}": "12345"})
+    return cid
+
+
+async def agent_answers(center: Center, cid: str, extension: str, timeout: float = 30, since: int = 0) -> LiveCall:
+    """The second half: the agent's softphone answers call ``cid`` (its first AgentConnect from ``since`` on)."""
     connect = await center.events.wait_for(
         lambda e: e.name == "AgentConnect" and e.get("Linkedid") == cid, timeout,
-        f"agent {extension} answers call {cid}")
+        f"agent {extension} answers call {cid}", since=since)
     assert connect["DestChannel"].startswith(f"PJSIP/{extension}-"), connect["DestChannel"]
     return LiveCall(call_id=cid, citizen_channel=connect["Channel"], agent_channel=connect["DestChannel"],
                     agent=extension)

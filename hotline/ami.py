@@ -138,9 +138,10 @@ class AmiClient:
             raise AmiError(f"{action.get('Action')}: {result.get('Message')}")
         return result
 
-    async def action_list(self, action: Action, timeout: float = 10.0) -> list[AmiEvent]:
+    async def action_list(self, action: Action, timeout: float = 10.0, *, errors: bool = False) -> list[AmiEvent]:
         """An action answered by a list of events (PJSIPShowContacts, QueueStatus, ...): those events, without
-        the closing ...Complete one. An error reply such as "No Contacts found" is an empty list."""
+        the closing ...Complete one. An error reply such as "No Contacts found" is an empty list, or with
+        ``errors`` an ``AmiError`` (where an empty list would be taken for the truth: nobody waiting)."""
         action_id = f"list-{uuid.uuid4().hex}"
         done = asyncio.get_running_loop().create_future()
         events: list[AmiEvent] = []
@@ -161,6 +162,8 @@ class AmiClient:
             if isinstance(response, list):
                 response = response[0]
             if str(dict(response).get("Response")) == "Error":
+                if errors:
+                    raise AmiError(f"{action.get('Action')}: {dict(response).get('Message')}")
                 return []
             await asyncio.wait_for(done, timeout)
             return events

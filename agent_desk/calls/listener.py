@@ -85,6 +85,7 @@ NODE_PART_TTL = 24 * 3600             # a node's part of the board outlives a da
 DUTY_KEY = "hotline:live:listener-duties"   # who runs the cluster's survey stream and transcript relay (a lease)
 DUTY_TTL = 6.0                        # seconds: a lease not renewed for this long lapses
 DUTY_RENEW = 2.0                      # seconds between renewals (and between attempts to take a lapsed lease)
+REBUILD_RETRY = 2.0                   # seconds between attempts to rebuild the wallboard that failed (AMI up)
 
 
 @dataclass(frozen=True)
@@ -373,24 +374,27 @@ class CallListener:
         self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild_board(), name="board-rebuild")
 
     async def _rebuild_board(self) -> None:
+        """Until a rebuild succeeds (tried again every ``REBUILD_RETRY`` s while AMI stays up: the next login may be
+        hours away), and once more after a login that came meanwhile."""
         again = True
         while again:
             self._rebuild_again = False
-            await self._rebuild_board_once()
+            while not await self._rebuild_board_once():
+                await asyncio.sleep(REBUILD_RETRY)
             again = self._rebuild_again
 
-    async def _rebuild_board_once(self) -> None:
+    async def _rebuild_board_once(self) -> bool:
         """The live part from QueueStatus + CoreShowChannels, then every event that arrived meanwhile applied on top
         in order: each event is applied once (today's counters stay right), and one the snapshot already shows
         changes nothing again (a join sets, a leave removes)."""
         assert self.ami is not None and self.wallboard is not None   # a login of this listener with a board
         self._held = []
         try:
-            status = await self.ami.action_list({"Action": "QueueStatus"})
-            channels = await self.ami.action_list({"Action": "CoreShowChannels"})
+            status = await self.ami.action_list({"Action": "QueueStatus"}, errors=True)
+            channels = await self.ami.action_list({"Action": "CoreShowChannels"}, errors=True)
         except (TimeoutError, AmiError, OSError) as exc:
-            log.warning("wallboard not rebuilt (%s); the next AMI login retries", exc)
-            return
+            log.warning("wallboard not rebuilt (%s); trying again in %.0f s", exc, REBUILD_RETRY)
+            return False
         else:
             self.wallboard.rebuild([*status, *channels])
         finally:
@@ -404,6 +408,7 @@ class CallListener:
         ids = {channel: await self._call_id_of(channel)
                for channel in {e.get("Channel") for e in status if e.name == "QueueEntry" and e.get("Channel")}}
         self.queue.put_nowait(ev.still_waiting(status, now, ids))   # in order with the live events
+        return True
 
     async def _call_id_of(self, channel: str) -> str:
         """The call id the dialplan tagged a waiting channel with ("" when it is gone or untagged): QueueStatus gives

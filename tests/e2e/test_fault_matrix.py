@@ -124,7 +124,8 @@ def wallboard_counts_waiting(live: Live) -> bool:
         return False
     general = next(q for q in board["queues"] if q["queue"] == GENERAL_QUEUE)
     expected = live.state["expect_waiting"]
-    live.state["seen"] = f"wallboard: {general['waiting']} waiting in {GENERAL_QUEUE}, {expected} expected"
+    live.state["seen"] = (f"wallboard: {general['waiting']} waiting in {GENERAL_QUEUE}, {expected} expected "
+                          f"(snapshot version {board.get('version')} of {board.get('generated_at')})")
     return general["waiting"] == expected
 
 

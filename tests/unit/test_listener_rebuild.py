@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from types import MappingProxyType, SimpleNamespace
 
+from agent_desk.calls import listener as listener_module
 from agent_desk.calls.listener import AmiSettings, CallListener
 from agent_desk.supervision.wallboard import Wallboard
-from hotline.ami import AmiEvent
+from hotline.ami import AmiError, AmiEvent
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
 from tests.support.wallboard import recorded, stamp
@@ -28,10 +29,15 @@ class AmiInFlight:
     def __init__(self, listener: CallListener, status: list[AmiEvent], during: dict[str, list[AmiEvent]]):
         self.listener, self.status, self.during = listener, status, during
         self.asked: list[str] = []
+        self.refusals = 0   # QueueStatus answers that are errors, first
 
-    async def action_list(self, action: dict) -> list[AmiEvent]:
+    async def action_list(self, action: dict, *, errors: bool = False) -> list[AmiEvent]:
         name = action["Action"]
         self.asked.append(name)
+        assert errors, "the rebuild must not take an error reply for an empty center"
+        if self.refusals:
+            self.refusals -= 1
+            raise AmiError(f"{name}: Permission denied")
         for event in self.during.pop(name, []):
             self.listener._on_ami(event)
         if name == "QueueStatus":
@@ -41,6 +47,8 @@ class AmiInFlight:
         raise AssertionError(f"unexpected AMI action {action}")
 
     async def action(self, action: dict) -> dict:
+        if action["Action"] == "Getvar":   # the call id of a waiting channel (none tagged in these recordings)
+            return {"Response": "Success", "Variable": action["Variable"], "Value": ""}
         raise AssertionError(f"unexpected AMI action {action}")
 
 
@@ -105,3 +113,19 @@ async def test_a_login_during_a_rebuild_makes_it_run_once_more():
     await rebuilt(listener)
     assert ami.asked == ["QueueStatus", "CoreShowChannels", "QueueStatus", "CoreShowChannels"]
     assert listener._held is None and wallboard.snapshot(stamp(join))["connected"] is True
+
+
+async def test_a_rebuild_refused_by_asterisk_is_tried_again_not_taken_for_an_empty_center(monkeypatch):
+    """An error reply to QueueStatus is not "nobody waiting": the board stays as it was (not connected) and the rebuild
+    is tried again while AMI stays up, instead of waiting for the next login (which may be hours away)."""
+    monkeypatch.setattr(listener_module, "REBUILD_RETRY", 0.01)
+    join = first_call()[0]
+    listener, wallboard = listener_with_board(stamp(join))
+    wallboard.set_connected(False)   # the connection dropped
+    ami = AmiInFlight(listener, recorded("status_waiting_paused"), {})
+    ami.refusals = 2
+    listener.ami = ami  # type: ignore[assignment]
+    await rebuilt(listener)
+    assert ami.asked == ["QueueStatus", "QueueStatus", "QueueStatus", "CoreShowChannels"]
+    snap = wallboard.snapshot(stamp(join) + 1)
+    assert snap["connected"] is True and snap["totals"]["waiting"] == 1   # the caller QueueStatus lists

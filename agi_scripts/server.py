@@ -87,7 +87,9 @@ async def dispatch(route: Route | None, name: str, call: AgiCall) -> str:
         try:
             await set_variables(call.channel, {**call.results, v.AGI_STATUS: status} if status == v.AGI_OK
                                 else {v.AGI_STATUS: status}, last=True)
-        except (ChannelHangup, ChannelError, ConnectionError):
+        except ChannelError as exc:   # the dialplan then finds no OK status: the call takes the fallback queue
+            log.warning("AGI %s: the route's result was refused on %s: %s", name, channel_name, exc)
+        except (ChannelHangup, ConnectionError):
             pass
     return status
 

@@ -1,8 +1,9 @@
 """Call recording: one MixMonitor per call, the file named by the call id under the recordings directory.
 
-The dialplan already records every call that reaches a queue (``[hotline-queue]``) and every retained-seat
-transfer; ``start_recording`` is for a call the desk wants recorded otherwise, and never starts a second
-recording of a channel that is already recorded (it returns the running one's path).
+The queue records every call it hands to an agent, from the answer on (queues.conf ``monitor-format``, set up in
+``[hotline-queue]``), and the dialplan every retained-seat transfer; ``start_recording`` is for a call the desk
+wants recorded otherwise (never a call still waiting in a queue: the queue starts its own at the answer), and never
+starts a second recording of a channel that is already recorded (it returns the running one's path).
 """
 
 from __future__ import annotations

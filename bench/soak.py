@@ -411,7 +411,7 @@ class Soak:
         elif kind == "ami-cut":
             pid = center.process("listener")["pid"]
             cut = await asyncio.to_thread(faults.cut_tcp, pid, center.site["ami_port"])
-            await until(lambda: bool(faults.tcp_ports(pid, center.site["ami_port"]) - cut)
+            await until(lambda: bool(faults.tcp_connections(pid, center.site["ami_port"]) - cut)
                         and center.boss.send("GET", "/wallboard")[1].get("connected"))
         else:
             raise ValueError(kind)

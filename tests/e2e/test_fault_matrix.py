@@ -199,8 +199,8 @@ async def ami_cut(live: Live) -> None:
 def ami_reconnected(live: Live) -> bool:
     """The same listener (not a restarted one) on a new AMI connection, and the wallboard right again."""
     pid, cut = live.state["ami_cut"]
-    now = faults.tcp_ports(pid, live.site["ami_port"])
-    live.state["seen"] = f"listener's AMI ports {sorted(now)}, cut {sorted(cut)}"
+    now = faults.tcp_connections(pid, live.site["ami_port"])
+    live.state["seen"] = f"listener's AMI connections (port, inode) {sorted(now)}, cut {sorted(cut)}"
     return bool(now) and not now & cut and wallboard_counts_waiting(live)
 
 

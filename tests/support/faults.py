@@ -6,6 +6,7 @@ as a network would cut it (``ss -K``, no process told).
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -66,23 +67,29 @@ def start_postgres(server: pg.PostgresServer) -> None:
     pg._wait_ready(server.proc, server.base, server.port)
 
 
-def tcp_ports(pid: int, remote_port: int) -> set[int]:
-    """The local ports of ``pid``'s established TCP connections to 127.0.0.1:``remote_port``."""
-    listing = subprocess.run(["ss", "-Htnp", "state", "established", "dst", f"127.0.0.1:{remote_port}"],
+def tcp_connections(pid: int, remote_port: int) -> set[tuple[int, int]]:
+    """(local port, socket inode) of ``pid``'s established TCP connections to 127.0.0.1:``remote_port``. The inode
+    tells a connection made again from the same local port (the kernel may pick it again) from the one cut."""
+    listing = subprocess.run(["ss", "-Htnpe", "state", "established", "dst", f"127.0.0.1:{remote_port}"],
                              capture_output=True, text=True, check=True).stdout
-    return {int(line.split()[2].rsplit(":", 1)[1]) for line in listing.splitlines() if f"pid={pid}," in line}
+    found = set()
+    for line in listing.splitlines():
+        inode = re.search(r"\bino:(\d+)", line)
+        if f"pid={pid}," in line and inode:
+            found.add((int(line.split()[2].rsplit(":", 1)[1]), int(inode.group(1))))
+    return found
 
 
-def cut_tcp(pid: int, remote_port: int) -> set[int]:
+def cut_tcp(pid: int, remote_port: int) -> set[tuple[int, int]]:
     """Destroys ``pid``'s TCP connections to 127.0.0.1:``remote_port`` in the kernel (``ss -K``: both ends see
-    the connection fail, as when a firewall or the network drops it); the local ports of those cut."""
-    ports = tcp_ports(pid, remote_port)
-    for port in ports:
+    the connection fail, as when a firewall or the network drops it); the (local port, socket inode) of those cut."""
+    cut = tcp_connections(pid, remote_port)
+    for port, _inode in cut:
         subprocess.run(["ss", "-K", "src", f"127.0.0.1:{port}", "dst", f"127.0.0.1:{remote_port}"],
                        capture_output=True, check=True)
-    left = tcp_ports(pid, remote_port) & ports
+    left = tcp_connections(pid, remote_port) & cut
     assert not left, f"ss -K did not cut {sorted(left)} (a kernel without CONFIG_INET_DIAG_DESTROY?)"
-    return ports
+    return cut
 
 
 def _stop_pid(pid: int, sig: signal.Signals, timeout: float = 15.0) -> None:

@@ -18,7 +18,8 @@ test box runs as root; nothing of the box's own disk is filled), while a stand-i
 mounted with room, the call is answered and recorded, then the rest is filled while the two talk; the listener's
 recordings watch must tell the agent (录音中断), mark the call's record incomplete and show the wallboard 已满.
 A row that finds a defect not fixed yet is a strict xfail naming it (it fails the suite once the defect is fixed,
-so the mark is taken off). The per-row figures are printed (``-s``) and written to
+so the mark is taken off); one seen only sometimes is a non-strict xfail (``intermittent``), its reason saying
+how often. The per-row figures are printed (``-s``) and written to
 ``test-artifacts/fault-matrix.json``; the center's log to ``test-artifacts/fault-matrix-run.log``.
 
 Calls that reached a human: those the queue bridged to an agent (AgentConnect); a call is lost when it neither
@@ -104,6 +105,7 @@ class Fault:
     call_during: bool = True        # a call can be placed while the fault lasts (not when Asterisk itself is down)
     cuts_calls: bool = False        # the fault ends the calls in progress (unavoidable: Asterisk restarted)
     xfail: str = ""        # a known defect: strict xfail with this reason
+    intermittent: str = ""   # a known defect seen only sometimes: non-strict xfail with this reason (passes or fails)
 
 
 # ── what the rows check ──────────────────────────────────────────────────────────
@@ -124,7 +126,9 @@ def wallboard_counts_waiting(live: Live) -> bool:
         return False
     general = next(q for q in board["queues"] if q["queue"] == GENERAL_QUEUE)
     expected = live.state["expect_waiting"]
-    live.state["seen"] = (f"wallboard: {general['waiting']} waiting in {GENERAL_QUEUE}, {expected} expected "
+    others = {q["queue"]: q["waiting"] for q in board["queues"] if q["waiting"] and q["queue"] != GENERAL_QUEUE}
+    live.state["seen"] = (f"wallboard: {general['waiting']} waiting in {GENERAL_QUEUE}, {expected} expected, "
+                          f"{board['totals']['waiting']} in all, elsewhere {others} "
                           f"(snapshot version {board.get('version')} of {board.get('generated_at')})")
     return general["waiting"] == expected
 
@@ -610,7 +614,10 @@ ROWS = [
     Fault("AMI connection dropped by the network", "a call waiting in the queue",
           "calls keep reaching the queue", "the listener reconnects; the wallboard counts the waiting calls, "
           "the one queued while it was cut among them", "—",
-          inject=ami_cut, repair=note_waiting, recovered=ami_reconnected),
+          inject=ami_cut, repair=note_waiting, recovered=ami_reconnected,
+          intermittent="under load the reconnected listener's board sometimes shows 0 waiting in the general queue "
+                       "(38 in Asterisk's), though its rebuild a second after the cut found all 38: failed in CI "
+                       "on 2026-12-05 twice and in 2 of 7 runs of this module here; cause not found (issue 17)"),
     Fault("Asterisk restarted", "calls waiting in the queue",
           "the calls in progress end with Asterisk (unavoidable); new calls after the restart reach the queue",
           "every process keeps running; the wallboard reconnects and counts the calls waiting after",
@@ -674,7 +681,8 @@ async def live(tmp_path_factory):
 
 
 def _param(row: Fault):
-    marks = [pytest.mark.xfail(strict=True, reason=row.xfail)] if row.xfail else []
+    marks = ([pytest.mark.xfail(strict=True, reason=row.xfail)] if row.xfail else
+             [pytest.mark.xfail(strict=False, reason=row.intermittent)] if row.intermittent else [])
     return pytest.param(row, id=row.name.split(" ")[0].lower(), marks=marks)
 
 

@@ -617,7 +617,7 @@ ROWS = [
           inject=ami_cut, repair=note_waiting, recovered=ami_reconnected,
           intermittent="under load the reconnected listener's board sometimes shows 0 waiting in the general queue "
                        "(38 in Asterisk's), though its rebuild a second after the cut found all 38: failed in CI "
-                       "on 2026-12-05 twice and in 2 of 7 runs of this module here; cause not found (issue 17)"),
+                       "on 2026-12-05 twice and in 3 of 9 runs of this module here; cause not found (issue 17)"),
     Fault("Asterisk restarted", "calls waiting in the queue",
           "the calls in progress end with Asterisk (unavoidable); new calls after the restart reach the queue",
           "every process keeps running; the wallboard reconnects and counts the calls waiting after",

@@ -43,7 +43,7 @@ from ivr import ticket_status as ts
 from ivr.capture import Frame
 from ivr.channel import Channel, ChannelHangup, still_up
 from ivr.speech import SAMPLE_RATE, SpeechEngine, SpeechStream
-from ivr.speech.audio import PauseDetector
+from ivr.speech.audio import PauseDetector, rms_dbfs
 from ivr.spool import ResultStream
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,18 @@ SATISFACTION_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (BASICALLY_SATISFIED, ("基本满意", "基本上满意", "还算满意", "比较满意")),
     (SATISFIED, ("满意",)),
 )
+# What may be said around a verdict's phrase ("我很满意", "问题已经解决了"). A verdict counts only when every other
+# character heard is one of these: the engine mishearing 不满意 as 普满意 must not count as 满意 (it did: Whisper base
+# on the prompts' voice). Asking for an agent needs no such care (a person takes over; nothing is recorded).
+FILLERS = ("问题", "事情", "这个", "已经", "非常", "特别", "十分", "感觉", "觉得", "我", "们", "很", "挺", "真", "都",
+           "还", "是", "的", "了", "啊", "呀", "吧", "呢", "嗯", "哦", "噢", "对", "就", "也")
 _NOT_HAN = re.compile(r"[^\u4e00-\u9fff]+")
+_FILLER = re.compile("|".join(sorted(FILLERS, key=len, reverse=True)))
 
 
 def hear(text: str, classes: tuple[tuple[str, tuple[str, ...]], ...]) -> str | None:
-    """The one answer ``text`` gives among ``classes`` (plus 转人工 → AGENT_KEY), or None: nothing matched, or
-    two different answers did (e.g. "满意，不满意")."""
+    """The one answer ``text`` gives among ``classes`` (plus 转人工 → AGENT_KEY), or None: nothing matched, two
+    different answers did (e.g. "满意，不满意"), or a verdict came with words that are not ``FILLERS`` (普满意)."""
     rest = _NOT_HAN.sub("", text)
     found: set[str] = set()
     for value, phrases in (AGENT_WORDS, *classes):
@@ -83,7 +89,11 @@ def hear(text: str, classes: tuple[tuple[str, tuple[str, ...]], ...]) -> str | N
             if phrase in rest:
                 found.add(value)
                 rest = rest.replace(phrase, "|")
-    return found.pop() if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    value = found.pop()
+    unexplained = _FILLER.sub("", rest.replace("|", ""))
+    return value if value == AGENT_KEY or not unexplained else None
 
 
 def grammar(classes: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
@@ -182,12 +192,19 @@ class Listening:
     end_silence: float = 0.8          # a pause this long after speech ends the answer
     max_seconds: float = 6.0          # an answer is a few words: cut here
     recognise_seconds: float = 15.0   # the engine's verdict on the answer, at most (a loaded box)
+    # the quiet audio before the answer's first sound: less, and the citizen was already speaking when listening
+    # began (talking over the question), so the answer's start is lost and 不满意 cut to 满意 would count as its
+    # opposite (measured: Whisper base hears the prompts' 不满意 with its first 150-200 ms cut as 满意). Such an answer
+    # is asked again by keys. Counted in audio, not on the clock: a busy media server reads frames late. (A line
+    # that sends no audio while quiet has no lead-in to count: its answers are taken by keys.)
+    lead_in: float = 0.1
 
 
 @dataclass(frozen=True)
 class Heard:
     key: str = ""          # a key pressed while listening (it wins)
     speech: bool = False   # the citizen said something
+    clipped: bool = False  # ... but had begun before listening did (``Listening.lead_in``): not counted
 
 
 class AnswerSession:
@@ -206,6 +223,7 @@ class AnswerSession:
         detector = PauseDetector(pause=self.limits.end_silence, min_speech=0.25)
         heard, key, seconds = False, "", 0.0
         started = asyncio.get_running_loop().time()
+        quiet_before: float | None = None   # seconds of quiet (audio or wall clock) before the first sound
         iterator = frames.__aiter__()
         try:
             while True:
@@ -227,6 +245,10 @@ class AnswerSession:
                 if frame.kind != "audio":
                     break
                 await self.stream.feed(frame.data)
+                if quiet_before is None and rms_dbfs(frame.data) > detector.threshold_db:
+                    quiet_before = seconds
+                    log.info("回访 answer: first sound after %.2f s of audio (%.2f s since listening began)",
+                             seconds, asyncio.get_running_loop().time() - started)
                 seconds += len(frame.data) / 2 / SAMPLE_RATE
                 ended = detector.push(frame.data)
                 heard = heard or detector.heard_speech or ended
@@ -234,7 +256,9 @@ class AnswerSession:
                     break
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.info("回访 answer: audio connection ended (%s)", exc)
-        result = Heard(key=key, speech=heard and not key)
+        spoke = heard and not key
+        clipped = spoke and quiet_before is not None and quiet_before < self.limits.lead_in
+        result = Heard(key=key, speech=spoke, clipped=clipped)
         if not self.result.done():
             self.result.set_result(result)
         return result
@@ -287,6 +311,9 @@ class Ears:
             return "", ""
         if heard.key or not heard.speech:
             return heard.key, ""
+        if heard.clipped:
+            log.info("回访: the answer began before listening did (talked over the question); asked again by keys")
+            return "", ""
         try:
             transcript = await asyncio.wait_for(stream.finish(), self.limits.recognise_seconds)
         except Exception as exc:   # the engine failed or was too slow: the citizen is asked by keys

@@ -435,10 +435,11 @@ async def test_the_citizen_answers_by_voice_and_the_recogniser_gives_the_verdict
     assert played.count("revisit-unclear") == (not solved_heard) + (not happy_heard), played
     assert played[-1] == "revisit-thanks", played
     item = ok(desk.call("boss", "GET", f"/api/v1/campaigns/{cid}/items"))["items"][0]
-    assert (item["outcome"], item["verdict"]) == ("unsatisfied", "unsatisfied"), item   # the citizen's, never a guess
     view = ticket(desk, number)
-    assert view["state"] == "awaiting_callback"
     [note] = [e for e in view["history"] if e["action"] == "revisit_call" and e["data"]["out_id"] == out_id]
+    # the citizen's, never a guess (the note says what each spoken answer was heard as)
+    assert (item["outcome"], item["verdict"]) == ("unsatisfied", "unsatisfied"), (item, note["data"])
+    assert view["state"] == "awaiting_callback"
     keys = ("" if solved_heard else "2") + ("" if happy_heard else "3")
     assert (note["data"]["solved"], note["data"]["result"], note["data"]["digits"]) == ("no", "unsatisfied", keys)
     said = [part for part in note["data"]["said"].split(" / ") if part]

@@ -31,6 +31,7 @@ FRAME = 320   # 20 ms of 8 kHz 16-bit audio
     ("不怎么满意", UNSATISFIED),
     ("转人工", "0"), ("三人工。", "0"), ("我要人工服务", "0"),
     ("满意，不满意", None), ("一般吧", None), ("", None), ("普通话的回答。", None), ("解决了", None),
+    ("普满意：", None), ("部满意", None), ("满意度", None),   # a misheard 不满意 (Whisper base), never 满意
 ])
 def test_satisfaction_phrases(text, expected) -> None:
     assert revisit.hear(text, revisit.SATISFACTION_WORDS) == expected
@@ -40,7 +41,7 @@ def test_satisfaction_phrases(text, expected) -> None:
     ("解决了", "yes"), ("问题已经解决了", "yes"), ("已解决", "yes"), ("解决好了", "yes"),
     ("没解决", "no"), ("还没有解决", "no"), ("我没有解决。", "no"), ("未解决", "no"), ("没能解决", "no"),
     ("转人工", "0"),
-    ("鸡鸡。", None), ("满意", None), ("解决了，没解决", None), ("解决", None),
+    ("鸡鸡。", None), ("满意", None), ("解决了，没解决", None), ("解决", None), ("煤解决了", None),
 ])
 def test_solved_phrases(text, expected) -> None:
     assert revisit.hear(text, revisit.SOLVED_WORDS) == expected
@@ -163,7 +164,7 @@ def s(*ids: str) -> list[str]:
 
 
 READOUT = s("revisit-intro", *[ts.digit_prompt(d, yao=True) for d in TICKET])
-SPEECH = tone(0.6) + silence(0.5)
+SPEECH = silence(0.3) + tone(0.6) + silence(0.5)   # a breath, the answer, the pause that ends it
 
 
 async def test_both_answers_spoken_give_the_verdict(tmp_path) -> None:
@@ -224,6 +225,19 @@ async def test_silence_is_asked_again_by_keys_without_asking_the_engine(tmp_path
         "revisit-unclear", "revisit-solved", "revisit-satisfaction-voice") + ["listen k1"] + s("revisit-thanks")
     assert not engine.streams[0].finished and engine.streams[1].finished
     assert (entry.solved, entry.result, entry.digits) == ("no", SATISFIED, "2")
+
+
+async def test_an_answer_begun_before_listening_is_asked_again_by_keys(tmp_path) -> None:
+    """The citizen talked over the question: the answer's first sound is the first audio heard, so its start (不 of
+    不满意) may be lost. It is not judged (满意 would be the opposite verdict); the question is asked by keys."""
+    sockets = FakeAudioSocket()
+    engine = FakeEngine(["没解决", "满意"])
+    channel = VoiceChannel(["3"], [SPEECH, tone(0.6) + silence(0.5)], sockets)
+    entry = await run(channel, engine, sockets, tmp_path)
+    assert (entry.solved, entry.result, entry.digits) == ("no", UNSATISFIED, "3")
+    assert channel.played[-3:] == s("revisit-unclear", "revisit-satisfaction", "revisit-thanks")
+    assert engine.streams[0].finished and not engine.streams[1].finished   # the clipped answer was never judged
+    assert entry.said == "没解决"
 
 
 async def test_the_engine_failing_turns_the_rest_of_the_call_to_keys(tmp_path) -> None:

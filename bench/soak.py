@@ -49,6 +49,7 @@ from pathlib import Path
 import redis
 from scipy import stats
 
+from agent_desk.calls import listener
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from bench.desk_data import Drafts
 from hotline.ami import AmiClient, EventBuffer
@@ -477,6 +478,8 @@ class Soak:
             "tickets": {"started": len(self.tickets), "closed": sum(len(t.steps) == 6 for t in self.tickets),
                         "lost": len(lost_tickets), "lost_detail": [(t.tag, why) for t, why in lost_tickets][:20]},
             "wallboard": self.wallboard,
+            # the listener's own check found the board's waiting callers wrong and rebuilt it (an event lost or misread)
+            "wallboard_corrected": center.log.read_text(errors="replace").count(listener.BOARD_CORRECTED),
             "faults": [{k: v for k, v in asdict(f).items() if k not in ("start", "end")} for f in self.faults],
             "memory": memory_slopes(self.samples),
             "unhandled_log_errors": unhandled[:50],

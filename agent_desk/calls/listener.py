@@ -10,7 +10,8 @@ The same AMI events feed the live wallboard (``agent_desk.supervision.wallboard`
 its snapshot goes to Redis (``SNAPSHOT_KEY`` and the ``hotline:wallboard`` channel) at most every
 ``board_interval`` seconds after a change, and once a second anyway (waits tick, wrap-ups end, midnight). After
 every AMI login (Asterisk sends ``FullyBooted``; panoramisk reconnects on its own) the board is rebuilt from
-QueueStatus + CoreShowChannels; while AMI is down it says so.
+QueueStatus + CoreShowChannels; while AMI is down it says so. Every ``CHECK_EVERY`` s its waiting callers are
+compared with QueueStatus: a difference that lasts is logged, caller by caller, and the board rebuilt.
 
 Under ``hotline run`` the listener is a process of its own (``hotline listener``), started again when it dies. A
 new one picks up what it can: the board from Asterisk as above, the survey stream's pending entries first, the
@@ -86,6 +87,9 @@ DUTY_KEY = "hotline:live:listener-duties"   # who runs the cluster's survey stre
 DUTY_TTL = 6.0                        # seconds: a lease not renewed for this long lapses
 DUTY_RENEW = 2.0                      # seconds between renewals (and between attempts to take a lapsed lease)
 REBUILD_RETRY = 2.0                   # seconds between attempts to rebuild the wallboard that failed (AMI up)
+CHECK_EVERY = 15.0                    # seconds between checks of the board's waiting callers against QueueStatus
+CHECK_AGAIN = 1.0                     # seconds before a difference found is looked for again (lasting, or in flight)
+BOARD_CORRECTED = "wallboard differed from Asterisk's queues and is rebuilt"   # the log line's start
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ class CallListener:
         self._board_changed = asyncio.Event()
         self._rebuilding: asyncio.Task | None = None
         self._rebuild_again = False
+        self.board_corrections = 0   # checks that found the board's waiting callers wrong and rebuilt it
         # While the board is rebuilt, the events that arrive wait here and are applied on top of the snapshot
         # (applied at once, a join that came after QueueStatus's snapshot would be wiped by it)
         self._held: list[AmiEvent] | None = None
@@ -190,6 +195,8 @@ class CallListener:
                 self._tasks.append(asyncio.create_task(self._duty_loop(), name="duty-lease"))
             if self.wallboard is not None:
                 self._tasks.append(asyncio.create_task(self._board_loop(), name="board-publish"))
+        if self.wallboard is not None:
+            self._tasks.append(asyncio.create_task(self._check_loop(), name="board-check"))
 
     async def read_back(self) -> None:
         """A listener started again mid-call: the calls already with an agent keep their live prefill, and their
@@ -409,6 +416,43 @@ class CallListener:
                for channel in {e.get("Channel") for e in status if e.name == "QueueEntry" and e.get("Channel")}}
         self.queue.put_nowait(ev.still_waiting(status, now, ids))   # in order with the live events
         return True
+
+    async def _check_loop(self) -> None:
+        """Every ``CHECK_EVERY`` s, the board's waiting callers against Asterisk's own list (QueueStatus). A
+        difference still there ``CHECK_AGAIN`` s later (not a caller joining or leaving in between) is logged with
+        the callers concerned and the board is rebuilt: an event lost or misread must not leave the board wrong
+        until the next AMI login, and the log says what it was."""
+        while True:
+            await asyncio.sleep(CHECK_EVERY)
+            try:
+                first = await self.board_difference()
+                if not first:
+                    continue
+                await asyncio.sleep(CHECK_AGAIN)
+                lasting = first & await self.board_difference()
+            except (TimeoutError, AmiError, OSError) as exc:
+                log.info("wallboard not checked against Asterisk (%s)", exc)
+                continue
+            if lasting:
+                self.board_corrections += 1
+                log.warning("%s: %s", BOARD_CORRECTED, "; ".join(f"{uid} {what}" for uid, what in sorted(lasting)[:20]))
+                self._rebuild_board_soon()
+
+    async def board_difference(self) -> set[tuple[str, str]]:
+        """(caller's Uniqueid, how it differs) for each caller waiting in Asterisk's queues but not on the board
+        ("missing"), on the board but not waiting ("not waiting"), or in another queue ("in <queue>, board
+        <queue>"); empty while AMI is down or the board is being rebuilt (nothing to compare)."""
+        assert self.wallboard is not None   # checked only with a board
+        rebuilding = self._rebuilding is not None and not self._rebuilding.done()
+        if self.ami is None or not self.ami.manager.authenticated or rebuilding:
+            return set()
+        status = await self.ami.action_list({"Action": "QueueStatus"}, errors=True)
+        asterisk = {e.get("Uniqueid"): e.get("Queue") for e in status if e.name == "QueueEntry"}
+        board = {uid: w.queue for uid, w in self.wallboard.waiting.items()}
+        return ({(uid, "missing") for uid in asterisk.keys() - board.keys()}
+                | {(uid, "not waiting") for uid in board.keys() - asterisk.keys()}
+                | {(uid, f"in {asterisk[uid]}, board {board[uid]}") for uid in asterisk.keys() & board.keys()
+                   if asterisk[uid] != board[uid]})
 
     async def _call_id_of(self, channel: str) -> str:
         """The call id the dialplan tagged a waiting channel with ("" when it is gone or untagged): QueueStatus gives

@@ -6,6 +6,8 @@ from the real center; a stand-in AMI that answers only the two list actions and 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from types import MappingProxyType, SimpleNamespace
 
 from agent_desk.calls import listener as listener_module
@@ -129,3 +131,83 @@ async def test_a_rebuild_refused_by_asterisk_is_tried_again_not_taken_for_an_emp
     assert ami.asked == ["QueueStatus", "QueueStatus", "QueueStatus", "CoreShowChannels"]
     snap = wallboard.snapshot(stamp(join) + 1)
     assert snap["connected"] is True and snap["totals"]["waiting"] == 1   # the caller QueueStatus lists
+
+
+# ── the periodic check against Asterisk's own list ─────────────────────────────────────────────────────────────
+class AmiListing:
+    """Answers QueueStatus with the next of ``answers`` (then the last again) and CoreShowChannels with nothing."""
+
+    def __init__(self, answers: list[list[AmiEvent]]):
+        self.answers = answers
+        self.asked: list[str] = []
+        self.manager = SimpleNamespace(authenticated=True)
+
+    async def action_list(self, action: dict, *, errors: bool = False) -> list[AmiEvent]:
+        name = action["Action"]
+        self.asked.append(name)
+        assert errors, "an error reply must not be taken for an empty center"
+        if name == "QueueStatus":
+            return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if name == "CoreShowChannels":
+            return []
+        raise AssertionError(f"unexpected AMI action {action}")
+
+    async def action(self, action: dict) -> dict:
+        if action["Action"] == "Getvar":
+            return {"Response": "Success", "Variable": action["Variable"], "Value": ""}
+        raise AssertionError(f"unexpected AMI action {action}")
+
+
+async def checked(listener: CallListener, monkeypatch, rounds: int = 1) -> None:
+    """Runs the check loop for ``rounds`` checks (each a look and, on a difference, a second look)."""
+    monkeypatch.setattr(listener_module, "CHECK_AGAIN", 0)
+    sleeps = 0
+
+    async def sleep(_seconds: float) -> None:
+        nonlocal sleeps
+        sleeps += 1
+        if sleeps > 2 * rounds:
+            raise asyncio.CancelledError
+    monkeypatch.setattr(listener_module.asyncio, "sleep", sleep)
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener._check_loop()
+    monkeypatch.undo()
+    if listener._rebuilding is not None:
+        await listener._rebuilding
+
+
+async def test_a_board_that_lost_its_waiting_callers_is_found_and_rebuilt(monkeypatch, caplog):
+    waiting = recorded("status_waiting_paused")
+    [entry] = [e for e in waiting if e.name == "QueueEntry"]
+    listener, wallboard = listener_with_board(stamp(first_call()[0]))
+    listener.ami = AmiListing([nobody_waiting_agent_idle()])  # type: ignore[assignment]
+    await rebuilt(listener)
+    assert wallboard.snapshot()["totals"]["waiting"] == 0
+    listener.ami = ami = AmiListing([waiting])  # type: ignore[assignment]   # a caller the board never heard join
+    await checked(listener, monkeypatch)
+    assert ami.asked == ["QueueStatus", "QueueStatus", "QueueStatus", "CoreShowChannels"]   # look, look again, rebuild
+    assert wallboard.snapshot()["totals"]["waiting"] == 1 and listener.board_corrections == 1
+    assert f"{entry.get('Uniqueid')} missing" in caplog.text
+
+
+async def test_a_caller_joining_between_two_looks_is_not_a_difference(monkeypatch):
+    """The first look finds a caller Asterisk lists and the board not yet (the join on its way); by the second look
+    the board has it: nothing is rebuilt."""
+    join = first_call()[0]
+    entry = AmiEvent("QueueEntry", MappingProxyType({"Event": "QueueEntry", "Queue": join.get("Queue"), "Wait": "0",
+                                                     "Uniqueid": join.get("Uniqueid"), "Channel": join.get("Channel")}))
+    waiting = [*nobody_waiting_agent_idle(), entry]   # Asterisk lists the caller whose join is on its way
+    listener, wallboard = listener_with_board(stamp(join))
+    listener.ami = AmiListing([nobody_waiting_agent_idle()])  # type: ignore[assignment]
+    await rebuilt(listener)
+    ami = AmiListing([waiting, waiting])
+
+    async def second_look(action: dict, *, errors: bool = False) -> list[AmiEvent]:
+        if len(ami.asked) == 1:   # the join arrives between the looks
+            listener._on_ami(join)
+        return await AmiListing.action_list(ami, action, errors=errors)
+    ami.action_list = second_look  # type: ignore[method-assign]
+    listener.ami = ami  # type: ignore[assignment]
+    await checked(listener, monkeypatch)
+    assert ami.asked == ["QueueStatus", "QueueStatus"] and listener.board_corrections == 0
+    assert wallboard.snapshot()["totals"]["waiting"] == 1

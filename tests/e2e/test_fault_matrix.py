@@ -18,8 +18,7 @@ test box runs as root; nothing of the box's own disk is filled), while a stand-i
 mounted with room, the call is answered and recorded, then the rest is filled while the two talk; the listener's
 recordings watch must tell the agent (录音中断), mark the call's record incomplete and show the wallboard 已满.
 A row that finds a defect not fixed yet is a strict xfail naming it (it fails the suite once the defect is fixed,
-so the mark is taken off); one seen only sometimes is a non-strict xfail (``intermittent``), its reason saying
-how often. The per-row figures are printed (``-s``) and written to
+so the mark is taken off). The per-row figures are printed (``-s``) and written to
 ``test-artifacts/fault-matrix.json``; the center's log to ``test-artifacts/fault-matrix-run.log``.
 
 Calls that reached a human: those the queue bridged to an agent (AgentConnect); a call is lost when it neither
@@ -44,6 +43,7 @@ import pytest
 import redis
 import websockets
 
+from agent_desk.calls import listener
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY
 from agent_desk.telephony.recording import recording_path, recordings_dir
 from hotline.ami import AmiClient, AmiError, EventBuffer
@@ -105,7 +105,6 @@ class Fault:
     call_during: bool = True        # a call can be placed while the fault lasts (not when Asterisk itself is down)
     cuts_calls: bool = False        # the fault ends the calls in progress (unavoidable: Asterisk restarted)
     xfail: str = ""        # a known defect: strict xfail with this reason
-    intermittent: str = ""   # a known defect seen only sometimes: non-strict xfail with this reason (passes or fails)
 
 
 # ── what the rows check ──────────────────────────────────────────────────────────
@@ -200,12 +199,13 @@ async def ami_cut(live: Live) -> None:
     live.state["ami_cut"] = (pid, cut)
 
 
-def ami_reconnected(live: Live) -> bool:
-    """The same listener (not a restarted one) on a new AMI connection, and the wallboard right again."""
+async def ami_reconnected(live: Live) -> bool:
+    """The same listener (not a restarted one) on a new AMI connection, and the wallboard counting the calls waiting
+    now, as Asterisk lists them."""
     pid, cut = live.state["ami_cut"]
     now = faults.tcp_connections(pid, live.site["ami_port"])
     live.state["seen"] = f"listener's AMI connections (port, inode) {sorted(now)}, cut {sorted(cut)}"
-    return bool(now) and not now & cut and wallboard_counts_waiting(live)
+    return bool(now) and not now & cut and await board_counts_queue(live)
 
 
 # Asterisk
@@ -614,10 +614,7 @@ ROWS = [
     Fault("AMI connection dropped by the network", "a call waiting in the queue",
           "calls keep reaching the queue", "the listener reconnects; the wallboard counts the waiting calls, "
           "the one queued while it was cut among them", "—",
-          inject=ami_cut, repair=note_waiting, recovered=ami_reconnected,
-          intermittent="under load the reconnected listener's board sometimes shows 0 waiting in the general queue "
-                       "(38 in Asterisk's), though its rebuild a second after the cut found all 38: failed in CI "
-                       "on 2026-12-05 twice and in 3 of 9 runs of this module here; cause not found (issue 17)"),
+          inject=ami_cut, repair=note_waiting, recovered=ami_reconnected),
     Fault("Asterisk restarted", "calls waiting in the queue",
           "the calls in progress end with Asterisk (unavoidable); new calls after the restart reach the queue",
           "every process keeps running; the wallboard reconnects and counts the calls waiting after",
@@ -681,8 +678,7 @@ async def live(tmp_path_factory):
 
 
 def _param(row: Fault):
-    marks = ([pytest.mark.xfail(strict=True, reason=row.xfail)] if row.xfail else
-             [pytest.mark.xfail(strict=False, reason=row.intermittent)] if row.intermittent else [])
+    marks = [pytest.mark.xfail(strict=True, reason=row.xfail)] if row.xfail else []
     return pytest.param(row, id=row.name.split(" ")[0].lower(), marks=marks)
 
 
@@ -710,6 +706,7 @@ async def run_row(row: Fault, live: Live) -> None:
     placed: list[str] = []
     live.state["row_calls"] = placed
     report = REPORT.setdefault(row.name, {})
+    corrections = live.log.read_text().count(listener.BOARD_CORRECTED)
     before = await calls.place()
     await calls.joined(before)
     placed.append(before)
@@ -759,6 +756,8 @@ async def run_row(row: Fault, live: Live) -> None:
     while not (counted := await board_counts_queue(live)) and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
     report["wallboard_after"] = counted
+    # how often the listener's own check found the board wrong and rebuilt it (an event lost or misread): reported
+    report["board_corrected"] = live.log.read_text().count(listener.BOARD_CORRECTED) - corrections
     print(f"\n# {row.name}: {report}")
     assert report["calls_lost"] == 0 and report["tickets_lost"] == 0 and report["wallboard_after"], report
 

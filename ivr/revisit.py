@@ -223,7 +223,7 @@ class AnswerSession:
         detector = PauseDetector(pause=self.limits.end_silence, min_speech=0.25)
         heard, key, seconds = False, "", 0.0
         started = asyncio.get_running_loop().time()
-        quiet_before: float | None = None   # seconds of quiet (audio or wall clock) before the first sound
+        quiet_before: float | None = None   # seconds of quiet audio before the first sound
         iterator = frames.__aiter__()
         try:
             while True:

@@ -4,12 +4,18 @@ Used by the prefill store (``ivr.prefill_store``) and, through ``ResultStream``,
 (``ivr.survey``) and the automated 回访 (``ivr.revisit``); each has its own directory. ``drain`` hands spooled
 items, oldest name first, to a sender that puts them into Redis, and removes each file only once its sender
 succeeded; it stops at the first failure (Redis still down).
+
+Several media processes share one spool (``hotline run --media N``) and drain it at the same time. Each claims a
+file before sending it by renaming it to ``<name>.json.<pid>.sending`` (atomic: one process wins, the others skip
+it), so no item is sent twice, and a newer version of an item written while its old one is being sent stays for
+the next drain. A claim whose process died (SIGKILL mid-send) is given back by the next drain of any process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +27,18 @@ from redis.exceptions import RedisError
 from hotline.private import private_dir, write_private
 
 log = logging.getLogger(__name__)
+
+CLAIMED = ".sending"   # the suffix of a file a drain has claimed: <name>.json.<pid>.sending
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True   # another user's process
+    return True
 
 
 class Spool:
@@ -36,8 +54,14 @@ class Spool:
         return write_private(self.path(name), payload)
 
     def get(self, name: str) -> dict[str, Any] | None:
-        path = self.path(name)
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        """The spooled item, also while a drain is sending it; None when there is none (or it was just sent)."""
+        for path in (self.path(name), *self.directory.glob(f"{name}.json.*{CLAIMED}")):
+            try:
+                item: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                continue
+            return item
+        return None
 
     def names(self) -> list[str]:
         if not self.directory.is_dir():
@@ -45,18 +69,46 @@ class Spool:
         return sorted(path.stem for path in self.directory.glob("*.json"))
 
     async def drain(self, send: Callable[[str, str], Awaitable[None]]) -> int:
-        """``send(name, payload)`` each spooled item; returns how many were sent (and removed)."""
+        """``send(name, payload)`` each spooled item this process claims; returns how many were sent (and
+        removed)."""
+        self._give_back_orphans()
         moved = 0
         for name in self.names():
-            path = self.path(name)
-            payload = path.read_text(encoding="utf-8")
+            claimed = self.directory / f"{name}.json.{os.getpid()}{CLAIMED}"
+            try:
+                self.path(name).rename(claimed)
+            except FileNotFoundError:
+                continue   # another process claimed it (or sent it) first
+            payload = claimed.read_text(encoding="utf-8")
             try:
                 await send(name, payload)
             except (RedisError, OSError):
+                self._give_back(name, claimed)
                 break
-            path.unlink()
+            claimed.unlink()
             moved += 1
         return moved
+
+    def _give_back(self, name: str, claimed: Path) -> None:
+        """The claimed file becomes ``<name>.json`` again, unless a newer version was written meanwhile (it wins)."""
+        try:
+            os.link(claimed, self.path(name))   # unlike rename, never replaces a newer version
+        except FileExistsError:
+            pass
+        claimed.unlink()
+
+    def _give_back_orphans(self) -> None:
+        """Claims of processes that are gone (killed while sending): their items are sent by this drain."""
+        if not self.directory.is_dir():
+            return
+        for claimed in self.directory.glob(f"*.json.*{CLAIMED}"):
+            name, _, pid = claimed.name.removesuffix(CLAIMED).rpartition(".json.")
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            try:
+                self._give_back(name, claimed)
+            except FileNotFoundError:
+                continue   # another process gave it back first
 
 
 class ResultStream:

@@ -227,17 +227,17 @@ async def asterisk_up(live: Live) -> None:
     deadline = time.monotonic() + RECOVER_WITHIN
     while True:   # the harness's own AMI connection reconnects by itself (panoramisk), like the listener's
         try:
-            live.state["expect_waiting"] = len(await calls.waiting())
+            await calls.waiting()   # answered: the rows' checks can ask Asterisk again
             return
         except (OSError, TimeoutError, AmiError):
             assert time.monotonic() < deadline, "the operator's AMI connection did not come back"
             await asyncio.sleep(0.5)
 
 
-def stack_back(live: Live) -> bool:
-    """Every supervised process running and the wallboard connected again, counting the waiting calls."""
-    board = live.admin.processes()
-    return all(p["state"] == "running" for p in board.values()) and wallboard_counts_waiting(live)
+async def stack_back(live: Live) -> bool:
+    """Every supervised process running and the wallboard connected again, counting the calls waiting now."""
+    board = await asyncio.to_thread(live.admin.processes)
+    return all(p["state"] == "running" for p in board.values()) and await board_counts_queue(live)
 
 
 # Processes killed (SIGKILL through the supervisor's pids, as the wallboard's system status lists them)

@@ -418,25 +418,31 @@ class CallListener:
         return True
 
     async def _check_loop(self) -> None:
-        """Every ``CHECK_EVERY`` s, the board's waiting callers against Asterisk's own list (QueueStatus). A
-        difference still there ``CHECK_AGAIN`` s later (not a caller joining or leaving in between) is logged with
-        the callers concerned and the board is rebuilt: an event lost or misread must not leave the board wrong
-        until the next AMI login, and the log says what it was."""
+        """``check_board`` every ``CHECK_EVERY`` s."""
         while True:
             await asyncio.sleep(CHECK_EVERY)
-            try:
-                first = await self.board_difference()
-                if not first:
-                    continue
-                await asyncio.sleep(CHECK_AGAIN)
-                lasting = first & await self.board_difference()
-            except (TimeoutError, AmiError, OSError) as exc:
-                log.info("wallboard not checked against Asterisk (%s)", exc)
-                continue
-            if lasting:
-                self.board_corrections += 1
-                log.warning("%s: %s", BOARD_CORRECTED, "; ".join(f"{uid} {what}" for uid, what in sorted(lasting)[:20]))
-                self._rebuild_board_soon()
+            await self.check_board()
+
+    async def check_board(self) -> bool:
+        """The board's waiting callers against Asterisk's own list (QueueStatus). A difference still there
+        ``CHECK_AGAIN`` s later (not a caller joining or leaving in between) is logged with the callers concerned
+        and the board is rebuilt: an event lost or misread must not leave the board wrong until the next AMI login,
+        and the log says what it was. True when it was corrected."""
+        try:
+            first = await self.board_difference()
+            if not first:
+                return False
+            await asyncio.sleep(CHECK_AGAIN)
+            lasting = first & await self.board_difference()
+        except (TimeoutError, AmiError, OSError) as exc:
+            log.info("wallboard not checked against Asterisk (%s)", exc)
+            return False
+        if not lasting:
+            return False
+        self.board_corrections += 1
+        log.warning("%s: %s", BOARD_CORRECTED, "; ".join(f"{uid} {what}" for uid, what in sorted(lasting)[:20]))
+        self._rebuild_board_soon()
+        return True
 
     async def board_difference(self) -> set[tuple[str, str]]:
         """(caller's Uniqueid, how it differs) for each caller waiting in Asterisk's queues but not on the board

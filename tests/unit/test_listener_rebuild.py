@@ -6,8 +6,6 @@ from the real center; a stand-in AMI that answers only the two list actions and 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from types import MappingProxyType, SimpleNamespace
 
 from agent_desk.calls import listener as listener_module
@@ -158,22 +156,13 @@ class AmiListing:
         raise AssertionError(f"unexpected AMI action {action}")
 
 
-async def checked(listener: CallListener, monkeypatch, rounds: int = 1) -> None:
-    """Runs the check loop for ``rounds`` checks (each a look and, on a difference, a second look)."""
+async def checked(listener: CallListener, monkeypatch) -> bool:
+    """One check of the board (its second look at once), and the rebuild it started, if any."""
     monkeypatch.setattr(listener_module, "CHECK_AGAIN", 0)
-    sleeps = 0
-
-    async def sleep(_seconds: float) -> None:
-        nonlocal sleeps
-        sleeps += 1
-        if sleeps > 2 * rounds:
-            raise asyncio.CancelledError
-    monkeypatch.setattr(listener_module.asyncio, "sleep", sleep)
-    with contextlib.suppress(asyncio.CancelledError):
-        await listener._check_loop()
-    monkeypatch.undo()
+    corrected = await listener.check_board()
     if listener._rebuilding is not None:
         await listener._rebuilding
+    return corrected
 
 
 async def test_a_board_that_lost_its_waiting_callers_is_found_and_rebuilt(monkeypatch, caplog):
@@ -184,7 +173,7 @@ async def test_a_board_that_lost_its_waiting_callers_is_found_and_rebuilt(monkey
     await rebuilt(listener)
     assert wallboard.snapshot()["totals"]["waiting"] == 0
     listener.ami = ami = AmiListing([waiting])  # type: ignore[assignment]   # a caller the board never heard join
-    await checked(listener, monkeypatch)
+    assert await checked(listener, monkeypatch)
     assert ami.asked == ["QueueStatus", "QueueStatus", "QueueStatus", "CoreShowChannels"]   # look, look again, rebuild
     assert wallboard.snapshot()["totals"]["waiting"] == 1 and listener.board_corrections == 1
     assert f"{entry.get('Uniqueid')} missing" in caplog.text
@@ -208,6 +197,6 @@ async def test_a_caller_joining_between_two_looks_is_not_a_difference(monkeypatc
         return await AmiListing.action_list(ami, action, errors=errors)
     ami.action_list = second_look  # type: ignore[method-assign]
     listener.ami = ami  # type: ignore[assignment]
-    await checked(listener, monkeypatch)
+    assert not await checked(listener, monkeypatch)
     assert ami.asked == ["QueueStatus", "QueueStatus"] and listener.board_corrections == 0
     assert wallboard.snapshot()["totals"]["waiting"] == 1

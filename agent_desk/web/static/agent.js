@@ -637,6 +637,7 @@ function onDeskMessage(data) {
   if (data.type === "hello") {
     setWs("已连接", true);
   } else if (data.type === "pop") {
+    popsPushed += 1;
     onPop(data);
   } else if (data.type === "prefill") {
     onPrefill(data);
@@ -660,9 +661,15 @@ function connect() {
   });
 }
 
+// A pop pushed while GET /calls/current was on its way is newer than the desk's answer, which is then dropped
+// (a slow answer naming the previous call would otherwise take the page back to it).
+let popsPushed = 0;
+
 async function loadCurrent() {
+  const before = popsPushed;
   try {
     const current = await api("GET", "/calls/current");
+    if (popsPushed !== before) return;
     if (current && current.type === "pop") onPop(current);
     else if (current && current.type === "callback") onCallback(current);
   } catch (err) {

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from agent_desk.calls import events as ev
 from agent_desk.db import models as m
-from tests.browser.test_desk_ui import assert_clean, login, logout
+from tests.browser.test_desk_ui import assert_clean, login, logout, reload
 
 CALLER = "13876540777"
 REASON = "市民说问题已经解决，不要再打来"
@@ -57,7 +57,7 @@ def test_the_agent_marks_a_task_as_refused_and_later_missed_calls_make_no_row(pa
         assert (refusal.source, refusal.reason) == ("callback", REASON)
 
     loop_thread.run(missed_call(2))   # the citizen rings again and hangs up: no new row
-    page.reload()
+    reload(page)
     expect(card.locator("#callbacks-table")).to_be_attached()
     expect(card.locator("#callbacks-empty")).to_be_visible()
     expect(card).not_to_contain_text("138****0777")

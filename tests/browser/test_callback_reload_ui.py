@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from agent_desk.calls import pop
 from agent_desk.db import models as m
 from hotline.contracts.transcript import Turn
-from tests.browser.test_desk_ui import assert_clean, login, wait_subscribed
+from tests.browser.test_desk_ui import assert_clean, login, reload, wait_subscribed
 from tests.support import transcripts
 
 CITIZEN = "金海岸小区停水两天了，自来水一直没来，水压也很低"
@@ -59,7 +59,7 @@ def test_a_reload_mid_callback_shows_its_turns_at_once(page, desk, rclient, desk
         expect(first_topic).to_have_attribute("data-code", "03-water")
         shoot(page, f"callback-{attempt.replace(' ', '-')}")
         if attempt == "first load":
-            page.reload()
+            reload(page)
 
     # the conversation goes on: the next turn arrives live on the reloaded page, after the restored ones
     expect(page.locator("#ws-state")).to_have_text("已连接")

@@ -46,6 +46,13 @@ def logout(page) -> None:
     expect(page.get_by_role("button", name="登录")).to_be_visible()
 
 
+def reload(page) -> None:
+    """The agent presses F5. As with ``logout``, the writes in flight finish first: a reload would cut them short
+    and count them as failures (the 智能建议 POST, which a new transcript turn starts, among them)."""
+    settle(page, writes_only=True)
+    page.reload()
+
+
 def assert_clean(page, allowed_statuses: frozenset[int] = frozenset()) -> None:
     watch = page.watch
     assert watch.server_errors() == [], watch.server_errors()
@@ -205,7 +212,7 @@ def test_a_call_becomes_a_ticket_that_the_unit_signs_and_answers(page, desk, cli
     shoot(page, "dispatched")
 
     # ── after a reload the pop comes back from /api/v1/calls/current ──
-    page.reload()
+    reload(page)
     expect(page.locator("#call-caller")).to_have_text(CALLER)
     expect(page.locator("#transcript")).to_have_text(FULL)
     expect(page.locator("#ws-state")).to_have_text("已连接")

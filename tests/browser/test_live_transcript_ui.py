@@ -18,7 +18,7 @@ from hotline.contracts.prefill import KEY as PREFILL_KEY
 from hotline.contracts.prefill import Prefill as PrefillPayload
 from hotline.contracts.transcript import Turn
 from ivr.prefill import Prefill, enrich
-from tests.browser.test_desk_ui import agent_ready, assert_clean
+from tests.browser.test_desk_ui import agent_ready, assert_clean, reload
 from tests.support import transcripts
 from tests.browser.conftest import answer_call
 
@@ -116,7 +116,7 @@ def test_the_agent_follows_the_call_live_and_adopts_suggestions_in_one_click(pag
     expect(page.get_by_label("诉求内容（必填）")).to_have_value(more)
 
     # ── a reload mid-call: the whole transcript comes back, nothing shown twice ──
-    page.reload()
+    reload(page)
     expect(page.locator("#call-caller")).to_have_text(CALLER)
     expect(turns).to_have_count(5)
     transcripts.append(rclient, Turn(call_id=call_id, speaker="citizen", seq=3, text="谢谢", start=40.0, end=41.0))

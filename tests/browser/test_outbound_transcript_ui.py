@@ -15,7 +15,7 @@ from agent_desk.calls import pop
 from agent_desk.db import models as m
 from hotline.contracts.transcript import Turn
 from tests.browser.conftest import answer_call
-from tests.browser.test_desk_ui import agent_ready, assert_clean, wait_subscribed
+from tests.browser.test_desk_ui import agent_ready, assert_clean, reload, wait_subscribed
 from tests.support import transcripts
 
 CITIZEN = "金海岸小区停水两天了，自来水一直没来，水压也很低"
@@ -54,7 +54,7 @@ def test_the_agent_follows_their_callback_live_with_suggestions(page, desk, rcli
     shoot(page, "callback-live")
 
     # a reload mid-call: the 回拨 and what was said are back at once (GET /calls/current), then its next turn
-    page.reload()
+    reload(page)
     expect(turns).to_have_count(2)
     expect(page.locator("#ws-state")).to_have_text("已连接")
     wait_subscribed(rclient, pop.channel_for(desk.user_ids["agent"]))

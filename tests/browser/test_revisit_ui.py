@@ -25,7 +25,7 @@ from agent_desk.callbacks.dialer import new_out_id
 from agent_desk.db import models as m
 from agent_desk.tickets import service
 from tests.browser.conftest import PASSWORD, settle
-from tests.browser.test_desk_ui import assert_clean, login, logout
+from tests.browser.test_desk_ui import assert_clean, login, logout, reload
 from tests.support.desk import principal
 
 PHONE = "13812345678"
@@ -97,7 +97,7 @@ def test_recall_from_the_ticket_view_shows_its_progress_and_lands_in_the_history
     expect(button).to_have_attribute("title", "电话系统未连接，暂不能回拨")
 
     fake_telephony(page)
-    page.reload()
+    reload(page)
     expect(button).to_be_enabled()
     expect(button).to_have_attribute("title", f"回拨市民 {PHONE}（先呼叫您的话机，接起后拨打市民，来电显示 12345）")
     button.click()   # the real API: no AMI link, a Chinese refusal, the button usable again

@@ -25,7 +25,7 @@ from agent_desk.settings import PROVINCE_TZ
 from agent_desk.supervision.wallboard import SNAPSHOT_KEY, Wallboard
 from hotline.numberplan import load_plan
 from hotline.paths import PROJECT_ROOT
-from tests.browser.test_desk_ui import assert_clean
+from tests.browser.test_desk_ui import assert_clean, reload
 from tests.browser.test_supervisor_views import api, dataset, sign_in  # noqa: F401  (fixtures of that module)
 from tests.support.wallboard import recorded, stamp
 from tests.browser.conftest import settle
@@ -148,7 +148,7 @@ def test_the_live_board_fits_the_wall_and_waiting_is_red_only_when_someone_waits
     wallboard.set_connected(True)
     message = json.dumps(wallboard.snapshot(stamp(event)), ensure_ascii=False)
     client.set(SNAPSHOT_KEY, message)
-    page.reload()
+    reload(page)
     expect(page.locator("#t-waiting")).to_have_text("0")
     assert waiting.evaluate("(n) => getComputedStyle(n).color") != red
     assert page.locator("[data-tile='longest'] .wb-tile-value").evaluate("(n) => getComputedStyle(n).color") != red

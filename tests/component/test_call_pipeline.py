@@ -242,10 +242,12 @@ async def test_surveys_from_the_ivr_stream_are_stored_even_after_a_restart(rig, 
     listener = CallListener(tracker, AmiSettings("127.0.0.1", 1, "x", "y"), settings.async_redis(), retry_delay=0.1)
     task = asyncio.create_task(listener._survey_loop())
     try:
-        for _ in range(400):   # 20 s: a loaded machine is slow, a lost survey never arrives
+        # 20 s: a loaded machine is slow, a lost survey never arrives. Done when the stream is worked through: the
+        # survey stored and every entry acknowledged (the two unreadable ones are kept after it, then acknowledged).
+        for _ in range(400):
             with rig.app.state.db.session() as session:
                 call = session.scalar(select(Call).where(Call.call_id == call_id))
-            if call is not None and call.survey_result:
+            if call is not None and call.survey_result and plain.xpending("hotline:surveys", "desk")["pending"] == 0:
                 break
             await asyncio.sleep(0.05)
     finally:

@@ -142,8 +142,8 @@ async def test_over_the_trunk_limit_the_call_is_refused_as_trunk_busy(center: Ce
     assert OUTBOUND_CHANNELS == 2, "the scenario holds two calls and tries a third"
     callers = ["13907551211", "13907551212", "13907551213"]
     tasks = [missed_task(desk, c, f"{center.new_call_id()}-m") for c in callers]
+    held: list[str] = []
     try:
-        held = []
         for user, task_id in zip(USERS[:2], tasks, strict=False):
             out_id = await place(desk, user, task_id)
             held.append(out_id)
@@ -166,6 +166,8 @@ async def test_over_the_trunk_limit_the_call_is_refused_as_trunk_busy(center: Ce
         assert task.state == "open" and task.attempts == 0 and task.next_attempt_at is not None
     finally:
         await hang_up_everything(center)
+        for out_id in held:   # the desk has heard them end: the next test's agent has no 回拨 in progress
+            await ended(desk, out_id)
 
 
 @pytest.mark.parametrize(("mode", "outcome"), [("busy", "busy"), ("noanswer", "no_answer"), ("reject", "busy"),

@@ -144,10 +144,15 @@ async def scenario(cluster: RunningCluster, database_url: str, redis_server, rea
         assert province["waiting"] == 5 and board["totals"]["longest_wait"] >= 0
         agent = next(a for a in board["agents"] if a["extension"] == AGENT)
         assert GENERAL_QUEUE in agent["queues"] and sum(board["agent_states"].values()) == 1   # once, not per node
-        # the live call state says which node each waiting call is on
+        # the live call state says which node each waiting call is on (written after the call's row, so it can
+        # come a moment after the board counts the caller)
         for node_id, cids in placed.items():
             for cid in cids:
-                assert await reader.hget(f"hotline:live:call:{cid}", "node") == node_id
+                deadline = time.monotonic() + 20
+                while (on := await reader.hget(f"hotline:live:call:{cid}", "node")) is None:
+                    assert time.monotonic() < deadline, f"no live call state for {cid} within 20 s"
+                    await asyncio.sleep(0.1)
+                assert on == node_id, (cid, on)
 
         # the survey stream and the transcript relay: one listener of the two runs them (the duty lease)
         assert [lis.has_duties for lis in process.listeners].count(True) == 1

@@ -29,6 +29,7 @@ const PHONE_CHARS = "联系电话只能包含数字、+ 和 -";
 const EMERGENCY = { 110: "110（公安）", 119: "119（消防）", 120: "120（急救）", 122: "122（交通事故）" };
 
 let call = null;          // the current pop's call
+let popsPushed = 0;       // pops pushed so far: a GET /calls/current answer overtaken by one is dropped (loadCurrent)
 let suggestedUnit = "";
 let auto = {};            // field → the value the prefill last suggested for it
 let typed = new Set();    // fields the agent filled itself: prefill updates leave them alone
@@ -660,10 +661,6 @@ function connect() {
     onOpen: ({ reconnected }) => { if (reconnected) loadCurrent(); },
   });
 }
-
-// A pop pushed while GET /calls/current was on its way is newer than the desk's answer, which is then dropped
-// (a slow answer naming the previous call would otherwise take the page back to it).
-let popsPushed = 0;
 
 async function loadCurrent() {
   const before = popsPushed;
